@@ -1,0 +1,1 @@
+"""acm_sync: CRM sync and data quality for Salesforce and HubSpot."""

@@ -1,0 +1,174 @@
+"""The HubSpot objects the sandbox serves and their default (HubSpot-defined) properties.
+
+A property is (name, label, type, fieldType, groupName, options). Values travel as strings on
+the wire whatever the type; the store keeps them as strings too. Portals add properties through
+the properties API (the acm_sync group is created by the product, not seeded here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Object type ids as HubSpot numbers them; the API takes either form in paths.
+OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3"}
+OBJECT_TYPES_BY_ID = {v: k for k, v in OBJECT_TYPE_IDS.items()}
+SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
+
+# The default sales pipeline: (stage id, label, probability, display order, closed, won).
+DEFAULT_PIPELINE_ID = "default"
+DEAL_STAGES: list[tuple[str, str, str, int, bool, bool]] = [
+    ("appointmentscheduled", "Appointment Scheduled", "0.2", 0, False, False),
+    ("qualifiedtobuy", "Qualified To Buy", "0.4", 1, False, False),
+    ("presentationscheduled", "Presentation Scheduled", "0.6", 2, False, False),
+    ("decisionmakerboughtin", "Decision Maker Bought-In", "0.8", 3, False, False),
+    ("contractsent", "Contract Sent", "0.9", 4, False, False),
+    ("closedwon", "Closed Won", "1.0", 5, True, True),
+    ("closedlost", "Closed Lost", "0.0", 6, True, False),
+]
+
+LIFECYCLE_STAGES = [
+    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
+    "customer", "evangelist", "other",
+]
+INDUSTRIES = [
+    "ACCOUNTING", "BANKING", "BIOTECHNOLOGY", "CHEMICALS", "COMPUTER_SOFTWARE",
+    "CONSTRUCTION", "EDUCATION_MANAGEMENT", "FINANCIAL_SERVICES", "FOOD_BEVERAGES",
+    "HOSPITAL_HEALTH_CARE", "INFORMATION_TECHNOLOGY_AND_SERVICES", "INSURANCE",
+    "MACHINERY", "MEDIA_PRODUCTION", "RETAIL", "TELECOMMUNICATIONS", "TRANSPORTATION_TRUCKING_RAILROAD",
+    "UTILITIES",
+]
+DEAL_TYPES = ["newbusiness", "existingbusiness"]
+CURRENCIES = ["USD", "EUR", "GBP"]
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    label: str
+    type: str  # string, number, date, datetime, enumeration, bool
+    field_type: str  # text, textarea, number, date, select, radio, booleancheckbox, calculation_*
+    group_name: str
+    options: tuple[tuple[str, str], ...] = ()  # (value, label)
+    read_only_value: bool = False  # HubSpot calculates it (the API ignores/rejects writes)
+    has_unique_value: bool = False
+    description: str = ""
+
+
+def _p(name: str, label: str, type_: str = "string", field_type: str = "text",
+       group: str = "", options: list[str] | None = None, ro: bool = False) -> Property:
+    opts = tuple((o, o.replace("_", " ").title()) for o in (options or []))
+    return Property(name, label, type_, field_type, group, opts, ro)
+
+
+def _common(group: str) -> list[Property]:
+    return [
+        _p("hs_object_id", "Record ID", "number", "number", group, ro=True),
+        _p("createdate", "Create Date", "datetime", "date", group, ro=True),
+        _p("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", group, ro=True),
+        _p("hubspot_owner_id", "Owner", "enumeration", "select", group),
+        _p("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox", group,
+           ro=True),
+        _p("notes_last_updated", "Last Activity Date", "datetime", "date", group, ro=True),
+    ]
+
+
+COMPANY_PROPERTIES: list[Property] = [
+    *_common("companyinformation"),
+    _p("name", "Company name", group="companyinformation"),
+    _p("domain", "Company Domain Name", group="companyinformation"),
+    _p("website", "Website URL", group="companyinformation"),
+    _p("industry", "Industry", "enumeration", "select", "companyinformation", INDUSTRIES),
+    _p("numberofemployees", "Number of Employees", "number", "number", "companyinformation"),
+    _p("annualrevenue", "Annual Revenue", "number", "number", "companyinformation"),
+    _p("phone", "Phone Number", group="companyinformation"),
+    _p("city", "City", group="companyinformation"),
+    _p("country", "Country/Region", group="companyinformation"),
+    _p("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", "companyinformation",
+       LIFECYCLE_STAGES),
+    _p("description", "Description", "string", "textarea", "companyinformation"),
+    _p("num_associated_contacts", "Number of Associated Contacts", "number", "number",
+       "companyinformation", ro=True),
+    _p("num_associated_deals", "Number of Associated Deals", "number", "number",
+       "companyinformation", ro=True),
+]
+
+CONTACT_PROPERTIES: list[Property] = [
+    *[p for p in _common("contactinformation") if p.name != "hs_lastmodifieddate"],
+    # Contacts carry both: `lastmodifieddate` is the one HubSpot documents for contacts.
+    _p("lastmodifieddate", "Last Modified Date", "datetime", "date", "contactinformation",
+       ro=True),
+    _p("hs_lastmodifieddate", "Object last modified date/time", "datetime", "date",
+       "contactinformation", ro=True),
+    _p("email", "Email", group="contactinformation"),
+    _p("firstname", "First Name", group="contactinformation"),
+    _p("lastname", "Last Name", group="contactinformation"),
+    _p("jobtitle", "Job Title", group="contactinformation"),
+    _p("phone", "Phone Number", group="contactinformation"),
+    _p("company", "Company Name", group="contactinformation"),
+    _p("associatedcompanyid", "Primary Associated Company ID", "number", "number",
+       "contactinformation"),
+    _p("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", "contactinformation",
+       LIFECYCLE_STAGES),
+    _p("hs_email_bad_address", "Invalid email address", "bool", "booleancheckbox",
+       "contactinformation", ["true", "false"], ro=True),
+]
+
+DEAL_PROPERTIES: list[Property] = [
+    *_common("dealinformation"),
+    _p("dealname", "Deal Name", group="dealinformation"),
+    _p("amount", "Amount", "number", "number", "dealinformation"),
+    _p("deal_currency_code", "Currency", "enumeration", "select", "dealinformation", CURRENCIES),
+    _p("dealstage", "Deal Stage", "enumeration", "radio", "dealinformation",
+       [s[0] for s in DEAL_STAGES]),
+    _p("pipeline", "Pipeline", "enumeration", "select", "dealinformation", [DEFAULT_PIPELINE_ID]),
+    _p("closedate", "Close Date", "datetime", "date", "dealinformation"),
+    _p("dealtype", "Deal Type", "enumeration", "radio", "dealinformation", DEAL_TYPES),
+    _p("hs_deal_stage_probability", "Deal Stage Probability", "number", "number",
+       "dealinformation", ro=True),
+    _p("hs_is_closed", "Is Deal Closed?", "bool", "booleancheckbox", "dealinformation",
+       ["true", "false"], ro=True),
+    _p("hs_is_closed_won", "Is Closed Won", "bool", "booleancheckbox", "dealinformation",
+       ["true", "false"], ro=True),
+    _p("hs_forecast_category", "Forecast category", "enumeration", "select", "dealinformation",
+       ["OMIT", "PIPELINE", "BEST_CASE", "COMMIT", "CLOSED"]),
+    _p("description", "Deal Description", "string", "textarea", "dealinformation"),
+]
+
+DEFAULT_PROPERTIES: dict[str, list[Property]] = {
+    "companies": COMPANY_PROPERTIES,
+    "contacts": CONTACT_PROPERTIES,
+    "deals": DEAL_PROPERTIES,
+}
+
+# The property a search or incremental pull filters on for "modified since".
+LAST_MODIFIED_PROPERTY = {
+    "companies": "hs_lastmodifieddate",
+    "contacts": "lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
+
+# Properties returned when a request names none (as HubSpot does).
+DEFAULT_RETURNED = {
+    "companies": ["createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"],
+    "contacts": ["createdate", "email", "firstname", "hs_object_id", "lastmodifieddate",
+                 "lastname"],
+    "deals": ["amount", "closedate", "createdate", "dealname", "dealstage",
+              "hs_lastmodifieddate", "hs_object_id", "pipeline"],
+}
+
+# Association type ids (HUBSPOT_DEFINED) between the three objects.
+ASSOCIATION_TYPES: dict[tuple[str, str], tuple[int, str]] = {
+    ("contacts", "companies"): (1, "contact_to_company"),
+    ("companies", "contacts"): (2, "company_to_contact"),
+    ("deals", "companies"): (5, "deal_to_company"),
+    ("companies", "deals"): (6, "company_to_deal"),
+    ("deals", "contacts"): (3, "deal_to_contact"),
+    ("contacts", "deals"): (4, "contact_to_deal"),
+}
+# Unlabeled association types (v4); the ids above are the "Primary" labelled ones.
+UNLABELED_ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
+    ("contacts", "companies"): 279,
+    ("companies", "contacts"): 280,
+    ("deals", "companies"): 341,
+    ("companies", "deals"): 342,
+}

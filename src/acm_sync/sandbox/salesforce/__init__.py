@@ -1,0 +1,1 @@
+"""The Salesforce REST / SOAP-login / Bulk API 2.0 emulator."""
