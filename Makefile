@@ -1,0 +1,44 @@
+# acm_sync — everything installs from this repo's own files (pyproject.toml + uv.lock).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .tools
+# Use uv from PATH when there is one; otherwise bootstrap it with pip into .tools/.
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+BIN := $(VENV)/bin
+
+.PHONY: install demo dev test lint format bench clean
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install  ## seed a fresh sandbox, run the pipeline on it, show the result
+	$(BIN)/acm-sync demo
+
+dev: install  ## the sandbox on 127.0.0.1 (Salesforce :8443, HubSpot :8080), kept in .sandbox/
+	$(BIN)/acm-sync sandbox serve --data-dir .sandbox
+
+test: install  ## the whole test suite
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: install  ## scale benchmarks; each prints its figures
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .sandbox .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""One module per CRM: a Dagster resource over the vendor's client library."""

@@ -1,0 +1,92 @@
+"""What an org holds, counted through the real Salesforce and HubSpot APIs.
+
+Works against any org the connection settings point at; `acm-sync demo` and
+`acm-sync sandbox summary` use it on the sandbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hubspot
+from simple_salesforce import Salesforce
+
+from acm_sync.connectors.http import salesforce_session
+
+SF_OBJECTS = ("Account", "Contact", "Opportunity", "OpportunityHistory")
+HS_OBJECTS = ("companies", "contacts", "deals")
+
+
+def salesforce_client(env: dict[str, str]) -> Salesforce:
+    session = salesforce_session(
+        domain=env.get("SALESFORCE_DOMAIN", "login"),
+        login_url=env.get("SALESFORCE_LOGIN_URL"),
+        ca_bundle=env.get("SALESFORCE_CA_BUNDLE"),
+    )
+    return Salesforce(
+        username=env["SALESFORCE_USERNAME"],
+        password=env["SALESFORCE_PASSWORD"],
+        security_token=env["SALESFORCE_SECURITY_TOKEN"],
+        domain=env.get("SALESFORCE_DOMAIN", "login"),
+        session=session,
+    )
+
+
+def hubspot_client(env: dict[str, str]) -> hubspot.HubSpot:
+    kwargs: dict[str, Any] = {"access_token": env["HUBSPOT_ACCESS_TOKEN"]}
+    if env.get("HUBSPOT_BASE_URL"):
+        kwargs["host"] = env["HUBSPOT_BASE_URL"]
+    return hubspot.HubSpot(**kwargs)
+
+
+def org_summary(settings: Any) -> dict[str, Any]:
+    """Record counts per object in both CRMs and a sample record of each."""
+    env: dict[str, str] = settings.env() if hasattr(settings, "env") else dict(settings)
+    sf = salesforce_client(env)
+    sf_objects = {}
+    samples: list[str] = []
+    for obj in SF_OBJECTS:
+        live = sf.query(f"SELECT COUNT() FROM {obj}")["totalSize"]
+        everything = sf.query_all(f"SELECT COUNT() FROM {obj}", include_deleted=True)
+        sf_objects[obj] = {"live": live, "deleted": everything["totalSize"] - live}
+    account = sf.query(
+        "SELECT Id, Name, Website, Industry, AnnualRevenue, SystemModstamp "
+        "FROM Account ORDER BY AnnualRevenue DESC NULLS LAST LIMIT 1"
+    )["records"]
+    if account:
+        samples.append(
+            "Salesforce Account "
+            + ", ".join(f"{k}={v}" for k, v in account[0].items() if k != "attributes")
+        )
+
+    hs = hubspot_client(env)
+    hs_objects = {}
+    for obj in HS_OBJECTS:
+        api = getattr(hs.crm, obj)
+        live = api.search_api.do_search(public_object_search_request={"limit": 1}).total
+        archived, after = 0, None
+        while True:
+            page = api.basic_api.get_page(limit=100, after=after, archived=True)
+            archived += len(page.results)
+            if not page.paging or not page.paging.next:
+                break
+            after = page.paging.next.after
+        hs_objects[obj] = {"live": live, "deleted": archived}
+    company = hs.crm.companies.basic_api.get_page(limit=1).results
+    if company:
+        samples.append(
+            "HubSpot company " + ", ".join(f"{k}={v}" for k, v in company[0].properties.items())
+        )
+    return {
+        "salesforce": {
+            "url": env.get("SALESFORCE_LOGIN_URL") or "salesforce.com",
+            "objects": sf_objects,
+            "api_usage": str(sf.api_usage.get("api-usage")),
+        },
+        "hubspot": {
+            "url": env.get("HUBSPOT_BASE_URL") or "api.hubapi.com",
+            "objects": hs_objects,
+            "api_usage": "see X-HubSpot-RateLimit-* headers",
+        },
+        "samples": samples,
+    }
