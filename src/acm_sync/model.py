@@ -131,7 +131,7 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     out = frame.loc[:, list(columns)].copy()
     for column, dtype in columns.items():
         if dtype == TIMESTAMP:
-            out[column] = pd.to_datetime(out[column], utc=True)
+            out[column] = pd.to_datetime(out[column], utc=True).astype(TIMESTAMP)
         else:
             out[column] = out[column].astype(dtype)
     return out
