@@ -7,7 +7,7 @@ import logging
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -131,7 +131,7 @@ def demo(
         _print_summary(summary, as_json)
 
 
-def _print_summary(summary: dict, as_json: bool) -> None:  # type: ignore[type-arg]
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return

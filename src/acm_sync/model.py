@@ -131,7 +131,9 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     out = frame.loc[:, list(columns)].copy()
     for column, dtype in columns.items():
         if dtype == TIMESTAMP:
-            out[column] = pd.to_datetime(out[column], utc=True).astype(TIMESTAMP)
+            out[column] = pd.to_datetime(out[column], utc=True).astype(
+                pd.api.types.pandas_dtype(TIMESTAMP)
+            )
         else:
-            out[column] = out[column].astype(dtype)
+            out[column] = out[column].astype(pd.api.types.pandas_dtype(dtype))
     return out

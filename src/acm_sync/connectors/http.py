@@ -8,6 +8,7 @@ login returned, untouched.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,10 +26,18 @@ class LoginHostAdapter(HTTPAdapter):
         self._scheme, self._netloc = target.scheme, target.netloc
         super().__init__(**kwargs)
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         parts = urlsplit(request.url or "")
         request.url = urlunsplit((self._scheme, self._netloc, parts.path, parts.query, ""))
-        return super().send(request, **kwargs)
+        return super().send(request, stream, timeout, verify, cert, proxies)
 
 
 def salesforce_session(
