@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -31,6 +32,14 @@ def sandbox(sandbox_dir: Path) -> Iterator[SandboxSettings]:
         sandbox_dir, accounts=SESSION_ORG_ACCOUNTS, seed=SESSION_ORG_SEED
     ) as settings:
         yield settings
+
+
+@pytest.fixture(scope="session")
+def seeded_org() -> Any:
+    """The demo org the session sandbox was seeded with (same size and seed: same org)."""
+    from acm_sync.sandbox.generator import generate_org
+
+    return generate_org(SESSION_ORG_ACCOUNTS, seed=SESSION_ORG_SEED)
 
 
 class Admin:

@@ -1,0 +1,112 @@
+"""`acm-sync sandbox serve` end to end: both CRMs in one process, settings, persistence."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import hubspot
+import pytest
+from simple_salesforce import Salesforce
+
+from acm_sync.connectors.http import salesforce_session
+from acm_sync.org_summary import hubspot_client, org_summary, salesforce_client
+from acm_sync.sandbox.process import SandboxProcess
+from acm_sync.sandbox.server import SandboxSettings
+
+EXPECTED_ENV = {
+    "SALESFORCE_USERNAME",
+    "SALESFORCE_PASSWORD",
+    "SALESFORCE_SECURITY_TOKEN",
+    "SALESFORCE_DOMAIN",
+    "SALESFORCE_LOGIN_URL",
+    "SALESFORCE_CONSUMER_KEY",
+    "SALESFORCE_CONSUMER_SECRET",
+    "SALESFORCE_CA_BUNDLE",
+    "HUBSPOT_ACCESS_TOKEN",
+    "HUBSPOT_BASE_URL",
+}
+
+
+def test_settings_name_the_environment_the_product_reads(
+    sandbox: SandboxSettings, sandbox_dir: Path
+) -> None:
+    env = sandbox.env()
+    assert set(env) == EXPECTED_ENV
+    assert env["SALESFORCE_LOGIN_URL"].startswith("https://127.0.0.1:")
+    assert env["HUBSPOT_BASE_URL"].startswith("http://127.0.0.1:")
+    assert Path(env["SALESFORCE_CA_BUNDLE"]).read_text().startswith("-----BEGIN CERTIFICATE")
+    exports = (sandbox_dir / "connection.env").read_text()
+    assert all(f"export {name}=" in exports for name in EXPECTED_ENV)
+    printed = subprocess.run(
+        [sys.executable, "-m", "acm_sync.cli", "sandbox", "env", "--data-dir", str(sandbox_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert printed == exports
+
+
+def test_the_real_clients_log_in_with_those_settings(sandbox: SandboxSettings) -> None:
+    env = sandbox.env()
+    sf = Salesforce(
+        username=env["SALESFORCE_USERNAME"],
+        password=env["SALESFORCE_PASSWORD"],
+        security_token=env["SALESFORCE_SECURITY_TOKEN"],
+        domain=env["SALESFORCE_DOMAIN"],
+        session=salesforce_session(
+            domain=env["SALESFORCE_DOMAIN"],
+            login_url=env["SALESFORCE_LOGIN_URL"],
+            ca_bundle=env["SALESFORCE_CA_BUNDLE"],
+        ),
+    )
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] > 0
+    hs = hubspot.HubSpot(access_token=env["HUBSPOT_ACCESS_TOKEN"], host=env["HUBSPOT_BASE_URL"])
+    assert hs.crm.companies.basic_api.get_page(limit=5).results
+
+
+def test_wrong_secrets_are_refused(sandbox: SandboxSettings) -> None:
+    from hubspot.crm.companies.exceptions import UnauthorizedException
+    from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+
+    env = {**sandbox.env(), "SALESFORCE_PASSWORD": "wrong", "HUBSPOT_ACCESS_TOKEN": "pat-wrong"}
+    with pytest.raises(SalesforceAuthenticationFailed):
+        salesforce_client(env)
+    with pytest.raises(UnauthorizedException):
+        hubspot_client(env).crm.companies.basic_api.get_page(limit=1)
+
+
+def test_summary_counts_match_the_seeded_org(sandbox: SandboxSettings, seeded_org: Any) -> None:
+    org = seeded_org
+    summary = org_summary(sandbox)
+    for obj in ("Account", "Contact", "Opportunity"):
+        frame = org.salesforce[obj]
+        assert summary["salesforce"]["objects"][obj]["deleted"] == int(frame["IsDeleted"].sum())
+    hs_companies = org.hubspot["companies"]
+    assert summary["hubspot"]["objects"]["companies"]["deleted"] == int(
+        hs_companies["archived"].sum()
+    )
+
+
+def test_a_restart_keeps_every_change(tmp_path: Path) -> None:
+    with SandboxProcess(tmp_path, accounts=100, seed=3) as settings:
+        env = settings.env()
+        sf = salesforce_client(env)
+        account_id = sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 1")["records"][0]["Id"]
+        sf.Account.update(account_id, {"ACM_Tier__c": "Key"})
+        hs = hubspot_client(env)
+        company = hs.crm.companies.basic_api.get_page(limit=1).results[0]
+        hs.crm.companies.basic_api.update(company.id, {"properties": {"name": "Renamed Co"}})
+        first_ports = (settings.salesforce_instance_url, settings.hubspot_base_url)
+
+    with SandboxProcess(tmp_path, accounts=100, seed=3) as settings:
+        env = settings.env()
+        sf = salesforce_client(env)
+        assert sf.Account.get(account_id)["ACM_Tier__c"] == "Key"
+        hs = hubspot_client(env)
+        assert hs.crm.companies.basic_api.get_by_id(company.id).properties["name"] == "Renamed Co"
+        # Same credentials and CA across restarts; ports are picked afresh (port 0).
+        assert settings.credentials.salesforce_password == env["SALESFORCE_PASSWORD"]
+        assert first_ports[0].startswith("https://127.0.0.1:")
