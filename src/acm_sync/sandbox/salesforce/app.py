@@ -1,0 +1,426 @@
+"""The Salesforce sandbox as a Starlette app: login (SOAP, OAuth 2.0), REST, Bulk API 2.0.
+
+    POST /services/Soap/u/{version}            SOAP login()
+    POST /services/oauth2/token                password / client_credentials grants
+    GET  /services/oauth2/userinfo             the logged-in user
+    GET  /services/data/                       the API versions (31.0 - 62.0)
+         /services/data/vXX.X/...              REST resources (rest.py) and jobs/ (bulk.py)
+         /__sandbox__/...                      admin API (faults, calls, hooks, limits, merge)
+
+Every REST / Bulk request (not login, not the version list, not the admin API) counts one
+against DailyApiRequests and answers `Sforce-Limit-Info: api-usage=N/M`; once the day's
+allocation is spent the API answers 403 REQUEST_LIMIT_EXCEEDED.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from acm_sync.sandbox.faults import ADMIN_PREFIX, FaultInjector
+from acm_sync.sandbox.salesforce import bulk, rest
+from acm_sync.sandbox.salesforce.auth import (
+    SalesforceCredentials,
+    Session,
+    Sessions,
+    token_endpoint,
+)
+from acm_sync.sandbox.salesforce.common import (
+    SfError,
+    error_response,
+    json_response,
+    not_found,
+)
+from acm_sync.sandbox.salesforce.org import Org, RecordFailed
+from acm_sync.sandbox.salesforce.rest import Cursors
+from acm_sync.sandbox.salesforce.soap import soap_fault, soap_login
+
+if TYPE_CHECKING:
+    from acm_sync.sandbox.generator import DemoOrg
+
+__all__ = ["SalesforceCredentials", "SalesforceSandbox", "create_app", "error_response"]
+
+log = logging.getLogger(__name__)
+
+MIN_VERSION, MAX_VERSION = 31, 62
+_VERSION = re.compile(r"^v(\d{2})\.0$")
+_SEASONS = ("Summer", "Winter", "Spring")
+
+
+def api_versions() -> list[dict[str, str]]:
+    """GET /services/data/: the versions this org answers, oldest first."""
+    out = []
+    for v in range(MIN_VERSION, MAX_VERSION + 1):
+        k = v - MIN_VERSION  # v31.0 was Summer '14
+        out.append(
+            {
+                "label": f"{_SEASONS[k % 3]} '{14 + (k + 2) // 3:02d}",
+                "url": f"/services/data/v{v}.0",
+                "version": f"{v}.0",
+            }
+        )
+    return out
+
+
+class Call:
+    """One authenticated REST / Bulk request, as the handlers see it."""
+
+    def __init__(self, request: Request, version: str, parts: list[str], session: Session):
+        self.request = request
+        self.version = version
+        self.parts = parts
+        self.session = session
+        self.pretty = request.headers.get("x-prettyprint", "") not in ("", "0", "false")
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def user_id(self) -> str:
+        return self.session.user_id
+
+    @property
+    def prefix(self) -> str:
+        return f"/services/data/v{self.version}"
+
+    async def json_body(self) -> Any:
+        body = await self.request.body()
+        if not body.strip():
+            raise SfError(400, "JSON_PARSER_ERROR", "The request body is empty.")
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise SfError(400, "JSON_PARSER_ERROR", f"Unexpected character: {exc}") from None
+
+    def respond(self, data: Any, status: int = 200) -> Response:
+        return json_response(data, status, pretty=self.pretty)
+
+
+def allow(call: Call, *methods: str) -> None:
+    if call.method not in methods:
+        raise SfError(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"HTTP Method '{call.method}' not allowed. Allowed are {','.join(methods)}",
+            headers={"Allow": ", ".join(methods)},
+        )
+
+
+class SalesforceSandbox:
+    """The state behind the app: the org, sessions, query cursors, limits."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        instance_url: str,
+        credentials: SalesforceCredentials,
+        faults: FaultInjector,
+        seed: DemoOrg | None,
+        daily_api_limit: int,
+        session_ttl_s: float,
+        clock: Callable[[], datetime] | None,
+    ) -> None:
+        self.instance_url = instance_url.rstrip("/")
+        self.credentials = credentials
+        self.faults = faults
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.org = Org(db_path, clock=self.clock)
+        if self.org.is_new:
+            started = time.perf_counter()
+            if seed is not None:
+                self.org.load_frames(seed.salesforce, admin_username=credentials.username)
+            else:
+                self.org.finish_init(credentials.username)
+            log.info("salesforce sandbox initialised in %.1fs", time.perf_counter() - started)
+        self.user_id = self.org.ensure_user(credentials.username)
+        self.daily_api_limit = daily_api_limit
+        self.session_ttl_s = session_ttl_s
+        self.sessions = Sessions(
+            self.org.org_id, session_ttl_s, clock=lambda: self.clock().timestamp()
+        )
+        self.cursors = Cursors(clock=lambda: self.clock().timestamp())
+        faults.on("expire_sessions", self.sessions.expire_all)
+        faults.on("exhaust_limit", lambda: self.org.set_api_used(self.daily_api_limit))
+
+    # -- entry point -------------------------------------------------------------------------
+
+    async def endpoint(self, request: Request) -> Response:
+        try:
+            return await self._dispatch(request)
+        except SfError as exc:
+            return exc.response()
+        except RecordFailed as exc:
+            return json_response([exc.error.rest()], 400)
+        except Exception:
+            log.exception(
+                "salesforce sandbox: unexpected error on %s %s", request.method, request.url.path
+            )
+            return json_response(
+                [
+                    {
+                        "message": "An unexpected error occurred. Please include this "
+                        "ErrorId if you contact support: 0-sandbox",
+                        "errorCode": "UNKNOWN_EXCEPTION",
+                    }
+                ],
+                500,
+            )
+
+    async def _dispatch(self, request: Request) -> Response:
+        path = request.url.path
+        parts = [p for p in path.split("/") if p]
+        if parts[:2] == ["services", "Soap"] and len(parts) >= 4 and parts[2] == "u":
+            if request.method != "POST":
+                return soap_fault("INVALID_OPERATION", "SOAP requests must be POSTed")
+            return soap_login(
+                await request.body(),
+                version=parts[3],
+                credentials=self.credentials,
+                sessions=self.sessions,
+                user=self.org.user_info(self.user_id),
+                instance_url=self.instance_url,
+                session_ttl_s=self.session_ttl_s,
+            )
+        if parts[:2] == ["services", "oauth2"] and len(parts) == 3:
+            return await self._oauth(request, parts[2])
+        if parts[:1] == ["id"] and len(parts) == 3:
+            session = self._authenticate(request)
+            return json_response(self._identity(session))
+        if parts[:2] == ["services", "data"]:
+            if len(parts) == 2:
+                if request.method != "GET":
+                    raise SfError(
+                        405,
+                        "METHOD_NOT_ALLOWED",
+                        f"HTTP Method '{request.method}' not allowed. Allowed are GET",
+                    )
+                return json_response(api_versions())
+            m = _VERSION.match(parts[2])
+            if not m or not MIN_VERSION <= int(m.group(1)) <= MAX_VERSION:
+                raise not_found()
+            session = self._authenticate(request)
+            return await self._api(Call(request, parts[2][1:], parts[3:], session))
+        raise not_found()
+
+    async def _oauth(self, request: Request, name: str) -> Response:
+        if name == "token":
+            if request.method != "POST":
+                raise SfError(
+                    405,
+                    "METHOD_NOT_ALLOWED",
+                    f"HTTP Method '{request.method}' not allowed. Allowed are POST",
+                )
+            return await token_endpoint(
+                request,
+                credentials=self.credentials,
+                sessions=self.sessions,
+                user_id=self.user_id,
+                instance_url=self.instance_url,
+            )
+        if name == "userinfo":
+            return json_response(self._identity(self._authenticate(request)))
+        if name == "revoke":
+            form = (await request.body()).decode("utf-8", "replace")
+            token = dict(p.partition("=")[::2] for p in form.split("&")).get("token", "")
+            token = token or request.query_params.get("token", "")
+            from urllib.parse import unquote_plus
+
+            self.sessions.revoke(unquote_plus(token))
+            return Response(status_code=200)
+        raise not_found()
+
+    def _identity(self, session: Session) -> dict[str, Any]:
+        user = self.org.user_info(session.user_id)
+        org_id = self.org.org_id
+        return {
+            "sub": f"{self.instance_url}/id/{org_id}/{session.user_id}",
+            "user_id": session.user_id,
+            "organization_id": org_id,
+            "preferred_username": user.get("Username"),
+            "nickname": user.get("Username"),
+            "name": user.get("Name"),
+            "email": user.get("Email"),
+            "email_verified": True,
+            "given_name": user.get("FirstName"),
+            "family_name": user.get("LastName"),
+            "zoneinfo": "GMT",
+            "active": True,
+            "user_type": "STANDARD",
+            "language": "en_US",
+            "locale": "en_US",
+            "utcOffset": 0,
+            "updated_at": user.get("LastModifiedDate"),
+            "urls": {
+                "rest": f"{self.instance_url}/services/data/v{{version}}/",
+                "sobjects": f"{self.instance_url}/services/data/v{{version}}/sobjects/",
+                "query": f"{self.instance_url}/services/data/v{{version}}/query/",
+                "limits": f"{self.instance_url}/services/data/v{{version}}/limits/",
+            },
+        }
+
+    def _authenticate(self, request: Request) -> Session:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() not in ("bearer", "oauth") or not token.strip():
+            raise SfError(401, "INVALID_AUTH_HEADER", "INVALID_HEADER_TYPE")
+        session = self.sessions.get(token.strip())
+        if session is None:
+            raise SfError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        return session
+
+    # -- the API -----------------------------------------------------------------------------
+
+    def limit_info(self) -> str:
+        return f"api-usage={self.org.api_used()}/{self.daily_api_limit}"
+
+    async def _api(self, call: Call) -> Response:
+        if self.org.api_used() >= self.daily_api_limit:
+            raise SfError(
+                403,
+                "REQUEST_LIMIT_EXCEEDED",
+                "TotalRequests Limit exceeded.",
+                headers={"Sforce-Limit-Info": self.limit_info()},
+            )
+        self.org.count_api_call()
+        try:
+            response = await self._route(call)
+        except SfError as exc:
+            response = exc.response()
+        except RecordFailed as exc:
+            response = json_response([exc.error.rest()], 400)
+        response.headers["Sforce-Limit-Info"] = self.limit_info()
+        return response
+
+    async def _route(self, call: Call) -> Response:
+        parts = call.parts
+        head = parts[0] if parts else ""
+        if not parts:
+            allow(call, "GET")
+            return call.respond(rest.resources(call.version))
+        if head == "jobs":
+            return await bulk.handle(self, call)
+        if head == "sobjects":
+            return await rest.sobjects(self, call)
+        if head in ("query", "queryAll") and len(parts) <= 2:
+            allow(call, "GET")
+            return rest.query(
+                self,
+                call,
+                include_deleted=head == "queryAll",
+                locator=parts[1] if len(parts) == 2 else None,
+            )
+        if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":
+            return await rest.collections(self, call)
+        if head == "limits" and len(parts) == 1:
+            allow(call, "GET")
+            return call.respond(rest.limits(self))
+        raise not_found()
+
+    # -- admin -------------------------------------------------------------------------------
+
+    async def admin_limits(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                payload = orjson.loads(await request.body() or b"{}")
+                if "max" in payload:
+                    self.daily_api_limit = int(payload["max"])
+                if "used" in payload:
+                    self.org.set_api_used(int(payload["used"]))
+            except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as exc:
+                return json_response({"error": f"bad limits payload: {exc}"}, 400)
+        return json_response(
+            {"day": self.org._today(), "used": self.org.api_used(), "max": self.daily_api_limit}
+        )
+
+    async def admin_merge(self, request: Request) -> Response:
+        try:
+            payload = orjson.loads(await request.body())
+            object_name = str(payload["object"])
+            master = str(payload["master_id"])
+            dupes = [str(d) for d in payload["duplicate_ids"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            return json_response({"error": f"bad merge payload: {exc}"}, 400)
+        try:
+            result = self.org.merge(object_name, master, dupes, self.user_id)
+        except RecordFailed as exc:
+            return json_response(
+                {"id": master, "success": False, "errors": [exc.error.collection()]}, 400
+            )
+        return json_response(result)
+
+    async def admin_sessions(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.sessions.expire_all()
+        return json_response({"org_id": self.org.org_id, "user_id": self.user_id})
+
+    def admin_routes(self) -> list[Route]:
+        base = f"{ADMIN_PREFIX}/salesforce"
+        return [
+            Route(f"{base}/limits", self.admin_limits, methods=["GET", "POST"]),
+            Route(f"{base}/merge", self.admin_merge, methods=["POST"]),
+            Route(f"{base}/sessions", self.admin_sessions, methods=["GET", "DELETE"]),
+        ]
+
+
+class _FaultLayer:
+    """Starlette middleware: the fault injector in front of every route."""
+
+    def __init__(self, app: ASGIApp, injector: FaultInjector) -> None:
+        self.app = injector.wrap(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def create_app(
+    db_path: Path,
+    *,
+    instance_url: str,
+    credentials: SalesforceCredentials,
+    faults: FaultInjector,
+    seed: DemoOrg | None = None,
+    daily_api_limit: int = 100_000,
+    session_ttl_s: float = 7200.0,
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    """The Salesforce sandbox over the SQLite file `db_path` (seeded with `seed` when new).
+
+    The fault injector is applied here (middleware in front of every route) and its admin
+    routes are mounted under /__sandbox__/, next to the Salesforce ones.
+    """
+    sandbox = SalesforceSandbox(
+        db_path,
+        instance_url=instance_url,
+        credentials=credentials,
+        faults=faults,
+        seed=seed,
+        daily_api_limit=daily_api_limit,
+        session_ttl_s=session_ttl_s,
+        clock=clock,
+    )
+    routes = [
+        *faults.admin_routes(),
+        *sandbox.admin_routes(),
+        Route("/{path:path}", sandbox.endpoint, methods=_METHODS),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(_FaultLayer, injector=faults)])
+    app.state.sandbox = sandbox
+    return app
