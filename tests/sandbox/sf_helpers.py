@@ -229,7 +229,9 @@ def synthetic_org(
             "StageName": [s[0] for s in stages],
             "Amount": amounts,
             "Probability": [float(s[1]) for s in stages],
-            "ExpectedRevenue": [round(a * s[1] / 100, 2) for a, s in zip(amounts, stages)],
+            "ExpectedRevenue": [
+                round(a * s[1] / 100, 2) for a, s in zip(amounts, stages, strict=True)
+            ],
             "CloseDate": (o_created + pd.to_timedelta(60, unit="D")).dt.strftime("%Y-%m-%d"),
             "IsClosed": [s[3] for s in stages],
             "IsWon": [s[4] for s in stages],

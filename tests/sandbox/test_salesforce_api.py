@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sf_helpers import CREDENTIALS, Served, serve, synthetic_org
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
@@ -19,8 +20,6 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
     SalesforceResourceNotFound,
 )
-
-from sf_helpers import CREDENTIALS, Served, serve, synthetic_org
 
 ACCOUNTS = 300  # 3,000 contacts: more than one 2,000-row page
 
@@ -675,3 +674,35 @@ def test_raw_wire_headers(served: Served, sf: Salesforce) -> None:
     )
     assert response.headers["Content-Type"].startswith("application/json")
     assert re.fullmatch(r"api-usage=\d+/100000", response.headers["Sforce-Limit-Info"])
+
+
+def test_soap_merge(served: Served, sf: Salesforce) -> None:
+    master = sf.Contact.create({"LastName": "Keeper", "Email": "keep@example.com"})["id"]
+    loser = sf.Contact.create({"LastName": "Keeper", "Email": "KEEP@example.com"})["id"]
+    envelope = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:urn="urn:partner.soap.sforce.com" xmlns:urn1="urn:sobject.partner.soap.sforce.com">'
+        "<soapenv:Header><urn:SessionHeader><urn:sessionId>{sid}</urn:sessionId>"
+        "</urn:SessionHeader></soapenv:Header><soapenv:Body><urn:merge><urn:request>"
+        "<urn:masterRecord><urn1:type>Contact</urn1:type><urn1:Id>{master}</urn1:Id>"
+        "</urn:masterRecord><urn:recordToMergeIds>{loser}</urn:recordToMergeIds>"
+        "</urn:request></urn:merge></soapenv:Body></soapenv:Envelope>"
+    )
+    url = f"{served.url}/services/Soap/u/59.0/{sf.session_id[:15]}"
+    http = served.session()
+    response = http.post(
+        url,
+        envelope.format(sid=sf.session_id, master=master, loser=loser),
+        headers={"content-type": "text/xml", "SOAPAction": "merge"},
+    )
+    assert response.status_code == 200, response.text
+    assert f"<mergedRecordIds>{loser}</mergedRecordIds>" in response.text
+    assert "<success>true</success>" in response.text
+    merged = sf.query_all(
+        f"SELECT MasterRecordId FROM Contact WHERE Id = '{loser}'", include_deleted=True
+    )["records"][0]
+    assert merged["MasterRecordId"] == master
+    refused = http.post(url, envelope.format(sid="bogus", master=master, loser=loser))
+    assert refused.status_code == 500
+    assert "<sf:exceptionCode>INVALID_SESSION_ID</sf:exceptionCode>" in refused.text

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import requests
+from sf_helpers import Served, serve, synthetic_org
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceOperationError
-from sf_helpers import Served, serve, synthetic_org
 
 ACCOUNTS = 5_500
 CONTACTS = ACCOUNTS * 10  # 55,000 rows: more than one default 50,000-row results page

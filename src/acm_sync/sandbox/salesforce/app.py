@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import orjson
 from starlette.applications import Starlette
@@ -31,7 +32,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from acm_sync.sandbox.faults import ADMIN_PREFIX, FaultInjector
-from acm_sync.sandbox.salesforce import bulk, rest
+from acm_sync.sandbox.salesforce import bulk, rest, soap
 from acm_sync.sandbox.salesforce.auth import (
     SalesforceCredentials,
     Session,
@@ -46,7 +47,6 @@ from acm_sync.sandbox.salesforce.common import (
 )
 from acm_sync.sandbox.salesforce.org import Org, RecordFailed
 from acm_sync.sandbox.salesforce.rest import Cursors
-from acm_sync.sandbox.salesforce.soap import soap_fault, soap_login
 
 if TYPE_CHECKING:
     from acm_sync.sandbox.generator import DemoOrg
@@ -186,16 +186,10 @@ class SalesforceSandbox:
         parts = [p for p in path.split("/") if p]
         if parts[:2] == ["services", "Soap"] and len(parts) >= 4 and parts[2] == "u":
             if request.method != "POST":
-                return soap_fault("INVALID_OPERATION", "SOAP requests must be POSTed")
-            return soap_login(
-                await request.body(),
-                version=parts[3],
-                credentials=self.credentials,
-                sessions=self.sessions,
-                user=self.org.user_info(self.user_id),
-                instance_url=self.instance_url,
-                session_ttl_s=self.session_ttl_s,
-            )
+                return soap.soap_fault(
+                    "INVALID_OPERATION", "SOAP requests must be POSTed", status=405
+                )
+            return await self._soap(request, version=parts[3])
         if parts[:2] == ["services", "oauth2"] and len(parts) == 3:
             return await self._oauth(request, parts[2])
         if parts[:1] == ["id"] and len(parts) == 3:
@@ -217,6 +211,51 @@ class SalesforceSandbox:
             return await self._api(Call(request, parts[2][1:], parts[3:], session))
         raise not_found()
 
+    async def _soap(self, request: Request, *, version: str) -> Response:
+        body = await request.body()
+        operation, fault = soap.parse_envelope(body)
+        if operation is None:
+            assert fault is not None
+            return fault
+        name = soap.operation_name(operation)
+        if name == "login":
+            return soap.soap_login(
+                operation,
+                version=version,
+                credentials=self.credentials,
+                sessions=self.sessions,
+                user=self.org.user_info(self.user_id),
+                instance_url=self.instance_url,
+                session_ttl_s=self.session_ttl_s,
+            )
+        session = self.sessions.get(soap.session_id(body))
+        if session is None:
+            return soap.soap_fault(
+                "INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: Illegal Session"
+            )
+        if name != "merge":
+            return soap.soap_fault(
+                "INVALID_OPERATION",
+                f"The sandbox's SOAP API supports login() and merge(), not {name}()",
+            )
+        if self.org.api_used() >= self.daily_api_limit:
+            return soap.soap_fault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+        self.org.count_api_call()
+        try:
+            object_name, master, dupes = soap.merge_request(operation)
+            result = self.org.merge(object_name, master, dupes, session.user_id)
+        except ValueError as exc:
+            return soap.soap_fault("INVALID_FIELD", str(exc))
+        except RecordFailed as exc:
+            result = {
+                "id": master,
+                "success": False,
+                "errors": [exc.error.collection()],
+                "mergedRecordIds": [],
+                "updatedRelatedIds": [],
+            }
+        return soap.merge_response(result)
+
     async def _oauth(self, request: Request, name: str) -> Response:
         if name == "token":
             if request.method != "POST":
@@ -235,12 +274,9 @@ class SalesforceSandbox:
         if name == "userinfo":
             return json_response(self._identity(self._authenticate(request)))
         if name == "revoke":
-            form = (await request.body()).decode("utf-8", "replace")
-            token = dict(p.partition("=")[::2] for p in form.split("&")).get("token", "")
-            token = token or request.query_params.get("token", "")
-            from urllib.parse import unquote_plus
-
-            self.sessions.revoke(unquote_plus(token))
+            form = parse_qs((await request.body()).decode("utf-8", "replace"))
+            token = (form.get("token") or [request.query_params.get("token", "")])[-1]
+            self.sessions.revoke(token)
             return Response(status_code=200)
         raise not_found()
 

@@ -297,6 +297,7 @@ class Org:
                         f"CREATE INDEX IF NOT EXISTS {_q(f'_ix_{name}_{col}')} "
                         f"ON {_q(name)} ({_q(col)})"
                     )
+        self.db.execute("PRAGMA analysis_limit=2000")
         self.db.execute("ANALYZE")
 
     def meta(self, key: str) -> str | None:
@@ -397,17 +398,25 @@ class Org:
     def load_frames(self, frames: dict[str, pd.DataFrame], *, admin_username: str) -> None:
         """Load a generated org (pandas frames keyed by sObject) in one transaction."""
         now = self.now()
+        # A new file: no journal while loading (a failed load leaves no org behind anyway).
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("BEGIN")
         try:
             for name, sobj in SOBJECTS.items():
                 frame = frames.get(name)
                 if frame is None or len(frame) == 0:
                     continue
-                self._load_frame(sobj, frame, now)
+                # In slices, so the Python values of only one slice exist at a time.
+                for start in range(0, len(frame), 100_000):
+                    self._load_frame(sobj, frame.iloc[start : start + 100_000], now, start)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        finally:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
         self._serials.clear()
         self.finish_init(admin_username)
 
@@ -441,7 +450,7 @@ class Org:
             rows.append([values.get(c) for c in self._columns["OpportunityStage"]])
         self.db.executemany(self._insert_sql["OpportunityStage"], rows)
 
-    def _load_frame(self, sobj: SObject, frame: pd.DataFrame, now: str) -> None:
+    def _load_frame(self, sobj: SObject, frame: pd.DataFrame, now: str, first: int) -> None:
         import numpy as np
         import pandas as pd
 
@@ -449,7 +458,7 @@ class Org:
         columns: list[list[Any]] = []
         for f in sobj.fields:
             if f.name not in frame.columns:
-                columns.append(self._default_column(sobj, f, n, now, columns))
+                columns.append(self._default_column(sobj, f, n, now, columns, first))
                 continue
             s = frame[f.name]
             values: list[Any]
@@ -478,13 +487,10 @@ class Org:
                 elif f.type != "datetime":
                     values = [None if v is None else str(v) for v in values]
             columns.append(values)
-        sql = self._insert_sql[sobj.name]
-        rows = list(zip(*columns, strict=True))
-        for start in range(0, n, 50_000):
-            self.db.executemany(sql, rows[start : start + 50_000])
+        self.db.executemany(self._insert_sql[sobj.name], zip(*columns, strict=True))
 
     def _default_column(
-        self, sobj: SObject, f: Field, n: int, now: str, done: list[list[Any]]
+        self, sobj: SObject, f: Field, n: int, now: str, done: list[list[Any]], first: int
     ) -> list[Any]:
         by_name = dict(zip([x.name for x in sobj.fields], done, strict=False))
         if f.name == "IsDeleted":
@@ -497,7 +503,7 @@ class Org:
         if f.name == "CreatedDate":
             return [now] * n
         if f.name == "Id":
-            return [make_id(sobj.name, i) for i in range(1, n + 1)]
+            return [make_id(sobj.name, i) for i in range(first + 1, first + n + 1)]
         if f.type == "boolean" and not f.nillable:
             return [0] * n
         return [None] * n

@@ -1,8 +1,9 @@
-"""The partner SOAP API's login() call (what simple-salesforce uses by default).
+"""The partner SOAP API: login() (what simple-salesforce uses by default) and merge().
 
 POST /services/Soap/u/{version} with a `login` envelope answers a `loginResponse` whose
 `serverUrl` points back at this sandbox; a bad username / password+token is a SOAP Fault with
-`sf:exceptionCode` INVALID_LOGIN and HTTP 500, as Salesforce answers it.
+`sf:exceptionCode` INVALID_LOGIN and HTTP 500, as Salesforce answers it. A `merge` envelope
+(with a SessionHeader) merges up to two records into a master, as the REST API cannot.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ _ENVELOPE_OPEN = (
 _ENVELOPE_CLOSE = "</soapenv:Body></soapenv:Envelope>"
 
 
-def soap_fault(code: str, message: str, fault_type: str = "UnexpectedErrorFault") -> Response:
+def soap_fault(
+    code: str, message: str, fault_type: str = "UnexpectedErrorFault", status: int = 500
+) -> Response:
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
@@ -42,7 +45,7 @@ def soap_fault(code: str, message: str, fault_type: str = "UnexpectedErrorFault"
         f"</sf:{fault_type}></detail>"
         "</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
     )
-    return Response(body, 500, media_type=_XML)
+    return Response(body, status, media_type=_XML)
 
 
 def _local(tag: str) -> str:
@@ -64,8 +67,71 @@ def _tag(name: str, value: Any) -> str:
     return f"<{name}>{escape(str(value))}</{name}>"
 
 
+def parse_envelope(body: bytes) -> tuple[ET.Element | None, Response | None]:
+    """(the operation element inside the SOAP Body, None) or (None, a fault)."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as exc:
+        return None, soap_fault("INVALID_XML", f"Unable to parse the request: {exc}")
+    soap_body = _find(root, "Body")
+    if _local(root.tag) != "Envelope" or soap_body is None:
+        return None, soap_fault("INVALID_XML", "The request is not a SOAP envelope")
+    operation = next(iter(soap_body), None)
+    if operation is None:
+        return None, soap_fault("INVALID_XML", "The SOAP Body names no operation")
+    return operation, None
+
+
+def operation_name(element: ET.Element) -> str:
+    return _local(element.tag)
+
+
+def session_id(body: bytes) -> str:
+    """The sessionId of the envelope's SessionHeader ('' when there is none)."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return ""
+    header = _find(root, "SessionHeader")
+    found = _find(header, "sessionId") if header is not None else None
+    return (found.text or "").strip() if found is not None else ""
+
+
+def merge_request(operation: ET.Element) -> tuple[str, str, list[str]]:
+    """(object type, master id, ids to merge) of a merge() call (ValueError when malformed)."""
+    request = _find(operation, "request")
+    master = _find(request, "masterRecord") if request is not None else None
+    if request is None or master is None:
+        raise ValueError("merge() needs a request with a masterRecord")
+    type_el, id_el = _find(master, "type"), _find(master, "Id")
+    if type_el is None or id_el is None:
+        raise ValueError("the masterRecord needs a type and an Id")
+    ids = [(e.text or "").strip() for e in request.iter() if _local(e.tag) == "recordToMergeIds"]
+    return (type_el.text or "").strip(), (id_el.text or "").strip(), ids
+
+
+def merge_response(result: dict[str, Any]) -> Response:
+    inner = "".join(
+        [
+            *(
+                "<errors>"
+                + _tag("message", e["message"])
+                + _tag("statusCode", e["statusCode"])
+                + "</errors>"
+                for e in result.get("errors", [])
+            ),
+            _tag("id", result.get("id")),
+            *(_tag("mergedRecordIds", i) for i in result.get("mergedRecordIds", [])),
+            _tag("success", bool(result.get("success"))),
+            *(_tag("updatedRelatedIds", i) for i in result.get("updatedRelatedIds", [])),
+        ]
+    )
+    body = f"<mergeResponse><result>{inner}</result></mergeResponse>"
+    return Response(_ENVELOPE_OPEN + body + _ENVELOPE_CLOSE, 200, media_type=_XML)
+
+
 def soap_login(
-    body: bytes,
+    operation: ET.Element,
     *,
     version: str,
     credentials: SalesforceCredentials,
@@ -74,18 +140,7 @@ def soap_login(
     instance_url: str,
     session_ttl_s: float,
 ) -> Response:
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        return soap_fault("INVALID_XML", f"Unable to parse the request: {exc}")
-    if _local(root.tag) != "Envelope" or _find(root, "Body") is None:
-        return soap_fault("INVALID_XML", "The request is not a SOAP envelope")
-    login = _find(root, "login")
-    if login is None:
-        soap_body = _find(root, "Body")
-        operation = next(iter(soap_body), None) if soap_body is not None else None
-        name = _local(operation.tag) if operation is not None else "(none)"
-        return soap_fault("INVALID_OPERATION", f"The sandbox supports only login(), not {name}")
+    login = operation
     username_el, password_el = _find(login, "username"), _find(login, "password")
     username = (username_el.text or "") if username_el is not None else ""
     password = (password_el.text or "") if password_el is not None else ""
