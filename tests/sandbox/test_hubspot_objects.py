@@ -120,6 +120,9 @@ def test_get_by_id_and_by_unique_id_property(hs_run: Running) -> None:
         first.properties["email"].upper(), id_property="email"
     )
     assert by_email.id == first.id
+    with pytest.raises(ApiException) as not_unique:  # domain is not a unique property
+        hs.crm.companies.basic_api.get_by_id("company1.example.com", id_property="domain")
+    assert not_unique.value.status == 400
     with pytest.raises(NotFoundException) as missing:
         hs.crm.companies.basic_api.get_by_id("999999999")
     error = json.loads(missing.value.body)

@@ -377,6 +377,26 @@ class HubSpotSandbox:
             error["subCategory"] = sub_category
         return error
 
+    def _id_property(self, obj: str, raw: Any) -> str | None:
+        """`idProperty` checked as HubSpot does: a property whose values are unique."""
+        if raw is None or raw == "" or raw == "hs_object_id":
+            return None
+        if not isinstance(raw, str):
+            raise StoreError(400, "VALIDATION_ERROR", "idProperty must be a property name")
+        definition = self.store.prop(obj, raw)
+        if definition is None:
+            raise StoreError(
+                400, "VALIDATION_ERROR", f"Unable to find property {raw} for idProperty"
+            )
+        if raw not in schema.BUILTIN_ID_PROPERTIES[obj] and not definition.has_unique_value:
+            raise StoreError(
+                400,
+                "VALIDATION_ERROR",
+                f"Property {raw} can't be used as idProperty: its values are not unique",
+                context={"idProperty": [raw]},
+            )
+        return raw
+
     def _reject(self, obj: str, record_id: str | None) -> tuple[str, str] | None:
         return self.faults.take_rejection(obj, record_id)
 
@@ -455,7 +475,7 @@ class HubSpotSandbox:
         rid = self.store.resolve_id(
             obj,
             raw_id,
-            request.query_params.get("idProperty"),
+            self._id_property(obj, request.query_params.get("idProperty")),
             archived=_bool_param(request, "archived"),
         )
         if rid is None:
@@ -488,7 +508,9 @@ class HubSpotSandbox:
         obj = _object_type(request.path_params["objectType"])
         body = await _body(request)
         rid = self.store.resolve_id(
-            obj, request.path_params["objectId"], request.query_params.get("idProperty")
+            obj,
+            request.path_params["objectId"],
+            self._id_property(obj, request.query_params.get("idProperty")),
         )
         if rid is None:
             raise StoreError(
@@ -558,7 +580,7 @@ class HubSpotSandbox:
         self, request: Request, obj: str, body: dict[str, Any], started: str
     ) -> Response:
         inputs = _inputs(body)
-        id_property = body.get("idProperty")
+        id_property = self._id_property(obj, body.get("idProperty"))
         archived = _bool_param(request, "archived")
         properties = _str_list(body.get("properties"), "properties")
         history = _str_list(body.get("propertiesWithHistory"), "propertiesWithHistory")
@@ -656,7 +678,9 @@ class HubSpotSandbox:
         rejected: dict[tuple[str, str], list[str]] = {}
         done: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
         for item, values in prepared:
-            rid = self.store.resolve_id(obj, item.get("id"), item.get("idProperty"))
+            rid = self.store.resolve_id(
+                obj, item.get("id"), self._id_property(obj, item.get("idProperty"))
+            )
             if rid is None:
                 missing.append(str(item.get("id")))
                 continue
@@ -1179,6 +1203,7 @@ def create_app(
     store = HubSpotStore(Path(db_path), clock=clock)
     if store.is_new and seed is not None:
         store.load_seed(seed)
+    store.ensure_indexes()
     limiter = RateLimiter(tier, clock=clock)
     sandbox = HubSpotSandbox(store, limiter, faults, base_url, access_token)
     faults.on("exhaust_limit", lambda: limiter.exhaust_daily(access_token))

@@ -408,7 +408,6 @@ class HubSpotStore:
                     f"CREATE INDEX IF NOT EXISTS ix_{obj}_{prop} "
                     f"ON {t}({_col(prop)} COLLATE NOCASE)"
                 )
-        c.execute("CREATE INDEX IF NOT EXISTS ix_assoc_to ON assoc(to_type, from_type, to_id)")
         c.execute(
             "CREATE INDEX IF NOT EXISTS ix_history ON history(object_type, object_id, property)"
         )
@@ -466,8 +465,11 @@ class HubSpotStore:
             for obj in OBJECTS:
                 cols = self.conn.execute(f"PRAGMA table_info({_table(obj)})").fetchall()
                 self.columns[obj] = {c[1][2:] for c in cols if c[1].startswith("p_")}
-            if self.is_new:
-                self._create_indexes()
+
+    def ensure_indexes(self) -> None:
+        """Create the indexes reads and searches use (after a bulk seed: faster that way)."""
+        with self.lock:
+            self._create_indexes()
 
     # -- seeding -----------------------------------------------------------------------------
 
@@ -477,6 +479,9 @@ class HubSpotStore:
         frames: dict[str, Any] = getattr(org, "hubspot", {}) or {}
         with self.lock:
             c = self.conn
+            # One big write: keep the rollback journal in memory, then go back to WAL.
+            c.execute("PRAGMA journal_mode=MEMORY")
+            c.execute("PRAGMA synchronous=OFF")
             c.execute("BEGIN")
             try:
                 for obj in OBJECTS:
@@ -492,10 +497,15 @@ class HubSpotStore:
                 history = getattr(org, "hubspot_property_history", None)
                 if history is not None and len(history):
                     counts["history"] = self._load_history(history)
+                self._create_indexes()
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+            finally:
+                c.execute("PRAGMA journal_mode=WAL")
+                c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA analysis_limit=2000")
             c.execute("ANALYZE")
         return counts
 
@@ -584,12 +594,15 @@ class HubSpotStore:
         return len(rows)
 
     def _load_associations(self, frame: Any) -> int:
+        cols = ["from_type", "to_type", "from_id", "to_id", "type_id"]
+        df = frame[cols].copy()
+        for c in ("from_type", "to_type"):
+            df[c] = _object_names(df[c])
+        # In primary-key order: the B-tree is then built by appends, not random inserts.
+        df = df.astype({"from_id": "int64", "to_id": "int64", "type_id": "int64"})
+        df = df.sort_values(cols, kind="stable")
         rows = zip(
-            (_object_name(v) for v in frame["from_type"].tolist()),
-            (int(v) for v in frame["from_id"].tolist()),
-            (_object_name(v) for v in frame["to_type"].tolist()),
-            (int(v) for v in frame["to_id"].tolist()),
-            (int(v) for v in frame["type_id"].tolist()),
+            *(df[c].tolist() for c in ("from_type", "from_id", "to_type", "to_id", "type_id")),
             strict=True,
         )
         cur = self.conn.executemany("INSERT OR IGNORE INTO assoc VALUES (?, ?, ?, ?, ?)", rows)
@@ -598,11 +611,9 @@ class HubSpotStore:
     def _load_history(self, frame: Any) -> int:
         stamps = series_to_stored(frame["timestamp"], "datetime")
         values = [None if _isnull(v) else str(v) for v in frame["value"].tolist()]
-        types = frame["object_type"].tolist()
+        types = _object_names(frame["object_type"]).tolist()
         props = frame["property"].tolist()
-        prop_types = [
-            self.props.get(_object_name(t), {}).get(p) for t, p in zip(types, props, strict=True)
-        ]
+        prop_types = [self.props.get(t, {}).get(p) for t, p in zip(types, props, strict=True)]
         values = [
             _normalise_seed_value(v, d.type if d else "string")
             for v, d in zip(values, prop_types, strict=True)
@@ -613,8 +624,8 @@ class HubSpotStore:
             else ["CRM_UI"] * len(frame)
         )
         rows = zip(
-            (_object_name(t) for t in types),
-            (int(v) for v in frame["object_id"].tolist()),
+            types,
+            frame["object_id"].astype("int64").tolist(),
             props,
             values,
             stamps,
@@ -1935,6 +1946,12 @@ def _object_name(raw: Any) -> str:
         if text in (plural, singular):
             return plural
     return text
+
+
+def _object_names(series: Any) -> Any:
+    """A column of object types (any spelling) → plural names, mapped once per distinct value."""
+    text = series.astype(str)
+    return text.map({v: _object_name(v) for v in text.unique()})
 
 
 def _isnull(v: Any) -> bool:
