@@ -1,0 +1,401 @@
+"""The embedded DuckDB warehouse: raw tables per CRM object, the canonical tables, sync state.
+
+Writes are upserts by key — delete the batch's keys, insert the batch — in one transaction with
+the sync cursor that covers them, so a re-run is idempotent and a crash or a spent budget leaves
+either the whole batch and its cursor or neither.
+
+Connections are opened per transaction and closed at once: DuckDB lets one process write a file
+at a time, and Dagster may run assets in several processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pandas as pd
+from pydantic import Field
+
+from acm_sync import model
+
+DEFAULT_PATH = "./warehouse/acm_sync.duckdb"
+PATH_ENV = "ACM_WAREHOUSE_PATH"
+
+_DUCK_TYPES = {
+    model.STRING: "VARCHAR",
+    model.FLOAT: "DOUBLE",
+    model.INT: "BIGINT",
+    model.BOOL: "BOOLEAN",
+    model.TIMESTAMP: "TIMESTAMPTZ",
+}
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Upsert keys of the canonical tables (history rows are one per opportunity and moment).
+TABLE_KEYS: dict[str, str | list[str]] = {
+    **model.PRIMARY_KEYS,
+    "opportunity_stage_history": ["opportunity_id", "changed_at"],
+}
+RAW_META = {"_synced_at": "TIMESTAMPTZ", "_run_id": "VARCHAR"}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def raw_table_name(source: str, obj: str) -> str:
+    name = f"raw_{source}_{obj}".lower()
+    if not _IDENT.match(name):
+        raise ValueError(f"not a table name: {name!r}")
+    return name
+
+
+@dataclass
+class SyncState:
+    """Where a (source, object) pull stands; saved with the rows it covers."""
+
+    source: str
+    object: str
+    cursor: datetime | None = None  # rows modified before this are in the warehouse
+    mode: str = "incremental"  # "full" while a full pull is under way (it may span runs)
+    full_started_at: datetime | None = None
+    resume: dict[str, Any] = field(default_factory=dict)  # paging token / bulk job + locator
+    complete: bool = True
+    run_id: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
+class Batch:
+    """One transaction's worth of a pull."""
+
+    state: SyncState
+    raw: pd.DataFrame | None = None  # all text; the key column is `raw_key`
+    raw_key: str = "Id"
+    canonical: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # upsert by key
+    merged_stubs: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    # (table, key column, keys whose rows are replaced, new rows) — child rows such as history
+    replace: list[tuple[str, str, list[str], pd.DataFrame]] = field(default_factory=list)
+    raw_replace_key: str | None = None  # raw rows replaced by this column (long raw tables)
+
+
+class Warehouse:
+    """The DuckDB file and the handful of statements the pipeline needs."""
+
+    def __init__(self, path: str | Path, *, lock_timeout: float = 120.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self._ready = False
+
+    @contextlib.contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
+                break
+            except duckdb.IOException as exc:  # another process holds the write lock
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        try:
+            if not self._ready and not read_only:
+                self._create(con)
+                self._ready = True
+            yield con
+        finally:
+            con.close()
+
+    def _create(self, con: duckdb.DuckDBPyConnection) -> None:
+        for table, columns in model.TABLES.items():
+            cols = ", ".join(f"{_q(c)} {_DUCK_TYPES[t]}" for c, t in columns.items())
+            con.execute(f"CREATE TABLE IF NOT EXISTS {_q(table)} ({cols})")
+        con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS _sync_state (
+                source VARCHAR, object VARCHAR, cursor TIMESTAMPTZ, mode VARCHAR,
+                full_started_at TIMESTAMPTZ, resume VARCHAR, complete BOOLEAN, run_id VARCHAR,
+                updated_at TIMESTAMPTZ, PRIMARY KEY (source, object))
+            """
+        )
+        con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS _api_calls (
+                run_id VARCHAR, source VARCHAR, step VARCHAR, calls BIGINT, recorded_at TIMESTAMPTZ)
+            """
+        )
+        con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS _schema_checks (
+                source VARCHAR, object VARCHAR, fingerprint VARCHAR, checked_at TIMESTAMPTZ,
+                PRIMARY KEY (source, object))
+            """
+        )
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        with self.connect() as con:
+            return con.execute(sql, list(params)).df()
+
+    def table(self, table: str, where: str = "", params: Sequence[Any] = ()) -> pd.DataFrame:
+        """A canonical table as a conformed frame."""
+        frame = self.query(f"SELECT * FROM {_q(table)} {where}", params)
+        return model.conform(frame, table) if table in model.TABLES else frame
+
+    def state(self, source: str, obj: str) -> SyncState:
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT cursor, mode, full_started_at, resume, complete, run_id, updated_at "
+                "FROM _sync_state WHERE source = ? AND object = ?",
+                [source, obj],
+            ).fetchone()
+        if row is None:
+            return SyncState(source, obj)
+        return SyncState(
+            source,
+            obj,
+            cursor=_utc(row[0]),
+            mode=row[1],
+            full_started_at=_utc(row[2]),
+            resume=json.loads(row[3] or "{}"),
+            complete=bool(row[4]),
+            run_id=row[5],
+            updated_at=_utc(row[6]),
+        )
+
+    def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
+        with self.connect() as con:
+            if not _exists(con, table):
+                return 0
+            row = con.execute(f"SELECT count(*) FROM {_q(table)} {where}", list(params)).fetchone()
+        return int(row[0]) if row else 0
+
+    def calls_this_run(self, run_id: str, source: str) -> int:
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT coalesce(sum(calls), 0) FROM _api_calls WHERE run_id = ? AND source = ?",
+                [run_id, source],
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def record_calls(self, run_id: str, source: str, step: str, calls: int) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO _api_calls VALUES (?, ?, ?, ?, ?)",
+                [run_id, source, step, calls, datetime.now(UTC)],
+            )
+
+    def schema_checked(self, source: str, obj: str) -> tuple[str, datetime] | None:
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT fingerprint, checked_at FROM _schema_checks "
+                "WHERE source = ? AND object = ?",
+                [source, obj],
+            ).fetchone()
+        return None if row is None else (str(row[0]), _utc(row[1]) or datetime.now(UTC))
+
+    def save_schema_check(self, source: str, obj: str, fingerprint: str) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO _schema_checks VALUES (?, ?, ?, ?)",
+                [source, obj, fingerprint, datetime.now(UTC)],
+            )
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def commit(self, batch: Batch, *, raw_table: str | None = None) -> None:
+        """Upsert the batch's rows and save its sync state, in one transaction."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if batch.raw is not None and raw_table is not None and len(batch.raw):
+                    self._ensure_raw(con, raw_table, batch.raw)
+                    if batch.raw_replace_key:
+                        key = batch.raw_replace_key
+                        keys = batch.raw[key].dropna().unique().tolist()
+                        self._replace(con, raw_table, key, keys, batch.raw)
+                    else:
+                        self._upsert(con, raw_table, batch.raw, batch.raw_key)
+                for table, frame in batch.canonical:
+                    if len(frame):
+                        self._upsert(con, table, frame, TABLE_KEYS[table])
+                for table, frame in batch.merged_stubs:
+                    if len(frame):
+                        self._merge_stubs(con, table, frame)
+                for table, key, keys, frame in batch.replace:
+                    self._replace(con, table, key, keys, frame)
+                self._save_state(con, batch.state)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def save_state(self, state: SyncState) -> None:
+        with self.connect() as con:
+            self._save_state(con, state)
+
+    def mark_vanished(
+        self, *, source: str, table: str, raw_table: str, raw_key: str, since: datetime
+    ) -> int:
+        """After a complete full pull: rows not seen since it began are gone from the CRM
+        (hard-deleted, purged from the recycle bin); flag them rather than drop them."""
+        key = model.PRIMARY_KEYS[table]
+        prefix = "sf:" if source == "salesforce" else "hs:"
+        with self.connect() as con:
+            if not _exists(con, raw_table):
+                return 0
+            con.execute("BEGIN TRANSACTION")
+            rows = con.execute(
+                f"UPDATE {_q(table)} SET is_deleted = true WHERE source = ? "
+                "AND NOT coalesce(is_deleted, false) AND merged_into IS NULL "
+                f"AND {_q(key)} NOT IN (SELECT ? || {_q(raw_key)} FROM {_q(raw_table)} "
+                "WHERE _synced_at >= ?)",
+                [source, prefix, since],
+            ).fetchone()
+            con.execute("COMMIT")
+        return int(rows[0]) if rows else 0
+
+    @staticmethod
+    def _save_state(con: duckdb.DuckDBPyConnection, s: SyncState) -> None:
+        con.execute(
+            "INSERT OR REPLACE INTO _sync_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                s.source,
+                s.object,
+                s.cursor,
+                s.mode,
+                s.full_started_at,
+                json.dumps(s.resume, default=str),
+                s.complete,
+                s.run_id,
+                datetime.now(UTC),
+            ],
+        )
+
+    @staticmethod
+    def _upsert(
+        con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: str | list[str]
+    ) -> None:
+        keys = [key] if isinstance(key, str) else list(key)
+        frame = frame.drop_duplicates(keys, keep="last")
+        cols = ", ".join(_q(c) for c in frame.columns)
+        match = " AND ".join(f"t.{_q(k)} = b.{_q(k)}" for k in keys)
+        con.register("_batch", frame)
+        try:
+            if "merged_into" in frame.columns and frame["merged_into"].isna().any():
+                # A merge is final: a later read of the merged-away record (say from HubSpot's
+                # archive) must not erase where it went.
+                kept = con.execute(
+                    f"SELECT t.{_q(keys[0])}, t.merged_into FROM {_q(table)} AS t "
+                    f"JOIN _batch AS b ON {match} WHERE t.merged_into IS NOT NULL"
+                ).df()
+                if len(kept):
+                    con.unregister("_batch")
+                    pointer = kept.set_index(keys[0])["merged_into"]
+                    frame = frame.copy()
+                    frame["merged_into"] = (
+                        frame["merged_into"]
+                        .fillna(frame[keys[0]].map(pointer))
+                        .astype(frame["merged_into"].dtype)
+                    )
+                    con.register("_batch", frame)
+            con.execute(f"DELETE FROM {_q(table)} AS t USING _batch AS b WHERE {match}")
+            con.execute(f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM _batch")
+        finally:
+            _unregister(con, "_batch")
+
+    @staticmethod
+    def _ensure_raw(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+        columns = {c: "VARCHAR" for c in frame.columns if c not in RAW_META} | RAW_META
+        if not _exists(con, table):
+            cols = ", ".join(f"{_q(c)} {t}" for c, t in columns.items())
+            con.execute(f"CREATE TABLE {_q(table)} ({cols})")
+        else:
+            have = {r[0] for r in con.execute(f"DESCRIBE {_q(table)}").fetchall()}
+            for c, t in columns.items():
+                if c not in have:
+                    con.execute(f"ALTER TABLE {_q(table)} ADD COLUMN {_q(c)} {t}")
+
+    @staticmethod
+    def _merge_stubs(con: duckdb.DuckDBPyConnection, table: str, stubs: pd.DataFrame) -> None:
+        """Flag merged-away records; insert a stub for those never seen before."""
+        key = model.PRIMARY_KEYS[table]
+        cols = ", ".join(_q(c) for c in stubs.columns)
+        con.register("_stubs", stubs.drop_duplicates(key, keep="last"))
+        try:
+            con.execute(
+                f"UPDATE {_q(table)} AS t SET is_deleted = true, merged_into = s.merged_into "
+                f"FROM _stubs AS s WHERE t.{_q(key)} = s.{_q(key)}"
+            )
+            con.execute(
+                f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM _stubs "
+                f"WHERE {_q(key)} NOT IN (SELECT {_q(key)} FROM {_q(table)})"
+            )
+        finally:
+            _unregister(con, "_stubs")
+
+    @staticmethod
+    def _replace(
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        key: str,
+        keys: Sequence[str],
+        frame: pd.DataFrame,
+    ) -> None:
+        if len(keys):
+            con.register("_keys", pd.DataFrame({"k": pd.Series(list(keys), dtype="string")}))
+            try:
+                con.execute(f"DELETE FROM {_q(table)} WHERE {_q(key)} IN (SELECT k FROM _keys)")
+            finally:
+                _unregister(con, "_keys")
+        if len(frame):
+            cols = ", ".join(_q(c) for c in frame.columns)
+            con.register("_batch", frame)
+            try:
+                con.execute(f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM _batch")
+            finally:
+                _unregister(con, "_batch")
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    # After a failed statement the transaction is aborted and so is this: the first error is
+    # the one worth seeing.
+    with contextlib.suppress(duckdb.Error):
+        con.unregister(name)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
+    return ts.to_pydatetime()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where the warehouse file lives (`ACM_WAREHOUSE_PATH`, default ./warehouse/)."""
+
+    path: str = Field(
+        default_factory=lambda: os.environ.get(PATH_ENV, DEFAULT_PATH),
+        description="DuckDB file of the warehouse.",
+    )
+
+    def get(self) -> Warehouse:
+        return Warehouse(self.path)

@@ -1,0 +1,171 @@
+"""The request policy: classification, Retry-After, budget and pacing (no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from acm_sync.connectors.common import mask, scrub
+from acm_sync.connectors.policy import (
+    ApiBudget,
+    Attempt,
+    BudgetExhausted,
+    Outcome,
+    RequestPolicy,
+    RetriesExhausted,
+    RollingWindow,
+    classify_hubspot,
+    classify_salesforce,
+    parse_retry_after,
+)
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("soon") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome"),
+    [
+        (200, b"", Outcome.OK),
+        (429, b"[]", Outcome.RETRY),
+        (503, b"", Outcome.RETRY),
+        (502, b"", Outcome.RETRY),
+        (400, b'[{"errorCode": "MALFORMED_QUERY"}]', Outcome.FATAL),
+        (401, b'[{"errorCode": "INVALID_SESSION_ID"}]', Outcome.FATAL),  # the client re-logs in
+        (403, b'[{"errorCode": "REQUEST_LIMIT_EXCEEDED"}]', Outcome.EXHAUSTED),
+    ],
+)
+def test_salesforce_classification(status: int, body: bytes, outcome: Outcome) -> None:
+    assert classify_salesforce(status, {}, body).outcome is outcome
+
+
+def test_hubspot_tells_the_daily_limit_from_the_ten_second_window() -> None:
+    secondly = b'{"policyName": "TEN_SECONDLY_ROLLING", "errorType": "RATE_LIMIT"}'
+    daily = b'{"policyName": "DAILY", "errorType": "RATE_LIMIT"}'
+    assert classify_hubspot(429, {"Retry-After": "1"}, secondly).outcome is Outcome.RETRY
+    assert classify_hubspot(429, {"Retry-After": "1"}, secondly).wait == 1.0
+    assert classify_hubspot(429, {}, daily).outcome is Outcome.EXHAUSTED
+    left = {"X-HubSpot-RateLimit-Daily-Remaining": "0"}
+    assert classify_hubspot(429, left, b"{}").outcome is Outcome.EXHAUSTED
+
+
+def _policy(budget: ApiBudget, sleeps: list[float], **kw: object) -> RequestPolicy[Attempt]:
+    return RequestPolicy(
+        "test",
+        classify_salesforce,
+        budget,
+        sleep=sleeps.append,
+        backoff=0.5,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _script(*answers: Attempt | BaseException):  # type: ignore[no-untyped-def]
+    queue = list(answers)
+
+    def attempt() -> Attempt:
+        answer = queue.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    return attempt
+
+
+def test_retries_honour_retry_after_then_back_off_exponentially() -> None:
+    sleeps: list[float] = []
+    budget = ApiBudget("test")
+    policy = _policy(budget, sleeps)
+    answer = policy.send(
+        "/x",
+        _script(
+            Attempt(429, {"Retry-After": "2"}, b""),
+            ConnectionError("reset"),
+            Attempt(503, {}, b""),
+            Attempt(200, {}, b""),
+        ),
+        lambda a: a,
+        (ConnectionError,),
+    )
+    assert answer.status == 200
+    assert sleeps == [2.0, 1.0, 2.0]  # Retry-After, then 0.5 * 2^1, 0.5 * 2^2
+    assert budget.used == 4  # every attempt is a call
+    assert policy.retries == 3
+
+
+def test_a_fatal_answer_is_returned_for_the_client_to_raise() -> None:
+    policy = _policy(ApiBudget("test"), [])
+    answer = policy.send("/x", _script(Attempt(404, {}, b"")), lambda a: a, ())
+    assert answer.status == 404
+
+
+def test_transient_failures_that_outlast_the_policy_raise() -> None:
+    policy = _policy(ApiBudget("test"), [], max_attempts=2)
+    with pytest.raises(RetriesExhausted, match="failed 2 times"):
+        policy.send(
+            "/x",
+            _script(ConnectionError("a"), ConnectionError("b")),
+            lambda a: a,
+            (ConnectionError,),
+        )
+
+
+def test_the_budget_stops_before_a_call_would_exceed_it() -> None:
+    budget = ApiBudget("test", max_calls=2)
+    policy = _policy(budget, [])
+    ok = Attempt(200, {}, b"")
+    policy.send("/x", _script(ok), lambda a: a, ())
+    policy.send("/x", _script(ok), lambda a: a, ())
+    with pytest.raises(BudgetExhausted, match="run cap of 2"):
+        policy.send("/x", _script(ok), lambda a: a, ())
+    assert budget.used == 2 and budget.left == 0
+
+
+def test_the_vendor_allocation_and_reserve_bound_the_budget() -> None:
+    budget = ApiBudget("test", reserve=10)
+    budget.observe(remaining=12, limit=100)
+    budget.acquire()
+    budget.acquire()
+    with pytest.raises(BudgetExhausted, match="10 kept in reserve"):
+        budget.acquire()
+
+
+def test_daily_exhaustion_from_the_vendor_stops_cleanly() -> None:
+    policy = _policy(ApiBudget("test"), [])
+    with pytest.raises(BudgetExhausted, match="daily API request limit"):
+        policy.send("/x", _script(Attempt(403, {}, b"REQUEST_LIMIT_EXCEEDED")), lambda a: a, ())
+
+
+def test_an_overlong_retry_after_stops_the_run_instead_of_sleeping() -> None:
+    policy = _policy(ApiBudget("test"), [], max_wait=5.0)
+    with pytest.raises(BudgetExhausted, match="asked to wait 3600s"):
+        policy.send("/x", _script(Attempt(429, {"Retry-After": "3600"}, b"")), lambda a: a, ())
+
+
+def test_rolling_window_paces_to_the_limit() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    window = RollingWindow(3, 10.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        window.acquire()
+    assert slept == []
+    window.acquire()  # the fourth waits for the first to leave the window
+    assert slept and 9.9 < slept[0] <= 10.01
+    window.observe(limit=3, remaining=0)  # another client spent the window
+    window.acquire()
+    assert len(slept) == 2
+
+
+def test_secrets_are_masked_in_messages() -> None:
+    token = "pat-na1-0123456789abcdef"
+    assert token not in mask(token) and mask(token).startswith("pat-")
+    assert token not in scrub(f"bad token {token}!", [token, None])
+    assert mask("") == "<empty>" and mask("abc") == "***"

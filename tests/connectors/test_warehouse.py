@@ -1,0 +1,104 @@
+"""The DuckDB warehouse: idempotent upserts, cursor in the same transaction, merges kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from acm_sync import model
+from acm_sync.warehouse import Batch, SyncState, Warehouse
+
+
+def _accounts(
+    ids: list[str], *, name: str = "x", merged: list[str | None] | None = None
+) -> pd.DataFrame:
+    frame = model.empty_frame("accounts").reindex(range(len(ids)))
+    frame["account_id"] = ["hs:" + i for i in ids]
+    frame["source"] = "hubspot"
+    frame["source_id"] = ids
+    frame["name"] = name
+    frame["is_deleted"] = False
+    frame["merged_into"] = merged or [None] * len(ids)
+    return model.conform(frame, "accounts")
+
+
+def _raw(ids: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"id": pd.Series(ids, dtype="string"), "_synced_at": datetime.now(UTC), "_run_id": "r"}
+    )
+
+
+def test_upserts_are_idempotent_and_duplicate_free(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path / "w.duckdb")
+    state = SyncState("hubspot", "companies", cursor=datetime(2024, 1, 1, tzinfo=UTC))
+    batch = Batch(
+        state,
+        raw=_raw(["1", "2"]),
+        raw_key="id",
+        canonical=[("accounts", _accounts(["1", "2", "2"]))],
+    )
+    for _ in range(3):
+        wh.commit(batch, raw_table="raw_hubspot_companies")
+    assert wh.count("accounts") == 2
+    assert wh.count("raw_hubspot_companies") == 2
+    wh.commit(Batch(state, canonical=[("accounts", _accounts(["2"], name="new"))]))
+    names = wh.table("accounts").set_index("account_id")["name"].to_dict()
+    assert names == {"hs:1": "x", "hs:2": "new"}
+    assert wh.state("hubspot", "companies").cursor == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_a_failed_batch_leaves_neither_rows_nor_cursor(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.commit(Batch(SyncState("hubspot", "companies", cursor=datetime(2024, 1, 1, tzinfo=UTC))))
+    bad = _accounts(["1"]).rename(columns={"name": "no_such_column"})
+    later = SyncState("hubspot", "companies", cursor=datetime(2025, 1, 1, tzinfo=UTC))
+    with pytest.raises(Exception, match="no_such_column"):
+        wh.commit(Batch(later, canonical=[("accounts", bad)]))
+    assert wh.count("accounts") == 0
+    assert wh.state("hubspot", "companies").cursor == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_merge_pointers_survive_a_later_read_of_the_merged_record(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path / "w.duckdb")
+    state = SyncState("hubspot", "companies")
+    wh.commit(Batch(state, canonical=[("accounts", _accounts(["1", "5"]))]))
+    stubs = _accounts(["5", "6"], merged=["hs:1", "hs:1"]).assign(is_deleted=True)
+    wh.commit(Batch(state, merged_stubs=[("accounts", stubs)]))
+    rows = wh.table("accounts").set_index("account_id")
+    assert rows.loc["hs:5", "name"] == "x"  # the known record keeps its values
+    assert rows.loc["hs:5", "merged_into"] == "hs:1" and rows.loc["hs:6", "is_deleted"]
+    # HubSpot's archive lists the merged-away record again, without a pointer.
+    wh.commit(Batch(state, canonical=[("accounts", _accounts(["5"]).assign(is_deleted=True))]))
+    assert wh.table("accounts").set_index("account_id").loc["hs:5", "merged_into"] == "hs:1"
+
+
+def test_rows_not_seen_by_a_complete_full_pull_are_flagged_deleted(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path / "w.duckdb")
+    state = SyncState("hubspot", "companies")
+    wh.commit(
+        Batch(
+            state,
+            raw=_raw(["1", "2"]),
+            raw_key="id",
+            canonical=[("accounts", _accounts(["1", "2"]))],
+        ),
+        raw_table="raw_hubspot_companies",
+    )
+    started = datetime.now(UTC)
+    wh.commit(
+        Batch(state, raw=_raw(["1"]), raw_key="id", canonical=[("accounts", _accounts(["1"]))]),
+        raw_table="raw_hubspot_companies",
+    )
+    flagged = wh.mark_vanished(
+        source="hubspot",
+        table="accounts",
+        raw_table="raw_hubspot_companies",
+        raw_key="id",
+        since=started,
+    )
+    assert flagged == 1
+    deleted = wh.table("accounts").set_index("account_id")["is_deleted"].to_dict()
+    assert deleted == {"hs:1": False, "hs:2": True}
