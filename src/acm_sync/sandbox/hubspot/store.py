@@ -497,6 +497,7 @@ class HubSpotStore:
                 history = getattr(org, "hubspot_property_history", None)
                 if history is not None and len(history):
                     counts["history"] = self._load_history(history)
+                counts["aliases"] = self._load_aliases()
                 self._create_indexes()
                 c.execute("COMMIT")
             except BaseException:
@@ -607,6 +608,18 @@ class HubSpotStore:
         )
         cur = self.conn.executemany("INSERT OR IGNORE INTO assoc VALUES (?, ?, ?, ?, ?)", rows)
         return cur.rowcount
+
+    def _load_aliases(self) -> int:
+        """Ids merged away before the seed (listed in survivors' hs_merged_object_ids)."""
+        rows = []
+        for obj in OBJECTS:
+            for rid, merged in self.conn.execute(
+                f"SELECT id, {_col('hs_merged_object_ids')} FROM {_table(obj)} "
+                f"WHERE {_col('hs_merged_object_ids')} IS NOT NULL"
+            ):
+                rows += [(obj, int(old), rid) for old in merged.split(";") if old.isdigit()]
+        self.conn.executemany("INSERT OR REPLACE INTO aliases VALUES (?, ?, ?)", rows)
+        return len(rows)
 
     def _load_history(self, frame: Any) -> int:
         stamps = series_to_stored(frame["timestamp"], "datetime")
@@ -1014,13 +1027,11 @@ class HubSpotStore:
             row = self.conn.execute(
                 f"SELECT id, archived, merged_into FROM {_table(obj)} WHERE id = ?", (rid,)
             ).fetchone()
-            if row is None:
-                return None
-            if row[2] is not None:
+            if row is None or row[2] is not None:  # merged away: the id lives on elsewhere
                 alias = self.conn.execute(
                     "SELECT new_id FROM aliases WHERE object_type=? AND old_id=?", (obj, rid)
                 ).fetchone()
-                if alias is None:
+                if alias is None or alias[0] == rid:
                     return None
                 return self.resolve_id(obj, alias[0], None, archived)
             if bool(row[1]) != archived:
