@@ -706,3 +706,21 @@ def test_soap_merge(served: Served, sf: Salesforce) -> None:
     refused = http.post(url, envelope.format(sid="bogus", master=master, loser=loser))
     assert refused.status_code == 500
     assert "<sf:exceptionCode>INVALID_SESSION_ID</sf:exceptionCode>" in refused.text
+
+
+def test_injected_status_faults_are_salesforce_shaped(served: Served, sf: Salesforce) -> None:
+    served.admin_post(
+        "faults",
+        {
+            "kind": "status",
+            "status": 503,
+            "retry_after": 2,
+            "path": "/query",
+            "message": "try later",
+        },
+    )
+    with pytest.raises(SalesforceGeneralError) as exc:
+        sf.query("SELECT Id FROM Account LIMIT 1")
+    assert exc.value.status == 503
+    assert exc.value.content == [{"message": "try later", "errorCode": "SERVER_UNAVAILABLE"}]
+    assert sf.query("SELECT Id FROM Account LIMIT 1")["totalSize"] == 1  # one-shot

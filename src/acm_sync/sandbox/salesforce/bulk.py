@@ -15,15 +15,17 @@ import base64
 import binascii
 import csv
 import io
+import itertools
 import secrets
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
-from acm_sync.sandbox.salesforce.common import SfError, not_found
+from acm_sync.sandbox.salesforce.common import RecordError, SfError, not_found
 from acm_sync.sandbox.salesforce.ids import POD, case_safe_suffix
 from acm_sync.sandbox.salesforce.org import WriteOp, field_list
-from acm_sync.sandbox.salesforce.schema import SOBJECTS, sobject
+from acm_sync.sandbox.salesforce.schema import SOBJECTS, SObject, sobject
 from acm_sync.sandbox.salesforce.soql import SoqlError, compile_soql
 
 if TYPE_CHECKING:
@@ -282,7 +284,47 @@ def _csv_bytes(header: list[str], rows: list[list[str]], line_ending: str = "\n"
     return out.getvalue().encode("utf-8")
 
 
+_CHUNK = 10_000  # rows written per transaction while processing an ingest job
+_KINDS = {
+    "insert": "create",
+    "update": "update",
+    "upsert": "upsert",
+    "delete": "delete",
+    "hardDelete": "hardDelete",
+}
+
+
+def _header_problem(sobj: SObject, info: dict[str, Any], header: list[str]) -> str | None:
+    """Why a job's CSV header is refused (the job fails), or None."""
+    operation = info["operation"]
+    if not header or not any(c.strip() for c in header):
+        return "InvalidBatch : Field name not provided"
+    columns = []
+    for name in header:
+        f = sobj.field(name.strip())
+        if f is None:
+            return f"InvalidBatch : Field name not found : {name}"
+        columns.append(f.name)
+    if len(set(columns)) != len(columns):
+        duplicate = next(c for c in columns if columns.count(c) > 1)
+        return f"InvalidBatch : Duplicate field name: {duplicate}"
+    if operation in ("delete", "hardDelete") and columns != ["Id"]:
+        return f"InvalidBatch : The '{operation}' batch must contain only ids"
+    key = _key_column(info)
+    if key is not None and key not in columns:
+        return f"InvalidBatch : Field name not found : {key}"
+    return None
+
+
+def _key_column(info: dict[str, Any]) -> str | None:
+    operation = info["operation"]
+    if operation == "upsert":
+        return str(info.get("externalIdFieldName"))
+    return "Id" if operation in ("update", "delete", "hardDelete") else None
+
+
 def _process_ingest(app: SalesforceSandbox, call: Call, info: dict[str, Any]) -> None:
+    """Run a closed ingest job: check the CSV, then write it in chunks, streaming results."""
     import time
 
     started = time.perf_counter()
@@ -291,114 +333,81 @@ def _process_ingest(app: SalesforceSandbox, call: Call, info: dict[str, Any]) ->
         _fail(app, info, "InvalidBatch : No data was uploaded for this job", b"")
         return
     sobj = SOBJECTS[info["object"]]
-    operation = info["operation"]
     delimiter = DELIMITERS[info["columnDelimiter"]]
     try:
         text = upload.decode("utf-8-sig")
     except UnicodeDecodeError:
         _fail(app, info, "InvalidBatch : The data is not valid UTF-8", upload)
         return
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+
+    def reader() -> Iterator[list[str]]:
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+        return (r for r in rows if r)
+
+    try:  # first pass: the whole file must parse, and its header must name real fields
+        rows = reader()
+        header = next(rows, [])
+        total = sum(1 for _ in rows)
     except csv.Error as exc:
         _fail(app, info, f"InvalidBatch : Failed to parse CSV: {exc}", upload)
         return
-    rows = [r for r in rows if r != []]
-    if not rows or not any(c.strip() for c in rows[0]):
-        _fail(app, info, "InvalidBatch : Field name not provided", upload)
+    problem = _header_problem(sobj, info, header)
+    if problem is not None:
+        _fail(app, info, problem, upload)
         return
-    header = rows[0]
-    columns = []
-    for name in header:
-        f = sobj.field(name.strip())
-        if f is None:
-            _fail(app, info, f"InvalidBatch : Field name not found : {name}", upload)
-            return
-        columns.append(f.name)
-    if len(set(columns)) != len(columns):
-        duplicate = next(c for c in columns if columns.count(c) > 1)
-        _fail(app, info, f"InvalidBatch : Duplicate field name: {duplicate}", upload)
-        return
-    if operation in ("delete", "hardDelete") and columns != ["Id"]:
-        _fail(app, info, f"InvalidBatch : The '{operation}' batch must contain only ids", upload)
-        return
-    key = {
-        "update": "Id",
-        "delete": "Id",
-        "hardDelete": "Id",
-        "upsert": info.get("externalIdFieldName"),
-    }.get(operation)
-    if key is not None and key not in columns:
-        _fail(app, info, f"InvalidBatch : Field name not found : {key}", upload)
-        return
-    kind = {
-        "insert": "create",
-        "update": "update",
-        "upsert": "upsert",
-        "delete": "delete",
-        "hardDelete": "hardDelete",
-    }[operation]
-    ops = []
-    data_rows = rows[1:]
-    for row in data_rows:
-        values = dict(zip(columns, row, strict=False))
-        if len(row) != len(columns):
-            from acm_sync.sandbox.salesforce.common import RecordError
-
-            ops.append(
-                WriteOp(
-                    kind,
-                    sobj,
-                    values.get("Id"),
-                    {},
-                    source="csv",
-                    error=RecordError(
-                        "INVALID_FIELD", f"The row has {len(row)} values for {len(columns)} columns"
-                    ),
-                )
-            )
-            continue
-        record_id = values.pop(key, None) if key else None
-        if kind == "create":
-            values.pop("Id", None)
-        ops.append(
-            WriteOp(
-                kind,
-                sobj,
-                record_id or None,
-                values,
-                source="csv",
-            )
+    columns = [f.name for f in field_list(sobj, [name.strip() for name in header])]
+    key = _key_column(info)
+    kind = _KINDS[info["operation"]]
+    ok_out, failed_out = io.StringIO(), io.StringIO()
+    ok_csv = csv.writer(ok_out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    failed_csv = csv.writer(failed_out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    ok_csv.writerow(["sf__Id", "sf__Created", *header])
+    failed_csv.writerow(["sf__Id", "sf__Error", *header])
+    failed = 0
+    rows = reader()
+    next(rows)
+    while chunk := list(itertools.islice(rows, _CHUNK)):
+        ops = [_ingest_op(sobj, kind, key, columns, row) for row in chunk]
+        results = app.org.write(
+            ops, all_or_none=False, user_id=call.user_id, reject=app.faults.take_rejection
         )
-    results = app.org.write(
-        ops, all_or_none=False, user_id=call.user_id, reject=app.faults.take_rejection
-    )
-    ok_rows, failed_rows = [], []
-    for row, result in zip(data_rows, results, strict=True):
-        if result.success:
-            ok_rows.append([result.id or "", "true" if result.created else "false", *row])
-        else:
-            error = " ".join(e.bulk() for e in result.errors) if result.errors else ""
-            failed_rows.append([result.id or "", error, *row])
-    app.org.put_blob(
-        info["id"], "successfulResults", _csv_bytes(["sf__Id", "sf__Created", *header], ok_rows)
-    )
-    app.org.put_blob(
-        info["id"], "failedResults", _csv_bytes(["sf__Id", "sf__Error", *header], failed_rows)
-    )
+        for row, result in zip(chunk, results, strict=True):
+            if result.success:
+                ok_csv.writerow([result.id or "", "true" if result.created else "false", *row])
+            else:
+                failed += 1
+                error = " ".join(e.bulk() for e in result.errors)
+                failed_csv.writerow([result.id or "", error, *row])
+    app.org.put_blob(info["id"], "successfulResults", ok_out.getvalue().encode("utf-8"))
+    app.org.put_blob(info["id"], "failedResults", failed_out.getvalue().encode("utf-8"))
     app.org.put_blob(info["id"], "unprocessedrecords", _csv_bytes(header, []))
     elapsed = int((time.perf_counter() - started) * 1000)
     info.update(
         {
             "state": "JobComplete",
             "systemModstamp": app.org.now(),
-            "numberRecordsProcessed": len(data_rows),
-            "numberRecordsFailed": len(failed_rows),
+            "numberRecordsProcessed": total,
+            "numberRecordsFailed": failed,
             "totalProcessingTime": elapsed,
             "apiActiveProcessingTime": elapsed,
         }
     )
     app.org.save_job(info["id"], "ingest", info)
+
+
+def _ingest_op(
+    sobj: SObject, kind: str, key: str | None, columns: list[str], row: list[str]
+) -> WriteOp:
+    values = dict(zip(columns, row, strict=False))
+    if len(row) != len(columns):
+        error = RecordError(
+            "INVALID_FIELD", f"The row has {len(row)} values for {len(columns)} columns"
+        )
+        return WriteOp(kind, sobj, values.get("Id"), {}, source="csv", error=error)
+    record_id = values.pop(key, None) if key else None
+    if kind == "create":
+        values.pop("Id", None)
+    return WriteOp(kind, sobj, record_id or None, values, source="csv")
 
 
 def _ingest_results(app: SalesforceSandbox, info: dict[str, Any], name: str) -> Response:
