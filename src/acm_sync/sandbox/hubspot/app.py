@@ -574,7 +574,10 @@ class HubSpotSandbox:
             raise StoreError(404, "OBJECT_NOT_FOUND", f"Unknown batch operation {op!r}")
         started = self._now()
         body = await _body(request)
-        return await handler(request, obj, body, started)
+        if op == "read":
+            return await handler(request, obj, body, started)
+        with self.store.transaction():  # a batch write is all or nothing (but its 207 errors)
+            return await handler(request, obj, body, started)
 
     async def _batch_read(
         self, request: Request, obj: str, body: dict[str, Any], started: str

@@ -28,13 +28,15 @@ import re
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pandas as pd
 
 from acm_sync.sandbox.hubspot import schema
 from acm_sync.sandbox.hubspot.values import (
@@ -601,6 +603,15 @@ class HubSpotStore:
             df[c] = _object_names(df[c])
         # In primary-key order: the B-tree is then built by appends, not random inserts.
         df = df.astype({"from_id": "int64", "to_id": "int64", "type_id": "int64"})
+        # A "Primary" association is always an unlabelled one too (v4 answers both type ids).
+        plain = {
+            t: schema.DEFAULT_ASSOCIATION_TYPE[(i[0], i[1])]
+            for t, i in schema.ASSOCIATION_TYPE_INFO.items()
+            if i[2] == "Primary"
+        }
+        primary = df[df["type_id"].isin(list(plain))]
+        if len(primary):
+            df = pd.concat([df, primary.assign(type_id=primary["type_id"].map(plain))])
         df = df.sort_values(cols, kind="stable")
         rows = zip(
             *(df[c].tolist() for c in ("from_type", "from_id", "to_type", "to_id", "type_id")),
@@ -1314,21 +1325,20 @@ class HubSpotStore:
                 [(obj, rid, k, v, now, "sandbox-private-app") for k, v in values.items()],
             )
 
-    def begin(self) -> None:
-        self.lock.acquire()
-        self.conn.execute("BEGIN")
-
-    def commit(self) -> None:
-        try:
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Several writes as one (a batch): all or nothing, one commit."""
+        with self.lock:
+            if self.conn.in_transaction:  # already inside one: join it
+                yield
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
             self.conn.execute("COMMIT")
-        finally:
-            self.lock.release()
-
-    def rollback(self) -> None:
-        try:
-            self.conn.execute("ROLLBACK")
-        finally:
-            self.lock.release()
 
     # -- associations ------------------------------------------------------------------------
 
