@@ -1433,6 +1433,8 @@ class HubSpotStore:
         limit = body.get("limit", 10)
         if limit is None:
             limit = 10
+        if isinstance(limit, str) and limit.strip().isdigit():  # JSON "10" binds as 10
+            limit = int(limit)
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise StoreError(400, "VALIDATION_ERROR", "limit must be a non-negative integer")
         if limit > 200:
