@@ -255,9 +255,10 @@ class Warehouse:
             if not _exists(con, raw_table):
                 return 0
             con.execute("BEGIN TRANSACTION")
+            merged = "AND merged_into IS NULL " if "merged_into" in model.TABLES[table] else ""
             rows = con.execute(
                 f"UPDATE {_q(table)} SET is_deleted = true WHERE source = ? "
-                "AND NOT coalesce(is_deleted, false) AND merged_into IS NULL "
+                f"AND NOT coalesce(is_deleted, false) {merged}"
                 f"AND {_q(key)} NOT IN (SELECT ? || {_q(raw_key)} FROM {_q(raw_table)} "
                 "WHERE _synced_at >= ?)",
                 [source, prefix, since],

@@ -52,14 +52,24 @@ def normalise_email(series: pd.Series) -> pd.Series:
     return e.mask(e == "")
 
 
+_TS_MIN = pd.Timestamp("1677-09-22", tz="UTC")
+_TS_MAX = pd.Timestamp("2262-04-11", tz="UTC")
+
+
 def parse_timestamp(series: pd.Series) -> pd.Series:
-    """ISO 8601 (any offset), plain dates, or epoch milliseconds → UTC timestamps."""
+    """ISO 8601 (any offset), plain dates, or epoch milliseconds → UTC timestamps.
+
+    Dates outside what a nanosecond timestamp holds (a typo'd close date in 2999) are clipped
+    to its range rather than lost, so "far in the future" stays visible to quality checks.
+    """
     t = text(series)
     epoch = t.str.fullmatch(r"\d{11,}").fillna(False).astype(bool)
     out = pd.to_datetime(t.mask(epoch), utc=True, format="ISO8601", errors="coerce")
     if epoch.any():
         ms = pd.to_numeric(t.where(epoch), errors="coerce")
         out = out.mask(epoch, pd.to_datetime(ms, unit="ms", utc=True))
+    if out.notna().any() and (out.min() < _TS_MIN or out.max() > _TS_MAX):
+        out = out.clip(_TS_MIN, _TS_MAX)  # type: ignore[call-overload]
     return out.astype(model.TIMESTAMP)
 
 
