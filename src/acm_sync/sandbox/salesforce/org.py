@@ -403,6 +403,8 @@ class Org:
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("BEGIN")
         try:
+            for name in SOBJECTS:  # what an interrupted earlier seeding may have left
+                self.db.execute(f"DELETE FROM {_q(name)}")
             for name, sobj in SOBJECTS.items():
                 frame = frames.get(name)
                 if frame is None or len(frame) == 0:
