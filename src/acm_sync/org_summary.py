@@ -47,8 +47,9 @@ def org_summary(settings: Any) -> dict[str, Any]:
     samples: list[str] = []
     for obj in SF_OBJECTS:
         live = sf.query(f"SELECT COUNT() FROM {obj}")["totalSize"]
-        everything = sf.query_all(f"SELECT COUNT() FROM {obj}", include_deleted=True)
-        sf_objects[obj] = {"live": live, "deleted": everything["totalSize"] - live}
+        # queryAll counts soft-deleted rows too (query_all would count the records returned).
+        everything = sf.query(f"SELECT COUNT() FROM {obj}", include_deleted=True)["totalSize"]
+        sf_objects[obj] = {"live": live, "deleted": everything - live}
     account = sf.query(
         "SELECT Id, Name, Website, Industry, AnnualRevenue, SystemModstamp "
         "FROM Account ORDER BY AnnualRevenue DESC NULLS LAST LIMIT 1"

@@ -4,6 +4,10 @@ simple-salesforce always logs in at ``https://{domain}.salesforce.com``. A real 
 more; to reach a Salesforce that is not on salesforce.com (the sandbox, or a proxy), the session
 routes that one login host to ``login_url``. Everything after login goes to the instance URL the
 login returned, untouched.
+
+A private CA bundle is enforced in the transport adapter rather than through ``session.verify``:
+requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` from the environment override a
+session's ``verify`` on every request, which would silently drop the CA we were given.
 """
 
 from __future__ import annotations
@@ -16,14 +20,19 @@ import requests
 from requests.adapters import HTTPAdapter
 
 
-class LoginHostAdapter(HTTPAdapter):
-    """Sends requests for the Salesforce login host to `login_url` instead."""
+class SalesforceAdapter(HTTPAdapter):
+    """Trusts `ca_bundle` (when given) and, when `login_url` is given, sends requests there."""
 
-    def __init__(self, login_url: str, **kwargs: Any) -> None:
-        target = urlsplit(login_url)
-        if target.scheme not in ("https", "http") or not target.netloc:
-            raise ValueError(f"login URL must be http(s)://host[:port], got {login_url!r}")
-        self._scheme, self._netloc = target.scheme, target.netloc
+    def __init__(
+        self, *, ca_bundle: str | None = None, login_url: str | None = None, **kwargs: Any
+    ) -> None:
+        self._ca_bundle = ca_bundle
+        self._target: tuple[str, str] | None = None
+        if login_url is not None:
+            target = urlsplit(login_url)
+            if target.scheme not in ("https", "http") or not target.netloc:
+                raise ValueError(f"login URL must be http(s)://host[:port], got {login_url!r}")
+            self._target = (target.scheme, target.netloc)
         super().__init__(**kwargs)
 
     def send(
@@ -35,8 +44,11 @@ class LoginHostAdapter(HTTPAdapter):
         cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        parts = urlsplit(request.url or "")
-        request.url = urlunsplit((self._scheme, self._netloc, parts.path, parts.query, ""))
+        if self._target is not None:
+            parts = urlsplit(request.url or "")
+            request.url = urlunsplit((*self._target, parts.path, parts.query, ""))
+        if self._ca_bundle is not None and verify is not False:
+            verify = self._ca_bundle
         return super().send(request, stream, timeout, verify, cert, proxies)
 
 
@@ -47,6 +59,17 @@ def salesforce_session(
     session = requests.Session()
     if ca_bundle:
         session.verify = ca_bundle
+        session.mount("https://", SalesforceAdapter(ca_bundle=ca_bundle))
     if login_url:
-        session.mount(f"https://{domain}.salesforce.com", LoginHostAdapter(login_url))
+        session.mount(
+            f"https://{domain}.salesforce.com",
+            SalesforceAdapter(ca_bundle=ca_bundle, login_url=login_url),
+        )
     return session
+
+
+class LoginHostAdapter(SalesforceAdapter):
+    """Login-host routing only (kept for callers that mount it themselves)."""
+
+    def __init__(self, login_url: str, ca_bundle: str | None = None, **kwargs: Any) -> None:
+        super().__init__(ca_bundle=ca_bundle, login_url=login_url, **kwargs)
