@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -203,28 +204,33 @@ def serve(
         credentials=creds,
     )
 
-    common = {
+    common: dict[str, Any] = {
         "log_level": "warning",
         "access_log": False,
         "lifespan": "off",
         "timeout_keep_alive": 30,
+        # TLS connections a client keeps open would hold a graceful shutdown for the 30 s SSL
+        # close timeout; the sandbox has nothing to flush, so stop promptly.
+        "timeout_graceful_shutdown": 2,
     }
     servers = [
         _Server(
             uvicorn.Config(
                 sf_app, ssl_certfile=str(tls.cert_path), ssl_keyfile=str(tls.key_path), **common
             )
-        ),  # type: ignore[arg-type]
-        _Server(uvicorn.Config(hs_app, **common)),  # type: ignore[arg-type]
+        ),
+        _Server(uvicorn.Config(hs_app, **common)),
     ]
+
+    def stop_all() -> None:
+        for server in servers:
+            server.should_exit = True
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(
-                    sig, lambda: [setattr(s, "should_exit", True) for s in servers]
-                )
+                loop.add_signal_handler(sig, stop_all)
         tasks = [
             asyncio.create_task(servers[0].serve(sockets=[sf_sock])),
             asyncio.create_task(servers[1].serve(sockets=[hs_sock])),
