@@ -15,6 +15,7 @@ import json
 import os
 import re
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -144,7 +145,10 @@ class Warehouse:
     # -- reads ---------------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        with self.connect() as con:
+        with self.connect() as con, warnings.catch_warnings():
+            # duckdb's .df() still passes pandas an `inplace=` it deprecates (pandas 3.1).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*inplace.*")
             return con.execute(sql, list(params)).df()
 
     def table(self, table: str, where: str = "", params: Sequence[Any] = ()) -> pd.DataFrame:
@@ -296,10 +300,12 @@ class Warehouse:
             if "merged_into" in frame.columns and frame["merged_into"].isna().any():
                 # A merge is final: a later read of the merged-away record (say from HubSpot's
                 # archive) must not erase where it went.
-                kept = con.execute(
-                    f"SELECT t.{_q(keys[0])}, t.merged_into FROM {_q(table)} AS t "
-                    f"JOIN _batch AS b ON {match} WHERE t.merged_into IS NOT NULL"
-                ).df()
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*inplace.*")
+                    kept = con.execute(
+                        f"SELECT t.{_q(keys[0])}, t.merged_into FROM {_q(table)} AS t "
+                        f"JOIN _batch AS b ON {match} WHERE t.merged_into IS NOT NULL"
+                    ).df()
                 if len(kept):
                     con.unregister("_batch")
                     pointer = kept.set_index(keys[0])["merged_into"]

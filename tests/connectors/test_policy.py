@@ -36,6 +36,8 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
         (400, b'[{"errorCode": "MALFORMED_QUERY"}]', Outcome.FATAL),
         (401, b'[{"errorCode": "INVALID_SESSION_ID"}]', Outcome.FATAL),  # the client re-logs in
         (403, b'[{"errorCode": "REQUEST_LIMIT_EXCEEDED"}]', Outcome.EXHAUSTED),
+        (500, b"<soapenv:Fault><faultcode>INVALID_LOGIN</faultcode>", Outcome.FATAL),
+        (500, b"[]", Outcome.RETRY),
     ],
 )
 def test_salesforce_classification(status: int, body: bytes, outcome: Outcome) -> None:

@@ -83,6 +83,11 @@ def classify_salesforce(status: int, headers: Mapping[str, str], body: bytes) ->
     # cannot help today, so the run stops cleanly (429 / 503 are short-term and retried).
     if status == 403 and b"REQUEST_LIMIT_EXCEEDED" in body:
         return Verdict(Outcome.EXHAUSTED, "daily API request limit exceeded (403)")
+    if status == 500 and b"faultcode" in body:
+        # SOAP answers every fault with 500 (a refused login, say): an answer, not an outage.
+        if b"REQUEST_LIMIT_EXCEEDED" in body:
+            return Verdict(Outcome.EXHAUSTED, "daily API request limit exceeded (SOAP fault)")
+        return Verdict(Outcome.FATAL, "SOAP fault")
     return classify_status(status, headers, body)
 
 

@@ -37,7 +37,7 @@ from simple_salesforce.exceptions import (
 )
 
 from acm_sync.connectors.common import CredentialsError, http_date, mask, scrub
-from acm_sync.connectors.http import LoginHostAdapter
+from acm_sync.connectors.http import salesforce_session
 from acm_sync.connectors.policy import (
     ApiBudget,
     Attempt,
@@ -315,10 +315,13 @@ class SalesforceResource(dg.ConfigurableResource):
             on_response=_observe_usage(budget),
         )
         session = PolicySession(policy, timeout=retry.timeout_seconds)
-        if self.ca_bundle:
-            session.verify = self.ca_bundle
-        if self.login_url:
-            session.mount(f"https://{self.domain}.salesforce.com", LoginHostAdapter(self.login_url))
+        # Login-host routing and CA trust as `connectors.http` sets them up, on our session.
+        routed = salesforce_session(
+            domain=self.domain, login_url=self.login_url, ca_bundle=self.ca_bundle
+        )
+        session.verify = routed.verify
+        for prefix, adapter in reversed(list(routed.adapters.items())):
+            session.mount(prefix, adapter)
         method = self.method()
         common: dict[str, Any] = {
             "session": session,

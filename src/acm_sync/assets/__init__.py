@@ -1,0 +1,1 @@
+"""Dagster assets, jobs and schedules: thin glue over connectors, quality, scoring, writeback."""

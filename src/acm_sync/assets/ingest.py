@@ -1,0 +1,105 @@
+"""What the ingestion assets share: run config, sync settings, the per-run budget, metadata."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import yaml
+from pydantic import Field
+
+from acm_sync.connectors.common import PullResult
+from acm_sync.connectors.policy import ApiBudget
+from acm_sync.connectors.settings import ApiBudget as BudgetSettings
+from acm_sync.connectors.settings import SyncSettings
+from acm_sync.warehouse import Warehouse
+
+CONFIG_ENV = "ACM_SYNC_CONFIG"
+SECTION = "sync"
+
+
+class PullConfig(dg.Config):
+    """Run config of an ingestion asset."""
+
+    full_refresh: bool = Field(
+        default=False, description="Re-read everything from the CRM (also `sync.full_refresh`)."
+    )
+
+
+class SyncSettingsResource(dg.ConfigurableResource):
+    """The `sync` section of acm_sync.yaml (`$ACM_SYNC_CONFIG`, else ./acm_sync.yaml)."""
+
+    config_path: str | None = None
+
+    def get(self) -> SyncSettings:
+        path = Path(self.config_path or os.environ.get(CONFIG_ENV) or "acm_sync.yaml")
+        if not path.exists():
+            return SyncSettings()
+        raw: Any = yaml.safe_load(path.read_text()) or {}
+        section = raw.get(SECTION) if isinstance(raw, dict) else None
+        try:
+            return SyncSettings.model_validate(section or {})
+        except ValueError as exc:
+            raise dg.Failure(f"{path}: {SECTION}: {exc}") from None
+
+
+def run_budget(source: str, limits: BudgetSettings, wh: Warehouse, run_id: str) -> ApiBudget:
+    """The calls this step may spend: the run's cap less what earlier steps of the run spent
+    (they may have run in other processes), keeping the configured reserve of the vendor's
+    daily allocation for people and write-back."""
+    cap = limits.max_calls_per_run
+    if cap is not None:
+        cap = max(0, cap - wh.calls_this_run(run_id, source))
+    return ApiBudget(source, max_calls=cap, reserve=limits.reserve_calls)
+
+
+def metadata(result: PullResult, wh: Warehouse, table: str) -> dict[str, Any]:
+    """Materialization metadata every ingestion asset reports."""
+    rows_here = (
+        wh.count(table, "WHERE source = ?", [result.source])
+        if table != ("opportunity_stage_history")
+        else wh.count(
+            table,
+            "WHERE opportunity_id LIKE ?",
+            ["sf:%" if result.source == "salesforce" else "hs:%"],
+        )
+    )
+    meta: dict[str, Any] = {
+        "object": result.object,
+        "mode": result.mode,
+        "strategy": result.strategy,
+        "rows_pulled": dg.MetadataValue.int(result.rows_pulled),
+        "rows_deleted": dg.MetadataValue.int(result.rows_deleted),
+        "rows_merged": dg.MetadataValue.int(result.rows_merged),
+        "rows_vanished": dg.MetadataValue.int(result.rows_vanished),
+        "api_calls": dg.MetadataValue.int(result.api_calls),
+        "retries": dg.MetadataValue.int(result.retries),
+        "cursor": result.cursor.isoformat() if result.cursor else "",
+        "duration_s": dg.MetadataValue.float(round(result.seconds, 3)),
+        "complete": result.complete,
+        "dagster/row_count": dg.MetadataValue.int(rows_here),
+        "warehouse_table": table,
+    }
+    if result.history_rows:
+        meta["history_rows"] = dg.MetadataValue.int(result.history_rows)
+    if result.stopped:
+        meta["stopped"] = result.stopped
+    if result.notes:
+        meta["notes"] = "; ".join(result.notes)
+    if result.preview is not None and len(result.preview):
+        meta["preview"] = dg.MetadataValue.md(result.preview.to_markdown(index=False))
+    return meta
+
+
+def log_result(context: dg.AssetExecutionContext, result: PullResult) -> None:
+    line = (
+        f"{result.source} {result.object}: {result.mode}/{result.strategy}, "
+        f"{result.rows_pulled} rows ({result.rows_deleted} deleted, {result.rows_merged} merged), "
+        f"{result.api_calls} calls, cursor {result.cursor}"
+    )
+    if result.complete:
+        context.log.info(line)
+    else:
+        context.log.warning(f"{line} — stopped early ({result.stopped}); the next run resumes")

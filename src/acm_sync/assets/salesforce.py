@@ -1,0 +1,76 @@
+"""Salesforce ingestion assets: one per object, raw + canonical rows in the warehouse."""
+
+import dagster as dg
+
+from acm_sync.assets.ingest import (
+    PullConfig,
+    SyncSettingsResource,
+    log_result,
+    metadata,
+    run_budget,
+)
+from acm_sync.connectors.salesforce import SalesforceResource
+from acm_sync.connectors.salesforce_pull import SF_OBJECTS, pull_salesforce
+from acm_sync.warehouse import WarehouseResource
+
+GROUP = "salesforce"
+KINDS = {"salesforce", "duckdb"}
+
+DESCRIPTIONS = {
+    "accounts": "Salesforce Accounts → `accounts` (source = salesforce), deletions and merges "
+    "(MasterRecordId) included; raw rows in `raw_salesforce_account`.",
+    "contacts": "Salesforce Contacts → `contacts`, deletions and merges included; raw rows in "
+    "`raw_salesforce_contact`.",
+    "opportunities": "Salesforce Opportunities → `opportunities`, deletions included; raw rows "
+    "in `raw_salesforce_opportunity`.",
+    "opportunity_stage_history": "Salesforce OpportunityHistory → `opportunity_stage_history` "
+    "(ids sf:…); raw rows in `raw_salesforce_opportunityhistory`.",
+}
+ASSET_NAMES = {
+    "accounts": "salesforce_accounts",
+    "contacts": "salesforce_contacts",
+    "opportunities": "salesforce_opportunities",
+    "opportunity_stage_history": "salesforce_opportunity_history",
+}
+
+
+def _salesforce_asset(table: str) -> dg.AssetsDefinition:
+    spec = SF_OBJECTS[table]
+
+    @dg.asset(
+        name=ASSET_NAMES[table],
+        group_name=GROUP,
+        kinds=KINDS,
+        description=DESCRIPTIONS[table],
+        metadata={"sobject": spec.name, "canonical_table": table},
+    )
+    def _pull(
+        context: dg.AssetExecutionContext,
+        config: PullConfig,
+        salesforce: SalesforceResource,
+        warehouse: WarehouseResource,
+        sync_settings: SyncSettingsResource,
+    ) -> dg.MaterializeResult:
+        settings = sync_settings.get()
+        wh = warehouse.get()
+        sf_settings = settings.salesforce
+        budget = run_budget("salesforce", sf_settings.budget, wh, context.run_id)
+        client = salesforce.connect(budget=budget, retry=sf_settings.retry)
+        try:
+            result = pull_salesforce(
+                client,
+                wh,
+                sf_settings,
+                table,
+                full_refresh=config.full_refresh or settings.full_refresh,
+                run_id=context.run_id,
+            )
+        finally:
+            wh.record_calls(context.run_id, "salesforce", ASSET_NAMES[table], client.calls)
+        log_result(context, result)
+        return dg.MaterializeResult(metadata=metadata(result, wh, table))
+
+    return _pull
+
+
+salesforce_assets = [_salesforce_asset(table) for table in SF_OBJECTS]
