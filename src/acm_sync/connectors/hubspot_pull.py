@@ -597,7 +597,8 @@ def windowed_search(
                 yield results
             nxt = (page.get("paging") or {}).get("next", {}).get("after")
             if nxt is None:
-                exhausted = True
+                # No next page: the end, unless the server stopped paging at its cap.
+                exhausted = int(page.get("total", 0)) <= offset + len(results)
                 break
             offset = int(nxt)
         if exhausted or last is None:
@@ -633,10 +634,10 @@ def _by_id(
                 yield results
             nxt = (page.get("paging") or {}).get("next", {}).get("after")
             if nxt is None:
-                exhausted = True
+                exhausted = int(page.get("total", 0)) <= offset + len(results)
                 break
             offset = int(nxt)
-        if exhausted:
+        if exhausted or not results:
             return
 
 
