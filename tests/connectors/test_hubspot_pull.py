@@ -276,7 +276,7 @@ def test_a_spent_budget_stops_cleanly_and_the_next_run_resumes(
     settings = HubSpotSync(page_size=50, commit_every_rows=50)
     capped = hs_resource(env).connect(budget=ApiBudget("hubspot", max_calls=3), settings=settings)
     stopped = pull_hubspot(capped, wh, settings, "contacts", run_id="capped")
-    assert not stopped.complete and 0 < stopped.rows_pulled
+    assert not stopped.complete and stopped.rows_pulled > 0
     assert wh.count("contacts") >= stopped.rows_pulled
 
     client = hs_resource(env).connect(settings=settings)
