@@ -1,0 +1,353 @@
+"""Account health: a 0–100 score from weighted components, a band, a trend and its drivers.
+
+Components (each 0–100; NaN = no data for that account, left out and the other weights
+scaled up for it):
+
+- engagement_recency: last activity on the account or any contact; 100 within
+  `engagement.full_score_days`, falling linearly to 0 at `engagement.zero_score_days`. Never
+  touched scores 0 (silence is a signal, not missing data).
+- contact_coverage: half for reachable contacts (usable email) up to `target_reachable`, half
+  for reachable decision makers (title regex) up to `target_decision_makers`.
+- revenue_trend: T12M won revenue vs the prior 12 months, 50 = flat, 100 = all new, 0 = all
+  gone: 50 + 50 · (t12m − prior) / max(t12m, prior). Missing when both are zero.
+- pipeline_coverage: open pipeline relative to T12M won revenue; `target_ratio` of it scores
+  100. With no T12M revenue: 100 if anything is open, else 0.
+- renewal_risk: 100 minus the amount-weighted share of open renewals at risk — overdue ones
+  count fully, ones closing within `window_days` below `safe_probability` count half. Missing
+  without open renewals.
+- data_quality: mean of the shares of filled account fields (name, domain, industry, owner),
+  complete contacts (usable email and last name) and clean open deals (amount > 0, close
+  date not past).
+- satisfaction: the mapped CSAT/NPS column rescaled from [scale_min, scale_max]; missing when
+  not mapped or empty.
+
+Monotone by construction in what account managers expect: a more recent activity or another
+reachable decision maker never lowers the score.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from acm_sync.config import HealthConfig
+from acm_sync.scoring import text
+from acm_sync.scoring.book import AccountBook, matches
+from acm_sync.scoring.facts import account_facts
+from acm_sync.scoring.periods import NAT, NS_PER_DAY, Instant, nanos, utc
+
+COMPONENTS: Final = (
+    "engagement_recency",
+    "contact_coverage",
+    "revenue_trend",
+    "pipeline_coverage",
+    "renewal_risk",
+    "data_quality",
+    "satisfaction",
+)
+LABELS: Final = {
+    "engagement_recency": "Engagement",
+    "contact_coverage": "Contact coverage",
+    "revenue_trend": "Revenue trend",
+    "pipeline_coverage": "Pipeline coverage",
+    "renewal_risk": "Renewal risk",
+    "data_quality": "Data quality",
+    "satisfaction": "Satisfaction",
+}
+BANDS: Final = ("Green", "Yellow", "Red")
+TRENDS: Final = ("Up", "Flat", "Down", "New")
+NEUTRAL: Final = 50.0  # a component at 50 neither lifts nor drags the score
+
+
+def score_health(
+    book: AccountBook,
+    as_of: Instant,
+    config: HealthConfig,
+    previous: pd.DataFrame | None = None,
+    *,
+    revenue_window_days: int = 365,
+) -> pd.DataFrame:
+    """Health per unified account.
+
+    `previous` is the last run's snapshot (account_key, health_score) for the trend.
+
+    Columns: account_key, health_score (0–100, one decimal; <NA> only if no weighted component
+    has data), health_band (Green/Yellow/Red), health_trend (Up/Flat/Down/New), health_drivers
+    (≤ 1000 chars), previous_health_score, health_change, `<component>_score` for each
+    component, and their inputs: days_since_activity, reachable_contacts, decision_makers,
+    t12m_won_revenue, prior_won_revenue, open_pipeline, open_renewals, renewals_at_risk_share.
+    """
+    facts = account_facts(book, as_of, revenue_window_days)
+    inputs = _inputs(book, as_of, config, facts)
+    components = _components(book, config, inputs)
+    weights = np.array([getattr(config.weights, c) for c in COMPONENTS], dtype=float)
+    score, impact = combine(components, weights)
+
+    out = pd.DataFrame({"account_key": book.accounts["account_key"].to_numpy()})
+    out["health_score"] = pd.array(np.round(score, 1), dtype="Float64")
+    out["health_band"] = pd.Series(band(score, config), dtype="string")
+    previous_score = _previous(out["account_key"], previous)
+    out["health_trend"] = pd.Series(trend(score, previous_score, config), dtype="string")
+    out["health_drivers"] = pd.Series(
+        drivers(components, impact, _details(inputs, book.currency), config.drivers_shown),
+        dtype="string",
+    )
+    out["previous_health_score"] = pd.array(previous_score, dtype="Float64")
+    out["health_change"] = pd.array(np.round(score - previous_score, 1), dtype="Float64")
+    for i, name in enumerate(COMPONENTS):
+        out[f"{name}_score"] = pd.array(np.round(components[:, i], 1), dtype="Float64")
+    for column in (
+        "days_since_activity",
+        "reachable_contacts",
+        "decision_makers",
+        "t12m_won_revenue",
+        "prior_won_revenue",
+        "open_pipeline",
+        "open_renewals",
+        "renewals_at_risk_share",
+    ):
+        out[column] = inputs[column]
+    return out
+
+
+def combine(
+    components: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Weighted mean over the components each account has data for, and each component's
+    impact in points relative to neutral (positive lifts the score)."""
+    present = ~np.isnan(components) & (weights > 0)
+    effective = np.where(present, weights, 0.0)
+    total = effective.sum(axis=1)
+    safe_total = np.where(total > 0, total, 1.0)[:, None]
+    filled = np.where(present, components, 0.0)
+    score = np.where(total > 0, (effective * filled).sum(axis=1) / safe_total[:, 0], np.nan)
+    impact = np.where(present, (filled - NEUTRAL) * effective / safe_total, np.nan)
+    return np.clip(score, 0, 100), impact
+
+
+def band(score: npt.NDArray[np.float64], config: HealthConfig) -> npt.NDArray[np.object_]:
+    out = np.where(
+        score >= config.bands.green_min,
+        "Green",
+        np.where(score >= config.bands.yellow_min, "Yellow", "Red"),
+    ).astype(object)
+    out[np.isnan(score)] = None
+    return out
+
+
+def trend(
+    score: npt.NDArray[np.float64],
+    previous: npt.NDArray[np.float64],
+    config: HealthConfig,
+) -> npt.NDArray[np.object_]:
+    change = score - previous
+    out = np.where(
+        change >= config.trend_threshold,
+        "Up",
+        np.where(change <= -config.trend_threshold, "Down", "Flat"),
+    ).astype(object)
+    out[np.isnan(previous) | np.isnan(score)] = "New"
+    return out
+
+
+def drivers(
+    components: npt.NDArray[np.float64],
+    impact: npt.NDArray[np.float64],
+    details: npt.NDArray[np.object_],
+    shown: int,
+) -> npt.NDArray[np.object_]:
+    """ "Up: Engagement 100 (last activity 3 days ago); … | Down: Renewal risk 0 (…)"."""
+    n = len(components)
+    labels = np.array([LABELS[c] for c in COMPONENTS], dtype=object)
+    values = np.where(np.isnan(components), 0, components)
+    rows = np.arange(n)
+
+    def ranked(direction: float) -> npt.NDArray[np.object_]:
+        signed = np.where(np.isnan(impact), 0.0, impact * direction)
+        # stable sort on −impact: the strongest first, ties in component order
+        order = np.argsort(-signed, axis=1, kind="stable")[:, :shown]
+        out = text.constant("", n)
+        for rank in range(order.shape[1]):
+            column = order[:, rank]
+            strong = signed[rows, column] >= 0.5  # under half a point is noise, not a driver
+            piece = (
+                labels[column]
+                + " "
+                + text.integer(values[rows, column])
+                + " ("
+                + details[rows, column]
+                + ")"
+            )
+            separator = np.where(out == "", "", "; ").astype(object)
+            out = np.where(strong, out + separator + piece, out)
+        return out
+
+    up, down = ranked(1.0), ranked(-1.0)
+    both = (up != "") & (down != "")
+    result = np.where(up != "", "Up: " + up, "") + np.where(both, " | ", "")
+    result = result + np.where(down != "", "Down: " + down, "")
+    result = np.where(result == "", "No strong drivers: components near neutral", result)
+    return text.clip(result.astype(object), text.DRIVERS_MAX)
+
+
+def _inputs(
+    book: AccountBook, as_of: Instant, config: HealthConfig, facts: pd.DataFrame
+) -> pd.DataFrame:
+    """The raw per-account measurements the components are computed from."""
+    now = utc(as_of).value
+    people = book.contacts
+    people_pos = people["account_pos"].to_numpy()
+    reachable = people["reachable"].to_numpy()
+    decision_maker = reachable & matches(
+        people["title"], config.contact_coverage.decision_maker_titles
+    )
+    complete = reachable & people["has_last_name"].to_numpy()
+
+    deals = book.opportunities
+    deal_pos = deals["account_pos"].to_numpy()
+    open_ = ~deals["is_closed"].to_numpy()
+    close = nanos(deals["close_date"])
+    amount = deals["amount"].to_numpy()
+    today = now - now % NS_PER_DAY
+    overdue = open_ & (close != NAT) & (close < today)
+    renewal = open_ & (deals["type"].to_numpy(dtype=object) == "renewal")
+    soon = close <= now + config.renewal_risk.window_days * NS_PER_DAY
+    early = ~(deals["stage_probability"].to_numpy() >= config.renewal_risk.safe_probability)
+    risk = np.where(overdue, 1.0, np.where(soon & early, 0.5, 0.0))
+    exposure = np.maximum(amount, 1.0)  # zero-amount renewals still count, by number
+    clean_deal = open_ & (amount > 0) & ~overdue & (close != NAT)
+
+    renewal_exposure = book.per_account(deal_pos[renewal], exposure[renewal])
+    inputs = facts[
+        ["days_since_activity", "t12m_won_revenue", "prior_won_revenue", "open_pipeline"]
+    ].copy()
+    inputs["reachable_contacts"] = book.per_account(people_pos[reachable]).astype(np.int64)
+    inputs["decision_makers"] = book.per_account(people_pos[decision_maker]).astype(np.int64)
+    inputs["contacts"] = book.per_account(people_pos)
+    inputs["complete_contacts"] = book.per_account(people_pos[complete])
+    inputs["open_renewals"] = book.per_account(deal_pos[renewal]).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inputs["renewals_at_risk_share"] = (
+            book.per_account(deal_pos[renewal], (exposure * risk)[renewal]) / renewal_exposure
+        )
+    inputs["open_deals"] = book.per_account(deal_pos[open_])
+    inputs["clean_open_deals"] = book.per_account(deal_pos[clean_deal])
+    inputs["account_fields_filled"] = book.accounts["account_fields_filled"].to_numpy()
+    field = config.satisfaction.field
+    inputs["satisfaction"] = (
+        book.accounts[field].to_numpy(dtype=float, na_value=np.nan)
+        if field is not None and field in book.accounts.columns
+        else np.nan
+    )
+    return inputs
+
+
+def _components(
+    book: AccountBook, config: HealthConfig, inputs: pd.DataFrame
+) -> npt.NDArray[np.float64]:
+    """(accounts × components) matrix of 0–100 scores, NaN where an account has no data."""
+    days = inputs["days_since_activity"].to_numpy()
+    full, zero = config.engagement.full_score_days, config.engagement.zero_score_days
+    engagement = 100 * np.clip((zero - days) / max(zero - full, 1e-9), 0, 1)
+    engagement = np.where(np.isnan(days), 0.0, engagement)
+
+    coverage = config.contact_coverage
+    contact = 50 * np.minimum(1, inputs["reachable_contacts"] / coverage.target_reachable)
+    contact += 50 * np.minimum(1, inputs["decision_makers"] / coverage.target_decision_makers)
+
+    t12m = inputs["t12m_won_revenue"].to_numpy()
+    prior = inputs["prior_won_revenue"].to_numpy()
+    larger = np.maximum(t12m, prior)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        revenue = np.where(larger > 0, NEUTRAL + NEUTRAL * (t12m - prior) / larger, np.nan)
+        pipeline_ratio = inputs["open_pipeline"].to_numpy() / (
+            t12m * config.pipeline_coverage.target_ratio
+        )
+    pipeline = np.where(
+        t12m > 0,
+        100 * np.minimum(1, pipeline_ratio),
+        np.where(inputs["open_pipeline"].to_numpy() > 0, 100.0, 0.0),
+    )
+    renewal = 100 * (1 - inputs["renewals_at_risk_share"].to_numpy())
+
+    quality = np.nanmean(
+        np.column_stack(
+            [
+                inputs["account_fields_filled"].to_numpy(),
+                _share(inputs["complete_contacts"], inputs["contacts"]),
+                _share(inputs["clean_open_deals"], inputs["open_deals"]),
+            ]
+        ),
+        axis=1,
+    )
+    satisfaction_cfg = config.satisfaction
+    span = satisfaction_cfg.scale_max - satisfaction_cfg.scale_min
+    satisfaction = np.clip(
+        100 * (inputs["satisfaction"].to_numpy() - satisfaction_cfg.scale_min) / (span or 1),
+        0,
+        100,
+    )
+    matrix = np.column_stack(
+        [engagement, contact, revenue, pipeline, renewal, 100 * quality, satisfaction]
+    ).astype(float)
+    return np.clip(matrix, 0, 100)
+
+
+def _share(part: pd.Series, whole: pd.Series) -> npt.NDArray[np.float64]:
+    whole_array = whole.to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(whole_array > 0, part.to_numpy(dtype=float) / whole_array, np.nan)
+
+
+def _details(inputs: pd.DataFrame, currency: str) -> npt.NDArray[np.object_]:
+    """(accounts × components) object matrix: the evidence behind each component."""
+    symbol = text.currency_symbol(currency)
+    days = inputs["days_since_activity"].to_numpy()
+    engagement = text.choose(
+        np.isnan(days),
+        text.constant("no activity recorded", len(days)),
+        "last activity " + text.count(np.maximum(days, 0), "day") + " ago",
+    )
+    contacts = (
+        text.integer(inputs["reachable_contacts"])
+        + " reachable, "
+        + text.count(inputs["decision_makers"], "decision maker")
+    )
+    revenue = (
+        "T12M "
+        + text.money(inputs["t12m_won_revenue"], symbol)
+        + " vs "
+        + text.money(inputs["prior_won_revenue"], symbol)
+    )
+    pipeline = "open pipeline " + text.money(inputs["open_pipeline"], symbol)
+    renewals = (
+        text.percent(np.nan_to_num(inputs["renewals_at_risk_share"].to_numpy()))
+        + " of "
+        + text.count(inputs["open_renewals"], "open renewal")
+        + " at risk"
+    )
+    quality = "fields, contacts and deals checked"
+    satisfaction = "CSAT/NPS " + text.integer(inputs["satisfaction"])
+    n = len(inputs)
+    return np.column_stack(
+        [
+            engagement,
+            contacts,
+            revenue,
+            pipeline,
+            renewals,
+            text.constant(quality, n),
+            satisfaction,
+        ]
+    ).astype(object)
+
+
+def _previous(keys: pd.Series, previous: pd.DataFrame | None) -> npt.NDArray[np.float64]:
+    if previous is None or previous.empty:
+        return np.full(len(keys), np.nan)
+    last = previous.drop_duplicates("account_key", keep="last").set_index("account_key")
+    mapped = keys.map(last["health_score"].astype("Float64"))
+    return np.asarray(mapped.to_numpy(dtype=float, na_value=np.nan), dtype=np.float64)

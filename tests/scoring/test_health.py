@@ -1,0 +1,287 @@
+"""Health: bounded, deterministic, monotone where expected, renormalised, banded, trended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scoring_builders import AS_OF, accounts, contacts, days_ago, opportunities, won
+
+from acm_sync.config import HealthConfig, parse_config
+from acm_sync.scoring import AccountBook, score_health
+from acm_sync.scoring.health import BANDS, COMPONENTS, TRENDS
+from acm_sync.scoring.text import DRIVERS_MAX
+
+FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+TITLES = ["CEO", "VP Sales", "Engineer", "Analyst", "Head of IT", None]
+
+
+@st.composite
+def small_orgs(draw: st.DrawFn) -> dict[str, Any]:
+    """A few accounts with random activity, contacts, won and open deals."""
+    n = draw(st.integers(1, 4))
+    accs, people, deals = [], [], []
+    for i in range(n):
+        key = f"sf:A{i}"
+        quiet = draw(st.one_of(st.none(), st.floats(0, 800)))
+        accs.append(
+            {
+                "account_id": key,
+                "last_activity_at": None if quiet is None else days_ago(quiet),
+                "industry": draw(st.sampled_from(["Technology", None])),
+            }
+        )
+        for _ in range(draw(st.integers(0, 4))):
+            seen = draw(st.one_of(st.none(), st.floats(0, 800)))
+            people.append(
+                {
+                    "account_id": key,
+                    "email": draw(st.sampled_from(["x@acme.com", "broken", None])),
+                    "title": draw(st.sampled_from(TITLES)),
+                    "last_activity_at": None if seen is None else days_ago(seen),
+                }
+            )
+        for _ in range(draw(st.integers(0, 3))):
+            deals.append(won(key, draw(st.floats(0, 1e6)), draw(st.floats(0, 900))))
+        for _ in range(draw(st.integers(0, 2))):
+            deals.append(
+                {
+                    "account_id": key,
+                    "amount": draw(st.floats(0, 1e6)),
+                    "type": draw(st.sampled_from(["new", "renewal", "expansion"])),
+                    "stage_probability": draw(st.floats(0, 1)),
+                    "close_date": AS_OF + pd.Timedelta(days=draw(st.floats(-200, 300))),
+                }
+            )
+    return {"accounts": accs, "contacts": people, "opportunities": deals}
+
+
+def health_of(org: dict[str, Any], config: HealthConfig | None = None, **kw: Any) -> pd.DataFrame:
+    accs = accounts(*org["accounts"])
+    # a mapped CSAT / NPS column rides along beside the canonical ones
+    for extra in ("nps",):
+        if any(extra in row for row in org["accounts"]):
+            accs[extra] = [row.get(extra) for row in org["accounts"]]
+    book = AccountBook.from_canonical(
+        accs,
+        contacts(*org["contacts"]),
+        opportunities(*org["opportunities"]),
+    )
+    return score_health(book, AS_OF, config or HealthConfig(), **kw)
+
+
+@FAST
+@given(org=small_orgs())
+def test_scores_are_bounded_valid_and_deterministic(org: dict[str, Any]) -> None:
+    health = health_of(org)
+    score = health["health_score"].to_numpy(dtype=float)
+    assert ((score >= 0) & (score <= 100)).all()
+    assert set(health["health_band"]) <= set(BANDS)
+    assert set(health["health_trend"]) == {"New"}
+    assert (health["health_drivers"].str.len() <= DRIVERS_MAX).all()
+    for name in COMPONENTS:
+        values = health[f"{name}_score"].to_numpy(dtype=float, na_value=np.nan)
+        assert ((values[~np.isnan(values)] >= 0) & (values[~np.isnan(values)] <= 100)).all()
+    pd.testing.assert_frame_equal(health, health_of(org))
+
+
+@FAST
+@given(org=small_orgs(), shuffle_seed=st.integers(0, 1000))
+def test_scores_do_not_depend_on_row_order(org: dict[str, Any], shuffle_seed: int) -> None:
+    rng = np.random.default_rng(shuffle_seed)
+    shuffled = {name: [rows[i] for i in rng.permutation(len(rows))] for name, rows in org.items()}
+    before = health_of(org).set_index("account_key")["health_score"]
+    after = health_of(shuffled).set_index("account_key")["health_score"].reindex(before.index)
+    np.testing.assert_allclose(before.to_numpy(float), after.to_numpy(float), atol=0.051)
+
+
+@FAST
+@given(org=small_orgs(), newer=st.floats(0, 1), which=st.integers(0, 3))
+def test_more_recent_activity_never_lowers_health(
+    org: dict[str, Any], newer: float, which: int
+) -> None:
+    account = org["accounts"][which % len(org["accounts"])]
+    before = health_of(org).set_index("account_key")["health_score"]
+    current = account["last_activity_at"]
+    days = 900.0 if current is None else (AS_OF - current).total_seconds() / 86_400
+    account["last_activity_at"] = days_ago(days * newer)
+    after = health_of(org).set_index("account_key")["health_score"]
+    assert after[account["account_id"]] >= before[account["account_id"]]
+
+
+@FAST
+@given(
+    org=small_orgs(),
+    extra=st.integers(1, 3),
+    title=st.sampled_from(["CEO", "VP Finance", "Director of IT", "Founder"]),
+    seen=st.one_of(st.none(), st.floats(0, 800)),
+    which=st.integers(0, 3),
+)
+def test_more_decision_makers_never_lower_health(
+    org: dict[str, Any], extra: int, title: str, seen: float | None, which: int
+) -> None:
+    key = org["accounts"][which % len(org["accounts"])]["account_id"]
+    before = health_of(org).set_index("account_key")["health_score"]
+    org["contacts"] += [
+        {
+            "account_id": key,
+            "email": f"dm{i}@acme.com",
+            "title": title,
+            "last_activity_at": None if seen is None else days_ago(seen),
+        }
+        for i in range(extra)
+    ]
+    after = health_of(org).set_index("account_key")["health_score"]
+    assert after[key] >= before[key]
+
+
+def two_component_config(**weights: float) -> HealthConfig:
+    base = dict.fromkeys(COMPONENTS, 0.0)
+    return parse_config({"health": {"weights": {**base, **weights}}}).health
+
+
+def test_missing_component_is_left_out_and_weights_renormalised() -> None:
+    org = {
+        "accounts": [{"account_id": "sf:A", "last_activity_at": days_ago(0)}],
+        "contacts": [],
+        "opportunities": [],
+    }
+    # engagement 100, revenue trend missing (no revenue ever): score = engagement alone
+    config = two_component_config(engagement_recency=50, revenue_trend=50)
+    row = health_of(org, config).iloc[0]
+    assert pd.isna(row["revenue_trend_score"])
+    assert row["health_score"] == 100.0
+    # with revenue that halved, trend = 50 + 50 × (5 − 10) / 10 = 25 → (100 + 25) / 2
+    org["opportunities"] = [won("sf:A", 5_000, 100), won("sf:A", 10_000, 500)]
+    row = health_of(org, config).iloc[0]
+    assert row["revenue_trend_score"] == 25.0
+    assert row["health_score"] == 62.5
+
+
+def test_satisfaction_counts_only_when_mapped() -> None:
+    org = {
+        "accounts": [{"account_id": "sf:A", "last_activity_at": days_ago(0), "nps": -20}],
+        "contacts": [],
+        "opportunities": [],
+    }
+    weights = two_component_config(engagement_recency=50, satisfaction=50).weights
+    unmapped = HealthConfig(weights=weights)
+    assert health_of(org, unmapped).iloc[0]["health_score"] == 100.0
+    mapped = parse_config(
+        {
+            "health": {
+                "weights": weights.model_dump(),
+                "satisfaction": {"field": "nps", "scale_min": -100, "scale_max": 100},
+            }
+        }
+    ).health
+    row = health_of(org, mapped).iloc[0]
+    assert row["satisfaction_score"] == 40.0  # −20 on −100…100
+    assert row["health_score"] == 70.0
+
+
+def test_engagement_falls_linearly_between_the_configured_days() -> None:
+    config = two_component_config(engagement_recency=100)
+    scores = []
+    for quiet in (0, 14, 97, 180, 400):
+        org = {
+            "accounts": [{"account_id": "sf:A", "last_activity_at": days_ago(quiet)}],
+            "contacts": [],
+            "opportunities": [],
+        }
+        scores.append(health_of(org, config).iloc[0]["health_score"])
+    assert scores == [100.0, 100.0, 50.0, 0.0, 0.0]
+
+
+def test_contact_coverage_counts_reachable_decision_makers() -> None:
+    people = [
+        {"account_id": "sf:A", "email": "ceo@a.com", "title": "Chief Executive Officer"},
+        {"account_id": "sf:A", "email": "vp@a.com", "title": "VP Engineering"},
+        {"account_id": "sf:A", "email": "dev@a.com", "title": "Developer"},
+        {"account_id": "sf:A", "email": "not an email", "title": "CEO"},
+        {"account_id": "sf:A", "email": "x@a.com", "title": "Head of Procurement"},
+    ]
+    org = {"accounts": [{"account_id": "sf:A"}], "contacts": people, "opportunities": []}
+    row = health_of(org).iloc[0]
+    assert row["reachable_contacts"] == 4
+    assert row["decision_makers"] == 3
+    # 50 × 4/5 + 50 × min(1, 3/2)
+    assert row["contact_coverage_score"] == 90.0
+
+
+def test_renewal_risk_from_overdue_and_early_renewals() -> None:
+    deals = [
+        {"account_id": "sf:A", "type": "renewal", "amount": 100.0, "close_date": days_ago(3)},
+        {
+            "account_id": "sf:A",
+            "type": "renewal",
+            "amount": 100.0,
+            "stage_probability": 0.2,
+            "close_date": days_ago(-30),
+        },
+        {
+            "account_id": "sf:A",
+            "type": "renewal",
+            "amount": 200.0,
+            "stage_probability": 0.9,
+            "close_date": days_ago(-30),
+        },
+    ]
+    org = {"accounts": [{"account_id": "sf:A"}], "contacts": [], "opportunities": deals}
+    row = health_of(org).iloc[0]
+    # at risk: 100 × 1 + 100 × 0.5 of 400 open → 100 × (1 − 150 / 400)
+    assert row["renewal_risk_score"] == 62.5
+    assert row["open_renewals"] == 3
+
+
+@pytest.mark.parametrize(
+    ("previous", "expected"),
+    [(None, "New"), (40.0, "Up"), (97.0, "Flat"), (103.0, "Flat"), (120.0, "Down")],
+)
+def test_trend_against_the_previous_snapshot(previous: float | None, expected: str) -> None:
+    org = {
+        "accounts": [{"account_id": "sf:A", "last_activity_at": days_ago(0)}],
+        "contacts": [],
+        "opportunities": [],
+    }
+    config = two_component_config(engagement_recency=100)
+    snapshot = (
+        None
+        if previous is None
+        else pd.DataFrame({"account_key": ["sf:A", "sf:OTHER"], "health_score": [previous, 1]})
+    )
+    row = health_of(org, config, previous=snapshot).iloc[0]
+    assert row["health_score"] == 100.0
+    assert row["health_trend"] == expected
+    assert row["health_trend"] in TRENDS
+
+
+@pytest.mark.parametrize(("quiet", "band"), [(0, "Green"), (97, "Yellow"), (170, "Red")])
+def test_bands_follow_the_configured_thresholds(quiet: float, band: str) -> None:
+    org = {
+        "accounts": [{"account_id": "sf:A", "last_activity_at": days_ago(quiet)}],
+        "contacts": [],
+        "opportunities": [],
+    }
+    assert (
+        health_of(org, two_component_config(engagement_recency=100)).iloc[0]["health_band"] == band
+    )
+
+
+def test_drivers_name_the_strongest_components_up_and_down() -> None:
+    org = {
+        "accounts": [{"account_id": "sf:A", "last_activity_at": days_ago(2)}],
+        "contacts": [],
+        "opportunities": [won("sf:A", 60_000, 30)],
+    }
+    drivers = health_of(org).iloc[0]["health_drivers"]
+    assert drivers == (
+        "Up: Engagement 100 (last activity 2 days ago); Revenue trend 100 (T12M $60k vs $0)"
+        " | Down: Contact coverage 0 (0 reachable, 0 decision makers);"
+        " Pipeline coverage 0 (open pipeline $0)"
+    )

@@ -1,0 +1,108 @@
+"""Next actions: which rule fires, its text, priority order and the attention flag."""
+
+from __future__ import annotations
+
+import pandas as pd
+from scoring_builders import AS_OF, accounts, contacts, days_ago, opportunities, won
+
+from acm_sync.config import parse_config
+from acm_sync.scoring import score_accounts
+from acm_sync.scoring.text import REASON_MAX
+
+
+def actions_for(next_action: dict[str, object] | None = None) -> pd.DataFrame:
+    # five paying accounts: let two of them be Key
+    config = parse_config({"tiers": {"key_max_share": 0.4}, "next_action": next_action or {}})
+    accs = accounts(
+        # Key, untouched for 45 days, one reachable decision maker
+        {"account_id": "sf:KEY_QUIET", "last_activity_at": days_ago(45)},
+        # Key in Red: silent for a year, revenue collapsed
+        {"account_id": "sf:KEY_RED", "last_activity_at": days_ago(400)},
+        # a renewal past its close date
+        {"account_id": "sf:RENEWAL", "last_activity_at": days_ago(2)},
+        # New customer without a decision maker
+        {"account_id": "sf:NEW", "last_activity_at": days_ago(2)},
+        # healthy existing customer with nothing to do
+        {"account_id": "sf:FINE", "last_activity_at": days_ago(1)},
+    )
+    people = contacts(
+        {"account_id": "sf:KEY_QUIET", "email": "ceo@k.com", "title": "CEO"},
+        *[
+            {
+                "account_id": "sf:FINE",
+                "email": f"p{i}@f.com",
+                "title": "VP Sales",
+                "last_activity_at": days_ago(1),
+            }
+            for i in range(5)
+        ],
+        {"account_id": "sf:RENEWAL", "email": "cfo@r.com", "title": "CFO"},
+    )
+    opps = opportunities(
+        won("sf:KEY_QUIET", 2_000_000, 100),
+        won("sf:KEY_RED", 1_500_000, 300),
+        won("sf:KEY_RED", 9_000_000, 600),
+        won("sf:RENEWAL", 10_000, 200),
+        {
+            "account_id": "sf:RENEWAL",
+            "type": "renewal",
+            "amount": 12_000,
+            "close_date": days_ago(9),
+        },
+        won("sf:NEW", 10_000, 20),
+        won("sf:FINE", 50_000, 100),
+        won("sf:FINE", 45_000, 450),
+        {
+            "account_id": "sf:FINE",
+            "type": "expansion",
+            "amount": 30_000,
+            "close_date": days_ago(-40),
+            "created_at": days_ago(10),
+        },
+    )
+    tables = {
+        "accounts": accs,
+        "contacts": people,
+        "opportunities": opps,
+        "opportunity_stage_history": pd.DataFrame(
+            columns=["opportunity_id", "stage", "amount", "close_date", "changed_at"]
+        ),
+    }
+    scores = score_accounts(tables, as_of=AS_OF, config=config)
+    return scores.next_actions.set_index("account_key")
+
+
+def test_each_rule_writes_its_action() -> None:
+    actions = actions_for()
+    assert actions.loc["sf:KEY_RED", "action_rule"] == "key_red"
+    assert actions.loc["sf:KEY_RED", "next_action"].startswith("Key account in Red (health ")
+    assert actions.loc["sf:KEY_QUIET", "next_action"] == (
+        "No activity for 45 days on this Key account: schedule a call with a decision maker"
+    )
+    assert actions.loc["sf:RENEWAL", "next_action"] == (
+        "Renewal $12k overdue since 2025-06-06: confirm the renewal or update its close date"
+    )
+    assert actions.loc["sf:NEW", "action_rule"] == "new_without_decision_maker"
+    assert actions.loc["sf:FINE", "next_action"] == ""
+    assert actions.loc["sf:FINE", "action_rule"] == ""
+
+
+def test_attention_flag_and_matched_rules() -> None:
+    actions = actions_for()
+    assert actions.loc["sf:KEY_RED", "attention"]
+    assert actions.loc["sf:KEY_QUIET", "attention"]
+    assert actions.loc["sf:RENEWAL", "attention"]
+    assert not actions.loc["sf:NEW", "attention"]
+    assert not actions.loc["sf:FINE", "attention"]
+    # the Red Key account is also quiet and Red: every match is listed, the first one wins
+    assert actions.loc["sf:KEY_RED", "matched_rules"] == "key_red,key_no_activity,red_health"
+    assert (actions["next_action"].str.len() <= REASON_MAX).all()
+
+
+def test_rule_order_and_switching_rules_off() -> None:
+    actions = actions_for({"rules": ["key_no_activity", "key_red"], "attention_rules": []})
+    assert actions.loc["sf:KEY_RED", "action_rule"] == "key_no_activity"
+    assert not actions["attention"].any()
+    # rules not listed never fire
+    assert actions.loc["sf:RENEWAL", "next_action"] == ""
+    assert actions.loc["sf:NEW", "next_action"] == ""

@@ -1,0 +1,115 @@
+"""acm_sync.yaml: defaults, the shipped file, and errors that name the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acm_sync.config import (
+    CONFIG_ENV_VAR,
+    AcmSyncConfig,
+    ConfigError,
+    load_config,
+    parse_config,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "acm_sync.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_shipped_file_is_valid_and_matches_the_defaults() -> None:
+    assert load_config(REPO / "acm_sync.yaml") == AcmSyncConfig()
+
+
+def test_missing_default_file_means_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(CONFIG_ENV_VAR, raising=False)
+    assert load_config() == AcmSyncConfig()
+
+
+def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "tiers:\n  new_days: 30\n")
+    monkeypatch.setenv(CONFIG_ENV_VAR, str(path))
+    assert load_config().tiers.new_days == 30
+
+
+def test_explicit_path_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_empty_file_means_defaults(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "# nothing set\n")) == AcmSyncConfig()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "tiers:\n  key_revenue_shar: 0.8\n",
+            "acm_sync.yaml: tiers.key_revenue_shar: unknown key",
+        ),
+        (
+            "health:\n  weights:\n    engagement_recency: 20\n",
+            "acm_sync.yaml: health.weights: must sum to 100, got 95",
+        ),
+        ("health:\n  weights:\n    engagment: 5\n", "acm_sync.yaml: health.weights.engagment: "),
+        ("sync:\n  batch: 200\n", "acm_sync.yaml: sync: unknown key"),
+        ("tiers:\n  key_max_share: 1.5\n", "acm_sync.yaml: tiers.key_max_share: "),
+        (
+            "tiers:\n  precedence: [Key, New]\n",
+            "acm_sync.yaml: tiers.precedence: must list each of",
+        ),
+        ("forecast:\n  segments: [colour]\n", "acm_sync.yaml: forecast.segments[0]: "),
+        (
+            "health:\n  bands:\n    green_min: 30\n    yellow_min: 60\n",
+            "acm_sync.yaml: health.bands: yellow_min must not exceed green_min",
+        ),
+        (
+            "next_action:\n  rules: [key_red, key_red]\n",
+            "acm_sync.yaml: next_action.rules: lists key_red more than once",
+        ),
+        ("forecast:\n  stale:\n    days_in_stag: 3\n", "forecast.stale.days_in_stag: unknown"),
+    ],
+)
+def test_errors_name_the_file_and_the_dotted_key(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, body))
+    assert message in str(error.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    body = "tiers:\n  new_dayz: 1\nforecast:\n  horizon_quarter: 2\n"
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, body))
+    assert "tiers.new_dayz: unknown key" in str(error.value)
+    assert "forecast.horizon_quarter: unknown key" in str(error.value)
+
+
+def test_yaml_syntax_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"acm_sync.yaml: not valid YAML"):
+        load_config(write(tmp_path, "tiers: [\n"))
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        parse_config(["tiers"])
+
+
+def test_weights_may_move_between_components_while_summing_to_100() -> None:
+    config = parse_config({"health": {"weights": {"engagement_recency": 35, "satisfaction": 0}}})
+    assert config.health.weights.engagement_recency == 35
+
+
+def test_config_is_immutable() -> None:
+    config = AcmSyncConfig()
+    with pytest.raises(ValueError):
+        config.tiers.new_days = 5  # type: ignore[misc]
