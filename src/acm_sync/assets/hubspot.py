@@ -32,7 +32,7 @@ def _run(
     settings = sync_settings.get()
     wh = warehouse.get()
     hs_settings = settings.hubspot
-    budget = run_budget("hubspot", hs_settings.budget, wh, context.run_id)
+    budget = run_budget("hubspot", hs_settings.budget, wh, context.run.run_id)
     client = hubspot.connect(budget=budget, settings=hs_settings)
     try:
         result = pull_hubspot(
@@ -41,10 +41,10 @@ def _run(
             hs_settings,
             table,
             full_refresh=config.full_refresh or settings.full_refresh,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
         )
     finally:
-        wh.record_calls(context.run_id, "hubspot", step, client.calls)
+        wh.record_calls(context.run.run_id, "hubspot", step, client.calls)
     log_result(context, result)
     return result, wh
 

@@ -54,7 +54,7 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
         settings = sync_settings.get()
         wh = warehouse.get()
         sf_settings = settings.salesforce
-        budget = run_budget("salesforce", sf_settings.budget, wh, context.run_id)
+        budget = run_budget("salesforce", sf_settings.budget, wh, context.run.run_id)
         client = salesforce.connect(budget=budget, retry=sf_settings.retry)
         try:
             result = pull_salesforce(
@@ -63,10 +63,10 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
                 sf_settings,
                 table,
                 full_refresh=config.full_refresh or settings.full_refresh,
-                run_id=context.run_id,
+                run_id=context.run.run_id,
             )
         finally:
-            wh.record_calls(context.run_id, "salesforce", ASSET_NAMES[table], client.calls)
+            wh.record_calls(context.run.run_id, "salesforce", ASSET_NAMES[table], client.calls)
         log_result(context, result)
         return dg.MaterializeResult(metadata=metadata(result, wh, table))
 
