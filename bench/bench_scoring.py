@@ -1,0 +1,143 @@
+"""How fast scoring runs on a large org, and how much memory it takes.
+
+    .venv/bin/python bench/bench_scoring.py [N_ACCOUNTS] [--seed 7]
+
+A child process generates the demo org (default 100,000 Salesforce accounts ≈ 1M contacts,
+470k opportunities, 1.6M history rows), maps it to the canonical tables (tests/canonical_demo.py)
+and hands them over as a pickle, so the generator's own memory does not count. This process
+then loads the tables and times each scoring step: the roll-up to unified accounts, the stage
+history index, tiers, health, win rates + per-deal probabilities, forecast, next actions. Peak
+memory is ru_maxrss of this process (it includes the loaded input tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def prepare(accounts: int, seed: int, out: Path) -> None:
+    """Child process: generate, convert, pickle."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from acm_sync.sandbox.generator import generate_org
+    from canonical_demo import canonical_from_demo
+
+    org = generate_org(accounts, seed=seed)
+    tables = canonical_from_demo(org)
+    with out.open("wb") as handle:
+        pickle.dump({"now": org.now, "tables": tables}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("accounts", nargs="?", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--prepare-into", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.prepare_into:
+        prepare(args.accounts, args.seed, args.prepare_into)
+        return
+
+    with tempfile.TemporaryDirectory() as scratch:
+        tables_file = Path(scratch) / "canonical.pickle"
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                str(args.accounts),
+                "--seed",
+                str(args.seed),
+                "--prepare-into",
+                str(tables_file),
+            ],
+            check=True,
+        )
+        print(
+            f"demo org generated and converted in {time.perf_counter() - started:.1f}s "
+            "(child process, not counted)"
+        )
+        with tables_file.open("rb") as handle:
+            loaded = pickle.load(handle)
+    run(loaded["tables"], loaded["now"])
+
+
+def run(tables: dict[str, Any], now: Any) -> None:
+    from acm_sync.config import AcmSyncConfig
+    from acm_sync.scoring import (
+        AccountBook,
+        DealHistory,
+        forecast,
+        learn_win_rates,
+        next_actions,
+        score_health,
+        score_tiers,
+        win_probabilities,
+    )
+
+    config = AcmSyncConfig()
+    for name, frame in tables.items():
+        print(f"  {name:<28} {len(frame):>10,} rows")
+    print(f"input tables loaded: peak {peak_mb():,.0f} MB\n")
+    print(f"{'step':<34}{'seconds':>9}{'peak MB':>10}")
+    timings: dict[str, float] = {}
+
+    def step(name: str, work: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        result = work()
+        timings[name] = time.perf_counter() - started
+        print(f"{name:<34}{timings[name]:>9.2f}{peak_mb():>10,.0f}")
+        return result
+
+    book = step(
+        "roll-up to unified accounts",
+        lambda: AccountBook.from_canonical(
+            tables["accounts"],
+            tables["contacts"],
+            tables["opportunities"],
+            currency=config.currency,
+        ),
+    )
+    history = step(
+        "stage history index",
+        lambda: DealHistory.build(book, tables["opportunity_stage_history"]),
+    )
+    tiers = step("tiers", lambda: score_tiers(book, now, config.tiers))
+    health = step("health", lambda: score_health(book, now, config.health))
+    rates = step("win rates (calibration)", lambda: learn_win_rates(history, now, config.forecast))
+    probabilities = step(
+        "win probabilities + stale flags",
+        lambda: win_probabilities(history, now, config.forecast, rates),
+    )
+    outlook = step("forecast", lambda: forecast(book, probabilities, now, config.forecast))
+    step(
+        "next actions",
+        lambda: next_actions(tiers, health, probabilities, now, config.next_action),
+    )
+    core = sum(v for k, v in timings.items() if k != "next actions")
+    print(f"\n{'tiers + health + forecast (all above but next actions)':<56}{core:>7.2f} s")
+    print(f"{'everything':<56}{sum(timings.values()):>7.2f} s")
+    print(f"{'peak memory (process, incl. input tables)':<56}{peak_mb():>7,.0f} MB")
+    print(
+        f"\n{book.size:,} unified accounts, {len(probabilities):,} open deals scored, "
+        f"forecast total {outlook.totals.iloc[-1]['forecast_amount']:,.0f} {book.currency}"
+    )
+
+
+if __name__ == "__main__":
+    main()
