@@ -62,7 +62,7 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
             "acm_sync.yaml: health.weights: must sum to 100, got 95",
         ),
         ("health:\n  weights:\n    engagment: 5\n", "acm_sync.yaml: health.weights.engagment: "),
-        ("sync:\n  batch: 200\n", "acm_sync.yaml: sync: unknown key"),
+        ("sync:\n  batch: 200\n", "acm_sync.yaml: sync.batch: unknown key"),
         ("tiers:\n  key_max_share: 1.5\n", "acm_sync.yaml: tiers.key_max_share: "),
         (
             "tiers:\n  precedence: [Key, New]\n",

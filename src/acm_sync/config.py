@@ -20,6 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
+from acm_sync.connectors.settings import SyncSettings
+
 CONFIG_ENV_VAR: Final = "ACM_SYNC_CONFIG"
 DEFAULT_CONFIG_PATH: Final = Path("acm_sync.yaml")
 
@@ -308,6 +310,7 @@ class AcmSyncConfig(Section):
     health: HealthConfig = HealthConfig()
     forecast: ForecastConfig = ForecastConfig()
     next_action: NextActionConfig = NextActionConfig()
+    sync: SyncSettings = SyncSettings()  # pulls from the CRMs (acm_sync.connectors.settings)
 
 
 def config_path() -> Path:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import yaml
 from pydantic import Field
 
+from acm_sync.config import ConfigError, load_config
 from acm_sync.connectors.common import PullResult
 from acm_sync.connectors.policy import ApiBudget
 from acm_sync.connectors.settings import ApiBudget as BudgetSettings
 from acm_sync.connectors.settings import SyncSettings
 from acm_sync.warehouse import Warehouse
-
-CONFIG_ENV = "ACM_SYNC_CONFIG"
-SECTION = "sync"
 
 
 class PullConfig(dg.Config):
@@ -34,15 +29,10 @@ class SyncSettingsResource(dg.ConfigurableResource):
     config_path: str | None = None
 
     def get(self) -> SyncSettings:
-        path = Path(self.config_path or os.environ.get(CONFIG_ENV) or "acm_sync.yaml")
-        if not path.exists():
-            return SyncSettings()
-        raw: Any = yaml.safe_load(path.read_text()) or {}
-        section = raw.get(SECTION) if isinstance(raw, dict) else None
         try:
-            return SyncSettings.model_validate(section or {})
-        except ValueError as exc:
-            raise dg.Failure(f"{path}: {SECTION}: {exc}") from None
+            return load_config(self.config_path).sync
+        except ConfigError as exc:
+            raise dg.Failure(str(exc)) from None
 
 
 def run_budget(source: str, limits: BudgetSettings, wh: Warehouse, run_id: str) -> ApiBudget:
