@@ -38,6 +38,9 @@ T = TypeVar("T")
 ENV = {"access_token": "HUBSPOT_ACCESS_TOKEN", "base_url": "HUBSPOT_BASE_URL"}
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 WINDOW_SECONDS = 10.0
+# Our clock and HubSpot's see a request at slightly different moments: keep a little slack so
+# a window that frees up on our side is free on theirs too.
+WINDOW_SLACK_SECONDS = 0.3
 # Until the first answer says otherwise: the Free/Starter private-app allowance.
 DEFAULT_WINDOW_LIMIT = 100
 
@@ -242,8 +245,11 @@ class HubSpotResource(dg.ConfigurableResource):
         settings = settings or HubSpotSync()
         retry = retry or settings.retry
         budget = budget or ApiBudget("hubspot")
-        window = RollingWindow(settings.requests_per_window or DEFAULT_WINDOW_LIMIT, WINDOW_SECONDS)
-        search = RollingWindow(max(1, int(settings.search_requests_per_second)), 1.0)
+        window = RollingWindow(
+            settings.requests_per_window or DEFAULT_WINDOW_LIMIT,
+            WINDOW_SECONDS + WINDOW_SLACK_SECONDS,
+        )
+        search = RollingWindow(max(1, int(settings.search_requests_per_second)), 1.0 + 0.1)
         fixed_window = settings.requests_per_window is not None
 
         def observe(headers: Mapping[str, str]) -> None:
