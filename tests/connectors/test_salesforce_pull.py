@@ -278,3 +278,34 @@ def test_bad_credentials_say_what_to_fix_without_the_secret(
     with pytest.raises(CredentialsError, match="SALESFORCE_ACCESS_TOKEN") as caught:
         pull_salesforce(client, wh, SETTINGS, "accounts")
     assert "not-a-real-token" not in str(caught.value)
+
+
+def test_client_credentials_and_access_token_logins(env: dict[str, str], wh: Warehouse) -> None:
+    oauth = SalesforceResource(
+        consumer_key=env["SALESFORCE_CONSUMER_KEY"],
+        consumer_secret=env["SALESFORCE_CONSUMER_SECRET"],
+        domain=env["SALESFORCE_DOMAIN"],
+        login_url=env["SALESFORCE_LOGIN_URL"],
+        ca_bundle=env["SALESFORCE_CA_BUNDLE"],
+    )
+    assert oauth.method() == "client_credentials"
+    client = oauth.connect()
+    assert pull_salesforce(client, wh, SETTINGS, "accounts").complete
+    # The session it got is an access token like any other: log in with it directly.
+    direct = SalesforceResource(
+        instance_url=f"https://{client.sf.sf_instance}",
+        access_token=client.sf.session_id,
+        ca_bundle=env["SALESFORCE_CA_BUNDLE"],
+    )
+    assert direct.method() == "token"
+    assert pull_salesforce(direct.connect(), wh, SETTINGS, "contacts").complete
+
+
+def test_from_env_hands_secrets_over_as_env_var_references() -> None:
+    resource = SalesforceResource.from_env(
+        {"SALESFORCE_USERNAME": "u", "SALESFORCE_PASSWORD": "p", "SALESFORCE_SECURITY_TOKEN": "t"}
+    )
+    fields = resource._get_non_default_public_field_values()  # what Dagster stores
+    for name in ("username", "password", "security_token"):
+        assert type(fields[name]).__name__ == "EnvVar", name
+    assert "access_token" not in fields and "consumer_secret" not in fields
