@@ -1899,7 +1899,7 @@ def _salesforce_dirt(
             _obj([f"Amount {v:,.2f}" for v in value]),
         )
     idx = _pick(rng, ~o_taken, RATES[("Opportunity", "probability_out_of_range")], n_opp)
-    value = _choice(rng, (150.0, -5.0, 110.0, 1000.0, -1.0), idx.size).astype(np.float64)
+    value = _choice(rng, (150.0, -5.0, 110.0, 999.0, -1.0), idx.size).astype(np.float64)
     opp["Probability"][idx] = value
     hist["Probability"][last_row[idx]] = value
     o_taken[idx] = True
