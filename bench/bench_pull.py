@@ -142,19 +142,15 @@ def main() -> None:
             sf_calls = Calls(env["SALESFORCE_LOGIN_URL"], env["SALESFORCE_CA_BUNDLE"])
             for mode in ("full", "incremental"):
                 for table, spec in SF_OBJECTS.items():
+
+                    def sf_pull(t: str = table, m: str = mode) -> PullResult:
+                        return pull_salesforce(sf, wh, sf_settings, t, run_id=m)
+
+                    def sf_minimum(n: int, m: str = mode) -> str:
+                        return "1" if m == "incremental" else f"{math.ceil(n / 2000)} REST / 1 Bulk"
+
                     rows.append(
-                        measure(
-                            f"salesforce {spec.name} ({mode})",
-                            sf_calls,
-                            lambda t=table, m=mode: pull_salesforce(
-                                sf, wh, sf_settings, t, run_id=m
-                            ),
-                            lambda n, m=mode: (
-                                "1"
-                                if m == "incremental"
-                                else f"{math.ceil(n / 2000)} REST / 1 Bulk job"
-                            ),
-                        )
+                        measure(f"salesforce {spec.name} ({mode})", sf_calls, sf_pull, sf_minimum)
                     )
                     print_table(rows[-1:])
 
@@ -165,17 +161,18 @@ def main() -> None:
             ).connect(settings=hs_settings)
             hs_calls = Calls(env["HUBSPOT_BASE_URL"])
             for mode in ("full", "incremental"):
-                for table, spec in HS_OBJECTS.items():
-                    page = 50 if spec.history else 100
+                for table, hs_spec in HS_OBJECTS.items():
+
+                    def hs_pull(t: str = table, m: str = mode) -> PullResult:
+                        return pull_hubspot(hs, wh, hs_settings, t, run_id=m)
+
+                    def hs_minimum(
+                        n: int, m: str = mode, p: int = 50 if hs_spec.history else 100
+                    ) -> str:
+                        return "1" if m == "incremental" else f"{math.ceil(n / p)} (+archived)"
+
                     rows.append(
-                        measure(
-                            f"hubspot {spec.name} ({mode})",
-                            hs_calls,
-                            lambda t=table, m=mode: pull_hubspot(hs, wh, hs_settings, t, run_id=m),
-                            lambda n, m=mode, p=page: (
-                                "1" if m == "incremental" else f"{math.ceil(n / p)} (+archived)"
-                            ),
-                        )
+                        measure(f"hubspot {hs_spec.name} ({mode})", hs_calls, hs_pull, hs_minimum)
                     )
                     print_table(rows[-1:])
 

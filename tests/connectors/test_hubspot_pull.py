@@ -3,6 +3,7 @@ incremental changes / archives / merges, the 10,000-result search cap, and injec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -162,7 +163,9 @@ def test_changes_archives_and_merges_arrive_and_nothing_else_is_pulled(
     assert results["contacts"].rows_deleted >= 1 and results["accounts"].rows_merged >= 2
 
     for table, spec in HS_OBJECTS.items():
-        since = cursors[table] - timedelta(seconds=SETTINGS.lookback_seconds)
+        cursor = cursors[table]
+        assert cursor is not None
+        since = cursor - timedelta(seconds=SETTINGS.lookback_seconds)
         expected = modified_since(hs, spec.name, spec.modified, since)
         archived = results[table].rows_deleted  # read from the archive, not from search
         assert results[table].rows_pulled - archived == expected, table
@@ -193,7 +196,9 @@ def test_more_changes_than_the_search_cap_are_all_read(
     assert got.index.is_unique
 
 
-def fake_search(records: list[tuple[str, int]], cap: int):  # type: ignore[no-untyped-def]
+def fake_search(
+    records: list[tuple[str, int]], cap: int
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A search over (id, modified ms) that honours GTE/GT/LTE/EQ, sorts, and the cap."""
 
     def search(body: dict[str, Any]) -> dict[str, Any]:

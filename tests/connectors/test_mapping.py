@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pytest
 
@@ -46,19 +48,16 @@ def test_email_lower_and_blank_is_missing() -> None:
 
 
 def test_timestamps_of_every_crm_shape_parse_to_utc() -> None:
-    out = parse_timestamp(
-        pd.Series(
-            [
-                "2024-01-02T03:04:05.000+0000",  # Salesforce REST
-                "2024-01-02T03:04:05.000Z",  # Bulk CSV / HubSpot
-                "2024-01-02T05:04:05+02:00",
-                "2024-01-02",  # date fields
-                "1704164645000",  # epoch milliseconds
-                None,
-                "garbage",
-            ]
-        )
-    )
+    values: list[Any] = [
+        "2024-01-02T03:04:05.000+0000",  # Salesforce REST
+        "2024-01-02T03:04:05.000Z",  # Bulk CSV / HubSpot
+        "2024-01-02T05:04:05+02:00",
+        "2024-01-02",  # date fields
+        "1704164645000",  # epoch milliseconds
+        None,
+        "garbage",
+    ]
+    out = parse_timestamp(pd.Series(values, dtype=object))
     assert str(out.dtype) == model.TIMESTAMP
     first = pd.Timestamp("2024-01-02T03:04:05Z")
     assert out.iloc[:3].tolist() == [first] * 3
@@ -122,7 +121,8 @@ def test_salesforce_accounts_map_to_the_canonical_contract() -> None:
 
 def test_a_custom_field_maps_onto_a_canonical_column() -> None:
     settings = SalesforceSync(fields={"accounts": {"industry": "Segment__c"}})
-    raw = _sf_accounts().assign(Segment__c=["Mid-market", None, None])
+    segment: list[Any] = ["Mid-market", None, None]
+    raw = _sf_accounts().assign(Segment__c=segment)
     rules = MappingRules("salesforce", "accounts", settings.field_map("accounts"), "Id")
     assert to_canonical(raw, rules)["industry"].iloc[0] == "Mid-market"
 

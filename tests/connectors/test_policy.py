@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from acm_sync.connectors.common import mask, scrub
@@ -65,7 +67,7 @@ def _policy(budget: ApiBudget, sleeps: list[float], **kw: object) -> RequestPoli
     )
 
 
-def _script(*answers: Attempt | BaseException):  # type: ignore[no-untyped-def]
+def _script(*answers: Attempt | BaseException) -> Callable[[], Attempt]:
     queue = list(answers)
 
     def attempt() -> Attempt:

@@ -263,8 +263,8 @@ class SalesforceResource(dg.ConfigurableResource):
     consumer_secret: str | None = None
     private_key: str | None = None
     private_key_file: str | None = None
-    login_url: str | None = Field(None, description="Route the login host here (sandbox).")
-    ca_bundle: str | None = Field(None, description="PEM file of a private CA to trust.")
+    login_url: str | None = Field(default=None, description="Route the login host here (sandbox).")
+    ca_bundle: str | None = Field(default=None, description="PEM file of a private CA to trust.")
     api_version: str = "59.0"
 
     _clients: list[SalesforceClient] = PrivateAttr(default_factory=list)
