@@ -101,8 +101,8 @@ def sandbox_summary(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """What the running sandbox holds, read through the real Salesforce and HubSpot clients."""
+    from acm_sync.org_summary import org_summary
     from acm_sync.sandbox.server import SandboxSettings
-    from acm_sync.sandbox.summary import org_summary
 
     summary = org_summary(SandboxSettings.read(data_dir))
     _print_summary(summary, as_json)
@@ -115,8 +115,8 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Seed a fresh sandbox, start it, and show what is in it."""
+    from acm_sync.org_summary import org_summary
     from acm_sync.sandbox.process import SandboxProcess
-    from acm_sync.sandbox.summary import org_summary
 
     with tempfile.TemporaryDirectory(prefix="acm-demo-") as tmp:
         started = time.perf_counter()

@@ -73,7 +73,13 @@ def org_summary(settings: Any) -> dict[str, Any]:
                 break
             after = page.paging.next.after
         hs_objects[obj] = {"live": live, "deleted": archived}
-    company = hs.crm.companies.basic_api.get_page(limit=1).results
+    page, _, headers = hs.crm.companies.basic_api.get_page_with_http_info(limit=1)
+    company = page.results
+    daily = headers.get("X-HubSpot-RateLimit-Daily")
+    remaining = headers.get("X-HubSpot-RateLimit-Daily-Remaining")
+    hs_usage = (
+        f"{int(daily) - int(remaining)}/{daily} today" if daily and remaining else "not reported"
+    )
     if company:
         samples.append(
             "HubSpot company " + ", ".join(f"{k}={v}" for k, v in company[0].properties.items())
@@ -82,12 +88,17 @@ def org_summary(settings: Any) -> dict[str, Any]:
         "salesforce": {
             "url": env.get("SALESFORCE_LOGIN_URL") or "salesforce.com",
             "objects": sf_objects,
-            "api_usage": str(sf.api_usage.get("api-usage")),
+            "api_usage": _sf_usage(sf),
         },
         "hubspot": {
             "url": env.get("HUBSPOT_BASE_URL") or "api.hubapi.com",
             "objects": hs_objects,
-            "api_usage": "see X-HubSpot-RateLimit-* headers",
+            "api_usage": hs_usage,
         },
         "samples": samples,
     }
+
+
+def _sf_usage(sf: Salesforce) -> str:
+    usage = sf.api_usage.get("api-usage")  # parsed from the Sforce-Limit-Info header
+    return f"{usage.used}/{usage.total} today" if usage else "not reported"

@@ -110,3 +110,21 @@ def test_a_restart_keeps_every_change(tmp_path: Path) -> None:
         # Same credentials and CA across restarts; ports are picked afresh (port 0).
         assert settings.credentials.salesforce_password == env["SALESFORCE_PASSWORD"]
         assert first_ports[0].startswith("https://127.0.0.1:")
+
+
+def test_demo_json_reports_both_crms() -> None:
+    """`acm-sync demo --json`: a fresh sandbox, counted through the real clients."""
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-m", "acm_sync.cli", "demo", "--accounts", "120", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    summary = json.loads(out)
+    assert summary["salesforce"]["objects"]["Account"]["live"] > 100
+    assert summary["hubspot"]["objects"]["companies"]["live"] > 50
+    assert summary["salesforce"]["api_usage"].endswith(" today")
+    assert summary["hubspot"]["api_usage"].endswith(" today")
