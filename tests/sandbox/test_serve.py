@@ -24,6 +24,8 @@ EXPECTED_ENV = {
     "SALESFORCE_LOGIN_URL",
     "SALESFORCE_CONSUMER_KEY",
     "SALESFORCE_CONSUMER_SECRET",
+    "SALESFORCE_REFRESH_TOKEN",
+    "SALESFORCE_PRIVATE_KEY_FILE",
     "SALESFORCE_CA_BUNDLE",
     "HUBSPOT_ACCESS_TOKEN",
     "HUBSPOT_BASE_URL",
@@ -128,3 +130,73 @@ def test_demo_json_reports_both_crms() -> None:
     assert summary["hubspot"]["objects"]["companies"]["live"] > 50
     assert summary["salesforce"]["api_usage"].endswith(" today")
     assert summary["hubspot"]["api_usage"].endswith(" today")
+
+
+def _sf_session(env: dict[str, str]) -> Any:
+    return salesforce_session(
+        domain=env["SALESFORCE_DOMAIN"],
+        login_url=env["SALESFORCE_LOGIN_URL"],
+        ca_bundle=env["SALESFORCE_CA_BUNDLE"],
+    )
+
+
+def test_jwt_bearer_login_through_simple_salesforce(sandbox: SandboxSettings) -> None:
+    env = sandbox.env()
+    sf = Salesforce(
+        username=env["SALESFORCE_USERNAME"],
+        consumer_key=env["SALESFORCE_CONSUMER_KEY"],
+        privatekey_file=env["SALESFORCE_PRIVATE_KEY_FILE"],
+        domain=env["SALESFORCE_DOMAIN"],
+        session=_sf_session(env),
+    )
+    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] > 0
+
+
+def test_jwt_signed_with_another_key_is_refused(sandbox: SandboxSettings, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+
+    other = tmp_path / "other.key"
+    other.write_bytes(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    env = sandbox.env()
+    with pytest.raises(SalesforceAuthenticationFailed, match="invalid assertion"):
+        Salesforce(
+            username=env["SALESFORCE_USERNAME"],
+            consumer_key=env["SALESFORCE_CONSUMER_KEY"],
+            privatekey_file=str(other),
+            domain=env["SALESFORCE_DOMAIN"],
+            session=_sf_session(env),
+        )
+
+
+def test_refresh_token_grant_as_third_party_connectors_use_it(sandbox: SandboxSettings) -> None:
+    env = sandbox.env()
+    http = _sf_session(env)
+    token_url = f"https://{env['SALESFORCE_DOMAIN']}.salesforce.com/services/oauth2/token"
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": env["SALESFORCE_CONSUMER_KEY"],
+        "client_secret": env["SALESFORCE_CONSUMER_SECRET"],
+        "refresh_token": env["SALESFORCE_REFRESH_TOKEN"],
+    }
+    granted = http.post(token_url, data=form)
+    assert granted.status_code == 200, granted.text
+    body = granted.json()
+    assert {"access_token", "instance_url", "id", "token_type", "issued_at", "signature"} <= set(
+        body
+    )
+    sf = Salesforce(
+        instance_url=body["instance_url"], session_id=body["access_token"], session=http
+    )
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] > 0
+
+    refused = http.post(token_url, data={**form, "refresh_token": "not-it"})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"

@@ -28,7 +28,7 @@ from typing import Any
 import uvicorn
 
 from acm_sync.sandbox.faults import FaultInjector
-from acm_sync.sandbox.tls import ensure_ca
+from acm_sync.sandbox.tls import ensure_ca, ensure_jwt_key
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ class SandboxCredentials:
     salesforce_consumer_key: str
     salesforce_consumer_secret: str
     hubspot_access_token: str
+    # Issued to the connected app at creation (the web-server flow's outcome).
+    salesforce_refresh_token: str = ""
 
     @classmethod
     def load_or_create(cls, path: Path) -> SandboxCredentials:
@@ -59,6 +61,7 @@ class SandboxCredentials:
             salesforce_consumer_key="3MVG9sandbox" + secrets.token_urlsafe(24),
             salesforce_consumer_secret=secrets.token_hex(32),
             hubspot_access_token="pat-na1-" + secrets.token_hex(16),
+            salesforce_refresh_token="5Aep861" + secrets.token_urlsafe(48),
         )
         path.write_text(json.dumps(asdict(creds), indent=2))
         path.chmod(0o600)
@@ -75,6 +78,8 @@ class SandboxSettings:
     salesforce_ca_bundle: str
     hubspot_base_url: str
     credentials: SandboxCredentials
+    # The connected app's JWT signing key (its certificate is registered in the sandbox).
+    salesforce_private_key_file: str = ""
 
     def env(self) -> dict[str, str]:
         """The connection settings as the environment variables the product reads."""
@@ -87,6 +92,8 @@ class SandboxSettings:
             "SALESFORCE_LOGIN_URL": self.salesforce_login_url,
             "SALESFORCE_CONSUMER_KEY": c.salesforce_consumer_key,
             "SALESFORCE_CONSUMER_SECRET": c.salesforce_consumer_secret,
+            "SALESFORCE_REFRESH_TOKEN": c.salesforce_refresh_token,
+            "SALESFORCE_PRIVATE_KEY_FILE": self.salesforce_private_key_file,
             "SALESFORCE_CA_BUNDLE": self.salesforce_ca_bundle,
             "HUBSPOT_ACCESS_TOKEN": c.hubspot_access_token,
             "HUBSPOT_BASE_URL": self.hubspot_base_url,
@@ -155,6 +162,7 @@ def serve(
     data_dir.mkdir(parents=True, exist_ok=True)
     creds = SandboxCredentials.load_or_create(data_dir / "credentials.json")
     tls = ensure_ca(data_dir / "tls")
+    jwt_key = ensure_jwt_key(data_dir / "tls")
     sf_db, hs_db = data_dir / "salesforce.db", data_dir / "hubspot.db"
 
     org = None
@@ -180,6 +188,8 @@ def serve(
             security_token=creds.salesforce_security_token,
             consumer_key=creds.salesforce_consumer_key,
             consumer_secret=creds.salesforce_consumer_secret,
+            refresh_token=creds.salesforce_refresh_token,
+            jwt_public_key=jwt_key.public_pem,
         ),
         faults=_injector("salesforce"),
         seed=org if not sf_db.exists() else None,
@@ -202,6 +212,7 @@ def serve(
         salesforce_ca_bundle=str(tls.ca_path),
         hubspot_base_url=hs_url,
         credentials=creds,
+        salesforce_private_key_file=str(jwt_key.private_key_path),
     )
 
     common: dict[str, Any] = {

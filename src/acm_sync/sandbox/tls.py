@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -99,3 +99,32 @@ def ensure_ca(directory: Path) -> TlsFiles:
     files.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     files.ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     return files
+
+
+@dataclass(frozen=True)
+class JwtKey:
+    private_key_path: Path
+    public_pem: str
+
+
+def ensure_jwt_key(directory: Path) -> JwtKey:
+    """The connected app's RS256 signing key for the JWT bearer flow, created when missing."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "jwt_signing.key"
+    if not path.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        path.chmod(0o600)
+    private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return JwtKey(path, public_pem)

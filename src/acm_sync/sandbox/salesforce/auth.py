@@ -1,4 +1,9 @@
-"""Sessions (Bearer tokens) and the OAuth 2.0 token endpoint (password, client_credentials)."""
+"""Sessions (Bearer tokens) and the OAuth 2.0 token endpoint.
+
+Grants: password, client_credentials, refresh_token (a refresh token issued to the connected app
+when the sandbox was created, as the web-server flow would have), and the JWT bearer flow
+(an RS256 assertion signed with the key whose certificate the connected app holds).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+import jwt
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,6 +34,17 @@ class SalesforceCredentials:
     security_token: str
     consumer_key: str
     consumer_secret: str
+    refresh_token: str = ""
+    jwt_public_key: str = ""  # PEM; empty: the connected app has no certificate (no JWT flow)
+
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# The audiences Salesforce accepts for a JWT assertion; the sandbox's own login host too.
+JWT_AUDIENCES = (
+    "https://login.salesforce.com",
+    "https://test.salesforce.com",
+    "https://acm-sandbox.salesforce.com",
+)
 
 
 @dataclass
@@ -111,7 +128,12 @@ async def token_endpoint(
             return _oauth_error("invalid_client", "invalid client credentials")
         client_id, _, client_secret = decoded.partition(":")
     grant = form.get("grant_type")
-    if grant not in ("password", "client_credentials"):
+    if grant == JWT_GRANT:
+        failure = _check_jwt(form.get("assertion", ""), credentials, instance_url)
+        if failure:
+            return _oauth_error("invalid_grant", failure)
+        return _issue(credentials, sessions, user_id, instance_url, scope="api")
+    if grant not in ("password", "client_credentials", "refresh_token"):
         return _oauth_error("unsupported_grant_type", "grant type not supported")
     if client_id != credentials.consumer_key:
         return _oauth_error("invalid_client_id", "client identifier invalid")
@@ -124,6 +146,52 @@ async def token_endpoint(
             hmac.compare_digest(password, expected)
         ):
             return _oauth_error("invalid_grant", "authentication failure")
+    if grant == "refresh_token" and not (
+        credentials.refresh_token
+        and hmac.compare_digest(form.get("refresh_token", ""), credentials.refresh_token)
+    ):
+        return _oauth_error("invalid_grant", "expired access/refresh token")
+    scope = (
+        None
+        if grant == "password"
+        else ("api refresh_token" if grant == "refresh_token" else "api")
+    )
+    return _issue(credentials, sessions, user_id, instance_url, scope=scope)
+
+
+def _check_jwt(assertion: str, credentials: SalesforceCredentials, instance_url: str) -> str:
+    """Why the JWT bearer assertion is refused ("" when it is good), in Salesforce's words."""
+    if not credentials.jwt_public_key:
+        return "invalid assertion"
+    try:
+        claims = jwt.decode(
+            assertion,
+            credentials.jwt_public_key,
+            algorithms=["RS256"],
+            audience=[*JWT_AUDIENCES, instance_url],
+            options={"require": ["iss", "sub", "aud", "exp"]},
+        )
+    except jwt.InvalidAudienceError:
+        return "audience is invalid"
+    except jwt.ExpiredSignatureError:
+        return "expired authorization code"
+    except jwt.PyJWTError:
+        return "invalid assertion"
+    if claims["iss"] != credentials.consumer_key:
+        return "invalid_client_id"
+    if str(claims["sub"]).lower() != credentials.username.lower():
+        return "user hasn't approved this consumer"
+    return ""
+
+
+def _issue(
+    credentials: SalesforceCredentials,
+    sessions: Sessions,
+    user_id: str,
+    instance_url: str,
+    *,
+    scope: str | None,
+) -> Response:
     session = sessions.issue(user_id)
     issued_at = str(int(session.issued * 1000))
     identity = f"{instance_url}/id/{sessions.org_id}/{user_id}"
@@ -140,6 +208,6 @@ async def token_endpoint(
         "issued_at": issued_at,
         "signature": signature,
     }
-    if grant == "client_credentials":
-        payload["scope"] = "api"
+    if scope:
+        payload["scope"] = scope
     return json_response(payload)
