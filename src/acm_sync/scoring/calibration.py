@@ -124,7 +124,7 @@ def learn_win_rates(history: DealHistory, as_of: Instant, config: ForecastConfig
     by_stage["prior"] = prior
     by_stage["samples"] = samples.astype(np.int64)
     by_stage["wins"] = wins.astype(np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         by_stage["empirical_rate"] = np.where(samples > 0, wins / samples, np.nan)
     by_stage["p_win"] = p_stage
     return WinRates(
@@ -145,7 +145,7 @@ def shrink(
 ) -> npt.NDArray[np.float64]:
     """Beta-binomial posterior mean: (wins + k·prior) / (samples + k); prior when empty."""
     denominator = samples + strength
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         posterior = (wins + strength * prior) / denominator
     return np.clip(np.where(denominator > 0, posterior, prior), 0.0, 1.0)
 

@@ -229,7 +229,7 @@ def _inputs(
     inputs["contacts"] = book.per_account(people_pos)
     inputs["complete_contacts"] = book.per_account(people_pos[complete])
     inputs["open_renewals"] = book.per_account(deal_pos[renewal]).astype(np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         inputs["renewals_at_risk_share"] = (
             book.per_account(deal_pos[renewal], (exposure * risk)[renewal]) / renewal_exposure
         )
@@ -298,7 +298,7 @@ def _components(
 
 def _share(part: pd.Series, whole: pd.Series) -> npt.NDArray[np.float64]:
     whole_array = whole.to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(whole_array > 0, part.to_numpy(dtype=float) / whole_array, np.nan)
 
 
@@ -329,9 +329,17 @@ def _details(inputs: pd.DataFrame, currency: str) -> npt.NDArray[np.object_]:
         + text.count(inputs["open_renewals"], "open renewal")
         + " at risk"
     )
-    quality = "fields, contacts and deals checked"
+    contact_share = _share(inputs["complete_contacts"], inputs["contacts"])
+    quality = (
+        "account fields "
+        + text.percent(inputs["account_fields_filled"])
+        + text.choose(
+            np.isnan(contact_share),
+            text.constant(", no contacts", len(inputs)),
+            ", contacts " + text.percent(contact_share) + " complete",
+        )
+    )
     satisfaction = "CSAT/NPS " + text.integer(inputs["satisfaction"])
-    n = len(inputs)
     return np.column_stack(
         [
             engagement,
@@ -339,7 +347,7 @@ def _details(inputs: pd.DataFrame, currency: str) -> npt.NDArray[np.object_]:
             revenue,
             pipeline,
             renewals,
-            text.constant(quality, n),
+            quality,
             satisfaction,
         ]
     ).astype(object)

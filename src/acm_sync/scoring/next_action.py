@@ -7,7 +7,7 @@ Rules (ids as in `next_action.rules`, which also sets their priority):
 - renewal_at_risk: an open renewal overdue, or closing within `renewal_due_days` below
   `renewal_low_probability` calibrated win probability (the largest one is named).
 - stale_deals: at least `stale_deals_min` stale open deals (overdue, stuck, pushed).
-- red_health: any other account in Red.
+- red_health: any other customer (not a Prospect) in Red.
 - new_without_decision_maker: a New account with no reachable decision maker.
 - dormant_win_back: a Dormant account.
 
@@ -101,7 +101,8 @@ def _rules(
         "key_no_activity": key & quiet,
         "renewal_at_risk": renewal != "",
         "stale_deals": stale_count >= config.stale_deals_min,
-        "red_health": band == "Red",
+        # prospects are sales' to work, not account managers': Red there is the norm
+        "red_health": (band == "Red") & (tier != "Prospect"),
         "new_without_decision_maker": (tier == "New") & (decision_makers == 0),
         "dormant_win_back": tier == "Dormant",
     }

@@ -138,7 +138,7 @@ def _strategic(facts: pd.DataFrame, config: TiersConfig) -> npt.NDArray[np.bool_
 def _growth_marked(facts: pd.DataFrame, min_growth: float, base: float) -> npt.NDArray[np.bool_]:
     prior = facts["prior_won_revenue"].to_numpy()
     current = facts["t12m_won_revenue"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         growth = current / prior - 1
     return (prior > 0) & (prior >= base) & (growth >= min_growth)
 
@@ -234,7 +234,7 @@ def _strategic_reason(
     )
     threshold = text.money([rule.min_open_pipeline or 0], symbol)[0]
     prior = facts["prior_won_revenue"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         growth = np.where(prior > 0, facts["t12m_won_revenue"].to_numpy() / prior - 1, 0)
     growth_text = (
         "Key (strategic): T12M won revenue up "
