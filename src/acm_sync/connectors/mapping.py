@@ -20,16 +20,22 @@ PREFIX = {"salesforce": "sf", "hubspot": "hs"}
 # The key column and the reference columns that hold CRM ids (namespaced on the way in).
 ID_COLUMN = {"accounts": "account_id", "contacts": "contact_id", "opportunities": "opportunity_id"}
 REFERENCE_COLUMNS = {"account_id", "owner_id", "opportunity_id", "merged_into"}
+# Free-text columns people type into: surrounding whitespace is noise there.
+TIDY_COLUMNS = {"name", "first_name", "last_name", "title", "industry", "stage"}
 
 
 def text(series: pd.Series) -> pd.Series:
     """Values as nullable text: booleans lower-case (as Bulk CSV writes them), blanks → NA."""
-    if series.dtype == bool or (
-        series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "boolean"
-    ):
-        series = series.map({True: "true", False: "false"})
-    out = series.astype("string").str.strip()
-    return out.mask(out == "")
+    if series.dtype == "string":
+        out = series
+    else:
+        if series.dtype == bool or (
+            series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "boolean"
+        ):
+            series = series.map({True: "true", False: "false"})
+        out = series.astype("string")
+    blank = out == ""
+    return out.mask(blank) if blank.any() else out
 
 
 def raw_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -37,9 +43,15 @@ def raw_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({c: text(frame[c]) for c in frame.columns}, index=frame.index)
 
 
+def tidy(series: pd.Series) -> pd.Series:
+    """Text without surrounding whitespace; whitespace-only → NA."""
+    out = text(series).str.strip()
+    return out.mask(out == "")
+
+
 def normalise_domain(series: pd.Series) -> pd.Series:
     """Lower case, no scheme, no `www.`, no port / path / query; blanks → NA."""
-    d = text(series).str.lower()
+    d = tidy(series).str.lower()
     d = d.str.replace(r"^[a-z][a-z0-9+.-]*://", "", regex=True)
     d = d.str.replace(r"^[^/@]*@", "", regex=True)  # user@ in a URL, or an email address
     d = d.str.replace(r"^www\d*\.", "", regex=True)
@@ -48,7 +60,7 @@ def normalise_domain(series: pd.Series) -> pd.Series:
 
 
 def normalise_email(series: pd.Series) -> pd.Series:
-    e = text(series).str.lower().str.replace(r"^mailto:", "", regex=True)
+    e = tidy(series).str.lower().str.replace(r"^mailto:", "", regex=True)
     return e.mask(e == "")
 
 
@@ -63,11 +75,14 @@ def parse_timestamp(series: pd.Series) -> pd.Series:
     to its range rather than lost, so "far in the future" stays visible to quality checks.
     """
     t = text(series)
-    epoch = t.str.fullmatch(r"\d{11,}").fillna(False).astype(bool)
-    out = pd.to_datetime(t.mask(epoch), utc=True, format="ISO8601", errors="coerce")
-    if epoch.any():
-        ms = pd.to_numeric(t.where(epoch), errors="coerce")
-        out = out.mask(epoch, pd.to_datetime(ms, unit="ms", utc=True))
+    out = pd.to_datetime(t, utc=True, format="ISO8601", errors="coerce")
+    unparsed = out.isna() & t.notna()
+    if unparsed.any():
+        # Epoch milliseconds (HubSpot sends some dates so); only what ISO 8601 did not read.
+        ms = pd.to_numeric(t.where(unparsed), errors="coerce")
+        epoch = unparsed & ms.gt(1e10).fillna(False).astype(bool)
+        if epoch.any():
+            out = out.mask(epoch, pd.to_datetime(ms.where(epoch), unit="ms", utc=True))
     if out.notna().any() and (out.min() < _TS_MIN or out.max() > _TS_MAX):
         out = out.clip(_TS_MIN, _TS_MAX)  # type: ignore[call-overload]
     return out.astype(model.TIMESTAMP)
@@ -93,10 +108,12 @@ def namespaced(prefix: str, series: pd.Series) -> pd.Series:
 
 def coalesce(raw: pd.DataFrame, names: list[str]) -> pd.Series:
     """The first non-empty value among the named raw columns."""
-    out = pd.Series(pd.NA, index=raw.index, dtype="string")
-    for name in names:
-        if name in raw.columns:
-            out = out.fillna(text(raw[name]))
+    present = [n for n in names if n in raw.columns]
+    if not present:
+        return pd.Series(pd.NA, index=raw.index, dtype="string")
+    out = text(raw[present[0]])
+    for name in present[1:]:
+        out = out.fillna(text(raw[name]))
     return out
 
 
@@ -178,6 +195,8 @@ def _typed(
         return parse_int(values)
     if dtype == model.BOOL:
         return parse_bool(values)
+    if column in TIDY_COLUMNS:
+        return tidy(values)
     return values.astype(model.STRING)
 
 
