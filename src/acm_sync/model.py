@@ -14,7 +14,8 @@ STRING: Final = "string"
 FLOAT: Final = "Float64"
 INT: Final = "Int64"
 BOOL: Final = "boolean"
-TIMESTAMP: Final = "datetime64[ns, UTC]"
+# Microseconds, not nanoseconds: dirty CRM dates (year 2999) must load so quality can flag them.
+TIMESTAMP: Final = "datetime64[us, UTC]"
 
 SOURCES: Final = ("salesforce", "hubspot")
 
