@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from acm_sync.connectors.settings import SyncSettings
+from acm_sync.quality.settings import QualitySettings
 
 CONFIG_ENV_VAR: Final = "ACM_SYNC_CONFIG"
 DEFAULT_CONFIG_PATH: Final = Path("acm_sync.yaml")
@@ -311,6 +312,7 @@ class AcmSyncConfig(Section):
     forecast: ForecastConfig = ForecastConfig()
     next_action: NextActionConfig = NextActionConfig()
     sync: SyncSettings = SyncSettings()  # pulls from the CRMs (acm_sync.connectors.settings)
+    quality: QualitySettings = QualitySettings()  # data-quality gates (acm_sync.quality.settings)
 
 
 def config_path() -> Path:
