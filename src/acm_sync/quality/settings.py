@@ -47,4 +47,5 @@ class QualitySettings(BaseModel):
     )
 
     def threshold(self, entity: str) -> float:
-        return float(self.entity_thresholds.get(entity, self.critical_failure_threshold))
+        overrides: dict[str, float] = dict(self.entity_thresholds)
+        return overrides.get(entity, self.critical_failure_threshold)
