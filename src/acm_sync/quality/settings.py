@@ -47,5 +47,5 @@ class QualitySettings(BaseModel):
     )
 
     def threshold(self, entity: str) -> float:
-        overrides: dict[str, float] = dict(self.entity_thresholds)
+        overrides = {str(k): v for k, v in self.entity_thresholds.items()}
         return overrides.get(entity, self.critical_failure_threshold)
