@@ -86,6 +86,8 @@ class Batch:
     # (table, key column, keys whose rows are replaced, new rows) — child rows such as history
     replace: list[tuple[str, str, list[str], pd.DataFrame]] = field(default_factory=list)
     raw_replace_key: str | None = None  # raw rows replaced by this column (long raw tables)
+    # More raw tables written in the same transaction: (table, rows, replaced by this column)
+    raw_children: list[tuple[str, pd.DataFrame, str]] = field(default_factory=list)
 
 
 class Warehouse:
@@ -230,6 +232,10 @@ class Warehouse:
                         self._replace(con, raw_table, key, keys, batch.raw)
                     else:
                         self._upsert(con, raw_table, batch.raw, batch.raw_key)
+                for child, rows, key in batch.raw_children:
+                    if len(rows):
+                        self._ensure_raw(con, child, rows)
+                        self._replace(con, child, key, rows[key].dropna().unique().tolist(), rows)
                 for table, frame in batch.canonical:
                     if len(frame):
                         self._upsert(con, table, frame, TABLE_KEYS[table])

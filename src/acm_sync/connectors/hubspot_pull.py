@@ -244,9 +244,9 @@ class _Pull:
             canonical=[(self.spec.table, canonical)],
             merged_stubs=[(self.spec.table, stubs)],
         )
-        self.wh.commit(batch, raw_table=self.raw_table)
         if history:
-            self._commit_history(history)
+            self._add_history(batch, history)
+        self.wh.commit(batch, raw_table=self.raw_table)
         self._count(canonical, stubs)
         if finishing_full and state.full_started_at is not None:
             self.result.rows_vanished = self.wh.mark_vanished(
@@ -257,28 +257,16 @@ class _Pull:
                 since=state.full_started_at,
             )
 
-    def _commit_history(self, records: list[dict[str, Any]]) -> None:
+    def _add_history(self, batch: Batch, records: list[dict[str, Any]]) -> None:
+        """The deals' stage history, replaced whole per deal, in the deals' own transaction
+        (so a deal's values and its history never disagree in the warehouse)."""
         versions = versions_frame(records)
         deal_ids = [str(r["id"]) for r in records]
         rows = history_from_versions(versions, self.settings.field_map("opportunity_stage_history"))
         raw = versions.assign(_synced_at=datetime.now(UTC), _run_id=self.run_id)
-        if raw.empty:
-            raw = None  # type: ignore[assignment]
-        self.wh.commit(
-            Batch(
-                self.wh.state(SOURCE, "deal_history"),
-                raw=raw,
-                raw_replace_key="deal_id",
-                replace=[
-                    (
-                        "opportunity_stage_history",
-                        "opportunity_id",
-                        ["hs:" + i for i in deal_ids],
-                        rows,
-                    )
-                ],
-            ),
-            raw_table=HISTORY_TABLE,
+        batch.raw_children.append((HISTORY_TABLE, raw, "deal_id"))
+        batch.replace.append(
+            ("opportunity_stage_history", "opportunity_id", ["hs:" + i for i in deal_ids], rows)
         )
         self.result.history_rows += len(rows)
 
