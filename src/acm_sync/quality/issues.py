@@ -1,0 +1,246 @@
+"""Issues: one row per (record, failed rule), with the reason a rep reads, and the per-record
+issue text written back to `ACM_Data_Issues__c` / `acm_data_issues`.
+
+Reasons fill the rule's `meta.reason` template (suites.py) from the failing row: `{value}` is
+the failing value shown quoted with control characters escaped ("Email 'jane@@x.com' is not a
+valid address"), numbers with thousands separators, timestamps as dates.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from acm_sync import model
+from acm_sync.quality.engine import RuleOutcome
+
+ISSUE_TEXT_MAX: Final = 1000  # the CRM fields' length
+VALUE_SHOWN_MAX: Final = 60
+OTHERS_SHOWN: Final = 3
+ISSUE_COLUMNS: Final = {
+    "entity": model.STRING,
+    "record_id": model.STRING,
+    "source": model.STRING,
+    "source_id": model.STRING,
+    "code": model.STRING,
+    "rule": model.STRING,
+    "severity": model.STRING,
+    "reason": model.STRING,
+    "rank": model.INT,
+}
+SEVERITY_ORDER: Final = {"critical": 0, "warning": 1}
+
+
+def show(value: Any) -> str:
+    """A value as a reason shows it."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return "(empty)"
+    if isinstance(value, float) and math.isnan(value):
+        return "(empty)"
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, pd.Timestamp):
+        if value == value.normalize():
+            return value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{v:,.2f}" if abs(v) >= 1 else f"{v:g}"
+    text = str(value)
+    if len(text) > VALUE_SHOWN_MAX:
+        text = text[: VALUE_SHOWN_MAX - 1] + "…"
+    return repr(text)
+
+
+class _ReasonFormatter(string.Formatter):
+    """`{field}` → show(value); `{field:spec}` → format(value, spec) (falling back to show)."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, _Shown):
+            return value.text
+        if format_spec:
+            try:
+                return format(value, format_spec)
+            except (TypeError, ValueError):
+                return show(value)
+        return show(value)
+
+    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        return kwargs.get(str(key))
+
+
+class _Shown:
+    """Text that goes into a reason as it is (lists of record ids, lengths)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_FORMATTER = _ReasonFormatter()
+
+
+def _others(ids: pd.Series, keys: pd.DataFrame) -> pd.Series:
+    """For rows flagged by a uniqueness rule: the other records with the same key values."""
+    key = pd.Series(
+        pd.util.hash_pandas_object(keys, index=False).to_numpy(), index=keys.index, dtype="uint64"
+    )
+    groups = ids.groupby(key.to_numpy()).agg(list)
+    mates = key.map(groups)
+    out = []
+    for own, group in zip(ids.tolist(), mates.tolist(), strict=True):
+        rest = [g for g in group if g != own]
+        shown = ", ".join(rest[:OTHERS_SHOWN])
+        if len(rest) > OTHERS_SHOWN:
+            shown += f" (+{len(rest) - OTHERS_SHOWN} more)"
+        out.append(shown or "another record")
+    return pd.Series(out, index=ids.index, dtype=object)
+
+
+def issues_for(
+    entity: str,
+    frame: pd.DataFrame,
+    outcomes: Sequence[RuleOutcome],
+    record_ids: pd.Series,
+    sources: pd.Series,
+    source_ids: pd.Series,
+) -> pd.DataFrame:
+    """One row per failing (record, rule): entity, record_id, source, source_id, code, rule,
+    severity, reason, rank (the rule's place in its suite)."""
+    parts = []
+    for outcome in outcomes:
+        if not outcome.failures:
+            continue
+        rule, pos = outcome.rule, outcome.positions
+        rows = frame.iloc[pos]
+        ids = record_ids.iloc[pos]
+        fields = [
+            name
+            for _, name, _, _ in string.Formatter().parse(rule.reason)
+            if name is not None and name not in ("value", "length", "others", "column")
+        ]
+        values = rows.get(rule.columns[0], None)
+        others = (
+            _others(ids, rows[list(rule.columns)])
+            if rule.uniqueness and "{others" in rule.reason
+            else None
+        )
+        reasons = []
+        for i in range(len(rows)):
+            value = None if values is None else values.iat[i]
+            kwargs: dict[str, Any] = {f: rows[f].iat[i] for f in fields if f in rows}
+            kwargs["value"] = value
+            kwargs["column"] = _Shown(rule.columns[0])
+            kwargs["length"] = _Shown(str(len(value)) if isinstance(value, str) else "?")
+            if others is not None:
+                kwargs["others"] = _Shown(str(others.iat[i]))
+            reasons.append(_FORMATTER.vformat(rule.reason, (), kwargs))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "entity": entity,
+                    "record_id": ids.to_numpy(),
+                    "source": sources.iloc[pos].to_numpy(),
+                    "source_id": source_ids.iloc[pos].to_numpy(),
+                    "code": rule.code,
+                    "rule": rule.label,
+                    "severity": rule.severity,
+                    "reason": reasons,
+                    "rank": rule.index,
+                }
+            )
+        )
+    if not parts:
+        return empty_issues()
+    return pd.concat(parts, ignore_index=True).astype(ISSUE_COLUMNS)
+
+
+def empty_issues() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in ISSUE_COLUMNS.items()})
+
+
+def issue_texts(issues: pd.DataFrame, *, limit: int = ISSUE_TEXT_MAX) -> pd.DataFrame:
+    """Per record (accounts, contacts, opportunities): the text of its open issues, most
+    important first (critical before warning, then the suite's order), at most `limit`
+    characters. Stage-history issues are reported on their opportunity.
+
+    Columns: entity, record_id, source, source_id, issues, held_back (a critical issue kept the
+    record out of scoring), issue_count.
+    """
+    if issues.empty:
+        return pd.DataFrame(
+            {
+                "entity": pd.Series(dtype=model.STRING),
+                "record_id": pd.Series(dtype=model.STRING),
+                "source": pd.Series(dtype=model.STRING),
+                "source_id": pd.Series(dtype=model.STRING),
+                "issues": pd.Series(dtype=model.STRING),
+                "held_back": pd.Series(dtype=model.BOOL),
+                "issue_count": pd.Series(dtype=model.INT),
+            }
+        )
+    df = issues.copy()
+    history = (df["entity"] == "opportunity_stage_history").to_numpy()
+    df.loc[history, "record_id"] = df.loc[history, "record_id"].str.split("@", n=1).str[0]
+    df.loc[history, "entity"] = "opportunities"
+    df["_history"] = history
+    df["_sev"] = df["severity"].map(SEVERITY_ORDER).fillna(9)
+    df = df.sort_values(
+        ["entity", "record_id", "_sev", "_history", "rank"], kind="stable", ignore_index=True
+    )
+    # One line per distinct reason of a record (history rows repeat across changes).
+    df = df.drop_duplicates(["entity", "record_id", "severity", "reason"])
+    prefix = np.where(df["severity"] == "critical", "Critical: ", "Warning: ")
+    df["_line"] = prefix + df["reason"].astype(str)
+    rows = []
+    for (entity, record_id), group in df.groupby(["entity", "record_id"], sort=False):
+        rows.append(
+            {
+                "entity": entity,
+                "record_id": record_id,
+                "source": group["source"].iat[0],
+                "source_id": group["source_id"].iat[0],
+                "issues": _join(group["_line"].tolist(), limit),
+                "held_back": bool((group["severity"] == "critical").any()),
+                "issue_count": len(group),
+            }
+        )
+    out = pd.DataFrame(rows)
+    return out.astype(
+        {
+            "entity": model.STRING,
+            "record_id": model.STRING,
+            "source": model.STRING,
+            "source_id": model.STRING,
+            "issues": model.STRING,
+            "held_back": model.BOOL,
+            "issue_count": model.INT,
+        }
+    )
+
+
+def _join(lines: list[str], limit: int) -> str:
+    """Lines joined by newlines within `limit` characters; what does not fit is counted."""
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        rest = len(lines) - i - 1
+        tail = f"\n… and {rest} more" if rest else ""
+        cost = len(line) + (1 if out else 0)
+        if used + cost + len(tail) <= limit:
+            out.append(line)
+            used += cost
+            continue
+        more = f"… and {len(lines) - i} more"
+        if not out:
+            return line[: limit - len(more) - 2] + "…\n" + more
+        return "\n".join(out) + "\n" + more
+    return "\n".join(out)
