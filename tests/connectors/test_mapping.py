@@ -66,6 +66,11 @@ def test_timestamps_of_every_crm_shape_parse_to_utc() -> None:
     assert out.iloc[5:].isna().all()
 
 
+def test_far_future_dates_load_rather_than_overflow() -> None:
+    out = parse_timestamp(pd.Series(["2999-01-01", "0001-01-01", "2024-01-01"]))
+    assert out.notna().all() and out.iloc[0].year >= 2262 and str(out.dtype) == model.TIMESTAMP
+
+
 def test_booleans_and_integers_keep_their_identity_as_text() -> None:
     raw = raw_text(pd.DataFrame({"b": [True, False, None], "n": [1, 0, None]}, dtype=object))
     assert raw["b"].tolist()[:2] == ["true", "false"]

@@ -280,7 +280,7 @@ def test_bad_credentials_say_what_to_fix_without_the_secret(
     assert "not-a-real-token" not in str(caught.value)
 
 
-def test_client_credentials_and_access_token_logins(env: dict[str, str], wh: Warehouse) -> None:
+def test_client_credentials_jwt_and_access_token_logins(env: dict[str, str], wh: Warehouse) -> None:
     oauth = SalesforceResource(
         consumer_key=env["SALESFORCE_CONSUMER_KEY"],
         consumer_secret=env["SALESFORCE_CONSUMER_SECRET"],
@@ -299,6 +299,17 @@ def test_client_credentials_and_access_token_logins(env: dict[str, str], wh: War
     )
     assert direct.method() == "token"
     assert pull_salesforce(direct.connect(), wh, SETTINGS, "contacts").complete
+    if env.get("SALESFORCE_PRIVATE_KEY_FILE"):  # the sandbox's connected-app signing key
+        jwt = SalesforceResource(
+            username=env["SALESFORCE_USERNAME"],
+            consumer_key=env["SALESFORCE_CONSUMER_KEY"],
+            private_key_file=env["SALESFORCE_PRIVATE_KEY_FILE"],
+            domain=env["SALESFORCE_DOMAIN"],
+            login_url=env["SALESFORCE_LOGIN_URL"],
+            ca_bundle=env["SALESFORCE_CA_BUNDLE"],
+        )
+        assert jwt.method() == "jwt"
+        assert pull_salesforce(jwt.connect(), wh, SETTINGS, "opportunities").complete
 
 
 def test_from_env_hands_secrets_over_as_env_var_references() -> None:

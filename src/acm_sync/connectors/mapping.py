@@ -64,15 +64,18 @@ def normalise_email(series: pd.Series) -> pd.Series:
     return e.mask(e == "")
 
 
-_TS_MIN = pd.Timestamp("1677-09-22", tz="UTC")
-_TS_MAX = pd.Timestamp("2262-04-11", tz="UTC")
+def _bounds(dtype: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """What the canonical timestamp unit can hold (None: more than any date in a CRM)."""
+    if "[ns" in dtype:
+        return pd.Timestamp("1677-09-22", tz="UTC"), pd.Timestamp("2262-04-11", tz="UTC")
+    return None
 
 
 def parse_timestamp(series: pd.Series) -> pd.Series:
     """ISO 8601 (any offset), plain dates, or epoch milliseconds → UTC timestamps.
 
-    Dates outside what a nanosecond timestamp holds (a typo'd close date in 2999) are clipped
-    to its range rather than lost, so "far in the future" stays visible to quality checks.
+    A typo'd close date in 2999 is kept as it is (quality flags it); only if the canonical unit
+    could not hold it would it be clipped to the unit's range rather than lost.
     """
     t = text(series)
     out = pd.to_datetime(t, utc=True, format="ISO8601", errors="coerce")
@@ -83,8 +86,13 @@ def parse_timestamp(series: pd.Series) -> pd.Series:
         epoch = unparsed & ms.gt(1e10).fillna(False).astype(bool)
         if epoch.any():
             out = out.mask(epoch, pd.to_datetime(ms.where(epoch), unit="ms", utc=True))
-    if out.notna().any() and (out.min() < _TS_MIN or out.max() > _TS_MAX):
-        out = out.clip(_TS_MIN, _TS_MAX)  # type: ignore[call-overload]
+    bounds = _bounds(model.TIMESTAMP)
+    if (
+        bounds is not None
+        and out.notna().any()
+        and (out.min() < bounds[0] or out.max() > bounds[1])
+    ):
+        out = out.clip(*bounds)  # type: ignore[call-overload]
     return out.astype(model.TIMESTAMP)
 
 
