@@ -200,3 +200,19 @@ def test_refresh_token_grant_as_third_party_connectors_use_it(sandbox: SandboxSe
     refused = http.post(token_url, data={**form, "refresh_token": "not-it"})
     assert refused.status_code == 400
     assert refused.json()["error"] == "invalid_grant"
+
+
+def test_a_relative_data_dir_gives_absolute_settings(tmp_path: Path) -> None:
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        process = SandboxProcess(Path("rel-sbx"), accounts=100, seed=5)
+        with process as settings:
+            assert Path(settings.salesforce_ca_bundle).is_absolute()
+            assert Path(settings.salesforce_private_key_file).is_absolute()
+    finally:
+        os.chdir(cwd)
+    exports = (tmp_path / "rel-sbx" / "connection.env").read_text()
+    assert f"SALESFORCE_CA_BUNDLE='{tmp_path}" in exports

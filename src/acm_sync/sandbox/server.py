@@ -159,6 +159,7 @@ def serve(
     from acm_sync.sandbox.salesforce.app import SalesforceCredentials
     from acm_sync.sandbox.salesforce.app import create_app as create_salesforce_app
 
+    data_dir = data_dir.resolve()  # the settings name absolute paths, usable from anywhere
     data_dir.mkdir(parents=True, exist_ok=True)
     creds = SandboxCredentials.load_or_create(data_dir / "credentials.json")
     tls = ensure_ca(data_dir / "tls")
