@@ -160,23 +160,28 @@ def host(values: pd.Series) -> pd.Series:
 def registrable_domain(values: pd.Series) -> pd.Series:
     """The registrable domain of each value (NA when empty or not a valid host name)."""
     h = host(values)
-    valid = h.str.fullmatch(_VALID_HOST).fillna(False).astype(bool)
-    h = h.where(valid)
-    labels = h.str.split(".")
-    n = h.str.count(r"\.") + 1
-    last2 = labels.str[-2:].str.join(".")
-    last3 = labels.str[-3:].str.join(".")
-    tld = labels.str[-1]
-    second = labels.str[-2]
-    two_part = (tld.str.len() == 2) & second.isin(GENERIC_SECOND_LEVEL) & (n >= 3)
-    private = last2.isin(PRIVATE_SUFFIXES) & (n >= 3)
-    out = last2.where(~(two_part | private), last3)
-    # "co.uk" alone (no registrable label in front) is no company's domain.
-    out = out.mask((tld.str.len() == 2) & second.isin(GENERIC_SECOND_LEVEL) & (n == 2))
-    return out.astype(STRING)
+    uniq = pd.unique(h.dropna())
+    found = {v: _registrable_one(v) for v in uniq}
+    return h.map(found).astype(STRING)
+
+
+def _registrable_one(name: str) -> str | None:
+    if not _VALID_HOST.fullmatch(name):
+        return None
+    labels = name.split(".")
+    n = len(labels)
+    tld, second = labels[-1], labels[-2]
+    two_part = len(tld) == 2 and second in GENERIC_SECOND_LEVEL
+    if two_part and n == 2:
+        return None  # "co.uk" alone is no company's domain
+    if n >= 3 and (two_part or ".".join(labels[-2:]) in PRIVATE_SUFFIXES):
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
 
 
 def _fold(text: str) -> str:
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

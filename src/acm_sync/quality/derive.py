@@ -132,14 +132,17 @@ def record_ids(entity: str, frame: pd.DataFrame) -> pd.Series:
 def sources(entity: str, frame: pd.DataFrame) -> pd.Series:
     if "source" in frame.columns:
         return frame["source"].astype(model.STRING)
-    prefix = frame["opportunity_id"].astype(model.STRING).str.split(":", n=1).str[0]
-    return prefix.map(SOURCE_OF_PREFIX).astype(model.STRING)
+    ids = frame["opportunity_id"].astype(model.STRING)
+    out = pd.Series(pd.NA, index=frame.index, dtype=model.STRING)
+    for prefix, source in SOURCE_OF_PREFIX.items():
+        out = out.mask(ids.str.startswith(prefix + ":").fillna(False).astype(bool), source)
+    return out
 
 
 def source_ids(entity: str, frame: pd.DataFrame) -> pd.Series:
     if "source_id" in frame.columns:
         return frame["source_id"].astype(model.STRING)
-    return frame["opportunity_id"].astype(model.STRING).str.split(":", n=1).str[1]
+    return frame["opportunity_id"].astype(model.STRING).str.slice(3)  # after "sf:" / "hs:"
 
 
 def _missing(values: pd.Series, known: pd.Index) -> pd.Series:

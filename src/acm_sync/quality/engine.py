@@ -94,6 +94,8 @@ class GxEngine:
         if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
             raise ValueError("validate a frame with a 0..n-1 index (derive.prepare gives one)")
         suite = self.suites[entity]
+        # Only the columns the rules read: GX filters the whole frame per metric.
+        frame = frame.loc[:, [c for c in suite.columns_read if c in frame.columns]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = self._definitions[entity].run(

@@ -114,46 +114,27 @@ def issues_for(
     source_ids: pd.Series,
 ) -> pd.DataFrame:
     """One row per failing (record, rule): entity, record_id, source, source_id, code, rule,
-    severity, reason, rank (the rule's place in its suite)."""
+    severity, reason, rank (the rule's place in its suite).
+
+    `record_ids`, `sources`, `source_ids` are indexed by position in `frame` and need to hold
+    only the failing positions."""
     parts = []
     for outcome in outcomes:
         if not outcome.failures:
             continue
         rule, pos = outcome.rule, outcome.positions
-        rows = frame.iloc[pos]
-        ids = record_ids.iloc[pos]
-        fields = [
-            name
-            for _, name, _, _ in string.Formatter().parse(rule.reason)
-            if name is not None and name not in ("value", "length", "others", "column")
-        ]
-        values = rows.get(rule.columns[0], None)
-        others = (
-            _others(ids, rows[list(rule.columns)])
-            if rule.uniqueness and "{others" in rule.reason
-            else None
-        )
-        reasons = []
-        for i in range(len(rows)):
-            value = None if values is None else values.iat[i]
-            kwargs: dict[str, Any] = {f: rows[f].iat[i] for f in fields if f in rows}
-            kwargs["value"] = value
-            kwargs["column"] = _Shown(rule.columns[0])
-            kwargs["length"] = _Shown(str(len(value)) if isinstance(value, str) else "?")
-            if others is not None:
-                kwargs["others"] = _Shown(str(others.iat[i]))
-            reasons.append(_FORMATTER.vformat(rule.reason, (), kwargs))
+        ids = record_ids.loc[pos]
         parts.append(
             pd.DataFrame(
                 {
                     "entity": entity,
                     "record_id": ids.to_numpy(),
-                    "source": sources.iloc[pos].to_numpy(),
-                    "source_id": source_ids.iloc[pos].to_numpy(),
+                    "source": sources.loc[pos].to_numpy(),
+                    "source_id": source_ids.loc[pos].to_numpy(),
                     "code": rule.code,
                     "rule": rule.label,
                     "severity": rule.severity,
-                    "reason": reasons,
+                    "reason": _reasons(rule.reason, rule.columns, rule.uniqueness, frame, pos, ids),
                     "rank": rule.index,
                 }
             )
@@ -161,6 +142,47 @@ def issues_for(
     if not parts:
         return empty_issues()
     return pd.concat(parts, ignore_index=True).astype(ISSUE_COLUMNS)
+
+
+def _reasons(
+    template: str,
+    columns: tuple[str, ...],
+    uniqueness: bool,
+    frame: pd.DataFrame,
+    pos: np.ndarray,
+    ids: pd.Series,
+) -> list[str] | str:
+    """The reason of each failing row; rows with the same values share one formatted text."""
+    parsed = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    if not parsed:
+        return template  # a constant text ("Title is missing")
+    fields = [f for f in dict.fromkeys(parsed) if f not in ("value", "length", "others", "column")]
+    value_column = columns[0]
+    wanted = list(dict.fromkeys([value_column, *fields]))
+    rows = frame.iloc[pos][[c for c in wanted if c in frame.columns]]
+    others = (
+        _others(ids, frame.iloc[pos][list(columns)]).tolist()
+        if uniqueness and "others" in parsed
+        else None
+    )
+    cache: dict[tuple[Any, ...], str] = {}
+    out = []
+    names = list(rows.columns)
+    for i, values in enumerate(rows.itertuples(index=False, name=None)):
+        key = values if others is None else (*values, others[i])
+        text = cache.get(key)
+        if text is None:
+            kwargs: dict[str, Any] = dict(zip(names, values, strict=True))
+            value = kwargs.get(value_column)
+            kwargs["value"] = value
+            kwargs["column"] = _Shown(value_column)
+            kwargs["length"] = _Shown(str(len(value)) if isinstance(value, str) else "?")
+            if others is not None:
+                kwargs["others"] = _Shown(str(others[i]))
+            text = _FORMATTER.vformat(template, (), kwargs)
+            cache[key] = text
+        out.append(text)
+    return out
 
 
 def empty_issues() -> pd.DataFrame:

@@ -60,6 +60,7 @@ class Rule:
     reason: str
     why: str
     condition: str = ""  # the row_condition, as text
+    reads: tuple[str, ...] = ()  # columns the rule reads (its own + its row_condition's)
 
     @property
     def label(self) -> str:
@@ -85,6 +86,14 @@ class Suite:
     @property
     def name(self) -> str:
         return self.entity
+
+    @property
+    def columns_read(self) -> list[str]:
+        """Columns any rule reads: all GX needs of the frame."""
+        out: dict[str, None] = {}
+        for rule in self.rules:
+            out.update(dict.fromkeys(rule.reads))
+        return list(out)
 
     def gx_suite(self) -> ExpectationSuite:
         """A fresh GX suite of the rules (the one to add to a data context)."""
@@ -251,6 +260,7 @@ def _rule(where: str, entity: str, i: int, item: Any, known: set[str]) -> Rule:
         reason=reason,
         why=str(meta.get("why", "")),
         condition=_condition_text(kwargs.get("row_condition")),
+        reads=tuple(dict.fromkeys([*columns, *_condition_columns(kwargs.get("row_condition"))])),
     )
 
 
