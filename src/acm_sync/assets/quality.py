@@ -1,0 +1,372 @@
+"""Quality assets: each CRM's stage list, one validated table per canonical entity (with its two
+blocking gates), cross-CRM identity, and the per-record issue texts for write-back.
+
+    quality_stage_catalog ─┐
+    (ingestion assets) ────┴─▶ quality_accounts / quality_contacts / quality_opportunities /
+                               quality_opportunity_stage_history
+                                 checks: critical_failure_rate, volume   (blocking)
+                               ─▶ quality_account_identity, quality_issue_texts ─▶ (scoring,
+                                                                               write-back)
+
+A failing check blocks every asset downstream of the validated asset in the same run, so
+write-back never runs on a pull that failed its gates. The gates are also kept in the warehouse
+(`QualityStore.gates_open`) for write-back runs launched on their own.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from acm_sync.assets.ingest import SyncSettingsResource, run_budget
+from acm_sync.config import ConfigError, load_config
+from acm_sync.connectors.common import CredentialsError
+from acm_sync.connectors.hubspot import HubSpotResource
+from acm_sync.connectors.salesforce import SalesforceResource
+from acm_sync.identity import match_accounts, match_contacts
+from acm_sync.quality import derive
+from acm_sync.quality.derive import RunContext
+from acm_sync.quality.engine import GxEngine, QualityRunError
+from acm_sync.quality.issues import issue_texts
+from acm_sync.quality.settings import QualitySettings
+from acm_sync.quality.stages import (
+    StageCatalog,
+    fetch_hubspot_stages,
+    fetch_salesforce_stages,
+)
+from acm_sync.quality.store import (
+    QualityStore,
+    critical_gate,
+    live_volumes,
+    valid_table,
+    volume_gate,
+)
+from acm_sync.quality.suites import ENTITIES, SuiteError, load_suites
+from acm_sync.quality.validate import validate_entity
+from acm_sync.warehouse import Warehouse, WarehouseResource
+
+GROUP = "quality"
+KINDS = {"quality", "great_expectations", "duckdb"}
+STAGE_CATALOG = "quality_stage_catalog"
+# Ingestion assets each validated table reads (by key: quality does not import ingestion).
+PULLED = {
+    "accounts": ["salesforce_accounts", "hubspot_companies"],
+    "contacts": ["salesforce_contacts", "hubspot_contacts"],
+    "opportunities": ["salesforce_opportunities", "hubspot_deals"],
+    "opportunity_stage_history": ["salesforce_opportunity_history", "hubspot_deal_stage_history"],
+}
+# Other inputs of the rules: reference checks read the accounts / opportunities pulled, the
+# stage rules the CRMs' stage lists.
+READS = {
+    "accounts": [],
+    "contacts": PULLED["accounts"],
+    "opportunities": [*PULLED["accounts"], STAGE_CATALOG],
+    "opportunity_stage_history": [*PULLED["opportunities"], STAGE_CATALOG],
+}
+
+
+def asset_name(entity: str) -> str:
+    return f"quality_{entity}"
+
+
+class QualitySettingsResource(dg.ConfigurableResource):
+    """The `quality` section of acm_sync.yaml (`$ACM_SYNC_CONFIG`, else ./acm_sync.yaml)."""
+
+    config_path: str | None = None
+
+    def get(self) -> QualitySettings:
+        try:
+            return load_config(self.config_path).quality
+        except ConfigError as exc:
+            raise dg.Failure(str(exc)) from None
+
+
+class QualityConfig(dg.Config):
+    """Run config of a validated-entity asset."""
+
+    accept_volume_drop: bool = Field(
+        default=False,
+        description="The pull really shrank (a clean-up, a migration): pass the volume gate "
+        "and make this run's volume the new baseline.",
+    )
+    as_of: str | None = Field(
+        default=None, description="ISO time the rules judge 'future' / 'stale' by (default now)."
+    )
+
+
+def data_docs_dir(wh: Warehouse) -> Path:
+    return wh.path.parent / "data_docs"
+
+
+def _md(frame: pd.DataFrame) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_none_")
+
+
+# -- the CRMs' stage lists ---------------------------------------------------------------------
+
+
+@dg.asset(
+    name=STAGE_CATALOG,
+    group_name=GROUP,
+    kinds={"quality", "salesforce", "hubspot", "duckdb"},
+    description="Each CRM's own opportunity stage list → `crm_stages`: Salesforce "
+    "OpportunityStage (IsClosed / IsWon / DefaultProbability) and HubSpot deal pipelines "
+    "(isClosed / probability). The stage rules of the quality suites check against it. A CRM "
+    "without credentials keeps its last stored list.",
+)
+def quality_stage_catalog(
+    context: dg.AssetExecutionContext,
+    salesforce: SalesforceResource,
+    hubspot: HubSpotResource,
+    warehouse: WarehouseResource,
+    sync_settings: SyncSettingsResource,
+) -> dg.MaterializeResult:
+    wh = warehouse.get()
+    store = QualityStore(wh)
+    settings = sync_settings.get()
+    run_id = context.run.run_id
+    previous = store.stage_catalog().frame
+    parts: list[StageCatalog] = []
+    skipped: list[str] = []
+    for source in ("salesforce", "hubspot"):
+        try:
+            if source == "salesforce":
+                budget = run_budget(source, settings.salesforce.budget, wh, run_id)
+                sf = salesforce.connect(budget=budget, retry=settings.salesforce.retry)
+                try:
+                    parts.append(fetch_salesforce_stages(sf))
+                finally:
+                    wh.record_calls(run_id, source, STAGE_CATALOG, sf.calls)
+            else:
+                budget = run_budget(source, settings.hubspot.budget, wh, run_id)
+                hs = hubspot.connect(budget=budget, settings=settings.hubspot)
+                try:
+                    parts.append(fetch_hubspot_stages(hs))
+                finally:
+                    wh.record_calls(run_id, source, STAGE_CATALOG, hs.calls)
+        except CredentialsError as exc:
+            context.log.warning(f"{source}: stage list not refreshed: {exc}")
+            skipped.append(source)
+            parts.append(StageCatalog(previous[previous["source"] == source]))
+    catalog = StageCatalog.combine(*parts)
+    store.save_stage_catalog(catalog)
+    counts = catalog.frame.groupby("source").size()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(catalog.frame)),
+            **{f"{s}_stages": dg.MetadataValue.int(int(n)) for s, n in counts.items()},
+            "not_refreshed": ", ".join(skipped) or "none",
+            "stages": _md(catalog.frame),
+        }
+    )
+
+
+# -- validated entities ------------------------------------------------------------------------
+
+
+def _validated_asset(entity: str) -> dg.AssetsDefinition:
+    name = asset_name(entity)
+    deps = list(dict.fromkeys([*PULLED[entity], *READS[entity]]))
+
+    @dg.asset(
+        name=name,
+        group_name=GROUP,
+        kinds=KINDS,
+        deps=[dg.AssetKey(d) for d in deps],
+        description=f"`{entity}` validated with expectations/{entity}.json (GX): rows failing a "
+        f"critical rule → `quarantine` (and out of scoring), the rest → `{valid_table(entity)}`; "
+        "warnings flag rows that flow on. Data Docs in <warehouse dir>/data_docs/"
+        f"{entity}/. Checks: critical failure rate and volume, both blocking write-back.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "critical_failure_rate",
+                asset=name,
+                blocking=True,
+                description="Share of live rows failing a critical rule ≤ "
+                "quality.critical_failure_threshold.",
+            ),
+            dg.AssetCheckSpec(
+                "volume",
+                asset=name,
+                blocking=True,
+                description="Live rows per CRM fell by at most quality.max_volume_drop against "
+                "the last good run (a truncated pull must never drive writes).",
+            ),
+        ],
+    )
+    def _validate(
+        context: dg.AssetExecutionContext,
+        config: QualityConfig,
+        warehouse: WarehouseResource,
+        quality_settings: QualitySettingsResource,
+    ) -> dg.MaterializeResult:
+        settings = quality_settings.get()
+        wh = warehouse.get()
+        store = QualityStore(wh)
+        table = store.canonical(entity)
+        as_of = pd.Timestamp(config.as_of or pd.Timestamp.now(tz="UTC"))
+        run_context = RunContext(
+            as_of=as_of if as_of.tzinfo else as_of.tz_localize("UTC"),
+            stages=store.stage_catalog(),
+            account_ids=store.ids("accounts", "account_id"),
+            opportunity_ids=store.ids("opportunities", "opportunity_id"),
+        )
+        try:
+            suites = load_suites(settings.expectations_dir, {entity: derive.columns(entity)})
+            docs = data_docs_dir(wh) / entity if settings.data_docs else None
+            engine = GxEngine(suites, docs_dir=docs)
+            report = validate_entity(engine, entity, table, run_context, run_id=context.run.run_id)
+        except (SuiteError, QualityRunError) as exc:
+            raise dg.Failure(str(exc)) from None
+        docs_url = engine.build_docs()
+        store.save_report(report)
+        volumes = live_volumes(entity, table)
+        critical = critical_gate(report, settings)
+        volume = volume_gate(
+            entity,
+            volumes,
+            store.last_good_volumes(entity),
+            settings,
+            accepted=config.accept_volume_drop,
+        )
+        store.record_gates(report, volumes, critical, volume, accepted=config.accept_volume_drop)
+        for gate in (critical, volume):
+            (context.log.info if gate.passed else context.log.error)(f"{gate.name}: {gate.summary}")
+        return dg.MaterializeResult(
+            metadata=_metadata(report, settings, docs_url),
+            check_results=[
+                _check_result(critical, report, settings),
+                _check_result(volume, report, settings),
+            ],
+        )
+
+    return _validate
+
+
+def _failures(report: Any) -> pd.DataFrame:
+    by_rule = report.failures_by_rule()
+    return by_rule[by_rule["failures"] > 0] if len(by_rule) else by_rule
+
+
+def _sample(report: Any, settings: QualitySettings, severity: str | None = None) -> pd.DataFrame:
+    issues = report.issues
+    if severity:
+        issues = issues[issues["severity"] == severity]
+    # One example per rule first, then more: every failing rule shows up in the sample.
+    ordered = pd.concat([issues.drop_duplicates("rule"), issues]).drop_duplicates()
+    cols = ["record_id", "source", "code", "severity", "reason"]
+    return ordered[cols].head(settings.sample_rows)
+
+
+def _metadata(report: Any, settings: QualitySettings, docs_url: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "dagster/row_count": dg.MetadataValue.int(len(report.valid)),
+        "pulled": dg.MetadataValue.int(report.pulled),
+        "live": dg.MetadataValue.int(report.live),
+        "valid": dg.MetadataValue.int(len(report.valid)),
+        "quarantined": dg.MetadataValue.int(len(report.quarantined)),
+        "flagged": dg.MetadataValue.int(report.flagged),
+        "critical_failure_rate": dg.MetadataValue.float(round(report.critical_failure_rate, 6)),
+        "failures_by_rule": _md(_failures(report)),
+        "failing_rows_sample": _md(_sample(report, settings)),
+        "valid_table": valid_table(report.entity),
+    }
+    if docs_url:
+        meta["data_docs"] = dg.MetadataValue.url(docs_url)
+    return meta
+
+
+def _check_result(gate: Any, report: Any, settings: QualitySettings) -> dg.AssetCheckResult:
+    meta: dict[str, Any] = {"summary": gate.summary, "numbers": _md(gate.details)}
+    if gate.name == "critical_failure_rate":
+        failures = _failures(report)
+        meta["failures_by_rule"] = _md(failures[failures["severity"] == "critical"])
+        meta["failing_rows_sample"] = _md(_sample(report, settings, "critical"))
+        meta["critical_failure_rate"] = dg.MetadataValue.float(
+            round(report.critical_failure_rate, 6)
+        )
+    return dg.AssetCheckResult(
+        check_name=gate.name,
+        passed=gate.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=gate.summary,
+        metadata=meta,
+    )
+
+
+validated_assets = [_validated_asset(entity) for entity in ENTITIES]
+
+
+# -- identity and issue texts ------------------------------------------------------------------
+
+
+@dg.asset(
+    name="quality_account_identity",
+    group_name=GROUP,
+    kinds=KINDS - {"great_expectations"},
+    deps=[dg.AssetKey(asset_name("accounts")), dg.AssetKey(asset_name("contacts"))],
+    description="Unified accounts across Salesforce and HubSpot → `account_identity` (by "
+    "registrable domain, then normalised name; duplicates inside a CRM join their primary), "
+    "and contacts by e-mail → `contact_identity`.",
+)
+def quality_account_identity(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    store = QualityStore(warehouse.get())
+    accounts = match_accounts(store.canonical("accounts"))
+    contacts = match_contacts(store.canonical("contacts"))
+    store.save_identity(accounts, contacts)
+    rules = accounts["match_rule"].value_counts()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(accounts)),
+            "unified_accounts": dg.MetadataValue.int(int(accounts["account_key"].nunique())),
+            "cross_crm_pairs": dg.MetadataValue.int(
+                int(accounts[["sf_account_id", "hs_company_id"]].notna().all(axis=1).sum())
+            ),
+            "contact_pairs": dg.MetadataValue.int(len(contacts)),
+            "by_match_rule": _md(rules.rename_axis("match_rule").reset_index(name="records")),
+        }
+    )
+
+
+@dg.asset(
+    name="quality_issue_texts",
+    group_name=GROUP,
+    kinds=KINDS - {"great_expectations"},
+    deps=[dg.AssetKey(asset_name(e)) for e in ENTITIES],
+    description="Per account, contact and opportunity: the text of its open data-quality "
+    "issues (most important first, ≤ 1000 characters) → `data_issue_texts`, what write-back "
+    "sends to ACM_Data_Issues__c / acm_data_issues. Records absent have no open issue.",
+)
+def quality_issue_texts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    store = QualityStore(warehouse.get())
+    texts = issue_texts(store.issues())
+    store.save_issue_texts(texts)
+    by_entity = texts.groupby("entity").size() if len(texts) else pd.Series(dtype=int)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(texts)),
+            **{f"{e}_with_issues": dg.MetadataValue.int(int(n)) for e, n in by_entity.items()},
+            "held_back": dg.MetadataValue.int(int(texts["held_back"].sum()) if len(texts) else 0),
+            "preview": _md(texts.head(5)),
+        }
+    )
+
+
+quality_assets: list[dg.AssetsDefinition] = [
+    quality_stage_catalog,
+    *validated_assets,
+    quality_account_identity,
+    quality_issue_texts,
+]
+quality_job = dg.define_asset_job(
+    "validate",
+    selection=dg.AssetSelection.groups(GROUP),
+    description="Refresh the CRMs' stage lists, validate every canonical table (gates), "
+    "match identities and build the issue texts.",
+)
