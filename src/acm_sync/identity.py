@@ -198,6 +198,8 @@ def name_key(values: pd.Series) -> pd.Series:
 def _name_key_one(value: str) -> str:
     s = _fold(value).lower().replace("&", " and ")
     s = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", s)
+    s = re.sub(r"\bsp\.?\s*z\s*o\.?\s*o\b\.?", " ", s)  # Polish "Sp. z o.o."
+    s = s.replace(".", "")  # "S.A." → "sa", "B.V." → "bv", "Inc." → "inc"
     s = re.sub(r"[^\w\s]|_", " ", s)
     words = s.split()
     while words and words[0] == "the":
