@@ -186,6 +186,22 @@ class Warehouse:
             row = con.execute(f"SELECT count(*) FROM {_q(table)} {where}", list(params)).fetchone()
         return int(row[0]) if row else 0
 
+    def has_table(self, table: str) -> bool:
+        with self.connect(read_only=True) as con:
+            return _exists(con, table)
+
+    def replace_run(self, table: str, frame: pd.DataFrame, run_id: str) -> None:
+        """This run's snapshot rows of `table` (which keeps one snapshot per run), idempotently:
+        a re-run of the same run id replaces its rows, earlier runs stay for trends."""
+        with self.connect() as con:
+            con.register("_rows", frame)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {_q(table)} AS SELECT * FROM _rows LIMIT 0")
+            con.execute("BEGIN")
+            con.execute(f"DELETE FROM {_q(table)} WHERE run_id = ?", [run_id])
+            con.execute(f"INSERT INTO {_q(table)} BY NAME SELECT * FROM _rows")
+            con.execute("COMMIT")
+            con.unregister("_rows")
+
     def calls_this_run(self, run_id: str, source: str) -> int:
         with self.connect() as con:
             row = con.execute(

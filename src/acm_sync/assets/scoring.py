@@ -1,0 +1,203 @@
+# No `from __future__ import annotations`: Dagster resolves config and resource classes from
+# the asset functions' real annotations.
+"""Scoring assets: tiers, health, calibrated forecast and next actions per unified account, and
+the forecast backtest. Thin glue: the work is `acm_sync.scoring` (pure pandas).
+
+    quality_* (valid rows), quality_account_identity ─▶ account_scores ─▶ (write-back)
+                                                      └▶ forecast_backtest
+
+Each run appends a snapshot to `account_scores` / `opportunity_scores` / `forecast_totals`
+(keyed by run id), so the next run's health trend compares against this one.
+"""
+
+
+import time
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from acm_sync.config import AcmSyncConfig, ConfigError, load_config
+from acm_sync.quality.store import valid_table
+from acm_sync.scoring import AccountBook, Scores, backtest, score_accounts
+from acm_sync.scoring.stages import DealHistory
+from acm_sync.warehouse import Warehouse, WarehouseResource
+
+GROUP = "scoring"
+KINDS = {"pandas", "duckdb"}
+ENTITIES = ("accounts", "contacts", "opportunities", "opportunity_stage_history")
+UPSTREAM = [dg.AssetKey(f"quality_{e}") for e in ENTITIES] + [
+    dg.AssetKey("quality_account_identity")
+]
+ACCOUNT_SCORES = "account_scores"
+OPPORTUNITY_SCORES = "opportunity_scores"
+FORECAST_TOTALS = "forecast_totals"
+
+
+class ScoringConfigResource(dg.ConfigurableResource):
+    """acm_sync.yaml (`$ACM_SYNC_CONFIG`, else ./acm_sync.yaml): tiers, health, forecast."""
+
+    config_path: str | None = None
+
+    def get(self) -> AcmSyncConfig:
+        try:
+            return load_config(self.config_path)
+        except ConfigError as exc:
+            raise dg.Failure(str(exc)) from None
+
+
+class ScoringRunConfig(dg.Config):
+    as_of: str | None = Field(
+        default=None, description="ISO time to score as of (default: now). For replays."
+    )
+
+
+def _as_of(config: ScoringRunConfig) -> pd.Timestamp:
+    stamp = pd.Timestamp(config.as_of) if config.as_of else pd.Timestamp.now(tz="UTC")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def load_inputs(wh: Warehouse) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """The rows that passed quality (quarantined rows never reach scoring) and the identity."""
+    tables = {e: wh.table(valid_table(e)) for e in ENTITIES}
+    identity = wh.table("account_identity") if wh.has_table("account_identity") else None
+    return tables, identity if identity is not None and len(identity) else None
+
+
+def previous_health(wh: Warehouse) -> pd.DataFrame | None:
+    if not wh.has_table(ACCOUNT_SCORES):
+        return None
+    return wh.query(
+        f"SELECT account_key, health_score FROM {ACCOUNT_SCORES} "
+        f"WHERE run_id = (SELECT run_id FROM {ACCOUNT_SCORES} ORDER BY scored_at DESC LIMIT 1)"
+    )
+
+
+def account_snapshot(scores: Scores, run_id: str) -> pd.DataFrame:
+    """One row per unified account: every value the write-back needs, plus the components."""
+    frame = (
+        scores.tiers[["account_key", "tier", "tier_reason", "t12m_won_revenue", "open_pipeline"]]
+        .merge(
+            scores.health.drop(columns=["t12m_won_revenue", "prior_won_revenue", "open_pipeline"]),
+            on="account_key",
+            how="left",
+        )
+        .merge(scores.forecast.accounts, on="account_key", how="left")
+        .merge(scores.next_actions.drop(columns=["matched_rules"]), on="account_key", how="left")
+    )
+    frame.insert(0, "scored_at", scores.as_of)
+    frame.insert(0, "run_id", run_id)
+    return frame
+
+
+def _counts_md(series: pd.Series, label: str) -> str:
+    counts = series.value_counts(dropna=False)
+    lines = [f"| {label} | accounts |", "|---|---|"]
+    lines += [f"| {k} | {int(v):,} |" for k, v in counts.items()]
+    return "\n".join(lines)
+
+
+def _band_histogram(scores: pd.Series) -> str:
+    bins = pd.cut(scores.astype("float64"), bins=range(0, 101, 10), include_lowest=True)
+    counts = bins.value_counts(sort=False)
+    lines = ["| health score | accounts |", "|---|---|"]
+    lines += [f"| {interval} | {int(v):,} |" for interval, v in counts.items()]
+    return "\n".join(lines)
+
+
+def _money(value: Any) -> float:
+    return round(float(value), 2) if pd.notna(value) else 0.0
+
+
+@dg.asset(
+    name=ACCOUNT_SCORES,
+    group_name=GROUP,
+    kinds=KINDS,
+    deps=UPSTREAM,
+    description="Tier, health (score, band, trend, drivers), calibrated forecast and next action "
+    "per unified account, from the rows that passed quality; a snapshot per run.",
+)
+def account_scores(
+    context: dg.AssetExecutionContext,
+    config: ScoringRunConfig,
+    warehouse: WarehouseResource,
+    scoring_config: ScoringConfigResource,
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    wh, cfg, as_of = warehouse.get(), scoring_config.get(), _as_of(config)
+    tables, identity = load_inputs(wh)
+    scores = score_accounts(
+        tables, as_of=as_of, config=cfg, identity=identity, previous_health=previous_health(wh)
+    )
+    run_id = context.run.run_id
+    snapshot = account_snapshot(scores, run_id)
+    probabilities = scores.win_probabilities.assign(run_id=run_id, scored_at=scores.as_of)
+    totals = scores.forecast.totals.assign(run_id=run_id, scored_at=scores.as_of)
+    for table, frame in (
+        (ACCOUNT_SCORES, snapshot),
+        (OPPORTUNITY_SCORES, probabilities),
+        (FORECAST_TOTALS, totals),
+    ):
+        wh.replace_run(table, frame, run_id)
+
+    total = scores.forecast.totals.set_index("period").loc["Total"]
+    preview_columns = ["account_key", "tier", "health_score", "health_band", "forecast_amount"]
+    return dg.MaterializeResult(
+        metadata={
+            "accounts": dg.MetadataValue.int(len(snapshot)),
+            "as_of": dg.MetadataValue.text(scores.as_of.isoformat()),
+            "tiers": dg.MetadataValue.md(_counts_md(snapshot["tier"], "tier")),
+            "health_bands": dg.MetadataValue.md(_counts_md(snapshot["health_band"], "band")),
+            "health_histogram": dg.MetadataValue.md(_band_histogram(snapshot["health_score"])),
+            "forecast_total": dg.MetadataValue.float(_money(total["forecast_amount"])),
+            "forecast_by_category": dg.MetadataValue.md(
+                scores.forecast.totals.to_markdown(index=False)
+            ),
+            "open_opportunities_scored": dg.MetadataValue.int(len(probabilities)),
+            "attention_flags": dg.MetadataValue.int(int(snapshot["attention"].fillna(False).sum())),
+            "preview": dg.MetadataValue.md(snapshot[preview_columns].head(10).to_markdown()),
+            "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 2)),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds=KINDS,
+    deps=UPSTREAM,
+    description="Rebuilds the pipeline as of past quarter starts from stage history and compares "
+    "the calibrated forecast and the stage-default baseline with what actually closed.",
+)
+def forecast_backtest(
+    config: ScoringRunConfig,
+    warehouse: WarehouseResource,
+    scoring_config: ScoringConfigResource,
+) -> dg.MaterializeResult:
+    wh, cfg, as_of = warehouse.get(), scoring_config.get(), _as_of(config)
+    tables, identity = load_inputs(wh)
+    book = AccountBook.from_canonical(
+        tables["accounts"],
+        tables["contacts"],
+        tables["opportunities"],
+        identity,
+        currency=cfg.currency,
+    )
+    history = DealHistory.build(book, tables["opportunity_stage_history"])
+    result = backtest(history, as_of, cfg.forecast)
+    return dg.MaterializeResult(
+        metadata={
+            **{
+                k: dg.MetadataValue.float(float(v))
+                if isinstance(v, float)
+                else dg.MetadataValue.int(int(v))
+                if isinstance(v, int)
+                else dg.MetadataValue.text(str(v))
+                for k, v in result.metadata().items()
+            },
+            "origins": dg.MetadataValue.md(result.markdown()),
+        }
+    )
+
+
+scoring_assets: list[dg.AssetsDefinition] = [account_scores, forecast_backtest]

@@ -1,0 +1,119 @@
+"""Pull → quality → scoring, materialized in process against the session sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import yaml
+
+from acm_sync.assets.hubspot import hubspot_assets
+from acm_sync.assets.ingest import SyncSettingsResource
+from acm_sync.assets.quality import QualitySettingsResource, quality_assets
+from acm_sync.assets.salesforce import salesforce_assets
+from acm_sync.assets.scoring import (
+    ACCOUNT_SCORES,
+    OPPORTUNITY_SCORES,
+    ScoringConfigResource,
+    scoring_assets,
+)
+from acm_sync.connectors.hubspot import HubSpotResource
+from acm_sync.connectors.salesforce import SalesforceResource
+from acm_sync.sandbox.server import SandboxSettings
+from acm_sync.warehouse import Warehouse, WarehouseResource
+
+ASSETS = [*salesforce_assets, *hubspot_assets, *quality_assets, *scoring_assets]
+EXPECTATIONS = Path(__file__).resolve().parents[2] / "expectations"
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(
+    sandbox: SandboxSettings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Warehouse, list[dg.ExecuteInProcessResult]]:
+    tmp = tmp_path_factory.mktemp("scoring")
+    config = tmp / "acm_sync.yaml"
+    config.write_text(yaml.safe_dump({"quality": {"expectations_dir": str(EXPECTATIONS)}}))
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in sandbox.env().items():
+            env.setenv(name, value)
+        resources: dict[str, Any] = {
+            "salesforce": SalesforceResource.from_env(),
+            "hubspot": HubSpotResource.from_env(),
+            "warehouse": WarehouseResource(path=str(tmp / "warehouse.duckdb")),
+            "sync_settings": SyncSettingsResource(config_path=str(config)),
+            "quality_settings": QualitySettingsResource(config_path=str(config)),
+            "scoring_config": ScoringConfigResource(config_path=str(config)),
+        }
+        runs = [dg.materialize(ASSETS, resources=resources) for _ in range(2)]
+    return Warehouse(tmp / "warehouse.duckdb"), runs
+
+
+def _metadata(result: dg.ExecuteInProcessResult, key: str) -> dict[str, Any]:
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        if mat is not None and mat.asset_key.to_user_string() == key:
+            return {k: v.value for k, v in mat.metadata.items()}
+    raise AssertionError(f"{key} was not materialized")
+
+
+def test_every_unified_account_gets_one_tier_and_a_bounded_health(
+    pipeline_run: tuple[Warehouse, list[dg.ExecuteInProcessResult]],
+) -> None:
+    wh, runs = pipeline_run
+    assert all(run.success for run in runs)
+    last = runs[-1].run_id
+    scores = wh.query(f"SELECT * FROM {ACCOUNT_SCORES} WHERE run_id = ?", [last])
+    # The live accounts that passed quality, each under its unified key: exactly those scored.
+    live_keys = wh.query(
+        "SELECT DISTINCT i.account_key FROM valid_accounts a JOIN account_identity i "
+        "ON a.account_id IN (i.sf_account_id, i.hs_company_id) "
+        "WHERE NOT a.is_deleted AND a.merged_into IS NULL"
+    )["account_key"]
+    assert scores["account_key"].is_unique
+    assert set(scores["account_key"]) == set(live_keys)
+    assert set(scores["tier"]) <= {"Key", "Existing", "New", "Dormant", "Prospect"}
+    assert scores["health_score"].between(0, 100).all()
+    assert set(scores["health_band"]) <= {"Green", "Yellow", "Red"}
+    meta = _metadata(runs[-1], ACCOUNT_SCORES)
+    assert meta["accounts"] == len(scores)
+    assert "Key" in meta["tiers"] and "Green" in meta["health_bands"]
+
+
+def test_the_second_run_has_a_trend_against_the_first(
+    pipeline_run: tuple[Warehouse, list[dg.ExecuteInProcessResult]],
+) -> None:
+    wh, runs = pipeline_run
+    first, second = (
+        wh.query(f"SELECT * FROM {ACCOUNT_SCORES} WHERE run_id = ?", [r.run_id]) for r in runs
+    )
+    assert set(first["health_trend"]) == {"New"}
+    assert set(second["health_trend"]) <= {"Up", "Flat", "Down"}
+
+
+def test_quarantined_opportunities_are_not_scored(
+    pipeline_run: tuple[Warehouse, list[dg.ExecuteInProcessResult]],
+) -> None:
+    wh, runs = pipeline_run
+    scored = set(
+        wh.query(
+            f"SELECT opportunity_id FROM {OPPORTUNITY_SCORES} WHERE run_id = ?", [runs[-1].run_id]
+        )["opportunity_id"]
+    )
+    quarantined = set(
+        wh.query(
+            "SELECT record_id FROM quarantine WHERE entity = 'opportunities' "
+            "AND severity = 'critical'"
+        )["record_id"]
+    )
+    assert quarantined, "the dirty demo org should quarantine some opportunities"
+    assert not scored & quarantined
+
+
+def test_backtest_reports_both_forecasts(
+    pipeline_run: tuple[Warehouse, list[dg.ExecuteInProcessResult]],
+) -> None:
+    meta = _metadata(pipeline_run[1][-1], "forecast_backtest")
+    assert meta["backtest_origins"] > 0
+    assert any(k.startswith("backtest_") and "baseline" in k for k in meta)
