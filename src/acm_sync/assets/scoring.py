@@ -10,7 +10,6 @@ Each run appends a snapshot to `account_scores` / `opportunity_scores` / `foreca
 (keyed by run id), so the next run's health trend compares against this one.
 """
 
-
 import time
 from typing import Any
 
