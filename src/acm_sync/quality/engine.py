@@ -55,6 +55,19 @@ class RuleOutcome:
         return int(self.positions.size)
 
 
+def _error(info: Any) -> str | None:
+    """The first exception message in a GX result's exception_info (flat, or per metric)."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "unknown error").splitlines()[0]
+    for value in info.values():
+        found = _error(value)
+        if found:
+            return found
+    return None
+
+
 class GxEngine:
     """An ephemeral GX data context holding one dataframe asset + suite per entity."""
 
@@ -106,14 +119,15 @@ class GxEngine:
         outcomes = []
         for r in result.results:
             rule = suite.rule_for(r.expectation_config)  # type: ignore[arg-type]
-            info = r.exception_info or {}
-            if info.get("raised_exception"):
-                message = str(info.get("exception_message") or "").splitlines()[0:1]
+            error = _error(r.exception_info)
+            body = r.result or {}
+            if error is None and not r.success and "unexpected_index_list" not in body:
+                error = "GX returned no failing rows for a failed expectation"
+            if error is not None:
                 raise QualityRunError(
                     f"{suite.path}: expectations[{rule.index}] ({rule.type}) could not be "
-                    f"evaluated: {' '.join(message)}"
+                    f"evaluated: {error}"
                 )
-            body = r.result or {}
             positions = np.asarray(body.get("unexpected_index_list") or [], dtype=np.int64)
             outcomes.append(
                 RuleOutcome(rule, np.unique(positions), int(body.get("element_count") or 0))

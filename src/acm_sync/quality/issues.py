@@ -221,7 +221,8 @@ def issue_texts(issues: pd.DataFrame, *, limit: int = ISSUE_TEXT_MAX) -> pd.Data
     # One line per distinct reason of a record (history rows repeat across changes).
     df = df.drop_duplicates(["entity", "record_id", "severity", "reason"])
     prefix = np.where(df["severity"] == "critical", "Critical: ", "Warning: ")
-    df["_line"] = prefix + df["reason"].astype(str)
+    one_line = df["reason"].astype(str).str.replace(r"[\r\n]+", " ", regex=True)
+    df["_line"] = prefix + one_line
     rows = []
     for (entity, record_id), group in df.groupby(["entity", "record_id"], sort=False):
         rows.append(
