@@ -34,7 +34,7 @@ INTENDED: dict[str, tuple[set[str], bool]] = {
     "orphan_contact": ({"orphan_contact"}, True),
     "orphan_opportunity": ({"orphan_opportunity"}, True),
     "created_after_modified": ({"created_after_modified"}, False),
-    "future_date": ({"future_date"}, False),
+    "future_date": ({"close_date_far_future"}, False),
     "overlong_string": ({"overlong_string"}, False),
     "control_characters": ({"control_characters"}, False),
     "malformed_domain": ({"malformed_domain"}, False),

@@ -178,3 +178,45 @@ def test_a_truncated_pull_trips_the_volume_gate_until_accepted(
     assert _checks(accepted)["quality_contacts:volume"].passed
     assert WRITTEN == ["contacts written"]
     assert _checks(_run(resources, contacts_only))["quality_contacts:volume"].passed
+
+
+def test_quality_assets_wire_into_the_code_location() -> None:
+    """What definitions.py gets: quality_assets + quality_job + the quality_settings resource."""
+    from acm_sync.assets.hubspot import hubspot_assets
+    from acm_sync.assets.ingest import SyncSettingsResource
+    from acm_sync.assets.quality import quality_assets, quality_job
+    from acm_sync.assets.salesforce import salesforce_assets
+    from acm_sync.connectors.hubspot import HubSpotResource
+    from acm_sync.connectors.salesforce import SalesforceResource
+
+    defs = dg.Definitions(
+        assets=[*salesforce_assets, *hubspot_assets, *quality_assets],
+        jobs=[quality_job],
+        resources={
+            "salesforce": SalesforceResource.from_env({}),
+            "hubspot": HubSpotResource.from_env({}),
+            "warehouse": WarehouseResource(),
+            "sync_settings": SyncSettingsResource(),
+            "quality_settings": QualitySettingsResource(),
+        },
+    )
+    graph = defs.resolve_asset_graph()
+    upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("quality_contacts")).parent_keys}
+    assert upstream == {
+        "salesforce_contacts",
+        "hubspot_contacts",
+        "salesforce_accounts",
+        "hubspot_companies",
+    }
+    history = graph.get(dg.AssetKey("quality_opportunity_stage_history")).parent_keys
+    assert dg.AssetKey("hubspot_deal_stage_history") in history
+    assert dg.AssetKey("quality_stage_catalog") in history
+    for asset in quality_assets:
+        for key in asset.keys:
+            node = graph.get(key)
+            # The code location's conventions (tests/assets): group = name prefix, kinds.
+            assert node.group_name == "quality" == key.to_user_string().split("_")[0]
+            assert {"quality", "duckdb"} <= node.kinds and node.description
+    checks = {k.name for k in graph.asset_check_keys}
+    assert checks == {"critical_failure_rate", "volume"}
+    assert defs.resolve_job_def("validate")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from quality_demo import SUITES, Demo
 
 from acm_sync.quality import derive
 from acm_sync.quality.engine import QualityRunError
+from acm_sync.quality.stages import StageCatalog
 from acm_sync.quality.suites import ENTITIES, SuiteError, load_suite, load_suites
 from acm_sync.quality.validate import validate_tables
 
@@ -132,3 +134,19 @@ def test_editing_a_suite_changes_behaviour_with_no_code_change(tmp_path: Path, d
     (directory / "opportunities.json").write_text(json.dumps(suite))
     gone = validate_tables(tables, directory, demo.context, run_id="gone")
     assert "stale_open_deal" not in set(gone.issues["code"])
+
+
+def test_records_of_a_crm_without_its_stage_list_are_an_error_not_a_mass_quarantine(
+    demo: Demo,
+) -> None:
+    only_salesforce = StageCatalog(demo.context.stages.frame.query("source == 'salesforce'"))
+    context = replace(demo.context, stages=only_salesforce)
+    with pytest.raises(QualityRunError, match=r"from hubspot but no stage list for it"):
+        validate_tables(
+            {"opportunities": demo.tables["opportunities"]}, SUITES, context, run_id="x"
+        )
+    # A CRM without records needs no list (a Salesforce-only org).
+    opportunities = demo.tables["opportunities"]
+    salesforce = opportunities[opportunities["source"] == "salesforce"]
+    run = validate_tables({"opportunities": salesforce}, SUITES, context, run_id="x")
+    assert "unknown_stage" in set(run.issues["code"])

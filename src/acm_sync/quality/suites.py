@@ -61,6 +61,7 @@ class Rule:
     why: str
     condition: str = ""  # the row_condition, as text
     reads: tuple[str, ...] = ()  # columns the rule reads (its own + its row_condition's)
+    parameters: tuple[str, ...] = ()  # the `$PARAMETER`s it takes from the run
 
     @property
     def label(self) -> str:
@@ -86,6 +87,10 @@ class Suite:
     @property
     def name(self) -> str:
         return self.entity
+
+    @property
+    def parameters(self) -> set[str]:
+        return {p for rule in self.rules for p in rule.parameters}
 
     @property
     def columns_read(self) -> list[str]:
@@ -261,6 +266,7 @@ def _rule(where: str, entity: str, i: int, item: Any, known: set[str]) -> Rule:
         why=str(meta.get("why", "")),
         condition=_condition_text(kwargs.get("row_condition")),
         reads=tuple(dict.fromkeys([*columns, *_condition_columns(kwargs.get("row_condition"))])),
+        parameters=tuple(sorted(set(_parameters(kwargs)))),
     )
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from acm_sync import model
 from acm_sync.quality import derive
 from acm_sync.quality.derive import RunContext
-from acm_sync.quality.engine import GxEngine, RuleOutcome
+from acm_sync.quality.engine import GxEngine, QualityRunError, RuleOutcome
 from acm_sync.quality.issues import empty_issues, issue_texts, issues_for
 from acm_sync.quality.suites import ENTITIES, Suite, load_suites
 
@@ -113,6 +113,7 @@ def validate_entity(
     table = table.reset_index(drop=True)
     live = derive.live_mask(table)
     frame = derive.prepare(entity, table, context)
+    _check_stage_lists(engine, entity, frame, context)
     outcomes, _ = engine.validate(entity, frame, context.parameters())
     # Ids and sources only of the rows that failed something (history has 1M+ rows).
     failing = np.unique(np.concatenate([np.empty(0, np.int64), *(o.positions for o in outcomes)]))
@@ -142,6 +143,22 @@ def validate_entity(
         issues=issues,
         rules=[_stats(o) for o in outcomes],
     )
+
+
+def _check_stage_lists(
+    engine: GxEngine, entity: str, frame: pd.DataFrame, context: RunContext
+) -> None:
+    """A CRM with records but no stage list would fail every record on the stage rules: say
+    what is missing instead."""
+    suite = engine.suites[entity]
+    needed = {p.removesuffix("_stages") for p in suite.parameters if p.endswith("_stages")}
+    present = set(derive.sources(entity, frame).dropna().unique()) & needed
+    missing = sorted(present - context.stages.sources())
+    if missing:
+        raise QualityRunError(
+            f"{suite.path}: {entity} from {', '.join(missing)} but no stage list for it; the "
+            "stage rules check each CRM's own list (materialize quality_stage_catalog)"
+        )
 
 
 def _stats(outcome: RuleOutcome) -> RuleStats:
