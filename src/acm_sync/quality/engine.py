@@ -77,6 +77,7 @@ class GxEngine:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             self.context = gx.get_context(mode="ephemeral")
+            self.context.enable_analytics(False)  # never phone home from a customer's pipeline
         self.context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
         source = self.context.data_sources.add_pandas("acm_sync")
         self._definitions = {}
