@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -112,23 +111,80 @@ def sandbox_summary(
 def demo(
     accounts: Annotated[int, typer.Option(min=100, max=100_000)] = 1000,
     seed: int = 7,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the sandbox and warehouse here (default: a temporary folder)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Seed a fresh sandbox, start it, and show what is in it."""
-    from acm_sync.org_summary import org_summary
-    from acm_sync.sandbox.process import SandboxProcess
+    """Seed a fresh sandbox, run the pipeline on it (pull → quality → scoring), show the result."""
+    from acm_sync.demo import run_demo
+
+    def progress(message: str) -> None:
+        if not as_json:
+            console.print(f"[dim]•[/] {message}")
 
     with tempfile.TemporaryDirectory(prefix="acm-demo-") as tmp:
-        started = time.perf_counter()
-        if not as_json:
-            console.print(
-                f"Seeding a {accounts}-account demo org (seed {seed}) and starting "
-                "the Salesforce and HubSpot sandboxes…"
-            )
-        with SandboxProcess(Path(tmp), accounts=accounts, seed=seed) as settings:
-            summary = org_summary(settings)
-        summary["seconds"] = round(time.perf_counter() - started, 1)
-        _print_summary(summary, as_json)
+        target = work_dir or Path(tmp)
+        summary = run_demo(target, accounts=accounts, seed=seed, progress=progress)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+        return
+    _print_pipeline_summary(summary)
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*[f"{v:,}" if isinstance(v, int | float) else str(v) for v in row])
+    return table
+
+
+def _print_pipeline_summary(s: dict[str, Any]) -> None:
+    console.print(_table("Pulled", ["records", "count"], [[k, v] for k, v in s["pulled"].items()]))
+    console.print(
+        _table(
+            "Quality",
+            ["entity", "valid", "quarantined"],
+            [[e, s["valid"][e], s["quarantined"].get(e, 0)] for e in s["valid"]],
+        )
+    )
+    console.print(
+        _table(
+            "Issues by rule",
+            ["entity", "code", "severity", "records"],
+            [
+                [r["entity"], r["code"], r["severity"], r["records"]]
+                for r in s["issues_by_rule"][:15]
+            ],
+        )
+    )
+    console.print(_table("Tiers", ["tier", "accounts"], [[k, v] for k, v in s["tiers"].items()]))
+    console.print(
+        _table("Health", ["band", "accounts"], [[k, v] for k, v in s["health_bands"].items()])
+    )
+    console.print(
+        _table(
+            "Forecast (expected bookings)",
+            ["period", "calibrated", "stage-default baseline", "open deals"],
+            [
+                [
+                    f["period"],
+                    round(f["expected_bookings"]),
+                    round(f["stage_default_baseline"]),
+                    f["open_opportunities"],
+                ]
+                for f in s["forecast"]
+            ],
+        )
+    )
+    calls = ", ".join(f"{k}: {v:,}" for k, v in s["api_calls"].items())
+    console.print(
+        f"API calls: {calls}   attention flags: {s['attention_flags']:,}   {s['seconds']}s"
+    )
+    console.print("[dim]Write-back to the CRMs is not built yet; nothing was written.[/]")
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:

@@ -114,22 +114,25 @@ def test_a_restart_keeps_every_change(tmp_path: Path) -> None:
         assert first_ports[0].startswith("https://127.0.0.1:")
 
 
-def test_demo_json_reports_both_crms() -> None:
-    """`acm-sync demo --json`: a fresh sandbox, counted through the real clients."""
+def test_demo_json_runs_the_pipeline_and_adds_up() -> None:
+    """`acm-sync demo --json`: a fresh sandbox, pulled, validated and scored in process."""
     import json
 
     out = subprocess.run(
-        [sys.executable, "-m", "acm_sync.cli", "demo", "--accounts", "120", "--json"],
+        [sys.executable, "-m", "acm_sync.cli", "demo", "--accounts", "150", "--json"],
         capture_output=True,
         text=True,
         check=True,
-        timeout=300,
+        timeout=600,
     ).stdout
     summary = json.loads(out)
-    assert summary["salesforce"]["objects"]["Account"]["live"] > 100
-    assert summary["hubspot"]["objects"]["companies"]["live"] > 50
-    assert summary["salesforce"]["api_usage"].endswith(" today")
-    assert summary["hubspot"]["api_usage"].endswith(" today")
+    for entity in ("accounts", "contacts", "opportunities"):
+        pulled = sum(n for key, n in summary["pulled"].items() if key.endswith(f".{entity}"))
+        assert pulled == summary["valid"][entity] + summary["quarantined"].get(entity, 0)
+    assert summary["quarantined"]["contacts"] > 0  # the demo org is dirty on purpose
+    assert sum(summary["tiers"].values()) == sum(summary["health_bands"].values()) > 0
+    assert summary["forecast"][-1]["period"] == "Total"
+    assert summary["api_calls"]["salesforce"] > 0 and summary["api_calls"]["hubspot"] > 0
 
 
 def _sf_session(env: dict[str, str]) -> Any:
