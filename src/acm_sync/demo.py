@@ -132,20 +132,17 @@ def summarize(wh: Warehouse, result: dg.ExecuteInProcessResult) -> dict[str, Any
         "pulled": pulled,
         "valid": valid,
         "quarantined": quarantined_ids,
-        "issues_by_rule": [
-            {"entity": r.entity, "code": r.code, "severity": r.severity, "records": int(r.records)}
-            for r in by_rule.itertuples(index=False)
-        ],
+        "issues_by_rule": [{**r, "records": int(r["records"])} for r in by_rule.to_dict("records")],
         "tiers": {str(k): int(v) for k, v in scores["tier"].value_counts().items()},
         "health_bands": {str(k): int(v) for k, v in scores["health_band"].value_counts().items()},
         "forecast": [
             {
-                "period": r.period,
-                "expected_bookings": round(float(r.forecast_amount), 2),
-                "stage_default_baseline": round(float(r.baseline_forecast_amount), 2),
-                "open_opportunities": int(r.open_opportunities),
+                "period": r["period"],
+                "expected_bookings": round(float(r["forecast_amount"]), 2),
+                "stage_default_baseline": round(float(r["baseline_forecast_amount"]), 2),
+                "open_opportunities": int(r["open_opportunities"]),
             }
-            for r in totals.itertuples(index=False)
+            for r in totals.to_dict("records")
         ],
         "attention_flags": int(scores["attention"].fillna(False).sum()),
         "api_calls": calls,
