@@ -19,8 +19,7 @@ from pydantic import Field
 
 from acm_sync.config import AcmSyncConfig, ConfigError, load_config
 from acm_sync.quality.store import valid_table
-from acm_sync.scoring import AccountBook, Scores, backtest, score_accounts
-from acm_sync.scoring.stages import DealHistory
+from acm_sync.scoring import Scores, backtest, build_book, score_accounts
 from acm_sync.warehouse import Warehouse, WarehouseResource
 
 GROUP = "scoring"
@@ -175,27 +174,11 @@ def forecast_backtest(
 ) -> dg.MaterializeResult:
     wh, cfg, as_of = warehouse.get(), scoring_config.get(), _as_of(config)
     tables, identity = load_inputs(wh)
-    book = AccountBook.from_canonical(
-        tables["accounts"],
-        tables["contacts"],
-        tables["opportunities"],
-        identity,
-        currency=cfg.currency,
-    )
-    history = DealHistory.build(book, tables["opportunity_stage_history"])
+    _, history = build_book(tables, cfg, identity)
     result = backtest(history, as_of, cfg.forecast)
+    # Plain ints, floats and strings: Dagster types them itself.
     return dg.MaterializeResult(
-        metadata={
-            **{
-                k: dg.MetadataValue.float(float(v))
-                if isinstance(v, float)
-                else dg.MetadataValue.int(int(v))
-                if isinstance(v, int)
-                else dg.MetadataValue.text(str(v))
-                for k, v in result.metadata().items()
-            },
-            "origins": dg.MetadataValue.md(result.markdown()),
-        }
+        metadata={**result.metadata(), "origins": dg.MetadataValue.md(result.markdown())}
     )
 
 

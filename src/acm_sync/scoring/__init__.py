@@ -41,6 +41,7 @@ __all__ = [
     "Scores",
     "WinRates",
     "backtest",
+    "build_book",
     "forecast",
     "identity_from_accounts",
     "learn_win_rates",
@@ -67,6 +68,22 @@ class Scores:
     next_actions: pd.DataFrame
 
 
+def build_book(
+    tables: dict[str, pd.DataFrame],
+    config: AcmSyncConfig,
+    identity: pd.DataFrame | None = None,
+) -> tuple[AccountBook, DealHistory]:
+    """The canonical tables rolled up by unified account, and their deals' stage history."""
+    book = AccountBook.from_canonical(
+        tables["accounts"],
+        tables["contacts"],
+        tables["opportunities"],
+        identity,
+        currency=config.currency,
+    )
+    return book, DealHistory.build(book, tables["opportunity_stage_history"])
+
+
 def score_accounts(
     tables: dict[str, pd.DataFrame],
     *,
@@ -79,14 +96,7 @@ def score_accounts(
     opportunity_stage_history) rolled up by `identity` (default: one key per account)."""
     config = config or AcmSyncConfig()
     instant = utc(as_of)
-    book = AccountBook.from_canonical(
-        tables["accounts"],
-        tables["contacts"],
-        tables["opportunities"],
-        identity,
-        currency=config.currency,
-    )
-    history = DealHistory.build(book, tables["opportunity_stage_history"])
+    book, history = build_book(tables, config, identity)
     tiers = score_tiers(book, instant, config.tiers)
     health = score_health(
         book,
