@@ -13,7 +13,7 @@ session's ``verify`` on every request, which would silently drop the CA we were 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -52,11 +52,17 @@ class SalesforceAdapter(HTTPAdapter):
         return super().send(request, stream, timeout, verify, cert, proxies)
 
 
-def salesforce_session(
-    *, domain: str = "login", login_url: str | None = None, ca_bundle: str | None = None
-) -> requests.Session:
-    """A `requests.Session` for simple-salesforce: private CA trust and login-host routing."""
-    session = requests.Session()
+SessionT = TypeVar("SessionT", bound=requests.Session)
+
+
+def configure_salesforce_session(
+    session: SessionT,
+    *,
+    domain: str = "login",
+    login_url: str | None = None,
+    ca_bundle: str | None = None,
+) -> SessionT:
+    """`session` with private CA trust and login-host routing mounted on it."""
     if ca_bundle:
         session.verify = ca_bundle
         session.mount("https://", SalesforceAdapter(ca_bundle=ca_bundle))
@@ -68,8 +74,10 @@ def salesforce_session(
     return session
 
 
-class LoginHostAdapter(SalesforceAdapter):
-    """Login-host routing only (kept for callers that mount it themselves)."""
-
-    def __init__(self, login_url: str, ca_bundle: str | None = None, **kwargs: Any) -> None:
-        super().__init__(ca_bundle=ca_bundle, login_url=login_url, **kwargs)
+def salesforce_session(
+    *, domain: str = "login", login_url: str | None = None, ca_bundle: str | None = None
+) -> requests.Session:
+    """A new `requests.Session` for simple-salesforce, configured as above."""
+    return configure_salesforce_session(
+        requests.Session(), domain=domain, login_url=login_url, ca_bundle=ca_bundle
+    )

@@ -37,7 +37,7 @@ from simple_salesforce.exceptions import (
 )
 
 from acm_sync.connectors.common import CredentialsError, http_date, mask, scrub
-from acm_sync.connectors.http import salesforce_session
+from acm_sync.connectors.http import configure_salesforce_session
 from acm_sync.connectors.policy import (
     ApiBudget,
     Attempt,
@@ -314,14 +314,12 @@ class SalesforceResource(dg.ConfigurableResource):
             max_wait=retry.max_wait_seconds,
             on_response=_observe_usage(budget),
         )
-        session = PolicySession(policy, timeout=retry.timeout_seconds)
-        # Login-host routing and CA trust as `connectors.http` sets them up, on our session.
-        routed = salesforce_session(
-            domain=self.domain, login_url=self.login_url, ca_bundle=self.ca_bundle
+        session = configure_salesforce_session(
+            PolicySession(policy, timeout=retry.timeout_seconds),
+            domain=self.domain,
+            login_url=self.login_url,
+            ca_bundle=self.ca_bundle,
         )
-        session.verify = routed.verify
-        for prefix, adapter in reversed(list(routed.adapters.items())):
-            session.mount(prefix, adapter)
         method = self.method()
         common: dict[str, Any] = {
             "session": session,
