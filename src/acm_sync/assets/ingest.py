@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from acm_sync.config import ConfigError, load_config
+from acm_sync.config import AcmSyncConfig, ConfigError, load_config
 from acm_sync.connectors.common import PullResult
 from acm_sync.connectors.policy import ApiBudget
 from acm_sync.connectors.settings import ApiBudget as BudgetSettings
@@ -23,16 +23,24 @@ class PullConfig(dg.Config):
     )
 
 
-class SyncSettingsResource(dg.ConfigurableResource):
-    """The `sync` section of acm_sync.yaml (`$ACM_SYNC_CONFIG`, else ./acm_sync.yaml)."""
+class ConfigFileResource(dg.ConfigurableResource):
+    """acm_sync.yaml (`$ACM_SYNC_CONFIG`, else ./acm_sync.yaml); a bad file fails the step
+    with the message naming the key."""
 
     config_path: str | None = None
 
-    def get(self) -> SyncSettings:
+    def load(self) -> AcmSyncConfig:
         try:
-            return load_config(self.config_path).sync
+            return load_config(self.config_path)
         except ConfigError as exc:
             raise dg.Failure(str(exc)) from None
+
+
+class SyncSettingsResource(ConfigFileResource):
+    """The `sync` section of acm_sync.yaml."""
+
+    def get(self) -> SyncSettings:
+        return self.load().sync
 
 
 def run_budget(source: str, limits: BudgetSettings, wh: Warehouse, run_id: str) -> ApiBudget:

@@ -20,8 +20,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from acm_sync.assets.ingest import SyncSettingsResource, run_budget
-from acm_sync.config import ConfigError, load_config
+from acm_sync.assets.ingest import ConfigFileResource, SyncSettingsResource, run_budget
 from acm_sync.connectors.common import CredentialsError
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.salesforce import SalesforceResource
@@ -71,16 +70,11 @@ def asset_name(entity: str) -> str:
     return f"quality_{entity}"
 
 
-class QualitySettingsResource(dg.ConfigurableResource):
-    """The `quality` section of acm_sync.yaml (`$ACM_SYNC_CONFIG`, else ./acm_sync.yaml)."""
-
-    config_path: str | None = None
+class QualitySettingsResource(ConfigFileResource):
+    """The `quality` section of acm_sync.yaml."""
 
     def get(self) -> QualitySettings:
-        try:
-            return load_config(self.config_path).quality
-        except ConfigError as exc:
-            raise dg.Failure(str(exc)) from None
+        return self.load().quality
 
 
 class QualityConfig(dg.Config):

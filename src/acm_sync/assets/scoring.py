@@ -17,7 +17,8 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from acm_sync.config import AcmSyncConfig, ConfigError, load_config
+from acm_sync.assets.ingest import ConfigFileResource
+from acm_sync.config import AcmSyncConfig
 from acm_sync.quality.store import valid_table
 from acm_sync.scoring import Scores, backtest, build_book, score_accounts
 from acm_sync.warehouse import Warehouse, WarehouseResource
@@ -33,16 +34,11 @@ OPPORTUNITY_SCORES = "opportunity_scores"
 FORECAST_TOTALS = "forecast_totals"
 
 
-class ScoringConfigResource(dg.ConfigurableResource):
-    """acm_sync.yaml (`$ACM_SYNC_CONFIG`, else ./acm_sync.yaml): tiers, health, forecast."""
-
-    config_path: str | None = None
+class ScoringConfigResource(ConfigFileResource):
+    """acm_sync.yaml as scoring reads it (tiers, health, forecast, currency)."""
 
     def get(self) -> AcmSyncConfig:
-        try:
-            return load_config(self.config_path)
-        except ConfigError as exc:
-            raise dg.Failure(str(exc)) from None
+        return self.load()
 
 
 class ScoringRunConfig(dg.Config):
