@@ -16,7 +16,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,6 +143,8 @@ class Warehouse:
                 PRIMARY KEY (source, object))
             """
         )
+        # Optional fields (the owned fields read along) the CRM did not have at the check.
+        con.execute("ALTER TABLE _schema_checks ADD COLUMN IF NOT EXISTS missing VARCHAR")
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -196,6 +198,7 @@ class Warehouse:
         with self.connect() as con:
             con.register("_rows", frame)
             con.execute(f"CREATE TABLE IF NOT EXISTS {_q(table)} AS SELECT * FROM _rows LIMIT 0")
+            _add_new_columns(con, table, "_rows")
             con.execute("BEGIN")
             con.execute(f"DELETE FROM {_q(table)} WHERE run_id = ?", [run_id])
             con.execute(f"INSERT INTO {_q(table)} BY NAME SELECT * FROM _rows")
@@ -226,11 +229,24 @@ class Warehouse:
             ).fetchone()
         return None if row is None else (str(row[0]), _utc(row[1]) or datetime.now(UTC))
 
-    def save_schema_check(self, source: str, obj: str, fingerprint: str) -> None:
+    def missing_fields(self, source: str, obj: str) -> frozenset[str] | None:
+        """Optional fields the last schema check did not find (None: never checked)."""
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT missing FROM _schema_checks WHERE source = ? AND object = ?", [source, obj]
+            ).fetchone()
+        if row is None:
+            return None
+        return frozenset(n for n in str(row[0] or "").split(",") if n)
+
+    def save_schema_check(
+        self, source: str, obj: str, fingerprint: str, missing: Iterable[str] = ()
+    ) -> None:
         with self.connect() as con:
             con.execute(
-                "INSERT OR REPLACE INTO _schema_checks VALUES (?, ?, ?, ?)",
-                [source, obj, fingerprint, datetime.now(UTC)],
+                "INSERT OR REPLACE INTO _schema_checks "
+                "(source, object, fingerprint, checked_at, missing) VALUES (?, ?, ?, ?, ?)",
+                [source, obj, fingerprint, datetime.now(UTC), ",".join(sorted(missing))],
             )
 
     # -- writes --------------------------------------------------------------------------------
@@ -394,6 +410,14 @@ class Warehouse:
                 con.execute(f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM _batch")
             finally:
                 _unregister(con, "_batch")
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
+    """Columns of `source` the table lacks (a newer release added them) are added, empty."""
+    have = {r[0] for r in con.execute(f"DESCRIBE {_q(table)}").fetchall()}
+    for name, type_, *_ in con.execute(f"DESCRIBE {_q(source)}").fetchall():
+        if name not in have:
+            con.execute(f"ALTER TABLE {_q(table)} ADD COLUMN {_q(name)} {type_}")
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:

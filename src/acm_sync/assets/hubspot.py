@@ -13,8 +13,9 @@ from acm_sync.assets.ingest import (
 )
 from acm_sync.connectors.common import PullResult
 from acm_sync.connectors.hubspot import HubSpotResource
-from acm_sync.connectors.hubspot_pull import pull_hubspot
+from acm_sync.connectors.hubspot_pull import HS_OBJECTS, pull_hubspot
 from acm_sync.warehouse import Warehouse, WarehouseResource
+from acm_sync.writeback.fields import owned_names
 
 GROUP = "hubspot"
 KINDS = {"hubspot", "duckdb"}
@@ -42,6 +43,7 @@ def _run(
             table,
             full_refresh=config.full_refresh or settings.full_refresh,
             run_id=context.run.run_id,
+            owned=owned_names("hubspot", HS_OBJECTS[table].name),
         )
     finally:
         wh.record_calls(context.run.run_id, "hubspot", step, client.calls)

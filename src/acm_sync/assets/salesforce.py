@@ -12,6 +12,7 @@ from acm_sync.assets.ingest import (
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.connectors.salesforce_pull import SF_OBJECTS, pull_salesforce
 from acm_sync.warehouse import WarehouseResource
+from acm_sync.writeback.fields import owned_names
 
 GROUP = "salesforce"
 KINDS = {"salesforce", "duckdb"}
@@ -64,6 +65,7 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
                 table,
                 full_refresh=config.full_refresh or settings.full_refresh,
                 run_id=context.run.run_id,
+                owned=owned_names("salesforce", spec.name),
             )
         finally:
             wh.record_calls(context.run.run_id, "salesforce", ASSET_NAMES[table], client.calls)

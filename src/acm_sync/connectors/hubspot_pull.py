@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -186,10 +186,15 @@ class _Pull:
         *,
         full_refresh: bool,
         run_id: str,
+        owned: Sequence[str] = (),
     ) -> None:
         self.client, self.wh, self.settings, self.spec = client, wh, settings, spec
         self.run_id = run_id
-        self.properties = properties_for(spec, settings)
+        self.mapped = properties_for(spec, settings)
+        # The owned properties are read along for the write-back's diff. HubSpot leaves a
+        # property it doesn't have out of the answer, so they need no check (a portal the
+        # write-back has not set up yet simply has no values).
+        self.properties = list(dict.fromkeys([*self.mapped, *owned]))
         self.history = history_properties(settings) if spec.history else []
         self.rules = rules_for(spec, settings)
         self.raw_table = raw_table_name(SOURCE, spec.name)
@@ -504,7 +509,7 @@ class _Pull:
     # -- entry -------------------------------------------------------------------------------------
 
     def check_properties(self) -> None:
-        names = [*self.properties, *self.history]
+        names = [*self.mapped, *self.history]
         fingerprint = mapping_fingerprint(self.spec.name, sorted(names))
         seen = self.wh.schema_checked(SOURCE, self.spec.name)
         if (
@@ -637,10 +642,18 @@ def pull_hubspot(
     *,
     full_refresh: bool = False,
     run_id: str = "",
+    owned: Sequence[str] = (),
 ) -> PullResult:
-    """Pull the HubSpot object behind a canonical table (see the module doc)."""
+    """Pull the HubSpot object behind a canonical table (see the module doc); `owned`
+    properties are read along into the raw table."""
     return _Pull(
-        client, wh, settings, HS_OBJECTS[table], full_refresh=full_refresh, run_id=run_id
+        client,
+        wh,
+        settings,
+        HS_OBJECTS[table],
+        full_refresh=full_refresh,
+        run_id=run_id,
+        owned=owned,
     ).run()
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,19 +100,24 @@ def check_fields(
     settings: SalesforceSync,
     fields: list[str],
     *,
+    optional: Sequence[str] = (),
     force: bool = False,
-) -> bool:
+) -> frozenset[str]:
     """Every selected field exists on the object (describe), at most once per
-    `schema_check_hours` and whenever the mapping changes. True when describe was called."""
-    fingerprint = mapping_fingerprint(spec.name, sorted(fields))
+    `schema_check_hours` and whenever the mapping changes. `optional` fields (the owned fields,
+    read along for the write-back) may be missing: the ones describe did not list are returned
+    (and remembered until the next check) so the query leaves them out."""
+    fingerprint = mapping_fingerprint(spec.name, sorted([*fields, *optional]))
     seen = wh.schema_checked(SOURCE, spec.name)
+    missing = wh.missing_fields(SOURCE, spec.name)
     fresh = (
         seen is not None
+        and missing is not None
         and seen[0] == fingerprint
         and (datetime.now(UTC) - seen[1] < timedelta(hours=settings.schema_check_hours))
     )
-    if fresh and not force:
-        return False
+    if fresh and not force and missing is not None:
+        return missing
     known = client.field_names(spec.name)
     lower = {k.lower() for k in known}
     column_of = {
@@ -133,8 +138,9 @@ def check_fields(
                 config_key=f"salesforce.fields.{spec.table}",
             )
         )
-    wh.save_schema_check(SOURCE, spec.name, fingerprint)
-    return True
+    absent = frozenset(f for f in optional if f.lower() not in lower)
+    wh.save_schema_check(SOURCE, spec.name, fingerprint, absent)
+    return absent
 
 
 def records_frame(records: list[dict[str, Any]], fields: list[str]) -> pd.DataFrame:
@@ -167,10 +173,15 @@ class _Pull:
         *,
         full_refresh: bool,
         run_id: str,
+        owned: Sequence[str] = (),
     ) -> None:
         self.client, self.wh, self.settings, self.spec = client, wh, settings, spec
         self.run_id = run_id
-        self.fields = select_fields(spec, settings)
+        self.required = select_fields(spec, settings)
+        # The owned fields are read along (the write-back diffs against them); an org without
+        # them deployed is still pulled: check_fields says which to leave out.
+        self.optional = [f for f in owned if f.lower() not in {r.lower() for r in self.required}]
+        self.fields = self.required + self.optional
         self.rules = rules_for(spec, settings)
         self.raw_table = raw_table_name(SOURCE, spec.name)
         self.result = PullResult(SOURCE, spec.name, spec.table)
@@ -345,9 +356,25 @@ class _Pull:
             r.preview = pd.concat(self.previews).tail(5) if self.previews else None
         return self.result
 
+    def _check_fields(self, *, force: bool = False) -> None:
+        absent = check_fields(
+            self.client,
+            self.wh,
+            self.spec,
+            self.settings,
+            self.required,
+            optional=self.optional,
+            force=force,
+        )
+        self.fields = self.required + [f for f in self.optional if f not in absent]
+        if absent:
+            self.result.notes.append(
+                f"owned fields not in the org (not read): {', '.join(sorted(absent))}"
+            )
+
     def _run(self) -> None:
         try:
-            check_fields(self.client, self.wh, self.spec, self.settings, self.fields)
+            self._check_fields()
         except BudgetExhausted as exc:
             self._stopped(exc)
             return
@@ -369,9 +396,7 @@ class _Pull:
             return
         except SalesforceMalformedRequest as exc:
             if "INVALID_FIELD" in str(exc):
-                check_fields(
-                    self.client, self.wh, self.spec, self.settings, self.fields, force=True
-                )
+                self._check_fields(force=True)
             raise
         if not first.done and first.total_size > threshold:
             self.result.notes.append(
@@ -390,10 +415,18 @@ def pull_salesforce(
     *,
     full_refresh: bool = False,
     run_id: str = "",
+    owned: Sequence[str] = (),
 ) -> PullResult:
-    """Pull the Salesforce object behind a canonical table (see the module doc)."""
+    """Pull the Salesforce object behind a canonical table (see the module doc); `owned`
+    fields are read along into the raw table when the org has them."""
     return _Pull(
-        client, wh, settings, SF_OBJECTS[table], full_refresh=full_refresh, run_id=run_id
+        client,
+        wh,
+        settings,
+        SF_OBJECTS[table],
+        full_refresh=full_refresh,
+        run_id=run_id,
+        owned=owned,
     ).run()
 
 
