@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from acm_sync.connectors.settings import SyncSettings
+from acm_sync.operations import AlertSettings, ScheduleSettings
 from acm_sync.quality.settings import QualitySettings
 
 CONFIG_ENV_VAR: Final = "ACM_SYNC_CONFIG"
@@ -313,6 +314,8 @@ class AcmSyncConfig(Section):
     next_action: NextActionConfig = NextActionConfig()
     sync: SyncSettings = SyncSettings()  # pulls from the CRMs (acm_sync.connectors.settings)
     quality: QualitySettings = QualitySettings()  # data-quality gates (acm_sync.quality.settings)
+    schedules: ScheduleSettings = ScheduleSettings()  # when jobs run (acm_sync.operations)
+    alerts: AlertSettings = AlertSettings()  # failure / freshness alerts (acm_sync.operations)
 
 
 def config_path() -> Path:

@@ -1,22 +1,48 @@
-"""The Dagster code location: assembles assets, jobs and resources — nothing is computed here."""
+"""The Dagster code location: assembles assets, checks, jobs, schedules, sensors and resources —
+nothing is computed here.
+
+Groups: salesforce, hubspot (pulls) → quality (gates) → scoring → writeback.
+Jobs (assets/jobs.py): sync, full_refresh, plan (dry run), ingest, validate.
+Schedules and alerts are built from acm_sync.yaml (`schedules`, `alerts`) as the code location
+loads: a bad value there stops the load with the file and key named.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from acm_sync.assets.alerts import SlackAlertResource, build_alerts
 from acm_sync.assets.hubspot import hubspot_assets
 from acm_sync.assets.ingest import SyncSettingsResource
-from acm_sync.assets.jobs import ingestion_jobs
+from acm_sync.assets.jobs import pipeline_jobs
 from acm_sync.assets.quality import QualitySettingsResource, quality_assets, quality_job
 from acm_sync.assets.salesforce import salesforce_assets
+from acm_sync.assets.schedules import build_schedules
 from acm_sync.assets.scoring import ScoringConfigResource, scoring_assets
+from acm_sync.config import load_config
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.warehouse import WarehouseResource
 
+# ---- WRITE-BACK (lead): the import goes here -------------------------------------------------
+# from acm_sync.assets.writeback import WritebackSettingsResource, writeback_assets
+# ----------------------------------------------------------------------------------------------
+
+config = load_config()
+alerts = build_alerts(config.alerts)
+
 defs = dg.Definitions(
-    assets=[*salesforce_assets, *hubspot_assets, *quality_assets, *scoring_assets],
-    jobs=[*ingestion_jobs, quality_job],
+    assets=[
+        *salesforce_assets,
+        *hubspot_assets,
+        *quality_assets,
+        *scoring_assets,
+        # ---- WRITE-BACK (lead): *writeback_assets, ---------------------------------------
+    ],
+    asset_checks=alerts.checks,
+    jobs=[*pipeline_jobs, quality_job],
+    schedules=build_schedules(config.schedules),
+    sensors=alerts.sensors,
     resources={
         # Secrets reach the resources as dagster.EnvVar references, never as values.
         "salesforce": SalesforceResource.from_env(),
@@ -25,5 +51,10 @@ defs = dg.Definitions(
         "sync_settings": SyncSettingsResource(),
         "quality_settings": QualitySettingsResource(),
         "scoring_config": ScoringConfigResource(),
+        "slack": SlackAlertResource.from_env(),
+        # ---- WRITE-BACK (lead): "writeback_settings": WritebackSettingsResource(), ----------
     },
+    # Every job not given its own executor (validate, runs launched from the asset graph, the
+    # freshness checks) runs in one process too: a process per step costs more than the steps.
+    executor=dg.in_process_executor,
 )

@@ -19,6 +19,7 @@ from acm_sync.writeback.fields import owned_names
 
 GROUP = "hubspot"
 KINDS = {"hubspot", "duckdb"}
+OWNERS = ["team:data-engineering"]
 
 
 def _run(
@@ -54,6 +55,7 @@ def _run(
 @dg.asset(
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNERS,
     description="HubSpot companies → `accounts` (source = hubspot): archived as is_deleted, "
     "merged-away ids (hs_merged_object_ids) as is_deleted + merged_into; raw rows in "
     "`raw_hubspot_companies`.",
@@ -75,6 +77,7 @@ def hubspot_companies(
 @dg.asset(
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNERS,
     description="HubSpot contacts → `contacts` with their primary company (contact→company "
     "association); archives and merges included; raw rows in `raw_hubspot_contacts`.",
     metadata={"object_type": "contacts", "canonical_table": "contacts"},
@@ -98,6 +101,7 @@ def hubspot_contacts(
             "hubspot_deals",
             group_name=GROUP,
             kinds=KINDS,
+            owners=OWNERS,
             description="HubSpot deals → `opportunities` with their primary company "
             "(deal→company association); archives and merges included; raw rows in "
             "`raw_hubspot_deals`.",
@@ -107,6 +111,7 @@ def hubspot_contacts(
             "hubspot_deal_stage_history",
             group_name=GROUP,
             kinds=KINDS,
+            owners=OWNERS,
             description="HubSpot deal stage history (propertiesWithHistory = dealstage, amount, "
             "closedate) → `opportunity_stage_history` (ids hs:…), read in the same pass as the "
             "deals; raw versions in `raw_hubspot_deal_history`.",
@@ -137,6 +142,12 @@ def hubspot_deals(
             "note": "read in the hubspot_deals pass (its api_calls cover both)",
             "cursor": result.cursor.isoformat() if result.cursor else "",
             "complete": result.complete,
+            "preview": dg.MetadataValue.md(
+                wh.query(
+                    "SELECT * FROM opportunity_stage_history WHERE opportunity_id LIKE 'hs:%' "
+                    "ORDER BY changed_at DESC LIMIT 5"
+                ).to_markdown(index=False)
+            ),
         },
     )
 

@@ -1,34 +1,80 @@
-"""Ingestion jobs: the everyday incremental pull, and the full refresh one click away."""
+"""The jobs of the code location.
 
-from __future__ import annotations
+    sync          the regular sync: pull → validate → score → plan → write back (scheduled)
+    full_refresh  the same graph, pulling both CRMs from scratch (scheduled nightly)
+    plan          the dry run: everything in sync but `writeback_apply` (the plan, no writes)
+    ingest        the pulls only (incremental; the first run is a full pull)
+    validate      quality only (defined with the quality assets)
+
+Selections are by group (and the one excluded asset by a key expression), so they resolve to
+whatever the code location holds: the write-back group joins `sync` the moment it is defined.
+
+The pipeline jobs run in one process: their steps are short and mostly wait on the CRMs' APIs
+and the single-writer DuckDB file, and a process per step costs about a minute of start-up.
+"""
 
 import dagster as dg
 
 from acm_sync.assets.hubspot import hubspot_assets
 from acm_sync.assets.salesforce import salesforce_assets
 
-INGESTION = dg.AssetSelection.groups("salesforce", "hubspot")
+PULL_GROUPS = ("salesforce", "hubspot")
+PIPELINE_GROUPS = (*PULL_GROUPS, "quality", "scoring", "writeback")
+WRITEBACK_APPLY = "writeback_apply"
+
+
+def pull_asset_keys() -> list[dg.AssetKey]:
+    return [key for asset in [*salesforce_assets, *hubspot_assets] for key in asset.keys]
 
 
 def _op_names() -> list[str]:
-    names: list[str] = []
-    for asset in [*salesforce_assets, *hubspot_assets]:
-        names.append(asset.op.name)
-    return names
+    return [asset.op.name for asset in [*salesforce_assets, *hubspot_assets]]
 
+
+# The only checks on the pull assets are their freshness checks (assets/alerts.py). They are
+# evaluated by the freshness sensor, not inside a pipeline run: there, right after the pull, they
+# would pass trivially, and being blocking they would hold every quality step back until *all*
+# pulls had finished (one failed pull would then skip the validation of the others).
+_NOT_IN_RUNS = dg.AssetSelection.checks_for_assets(*pull_asset_keys())
+
+INGESTION = dg.AssetSelection.groups(*PULL_GROUPS) - _NOT_IN_RUNS
+PIPELINE = dg.AssetSelection.groups(*PIPELINE_GROUPS) - _NOT_IN_RUNS
+# A key expression, not AssetSelection.assets(): it selects nothing rather than failing while
+# the write-back assets are not defined.
+DRY_RUN = PIPELINE - dg.AssetSelection.from_string(f"key:{WRITEBACK_APPLY}")
+
+FULL_REFRESH_CONFIG = {"ops": {name: {"config": {"full_refresh": True}} for name in _op_names()}}
+
+sync_job = dg.define_asset_job(
+    "sync",
+    selection=PIPELINE,
+    description="The regular sync: pull both CRMs incrementally, validate (the quality gates "
+    "block write-back), score, plan the write-back and write the changed owned fields.",
+    executor_def=dg.in_process_executor,
+)
+
+full_refresh_job = dg.define_asset_job(
+    "full_refresh",
+    selection=PIPELINE,
+    description="The sync with full pulls: re-read both CRMs from scratch (rows they no longer "
+    "return are flagged is_deleted), then validate, score, plan and write as sync does.",
+    config=FULL_REFRESH_CONFIG,
+    executor_def=dg.in_process_executor,
+)
+
+plan_job = dg.define_asset_job(
+    "plan",
+    selection=DRY_RUN,
+    description="Dry run: everything sync does except writing — pull, validate, score and "
+    "build the write-back plan (what would change, field by field).",
+    executor_def=dg.in_process_executor,
+)
 
 ingest_job = dg.define_asset_job(
     "ingest",
     selection=INGESTION,
     description="Pull both CRMs incrementally (the first run is a full pull).",
+    executor_def=dg.in_process_executor,
 )
 
-full_refresh_job = dg.define_asset_job(
-    "full_refresh",
-    selection=INGESTION,
-    description="Re-read both CRMs from scratch; rows the CRMs no longer return are flagged "
-    "is_deleted.",
-    config={"ops": {name: {"config": {"full_refresh": True}} for name in _op_names()}},
-)
-
-ingestion_jobs = [ingest_job, full_refresh_job]
+pipeline_jobs = [sync_job, full_refresh_job, plan_job, ingest_job]

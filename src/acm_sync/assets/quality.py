@@ -48,6 +48,7 @@ from acm_sync.warehouse import Warehouse, WarehouseResource
 
 GROUP = "quality"
 KINDS = {"quality", "great_expectations", "duckdb"}
+OWNERS = ["team:data-engineering"]
 STAGE_CATALOG = "quality_stage_catalog"
 # Ingestion assets each validated table reads (by key: quality does not import ingestion).
 PULLED = {
@@ -105,6 +106,7 @@ def _md(frame: pd.DataFrame) -> dg.MetadataValue:
     name=STAGE_CATALOG,
     group_name=GROUP,
     kinds={"quality", "salesforce", "hubspot", "duckdb"},
+    owners=OWNERS,
     description="Each CRM's own opportunity stage list → `crm_stages`: Salesforce "
     "OpportunityStage (IsClosed / IsWon / DefaultProbability) and HubSpot deal pipelines "
     "(isClosed / probability). The stage rules of the quality suites check against it. A CRM "
@@ -168,6 +170,7 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
         name=name,
         group_name=GROUP,
         kinds=KINDS,
+        owners=OWNERS,
         deps=[dg.AssetKey(d) for d in deps],
         description=f"`{entity}` validated with expectations/{entity}.json (GX): rows failing a "
         f"critical rule → `quarantine` (and out of scoring), the rest → `{valid_table(entity)}`; "
@@ -266,6 +269,7 @@ def _metadata(report: Any, settings: QualitySettings, docs_url: str | None) -> d
         "failures_by_rule": _md(_failures(report)),
         "failing_rows_sample": _md(_sample(report, settings)),
         "valid_table": valid_table(report.entity),
+        "preview": _md(report.valid.head(5)),
     }
     if docs_url:
         meta["data_docs"] = dg.MetadataValue.url(docs_url)
@@ -300,6 +304,7 @@ validated_assets = [_validated_asset(entity) for entity in ENTITIES]
     name="quality_account_identity",
     group_name=GROUP,
     kinds=KINDS - {"great_expectations"},
+    owners=OWNERS,
     deps=[dg.AssetKey(asset_name("accounts")), dg.AssetKey(asset_name("contacts"))],
     description="Unified accounts across Salesforce and HubSpot → `account_identity` (by "
     "registrable domain, then normalised name; duplicates inside a CRM join their primary), "
@@ -322,6 +327,7 @@ def quality_account_identity(
             ),
             "contact_pairs": dg.MetadataValue.int(len(contacts)),
             "by_match_rule": _md(rules.rename_axis("match_rule").reset_index(name="records")),
+            "preview": _md(accounts.head(5)),
         }
     )
 
@@ -330,6 +336,7 @@ def quality_account_identity(
     name="quality_issue_texts",
     group_name=GROUP,
     kinds=KINDS - {"great_expectations"},
+    owners=OWNERS,
     deps=[dg.AssetKey(asset_name(e)) for e in ENTITIES],
     description="Per account, contact and opportunity: the text of its open data-quality "
     "issues (most important first, ≤ 1000 characters) → `data_issue_texts`, what write-back "

@@ -16,6 +16,7 @@ from acm_sync.writeback.fields import owned_names
 
 GROUP = "salesforce"
 KINDS = {"salesforce", "duckdb"}
+OWNERS = ["team:data-engineering"]
 
 DESCRIPTIONS = {
     "accounts": "Salesforce Accounts → `accounts` (source = salesforce), deletions and merges "
@@ -42,6 +43,7 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
         name=ASSET_NAMES[table],
         group_name=GROUP,
         kinds=KINDS,
+        owners=OWNERS,
         description=DESCRIPTIONS[table],
         metadata={"sobject": spec.name, "canonical_table": table},
     )

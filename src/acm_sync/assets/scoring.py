@@ -25,6 +25,7 @@ from acm_sync.warehouse import Warehouse, WarehouseResource
 
 GROUP = "scoring"
 KINDS = {"pandas", "duckdb"}
+OWNERS = ["team:revops"]
 ENTITIES = ("accounts", "contacts", "opportunities", "opportunity_stage_history")
 UPSTREAM = [dg.AssetKey(f"quality_{e}") for e in ENTITIES] + [
     dg.AssetKey("quality_account_identity")
@@ -108,6 +109,7 @@ def _money(value: Any) -> float:
     name=ACCOUNT_SCORES,
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNERS,
     deps=UPSTREAM,
     description="Tier, health (score, band, trend, drivers), calibrated forecast and next action "
     "per unified account, from the rows that passed quality; a snapshot per run.",
@@ -139,6 +141,7 @@ def account_scores(
     preview_columns = ["account_key", "tier", "health_score", "health_band", "forecast_amount"]
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(snapshot)),
             "accounts": dg.MetadataValue.int(len(snapshot)),
             "as_of": dg.MetadataValue.text(scores.as_of.isoformat()),
             "tiers": dg.MetadataValue.md(_counts_md(snapshot["tier"], "tier")),
@@ -159,6 +162,7 @@ def account_scores(
 @dg.asset(
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNERS,
     deps=UPSTREAM,
     description="Rebuilds the pipeline as of past quarter starts from stage history and compares "
     "the calibrated forecast and the stage-default baseline with what actually closed.",
@@ -174,7 +178,11 @@ def forecast_backtest(
     result = backtest(history, as_of, cfg.forecast)
     # Plain ints, floats and strings: Dagster types them itself.
     return dg.MaterializeResult(
-        metadata={**result.metadata(), "origins": dg.MetadataValue.md(result.markdown())}
+        metadata={
+            **result.metadata(),
+            "dagster/row_count": dg.MetadataValue.int(len(result.origins)),
+            "origins": dg.MetadataValue.md(result.markdown()),
+        }
     )
 
 
