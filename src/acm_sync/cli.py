@@ -133,6 +133,195 @@ def demo(
     _print_pipeline_summary(summary)
 
 
+@app.command("doctor")
+def doctor(
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix", help="Create the missing HubSpot properties (group acm_sync) and options."
+        ),
+    ] = False,
+    sandbox_dir: Annotated[
+        Path,
+        typer.Option(help="Sandbox whose connection.env is used when no credentials are set."),
+    ] = Path(".sandbox"),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check the config, both CRM logins, API limits left and the fields acm_sync writes."""
+    import os
+    import shlex
+
+    from acm_sync.config import AcmSyncConfig, ConfigError, config_path, load_config
+    from acm_sync.connectors.common import scrub
+    from acm_sync.connectors.hubspot import DEFAULT_BASE_URL, HubSpotResource
+    from acm_sync.connectors.hubspot import ENV as HS_ENV
+    from acm_sync.connectors.policy import ApiBudget
+    from acm_sync.connectors.salesforce import ENV as SF_ENV
+    from acm_sync.connectors.salesforce import SECRET_FIELDS, SalesforceResource
+    from acm_sync.writeback.target import check_salesforce_fields, ensure_hubspot_properties
+
+    checks: list[dict[str, Any]] = []
+    reports: dict[str, Any] = {}
+
+    def check(name: str, ok: bool, detail: str, how: str = "") -> None:
+        checks.append({"check": name, "ok": ok, "detail": detail, "fix": "" if ok else how})
+
+    # -- config
+    config = AcmSyncConfig()
+    try:
+        config = load_config()
+        where = config_path()
+        check("config", True, f"{where}" if where.exists() else f"{where} absent: defaults")
+    except ConfigError as exc:
+        check("config", False, str(exc), "correct the key it names (ACM_SYNC_CONFIG: the file)")
+
+    # -- where the credentials come from
+    names = [*SF_ENV.values(), *HS_ENV.values(), "SALESFORCE_REFRESH_TOKEN"]
+    env = {n: os.environ[n] for n in names if os.environ.get(n)}
+    sandbox_env = sandbox_dir / "connection.env"
+    load_hint = f"set -a; . {sandbox_env}; set +a"
+    if env:
+        check("credentials", True, "from the environment")
+    elif sandbox_env.exists():
+        for line in sandbox_env.read_text().splitlines():
+            words = shlex.split(line)
+            if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+                key, _, value = words[1].partition("=")
+                env[key] = value
+        check(
+            "credentials",
+            True,
+            f"no SALESFORCE_* / HUBSPOT_* set: using the sandbox's {sandbox_env} "
+            f"(to load it into your shell: {load_hint})",
+        )
+    else:
+        check(
+            "credentials",
+            False,
+            "no SALESFORCE_* / HUBSPOT_* variables set and no sandbox connection file at "
+            f"{sandbox_env}",
+            "set the credentials (README: Pulling the CRMs), or start the sandbox "
+            f"(make dev) and load it: {load_hint}",
+        )
+    secret_names = {SF_ENV[f] for f in SECRET_FIELDS} | {
+        HS_ENV["access_token"],
+        "SALESFORCE_REFRESH_TOKEN",
+    }
+    secrets = [v for k, v in {**os.environ, **env}.items() if k in secret_names]
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the resources read their EnvVars from the process environment
+    try:
+        # -- Salesforce
+        sf_settings = config.sync.salesforce
+        try:
+            sf_resource = SalesforceResource.from_env().process_config_and_initialize()
+            sf = sf_resource.connect(budget=ApiBudget("salesforce"), retry=sf_settings.retry)
+            check(
+                "Salesforce login",
+                True,
+                f"{sf_resource.method()} login"
+                + (f" as {sf_resource.username}" if sf_resource.username else "")
+                + f" → {sf.sf.sf_instance}",
+            )
+        except Exception as exc:
+            sf = None
+            check("Salesforce login", False, str(exc), _doctor_login_fix(exc, "Salesforce"))
+        if sf is not None:
+            try:
+                daily = sf.limits()["DailyApiRequests"]
+                left, cap = int(daily["Remaining"]), int(daily["Max"])
+                reserve = sf_settings.budget.reserve_calls
+                check(
+                    "Salesforce API limit",
+                    left > reserve,
+                    f"{left:,} of {cap:,} daily API requests left (reserve {reserve:,})",
+                    "wait for the rolling 24 h window, or lower "
+                    "sync.salesforce.budget.reserve_calls",
+                )
+                sf_report = check_salesforce_fields(sf)
+                reports["salesforce_fields"] = sf_report.to_dict()
+                check(
+                    "Salesforce owned fields",
+                    sf_report.ok,
+                    sf_report.message(with_fix=False),
+                    sf_report.fix(),
+                )
+            except Exception as exc:
+                check("Salesforce API", False, f"{type(exc).__name__}: {exc}", "")
+
+        # -- HubSpot
+        hs_settings = config.sync.hubspot
+        try:
+            hs_resource = HubSpotResource.from_env().process_config_and_initialize()
+            hs = hs_resource.connect(budget=ApiBudget("hubspot"), settings=hs_settings)
+            # The properties list is the cheapest call that proves the token (and its schema
+            # scopes) and brings back the daily-limit headers.
+            hs_report = ensure_hubspot_properties(hs, create=fix)
+            host = hs_resource.base_url or DEFAULT_BASE_URL
+            check("HubSpot login", True, f"private-app token accepted by {host}")
+        except Exception as exc:
+            hs_report = None
+            check("HubSpot login", False, str(exc), _doctor_login_fix(exc, "HubSpot"))
+        if hs_report is not None:
+            left_hs, cap_hs = hs.budget.vendor_remaining, hs.budget.vendor_limit
+            reserve = hs_settings.budget.reserve_calls
+            if left_hs is None:
+                check("HubSpot API limit", True, "the daily limit headers were not sent")
+            else:
+                check(
+                    "HubSpot API limit",
+                    left_hs > reserve,
+                    f"{left_hs:,} of {cap_hs or 0:,} daily API calls left (reserve {reserve:,})",
+                    "wait for the daily limit to reset (midnight in the portal's time zone), or "
+                    "lower sync.hubspot.budget.reserve_calls",
+                )
+            reports["hubspot_properties"] = hs_report.to_dict()
+            check(
+                "HubSpot owned properties",
+                hs_report.ok,
+                hs_report.message(with_fix=False),
+                hs_report.fix(),
+            )
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+    for c in checks:
+        c["detail"], c["fix"] = scrub(c["detail"], secrets), scrub(c["fix"], secrets)
+    ok = all(c["ok"] for c in checks)
+    if as_json:
+        text = json.dumps({"ok": ok, "checks": checks, **reports}, indent=2, default=str)
+        typer.echo(scrub(text, secrets))
+    else:
+        from rich.text import Text
+
+        table = Table(title="acm-sync doctor", title_justify="left", show_lines=True)
+        for column in ("check", "status", "detail", "how to fix"):
+            table.add_column(column)
+        for c in checks:
+            status = Text("ok", style="green") if c["ok"] else Text("problem", style="bold red")
+            table.add_row(c["check"], status, Text(c["detail"]), Text(c["fix"]))
+        console.print(table)
+        summary = "everything is ready" if ok else "some checks failed"
+        console.print(Text(summary, style="green" if ok else "bold red"))
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _doctor_login_fix(exc: BaseException, crm: str) -> str:
+    from acm_sync.connectors.common import CredentialsError
+
+    if isinstance(exc, CredentialsError):
+        return "fix the variables the message names (README: Pulling the CRMs)"
+    if crm == "Salesforce":
+        return "check SALESFORCE_DOMAIN / SALESFORCE_LOGIN_URL and SALESFORCE_CA_BUNDLE"
+    return "check HUBSPOT_BASE_URL and the network"
+
+
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     table = Table(title=title, title_justify="left")
     for i, column in enumerate(columns):

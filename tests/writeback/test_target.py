@@ -33,6 +33,7 @@ from acm_sync.writeback.fields import (
 from acm_sync.writeback.target import (
     HUBSPOT_TYPES,
     SALESFORCE_DESCRIBE_TYPES,
+    TargetReport,
     check_salesforce_fields,
     ensure_hubspot_properties,
     hubspot_property_problems,
@@ -232,8 +233,6 @@ def test_salesforce_report_names_missing_and_wrong_fields(sandbox: SandboxSettin
     assert "ACM_Next_Action__c: keeps 80 characters, we write up to 255" in problems
     assert "ACM_Scored_At__c: is a date field, expected datetime" in problems
     assert len(report.problems) == 5
-
-    from acm_sync.writeback.target import TargetReport
 
     message = TargetReport("salesforce", [report]).message()
     assert "missing: ACM_Tier_Reason__c" in message

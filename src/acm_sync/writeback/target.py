@@ -132,10 +132,16 @@ class TargetReport:
         if self.ok:
             return ""
         if self.crm == "salesforce":
-            return (
+            fix = (
                 f"deploy the package: {DEPLOY_COMMAND}, then assign the permission set "
                 f"{PERMISSION_SET} to the API user: {ASSIGN_COMMAND}"
             )
+            if self.missing:
+                fix += (
+                    " (a field that is deployed but invisible to the API user lacks "
+                    "field-level security, which the permission set grants)"
+                )
+            return fix
         if self.missing and not self.problems:
             return (
                 f"create them: {HUBSPOT_FIX_COMMAND} (needs the crm.schemas.companies.write, "
@@ -147,7 +153,7 @@ class TargetReport:
             "before it can be created again"
         )
 
-    def message(self) -> str:
+    def message(self, *, with_fix: bool = True) -> str:
         """Human text: per object what is there, created, missing or wrong; then the fix."""
         name = "Salesforce" if self.crm == "salesforce" else "HubSpot"
         lines = []
@@ -163,13 +169,8 @@ class TargetReport:
             if o.missing:
                 lines.append(f"  missing: {', '.join(o.missing)}")
             lines.extend(f"  problem: {p}" for p in o.problems)
-        if not self.ok:
+        if not self.ok and with_fix:
             lines.append(f"To fix: {self.fix()}")
-            if self.crm == "salesforce" and self.missing:
-                lines.append(
-                    "  (a field that is deployed but not visible to the API user lacks "
-                    f"field-level security: the permission set {PERMISSION_SET} grants it)"
-                )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

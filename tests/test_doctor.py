@@ -1,0 +1,188 @@
+"""`acm-sync doctor` against the sandbox: config, logins, API limits, the fields we own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner, Result
+
+from acm_sync import cli
+from acm_sync.connectors.hubspot import ENV as HS_ENV
+from acm_sync.connectors.hubspot import HubSpotResource
+from acm_sync.connectors.salesforce import ENV as SF_ENV
+from acm_sync.org_summary import hubspot_client
+from acm_sync.sandbox.process import SandboxProcess
+from acm_sync.sandbox.server import SandboxSettings
+from acm_sync.writeback.fields import OWNED
+from acm_sync.writeback.target import ensure_hubspot_properties
+
+runner = CliRunner()
+CHECKS = [
+    "config",
+    "credentials",
+    "Salesforce login",
+    "Salesforce API limit",
+    "Salesforce owned fields",
+    "HubSpot login",
+    "HubSpot API limit",
+    "HubSpot owned properties",
+]
+HS_NAMES = sorted({f.hubspot for f in OWNED})
+
+
+@pytest.fixture()
+def portal(tmp_path: Path) -> Iterator[SandboxSettings]:
+    """A fresh sandbox (its HubSpot portal has none of our properties yet)."""
+    with SandboxProcess(tmp_path / "portal", accounts=100, seed=9) as settings:
+        yield settings
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    # rich wraps to 80 columns when not on a terminal; a wide console keeps names whole
+    monkeypatch.setattr(cli, "console", Console(width=250))
+
+
+def _clean_env(**overrides: str | None) -> dict[str, str | None]:
+    """No CRM credentials or config path from the developer's shell, then `overrides`."""
+    names = [*SF_ENV.values(), *HS_ENV.values(), "SALESFORCE_REFRESH_TOKEN", "ACM_SYNC_CONFIG"]
+    env: dict[str, str | None] = dict.fromkeys(names)
+    env.update(overrides)
+    return env
+
+
+def _doctor(env: dict[str, str | None], *args: str) -> Result:
+    return runner.invoke(cli.app, ["doctor", *args], env=env)
+
+
+def _json(result: Result) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    answer = json.loads(result.stdout)
+    return answer, {c["check"]: c for c in answer["checks"]}
+
+
+def test_doctor_fails_on_a_fresh_portal_then_passes(
+    portal: SandboxSettings, tmp_path: Path
+) -> None:
+    env = _clean_env(**portal.env())
+    # nothing from the repo's sandbox directory: credentials come from the environment
+    no_sandbox = ["--sandbox-dir", str(tmp_path / "none")]
+
+    result = _doctor(env, "--json", *no_sandbox)
+    assert result.exit_code == 1, result.output
+    answer, checks = _json(result)
+    assert answer["ok"] is False
+    assert list(checks) == CHECKS
+    failed = [name for name, c in checks.items() if not c["ok"]]
+    assert failed == ["HubSpot owned properties"]
+    hs = checks["HubSpot owned properties"]
+    for name in HS_NAMES:
+        assert name in hs["detail"]
+    assert "acm-sync doctor --fix" in hs["fix"]
+    assert answer["hubspot_properties"]["objects"][0]["missing"][:2] == [
+        "acm_tier",
+        "acm_tier_reason",
+    ]
+    assert answer["salesforce_fields"]["ok"] is True
+    assert "daily API requests left" in checks["Salesforce API limit"]["detail"]
+    assert "daily API calls left" in checks["HubSpot API limit"]["detail"]
+
+    table = _doctor(env, *no_sandbox)
+    assert table.exit_code == 1
+    assert "problem" in table.output and "acm_health_drivers" in table.output
+    assert "acm-sync doctor --fix" in table.output
+    assert "some checks failed" in table.output
+
+    created = ensure_hubspot_properties(
+        HubSpotResource(
+            access_token=portal.credentials.hubspot_access_token,
+            base_url=portal.hubspot_base_url,
+        ).connect()
+    )
+    assert created.ok
+
+    result = _doctor(env, "--json", *no_sandbox)
+    assert result.exit_code == 0, result.output
+    answer, checks = _json(result)
+    assert answer["ok"] is True and all(c["ok"] for c in checks.values())
+    assert answer["hubspot_properties"]["api_calls"] == 3  # report only: one list per object
+    assert "everything is ready" in _doctor(env, *no_sandbox).output
+
+
+def test_doctor_fix_creates_the_hubspot_properties(portal: SandboxSettings) -> None:
+    env = _clean_env(**portal.env())
+    result = _doctor(env, "--fix", "--json", "--sandbox-dir", "/nonexistent")
+    assert result.exit_code == 0, result.output
+    answer, _checks = _json(result)
+    created = [n for o in answer["hubspot_properties"]["objects"] for n in o["created"]]
+    assert sorted(set(created)) == HS_NAMES
+    plain = hubspot_client(portal.env())
+    assert plain.crm.properties.core_api.get_by_name("deals", "acm_win_probability").label == (
+        "ACM Win Probability"
+    )
+
+
+def test_doctor_reads_the_sandbox_connection_file(portal: SandboxSettings, tmp_path: Path) -> None:
+    env = _clean_env()  # no credentials at all in the environment
+    result = _doctor(env, "--json", "--sandbox-dir", str(tmp_path / "portal"))
+    _answer, checks = _json(result)
+    assert checks["credentials"]["ok"]
+    assert "connection.env" in checks["credentials"]["detail"]
+    assert "set -a" in checks["credentials"]["detail"]
+    assert checks["Salesforce login"]["ok"] and checks["HubSpot login"]["ok"]
+    assert checks["Salesforce owned fields"]["ok"]
+
+
+def test_doctor_without_any_credentials(tmp_path: Path) -> None:
+    result = _doctor(_clean_env(), "--json", "--sandbox-dir", str(tmp_path))
+    assert result.exit_code == 1
+    _answer, checks = _json(result)
+    assert not checks["credentials"]["ok"]
+    assert "set -a; ." in checks["credentials"]["fix"]
+    assert not checks["Salesforce login"]["ok"]
+    assert "SALESFORCE_USERNAME" in checks["Salesforce login"]["detail"]
+    assert not checks["HubSpot login"]["ok"]
+    assert "HUBSPOT_ACCESS_TOKEN" in checks["HubSpot login"]["detail"]
+
+
+def test_doctor_masks_a_wrong_password_and_token(sandbox: SandboxSettings, tmp_path: Path) -> None:
+    password = "Wrong-Password-4711"
+    token = "pat-na1-00000000-dead-beef-0000-000000000000"
+    env = _clean_env(
+        **{**sandbox.env(), "SALESFORCE_PASSWORD": password, "HUBSPOT_ACCESS_TOKEN": token}
+    )
+    no_sandbox = ["--sandbox-dir", str(tmp_path)]
+    for args in (["--json"], []):
+        result = _doctor(env, *args, *no_sandbox)
+        assert result.exit_code == 1
+        assert password not in result.output
+        assert token not in result.output
+        assert sandbox.credentials.salesforce_security_token not in result.output
+        assert "SALESFORCE_PASSWORD" in result.output
+        assert "HUBSPOT_ACCESS_TOKEN" in result.output
+    _answer, checks = _json(_doctor(env, "--json", *no_sandbox))
+    assert not checks["Salesforce login"]["ok"]
+    assert "refused the password login" in checks["Salesforce login"]["detail"]
+    assert "Wron…11 (19 chars)" in checks["Salesforce login"]["detail"]
+    assert not checks["HubSpot login"]["ok"]
+    assert "401" in checks["HubSpot login"]["detail"]
+    # neither CRM answered, so nothing is claimed about their fields
+    assert "Salesforce owned fields" not in checks
+    assert "HubSpot owned properties" not in checks
+
+
+def test_doctor_names_a_bad_config_key(sandbox: SandboxSettings, tmp_path: Path) -> None:
+    config = tmp_path / "acm_sync.yaml"
+    config.write_text("tiers:\n  key_revenue_shar: 0.8\n")
+    env = _clean_env(**sandbox.env(), ACM_SYNC_CONFIG=str(config))
+    result = _doctor(env, "--json", "--sandbox-dir", str(tmp_path))
+    assert result.exit_code == 1
+    _answer, checks = _json(result)
+    assert not checks["config"]["ok"]
+    assert "tiers.key_revenue_shar" in checks["config"]["detail"]
+    # the rest still runs, on the default settings
+    assert checks["Salesforce login"]["ok"] and checks["HubSpot login"]["ok"]
