@@ -336,6 +336,10 @@ def test_hubspot_partial_portal_creates_only_what_is_missing(portal: SandboxSett
             group_name=HUBSPOT_GROUP,
         ),
     )
+    # an empty group of ours on deals: its create answers 409, which is fine
+    plain.crm.properties.groups_api.create(
+        "deals", property_group_create={"name": HUBSPOT_GROUP, "label": HUBSPOT_GROUP_LABEL}
+    )
     # someone's own enumeration lacking two of our options (and with one of theirs)
     plain.crm.properties.core_api.create(
         "companies",
@@ -386,6 +390,10 @@ def test_hubspot_partial_portal_creates_only_what_is_missing(portal: SandboxSett
     assert "archived in HubSpot" in fixed.message()
     # the group existed (a property of ours is in it): list, batch create, one PATCH
     assert companies.api_calls == 3
+
+    deals = fixed.objects[1]
+    assert deals.created == list(owned_names("hubspot", "deals")) and deals.ok
+    assert deals.api_calls == 3  # list, group create (409), batch create
 
     trend = plain.crm.properties.core_api.get_by_name("companies", "acm_health_trend")
     assert [o.value for o in trend.options] == ["Up", "Sideways", "Flat", "Down", "New"]
