@@ -92,7 +92,8 @@ class QualityConfig(dg.Config):
 
 
 def data_docs_dir(wh: Warehouse) -> Path:
-    return wh.path.parent / "data_docs"
+    # Absolute: GX refuses a relative docs directory (the default warehouse path is relative).
+    return wh.path.parent.resolve() / "data_docs"
 
 
 def _md(frame: pd.DataFrame) -> dg.MetadataValue:
