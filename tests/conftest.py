@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from acm_sync.sandbox.process import SandboxProcess
 from acm_sync.sandbox.server import SandboxSettings
+from sandbox_admin import Admin
 
 SESSION_ORG_ACCOUNTS = 400
 SESSION_ORG_SEED = 11
@@ -40,33 +40,6 @@ def seeded_org() -> Any:
     from acm_sync.sandbox.generator import generate_org
 
     return generate_org(SESSION_ORG_ACCOUNTS, seed=SESSION_ORG_SEED)
-
-
-class Admin:
-    """The sandbox's admin API (faults, call counts, hooks) for one vendor."""
-
-    def __init__(self, base_url: str, verify: str | bool = True) -> None:
-        self.base = base_url.rstrip("/") + "/__sandbox__"
-        self.http = requests.Session()
-        # Per request: REQUESTS_CA_BUNDLE in the environment overrides a session's `verify`.
-        self.verify = verify
-
-    def fault(self, **rule: object) -> None:
-        self.http.post(f"{self.base}/faults", json=rule, verify=self.verify).raise_for_status()
-
-    def clear_faults(self) -> None:
-        self.http.delete(f"{self.base}/faults", verify=self.verify).raise_for_status()
-
-    def calls(self) -> dict:  # type: ignore[type-arg]
-        response = self.http.get(f"{self.base}/calls", verify=self.verify)
-        response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
-
-    def reset_calls(self) -> None:
-        self.http.delete(f"{self.base}/calls", verify=self.verify).raise_for_status()
-
-    def hook(self, name: str) -> None:
-        self.http.post(f"{self.base}/hooks/{name}", verify=self.verify).raise_for_status()
 
 
 @pytest.fixture()

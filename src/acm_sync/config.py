@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 from acm_sync.connectors.settings import SyncSettings
 from acm_sync.operations import AlertSettings, ScheduleSettings
 from acm_sync.quality.settings import QualitySettings
+from acm_sync.writeback.settings import WritebackSettings
 
 CONFIG_ENV_VAR: Final = "ACM_SYNC_CONFIG"
 DEFAULT_CONFIG_PATH: Final = Path("acm_sync.yaml")
@@ -174,8 +175,10 @@ class SatisfactionConfig(Section):
 class HealthConfig(Section):
     weights: HealthWeights = HealthWeights()
     bands: HealthBands = HealthBands()
-    # Score change vs the previous run's snapshot that counts as Up / Down (else Flat).
+    # Score change vs the snapshot `trend_window_days` ago that counts as Up / Down (else Flat).
     trend_threshold: Annotated[float, Field(ge=0)] = 5
+    # The trend compares with the latest score at least this many days old (none yet: New).
+    trend_window_days: Annotated[int, Field(ge=1, le=365)] = 7
     # How many drivers up and down are named in the drivers text.
     drivers_shown: Annotated[int, Field(ge=1, le=7)] = 2
     engagement: EngagementConfig = EngagementConfig()
@@ -314,6 +317,7 @@ class AcmSyncConfig(Section):
     next_action: NextActionConfig = NextActionConfig()
     sync: SyncSettings = SyncSettings()  # pulls from the CRMs (acm_sync.connectors.settings)
     quality: QualitySettings = QualitySettings()  # data-quality gates (acm_sync.quality.settings)
+    writeback: WritebackSettings = WritebackSettings()  # writing back (acm_sync.writeback)
     schedules: ScheduleSettings = ScheduleSettings()  # when jobs run (acm_sync.operations)
     alerts: AlertSettings = AlertSettings()  # failure / freshness alerts (acm_sync.operations)
 

@@ -88,6 +88,10 @@ class Batch:
     raw_replace_key: str | None = None  # raw rows replaced by this column (long raw tables)
     # More raw tables written in the same transaction: (table, rows, replaced by this column)
     raw_children: list[tuple[str, pd.DataFrame, str]] = field(default_factory=list)
+    # Raw columns that change when *we* write a record (the owned fields, the modified stamps).
+    # A record re-read with nothing else changed was changed only by our own write-back: its
+    # canonical `updated_at` is kept, so nothing downstream sees a change (echo suppression).
+    echo_columns: tuple[str, ...] = ()
 
 
 class Warehouse:
@@ -256,8 +260,15 @@ class Warehouse:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
+                echoes = None
                 if batch.raw is not None and raw_table is not None and len(batch.raw):
                     self._ensure_raw(con, raw_table, batch.raw)
+                    if (
+                        batch.echo_columns
+                        and batch.canonical
+                        and "updated_at" in (model.TABLES.get(batch.canonical[0][0], {}))
+                    ):
+                        echoes = self._echoes(con, raw_table, batch)
                     if batch.raw_replace_key:
                         key = batch.raw_replace_key
                         keys = batch.raw[key].dropna().unique().tolist()
@@ -271,6 +282,13 @@ class Warehouse:
                 for table, frame in batch.canonical:
                     if len(frame):
                         self._upsert(con, table, frame, TABLE_KEYS[table])
+                if echoes is not None:
+                    table = batch.canonical[0][0]
+                    con.execute(
+                        f"UPDATE {_q(table)} AS t SET updated_at = e.updated_at FROM _echo AS e "
+                        f"WHERE t.{_q(str(TABLE_KEYS[table]))} = e.id"
+                    )
+                    con.execute("DROP TABLE _echo")
                 for table, frame in batch.merged_stubs:
                     if len(frame):
                         self._merge_stubs(con, table, frame)
@@ -281,6 +299,29 @@ class Warehouse:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _echoes(con: duckdb.DuckDBPyConnection, raw_table: str, batch: Batch) -> int | None:
+        """Before the upsert: the canonical rows (id, updated_at) of the batch's records whose
+        raw row differs from the stored one only in `echo_columns`, into temp table `_echo`."""
+        assert batch.raw is not None
+        table = batch.canonical[0][0]
+        have = {r[0] for r in con.execute(f"DESCRIBE {_q(raw_table)}").fetchall()}
+        ignore = {*batch.echo_columns, *RAW_META, batch.raw_key}
+        compared = [c for c in batch.raw.columns if c in have and c not in ignore]
+        same = " AND ".join(f"r.{_q(c)} IS NOT DISTINCT FROM b.{_q(c)}" for c in compared) or "1=1"
+        key = _q(batch.raw_key)
+        con.register("_raw_batch", batch.raw[[batch.raw_key, *compared]])
+        con.execute(
+            f"CREATE TEMP TABLE _echo AS SELECT c.{_q(str(TABLE_KEYS[table]))} AS id, c.updated_at "
+            f"FROM _raw_batch AS b JOIN {_q(raw_table)} AS r ON r.{key} = b.{key} "
+            f"JOIN {_q(table)} AS c ON c.source_id = CAST(b.{key} AS VARCHAR) "
+            f"AND c.source = ? WHERE {same}",
+            [batch.state.source],
+        )
+        con.unregister("_raw_batch")
+        rows = con.execute("SELECT count(*) FROM _echo").fetchall()
+        return int(rows[0][0])
 
     def save_state(self, state: SyncState) -> None:
         with self.connect() as con:

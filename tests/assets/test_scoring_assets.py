@@ -46,7 +46,15 @@ def pipeline_run(
             "quality_settings": QualitySettingsResource(config_path=str(config)),
             "scoring_config": ScoringConfigResource(config_path=str(config)),
         }
-        runs = [dg.materialize(ASSETS, resources=resources) for _ in range(2)]
+        # The second run scores eight days later: past the 7-day trend window.
+        runs = [
+            dg.materialize(
+                ASSETS,
+                resources=resources,
+                run_config={"ops": {ACCOUNT_SCORES: {"config": {"as_of": day}}}},
+            )
+            for day in ("2026-11-02", "2026-11-10")
+        ]
     return Warehouse(tmp / "warehouse.duckdb"), runs
 
 
@@ -81,7 +89,7 @@ def test_every_unified_account_gets_one_tier_and_a_bounded_health(
     assert "Key" in meta["tiers"] and "Green" in meta["health_bands"]
 
 
-def test_the_second_run_has_a_trend_against_the_first(
+def test_the_run_a_trend_window_later_has_a_trend_against_the_first(
     pipeline_run: tuple[Warehouse, list[dg.ExecuteInProcessResult]],
 ) -> None:
     wh, runs = pipeline_run

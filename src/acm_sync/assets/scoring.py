@@ -44,12 +44,17 @@ class ScoringConfigResource(ConfigFileResource):
 
 class ScoringRunConfig(dg.Config):
     as_of: str | None = Field(
-        default=None, description="ISO time to score as of (default: now). For replays."
+        default=None,
+        description="ISO time to score as of (default: today, 00:00 UTC). For replays.",
     )
 
 
 def _as_of(config: ScoringRunConfig) -> pd.Timestamp:
-    stamp = pd.Timestamp(config.as_of) if config.as_of else pd.Timestamp.now(tz="UTC")
+    """Scores are as of a day: runs on the same day with the same data give the same values, so
+    a re-run writes nothing back (time passing is a change once a day, not every run)."""
+    if not config.as_of:
+        return pd.Timestamp.now(tz="UTC").floor("D")
+    stamp = pd.Timestamp(config.as_of)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
@@ -60,16 +65,24 @@ def load_inputs(wh: Warehouse) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | 
     return tables, identity if identity is not None and len(identity) else None
 
 
-def previous_health(wh: Warehouse) -> pd.DataFrame | None:
+def previous_health(wh: Warehouse, as_of: pd.Timestamp, window_days: int) -> pd.DataFrame | None:
+    """The health the trend compares with: the latest snapshot scored at least `window_days`
+    before `as_of` (None: there is none yet, the trend is New)."""
     if not wh.has_table(ACCOUNT_SCORES):
         return None
-    return wh.query(
-        f"SELECT account_key, health_score FROM {ACCOUNT_SCORES} "
-        f"WHERE run_id = (SELECT run_id FROM {ACCOUNT_SCORES} ORDER BY scored_at DESC LIMIT 1)"
+    cutoff = (as_of - pd.Timedelta(days=window_days)).to_pydatetime()
+    frame = wh.query(
+        f"SELECT account_key, health_score FROM {ACCOUNT_SCORES} WHERE run_id = ("
+        f"SELECT run_id FROM {ACCOUNT_SCORES} WHERE scored_at <= ? "
+        "ORDER BY scored_at DESC, computed_at DESC LIMIT 1)",
+        [cutoff],
     )
+    return frame if len(frame) else None
 
 
-def account_snapshot(scores: Scores, run_id: str) -> pd.DataFrame:
+def account_snapshot(
+    scores: Scores, run_id: str, computed_at: pd.Timestamp | None = None
+) -> pd.DataFrame:
     """One row per unified account: every value the write-back needs, plus the components."""
     frame = (
         scores.tiers[["account_key", "tier", "tier_reason", "t12m_won_revenue", "open_pipeline"]]
@@ -81,6 +94,7 @@ def account_snapshot(scores: Scores, run_id: str) -> pd.DataFrame:
         .merge(scores.forecast.accounts, on="account_key", how="left")
         .merge(scores.next_actions.drop(columns=["matched_rules"]), on="account_key", how="left")
     )
+    frame.insert(0, "computed_at", computed_at or pd.Timestamp.now(tz="UTC"))
     frame.insert(0, "scored_at", scores.as_of)
     frame.insert(0, "run_id", run_id)
     return frame
@@ -123,13 +137,18 @@ def account_scores(
     started = time.perf_counter()
     wh, cfg, as_of = warehouse.get(), scoring_config.get(), _as_of(config)
     tables, identity = load_inputs(wh)
+    previous = previous_health(wh, as_of, cfg.health.trend_window_days)
     scores = score_accounts(
-        tables, as_of=as_of, config=cfg, identity=identity, previous_health=previous_health(wh)
+        tables, as_of=as_of, config=cfg, identity=identity, previous_health=previous
     )
-    run_id = context.run.run_id
-    snapshot = account_snapshot(scores, run_id)
-    probabilities = scores.win_probabilities.assign(run_id=run_id, scored_at=scores.as_of)
-    totals = scores.forecast.totals.assign(run_id=run_id, scored_at=scores.as_of)
+    run_id, computed_at = context.run.run_id, pd.Timestamp.now(tz="UTC")
+    snapshot = account_snapshot(scores, run_id, computed_at)
+    probabilities = scores.win_probabilities.assign(
+        run_id=run_id, scored_at=scores.as_of, computed_at=computed_at
+    )
+    totals = scores.forecast.totals.assign(
+        run_id=run_id, scored_at=scores.as_of, computed_at=computed_at
+    )
     for table, frame in (
         (ACCOUNT_SCORES, snapshot),
         (OPPORTUNITY_SCORES, probabilities),

@@ -209,6 +209,21 @@ class HubSpotClient:
             )
         )
 
+    def batch_update(self, obj: str, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """POST batch/update (≤ 100 inputs `{id, properties}`). 200: all written; 207: the
+        answer's `errors` name the ids not written. A 400 (the whole batch refused) raises the
+        client's ApiException."""
+        api = self._api("crm", obj, "batch_api")
+        body = {"inputs": inputs}
+        return dict(
+            self._call(
+                f"batch update {obj}",
+                lambda: api.update(
+                    batch_input_simple_public_object_batch_input=body, _preload_content=False
+                ),
+            )
+        )
+
     def property_names(self, obj: str) -> set[str]:
         api = self._api("crm", "properties", "core_api")
         answer = self._call(f"properties {obj}", lambda: api.get_all(obj, _preload_content=False))

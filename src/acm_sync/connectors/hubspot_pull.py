@@ -67,6 +67,8 @@ from acm_sync.warehouse import Batch, SyncState, Warehouse, raw_table_name
 log = logging.getLogger(__name__)
 SOURCE = "hubspot"
 MERGED = "hs_merged_object_ids"
+# What a write of ours changes besides the owned properties (see Batch.echo_columns).
+ECHO_STAMPS = ("hs_lastmodifieddate", "lastmodifieddate", "updatedAt")
 HISTORY_PAGE = 50  # HubSpot's list limit when propertiesWithHistory is asked for
 ASSOCIATION_BATCH = 100
 HISTORY_TABLE = "raw_hubspot_deal_history"
@@ -194,6 +196,7 @@ class _Pull:
         # The owned properties are read along for the write-back's diff. HubSpot leaves a
         # property it doesn't have out of the answer, so they need no check (a portal the
         # write-back has not set up yet simply has no values).
+        self.owned = tuple(owned)
         self.properties = list(dict.fromkeys([*self.mapped, *owned]))
         self.history = history_properties(settings) if spec.history else []
         self.rules = rules_for(spec, settings)
@@ -248,6 +251,7 @@ class _Pull:
             raw_key="id",
             canonical=[(self.spec.table, canonical)],
             merged_stubs=[(self.spec.table, stubs)],
+            echo_columns=(*self.owned, *ECHO_STAMPS),
         )
         if history:
             self._add_history(batch, history)

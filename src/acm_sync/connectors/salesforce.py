@@ -239,6 +239,39 @@ class SalesforceClient:
             return False
         return True
 
+    # -- writes (sObject Collections, Bulk API 2.0 ingest) ------------------------------------
+
+    def update_collection(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """PATCH composite/sobjects with allOrNone false (≤ 200 records, each with
+        `attributes.type` and `id`): one `{id, success, errors}` per record, in request order."""
+        body = {"allOrNone": False, "records": records}
+        answer = self._with_session(
+            lambda: self.sf.restful("composite/sobjects", method="PATCH", json=body)
+        )
+        return list(answer or [])
+
+    def ingest_start(self, obj: str, csv: str) -> str:
+        """A Bulk API 2.0 update job with the CSV uploaded and closed; its id."""
+        bulk = self._bulk(obj)
+        job = self._with_session(lambda: bulk.create_job(Operation.update))
+        job_id = str(job["id"])
+        self._with_session(lambda: bulk.upload_job_data(job_id, csv))
+        self._with_session(lambda: bulk.close_job(job_id))
+        return job_id
+
+    def ingest_state(self, obj: str, job_id: str) -> str:
+        return str(self._with_session(lambda: self._bulk(obj).get_job(job_id, False))["state"])
+
+    def ingest_wait(self, obj: str, job_id: str, *, poll_seconds: float) -> None:
+        self._with_session(lambda: self._bulk(obj).wait_for_job(job_id, False, poll_seconds))
+
+    def ingest_results(self, obj: str, job_id: str, kind: str) -> str:
+        """CSV of `successfulResults`, `failedResults` or `unprocessedrecords`."""
+        return self._with_session(lambda: self._bulk(obj).get_ingest_results(job_id, kind))
+
+    def ingest_abort(self, obj: str, job_id: str) -> None:
+        self._with_session(lambda: self._bulk(obj).abort_job(job_id, False))
+
     # -- metadata ------------------------------------------------------------------------------
 
     def field_names(self, obj: str) -> set[str]:

@@ -44,6 +44,8 @@ from acm_sync.warehouse import Batch, SyncState, Warehouse, raw_table_name
 log = logging.getLogger(__name__)
 SOURCE = "salesforce"
 CURSOR_FIELD = "SystemModstamp"
+# What a write of ours changes besides the owned fields (see Batch.echo_columns).
+ECHO_STAMPS = ("SystemModstamp", "LastModifiedDate", "LastModifiedById")
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,13 @@ class _Pull:
         )
         stamped = raw.assign(_synced_at=datetime.now(UTC), _run_id=self.run_id)
         self.wh.commit(
-            Batch(state, raw=stamped, raw_key="Id", canonical=[(self.spec.table, canonical)]),
+            Batch(
+                state,
+                raw=stamped,
+                raw_key="Id",
+                canonical=[(self.spec.table, canonical)],
+                echo_columns=(*self.optional, *ECHO_STAMPS),
+            ),
             raw_table=self.raw_table,
         )
         self._count(canonical)

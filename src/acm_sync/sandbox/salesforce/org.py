@@ -1059,8 +1059,12 @@ class Org:
         )
         if stage is not None:
             _, default_probability, category, closed, won = stage
-            row["IsClosed"], row["IsWon"] = int(closed), int(won)
             if stage_changed:
+                # Derived when the stage is set. (Salesforce derives them at every save, where
+                # they never disagree with the stage; the demo org seeds some that do, as dirty
+                # data, and they stay so until someone sets the stage — not when any field of
+                # the record is written.)
+                row["IsClosed"], row["IsWon"] = int(closed), int(won)
                 if "Probability" not in given:
                     row["Probability"] = float(default_probability)
                 if "ForecastCategoryName" not in given:
