@@ -84,10 +84,14 @@ class FailureAlert:
     steps: list[tuple[str, str]] = field(default_factory=list)  # (step, error)
     checks: list[tuple[str, str]] = field(default_factory=list)  # (check, why it failed)
     run_error: str = ""  # when no step failed (e.g. the run could not start)
+    launched_by: str | None = None  # the schedule or sensor that launched the run
     ui_url: str | None = None
 
     def text(self) -> str:
-        lines = [f"acm_sync: job `{self.job}` failed (run {self.run_id})"]
+        # Runs launched from the asset graph (e.g. the freshness checks) have no job of ours.
+        job = "asset run" if self.job.startswith("__ASSET_JOB") else f"job `{self.job}`"
+        by = f", launched by {self.launched_by}" if self.launched_by else ""
+        lines = [f"acm_sync: {job} failed (run {self.run_id}{by})"]
         lines += [f"• step `{step}`: {error}" for step, error in self.steps]
         lines += [f"• check `{check}` failed: {why}" for check, why in self.checks]
         if not self.steps and self.run_error:
@@ -120,16 +124,12 @@ def describe_failure(
 ) -> FailureAlert:
     secrets = _secrets(os.environ if environ is None else environ)
     run = context.dagster_run
-    alert = FailureAlert(job=run.job_name, run_id=run.run_id, ui_url=ui_url)
-    for event in context.get_step_failure_events():
-        data = event.step_failure_data
-        if data.user_failure_data is not None and data.user_failure_data.description:
-            message = data.user_failure_data.description  # dg.Failure: our own words
-        elif data.error is not None:
-            message = _root_message(data.error)
-        else:
-            message = event.message or "failed"
-        alert.steps.append((event.step_key or "?", _clean(message, secrets)))
+    alert = FailureAlert(
+        job=run.job_name,
+        run_id=run.run_id,
+        launched_by=run.tags.get("dagster/schedule_name") or run.tags.get("dagster/sensor_name"),
+        ui_url=ui_url,
+    )
     records = context.instance.all_logs(
         run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     )
@@ -141,6 +141,17 @@ def describe_failure(
         if isinstance(evaluation, dg.AssetCheckEvaluation) and not evaluation.passed:
             key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             alert.checks.append((key, _clean(evaluation.description or "failed", secrets)))
+    for event in context.get_step_failure_events():
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            message = data.user_failure_data.description  # dg.Failure: our own words
+        elif data.error is not None:
+            if data.error.cls_name == "DagsterAssetCheckFailedError" and alert.checks:
+                continue  # the failed checks are listed one by one, with their reasons
+            message = _root_message(data.error)
+        else:
+            message = event.message or "failed"
+        alert.steps.append((event.step_key or "?", _clean(message, secrets)))
     failure = context.failure_event
     if failure.message:
         alert.run_error = _clean(failure.message, secrets)
