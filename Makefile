@@ -22,8 +22,8 @@ install: $(VENV)/.installed
 demo: install  ## seed a fresh sandbox, run the pipeline on it, show the result
 	$(BIN)/acm-sync demo
 
-dev: install  ## the sandbox on 127.0.0.1 (Salesforce :8443, HubSpot :8080), kept in .sandbox/
-	$(BIN)/acm-sync sandbox serve --data-dir .sandbox
+dev: install  ## Dagster UI + daemon on 127.0.0.1:3000 over the sandbox (.sandbox/) or a real org
+	bash scripts/dev.sh
 
 test: install  ## the whole test suite
 	$(BIN)/pytest

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make dev`: the Dagster UI (dagster dev: webserver + daemon, so schedules and sensors run) on
+# http://127.0.0.1:3000, pointed at the sandbox — or at a real org when its credentials are
+# already in the environment. Ctrl-C (or SIGTERM) stops everything this script started.
+#
+#   DEV_PORT=3001 make dev           another UI port
+#   SANDBOX_ACCOUNTS=5000 make dev   size of a newly seeded sandbox org (first start only)
+set -euo pipefail
+set -m  # job control: each background job gets its own process group, stopped as a whole
+
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+SANDBOX_DIR=.sandbox
+PORT="${DEV_PORT:-3000}"
+
+export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster}"
+mkdir -p "$DAGSTER_HOME"
+if [ ! -f "$DAGSTER_HOME/dagster.yaml" ]; then
+    printf 'telemetry:\n  enabled: false\n' >"$DAGSTER_HOME/dagster.yaml"
+fi
+
+pids=()
+stop() {
+    trap - EXIT INT TERM
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+    for _ in $(seq 50); do  # up to 10 s for a graceful stop …
+        local alive=0
+        for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.2
+    done
+    for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done  # … then not
+    wait 2>/dev/null || true
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+real_org() {
+    [ -n "${SALESFORCE_USERNAME:-}${SALESFORCE_INSTANCE_URL:-}${SALESFORCE_CONSUMER_KEY:-}" ] ||
+        [ -n "${HUBSPOT_ACCESS_TOKEN:-}" ]
+}
+
+if real_org; then
+    echo "dev: CRM credentials found in the environment — using them, no sandbox"
+    [ -n "${SALESFORCE_USERNAME:-}${SALESFORCE_INSTANCE_URL:-}${SALESFORCE_CONSUMER_KEY:-}" ] ||
+        echo "dev: warning: no SALESFORCE_* credentials: the Salesforce pulls will fail"
+    [ -n "${HUBSPOT_ACCESS_TOKEN:-}" ] ||
+        echo "dev: warning: no HUBSPOT_ACCESS_TOKEN: the HubSpot pulls will fail"
+else
+    [ -d "$SANDBOX_DIR" ] && [ -f "$SANDBOX_DIR/salesforce.db" ] ||
+        echo "dev: seeding a ${SANDBOX_ACCOUNTS:-1000}-account demo org in $SANDBOX_DIR (first start)"
+    mkdir -p "$SANDBOX_DIR"
+    rm -f "$SANDBOX_DIR/settings.json"  # written anew once both servers answer
+    "$BIN/acm-sync" sandbox serve --data-dir "$SANDBOX_DIR" \
+        --accounts "${SANDBOX_ACCOUNTS:-1000}" --quiet &
+    pids+=("$!")
+    for _ in $(seq 1200); do  # up to 4 minutes (a large first seed)
+        [ -f "$SANDBOX_DIR/settings.json" ] && break
+        kill -0 "${pids[0]}" 2>/dev/null || { echo "dev: the sandbox did not start" >&2; exit 1; }
+        sleep 0.2
+    done
+    [ -f "$SANDBOX_DIR/settings.json" ] || { echo "dev: the sandbox did not start" >&2; exit 1; }
+    set -a
+    # shellcheck disable=SC1091
+    . "$SANDBOX_DIR/connection.env"
+    set +a
+    echo "dev: sandbox up — Salesforce $SALESFORCE_LOGIN_URL, HubSpot $HUBSPOT_BASE_URL"
+fi
+
+echo "dev: Dagster UI on http://127.0.0.1:$PORT (DAGSTER_HOME=$DAGSTER_HOME); Ctrl-C stops all"
+"$BIN/dagster" dev -m acm_sync.definitions -h 127.0.0.1 -p "$PORT" &
+pids+=("$!")
+
+# Whichever stops first (or a signal) stops the other.
+wait -n "${pids[@]}" || true
