@@ -19,14 +19,12 @@ from acm_sync.assets.quality import QualitySettingsResource, quality_assets, qua
 from acm_sync.assets.salesforce import salesforce_assets
 from acm_sync.assets.schedules import build_schedules
 from acm_sync.assets.scoring import ScoringConfigResource, scoring_assets
+from acm_sync.assets.writeback import WritebackSettingsResource, writeback_assets
 from acm_sync.config import load_config
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.warehouse import WarehouseResource
 
-# ---- WRITE-BACK (lead): the import goes here -------------------------------------------------
-# from acm_sync.assets.writeback import WritebackSettingsResource, writeback_assets
-# ----------------------------------------------------------------------------------------------
 
 config = load_config()
 alerts = build_alerts(config.alerts)
@@ -37,7 +35,7 @@ defs = dg.Definitions(
         *hubspot_assets,
         *quality_assets,
         *scoring_assets,
-        # ---- WRITE-BACK (lead): *writeback_assets, ---------------------------------------
+        *writeback_assets,
     ],
     asset_checks=alerts.checks,
     jobs=[*pipeline_jobs, quality_job],
@@ -52,7 +50,7 @@ defs = dg.Definitions(
         "quality_settings": QualitySettingsResource(),
         "scoring_config": ScoringConfigResource(),
         "slack": SlackAlertResource.from_env(),
-        # ---- WRITE-BACK (lead): "writeback_settings": WritebackSettingsResource(), ----------
+        "writeback_settings": WritebackSettingsResource(),
     },
     # Every job not given its own executor (validate, runs launched from the asset graph, the
     # freshness checks) runs in one process too: a process per step costs more than the steps.

@@ -71,7 +71,7 @@ def test_definitions_load_with_groups_kinds_and_descriptions() -> None:
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         name = key.to_user_string()
-        assert node.group_name in {"salesforce", "hubspot", "quality", "scoring"}, name
+        assert node.group_name in {"salesforce", "hubspot", "quality", "scoring", "writeback"}, name
         assert node.description and node.kinds, name
         if name in PULL_KEYS:
             # A pull asset is named after its CRM, grouped and tagged with it.

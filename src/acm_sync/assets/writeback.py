@@ -34,6 +34,7 @@ from acm_sync.writeback.store import WritebackStore
 from acm_sync.writeback.target import check_salesforce_fields, ensure_hubspot_properties
 
 GROUP = "writeback"
+OWNERS = ["team:revops"]
 TARGET_TABLE = "writeback_target"
 UPSTREAM = [
     dg.AssetKey("account_scores"),
@@ -80,6 +81,7 @@ def _md_table(frame: pd.DataFrame, rows: int = 50) -> str:
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
     kinds={"salesforce", "hubspot"},
     description="The owned fields exist in both CRMs: Salesforce describe (deploy salesforce/ "
     "when missing), HubSpot properties in group acm_sync (created when missing, unless dry-run).",
@@ -156,6 +158,7 @@ def _not_ready(wh: Warehouse) -> set[tuple[str, str]]:
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
     kinds={"pandas", "duckdb"},
     deps=UPSTREAM,
     description="Desired owned values (scores, win probabilities, data issues) − the live CRM "
@@ -224,6 +227,7 @@ def writeback_plan(
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
     kinds={"salesforce", "hubspot"},
     deps=[dg.AssetKey("writeback_plan")],
     description="Sends the plan: Salesforce sObject Collections (≤ 200) or Bulk API 2.0, "

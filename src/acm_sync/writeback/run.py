@@ -65,6 +65,11 @@ class PlanSummary:
 
 def build_plan(wh: Warehouse, settings: WritebackSettings) -> PlanSummary:
     """Desired − live (− manual edits) for every owned field of every CRM object."""
+    with wh.session():
+        return _build_plan(wh, settings)
+
+
+def _build_plan(wh: Warehouse, settings: WritebackSettings) -> PlanSummary:
     store = WritebackStore(wh)
     frames: list[pd.DataFrame] = []
     live_records: dict[tuple[str, str], int] = {}
