@@ -117,7 +117,8 @@ def demo(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Seed a fresh sandbox, run the pipeline on it (pull → quality → scoring), show the result."""
+    """Seed a fresh sandbox, run the sync job on it (pull → quality → scoring → write-back), and
+    show the result, with three records before → after."""
     from acm_sync.demo import run_demo
 
     def progress(message: str) -> None:
@@ -312,6 +313,158 @@ def doctor(
         raise typer.Exit(1)
 
 
+@app.command("plan")
+def plan_export(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the CSV to this file (default: stdout).")
+    ] = None,
+    include_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every planned cell, skipped ones too (default: the cells to send and the "
+            "manual edits kept).",
+        ),
+    ] = False,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="The plan of this run (default: the latest).")
+    ] = None,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            "--warehouse",
+            help="The warehouse's DuckDB file (default: $ACM_WAREHOUSE_PATH or "
+            "./warehouse/acm_sync.duckdb).",
+        ),
+    ] = None,
+) -> None:
+    """Export the write plan as CSV: per owned field, before → after, action and status."""
+    import csv
+    import io
+    import os
+    from typing import NoReturn
+
+    from rich import box
+
+    from acm_sync.warehouse import DEFAULT_PATH, PATH_ENV, Warehouse
+    from acm_sync.writeback.plan import OVERWRITE_MANUAL, SENDING, SKIP_GIVEN_UP, SKIP_MANUAL
+    from acm_sync.writeback.store import PLAN, PLAN_RUNS
+
+    err = Console(stderr=True)
+    columns = ["crm", "object", "record_id", "field", "before", "after", "action", "status"]
+    path = warehouse or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH)
+    no_plan = "run the `plan` job or `acm-sync demo` first"
+
+    def fail(message: str) -> NoReturn:
+        err.print(f"[bold red]error:[/] {message}", highlight=False)
+        raise typer.Exit(1)
+
+    if not path.is_file():
+        fail(f"no warehouse at {path}: no write plan yet; {no_plan}")
+    with Warehouse(path).connect(read_only=True) as con:
+        tables = {str(r[0]) for r in con.execute("SHOW TABLES").fetchall()}
+        if not {PLAN, PLAN_RUNS} <= tables:
+            fail(f"no write plan yet in {path}; {no_plan}")
+        runs = con.execute(
+            f"SELECT run_id, planned_at, cells FROM {PLAN_RUNS} "
+            + ("WHERE run_id = ? " if run_id else "")
+            + "ORDER BY planned_at DESC LIMIT 1",
+            [run_id] if run_id else [],
+        ).fetchall()
+        if not runs:
+            fail(
+                f"no write plan of run {run_id} in {path} (`--run-id` is optional: the latest)"
+                if run_id
+                else f"no write plan yet in {path}; {no_plan}"
+            )
+        chosen, planned_at, _ = runs[0]
+        cells = con.execute(
+            f"SELECT {', '.join(columns)} FROM {PLAN} WHERE run_id = ? "
+            "ORDER BY crm, object, record_id, field",
+            [chosen],
+        ).fetchall()
+
+    shown_actions = (*SENDING, SKIP_MANUAL)
+    shown = [c for c in cells if include_all or c[6] in shown_actions]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([["" if v is None else v for v in c] for c in shown])
+    if out is None:
+        typer.echo(buffer.getvalue(), nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(buffer.getvalue(), encoding="utf-8")
+
+    # the summary (of the whole plan, whatever the CSV shows) goes to stderr
+    per_object: dict[tuple[str, str], dict[str, Any]] = {}
+    for crm, obj, record_id, _f, _b, _a, action, status in cells:
+        counts = per_object.setdefault(
+            (crm, obj),
+            {"records": set(), "fields": 0, "manual": 0, "given_up": set(), "status": {}},
+        )
+        if action in SENDING:
+            counts["records"].add(record_id)
+            counts["fields"] += 1
+            outcome = "written" if status in ("written", "recovered") else status
+            counts["status"][outcome] = counts["status"].get(outcome, 0) + 1
+        if action in (SKIP_MANUAL, OVERWRITE_MANUAL):
+            counts["manual"] += 1
+        if action == SKIP_GIVEN_UP:
+            counts["given_up"].add(record_id)
+    stamp = f"{planned_at:%Y-%m-%d %H:%M:%S %Z}".strip() if planned_at else "?"
+    table = Table(
+        title=f"Write plan {chosen} ({stamp})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        caption="records, fields: to send · manual: edited by people (kept or overwritten "
+        "per policy) · written, rejected: fields sent so far",
+        caption_justify="left",
+    )
+    headers = ["crm", "object", "records", "fields", "manual", "given up", "written", "rejected"]
+    for i, name in enumerate(headers):
+        table.add_column(name, justify="left" if i < 2 else "right", no_wrap=True)
+    for (crm, obj), counts in sorted(per_object.items()):
+        table.add_row(
+            crm,
+            obj,
+            *(
+                f"{n:,}"
+                for n in (
+                    len(counts["records"]),
+                    counts["fields"],
+                    counts["manual"],
+                    len(counts["given_up"]),
+                    counts["status"].get("written", 0),
+                    counts["status"].get("rejected", 0),
+                )
+            ),
+        )
+    if per_object:
+        err.print(table)
+    records = sum(len(c["records"]) for c in per_object.values())
+    fields = sum(c["fields"] for c in per_object.values())
+    manual = sum(c["manual"] for c in per_object.values())
+    given_up = sum(len(c["given_up"]) for c in per_object.values())
+    held = ", ".join(
+        text
+        for n, text in ((manual, f"{manual:,} manual edits"), (given_up, f"{given_up:,} given up"))
+        if n
+    )
+    where = f" to {out}" if out is not None else ""
+    if records:
+        head = f"{records:,} records / {fields:,} fields to write"
+    else:
+        head = f"nothing to write in plan {chosen}"
+    err.print(
+        f"{head}{f' ({held})' if held else ''}; {len(shown):,} cells exported{where}",
+        highlight=False,
+    )
+
+
 def _doctor_login_fix(exc: BaseException, crm: str) -> str:
     from acm_sync.connectors.common import CredentialsError
 
@@ -369,11 +522,33 @@ def _print_pipeline_summary(s: dict[str, Any]) -> None:
             ],
         )
     )
-    calls = ", ".join(f"{k}: {v:,}" for k, v in s["api_calls"].items())
+    wb = s["writeback"]
     console.print(
-        f"API calls: {calls}   attention flags: {s['attention_flags']:,}   {s['seconds']}s"
+        _table(
+            f"Written back ({wb['written']:,} of {wb['planned']:,} planned records; "
+            f"{wb['rejected']:,} rejected, {wb['skipped_manual']:,} manual edits kept)",
+            ["CRM object", "records written"],
+            [[k, f"{v:,}"] for k, v in wb["written_by_object"].items()],
+        )
     )
-    console.print("[dim]Write-back to the CRMs is not built yet; nothing was written.[/]")
+    for example in s.get("examples", []):
+        console.print(
+            _table(
+                f"{example['crm'].title()} {example['object']} {example['id']} — before → after",
+                ["field", "before", "after"],
+                [
+                    [f["field"], "—" if f["before"] is None else str(f["before"]), str(f["after"])]
+                    for f in example["fields"]
+                ],
+            )
+        )
+    calls = ", ".join(f"{k}: {v:,}" for k, v in s["api_calls"].items())
+    writes = ", ".join(f"{k}: {v:,}" for k, v in wb["write_calls"].items())
+    console.print(
+        f"API calls: {calls} (of which writes: {writes})   "
+        f"attention flags: {s['attention_flags']:,}   {s['seconds']}s"
+    )
+    console.print(f"[dim]Warehouse: {s['warehouse']}[/]")
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:

@@ -26,12 +26,16 @@ from collections.abc import Collection
 
 import pandas as pd
 
+from acm_sync.writeback.fields import OWNED
+
 WRITE = "write"
 OVERWRITE_MANUAL = "overwrite_manual"
 SKIP_MANUAL = "skip_manual"
 SKIP_GIVEN_UP = "skip_given_up"
 SENDING = (WRITE, OVERWRITE_MANUAL)
 PLAN_COLUMNS = ["record_id", "field", "before", "after", "action", "last_written"]
+# The companion stamp is new on every scoring run: it does not make a record's values new.
+_COMPANION_NAMES = frozenset(n for f in OWNED if f.companion for n in (f.salesforce, f.hubspot))
 
 
 def _differs(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -100,5 +104,11 @@ def payloads(plan: pd.DataFrame) -> dict[str, dict[str, str | None]]:
 
 
 def payload_key(values: dict[str, str | None]) -> str:
-    """A stable text of one record's planned values (to tell a retry of the same values)."""
-    return "\x1f".join(f"{k}={'' if v is None else v}" for k, v in sorted(values.items()))
+    """A stable text of one record's planned values (to tell a retry of the same values).
+    Companion fields are left out: a refused record sent again with only a newer scored-at
+    stamp is the same retry, so its attempts count up and it is given up at the limit."""
+    return "\x1f".join(
+        f"{k}={'' if v is None else v}"
+        for k, v in sorted(values.items())
+        if k not in _COMPANION_NAMES
+    )

@@ -67,7 +67,9 @@ def normalize_series(field: Owned, values: pd.Series) -> pd.Series:
         out[present.index] = stamps.dt.floor("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist()
         return out
     if field.kind == "longtext":
-        cleaned = present.str.replace("\r\n", "\n").str.strip()
+        # every line ending as \n (\r\n and a lone \r too): "a\r\r\nb" must not become
+        # "a\r\nb", which would normalize again to something else
+        cleaned = present.str.replace(r"\r\n?", "\n", regex=True).str.strip()
     else:
         cleaned = present.str.split().str.join(" ")
     if field.kind == "picklist":
