@@ -117,7 +117,8 @@ def demo(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Seed a fresh sandbox, run the pipeline on it (pull → quality → scoring), show the result."""
+    """Seed a fresh sandbox, run the sync job on it (pull → quality → scoring → write-back), and
+    show the result, with three records before → after."""
     from acm_sync.demo import run_demo
 
     def progress(message: str) -> None:
@@ -521,11 +522,36 @@ def _print_pipeline_summary(s: dict[str, Any]) -> None:
             ],
         )
     )
-    calls = ", ".join(f"{k}: {v:,}" for k, v in s["api_calls"].items())
+    wb = s["writeback"]
     console.print(
-        f"API calls: {calls}   attention flags: {s['attention_flags']:,}   {s['seconds']}s"
+        _table(
+            f"Written back ({wb['written']:,} of {wb['planned']:,} planned records; "
+            f"{wb['rejected']:,} rejected, {wb['skipped_manual']:,} manual edits kept)",
+            ["CRM object", "records written"],
+            [[k, f"{v:,}"] for k, v in wb["written_by_object"].items()],
+        )
     )
-    console.print("[dim]Write-back to the CRMs is not built yet; nothing was written.[/]")
+    for example in s.get("examples", []):
+        console.print(
+            _table(
+                f"{example['crm'].title()} {example['object']} {example['id']} — before → after",
+                ["field", "before", "after"],
+                [
+                    [f["field"], "—" if f["before"] is None else str(f["before"]), str(f["after"])]
+                    for f in example["fields"]
+                ],
+            )
+        )
+    calls = ", ".join(f"{k}: {v:,}" for k, v in s["api_calls"].items())
+    writes = ", ".join(f"{k}: {v:,}" for k, v in wb["write_calls"].items())
+    console.print(
+        f"API calls: {calls} (of which writes: {writes})   "
+        f"attention flags: {s['attention_flags']:,}   {s['seconds']}s"
+    )
+    if Path(s["warehouse"]).exists():  # kept with --work-dir
+        console.print(
+            f"[dim]Warehouse: {s['warehouse']} (acm-sync plan --warehouse … exports the plan)[/]"
+        )
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:

@@ -25,7 +25,6 @@ from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.warehouse import WarehouseResource
 
-
 config = load_config()
 alerts = build_alerts(config.alerts)
 

@@ -115,7 +115,8 @@ def test_a_restart_keeps_every_change(tmp_path: Path) -> None:
 
 
 def test_demo_json_runs_the_pipeline_and_adds_up() -> None:
-    """`acm-sync demo --json`: a fresh sandbox, pulled, validated and scored in process."""
+    """`acm-sync demo --json`: a fresh sandbox, the sync job in process, and a summary that adds
+    up: pulled = valid + quarantined, written ≤ planned, examples read back as written."""
     import json
 
     out = subprocess.run(
@@ -133,6 +134,36 @@ def test_demo_json_runs_the_pipeline_and_adds_up() -> None:
     assert sum(summary["tiers"].values()) == sum(summary["health_bands"].values()) > 0
     assert summary["forecast"][-1]["period"] == "Total"
     assert summary["api_calls"]["salesforce"] > 0 and summary["api_calls"]["hubspot"] > 0
+    wb = summary["writeback"]
+    assert 0 < wb["written"] <= wb["planned"]
+    assert wb["written"] + wb["rejected"] + wb["not_sent"] == wb["planned"]
+    assert sum(wb["written_by_object"].values()) == wb["written"]
+    assert set(wb["written_by_object"]) == {
+        "salesforce.Account",
+        "salesforce.Contact",
+        "salesforce.Opportunity",
+        "hubspot.companies",
+        "hubspot.contacts",
+        "hubspot.deals",
+    }
+    # The minimum calls: ⌈k/200⌉ per Salesforce object, ⌈k/100⌉ per HubSpot object.
+    per = wb["written_by_object"]
+    assert wb["write_calls"]["salesforce"] == sum(
+        -(-per[f"salesforce.{o}"] // 200) for o in ("Account", "Contact", "Opportunity")
+    )
+    assert wb["write_calls"]["hubspot"] == sum(
+        -(-per[f"hubspot.{o}"] // 100) for o in ("companies", "contacts", "deals")
+    )
+    # Three examples: one unified account in both CRMs (same values), a contact's data issues.
+    account, company, contact = summary["examples"]
+    assert (account["object"], company["object"], contact["object"]) == (
+        "Account",
+        "companies",
+        "Contact",
+    )
+    tier = {f["field"]: f["after"] for f in account["fields"]}["ACM_Tier__c"]
+    assert tier == {f["field"]: f["after"] for f in company["fields"]}["acm_tier"]
+    assert {f["field"]: f["after"] for f in contact["fields"]}["ACM_Data_Issues__c"]
 
 
 def _sf_session(env: dict[str, str]) -> Any:
