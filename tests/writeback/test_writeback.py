@@ -316,6 +316,31 @@ def test_rejected_rows_are_dead_lettered_and_succeed_on_a_retry(
         assert got["acm_tier"] == companies.loc[rid, "acm_tier"]
 
 
+def test_above_the_bulk_threshold_salesforce_writes_through_one_bulk_job(
+    first_run: dict[str, Any], pipeline: Pipeline, org: Org, wb_admins: tuple[Admin, Admin]
+) -> None:
+    sf, hs = wb_admins
+    accounts = first_run["after"][("salesforce", "Account")]
+    ids = list(accounts.index[accounts["ACM_Tier__c"].notna()][30:33])
+    for rid in ids:
+        org.sf.Account.update(rid, {"ACM_Tier__c": None, "ACM_Health_Band__c": None})
+    reset_calls(sf, hs)
+    result = pipeline.run(
+        writeback={"manual_edits": "overwrite", "salesforce": {"bulk_threshold": 2}}
+    )
+    assert result.success
+    calls = write_calls(sf, hs)
+    assert COLLECTIONS not in calls
+    assert calls.get("POST /services/data/v59.0/jobs/ingest") == 1  # one job for the 3 records
+    assert any(r.endswith("/batches") for r in calls)
+    meta = materialization(result, "writeback_apply")
+    assert (meta["written"], meta["rejected"]) == (3, 0)
+    for rid in ids:
+        now = org.sf.Account.get(rid)
+        assert now["ACM_Tier__c"] == accounts.loc[rid, "ACM_Tier__c"]
+        assert now["ACM_Health_Band__c"] == accounts.loc[rid, "ACM_Health_Band__c"]
+
+
 def test_dry_run_plans_but_writes_nothing(
     first_run: dict[str, Any], pipeline: Pipeline, org: Org, wb_admins: tuple[Admin, Admin]
 ) -> None:

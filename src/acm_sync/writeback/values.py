@@ -60,7 +60,14 @@ def normalize_series(field: Owned, values: pd.Series) -> pd.Series:
     if field.kind == "datetime":
         raw = present.str.strip()
         epoch = raw.str.fullmatch(r"\d{10,}")
-        stamps = pd.to_datetime(raw.where(~epoch, None), utc=True, format="ISO8601")
+        stamps = pd.to_datetime(
+            raw.where(~epoch, None), utc=True, format="ISO8601", errors="coerce"
+        )
+        bad = stamps.isna() & ~epoch
+        if bad.any():
+            mask = pd.Series(False, index=values.index)
+            mask[bad[bad].index] = True
+            raise InvalidValues(field, mask, raw[bad].tolist())
         if epoch.any():
             millis = pd.to_datetime(pd.to_numeric(raw[epoch]), unit="ms", utc=True)
             stamps = stamps.where(~epoch, millis)
