@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from acm_sync.sandbox.server import SandboxSettings
 
@@ -132,7 +133,12 @@ def webserver(sandbox: SandboxSettings, tmp_path: Path) -> Iterator[Webserver]:
         "ACM_WAREHOUSE_PATH": str(tmp_path / "warehouse" / "acm_sync.duckdb"),
         "PYTHONUNBUFFERED": "1",
     }
-    env.pop("ACM_SYNC_CONFIG", None)  # the shipped acm_sync.yaml (write-back: dry run)
+    # The shipped acm_sync.yaml, but write-back in dry run: the session sandbox is shared with
+    # other tests, which expect its records as seeded (the write-back tests have their own).
+    config = yaml.safe_load((REPO / "acm_sync.yaml").read_text())
+    config["writeback"] = {**config.get("writeback", {}), "dry_run": True}
+    (tmp_path / "acm_sync.yaml").write_text(yaml.safe_dump(config))
+    env["ACM_SYNC_CONFIG"] = str(tmp_path / "acm_sync.yaml")
     port = _free_port()
     log = tmp_path / "webserver.log"
     with log.open("wb") as out:
