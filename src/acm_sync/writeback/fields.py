@@ -57,6 +57,20 @@ class Owned:
         return sf if crm == "salesforce" else hs
 
 
+def _data_issues(entity: str) -> Owned:
+    """The data-quality issues field: on every record type, the same everywhere."""
+    return Owned(
+        entity,
+        "ACM_Data_Issues__c",
+        "acm_data_issues",
+        "data_issues",
+        "longtext",
+        "ACM Data Issues",
+        "Open data-quality issues on this record, to fix in the CRM.",
+        length=1000,
+    )
+
+
 OWNED: tuple[Owned, ...] = (
     Owned(
         "accounts",
@@ -136,16 +150,7 @@ OWNED: tuple[Owned, ...] = (
         "ACM Next Action",
         "Suggested next action; the attention flag when it needs one now.",
     ),
-    Owned(
-        "accounts",
-        "ACM_Data_Issues__c",
-        "acm_data_issues",
-        "data_issues",
-        "longtext",
-        "ACM Data Issues",
-        "Open data-quality issues on this record, to fix in the CRM.",
-        length=1000,
-    ),
+    _data_issues("accounts"),
     Owned(
         "accounts",
         "ACM_Scored_At__c",
@@ -166,26 +171,8 @@ OWNED: tuple[Owned, ...] = (
         "Calibrated probability of winning (0-100), learnt from this CRM's own history.",
         precision=3,
     ),
-    Owned(
-        "opportunities",
-        "ACM_Data_Issues__c",
-        "acm_data_issues",
-        "data_issues",
-        "longtext",
-        "ACM Data Issues",
-        "Open data-quality issues on this record, to fix in the CRM.",
-        length=1000,
-    ),
-    Owned(
-        "contacts",
-        "ACM_Data_Issues__c",
-        "acm_data_issues",
-        "data_issues",
-        "longtext",
-        "ACM Data Issues",
-        "Open data-quality issues on this record, to fix in the CRM.",
-        length=1000,
-    ),
+    _data_issues("opportunities"),
+    _data_issues("contacts"),
 )
 
 
