@@ -24,7 +24,9 @@ bulk_threshold`), ⌈records/100⌉ per HubSpot object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import ctypes
 import gc
 import io
 import math
@@ -36,6 +38,7 @@ import shutil
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,6 +119,11 @@ def peak_rss() -> Iterator[list[float]]:
         stop.set()
         thread.join()
         peak[0] = max(peak[0], rss_mb())
+
+
+def trim() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def load() -> str:
@@ -308,7 +316,13 @@ def expected_calls(crm: str, method: str, records: int, bulk_calls: int | None) 
 
 
 def pipeline_run(
-    label: str, pipeline: Pipeline, sf: Admin, hs: Admin, as_of: str, profile: set[str]
+    label: str,
+    pipeline: Pipeline,
+    sf: Admin,
+    hs: Admin,
+    as_of: str,
+    profile: set[str],
+    trace: set[str],
 ) -> dict[str, Any]:
     """Upstream (pull → quality → scoring → target), plan, apply: seconds, peak MB, calls."""
     out: dict[str, Any] = {"label": label, "steps": {}}
@@ -318,18 +332,25 @@ def pipeline_run(
         ("writeback_apply", [dg.AssetKey("writeback_apply")], None),
     ):
         gc.collect()
+        trim()  # freed heap back to the OS: "RSS before" is what the process really holds
         sf.reset()
         hs.reset()
         before = rss_mb()
         print(f"  [{label}] {name} … (load {load()}, RSS {before:,.0f} MB)", flush=True)
         profiler = cProfile.Profile() if name in profile else None
+        traced = name in trace
         with peak_rss() as peak:
             started = time.perf_counter()
+            if traced:
+                tracemalloc.start()
             if profiler is not None:
                 profiler.enable()
             result = pipeline.run(selection, config)
             if profiler is not None:
                 profiler.disable()
+            if traced:
+                heap_peak = tracemalloc.get_traced_memory()[1] / 2**20
+                tracemalloc.stop()
             seconds = time.perf_counter() - started
         step = {
             "seconds": round(seconds, 2),
@@ -341,6 +362,9 @@ def pipeline_run(
             "result": result,
             "load": load(),
         }
+        if traced:
+            step["heap_peak_mb"] = round(heap_peak)
+            print(f"  [{label}] {name}: tracemalloc peak {heap_peak:,.0f} MB", flush=True)
         out["steps"][name] = step
         if profiler is not None:
             print_profile(f"{label} {name}", profiler)
@@ -411,6 +435,7 @@ def report(run: dict[str, Any]) -> list[str]:
                 else f"{len(s['step_seconds'])} steps",
                 "RSS before MB": s["rss_before_mb"],
                 "peak MB": s["peak_mb"],
+                "heap peak MB": s.get("heap_peak_mb", "-"),
                 "sf calls": s["sf_calls"][0],
                 "hs calls": s["hs_calls"][0],
                 "load 1/5": s["load"],
@@ -423,6 +448,12 @@ def report(run: dict[str, Any]) -> list[str]:
         f"to write, metadata seconds {plan_md['seconds']}; manual {plan_md['manual_edits']}, "
         f"invalid {plan_md['invalid_values']}"
     )
+    by_field = md_rows(plan_md["by_field"])
+    if by_field:
+        print(
+            "cells to write by field: "
+            + ", ".join(f"{r['object']}.{r['field']} {int(r['records']):,}" for r in by_field)
+        )
     planned = {(r["crm"], r["object"]): r for r in md_rows(plan_md["by_object"])}
     applied = {(r["crm"], r["object"]): r for r in md_rows(apply_md["by_object"])}
     rows = []
@@ -505,6 +536,7 @@ def variant(
     poll: float,
     as_of: str,
     profile: set[str],
+    trace: set[str],
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     shutil.rmtree(work, ignore_errors=True)  # a fresh warehouse too: the first pull is full
     copy = fresh_copy(org, work / "sandbox")
@@ -528,8 +560,12 @@ def variant(
         }
         pipeline = Pipeline(settings, work, config)
         runs = [
-            pipeline_run(f"{label}: run 1 (first write-back)", pipeline, sf, hs, as_of, profile),
-            pipeline_run(f"{label}: run 2 (nothing changed)", pipeline, sf, hs, as_of, profile),
+            pipeline_run(
+                f"{label}: run 1 (first write-back)", pipeline, sf, hs, as_of, profile, trace
+            ),
+            pipeline_run(
+                f"{label}: run 2 (nothing changed)", pipeline, sf, hs, as_of, profile, trace
+            ),
         ]
         summary = {
             "warehouse_mb": round(pipeline.warehouse_path.stat().st_size / 1e6),
@@ -562,8 +598,14 @@ def main() -> None:
         default="",
         help="cProfile these steps of each run, e.g. writeback_plan,writeback_apply",
     )
+    parser.add_argument(
+        "--tracemalloc",
+        default="",
+        help="Python heap peak (tracemalloc; slower) of these steps, e.g. writeback_plan",
+    )
     args = parser.parse_args()
     profile = {s.strip() for s in args.profile.split(",") if s.strip()}
+    trace = {s.strip() for s in args.tracemalloc.split(",") if s.strip()}
 
     as_of = datetime.now(UTC).strftime("%Y-%m-%d")  # both runs score as of the same day
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-writeback-"))
@@ -579,7 +621,7 @@ def main() -> None:
     results = []
     for i, (label, threshold) in enumerate(variants):
         runs, summary = variant(
-            label, org, work / f"v{i}", threshold, args.bulk_poll_seconds, as_of, profile
+            label, org, work / f"v{i}", threshold, args.bulk_poll_seconds, as_of, profile, trace
         )
         results.append((label, runs, summary))
     print("\n" + "=" * 100)
