@@ -170,7 +170,10 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
         out["_missing_account_id"] = _missing(out["account_id"], context.account_ids)
         out["_stage_is_closed"] = context.stages.lookup(out["source"], out["stage"], "is_closed")
         out["_stage_is_won"] = context.stages.lookup(out["source"], out["stage"], "is_won")
-        overdue = (context.as_of - out["close_date"]).dt.total_seconds() / DAY.total_seconds()
+        # Whole calendar days (UTC): the same text all day, so a re-run the same day
+        # writes no changed issue text back.
+        today = pd.Timestamp(context.as_of).floor("D")
+        overdue = (today - out["close_date"].dt.floor("D")).dt.total_seconds() / DAY.total_seconds()
         is_open = out["is_closed"].eq(False).fillna(False).astype(bool)
         out["_days_overdue_open"] = np.floor(overdue.where(is_open).astype("float64"))
         out["_close_days_ahead"] = np.floor(-overdue.astype("float64"))

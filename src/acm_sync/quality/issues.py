@@ -97,7 +97,7 @@ def _others(ids: pd.Series, keys: pd.DataFrame) -> pd.Series:
     mates = key.map(groups)
     out = []
     for own, group in zip(ids.tolist(), mates.tolist(), strict=True):
-        rest = [g for g in group if g != own]
+        rest = sorted(g for g in group if g != own)  # the same text whatever the row order
         shown = ", ".join(rest[:OTHERS_SHOWN])
         if len(rest) > OTHERS_SHOWN:
             shown += f" (+{len(rest) - OTHERS_SHOWN} more)"
