@@ -386,6 +386,17 @@ def pipeline_run(
         "FROM writeback_plan WHERE run_id = ? AND status = 'written' GROUP BY 1, 2",
         [plan_run],
     )
+    few = 0 < int(plan_md["records_to_write"]) <= 100
+    out["sample"] = (
+        wh.query(
+            "SELECT crm, object, record_id, field, before, after FROM writeback_plan "
+            "WHERE run_id = ? AND action IN ('write', 'overwrite_manual') "
+            "ORDER BY crm, object, record_id, field LIMIT 12",
+            [plan_run],
+        ).to_dict("records")
+        if few
+        else []
+    )
     out["written_wh"] = {
         (str(r["crm"]), str(r["object"])): (int(r["records"]), int(r["cells"]))
         for r in written.to_dict("records")
@@ -453,6 +464,11 @@ def report(run: dict[str, Any]) -> list[str]:
         print(
             "cells to write by field: "
             + ", ".join(f"{r['object']}.{r['field']} {int(r['records']):,}" for r in by_field)
+        )
+    for r in run["sample"]:  # a run that writes only a few records: what changed
+        print(
+            f"  {r['crm']} {r['object']} {r['record_id']} {r['field']}: "
+            f"{str(r['before'])[:200]!r} → {str(r['after'])[:200]!r}"
         )
     planned = {(r["crm"], r["object"]): r for r in md_rows(plan_md["by_object"])}
     applied = {(r["crm"], r["object"]): r for r in md_rows(apply_md["by_object"])}
