@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from quality_demo import SUITES, Demo
 
 from acm_sync.quality.issues import ISSUE_COLUMNS, ISSUE_TEXT_MAX, issue_texts, show
-from acm_sync.quality.validate import QualityRun
+from acm_sync.quality.validate import QualityRun, validate_tables
 
 
 @pytest.mark.parametrize(
@@ -152,3 +156,27 @@ def test_too_many_issues_end_with_a_count() -> None:
     assert len(text) <= ISSUE_TEXT_MAX
     assert text.splitlines()[0].startswith("Warning: Issue number 0 ")
     assert text.splitlines()[-1].startswith("… and ") and text.endswith(" more")
+
+
+def test_issue_texts_do_not_depend_on_row_order_or_the_time_of_day(
+    demo: Demo, demo_run: QualityRun, tmp_path: Path
+) -> None:
+    """The texts are written back to the CRMs: a re-run later the same day over the same
+    records in another order must give the same texts, or it would write them all again."""
+    shuffled = {
+        name: frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+        for name, frame in demo.tables.items()
+    }
+    later = dataclasses.replace(
+        demo.context, as_of=pd.Timestamp(demo.context.as_of).floor("D") + pd.Timedelta(hours=23)
+    )
+    again = validate_tables(shuffled, SUITES, later, run_id="again", docs_dir=tmp_path)
+
+    def texts(run: QualityRun) -> pd.Series:
+        frame = issue_texts(run.issues)
+        return frame.set_index(["entity", "record_id"])["issues"].sort_index()
+
+    first, second = texts(demo_run), texts(again)
+    assert first.index.equals(second.index)
+    differ = first[first != second]
+    assert differ.empty, differ.head().to_dict()
