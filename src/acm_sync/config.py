@@ -154,6 +154,8 @@ class PipelineCoverageConfig(Section):
 
     # Open pipeline of this fraction of T12M won revenue scores 100.
     target_ratio: Annotated[float, Field(gt=0)] = 0.5
+    # Wins this recent count as covered: a win turns pipeline into revenue, not into a gap.
+    recent_win_days: Days = 90
 
 
 class RenewalRiskConfig(Section):
@@ -271,14 +273,15 @@ ActionRule = Literal[
     "new_without_decision_maker",
     "dormant_win_back",
 ]
+# What a rep should do for the tier first (Key, renewals, Dormant, New), the clean-up after.
 ACTION_RULES: Final[tuple[ActionRule, ...]] = (
     "key_red",
     "key_no_activity",
     "renewal_at_risk",
+    "dormant_win_back",
+    "new_without_decision_maker",
     "stale_deals",
     "red_health",
-    "new_without_decision_maker",
-    "dormant_win_back",
 )
 
 

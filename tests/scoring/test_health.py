@@ -280,8 +280,60 @@ def test_drivers_name_the_strongest_components_up_and_down() -> None:
         "opportunities": [won("sf:A", 60_000, 30)],
     }
     drivers = health_of(org).iloc[0]["health_drivers"]
+    # no prior year: no revenue trend at all; the win 30 days ago covers the pipeline
     assert drivers == (
-        "Up: Engagement 100 (last activity 2 days ago); Revenue trend 100 (T12M $60k vs $0)"
-        " | Down: Contact coverage 0 (0 reachable, 0 decision makers);"
-        " Pipeline coverage 0 (open pipeline $0)"
+        "Up: Engagement 100 (last activity 2 days ago);"
+        " Pipeline coverage 100 (open pipeline $0 + won recently $60k)"
+        " | Down: Contact coverage 0 (0 reachable, 0 decision makers)"
     )
+
+
+def test_no_prior_year_revenue_is_a_missing_trend_not_all_new() -> None:
+    # 60k this year, nothing the year before: not "100 = all new", but no trend at all
+    org = {
+        "accounts": [{"account_id": "sf:A", "last_activity_at": days_ago(2)}],
+        "contacts": [],
+        "opportunities": [won("sf:A", 60_000, 200)],
+    }
+    row = health_of(org).iloc[0]
+    assert pd.isna(row["revenue_trend_score"])
+    assert "Revenue trend" not in row["health_drivers"]
+    # with a prior year it is there: 40k → 60k is 50 + 50 · 20 / 60
+    org["opportunities"].append(won("sf:A", 40_000, 500))
+    assert health_of(org).iloc[0]["revenue_trend_score"] == pytest.approx(66.7)
+    # and all gone stays 0
+    org["opportunities"] = [won("sf:A", 40_000, 500)]
+    assert health_of(org).iloc[0]["revenue_trend_score"] == 0
+
+
+def test_marking_a_deal_won_does_not_lower_health() -> None:
+    """The same company before and after its 90k deal is marked won (customer for two years:
+    a 100k win 500 days ago and one of 80k 200 days ago)."""
+    history = [won("sf:A", 100_000, 500), won("sf:A", 80_000, 200)]
+    deal = {"account_id": "sf:A", "amount": 90_000, "close_date": days_ago(-20)}
+    account = [{"account_id": "sf:A", "last_activity_at": days_ago(2)}]
+    people = [{"account_id": "sf:A", "email": "ceo@a.com", "title": "CEO"}]
+    before = health_of({"accounts": account, "contacts": people, "opportunities": [*history, deal]})
+    after = health_of(
+        {
+            "accounts": account,
+            "contacts": people,
+            "opportunities": [*history, won("sf:A", 90_000, 1)],
+        }
+    )
+    # before: 90k open over 80k × 0.5 → 100; after: 0 open + 90k won recently over 170k × 0.5
+    assert before.iloc[0]["pipeline_coverage_score"] == 100
+    assert after.iloc[0]["pipeline_coverage_score"] == 100
+    assert after.iloc[0]["health_score"] >= before.iloc[0]["health_score"]
+
+
+def test_recent_wins_count_only_within_the_configured_days() -> None:
+    org = {
+        "accounts": [{"account_id": "sf:A", "last_activity_at": days_ago(2)}],
+        "contacts": [],
+        "opportunities": [won("sf:A", 100_000, 120)],
+    }
+    # 100k won 120 days ago, nothing open: covered only when 120 days count as recent
+    assert health_of(org).iloc[0]["pipeline_coverage_score"] == 0
+    config = parse_config({"health": {"pipeline_coverage": {"recent_win_days": 150}}}).health
+    assert health_of(org, config).iloc[0]["pipeline_coverage_score"] == 100

@@ -83,7 +83,9 @@ def test_each_rule_writes_its_action() -> None:
         "Renewal $12k overdue since 2025-06-06: confirm the renewal or update its close date"
     )
     assert actions.loc["sf:NEW", "action_rule"] == "new_without_decision_maker"
-    assert actions.loc["sf:FINE", "next_action"] == ""
+    # nothing to do is said, not left empty (an empty field reads "nothing computed")
+    assert actions.loc["sf:FINE", "next_action"].startswith("No action: healthy (")
+    assert actions.loc["sf:FINE", "next_action"].endswith("), no renewal open")
     assert actions.loc["sf:FINE", "action_rule"] == ""
 
 
@@ -103,6 +105,77 @@ def test_rule_order_and_switching_rules_off() -> None:
     actions = actions_for({"rules": ["key_no_activity", "key_red"], "attention_rules": []})
     assert actions.loc["sf:KEY_RED", "action_rule"] == "key_no_activity"
     assert not actions["attention"].any()
-    # rules not listed never fire
-    assert actions.loc["sf:RENEWAL", "next_action"] == ""
-    assert actions.loc["sf:NEW", "next_action"] == ""
+    # rules not listed never fire: what was found is still said
+    assert actions.loc["sf:RENEWAL", "action_rule"] == ""
+    assert actions.loc["sf:RENEWAL", "next_action"].endswith(", renewal overdue since 2025-06-06")
+    assert actions.loc["sf:NEW", "action_rule"] == ""
+    assert actions.loc["sf:NEW", "next_action"].startswith("No action: ")
+
+
+def _tables(
+    accs: pd.DataFrame, people: pd.DataFrame, opps: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    return {
+        "accounts": accs,
+        "contacts": people,
+        "opportunities": opps,
+        "opportunity_stage_history": pd.DataFrame(
+            columns=["opportunity_id", "stage", "amount", "close_date", "changed_at"]
+        ),
+    }
+
+
+def test_dormant_accounts_get_the_win_back_not_a_health_review() -> None:
+    # Dormant = no win and no activity for a year: Red by construction. The rep's action for
+    # that tier is the win-back, whatever the rule order says about red_health.
+    accs = accounts(
+        {"account_id": "sf:BIG", "last_activity_at": days_ago(1)},
+        {"account_id": "sf:GONE", "last_activity_at": days_ago(500)},
+        {"account_id": "sf:RED", "last_activity_at": days_ago(170)},
+    )
+    opps = opportunities(
+        won("sf:BIG", 1_000_000, 10),
+        won("sf:GONE", 20_000, 600),
+        won("sf:RED", 5_000, 100),
+        won("sf:RED", 50_000, 500),
+    )
+    for rules in (None, ["red_health", "dormant_win_back"]):
+        config = parse_config({"next_action": {"rules": rules} if rules else {}})
+        scores = score_accounts(_tables(accs, contacts(), opps), as_of=AS_OF, config=config)
+        tiers = scores.tiers.set_index("account_key")["tier"]
+        health = scores.health.set_index("account_key")["health_band"]
+        actions = scores.next_actions.set_index("account_key")
+        assert (tiers["sf:GONE"], health["sf:GONE"]) == ("Dormant", "Red")
+        assert actions.loc["sf:GONE", "action_rule"] == "dormant_win_back"
+        assert actions.loc["sf:GONE", "next_action"] == (
+            "Dormant (last won 2023-10-24): plan a win-back touch"
+        )
+        assert "red_health" not in actions.loc["sf:GONE", "matched_rules"]
+        # an Existing customer in Red still gets its health review
+        assert (tiers["sf:RED"], health["sf:RED"]) == ("Existing", "Red")
+        assert actions.loc["sf:RED", "action_rule"] == "red_health"
+
+
+def test_no_action_text_names_the_health_and_the_next_renewal() -> None:
+    accs = accounts({"account_id": "sf:OK", "last_activity_at": days_ago(1)})
+    people = contacts(
+        *[{"account_id": "sf:OK", "email": f"p{i}@ok.com", "title": "CFO"} for i in range(5)]
+    )
+    opps = opportunities(
+        won("sf:OK", 50_000, 100),
+        won("sf:OK", 50_000, 400),
+        {
+            "account_id": "sf:OK",
+            "type": "renewal",
+            "amount": 50_000,
+            "stage": "Negotiation/Review",
+            "stage_probability": 0.9,
+            "close_date": AS_OF + pd.Timedelta(days=200),
+            "created_at": days_ago(10),
+        },
+    )
+    scores = score_accounts(_tables(accs, people, opps), as_of=AS_OF)
+    action = scores.next_actions.set_index("account_key").loc["sf:OK"]
+    assert action["action_rule"] == ""
+    assert action["next_action"].startswith("No action: healthy (")
+    assert action["next_action"].endswith("), renewal not due (next 2026-01-01)")

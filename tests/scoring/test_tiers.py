@@ -243,3 +243,68 @@ def test_tiers_partition_the_accounts(
     assert (tiers["tier_reason"].str.len() > 0).all()
     # deterministic
     pd.testing.assert_frame_equal(tiers, score_tiers(book, AS_OF, config))
+
+
+def test_a_win_exactly_a_year_ago_is_dormant_not_in_between() -> None:
+    # the trailing window is (as_of − 365 days, as_of]: a win exactly 365 days ago has left it,
+    # so with no activity since the account is Dormant (it used to be in neither)
+    accs = accounts({"account_id": "sf:YEAR"}, {"account_id": "sf:DAY_LESS"})
+    opps = opportunities(won("sf:YEAR", 10_000, 365), won("sf:DAY_LESS", 10_000, 364))
+    tiers = score_tiers(book_of(accs, opps), AS_OF, TiersConfig()).set_index("account_key")
+    assert tiers.loc["sf:YEAR", "t12m_won_revenue"] == 0
+    assert tiers.loc["sf:YEAR", "tier"] == "Dormant"
+    assert tiers.loc["sf:DAY_LESS", "t12m_won_revenue"] == 10_000
+    assert tiers.loc["sf:DAY_LESS", "tier"] == "Key"  # the only payer
+
+
+def test_the_reason_says_when_the_cap_decided_key() -> None:
+    # ten payers 100, 90, …, 10 (total 550): 80 % needs the top six (450 ≥ 440), the 20 % cap
+    # allows two — so the cap decides, and #3 to #6 are told why they are not Key
+    revenues = [100, 90, 80, 70, 60, 50, 40, 30, 20, 10]
+    accs = accounts(
+        *[{"account_id": f"sf:P{i:02d}", "last_activity_at": days_ago(5)} for i in range(10)]
+    )
+    opps = opportunities(*[won(f"sf:P{i:02d}", r, 100) for i, r in enumerate(revenues)])
+    tiers = score_tiers(book_of(accs, opps), AS_OF, TiersConfig()).set_index("account_key")
+    reasons = tiers["tier_reason"]
+    assert list(tiers.index[tiers["tier"] == "Key"]) == ["sf:P00", "sf:P01"]
+    assert reasons["sf:P00"] == (
+        "Key: #1 of 10 paying accounts — top 20 % cap (T12M won revenue $100, 18 % of total)"
+    )
+    assert reasons["sf:P02"] == (
+        "Existing: T12M won revenue $80, last deal won 2025-03-07; not Key: #3 of 10 paying"
+        " accounts, below the top 20 % cap (2 accounts)"
+    )
+    assert reasons["sf:P05"].endswith(
+        "not Key: #6 of 10 paying accounts, below the top 20 % cap (2 accounts)"
+    )
+    # #7 would not be Key even without the cap: no note
+    assert "not Key" not in reasons["sf:P06"]
+
+
+def test_large_ranks_read_with_thousands_separators() -> None:
+    from acm_sync.scoring import text
+
+    assert list(text.grouped([1662, 8312, 7])) == ["1,662", "8,312", "7"]
+
+
+def test_accounts_created_after_the_as_of_date_do_not_exist_yet() -> None:
+    from scoring_builders import history
+
+    from acm_sync.scoring import score_accounts
+
+    accs = accounts(
+        {"account_id": "sf:OLD"},
+        # created later on the as-of day (as_of is 12:00): a daily run must still see it
+        {"account_id": "sf:TODAY", "created_at": AS_OF + pd.Timedelta(hours=6)},
+        {"account_id": "sf:LATER", "created_at": AS_OF + pd.Timedelta(days=10)},
+    )
+    tables = {
+        "accounts": accs,
+        "contacts": contacts(),
+        "opportunities": opportunities(won("sf:OLD", 1_000, 10)),
+        "opportunity_stage_history": history(),
+    }
+    scores = score_accounts(tables, as_of=AS_OF)
+    assert tier_of(scores.tiers) == {"sf:OLD": "Key", "sf:TODAY": "Prospect"}
+    assert set(scores.health["account_key"]) == {"sf:OLD", "sf:TODAY"}

@@ -42,6 +42,7 @@ __all__ = [
     "WinRates",
     "backtest",
     "build_book",
+    "existing_by",
     "forecast",
     "identity_from_accounts",
     "learn_win_rates",
@@ -84,6 +85,19 @@ def build_book(
     return book, DealHistory.build(book, tables["opportunity_stage_history"])
 
 
+def existing_by(tables: dict[str, pd.DataFrame], as_of: Instant) -> dict[str, pd.DataFrame]:
+    """`tables` without the accounts created after the as-of *date*: in a historical replay
+    they do not exist yet (not even as Prospects). An account created later on the as-of day
+    itself stays: a daily run is as of 00:00 and must still see the day's new accounts."""
+    accounts = tables["accounts"]
+    created = pd.to_datetime(accounts["created_at"], utc=True)
+    next_day = utc(as_of).floor("D") + pd.Timedelta(days=1)
+    later = (created >= next_day).to_numpy(dtype=bool, na_value=False)
+    if not later.any():
+        return tables
+    return {**tables, "accounts": accounts.loc[~later]}
+
+
 def score_accounts(
     tables: dict[str, pd.DataFrame],
     *,
@@ -96,7 +110,7 @@ def score_accounts(
     opportunity_stage_history) rolled up by `identity` (default: one key per account)."""
     config = config or AcmSyncConfig()
     instant = utc(as_of)
-    book, history = build_book(tables, config, identity)
+    book, history = build_book(existing_by(tables, instant), config, identity)
     tiers = score_tiers(book, instant, config.tiers)
     health = score_health(
         book,

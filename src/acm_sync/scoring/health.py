@@ -8,10 +8,14 @@ scaled up for it):
   touched scores 0 (silence is a signal, not missing data).
 - contact_coverage: half for reachable contacts (usable email) up to `target_reachable`, half
   for reachable decision makers (title regex) up to `target_decision_makers`.
-- revenue_trend: T12M won revenue vs the prior 12 months, 50 = flat, 100 = all new, 0 = all
-  gone: 50 + 50 · (t12m − prior) / max(t12m, prior). Missing when both are zero.
-- pipeline_coverage: open pipeline relative to T12M won revenue; `target_ratio` of it scores
-  100. With no T12M revenue: 100 if anything is open, else 0.
+- revenue_trend: T12M won revenue vs the prior 12 months, 50 = flat, 0 = all gone:
+  50 + 50 · (t12m − prior) / max(t12m, prior). Missing when the prior 12 months had no won
+  revenue: without a year to compare with there is no trend (not "all new"), so the component
+  is left out and the other weights renormalised.
+- pipeline_coverage: open pipeline plus what was won in the last `recent_win_days`, relative
+  to T12M won revenue; `target_ratio` of it scores 100. Recent wins count because a win turns
+  open pipeline into revenue: marking a deal won must not read as lost coverage. With no T12M
+  revenue: 100 if anything is open, else 0.
 - renewal_risk: 100 minus the amount-weighted share of open renewals at risk — overdue ones
   count fully, ones closing within `window_days` below `safe_probability` count half. Missing
   without open renewals.
@@ -224,6 +228,11 @@ def _inputs(
     inputs = facts[
         ["days_since_activity", "t12m_won_revenue", "prior_won_revenue", "open_pipeline"]
     ].copy()
+    recent = config.pipeline_coverage.recent_win_days * NS_PER_DAY
+    won_recently = (
+        deals["is_won"].to_numpy() & (close != NAT) & (close <= now) & (close > now - recent)
+    )
+    inputs["recent_won_revenue"] = book.per_account(deal_pos[won_recently], amount[won_recently])
     inputs["reachable_contacts"] = book.per_account(people_pos[reachable]).astype(np.int64)
     inputs["decision_makers"] = book.per_account(people_pos[decision_maker]).astype(np.int64)
     inputs["contacts"] = book.per_account(people_pos)
@@ -262,10 +271,9 @@ def _components(
     prior = inputs["prior_won_revenue"].to_numpy()
     larger = np.maximum(t12m, prior)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        revenue = np.where(larger > 0, NEUTRAL + NEUTRAL * (t12m - prior) / larger, np.nan)
-        pipeline_ratio = inputs["open_pipeline"].to_numpy() / (
-            t12m * config.pipeline_coverage.target_ratio
-        )
+        revenue = np.where(prior > 0, NEUTRAL + NEUTRAL * (t12m - prior) / larger, np.nan)
+        covered = inputs["open_pipeline"].to_numpy() + inputs["recent_won_revenue"].to_numpy()
+        pipeline_ratio = covered / (t12m * config.pipeline_coverage.target_ratio)
     pipeline = np.where(
         t12m > 0,
         100 * np.minimum(1, pipeline_ratio),
@@ -322,7 +330,11 @@ def _details(inputs: pd.DataFrame, currency: str) -> npt.NDArray[np.object_]:
         + " vs "
         + text.money(inputs["prior_won_revenue"], symbol)
     )
+    recent = inputs["recent_won_revenue"].to_numpy()
     pipeline = "open pipeline " + text.money(inputs["open_pipeline"], symbol)
+    pipeline = text.choose(
+        recent > 0, pipeline + " + won recently " + text.money(recent, symbol), pipeline
+    )
     renewals = (
         text.percent(np.nan_to_num(inputs["renewals_at_risk_share"].to_numpy()))
         + " of "

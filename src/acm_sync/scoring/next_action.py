@@ -6,13 +6,18 @@ Rules (ids as in `next_action.rules`, which also sets their priority):
 - key_no_activity: a Key account untouched for `key_no_activity_days` (or never).
 - renewal_at_risk: an open renewal overdue, or closing within `renewal_due_days` below
   `renewal_low_probability` calibrated win probability (the largest one is named).
-- stale_deals: at least `stale_deals_min` stale open deals (overdue, stuck, pushed).
-- red_health: any other customer (not a Prospect) in Red.
-- new_without_decision_maker: a New account with no reachable decision maker.
 - dormant_win_back: a Dormant account.
+- new_without_decision_maker: a New account with no reachable decision maker.
+- stale_deals: at least `stale_deals_min` stale open deals (overdue, stuck, pushed).
+- red_health: any other customer in Red. Not Prospects (sales' to work: Red is their norm) and
+  not Dormant accounts: no wins and no activity for a year make every Dormant account Red, and
+  what a rep should do about that is the win-back, not a health review.
 
-The first matching rule writes the action text; the attention flag is raised when any matched
-rule is in `attention_rules`.
+The default order is what a rep should do for the tier first (Key, renewal, Dormant, New), the
+clean-up after. The first matching rule writes the action text. The attention flag is separate:
+it is raised when any matched rule (not only the one shown) is in `attention_rules`. An account
+no rule matches says what was checked ("No action: healthy, no renewal open"), since CRM users
+read an empty field as "nothing computed".
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import pandas as pd
 from acm_sync.config import NextActionConfig
 from acm_sync.scoring import text
 from acm_sync.scoring.health import COMPONENTS, LABELS
-from acm_sync.scoring.periods import NS_PER_DAY, Instant, nanos, utc
+from acm_sync.scoring.periods import NAT, NS_PER_DAY, Instant, nanos, utc
 
 
 def next_actions(
@@ -36,7 +41,7 @@ def next_actions(
     *,
     currency: str = "USD",
 ) -> pd.DataFrame:
-    """Columns: account_key, next_action (≤ 255 chars, "" when nothing to do), attention
+    """Columns: account_key, next_action (≤ 255 chars; "No action: …" when nothing to do), attention
     (bool), action_rule (id of the rule that wrote the text, "" if none), matched_rules
     (comma-separated ids of every rule that matched)."""
     accounts = tiers[["account_key", "tier", "last_won_at"]].merge(
@@ -46,7 +51,7 @@ def next_actions(
     symbol = text.currency_symbol(currency)
     matched, actions = _rules(accounts, probabilities, as_of, config, symbol)
 
-    action = text.constant("", n)
+    action = _no_action(accounts, probabilities, as_of)
     rule_id = text.constant("", n)
     for name in reversed(config.rules):  # the highest priority is written last
         action = np.where(matched[name], actions[name], action)
@@ -102,7 +107,7 @@ def _rules(
         "renewal_at_risk": renewal != "",
         "stale_deals": stale_count >= config.stale_deals_min,
         # prospects are sales' to work, not account managers': Red there is the norm
-        "red_health": (band == "Red") & (tier != "Prospect"),
+        "red_health": (band == "Red") & (tier != "Prospect") & (tier != "Dormant"),
         "new_without_decision_maker": (tier == "New") & (decision_makers == 0),
         "dormant_win_back": tier == "Dormant",
     }
@@ -126,6 +131,42 @@ def _rules(
         + "): plan a win-back touch",
     }
     return matched, actions
+
+
+def _no_action(accounts: pd.DataFrame, probabilities: pd.DataFrame, as_of: Instant) -> text.Text:
+    """What the rules found for an account none of them matched: its health and renewals."""
+    n = len(accounts)
+    now = utc(as_of).value
+    today = now - now % NS_PER_DAY
+    band = text.objects(accounts["health_band"])
+    score = text.integer(accounts["health_score"].to_numpy(dtype=float, na_value=np.nan))
+    health = np.where(band == "Green", "healthy (" + score + ")", "health ")
+    health = np.where(
+        (band == "Yellow") | (band == "Red"),
+        health + text.strings(band) + " (" + score + ")",
+        health,
+    )
+    health = np.where(pd.isna(band), "no health data", health).astype(object)
+    renewals = probabilities.loc[
+        (text.objects(probabilities["type"]) == "renewal")
+        & probabilities["account_key"].notna().to_numpy(),
+        ["account_key", "close_date"],
+    ]
+    next_renewal = renewals.groupby("account_key")["close_date"].min()
+    due = accounts["account_key"].map(next_renewal)
+    overdue = (nanos(due) != NAT) & (nanos(due) < today)
+    renewal = text.choose(
+        due.notna().to_numpy(),
+        text.choose(
+            overdue,
+            "renewal overdue since " + text.dates(due),
+            "renewal not due (next " + text.dates(due) + ")",
+        ),
+        text.constant("no renewal open", n),
+    )
+    tier = text.objects(accounts["tier"])
+    prospect = np.where(tier == "Prospect", "prospect, ", "").astype(object)
+    return "No action: " + prospect + health + ", " + renewal
 
 
 def _weakest_component(accounts: pd.DataFrame) -> text.Text:
@@ -174,7 +215,9 @@ def _renewal_at_risk(
         + " win probability: confirm the renewal plan",
     )
     by_key = pd.Series(texts, index=largest["account_key"].to_numpy(), dtype=object)
-    return keys.map(by_key).fillna("").to_numpy(dtype=object)
+    mapped = keys.map(by_key).to_numpy(dtype=object)
+    mapped[pd.isna(mapped)] = ""
+    return mapped
 
 
 def _stale(

@@ -53,6 +53,12 @@ def integer(values: npt.ArrayLike) -> Text:
     return _distinct(np.rint(array).astype(np.int64), str)
 
 
+def grouped(values: npt.ArrayLike) -> Text:
+    """Whole numbers with thousands separators ("1,662"); NaN → "0"."""
+    array = np.clip(np.nan_to_num(np.asarray(values, dtype=float)), -9e15, 9e15)
+    return _distinct(np.rint(array).astype(np.int64), lambda v: f"{v:,}")
+
+
 def count(values: npt.ArrayLike, unit: str) -> Text:
     """ "1 day", "12 days" (NaN → "0 days")."""
     whole = np.rint(np.nan_to_num(np.asarray(values, dtype=float)))

@@ -102,14 +102,23 @@ def pareto_key(
     [50, 30, 10, 5, 5], share 0.8 → the top two reach 80; cap 0.2 × 5 = 1 → only the 50."""
     order = _payer_order(revenue, keys)
     selected = np.zeros(len(revenue), dtype=bool)
-    if len(order) == 0:
-        return selected
-    cumulative = np.cumsum(revenue[order])
-    target = revenue_share * cumulative[-1] * (1 - _SHARE_TOLERANCE)
-    needed = int(np.searchsorted(cumulative, target, side="left")) + 1
-    cap = max(1, math.floor(max_share * len(order) + _SHARE_TOLERANCE))
-    selected[order[: min(needed, cap, len(order))]] = True
+    needed, cap = pareto_cut(revenue[order], revenue_share, max_share)
+    selected[order[: min(needed, cap)]] = True
     return selected
+
+
+def pareto_cut(
+    revenue_desc: npt.NDArray[np.float64], revenue_share: float, max_share: float
+) -> tuple[int, int]:
+    """(accounts needed to reach `revenue_share`, the cap) for payers sorted largest first;
+    the Key set is the top min(needed, cap). (0, 0) without payers."""
+    if len(revenue_desc) == 0:
+        return 0, 0
+    cumulative = np.cumsum(revenue_desc)
+    target = revenue_share * cumulative[-1] * (1 - _SHARE_TOLERANCE)
+    needed = min(int(np.searchsorted(cumulative, target, side="left")) + 1, len(revenue_desc))
+    cap = max(1, math.floor(max_share * len(revenue_desc) + _SHARE_TOLERANCE))
+    return needed, cap
 
 
 def _payer_order(revenue: npt.NDArray[np.float64], keys: npt.ArrayLike) -> npt.NDArray[np.intp]:
@@ -151,11 +160,13 @@ def _qualifying_rules(
     days_since_first = days_between(nanos(facts["first_won_at"]), now)
     days_since_last = days_between(nanos(facts["last_won_at"]), now)
     days_quiet = facts["days_since_activity"].to_numpy()
-    quiet = np.isnan(days_quiet) | (days_quiet > config.dormant_days)
+    quiet = np.isnan(days_quiet) | (days_quiet >= config.dormant_days)
     return {
         "Key": key,
         "New": has_won & (days_since_first <= config.new_days),
-        "Dormant": has_won & (days_since_last > config.dormant_days) & quiet,
+        # ≥, not >: a win exactly `dormant_days` ago has just left the trailing window
+        # (which ends after as_of − window), so it must count as dormant, not fall between.
+        "Dormant": has_won & (days_since_last >= config.dormant_days) & quiet,
         "Existing": has_won,
         "Prospect": ~has_won,
     }
@@ -190,17 +201,42 @@ def _reasons(
 
     key_revenue = (
         "Key: #"
-        + text.strings(rank)
+        + text.grouped(rank)
         + f" of {paying:,} paying accounts by T12M won revenue ("
         + t12m
         + ", "
         + text.percent(out["revenue_share"])
         + " of total)"
     )
+    needed, cap = pareto_cut(
+        np.sort(out["t12m_won_revenue"].to_numpy()[rank > 0])[::-1],
+        config.key_revenue_share,
+        config.key_max_share,
+    )
+    cap_text = f"top {config.key_max_share:.0%} cap".replace("%", " %")
+    if needed > cap:  # the cap, not the revenue share, decided where Key ends
+        key_revenue = (
+            "Key: #"
+            + text.grouped(rank)
+            + f" of {paying:,} paying accounts — {cap_text} (T12M won revenue "
+            + t12m
+            + ", "
+            + text.percent(out["revenue_share"])
+            + " of total)"
+        )
+    # payers the revenue share would have made Key but the cap left out say so
+    beyond_cap = (rank > cap) & (rank <= needed)
+    not_key = text.choose(
+        beyond_cap,
+        "; not Key: #"
+        + text.grouped(rank)
+        + f" of {paying:,} paying accounts, below the {cap_text} ({cap:,} accounts)",
+        text.constant("", n),
+    )
     key_strategic = _strategic_reason(facts, config, symbol, pipeline)
     by_tier: dict[str, text.Text] = {
         "Key": text.choose(out["key_by_revenue"], key_revenue, key_strategic),
-        "New": "New: first deal won " + first_won + " (" + days_first + " ago)",
+        "New": "New: first deal won " + first_won + " (" + days_first + " ago)" + not_key,
         "Dormant": (
             f"Dormant: no won deal or activity in {config.dormant_days} days (last won "
             + last_won
@@ -208,7 +244,7 @@ def _reasons(
             + last_touch
             + ")"
         ),
-        "Existing": "Existing: T12M won revenue " + t12m + ", last deal won " + last_won,
+        "Existing": "Existing: T12M won revenue " + t12m + ", last deal won " + last_won + not_key,
         "Prospect": text.choose(
             out["open_pipeline"] > 0,
             "Prospect: no won deal yet, open pipeline " + pipeline,
