@@ -225,36 +225,48 @@ class BacktestConfig(Section):
     horizon_quarters: Annotated[int, Field(ge=1, le=4)] = 1
 
 
+class HazardConfig(Section):
+    """The time-to-close model (acm_sync.scoring.hazard)."""
+
+    # Months ahead the hazard is learnt and projected for; the CRM field's win probability is
+    # p(won within this many months).
+    steps: Annotated[int, Field(ge=3, le=24)] = 12
+    # L2 penalty on the model's coefficients (in deal-months): larger = smoother.
+    l2: Annotated[float, Field(ge=0)] = 1.0
+    # Fit only with at least this many wins and this many losses in the training data.
+    min_events: Annotated[int, Field(ge=1)] = 20
+    # Large orgs learn from a fixed, deterministic sample of deals (weighted back up).
+    max_training_deals: Annotated[int, Field(ge=1000)] = 150_000
+
+
+class RunRateConfig(Section):
+    """Bookings from deals not created yet, learnt from past quarters."""
+
+    # How many past quarters (at the same point of the quarter) the run-rate averages.
+    quarters: Annotated[int, Field(ge=1, le=12)] = 4
+
+
 class ForecastConfig(Section):
     # Quarters forecast: the current one and the next (2), etc.
     horizon_quarters: Annotated[int, Field(ge=1, le=8)] = 2
     fiscal_year_start_month: Annotated[int, Field(ge=1, le=12)] = 1
-    # Pseudo-count of the Beta prior at the stage's default probability: with n closed
-    # samples, the learnt rate is (wins + k·default) / (n + k). Larger = trust defaults longer.
+    # Pseudo-count of deals at the stage's default probability: with n training deals seen in
+    # a stage, p = (n · p_model + k · p_default) / (n + k). Larger = trust defaults longer.
     shrinkage_strength: Annotated[float, Field(ge=0)] = 20
-    # Segment layer on top of the stage estimate (empty = stage only).
+    # Features of the time-to-close model besides stage, timing, time in stage and age.
     segments: tuple[Segment, ...] = ("type", "size_band")
-    # A segment within a stage is used only with at least this many closed samples.
-    min_segment_samples: Annotated[int, Field(ge=1)] = 30
-    # Pseudo-count pulling the segment estimate toward the stage estimate.
-    segment_shrinkage_strength: Annotated[float, Field(ge=0)] = 20
     # Deal-size bands (corporate currency) for the `size_band` segment: upper bounds.
     size_band_edges: tuple[Money, ...] = (10_000.0, 50_000.0, 250_000.0)
-    # Learn only from opportunities closed within this many days before the as-of date.
+    # Learn from the deals open at month starts within this many days before the as-of date.
     training_window_days: Annotated[int, Field(ge=30)] = 1095
-    # Reps leave dead deals open. When learning, an open deal whose close date passed more
-    # than this many days ago counts as lost (otherwise only deals that closed would count,
-    # and every stage would look better than it is).
-    abandoned_after_days: Annotated[int, Field(ge=1)] = 90
-    # Days-overdue bands learnt separately per stage: a deal 5 days late is not one 200 days
-    # late. (30, 90) → on time or up to 30 days late / 31–90 / more than 90.
-    overdue_band_edges_days: tuple[Annotated[int, Field(ge=0)], ...] = (30, 90)
     # Probability for an open opportunity in a stage with no CRM probability and no history.
     unknown_stage_probability: Probability = 0.1
+    hazard: HazardConfig = HazardConfig()
+    run_rate: RunRateConfig = RunRateConfig()
     stale: StaleConfig = StaleConfig()
     backtest: BacktestConfig = BacktestConfig()
 
-    @field_validator("size_band_edges", "overdue_band_edges_days")
+    @field_validator("size_band_edges")
     @classmethod
     def _edges_increasing(cls, edges: tuple[float, ...]) -> tuple[float, ...]:
         if any(b <= a for a, b in pairwise(edges)):

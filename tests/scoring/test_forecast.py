@@ -1,22 +1,23 @@
-"""Calibration (shrinkage limits, no leakage, abandoned deals, overdue bands, segments),
-win probabilities, stale flags, and the forecast arithmetic."""
+"""The time-to-close model (fit, survival arithmetic, censoring, overdue deals, the shrinkage
+rule), win probabilities, stale flags, and the forecast arithmetic."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 from scoring_builders import (
     AS_OF,
     accounts,
     contacts,
     days_ago,
-    deal_story,
     history,
     opportunities,
-    stories,
     won,
 )
 
@@ -28,9 +29,15 @@ from acm_sync.scoring import (
     learn_win_rates,
     win_probabilities,
 )
-from acm_sync.scoring.calibration import shrink
-
-PATH = ["Prospecting", "Qualification"]
+from acm_sync.scoring.hazard import (
+    MONTH_NS,
+    CloseModel,
+    DealState,
+    FeatureSpace,
+    fit_multinomial,
+    shrink_toward,
+    shrinkage_weight,
+)
 
 
 def deal_history(opps: pd.DataFrame, rows: pd.DataFrame, *account_ids: str) -> DealHistory:
@@ -44,135 +51,233 @@ def forecast_config(**values: object) -> ForecastConfig:
     return parse_config({"forecast": values}).forecast
 
 
-def rate_of(rates, stage: str) -> pd.Series:  # type: ignore[no-untyped-def]
-    table = rates.by_stage
-    return table.loc[(table["source"] == "salesforce") & (table["stage"] == stage)].iloc[0]
-
-
-def closed_deals(wins: int, losses: int, *, start: float = 300, deal_type: str = "new"):  # type: ignore[no-untyped-def]
-    items = []
-    for i in range(wins + losses):
-        outcome = "won" if i < wins else "lost"
-        items.append(
-            deal_story(
-                f"sf:{deal_type}{i:04d}",
-                "sf:A",
-                PATH,
-                outcome=outcome,
-                start_days_ago=start,
-                deal_type=deal_type,
-            )
+def cohort(
+    prefix: str,
+    n: int,
+    *,
+    created_days_ago: float,
+    outcome: str = "open",
+    closed_days_ago: float | None = None,
+    close_date: pd.Timestamp | None = None,
+    stage: str = "Qualification",
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`n` deals created in `stage` at one moment; won / lost at `closed_days_ago`, or open.
+    Their close date is `close_date` (default: 500 days after as_of, never overdue)."""
+    planned = close_date if close_date is not None else AS_OF + pd.Timedelta(days=500)
+    deals, rows = [], []
+    for i in range(n):
+        oid = f"sf:{prefix}{i:04d}"
+        created = days_ago(created_days_ago)
+        rows.append(
+            {
+                "opportunity_id": oid,
+                "stage": stage,
+                "amount": 10_000.0,
+                "close_date": planned,
+                "changed_at": created,
+            }
         )
-    return items
+        deal: dict[str, Any] = {
+            "opportunity_id": oid,
+            "account_id": "sf:A",
+            "stage": stage,
+            "stage_probability": 0.1 if stage == "Qualification" else 0.2,
+            "close_date": planned,
+            "created_at": created,
+        }
+        if outcome in ("won", "lost"):
+            assert closed_days_ago is not None
+            final = "Closed Won" if outcome == "won" else "Closed Lost"
+            at = days_ago(closed_days_ago)
+            rows.append(
+                {
+                    "opportunity_id": oid,
+                    "stage": final,
+                    "amount": 10_000.0,
+                    "close_date": at,
+                    "changed_at": at,
+                }
+            )
+            deal.update(
+                stage=final,
+                stage_probability=1.0 if outcome == "won" else 0.0,
+                is_closed=True,
+                is_won=outcome == "won",
+                close_date=at,
+                forecast_category="Closed" if outcome == "won" else "Omitted",
+            )
+        deals.append(deal)
+    return deals, rows
 
 
-def test_no_history_means_the_stage_default() -> None:
-    opps = opportunities({"account_id": "sf:A", "stage": "Qualification", "stage_probability": 0.1})
-    rates = learn_win_rates(deal_history(opps, history()), AS_OF, ForecastConfig())
-    row = rate_of(rates, "Qualification")
-    assert row["samples"] == 0
-    assert row["p_win"] == pytest.approx(0.1)
-    # the vendor's standard stages are known even when no deal uses them
-    assert rate_of(rates, "Negotiation/Review")["p_win"] == pytest.approx(0.9)
+def build(*parts: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> DealHistory:
+    deals = [d for part in parts for d in part[0]]
+    rows = [r for part in parts for r in part[1]]
+    return deal_history(opportunities(*deals), history(*rows))
 
 
-def test_few_samples_shrink_toward_the_default_and_many_follow_the_data() -> None:
-    config = ForecastConfig()  # k = 20
-    small = learn_win_rates(deal_history(*stories(*closed_deals(3, 0))), AS_OF, config)
-    # (3 wins + 20 × 0.1) / (3 + 20)
-    assert rate_of(small, "Qualification")["p_win"] == pytest.approx(5 / 23)
-    large = learn_win_rates(deal_history(*stories(*closed_deals(600, 400))), AS_OF, config)
-    assert rate_of(large, "Qualification")["p_win"] == pytest.approx((600 + 2) / 1020)
-    assert abs(rate_of(large, "Qualification")["p_win"] - 0.6) < 0.01
-    no_prior = learn_win_rates(
-        deal_history(*stories(*closed_deals(3, 1))), AS_OF, forecast_config(shrinkage_strength=0)
+def young_org() -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """200 deals opened 300 days ago: 40 won and 40 lost within the first month after a
+    month start, 120 still open (not overdue). Only 20 % of the cohort won in ten months."""
+    return [
+        cohort("W", 40, created_days_ago=300, outcome="won", closed_days_ago=272),
+        cohort("L", 40, created_days_ago=300, outcome="lost", closed_days_ago=268),
+        cohort("O", 120, created_days_ago=300),
+    ]
+
+
+def test_the_fit_recovers_known_hazards() -> None:
+    # one cell seen 1,000 times: 100 won, 50 lost, 850 stayed open → h_won 0.1, h_lost 0.05
+    design = sparse.csr_matrix(np.ones((1, 1)))
+    coef, intercept = fit_multinomial(design, np.array([[850.0, 100.0, 50.0]]), l2=0.0)
+    z = coef[0] + intercept
+    denominator = 1 + np.exp(z).sum()
+    assert np.exp(z[0]) / denominator == pytest.approx(0.1, abs=1e-4)
+    assert np.exp(z[1]) / denominator == pytest.approx(0.05, abs=1e-4)
+
+
+def test_survival_arithmetic_and_the_shrinkage_rule() -> None:
+    hist = build(cohort("O", 1, created_days_ago=10))
+    config = ForecastConfig()
+    space = FeatureSpace(hist, config)
+    p = space.design(np.zeros(1, dtype=np.int64)).shape[1]
+    n_stages = len(hist.stages)
+    # constant hazards: won 0.1, lost 0.05 a month
+    model = CloseModel(
+        as_of=AS_OF,
+        space=space,
+        coef=np.zeros((p, 2)),
+        intercept=np.log(np.array([0.1, 0.05]) / 0.85),
+        fitted=True,
+        stage_deals=np.full(n_stages, 20.0),
+        stage_wins=np.zeros(n_stages),
+        stage_losses=np.zeros(n_stages),
+        stage_prior=np.full(n_stages, 0.4),
+        strength=20.0,
+        training_deals=20,
+        training_rows=0,
+        resolved_deals=0,
     )
-    assert rate_of(no_prior, "Qualification")["p_win"] == pytest.approx(0.75)
+    t0 = AS_OF.value
+    state = DealState(
+        opp_pos=np.array([0]),
+        stage_code=hist.deal_stage[:1],
+        close=np.array([t0 + 10 * 86_400 * 10**9]),  # due in 10 days
+        entered=np.array([t0]),
+        created=np.array([t0]),
+        amount=np.array([10_000.0]),
+        t0=t0,
+    )
+    curve = model.cumulative(state)[0]
+    # F(k) = Σ 0.1 · 0.85^(j−1): 0.1, 0.185, 0.25725
+    assert curve[:4] == pytest.approx([0.0, 0.1, 0.185, 0.25725])
+    bounds = np.array([t0, t0 + MONTH_NS * 3 // 2, t0 + 3 * MONTH_NS])
+    shrunk, p_model, p_default = model.win_within(state, bounds)
+    # linear within a month: F(1.5) = 0.1 + 0.5 · 0.085
+    assert p_model[0] == pytest.approx([0.1425, 0.25725 - 0.1425])
+    # the CRM's own forecast: the stage default in the period of the close date, else 0
+    assert list(p_default[0]) == [0.4, 0.0]
+    # n = 20 deals, k = 20 → half model, half default
+    assert shrunk[0] == pytest.approx([0.5 * 0.1425 + 0.5 * 0.4, 0.5 * (0.25725 - 0.1425)])
+
+
+def test_shrinkage_weight_hand_values() -> None:
+    assert list(shrinkage_weight([0, 3, 20, 180], 20)) == pytest.approx([0, 3 / 23, 0.5, 0.9])
+    assert list(shrinkage_weight([0, 5], 0)) == [0.0, 1.0]
 
 
 @given(
-    wins=st.integers(0, 500),
-    losses=st.integers(0, 500),
-    prior=st.floats(0, 1),
+    model=st.floats(0, 1),
+    default=st.floats(0, 1),
+    samples=st.floats(0, 1e6),
     strength=st.floats(0, 1000),
 )
-def test_shrinkage_lies_between_prior_and_empirical(
-    wins: int, losses: int, prior: float, strength: float
+def test_shrunk_p_lies_between_model_and_default(
+    model: float, default: float, samples: float, strength: float
 ) -> None:
-    p = shrink(
-        np.array([wins], float), np.array([wins + losses], float), np.array([prior]), strength
-    )[0]
-    assert 0 <= p <= 1
-    if wins + losses == 0:
-        assert p == pytest.approx(prior)
-    else:
-        empirical = wins / (wins + losses)
-        assert min(prior, empirical) - 1e-9 <= p <= max(prior, empirical) + 1e-9
+    w = shrinkage_weight([samples], strength)
+    p = shrink_toward(np.array([model]), np.array([default]), w)[0]
+    assert min(model, default) - 1e-9 <= p <= max(model, default) + 1e-9
+    if samples == 0:
+        assert p == pytest.approx(default)
+
+
+def test_no_training_data_means_the_stage_default() -> None:
+    opps = opportunities({"account_id": "sf:A", "stage": "Qualification", "stage_probability": 0.1})
+    hist = deal_history(opps, history())
+    rates = learn_win_rates(hist, AS_OF, ForecastConfig())
+    assert not rates.model.fitted
+    probabilities = win_probabilities(hist, AS_OF, ForecastConfig(), rates)
+    row = probabilities.iloc[0]
+    assert row["p_win"] == pytest.approx(0.1)
+    assert row["p_win_basis"] == "stage default"
+    # the CRM's forecast: the default in the quarter of the close date (30 days on: 2025Q3)
+    assert (row["p_period_1"], row["p_period_2"]) == (0.0, pytest.approx(0.1))
+
+
+def test_still_open_deals_are_censored_not_ignored() -> None:
+    """A young org: the first closes (40 won, 40 lost) would teach p = 0.5, but 120 deals of
+    the same cohort are still open after ten months. Counting them as censored, a new deal's
+    chance to win within a year is near the 20 % the cohort really shows."""
+    fresh = cohort("N", 1, created_days_ago=1)
+    hist = build(*young_org(), fresh)
+    config = forecast_config(shrinkage_strength=0)
+    probabilities = win_probabilities(hist, AS_OF, config).set_index("opportunity_id")
+    p = probabilities.loc["sf:N0000"]
+    assert p["p_win_basis"] == "time-to-close model"
+    assert 0.1 < p["p_win"] < 0.3
+    # the 120 still open get less: they already sat ten months without closing
+    assert probabilities.loc["sf:O0000", "p_win"] < p["p_win"]
 
 
 def test_deals_closed_after_as_of_are_not_learnt() -> None:
-    # every deal starts 300 days ago and closes 20 days later
-    hist = deal_history(*stories(*closed_deals(50, 0)))
-    before = learn_win_rates(hist, AS_OF - pd.Timedelta(days=290), ForecastConfig())
-    after = learn_win_rates(hist, AS_OF, ForecastConfig())
-    assert rate_of(before, "Qualification")["samples"] == 0
-    assert rate_of(before, "Qualification")["p_win"] == pytest.approx(0.1)
-    assert rate_of(after, "Qualification")["samples"] == 50
-
-
-def test_long_overdue_open_deals_count_as_lost_when_learning() -> None:
-    zombie = deal_story("sf:Z", "sf:A", PATH, outcome="open", start_days_ago=400, close_in_days=30)
-    fresh = deal_story("sf:F", "sf:A", PATH, outcome="open", start_days_ago=20)
-    hist = deal_history(*stories(zombie, fresh))
-    rates = learn_win_rates(hist, AS_OF, forecast_config(shrinkage_strength=0))
-    row = rate_of(rates, "Qualification")
-    assert (row["samples"], row["wins"]) == (1, 0)
-    # the rule can be switched off by making it very long
-    patient = learn_win_rates(hist, AS_OF, forecast_config(abandoned_after_days=10_000))
-    assert rate_of(patient, "Qualification")["samples"] == 0
-
-
-def test_overdue_deals_get_the_learnt_overdue_rate() -> None:
-    # 40 on-time winners and 40 deals that sat 200 days overdue before being lost
-    items = closed_deals(40, 0)
-    items += [
-        deal_story(
-            f"sf:L{i}",
-            "sf:A",
-            PATH,
-            outcome="lost",
-            start_days_ago=600,
-            step_days=240,
-            close_in_days=30,
-        )
-        for i in range(40)
+    hist = build(*young_org())
+    # ten days before the wins nothing has closed: no model, the stage default
+    early = learn_win_rates(hist, days_ago(285), ForecastConfig())
+    assert not early.model.fitted
+    assert early.by_stage.set_index("stage").loc["Qualification", "wins"] == 0
+    later = learn_win_rates(hist, AS_OF, ForecastConfig())
+    assert later.model.fitted
+    assert later.by_stage.set_index("stage").loc["Qualification", ["wins", "losses"]].tolist() == [
+        40,
+        40,
     ]
-    late = deal_story("sf:OPEN_LATE", "sf:A", PATH, outcome="open", start_days_ago=200)
-    on_time = deal_story("sf:OPEN_OK", "sf:A", PATH, outcome="open", start_days_ago=10)
-    hist = deal_history(*stories(*items, late, on_time))
+
+
+def test_long_overdue_deals_are_learnt_and_forecast_alike() -> None:
+    """100 deals sat open two years past their close date and never won. Learning counts
+    them as they were (open, later and later), and a deal 730 days late today gets what such
+    deals did: almost nothing — not the 30+ % an on-time deal of its stage gets."""
+    late_since = days_ago(900)
+    zombies = cohort("Z", 100, created_days_ago=1000, close_date=late_since)
+    now_late = cohort("LATE", 1, created_days_ago=800, close_date=days_ago(730))
+    on_time = cohort("N", 1, created_days_ago=1)
+    hist = build(*young_org(), zombies, now_late, on_time)
     probabilities = win_probabilities(hist, AS_OF, ForecastConfig()).set_index("opportunity_id")
-    assert probabilities.loc["sf:OPEN_LATE", "p_win_basis"] == "overdue band"
-    assert probabilities.loc["sf:OPEN_LATE", "segment"] == "91+ days overdue"
-    assert probabilities.loc["sf:OPEN_LATE", "p_win"] < 0.2
-    assert probabilities.loc["sf:OPEN_OK", "p_win_basis"] != "overdue band"
-    assert probabilities.loc["sf:OPEN_OK", "p_win"] > 0.4
+    late, fresh = probabilities.loc["sf:LATE0000"], probabilities.loc["sf:N0000"]
+    assert late["p_win_model"] < 0.02
+    assert late["p_period_1"] < 0.02
+    assert fresh["p_win_model"] > 0.1
+    # the zombies did not count as lost (no 90-days rule): only the 40 real losses did
+    rates = learn_win_rates(hist, AS_OF, ForecastConfig()).by_stage.set_index("stage")
+    assert rates.loc["Qualification", "losses"] == 40
 
 
-def test_segments_are_used_only_where_samples_suffice() -> None:
-    items = closed_deals(40, 0, deal_type="renewal") + closed_deals(5, 35, deal_type="new")
-    items += closed_deals(2, 0, deal_type="expansion", start=310)
-    open_deals = [
-        deal_story(f"sf:O{t}", "sf:A", PATH, outcome="open", start_days_ago=5, deal_type=t)
-        for t in ("renewal", "new", "expansion")
-    ]
-    hist = deal_history(*stories(*items, *open_deals))
-    probabilities = win_probabilities(hist, AS_OF, forecast_config(segments=["type"]))
-    by_id = probabilities.set_index("opportunity_id")
-    assert by_id.loc["sf:Orenewal", "p_win_basis"] == "segment"
-    assert by_id.loc["sf:Orenewal", "segment"] == "type=renewal"
-    assert by_id.loc["sf:Onew", "p_win"] < by_id.loc["sf:Orenewal", "p_win"]
-    # two expansion deals are too few: the stage estimate is used
-    assert by_id.loc["sf:Oexpansion", "p_win_basis"] == "stage"
+def test_the_model_weight_follows_the_samples_per_stage() -> None:
+    # 200 deals seen in Qualification; 3 seen open in Needs Analysis (all still open)
+    few = cohort("F", 3, created_days_ago=200, stage="Needs Analysis")
+    hist = build(*young_org(), few)
+    probabilities = win_probabilities(hist, AS_OF, ForecastConfig()).set_index("opportunity_id")
+    rates = learn_win_rates(hist, AS_OF, ForecastConfig()).by_stage.set_index("stage")
+    assert rates.loc["Qualification", "samples"] == 200
+    assert rates.loc["Needs Analysis", "samples"] == 3
+    sparse_stage = probabilities.loc["sf:F0000"]
+    assert sparse_stage["model_weight"] == pytest.approx(3 / 23)
+    # p = (n · model + k · default) / (n + k), default 0.2 for Needs Analysis
+    assert sparse_stage["p_win"] == pytest.approx(
+        (3 * sparse_stage["p_win_model"] + 20 * 0.2) / 23
+    )
+    assert probabilities.loc["sf:O0000", "model_weight"] == pytest.approx(200 / 220)
 
 
 def test_unknown_stages_do_not_crash() -> None:
@@ -242,25 +347,33 @@ def test_forecast_is_closed_plus_amount_times_p_by_period_and_category() -> None
     )
     hist = deal_history(opps, history(), "sf:A", "sf:B")
     probabilities = win_probabilities(hist, AS_OF, ForecastConfig())
-    probabilities["p_win"] = [0.5, 0.25, 0.1, 0.9, 0.3, 0.6]  # pin p to check the arithmetic
+    # pin p(won in 2025Q2) and p(won in 2025Q3) to check the arithmetic
+    probabilities["p_period_1"] = [0.5, 0.05, 0.1, 0.0, 0.3, 0.6]
+    probabilities["p_period_2"] = [0.1, 0.25, 0.0, 0.2, 0.3, 0.0]
     result = forecast(hist.book, probabilities, AS_OF, ForecastConfig())
     a = result.accounts.set_index("account_key").loc["sf:A"]
     assert a["closed_amount"] == 1_000
-    assert a["expected_open_amount"] == pytest.approx(10_000 * 0.5 + 20_000 * 0.25 + 40_000 * 0.1)
-    assert a["forecast_amount"] == pytest.approx(1_000 + 14_000)
+    # every open deal counts in each quarter it may close in (even the one due next year);
+    # the Omitted one does not
+    expected_q2 = 10_000 * 0.5 + 20_000 * 0.05 + 40_000 * 0.1
+    expected_q3 = 10_000 * 0.1 + 20_000 * 0.25 + 80_000 * 0.2
+    assert a["expected_open_amount"] == pytest.approx(expected_q2 + expected_q3)
+    assert a["forecast_amount"] == pytest.approx(1_000 + expected_q2 + expected_q3)
+    assert a["forecast_current_quarter"] == pytest.approx(1_000 + expected_q2)
+    # the stage-default baseline: the CRM's way, by close date, overdue in the current quarter
     assert a["baseline_forecast_amount"] == pytest.approx(1_000 + 0.1 * 70_000)
     assert a["pipeline_amount"] == 50_000
     assert a["best_case_amount"] == 20_000
     assert a["omitted_amount"] == 5_000
-    assert a["renewal_forecast"] == pytest.approx(5_000)
+    assert a["renewal_forecast"] == pytest.approx(20_000 * (0.05 + 0.25))
     assert a["open_opportunities"] == 4
-    assert a["forecast_current_quarter"] == pytest.approx(1_000 + 5_000 + 4_000)
     b = result.accounts.set_index("account_key").loc["sf:B"]
-    assert (b["commit_amount"], b["forecast_amount"]) == (7_000, pytest.approx(7_000 * 0.6))
+    assert b["commit_amount"] == 7_000
+    assert b["forecast_amount"] == pytest.approx(7_000 * 0.6)
     totals = result.totals.set_index("period")
     assert list(totals.index) == ["2025Q2", "2025Q3", "Total"]
-    assert totals.loc["Total", "forecast_amount"] == pytest.approx(15_000 + 4_200)
-    assert totals.loc["2025Q3", "forecast_amount"] == pytest.approx(5_000 + 4_200)
+    assert totals.loc["2025Q2", "forecast_amount"] == pytest.approx(1_000 + expected_q2 + 4_200)
+    assert totals.loc["2025Q3", "forecast_amount"] == pytest.approx(expected_q3)
     by_period = result.by_period.set_index(["account_key", "period"])
     assert by_period.loc[("sf:A", "2025Q3"), "best_case_amount"] == 20_000
 
@@ -294,8 +407,8 @@ def test_forecast_equals_sum_of_amount_times_p(
     hist = deal_history(opps, history(), "sf:A")
     probabilities = win_probabilities(hist, AS_OF, ForecastConfig())
     result = forecast(hist.book, probabilities, AS_OF, ForecastConfig())
-    end = pd.Timestamp("2025-10-01", tz="UTC")
-    in_horizon = probabilities["close_date"] < end
-    expected = (probabilities["amount"] * probabilities["p_win"])[in_horizon].sum()
+    p = probabilities["p_period_1"] + probabilities["p_period_2"]
+    expected = (probabilities["amount"] * p).sum()
     assert result.accounts["forecast_amount"].iloc[0] == pytest.approx(expected)
     assert ((probabilities["p_win"] >= 0) & (probabilities["p_win"] <= 1)).all()
+    assert (p <= 1 + 1e-9).all()

@@ -9,9 +9,9 @@ No Dagster, no CRM clients, no clock: `as_of` is always a parameter. The usual e
     history = DealHistory.build(book, opportunity_stage_history)
     tiers = score_tiers(book, as_of, cfg.tiers)
     health = score_health(book, as_of, cfg.health, previous_health)
-    rates = learn_win_rates(history, as_of, cfg.forecast)
+    rates = learn_win_rates(history, as_of, cfg.forecast)  # the time-to-close model
     probabilities = win_probabilities(history, as_of, cfg.forecast, rates)
-    outlook = forecast(book, probabilities, as_of, cfg.forecast)
+    outlook = forecast(book, probabilities, as_of, cfg.forecast)  # + run-rate in totals
     actions = next_actions(tiers, health, probabilities, as_of, cfg.next_action)
     result = backtest(history, as_of, cfg.forecast)
 """
@@ -27,6 +27,8 @@ from acm_sync.scoring.backtest import BacktestResult, backtest
 from acm_sync.scoring.book import AccountBook, identity_from_accounts
 from acm_sync.scoring.calibration import WinRates, learn_win_rates
 from acm_sync.scoring.forecast import Forecast, forecast, win_probabilities
+from acm_sync.scoring.hazard import CloseModel, learn_close_model
+from acm_sync.scoring.run_rate import run_rate
 from acm_sync.scoring.health import score_health
 from acm_sync.scoring.next_action import next_actions
 from acm_sync.scoring.periods import Instant, utc
@@ -36,6 +38,7 @@ from acm_sync.scoring.tiers import pareto_key, score_tiers
 __all__ = [
     "AccountBook",
     "BacktestResult",
+    "CloseModel",
     "DealHistory",
     "Forecast",
     "Scores",
@@ -45,9 +48,11 @@ __all__ = [
     "existing_by",
     "forecast",
     "identity_from_accounts",
+    "learn_close_model",
     "learn_win_rates",
     "next_actions",
     "pareto_key",
+    "run_rate",
     "score_accounts",
     "score_health",
     "score_tiers",

@@ -1,15 +1,23 @@
-"""Backtest: would the calibrated forecast have beaten the CRM's stage probabilities?
+"""Backtest: what would the forecast have said at past quarter starts, and what happened?
 
-At each origin (a past quarter start) the pipeline is rebuilt from stage history exactly as it
-stood then — stage, amount and close date as of the origin — and win rates are learnt only from
-deals closed before the origin. Both forecasts (calibrated p and the stage default) cover the
-deals expected to close within the horizon (overdue ones included); the actual is what those
-open-at-origin deals really booked within the horizon, whatever close date they had shown.
-Deals created after the origin are outside both forecasts; their bookings are reported beside
-(`won_not_in_pipeline`) but not scored.
+At each origin (a calendar / fiscal quarter start whose horizon has ended by as_of) the
+pipeline is rebuilt from stage history as it stood then — stage, amount, close date, time in
+stage — and the time-to-close model is learnt only from what the history showed before the
+origin. Per origin:
 
-Accuracy (API-NOTES): WAPE = Σ|actual − forecast| / Σ actual over accounts, bias =
-Σ(forecast − actual) / Σ actual; pooled over origins in the summary.
+- total bookings: actual = every deal won within the horizon (open at the origin or created
+  after it); forecast = open pipeline × p(won within the horizon) + run-rate of deals not yet
+  created (`run_rate`), for the model; the stage-default baseline is open pipeline × the CRM's
+  stage probability for deals whose close date falls in the horizon (overdue ones included) +
+  the same run-rate (the run-rate is not what the baseline is judged on).
+- account level, open pipeline only (a run-rate has no account): WAPE = Σ|actual − forecast| /
+  Σ actual over accounts, bias = Σ(forecast − actual) / Σ actual, where actual is what the
+  deals open at the origin booked within the horizon.
+- calibration over the open deals: Brier score mean((p − won within the horizon)²) and a
+  reliability table by decile of p (mean p vs share won), pooled over origins.
+
+Both model and baseline are reported; `eligible` marks origins with at least
+`MIN_TRAINING_DEALS` deals resolved before the origin (the bar the target is judged on).
 """
 
 from __future__ import annotations
@@ -22,51 +30,79 @@ import numpy.typing as npt
 import pandas as pd
 
 from acm_sync.config import ForecastConfig
-from acm_sync.scoring.calibration import learn_win_rates, win_probability
-from acm_sync.scoring.periods import NAT, NS_PER_DAY, Instant, nanos, past_quarter_starts, utc
+from acm_sync.scoring.hazard import learn_close_model, state_at
+from acm_sync.scoring.periods import NAT, Instant, Quarter, nanos, past_quarter_starts, utc
+from acm_sync.scoring.run_rate import run_rate
 from acm_sync.scoring.stages import DealHistory
+
+MIN_TRAINING_DEALS: Final = 50
 
 ORIGIN_COLUMNS: Final = (
     "origin",
     "horizon_end",
     "training_deals",
+    "eligible",
     "open_deals",
-    "deals_in_horizon",
-    "actual",
-    "calibrated_forecast",
-    "baseline_forecast",
-    "calibrated_wape",
+    "actual_total",
+    "forecast_total",
+    "baseline_total",
+    "total_error",
+    "baseline_total_error",
+    "run_rate",
+    "actual_new_pipeline",
+    "actual_open_pipeline",
+    "model_open_forecast",
+    "baseline_open_forecast",
+    "model_wape",
     "baseline_wape",
-    "calibrated_bias",
+    "model_bias",
     "baseline_bias",
-    "won_not_in_pipeline",
+    "model_brier",
+    "baseline_brier",
+)
+RELIABILITY_COLUMNS: Final = (
+    "decile",
+    "deals",
+    "model_mean_p",
+    "model_won_share",
+    "baseline_deals",
+    "baseline_mean_p",
+    "baseline_won_share",
 )
 
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """origins: one row per origin (ORIGIN_COLUMNS); summary: pooled figures."""
+    """origins: one row per origin (ORIGIN_COLUMNS); reliability: by decile of p, pooled
+    (RELIABILITY_COLUMNS); summary: pooled figures."""
 
     origins: pd.DataFrame
+    reliability: pd.DataFrame
     summary: dict[str, float]
 
     def metadata(self) -> dict[str, float | int | str]:
-        """Flat figures for asset metadata."""
-        return {
+        """Flat figures for asset metadata: pooled, and one entry per origin and figure
+        (`backtest_2025Q1_total_error`, …) so each can be read — and charted — by origin."""
+        out: dict[str, float | int | str] = {
             "backtest_origins": len(self.origins),
             **{f"backtest_{k}": round(v, 4) for k, v in self.summary.items()},
         }
+        for row in self.origins.itertuples(index=False):
+            label = _label(row.origin)
+            for name in ("total_error", "model_wape", "baseline_wape", "model_bias", "model_brier"):
+                value = float(getattr(row, name))
+                if np.isfinite(value):
+                    out[f"backtest_{label}_{name}"] = round(value, 4)
+        return out
 
     def markdown(self) -> str:
         frame = self.origins.copy()
-        frame["origin"] = frame["origin"].dt.strftime("%Y-%m-%d")
+        frame["origin"] = frame["origin"].map(_label)
         frame["horizon_end"] = frame["horizon_end"].dt.strftime("%Y-%m-%d")
-        header = "| " + " | ".join(frame.columns) + " |"
-        rule = "|" + "---|" * len(frame.columns)
-        lines = [header, rule]
-        for row in frame.itertuples(index=False):
-            lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
-        return "\n".join(lines)
+        return _table(frame)
+
+    def reliability_markdown(self) -> str:
+        return _table(self.reliability)
 
 
 def backtest(
@@ -75,100 +111,192 @@ def backtest(
     config: ForecastConfig,
     origins: tuple[pd.Timestamp, ...] | None = None,
 ) -> BacktestResult:
-    """Calibrated vs stage-default forecast at the last `config.backtest.origins` quarter
-    starts whose horizon has ended by `as_of` (or at the `origins` given)."""
+    """Model vs stage-default forecast at the last `config.backtest.origins` quarter starts
+    whose horizon has ended by `as_of` (or at the `origins` given)."""
     horizon = config.backtest.horizon_quarters
     if origins is None:
         origins = past_quarter_starts(
             as_of, config.backtest.origins, horizon, config.fiscal_year_start_month
         )
-    rows = [_one_origin(history, utc(origin), horizon, config) for origin in origins]
+    rows, scored = [], []
+    for origin in origins:
+        row, deals = _one_origin(history, utc(origin), horizon, config)
+        rows.append(row)
+        scored.append(deals)
     table = pd.DataFrame(rows, columns=list(ORIGIN_COLUMNS))
-    return BacktestResult(table, _pooled(table))
+    pooled = pd.concat(scored, ignore_index=True) if scored else _empty_scored()
+    return BacktestResult(table, reliability(pooled), _pooled(table, pooled))
+
+
+def reliability(scored: pd.DataFrame) -> pd.DataFrame:
+    """By decile of p (0–10 %, …, 90–100 %): deals, mean p and share won, model and baseline
+    side by side (columns RELIABILITY_COLUMNS)."""
+    rows = []
+    won = scored["won"].to_numpy(dtype=float)
+    bins = {
+        name: np.minimum((scored[name].to_numpy() * 10).astype(int), 9)
+        for name in ("p_model", "p_baseline")
+    }
+    for d in range(10):
+        row: list[object] = [f"{d * 10}–{(d + 1) * 10} %"]
+        for name in ("p_model", "p_baseline"):
+            hit = bins[name] == d
+            count = int(hit.sum())
+            p = scored[name].to_numpy()[hit]
+            row += [
+                count,
+                float(p.mean()) if count else float("nan"),
+                float(won[hit].mean()) if count else float("nan"),
+            ]
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(RELIABILITY_COLUMNS))
 
 
 def _one_origin(
     history: DealHistory, origin: pd.Timestamp, horizon: int, config: ForecastConfig
-) -> dict[str, object]:
+) -> tuple[dict[str, object], pd.DataFrame]:
     book = history.book
     start = origin.value
     horizon_end = origin + pd.DateOffset(months=3 * horizon)
     end = horizon_end.value
-    rates = learn_win_rates(history, origin, config)
+    model = learn_close_model(history, origin, config)
 
-    state = history.state_at(start)
-    stage = state["stage_code"].to_numpy()
-    opp_pos = state["opp_pos"].to_numpy()
-    account = book.opportunities["account_pos"].to_numpy()[opp_pos]
-    open_ = ~history.is_closed_stage(stage) & (account >= 0)
-    stage, opp_pos, account = stage[open_], opp_pos[open_], account[open_]
-    amount = state["amount"].to_numpy()[open_]
-    close = state["close_date"].to_numpy()[open_]
-
-    omitted = history.stages["category"].to_numpy(dtype=object)[stage] == "Omitted"
-    in_horizon = (close != NAT) & (close < end) & ~omitted
-    days_overdue = np.where(close != NAT, (start - close.astype(np.float64)) / NS_PER_DAY, 0.0)
-    p_calibrated, _, _ = win_probability(
-        history, rates, config, opp_pos, stage, amount, days_overdue
-    )
-    default = history.default_probability(stage)
-    p_baseline = np.where(np.isnan(default), config.unknown_stage_probability, default)
+    state = state_at(history, start)
+    account = book.opportunities["account_pos"].to_numpy()[state.opp_pos]
+    keep = account >= 0
+    omitted = history.stages["category"].to_numpy(dtype=object)[state.stage_code] == "Omitted"
+    keep &= ~omitted
+    state = _subset(state, keep)
+    account = account[keep]
+    p_model, _, p_baseline = model.win_within(state, np.array([start, end], dtype=np.int64))
+    p_model, p_baseline = p_model[:, 0], p_baseline[:, 0]
 
     deals = book.opportunities
     final_close = nanos(deals["close_date"])
-    booked = deals["is_won"].to_numpy() & (final_close >= start) & (final_close < end)
-    actual_amount = np.where(booked[opp_pos], deals["amount"].to_numpy()[opp_pos], 0.0)
-    in_pipeline = np.zeros(len(deals), dtype=bool)
-    in_pipeline[opp_pos] = True
-    outside = booked & ~in_pipeline & (deals["account_pos"].to_numpy() >= 0)
+    is_won = deals["is_won"].to_numpy(dtype=bool)
+    booked = is_won & (final_close != NAT) & (final_close >= start) & (final_close < end)
+    won_open = booked[state.opp_pos]
+    actual_amount = np.where(won_open, deals["amount"].to_numpy()[state.opp_pos], 0.0)
+    amount = state.amount
 
     def per_account(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.bincount(account, weights=values, minlength=book.size).astype(np.float64)
 
     actual = per_account(actual_amount)
-    calibrated = per_account(np.where(in_horizon, amount * p_calibrated, 0.0))
-    baseline = per_account(np.where(in_horizon, amount * p_baseline, 0.0))
-    total = actual.sum()
-    return {
+    model_forecast = per_account(amount * p_model)
+    baseline_forecast = per_account(amount * p_baseline)
+    open_actual = actual.sum()
+
+    in_book = deals["account_pos"].to_numpy() >= 0
+    actual_total = float(deals["amount"].to_numpy()[booked & in_book].sum())
+    periods = (Quarter("h", origin, horizon_end),)
+    rate = float(run_rate(book, origin, periods, config.run_rate)["run_rate_amount"].sum())
+    forecast_total = model_forecast.sum() + rate
+    baseline_total = baseline_forecast.sum() + rate
+    resolved = _resolved_before(history, start)
+    row = {
         "origin": origin,
         "horizon_end": horizon_end,
-        "training_deals": rates.training_deals,
-        "open_deals": len(opp_pos),
-        "deals_in_horizon": int(in_horizon.sum()),
-        "actual": total,
-        "calibrated_forecast": calibrated.sum(),
-        "baseline_forecast": baseline.sum(),
-        "calibrated_wape": _ratio(np.abs(actual - calibrated).sum(), total),
-        "baseline_wape": _ratio(np.abs(actual - baseline).sum(), total),
-        "calibrated_bias": _ratio((calibrated - actual).sum(), total),
-        "baseline_bias": _ratio((baseline - actual).sum(), total),
-        "won_not_in_pipeline": float(deals["amount"].to_numpy()[outside].sum()),
+        "training_deals": resolved,
+        "eligible": resolved >= MIN_TRAINING_DEALS,
+        "open_deals": len(state.opp_pos),
+        "actual_total": actual_total,
+        "forecast_total": forecast_total,
+        "baseline_total": baseline_total,
+        "total_error": _ratio(forecast_total - actual_total, actual_total),
+        "baseline_total_error": _ratio(baseline_total - actual_total, actual_total),
+        "run_rate": rate,
+        "actual_new_pipeline": actual_total - open_actual,
+        "actual_open_pipeline": open_actual,
+        "model_open_forecast": model_forecast.sum(),
+        "baseline_open_forecast": baseline_forecast.sum(),
+        "model_wape": _ratio(np.abs(actual - model_forecast).sum(), open_actual),
+        "baseline_wape": _ratio(np.abs(actual - baseline_forecast).sum(), open_actual),
+        "model_bias": _ratio(model_forecast.sum() - open_actual, open_actual),
+        "baseline_bias": _ratio(baseline_forecast.sum() - open_actual, open_actual),
+        "model_brier": _brier(p_model, won_open),
+        "baseline_brier": _brier(p_baseline, won_open),
     }
+    scored = pd.DataFrame({"p_model": p_model, "p_baseline": p_baseline, "won": won_open})
+    return row, scored
 
 
-def _pooled(table: pd.DataFrame) -> dict[str, float]:
-    """WAPE and bias over all origins together (each origin's errors weigh by its size)."""
+def _resolved_before(history: DealHistory, instant: int) -> int:
+    from acm_sync.scoring.hazard import resolution
+
+    closed_at, _ = resolution(history)
+    return int(((closed_at != NAT) & (closed_at < instant)).sum())
+
+
+def _subset(state, keep):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    return replace(
+        state,
+        opp_pos=state.opp_pos[keep],
+        stage_code=state.stage_code[keep],
+        close=state.close[keep],
+        entered=state.entered[keep],
+        created=state.created[keep],
+        amount=state.amount[keep],
+    )
+
+
+def _pooled(table: pd.DataFrame, scored: pd.DataFrame) -> dict[str, float]:
+    """Pooled over the eligible origins (all when none is): errors weigh by each origin's
+    actual bookings; Brier over every deal."""
     if table.empty:
         return {}
-    actual = table["actual"].sum()
-    calibrated_error = (table["calibrated_wape"] * table["actual"]).sum()
-    baseline_error = (table["baseline_wape"] * table["actual"]).sum()
+    use = table.loc[table["eligible"]] if table["eligible"].any() else table
+    actual_open = use["actual_open_pipeline"].sum()
+    actual_total = use["actual_total"].sum()
     return {
-        "actual": float(actual),
-        "calibrated_forecast": float(table["calibrated_forecast"].sum()),
-        "baseline_forecast": float(table["baseline_forecast"].sum()),
-        "calibrated_wape": _ratio(calibrated_error, actual),
-        "baseline_wape": _ratio(baseline_error, actual),
-        "calibrated_bias": _ratio(table["calibrated_forecast"].sum() - actual, actual),
-        "baseline_bias": _ratio(table["baseline_forecast"].sum() - actual, actual),
+        "eligible_origins": float(table["eligible"].sum()),
+        "actual_total": float(actual_total),
+        "forecast_total": float(use["forecast_total"].sum()),
+        "total_error": _ratio(use["forecast_total"].sum() - actual_total, actual_total),
+        "max_abs_total_error": float(use["total_error"].abs().max()),
+        "model_wape": _ratio((use["model_wape"] * use["actual_open_pipeline"]).sum(), actual_open),
+        "baseline_wape": _ratio(
+            (use["baseline_wape"] * use["actual_open_pipeline"]).sum(), actual_open
+        ),
+        "model_bias": _ratio(use["model_open_forecast"].sum() - actual_open, actual_open),
+        "baseline_bias": _ratio(use["baseline_open_forecast"].sum() - actual_open, actual_open),
+        "model_brier": _brier(scored["p_model"].to_numpy(), scored["won"].to_numpy()),
+        "baseline_brier": _brier(scored["p_baseline"].to_numpy(), scored["won"].to_numpy()),
     }
+
+
+def _brier(p: npt.NDArray[np.float64], won: npt.NDArray[np.bool_]) -> float:
+    if len(p) == 0:
+        return float("nan")
+    return float(np.mean((p - won.astype(float)) ** 2))
+
+
+def _empty_scored() -> pd.DataFrame:
+    return pd.DataFrame({"p_model": [], "p_baseline": [], "won": pd.Series([], dtype=bool)})
 
 
 def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else float("nan")
 
 
+def _label(stamp: pd.Timestamp) -> str:
+    return f"{stamp.year}Q{(stamp.month - 1) // 3 + 1}" if stamp.day == 1 else f"{stamp:%Y-%m-%d}"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    lines = [header, rule]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
+        if not np.isfinite(value):
+            return "–"
         return f"{value:.3f}" if abs(value) < 10 else f"{value:,.0f}"
     return str(value)

@@ -1,13 +1,17 @@
 """Win probabilities per open deal, and the bookings forecast per account and in total.
 
-Expected bookings over the horizon (the current fiscal quarter and the next ones) are
+Expected bookings per quarter of the horizon (the current fiscal quarter and the next ones) are
 
-    closed won in the horizon so far + Σ open amount × calibrated p(win)
+    closed won in the quarter so far + Σ open amount × p(won within the quarter)
 
-over open deals whose close date falls in the horizon. Deals already past their close date are
-counted in the current quarter (that is where the CRM still shows them) and flagged stale. Deals
-a rep put in the Omitted category stay out of the forecast, as in the CRM's own forecast. The
-stage-default forecast (amount × the CRM's stage probability) sits beside it for comparison.
+where p comes from the time-to-close model (`hazard`): a deal counts in every quarter it may
+close in, not only the one its close date shows, and a deal long past its close date counts
+for what such deals really do (rarely win). Deals a rep put in the Omitted category stay out,
+as in the CRM's own forecast. The stage-default forecast (amount × the CRM's stage probability
+in the quarter of the close date, overdue ones in the current quarter) sits beside it.
+
+Deals not created yet are forecast apart (`run_rate`): per quarter and type, added to the
+total (`totals`), not to accounts — nobody knows which account will open them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from acm_sync.config import ForecastConfig
 from acm_sync.model import STRING
 from acm_sync.scoring import text
 from acm_sync.scoring.book import AccountBook
-from acm_sync.scoring.calibration import WinRates, learn_win_rates, win_probability
+from acm_sync.scoring.calibration import WinRates, learn_win_rates
+from acm_sync.scoring.hazard import DealState
+from acm_sync.scoring.run_rate import run_rate
 from acm_sync.scoring.periods import (
     NAT,
     NS_PER_DAY,
@@ -53,13 +59,17 @@ COUNT_COLUMNS: Final = ("open_opportunities", "stale_opportunities")
 
 @dataclass(frozen=True)
 class Forecast:
-    """accounts: one row per account_key over the whole horizon; by_period: the same per
-    account and quarter (rows with anything in them); totals: per quarter plus "Total"."""
+    """accounts: one row per account_key over the whole horizon (open pipeline and closed
+    won only); by_period: the same per account and quarter (rows with anything in them);
+    totals: per quarter plus "Total", with run_rate_amount (deals not created yet) and
+    total_forecast_amount (forecast_amount + run-rate); new_pipeline: the run-rate per
+    quarter and type (`run_rate.RUN_RATE_COLUMNS`)."""
 
     periods: tuple[Quarter, ...]
     accounts: pd.DataFrame
     by_period: pd.DataFrame
     totals: pd.DataFrame
+    new_pipeline: pd.DataFrame
 
 
 def win_probabilities(
@@ -68,25 +78,46 @@ def win_probabilities(
     config: ForecastConfig,
     rates: WinRates | None = None,
 ) -> pd.DataFrame:
-    """Calibrated p(win) and stale flags for every open opportunity (orphans included).
+    """Win probabilities and stale flags for every open opportunity (orphans included).
 
     Columns: opportunity_id, account_key (<NA> for orphans), source, stage, type, amount,
     close_date, forecast_category (Closed/Commit/Best Case/Pipeline/Omitted),
-    stage_probability (the CRM's), p_win (0–1), p_win_basis (overdue band / segment / stage /
-    stage default / unknown stage), segment (the segment or overdue band used),
-    stage_samples, days_in_stage, close_date_pushes, is_overdue, is_stale, stale_reason.
+    stage_probability (the CRM's), p_win (0–1: won within `hazard.steps` months),
+    p_win_model (the model alone), p_win_basis (time-to-close model / stage default / unknown
+    stage), model_weight (n / (n + k) of the shrinkage), stage_samples, p_period_1 … (won
+    within each forecast quarter; 1 = the current one, from as_of), days_in_stage,
+    close_date_pushes, is_overdue, is_stale, stale_reason.
     """
     instant = utc(as_of)
     rates = rates if rates is not None else learn_win_rates(history, instant, config)
+    model = rates.model
     book = history.book
     deals = book.opportunities
     opp_pos = np.flatnonzero(~deals["is_closed"].to_numpy())
     stage_code = history.deal_stage[opp_pos]
     amount = deals["amount"].to_numpy()[opp_pos]
-    days_overdue = days_between(nanos(deals["close_date"])[opp_pos], instant.value)
-    p, basis, segment = win_probability(
-        history, rates, config, opp_pos, stage_code, amount, days_overdue
+    entered, pushes = _entered(history, opp_pos, stage_code, instant.value)
+    created = nanos(deals["created_at"])[opp_pos]
+    state = DealState(
+        opp_pos=opp_pos,
+        stage_code=stage_code,
+        close=nanos(deals["close_date"])[opp_pos],
+        entered=entered,
+        created=np.where(created == NAT, entered, created),
+        amount=amount,
+        t0=instant.value,
     )
+    periods = quarters(instant, config.horizon_quarters, config.fiscal_year_start_month)
+    bounds = np.array([instant.value] + [q.end.value for q in periods], dtype=np.int64)
+    by_period, _, _ = model.win_within(state, bounds)
+    weight = model.weight(stage_code)
+    prior = model.stage_prior[stage_code]
+    p_model = model.cumulative(state)[:, -1]
+    p_win = np.clip(weight * p_model + (1 - weight) * prior, 0.0, 1.0)
+    unknown = np.isnan(history.default_probability(stage_code))
+    basis = np.where(
+        weight > 0, "time-to-close model", np.where(unknown, "unknown stage", "stage default")
+    ).astype(object)
 
     open_deals = deals.iloc[opp_pos]
     category = _category(history, open_deals["forecast_category"], stage_code)
@@ -105,13 +136,16 @@ def win_probabilities(
             "close_date": open_deals["close_date"].to_numpy(),
             "forecast_category": pd.array(category, dtype=STRING),
             "stage_probability": open_deals["stage_probability"].to_numpy(),
-            "p_win": p,
+            "p_win": p_win,
+            "p_win_model": p_model if model.fitted else np.nan,
             "p_win_basis": pd.array(basis, dtype=STRING),
-            "segment": pd.array(segment, dtype=STRING),
+            "model_weight": weight,
             "stage_samples": rates.by_stage["samples"].to_numpy()[stage_code],
         }
     )
-    _add_staleness(out, history, opp_pos, stage_code, instant.value, config)
+    for i in range(by_period.shape[1]):
+        out[f"p_period_{i + 1}"] = by_period[:, i]
+    _add_staleness(out, entered, pushes, instant.value, config)
     return out
 
 
@@ -126,7 +160,7 @@ def forecast(
     accounts columns: account_key, forecast_amount, baseline_forecast_amount (stage-default
     probabilities), closed_amount (won in the horizon), commit_amount, best_case_amount,
     pipeline_amount, omitted_amount (open amounts by category, unweighted),
-    expected_open_amount (Σ amount × p_win), renewal_forecast (renewals: won + expected),
+    expected_open_amount (Σ amount × p(won within the quarter)), renewal_forecast (renewals: won + expected),
     stale_amount, open_opportunities, stale_opportunities, forecast_current_quarter.
     """
     periods = quarters(as_of, config.horizon_quarters, config.fiscal_year_start_month)
@@ -151,7 +185,18 @@ def forecast(
     baseline_p = np.nan_to_num(
         probabilities["stage_probability"].to_numpy(dtype=float, na_value=np.nan)
     )
-    expected = amount * probabilities["p_win"].to_numpy(dtype=float)
+    # expected bookings per quarter: amount × p(won within it), whatever the close date shows
+    n_periods = len(periods)
+    p_period = np.column_stack(
+        [
+            probabilities[f"p_period_{i + 1}"].to_numpy(dtype=float, na_value=0.0)
+            for i in range(n_periods)
+        ]
+    ).reshape(len(probabilities), n_periods)
+    forecastable = (account >= 0) & (category != "Omitted")
+    spread_cell = (account[:, None] * n_periods + np.arange(n_periods)[None, :])[forecastable]
+    spread = (amount[:, None] * p_period)[forecastable]
+    spread_renewal = (amount[:, None] * p_period * renewal[:, None])[forecastable]
 
     def total(mask: npt.NDArray[np.bool_], weights: npt.NDArray[np.float64] | None) -> np.ndarray:
         w = None if weights is None else weights[mask]
@@ -165,22 +210,30 @@ def forecast(
         "best_case_amount": total(in_scope & (category == "Best Case"), amount),
         "pipeline_amount": total(in_scope & (category == "Pipeline"), amount),
         "omitted_amount": total(in_scope & (category == "Omitted"), amount),
-        "expected_open_amount": total(counted, expected),
+        "expected_open_amount": np.bincount(
+            spread_cell.reshape(-1), weights=spread.reshape(-1), minlength=cells
+        ).astype(float),
         "baseline_forecast_amount": closed + total(counted, amount * baseline_p),
         "renewal_forecast": np.bincount(
             won_cell[won_renewal], weights=won_amount[won_renewal], minlength=cells
         )
-        + total(counted & renewal, expected),
+        + np.bincount(
+            spread_cell.reshape(-1), weights=spread_renewal.reshape(-1), minlength=cells
+        ),
         "stale_amount": total(in_scope & stale, amount),
         "open_opportunities": total(in_scope, None),
         "stale_opportunities": total(in_scope & stale, None),
     }
     grid["forecast_amount"] = grid["closed_amount"] + grid["expected_open_amount"]
-    return _assemble(book, periods, grid)
+    new_pipeline = run_rate(book, utc(as_of), periods, config.run_rate)
+    return _assemble(book, periods, grid, new_pipeline)
 
 
 def _assemble(
-    book: AccountBook, periods: tuple[Quarter, ...], grid: dict[str, np.ndarray]
+    book: AccountBook,
+    periods: tuple[Quarter, ...],
+    grid: dict[str, np.ndarray],
+    new_pipeline: pd.DataFrame,
 ) -> Forecast:
     n_periods = len(periods)
     keys = book.accounts["account_key"].to_numpy()
@@ -214,7 +267,13 @@ def _assemble(
     totals["accounts_with_forecast"] = [
         int((matrices["forecast_amount"][:, i] > 0).sum()) for i in range(n_periods)
     ] + [int((accounts["forecast_amount"] > 0).sum())]
-    return Forecast(periods, accounts, by_period, totals.reset_index(names="period"))
+    by_quarter = new_pipeline.groupby("period", sort=False)["run_rate_amount"].sum()
+    totals["run_rate_amount"] = by_quarter.reindex(totals.index).fillna(0.0)
+    totals.loc["Total", "run_rate_amount"] = by_quarter.sum()
+    totals["total_forecast_amount"] = totals["forecast_amount"] + totals["run_rate_amount"]
+    return Forecast(
+        periods, accounts, by_period, totals.reset_index(names="period"), new_pipeline
+    )
 
 
 def _period(
@@ -249,26 +308,31 @@ def _category(
     return np.where(pd.isna(category), "Pipeline", category).astype(object)
 
 
-def _add_staleness(
-    out: pd.DataFrame,
-    history: DealHistory,
-    opp_pos: npt.NDArray[np.int64],
-    stage_code: npt.NDArray[np.int64],
-    now: int,
-    config: ForecastConfig,
-) -> None:
-    """days_in_stage, close_date_pushes, is_overdue, is_stale, stale_reason (in place)."""
+def _entered(
+    history: DealHistory, opp_pos: npt.NDArray[np.int64], stage_code: npt.NDArray[np.int64], now: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """When each deal entered its current stage (per history when it agrees with the record,
+    else at creation; NAT = unknown) and how often its close date was pushed later."""
     state = history.state_at(now)
     row_of_deal = np.full(len(history.book.opportunities), -1, dtype=np.int64)
     row_of_deal[state["opp_pos"].to_numpy()] = np.arange(len(state))
     row = row_of_deal[opp_pos]
     same_stage = _gather(state["stage_code"].to_numpy(), row, -1) == stage_code
     created = nanos(history.book.opportunities["created_at"])[opp_pos]
-    # entered the current stage: per history when it agrees with the record, else at creation
     entered = np.where(same_stage, _gather(state["run_start"].to_numpy(), row, NAT), created)
+    return entered.astype(np.int64), _gather(state["pushes"].to_numpy(), row, 0)
+
+
+def _add_staleness(
+    out: pd.DataFrame,
+    entered: npt.NDArray[np.int64],
+    pushes: npt.NDArray[np.int64],
+    now: int,
+    config: ForecastConfig,
+) -> None:
+    """days_in_stage, close_date_pushes, is_overdue, is_stale, stale_reason (in place)."""
     days = (now - entered.astype(float)) / NS_PER_DAY
     days[entered == NAT] = np.nan
-    pushes = _gather(state["pushes"].to_numpy(), row, 0)
 
     close = nanos(out["close_date"])
     today = now - now % NS_PER_DAY
