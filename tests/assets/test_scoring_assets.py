@@ -87,6 +87,13 @@ def test_every_unified_account_gets_one_tier_and_a_bounded_health(
     meta = _metadata(runs[-1], ACCOUNT_SCORES)
     assert meta["accounts"] == len(scores)
     assert "Key" in meta["tiers"] and "Green" in meta["health_bands"]
+    # the bookings forecast: open pipeline + closed won, plus deals not created yet
+    assert meta["forecast_run_rate"] >= 0
+    assert meta["forecast_total_with_run_rate"] == pytest.approx(
+        meta["forecast_total"] + meta["forecast_run_rate"], abs=0.02
+    )
+    assert "run_rate_amount" in meta["forecast_new_pipeline"]
+    assert "time-to-close model" in meta["win_model"]
 
 
 def test_the_run_a_trend_window_later_has_a_trend_against_the_first(
@@ -125,3 +132,6 @@ def test_backtest_reports_both_forecasts(
     meta = _metadata(pipeline_run[1][-1], "forecast_backtest")
     assert meta["backtest_origins"] > 0
     assert any(k.startswith("backtest_") and "baseline" in k for k in meta)
+    assert "model_brier" in meta["origins"] and "baseline_won_share" in meta["reliability"]
+    # one entry per origin and figure, so each can be followed over origins
+    assert any(k.endswith("_total_error") and k != "backtest_total_error" for k in meta)

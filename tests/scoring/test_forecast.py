@@ -274,9 +274,7 @@ def test_the_model_weight_follows_the_samples_per_stage() -> None:
     sparse_stage = probabilities.loc["sf:F0000"]
     assert sparse_stage["model_weight"] == pytest.approx(3 / 23)
     # p = (n · model + k · default) / (n + k), default 0.2 for Needs Analysis
-    assert sparse_stage["p_win"] == pytest.approx(
-        (3 * sparse_stage["p_win_model"] + 20 * 0.2) / 23
-    )
+    assert sparse_stage["p_win"] == pytest.approx((3 * sparse_stage["p_win_model"] + 20 * 0.2) / 23)
     assert probabilities.loc["sf:O0000", "model_weight"] == pytest.approx(200 / 220)
 
 

@@ -33,6 +33,7 @@ UPSTREAM = [dg.AssetKey(f"quality_{e}") for e in ENTITIES] + [
 ACCOUNT_SCORES = "account_scores"
 OPPORTUNITY_SCORES = "opportunity_scores"
 FORECAST_TOTALS = "forecast_totals"
+FORECAST_NEW_PIPELINE = "forecast_new_pipeline"  # run-rate of deals not created yet
 
 
 class ScoringConfigResource(ConfigFileResource):
@@ -115,6 +116,23 @@ def _band_histogram(scores: pd.Series) -> str:
     return "\n".join(lines)
 
 
+def _win_model_md(scores: Scores) -> str:
+    """Per stage: what the time-to-close model learnt from, and how much it counts."""
+    model = scores.win_rates.model
+    table = scores.win_rates.by_stage
+    table = table.loc[
+        table["samples"] > 0,
+        ["source", "stage", "default_probability", "samples", "wins", "losses", "model_weight"],
+    ]
+    head = (
+        f"time-to-close model fitted on {model.training_deals:,} deals "
+        f"({model.training_rows:,} deal-months)"
+        if model.fitted
+        else "time-to-close model not fitted (too few wins / losses): stage defaults used"
+    )
+    return head + "\n\n" + table.to_markdown(index=False, floatfmt=".3f")
+
+
 def _money(value: Any) -> float:
     return round(float(value), 2) if pd.notna(value) else 0.0
 
@@ -149,10 +167,14 @@ def account_scores(
     totals = scores.forecast.totals.assign(
         run_id=run_id, scored_at=scores.as_of, computed_at=computed_at
     )
+    new_pipeline = scores.forecast.new_pipeline.assign(
+        run_id=run_id, scored_at=scores.as_of, computed_at=computed_at
+    )
     for table, frame in (
         (ACCOUNT_SCORES, snapshot),
         (OPPORTUNITY_SCORES, probabilities),
         (FORECAST_TOTALS, totals),
+        (FORECAST_NEW_PIPELINE, new_pipeline),
     ):
         wh.replace_run(table, frame, run_id)
 
@@ -166,10 +188,20 @@ def account_scores(
             "tiers": dg.MetadataValue.md(_counts_md(snapshot["tier"], "tier")),
             "health_bands": dg.MetadataValue.md(_counts_md(snapshot["health_band"], "band")),
             "health_histogram": dg.MetadataValue.md(_band_histogram(snapshot["health_score"])),
+            # open pipeline + closed won (what the CRM fields add up to) …
             "forecast_total": dg.MetadataValue.float(_money(total["forecast_amount"])),
+            # … + deals not created yet: the bookings forecast
+            "forecast_run_rate": dg.MetadataValue.float(_money(total["run_rate_amount"])),
+            "forecast_total_with_run_rate": dg.MetadataValue.float(
+                _money(total["total_forecast_amount"])
+            ),
             "forecast_by_category": dg.MetadataValue.md(
                 scores.forecast.totals.to_markdown(index=False)
             ),
+            "forecast_new_pipeline": dg.MetadataValue.md(
+                scores.forecast.new_pipeline.to_markdown(index=False)
+            ),
+            "win_model": dg.MetadataValue.md(_win_model_md(scores)),
             "open_opportunities_scored": dg.MetadataValue.int(len(probabilities)),
             "attention_flags": dg.MetadataValue.int(int(snapshot["attention"].fillna(False).sum())),
             "preview": dg.MetadataValue.md(snapshot[preview_columns].head(10).to_markdown()),
@@ -183,8 +215,10 @@ def account_scores(
     kinds=KINDS,
     owners=OWNERS,
     deps=UPSTREAM,
-    description="Rebuilds the pipeline as of past quarter starts from stage history and compares "
-    "the calibrated forecast and the stage-default baseline with what actually closed.",
+    description="Rebuilds the pipeline as of past calendar-quarter starts from stage history and "
+    "compares the forecast (time-to-close model + run-rate) and the stage-default baseline with "
+    "what was booked: total bookings, account WAPE, bias, Brier score and reliability by decile; "
+    "one metadata entry per origin and figure.",
 )
 def forecast_backtest(
     config: ScoringRunConfig,
@@ -201,6 +235,7 @@ def forecast_backtest(
             **result.metadata(),
             "dagster/row_count": dg.MetadataValue.int(len(result.origins)),
             "origins": dg.MetadataValue.md(result.markdown()),
+            "reliability": dg.MetadataValue.md(result.reliability_markdown()),
         }
     )
 

@@ -19,6 +19,9 @@ How the data comes about (a small generative model, not shaped to fit any scorin
   Time in stage is log-normal and slower for enterprises. Deals whose next move lies after
   `now` are open. True per-stage win rates therefore differ from the stages' default
   probabilities, and by segment / industry / size.
+- Deals do not close as planned: close dates are set optimistically and pushed, some deals
+  are abandoned open (silent deaths, never closed lost), and wins bunch up at quarter ends
+  (more so in Q4). `crm_age_days` makes a young org with few closes.
 - Every stage change, amount change and close-date push is an OpportunityHistory row (deal
   property history in HubSpot), the first at creation; the current record equals the last row.
 
@@ -166,7 +169,13 @@ RATES = {
     ("deals", "missing_close_date"): 0.02,
     ("deals", "soft_deleted"): 0.01,
 }
-ABANDON_SHARE = 0.04  # deals reps stop touching instead of closing lost (→ stale_open_deal)
+# Silent deaths: deals reps stop touching instead of closing lost (→ stale_open_deal). On
+# independent pipelines 10–22 % of deals never close at all.
+ABANDON_SHARE = 0.12
+# Seasonality: of the wins that would land within QUARTER_END_DAYS before a quarter end, this
+# share is signed in the quarter's last days instead (the end-of-quarter push); Q4 pushes more.
+QUARTER_END_DAYS = 45
+QUARTER_END_PULL = np.array([0.35, 0.35, 0.35, 0.6])  # by calendar quarter Q1..Q4
 
 
 @dataclass(frozen=True)
@@ -648,6 +657,7 @@ def _walk_stages(
         quiet = ~pending & ~advance & abandon[idx]
         moved = ~pending & ~quiet
         nxt = np.where(advance, np.where(s == k - 1, k, np.minimum(s + 1 + skip, k - 1)), k + 1)
+        t_next = np.where(moved & (nxt == k), _quarter_end_push(rng, t_next, now), t_next)
         m = idx[moved]
         cur[m], t[m] = nxt[moved], t_next[moved]
         ev_deal.append(m)
@@ -667,6 +677,21 @@ def _walk_stages(
         status,
         horizon,
     )
+
+
+def _quarter_end_push(rng: np.random.Generator, t: np.ndarray, now: int) -> np.ndarray:
+    """Win moments, some moved to the last days of their calendar quarter (never past `now`):
+    buyers and reps both wait for the quarter end, so bookings bunch up there."""
+    month = t.astype("datetime64[s]").astype("datetime64[M]")
+    month_index = month.astype(np.int64)  # months since 1970-01
+    quarter_end = (month_index - month_index % 3 + 3).astype("datetime64[M]")
+    end = quarter_end.astype("datetime64[s]").astype(np.int64)
+    quarter = (month_index % 12) // 3
+    near = (end - t) <= QUARTER_END_DAYS * DAY
+    pull = near & (rng.random(t.size) < QUARTER_END_PULL[quarter])
+    target = end - _days(rng.uniform(0.5, 6.0, t.size))
+    moved = np.where(pull & (target > t) & (target < now - 3600), target, t)
+    return moved
 
 
 def _simulate(
@@ -1159,10 +1184,9 @@ class _AccountRows:
 
 
 def _salesforce(
-    seed: int, n: int, now: int, pool: _Companies, n_base: int, dirt: _Dirt
+    seed: int, n: int, now: int, pool: _Companies, n_base: int, dirt: _Dirt, golive: int
 ) -> dict[str, Any]:
     """The Salesforce org: frames plus what the HubSpot side needs to share customers."""
-    golive = now - 3 * YEAR - 30 * DAY
     r_acc, r_sales = _rng(seed, "accounts"), _rng(seed, "sales")
     users, rep_pos, rep_weight = _users(_rng(seed, "users"), n, golive, now)
     comp = pool.take(np.arange(n_base))
@@ -1224,6 +1248,7 @@ def _salesforce(
         "country": comp.country,
         "created": created,
         "owner": owner,
+        "golive": golive,
     }
     _salesforce_dirt(_rng(seed, "sf-defects"), sf, meta, now, dirt)
     frames = {
@@ -2082,7 +2107,7 @@ def _hubspot(
 ) -> dict[str, Any]:
     """The HubSpot portal: ~60 % of the Salesforce companies (domain variants) + its own."""
     r_co, r_ct, r_dl = _rng(seed, "hs-companies"), _rng(seed, "hs-contacts"), _rng(seed, "hs-deals")
-    hs_golive = now - int(2.5 * YEAR)
+    hs_golive = max(now - int(2.5 * YEAR), sf["golive"])
     n_base = sf["n_base"]
     acc = sf["account"]
     users = sf["users"]
@@ -2614,12 +2639,20 @@ def _associations(
 # -- entry point -----------------------------------------------------------------------------
 
 
-def generate_org(n_accounts: int = 1000, *, seed: int = 7, now: datetime | None = None) -> DemoOrg:
+def generate_org(
+    n_accounts: int = 1000,
+    *,
+    seed: int = 7,
+    now: datetime | None = None,
+    crm_age_days: int | None = None,
+) -> DemoOrg:
     """A demo org of `n_accounts` Salesforce accounts (+ its HubSpot portal), by `seed`.
 
     Same seed, size and `now` give identical frames. `now` defaults to 2026-11-01 UTC (fixed,
     so runs are reproducible on any machine); every timestamp is at or before it except the
-    deliberate future-date defects.
+    deliberate future-date defects. `crm_age_days` makes a young org: Salesforce went live
+    that many days before `now` (default: three years and a month), so its history holds only
+    the first, fast closes and much still-open pipeline.
     """
     if not isinstance(n_accounts, int | np.integer) or not (
         MIN_ACCOUNTS <= n_accounts <= MAX_ACCOUNTS
@@ -2633,6 +2666,9 @@ def generate_org(n_accounts: int = 1000, *, seed: int = 7, now: datetime | None 
         raise ValueError("now must be timezone-aware (UTC)")
     moment = moment.astimezone(UTC)
     now_s = int(moment.timestamp())
+    if crm_age_days is not None and not 60 <= crm_age_days <= 3 * 365 + 30:
+        raise ValueError(f"crm_age_days must be from 60 to 1,125, got {crm_age_days!r}")
+    golive = now_s - (3 * YEAR + 30 * DAY if crm_age_days is None else crm_age_days * DAY)
     n = int(n_accounts)
     n_dup = max(1, round(RATES[("Account", "duplicate_account")] * n))
     n_merged = max(1, round(RATES[("Account", "merged")] * n))
@@ -2640,7 +2676,7 @@ def generate_org(n_accounts: int = 1000, *, seed: int = 7, now: datetime | None 
     n_hs_only = round(0.25 * n)
     pool = _company_pool(_rng(seed, "companies"), n_base + n_hs_only)
     dirt = _Dirt([])
-    sf = _salesforce(seed, n, now_s, pool, n_base, dirt)
+    sf = _salesforce(seed, n, now_s, pool, n_base, dirt, golive)
     hs = _hubspot(seed, now_s, pool, sf, dirt)
     return DemoOrg(
         now=moment,

@@ -28,10 +28,10 @@ from acm_sync.scoring.book import AccountBook, identity_from_accounts
 from acm_sync.scoring.calibration import WinRates, learn_win_rates
 from acm_sync.scoring.forecast import Forecast, forecast, win_probabilities
 from acm_sync.scoring.hazard import CloseModel, learn_close_model
-from acm_sync.scoring.run_rate import run_rate
 from acm_sync.scoring.health import score_health
 from acm_sync.scoring.next_action import next_actions
 from acm_sync.scoring.periods import Instant, utc
+from acm_sync.scoring.run_rate import run_rate
 from acm_sync.scoring.stages import DealHistory
 from acm_sync.scoring.tiers import pareto_key, score_tiers
 

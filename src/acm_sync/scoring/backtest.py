@@ -22,7 +22,7 @@ Both model and baseline are reported; `eligible` marks origins with at least
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from acm_sync.config import ForecastConfig
-from acm_sync.scoring.hazard import learn_close_model, state_at
+from acm_sync.scoring.hazard import DealState, learn_close_model, resolution, state_at
 from acm_sync.scoring.periods import NAT, Instant, Quarter, nanos, past_quarter_starts, utc
 from acm_sync.scoring.run_rate import run_rate
 from acm_sync.scoring.stages import DealHistory
@@ -87,10 +87,10 @@ class BacktestResult:
             "backtest_origins": len(self.origins),
             **{f"backtest_{k}": round(v, 4) for k, v in self.summary.items()},
         }
-        for row in self.origins.itertuples(index=False):
-            label = _label(row.origin)
+        for _, row in self.origins.iterrows():
+            label = _label(pd.Timestamp(str(row["origin"])))
             for name in ("total_error", "model_wape", "baseline_wape", "model_bias", "model_brier"):
-                value = float(getattr(row, name))
+                value = float(row[name])
                 if np.isfinite(value):
                     out[f"backtest_{label}_{name}"] = round(value, 4)
         return out
@@ -222,15 +222,11 @@ def _one_origin(
 
 
 def _resolved_before(history: DealHistory, instant: int) -> int:
-    from acm_sync.scoring.hazard import resolution
-
     closed_at, _ = resolution(history)
     return int(((closed_at != NAT) & (closed_at < instant)).sum())
 
 
-def _subset(state, keep):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
+def _subset(state: DealState, keep: npt.NDArray[np.bool_]) -> DealState:
     return replace(
         state,
         opp_pos=state.opp_pos[keep],

@@ -29,17 +29,16 @@ from acm_sync.scoring import text
 from acm_sync.scoring.book import AccountBook
 from acm_sync.scoring.calibration import WinRates, learn_win_rates
 from acm_sync.scoring.hazard import DealState
-from acm_sync.scoring.run_rate import run_rate
 from acm_sync.scoring.periods import (
     NAT,
     NS_PER_DAY,
     Instant,
     Quarter,
-    days_between,
     nanos,
     quarters,
     utc,
 )
+from acm_sync.scoring.run_rate import run_rate
 from acm_sync.scoring.stages import DealHistory, forecast_category
 
 AMOUNT_COLUMNS: Final = (
@@ -160,8 +159,9 @@ def forecast(
     accounts columns: account_key, forecast_amount, baseline_forecast_amount (stage-default
     probabilities), closed_amount (won in the horizon), commit_amount, best_case_amount,
     pipeline_amount, omitted_amount (open amounts by category, unweighted),
-    expected_open_amount (Σ amount × p(won within the quarter)), renewal_forecast (renewals: won + expected),
-    stale_amount, open_opportunities, stale_opportunities, forecast_current_quarter.
+    expected_open_amount (Σ amount × p(won within the quarter)), renewal_forecast
+    (renewals: won + expected), stale_amount, open_opportunities, stale_opportunities,
+    forecast_current_quarter.
     """
     periods = quarters(as_of, config.horizon_quarters, config.fiscal_year_start_month)
     starts = np.array([q.start.value for q in periods], dtype=np.int64)
@@ -217,9 +217,7 @@ def forecast(
         "renewal_forecast": np.bincount(
             won_cell[won_renewal], weights=won_amount[won_renewal], minlength=cells
         )
-        + np.bincount(
-            spread_cell.reshape(-1), weights=spread_renewal.reshape(-1), minlength=cells
-        ),
+        + np.bincount(spread_cell.reshape(-1), weights=spread_renewal.reshape(-1), minlength=cells),
         "stale_amount": total(in_scope & stale, amount),
         "open_opportunities": total(in_scope, None),
         "stale_opportunities": total(in_scope & stale, None),
@@ -271,9 +269,7 @@ def _assemble(
     totals["run_rate_amount"] = by_quarter.reindex(totals.index).fillna(0.0)
     totals.loc["Total", "run_rate_amount"] = by_quarter.sum()
     totals["total_forecast_amount"] = totals["forecast_amount"] + totals["run_rate_amount"]
-    return Forecast(
-        periods, accounts, by_period, totals.reset_index(names="period"), new_pipeline
-    )
+    return Forecast(periods, accounts, by_period, totals.reset_index(names="period"), new_pipeline)
 
 
 def _period(
@@ -309,7 +305,10 @@ def _category(
 
 
 def _entered(
-    history: DealHistory, opp_pos: npt.NDArray[np.int64], stage_code: npt.NDArray[np.int64], now: int
+    history: DealHistory,
+    opp_pos: npt.NDArray[np.int64],
+    stage_code: npt.NDArray[np.int64],
+    now: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """When each deal entered its current stage (per history when it agrees with the record,
     else at creation; NAT = unknown) and how often its close date was pushed later."""

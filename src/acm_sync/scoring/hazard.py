@@ -44,7 +44,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import optimize, sparse
+from scipy import linalg, sparse
 
 from acm_sync.config import ForecastConfig
 from acm_sync.scoring.periods import NAT, NS_PER_DAY, utc
@@ -276,7 +276,9 @@ def state_at(history: DealHistory, instant_ns: int) -> DealState:
     )
 
 
-def learn_close_model(history: DealHistory, as_of: pd.Timestamp, config: ForecastConfig) -> CloseModel:
+def learn_close_model(
+    history: DealHistory, as_of: pd.Timestamp, config: ForecastConfig
+) -> CloseModel:
     """Fit the hazard model on what the stage history shows before `as_of`."""
     instant = utc(as_of)
     cutoff = instant.value
@@ -300,7 +302,9 @@ def learn_close_model(history: DealHistory, as_of: pd.Timestamp, config: Forecas
     for landmark in landmarks:
         t0 = landmark.value
         state = state_at(history, t0)
-        ok = sampled[state.opp_pos] & ~((closed_at[state.opp_pos] != NAT) & (closed_at[state.opp_pos] < t0))
+        ok = sampled[state.opp_pos] & ~(
+            (closed_at[state.opp_pos] != NAT) & (closed_at[state.opp_pos] < t0)
+        )
         if not ok.any():
             continue
         which = np.flatnonzero(ok)
@@ -332,12 +336,17 @@ def learn_close_model(history: DealHistory, as_of: pd.Timestamp, config: Forecas
         deal_of_pair = pairs // n_stages
     else:
         deal_of_pair = np.zeros(0, dtype=np.int64)
-    stage_deals = np.bincount(seen_in_stage, minlength=n_stages) * weight
+    stage_deals = np.bincount(seen_in_stage, minlength=n_stages).astype(np.float64) * weight
     resolved = (closed_at != NAT) & (closed_at < cutoff)
     deal_won = resolved[deal_of_pair] & won[deal_of_pair]
     deal_lost = resolved[deal_of_pair] & ~won[deal_of_pair]
-    stage_wins = np.bincount(seen_in_stage, weights=deal_won, minlength=n_stages) * weight
-    stage_losses = np.bincount(seen_in_stage, weights=deal_lost, minlength=n_stages) * weight
+    stage_wins = (
+        np.bincount(seen_in_stage, weights=deal_won, minlength=n_stages).astype(np.float64) * weight
+    )
+    stage_losses = (
+        np.bincount(seen_in_stage, weights=deal_lost, minlength=n_stages).astype(np.float64)
+        * weight
+    )
 
     all_codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
     unique, counts = np.unique(all_codes, return_counts=True)
@@ -362,8 +371,8 @@ def learn_close_model(history: DealHistory, as_of: pd.Timestamp, config: Forecas
         stage_losses=stage_losses,
         stage_prior=stage_prior,
         strength=config.shrinkage_strength,
-        training_deals=int(round(len(np.unique(deal_of_pair)) * weight)),
-        training_rows=int(round(table.sum())),
+        training_deals=round(len(np.unique(deal_of_pair)) * weight),
+        training_rows=round(table.sum()),
         resolved_deals=int(resolved.sum()),
     )
 
@@ -372,34 +381,57 @@ def fit_multinomial(
     design: sparse.csr_matrix, counts: npt.NDArray[np.float64], l2: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Multinomial logit (stay = reference; won, lost) on cell counts, L2 on the coefficients
-    (not the intercepts): the penalised negative log-likelihood, minimised by L-BFGS."""
+    (not the intercepts): the penalised negative log-likelihood, minimised by Newton's method
+    with step halving (convex; a few hundred parameters, so the exact Hessian is cheap)."""
     n_rows, p = design.shape
+    augmented = sparse.hstack([design, sparse.csr_matrix(np.ones((n_rows, 1)))]).tocsr()
+    augmented_t = augmented.T.tocsr()
+    q = p + 1
     total = counts.sum(axis=1)
-    scale = max(float(total.sum()), 1.0)
-    design_t = design.T.tocsr()
+    penalty = np.r_[np.full(p, l2), 0.0, np.full(p, l2), 0.0] + 1e-9
 
-    def objective(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
-        coef = theta[: 2 * p].reshape(p, 2)
-        intercept = theta[2 * p :]
-        z = design @ coef + intercept
+    def unpack(theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return theta.reshape(2, q).T  # (q × 2): column 0 won, 1 lost
+
+    def evaluate(
+        theta: npt.NDArray[np.float64],
+    ) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        z = augmented @ unpack(theta)
         top = np.maximum(z.max(axis=1), 0.0)
         log_norm = top + np.log(np.exp(-top) + np.exp(z[:, 0] - top) + np.exp(z[:, 1] - top))
-        nll = float((total * log_norm).sum() - (counts[:, 1:] * z).sum())
+        value = float((total * log_norm).sum() - (counts[:, 1:] * z).sum())
+        value += 0.5 * float((penalty * theta**2).sum())
+        return value, z, log_norm
+
+    rates = counts[:, 1:].sum(axis=0) / max(total.sum(), 1.0)
+    theta = np.zeros(2 * q)
+    theta[[p, q + p]] = np.log(np.maximum(rates, 1e-6) / max(1.0 - rates.sum(), 1e-6))
+    value, z, log_norm = evaluate(theta)
+    for _ in range(100):
         prob = np.exp(z - log_norm[:, None])
         residual = prob * total[:, None] - counts[:, 1:]
-        grad_coef = design_t @ residual + l2 * coef
-        value = (nll + 0.5 * l2 * float((coef**2).sum())) / scale
-        grad = np.concatenate([grad_coef.reshape(-1), residual.sum(axis=0)]) / scale
-        return value, grad
-
-    start = np.zeros(2 * p + 2)
-    rates = counts[:, 1:].sum(axis=0) / max(total.sum(), 1.0)
-    start[2 * p :] = np.log(np.maximum(rates, 1e-6) / max(1.0 - rates.sum(), 1e-6))
-    result = optimize.minimize(
-        objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 500}
-    )
-    theta = result.x
-    return theta[: 2 * p].reshape(p, 2), theta[2 * p :]
+        grad = np.concatenate([augmented_t @ residual[:, 0], augmented_t @ residual[:, 1]])
+        grad += penalty * theta
+        blocks = {}
+        for a, b in ((0, 0), (0, 1), (1, 1)):
+            weight = total * (prob[:, a] * ((a == b) - prob[:, b]))
+            blocks[a, b] = (augmented_t @ augmented.multiply(weight[:, None])).toarray()
+        hessian = np.block([[blocks[0, 0], blocks[0, 1]], [blocks[0, 1], blocks[1, 1]]])
+        hessian[np.diag_indices_from(hessian)] += penalty
+        step = linalg.solve(hessian, grad, assume_a="pos", check_finite=False)
+        size = 1.0
+        while True:
+            candidate = theta - size * step
+            new_value, new_z, new_log_norm = evaluate(candidate)
+            if new_value <= value or size < 1e-4:
+                break
+            size /= 2
+        improvement = value - new_value
+        theta, value, z, log_norm = candidate, new_value, new_z, new_log_norm
+        if improvement < 1e-7 * max(abs(value), 1.0):
+            break
+    coef = unpack(theta)
+    return coef[:p], coef[p]
 
 
 def resolution(history: DealHistory) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
