@@ -1,0 +1,78 @@
+"""Printing a backtest the same way for every data set (demo org, public data)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from acm_sync.scoring import BacktestResult
+
+TOTAL_TOLERANCE = 0.15
+
+
+def print_backtest(result: BacktestResult) -> None:
+    table = result.origins
+    print(
+        f"{'origin':<9}{'train':>6}{'open':>6}{'actual':>13}{'forecast':>13}{'run-rate':>12}"
+        f"{'total err':>10}{'WAPE mod':>9}{'WAPE base':>10}{'bias mod':>9}{'bias base':>10}"
+        f"{'Brier mod':>10}{'Brier base':>11}  verdict"
+    )
+    for _, row in table.iterrows():
+        origin = row["origin"]
+        label = f"{origin.year}Q{(origin.month - 1) // 3 + 1}"
+        print(
+            f"{label:<9}{row['training_deals']:>6,}{row['open_deals']:>6,}"
+            f"{row['actual_total']:>13,.0f}{row['forecast_total']:>13,.0f}"
+            f"{row['run_rate']:>12,.0f}{_pct(row['total_error']):>10}"
+            f"{_num(row['model_wape']):>9}{_num(row['baseline_wape']):>10}"
+            f"{_signed(row['model_bias']):>9}{_signed(row['baseline_bias']):>10}"
+            f"{_num(row['model_brier']):>10}{_num(row['baseline_brier']):>11}  {_verdict(row)}"
+        )
+    s = result.summary
+    print(
+        f"\npooled over {int(s.get('eligible_origins', 0))} eligible origins: total error "
+        f"{_pct(s['total_error'])} (worst origin {_pct(s['max_abs_total_error'])}), WAPE "
+        f"{s['model_wape']:.3f} vs {s['baseline_wape']:.3f}, bias {s['model_bias']:+.3f} vs "
+        f"{s['baseline_bias']:+.3f}, Brier {s['model_brier']:.4f} vs {s['baseline_brier']:.4f}"
+    )
+    eligible = table.loc[table["eligible"]]
+    met = sum(not _misses(row) for _, row in eligible.iterrows())
+    print(f"target met at {met} of {len(eligible)} eligible origins")
+    print("\nreliability (pooled over origins): decile | deals, mean p, share won — model | base")
+    for row in result.reliability.itertuples(index=False):
+        print(
+            f"  {row.decile:<10}{row.deals:>7,}{_num(row.model_mean_p):>8}"
+            f"{_num(row.model_won_share):>8}   |{row.baseline_deals:>7,}"
+            f"{_num(row.baseline_mean_p):>8}{_num(row.baseline_won_share):>8}"
+        )
+
+
+def _misses(row: pd.Series) -> list[str]:
+    misses = []
+    if not row["model_wape"] < row["baseline_wape"]:
+        misses.append("WAPE")
+    if not abs(row["model_bias"]) < abs(row["baseline_bias"]):
+        misses.append("bias")
+    if not abs(row["total_error"]) <= TOTAL_TOLERANCE:
+        misses.append("total ±15 %")
+    return misses
+
+
+def _verdict(row: pd.Series) -> str:
+    if not row["eligible"]:
+        return "(< 50 training deals)"
+    misses = _misses(row)
+    return "met" if not misses else "missed: " + ", ".join(misses)
+
+
+def _num(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.3f}"
+
+
+def _signed(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:+.3f}"
+
+
+def _pct(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:+.1%}"
