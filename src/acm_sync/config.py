@@ -236,7 +236,7 @@ class HazardConfig(Section):
     # Fit only with at least this many wins and this many losses in the training data.
     min_events: Annotated[int, Field(ge=1)] = 20
     # Large orgs learn from a fixed, deterministic sample of deals (weighted back up).
-    max_training_deals: Annotated[int, Field(ge=1000)] = 150_000
+    max_training_deals: Annotated[int, Field(ge=1000)] = 100_000
 
 
 class RunRateConfig(Section):

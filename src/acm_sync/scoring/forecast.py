@@ -108,10 +108,11 @@ def win_probabilities(
     )
     periods = quarters(instant, config.horizon_quarters, config.fiscal_year_start_month)
     bounds = np.array([instant.value] + [q.end.value for q in periods], dtype=np.int64)
-    by_period, _, _ = model.win_within(state, bounds)
+    curve = model.cumulative(state)
+    by_period, _, _ = model.win_within(state, bounds, curve)
     weight = model.weight(stage_code)
     prior = model.stage_prior[stage_code]
-    p_model = model.cumulative(state)[:, -1]
+    p_model = curve[:, -1]
     p_win = np.clip(weight * p_model + (1 - weight) * prior, 0.0, 1.0)
     unknown = np.isnan(history.default_probability(stage_code))
     basis = np.where(
