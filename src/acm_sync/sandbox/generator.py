@@ -1143,6 +1143,12 @@ def _with_control(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
     """Embed a control / invisible character in each value."""
     chars = _choice(rng, _CONTROL_CHARS, values.size)
     cut = [max(1, len(v) // 2) for v in values]
+    # at the very end of a one-character value, whitespace (tab, CR LF) is what any pull trims
+    # away — the record would be listed dirty but arrive clean: use an invisible one instead
+    chars = [
+        "\u200b" if c >= len(v) and ch.isspace() else ch
+        for v, ch, c in zip(values, chars, cut, strict=True)
+    ]
     return _obj([v[:c] + ch + v[c:] for v, ch, c in zip(values, chars, cut, strict=True)])
 
 
