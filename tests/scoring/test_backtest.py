@@ -225,3 +225,22 @@ def test_a_second_run_trends_against_the_first(
     )
     assert set(again.health["health_trend"].dropna()) <= {"Flat", "New"}
     assert (again.health["health_trend"] == "Flat").mean() > 0.9
+
+
+def test_origins_are_calendar_quarter_starts_whatever_the_fiscal_year() -> None:
+    opps, rows = stories(
+        deal_story("sf:X", "sf:A", ["Prospecting"], outcome="won", start_days_ago=200)
+    )
+    book = AccountBook.from_canonical(accounts({"account_id": "sf:A"}), contacts(), opps)
+    config = ForecastConfig(fiscal_year_start_month=2)
+    result = backtest(DealHistory.build(book, rows), AS_OF, config)
+    # as of 2025-06-15, horizon one quarter: the last six calendar quarters that have ended
+    # (a February fiscal year would start them in Feb / May / Aug / Nov)
+    assert [o.strftime("%Y-%m-%d") for o in result.origins["origin"]] == [
+        "2023-10-01",
+        "2024-01-01",
+        "2024-04-01",
+        "2024-07-01",
+        "2024-10-01",
+        "2025-01-01",
+    ]

@@ -114,10 +114,8 @@ def backtest(
     """Model vs stage-default forecast at the last `config.backtest.origins` quarter starts
     whose horizon has ended by `as_of` (or at the `origins` given)."""
     horizon = config.backtest.horizon_quarters
-    if origins is None:
-        origins = past_quarter_starts(
-            as_of, config.backtest.origins, horizon, config.fiscal_year_start_month
-        )
+    if origins is None:  # calendar quarters, whatever the fiscal year: comparable anywhere
+        origins = past_quarter_starts(as_of, config.backtest.origins, horizon, 1)
     rows, scored = [], []
     for origin in origins:
         row, deals = _one_origin(history, utc(origin), horizon, config)
