@@ -6,7 +6,8 @@ A child process generates the demo org (default 100,000 Salesforce accounts ≈ 
 470k opportunities, 1.6M history rows), maps it to the canonical tables (tests/canonical_demo.py)
 and hands them over as a pickle, so the generator's own memory does not count. This process
 then loads the tables and times each scoring step: the roll-up to unified accounts, the stage
-history index, tiers, health, win rates + per-deal probabilities, forecast, next actions. Peak
+history index, tiers, health, the time-to-close model + per-deal probabilities, forecast (with the
+run-rate), next actions. Peak
 memory is ru_maxrss of this process (it includes the loaded input tables).
 """
 
@@ -119,7 +120,9 @@ def run(tables: dict[str, Any], now: Any) -> None:
     )
     tiers = step("tiers", lambda: score_tiers(book, now, config.tiers))
     health = step("health", lambda: score_health(book, now, config.health))
-    rates = step("win rates (calibration)", lambda: learn_win_rates(history, now, config.forecast))
+    rates = step(
+        "time-to-close model (learn)", lambda: learn_win_rates(history, now, config.forecast)
+    )
     probabilities = step(
         "win probabilities + stale flags",
         lambda: win_probabilities(history, now, config.forecast, rates),
