@@ -6,9 +6,9 @@ A child process generates the demo org (default 100,000 Salesforce accounts ≈ 
 470k opportunities, 1.6M history rows), maps it to the canonical tables (tests/canonical_demo.py)
 and hands them over as a pickle, so the generator's own memory does not count. This process
 then loads the tables and times each scoring step: the roll-up to unified accounts, the stage
-history index, tiers, health, the time-to-close model + per-deal probabilities, forecast (with the
-run-rate), next actions. Peak
-memory is ru_maxrss of this process (it includes the loaded input tables).
+history index, tiers, health, the time-to-close model + per-deal probabilities, forecast (with
+the run-rate), next actions. Peak memory is ru_maxrss of this process (it includes the loaded
+input tables).
 """
 
 from __future__ import annotations
