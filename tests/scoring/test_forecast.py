@@ -374,6 +374,12 @@ def test_forecast_is_closed_plus_amount_times_p_by_period_and_category() -> None
     assert totals.loc["2025Q3", "forecast_amount"] == pytest.approx(expected_q3)
     by_period = result.by_period.set_index(["account_key", "period"])
     assert by_period.loc[("sf:A", "2025Q3"), "best_case_amount"] == 20_000
+    # deals not created yet: every deal here was created 200 days ago, none after a shifted
+    # as-of and won within its shifted quarter — the run-rate is 0 and the bookings total is
+    # the pipeline's
+    assert (totals["run_rate_amount"] == 0).all()
+    assert (totals["total_forecast_amount"] == totals["forecast_amount"]).all()
+    assert set(result.new_pipeline["type"]) == {"new", "renewal", "expansion", "other"}
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
