@@ -1145,11 +1145,11 @@ def _with_control(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
     cut = [max(1, len(v) // 2) for v in values]
     # at the very end of a one-character value, whitespace (tab, CR LF) is what any pull trims
     # away — the record would be listed dirty but arrive clean: use an invisible one instead
-    chars = [
+    inserted = [
         "\u200b" if c >= len(v) and ch.isspace() else ch
         for v, ch, c in zip(values, chars, cut, strict=True)
     ]
-    return _obj([v[:c] + ch + v[c:] for v, ch, c in zip(values, chars, cut, strict=True)])
+    return _obj([v[:c] + ch + v[c:] for v, ch, c in zip(values, inserted, cut, strict=True)])
 
 
 @dataclass
