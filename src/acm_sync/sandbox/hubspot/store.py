@@ -1540,6 +1540,16 @@ class HubSpotStore:
             )
         if ors:
             clauses.append("(" + " OR ".join(ors) + ")")
+        # Top-level `filters` (outside the published schema, but accepted by HubSpot and sent by
+        # connectors): every one must hold, on top of the filter groups.
+        top = body.get("filters")
+        if top is not None:
+            if not isinstance(top, list):
+                raise StoreError(400, "VALIDATION_ERROR", "filters must be a list of filters")
+            for f in top:
+                sql, p = self._filter(obj, f)
+                clauses.append(sql)
+                params.extend(p)
         query = body.get("query")
         if query:
             cols = [_col(c) for c in schema.SEARCHABLE_PROPERTIES[obj] if c in self.columns[obj]]

@@ -47,6 +47,7 @@ from acm_sync.sandbox.salesforce.common import (
 )
 from acm_sync.sandbox.salesforce.org import Org, RecordFailed
 from acm_sync.sandbox.salesforce.rest import Cursors
+from acm_sync.sandbox.salesforce.wire import CanonicalHeaders
 
 if TYPE_CHECKING:
     from acm_sync.sandbox.generator import DemoOrg
@@ -457,6 +458,9 @@ def create_app(
         *sandbox.admin_routes(),
         Route("/{path:path}", sandbox.endpoint, methods=_METHODS),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(_FaultLayer, injector=faults)])
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(CanonicalHeaders), Middleware(_FaultLayer, injector=faults)],
+    )
     app.state.sandbox = sandbox
     return app
