@@ -50,5 +50,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for f in FIGURES:
         terminalreporter.write_line(
             f"{f['connector']:<28} {f['phase']:<12} records={f['records']:<6} "
-            f"seconds={f['seconds']:<6} requests={f['requests']}"
+            f"seconds={f['seconds']:<6} requests={f['requests']:<5} (429 retried: {f['429s']})"
         )

@@ -154,10 +154,10 @@ class Legacy:
             if value is None:
                 continue  # v1 / v2 leave out properties without a value
             hist = history.get(name) or []
-            if hist:
-                ts = _epoch_ms(hist[0]["timestamp"])
-            elif name in _LAST_MODIFIED:
+            if name in _LAST_MODIFIED:
                 ts = _epoch_ms(value)  # set by HubSpot at the moment it names
+            elif hist:
+                ts = _epoch_ms(hist[0]["timestamp"])
             else:
                 ts = created_ms
             source = _SOURCE.get(hist[0].get("sourceType", ""), "API") if hist else "API"
