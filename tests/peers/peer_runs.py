@@ -64,8 +64,15 @@ def ensure_connector(name: str) -> Path:
             [uv, "venv", "--quiet", "--allow-existing", "--python", PYTHON, str(venv)], check=True
         )
         subprocess.run(
-            [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-             f"{package}=={version}"],
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(venv / "bin" / "python"),
+                f"{package}=={version}",
+            ],
             check=True,
         )
         marker.touch()

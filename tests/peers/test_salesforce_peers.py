@@ -155,7 +155,9 @@ def _tap_salesforce(
         ["-c", str(config), "--properties", str(catalog_path), "--state", str(state_path)],
         **common,
     )
-    record_figures(label, "incremental", again, _assert_incremental(again, changed, since, timedelta()))
+    record_figures(
+        label, "incremental", again, _assert_incremental(again, changed, since, timedelta())
+    )
 
 
 def test_tap_salesforce_rest(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
@@ -259,3 +261,8 @@ def test_airbyte_source_salesforce(peer_sandbox: SandboxSettings, tmp_path: Path
         again,
         _assert_incremental(again, changed, since, AIRBYTE_SF_LOOKBACK),
     )
+
+
+def test_tap_salesforce_bulk(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
+    """Bulk mode: Bulk API 1.0 query jobs (queryAll), XML batch infos, CSV results."""
+    _tap_salesforce(peer_sandbox, tmp_path, "BULK", "tap-salesforce (BULK)")

@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from acm_sync.sandbox.faults import ADMIN_PREFIX, FaultInjector
 from acm_sync.sandbox.hubspot import legacy, schema, standard
 from acm_sync.sandbox.hubspot.limits import RateLimiter
+from acm_sync.sandbox.hubspot.standard import empty_type
 from acm_sync.sandbox.hubspot.store import (
     OBJECTS,
     HubSpotStore,
@@ -41,7 +42,6 @@ from acm_sync.sandbox.hubspot.store import (
     PropertyErrors,
     StoreError,
 )
-from acm_sync.sandbox.hubspot.standard import empty_type
 from acm_sync.sandbox.hubspot.values import wire_datetime
 
 if TYPE_CHECKING:
@@ -236,9 +236,7 @@ def _object_type(raw: str) -> str:
 
 def _association_types(request: Request) -> list[str]:
     """`associations=`: stored types; the empty standard types (tickets, …) add nothing."""
-    return [
-        _object_type(a) for a in _list_param(request, "associations") if empty_type(a) is None
-    ]
+    return [_object_type(a) for a in _list_param(request, "associations") if empty_type(a) is None]
 
 
 def _list_param(request: Request, name: str) -> list[str]:
