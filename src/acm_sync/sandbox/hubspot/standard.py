@@ -97,8 +97,9 @@ def _group(obj: str) -> str:
 
 def standard_properties(obj: str, created_at: str) -> list[PropDef]:
     """The core standard properties of an empty type (a subset of HubSpot's defaults)."""
-    ro: dict[str, Any] = {"read_only_value": True, "created_at": created_at}
-    rw: dict[str, Any] = {"read_only_definition": True, "created_at": created_at}
+    stamps = {"created_at": created_at, "updated_at": created_at}
+    ro: dict[str, Any] = {"read_only_value": True, **stamps}
+    rw: dict[str, Any] = {"read_only_definition": True, **stamps}
     props = [
         _prop(obj, "hs_object_id", "Record ID", "number", "number", **ro),
         _prop(obj, "hs_createdate", "Create date", "datetime", "date", **ro),

@@ -106,6 +106,8 @@ READ_ONLY = {
 }
 # Writable on create only (HubSpot lets an import set the create date).
 CREATE_ONLY = {"createdate"}
+# What HubSpot takes for a contact email: one @, a dot in the domain, no spaces.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 LOOKUP_INDEXES = {"companies": ["domain", "name"], "contacts": ["email"], "deals": ["dealname"]}
 
 
@@ -1189,6 +1191,9 @@ class HubSpotStore:
                 continue
             if name == "email" and value is not None:
                 value = value.strip().lower()
+                if obj == "contacts" and value and not _EMAIL.match(value):
+                    problems.append((name, "INVALID_EMAIL", f"Email address {raw} is invalid"))
+                    continue
             out[name] = value
         if obj == "deals" and not problems:
             self._check_stage(out, problems)

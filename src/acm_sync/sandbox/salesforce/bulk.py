@@ -14,6 +14,7 @@ import array
 import base64
 import binascii
 import csv
+import gzip
 import io
 import itertools
 import secrets
@@ -556,4 +557,16 @@ def _query_results(app: SalesforceSandbox, call: Call, info: dict[str, Any]) -> 
         "Sforce-NumberOfRecords": str(len(lines)),
         "Sforce-Locator": _encode_locator(end) if end < total else "null",
     }
+    if _accepts_gzip(call.request.headers.get("accept-encoding", "")):
+        # As Salesforce does when the client asks for it (requests always does).
+        body = gzip.compress(body, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
     return Response(body, 200, headers=headers, media_type="text/csv")
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    for item in accept_encoding.split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() == "gzip":
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
