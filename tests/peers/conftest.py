@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from peer_runs import FIGURES
 
 from acm_sync.sandbox.process import SandboxProcess
 from acm_sync.sandbox.server import SandboxSettings
-from peer_runs import FIGURES
 
 PEER_ORG_ACCOUNTS = 250
 PEER_ORG_SEED = 29

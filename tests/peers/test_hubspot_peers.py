@@ -16,8 +16,6 @@ from typing import Any
 
 import hubspot
 from hubspot.crm.objects import SimplePublicObjectInput
-
-from acm_sync.sandbox.server import SandboxSettings
 from peer_runs import (
     Admin,
     Run,
@@ -29,6 +27,8 @@ from peer_runs import (
     run_connector,
 )
 from test_salesforce_peers import _airbyte_catalog, _airbyte_errors, _airbyte_state
+
+from acm_sync.sandbox.server import SandboxSettings
 
 OBJECTS = ("companies", "contacts", "deals")
 CHANGES = {

@@ -15,9 +15,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from simple_salesforce import Salesforce
-
-from acm_sync.sandbox.server import SandboxSettings
 from peer_runs import (
     Admin,
     Run,
@@ -27,6 +24,9 @@ from peer_runs import (
     run_connector,
     salesforce_client,
 )
+from simple_salesforce import Salesforce
+
+from acm_sync.sandbox.server import SandboxSettings
 
 OBJECTS = ("Account", "Contact", "Opportunity")
 START = "2000-01-01T00:00:00Z"

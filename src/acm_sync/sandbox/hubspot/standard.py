@@ -51,11 +51,11 @@ EMPTY_TYPES: dict[str, tuple[str | None, str]] = {
     "forms": (None, "form"),
 }
 _ALIASES: dict[str, str] = {}
-for _name, (_type_id, _singular) in EMPTY_TYPES.items():
-    _ALIASES[_name] = _name
-    _ALIASES[_singular] = _name
-    if _type_id:
-        _ALIASES[_type_id] = _name
+for _plural, (_id, _one) in EMPTY_TYPES.items():
+    _ALIASES[_plural] = _plural
+    _ALIASES[_one] = _plural
+    if _id:
+        _ALIASES[_id] = _plural
 
 
 def empty_type(raw: str) -> str | None:
