@@ -206,3 +206,47 @@ def test_bulk_v2_results_are_gzipped_when_asked(
     raw = zipped.raw.read(decode_content=False)
     assert gzip.decompress(raw) == plain.content
     assert zipped.headers["Sforce-NumberOfRecords"] == plain.headers["Sforce-NumberOfRecords"]
+
+
+def test_compound_address_fields(
+    sandbox: SandboxSettings, sf_http: tuple[requests.Session, str]
+) -> None:
+    http, token = sf_http
+    sf = Salesforce(instance_url=sandbox.salesforce_instance_url, session_id=token, session=http)
+    fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
+    assert fields["BillingAddress"]["type"] == "address"
+    assert fields["BillingAddress"]["filterable"] is False
+    assert fields["BillingCity"]["compoundFieldName"] == "BillingAddress"
+    assert fields["ShippingLatitude"]["compoundFieldName"] == "ShippingAddress"
+    assert {f["name"] for f in sf.Contact.describe()["fields"]} >= {"MailingAddress", "MailingCity"}
+
+    rows = sf.query(
+        "SELECT Id, BillingCountry, BillingAddress, ShippingAddress FROM Account "
+        "WHERE BillingCountry != null LIMIT 5"
+    )["records"]
+    assert rows
+    for row in rows:
+        address = row["BillingAddress"]
+        assert address["country"] == row["BillingCountry"]
+        assert set(address) == {
+            "street", "city", "state", "postalCode", "country", "latitude", "longitude",
+            "geocodeAccuracy",
+        }  # fmt: skip
+        assert row["ShippingAddress"] is None  # every part empty: null, as Salesforce answers
+    assert sf.Account.get(rows[0]["Id"])["BillingAddress"]["country"] == rows[0]["BillingCountry"]
+
+    with pytest.raises(Exception, match="can not be filtered"):
+        sf.query("SELECT Id FROM Account WHERE BillingAddress != null")
+    with pytest.raises(Exception, match="can not be sorted"):
+        sf.query("SELECT Id FROM Account ORDER BY BillingAddress")
+    with pytest.raises(Exception, match="BillingAddress"):
+        sf.Account.update(rows[0]["Id"], {"BillingAddress": "1 Main St"})
+
+    base = f"{sandbox.salesforce_instance_url}/services/data/v59.0/jobs/query"
+    refused = http.post(
+        base,
+        json={"operation": "query", "query": "SELECT Id, BillingAddress FROM Account"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert refused.status_code == 400
+    assert "compound data not supported" in refused.json()[0]["message"]

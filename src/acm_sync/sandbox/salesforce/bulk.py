@@ -454,6 +454,8 @@ async def _create_query(app: SalesforceSandbox, call: Call) -> Response:
             "API_ERROR",
             "Aggregate queries, including COUNT(), are not supported by Bulk API 2.0",
         )
+    if compound := [f.name for f in compiled.fields if f.components]:
+        raise SfError(400, "API_ERROR", compound_refusal(compound))
     name = compiled.sobject.name
     rowids = app.org.snapshot(
         name,
@@ -496,6 +498,14 @@ async def _create_query(app: SalesforceSandbox, call: Call) -> Response:
     app.org.put_blob(job_id, "rowids", rowids.tobytes())
     app.org.save_job(job_id, "query", info)
     return call.respond(answer)
+
+
+def compound_refusal(names: list[str]) -> str:
+    """Why a Bulk query selecting compound fields (`BillingAddress`, …) is refused."""
+    return (
+        "FUNCTIONALITY_NOT_ENABLED: Selecting compound data not supported in Bulk Query "
+        f"({', '.join(names)}); select the component fields instead"
+    )
 
 
 def _decode_locator(locator: str) -> int | None:

@@ -31,6 +31,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from acm_sync.sandbox.salesforce.bulk import compound_refusal
 from acm_sync.sandbox.salesforce.ids import POD, case_safe_suffix
 from acm_sync.sandbox.salesforce.org import field_list
 from acm_sync.sandbox.salesforce.schema import SOBJECTS
@@ -348,6 +349,10 @@ class Bulk1:
                 )
             if compiled.count_only:
                 raise SoqlError("API_ERROR", "Aggregate queries are not supported by Bulk API")
+            if compound := [f.name for f in compiled.fields if f.components]:
+                raise SoqlError(
+                    "InvalidBatch", "Failed to process query: " + compound_refusal(compound)
+                )
             rowids = self.app.org.snapshot(
                 compiled.sobject.name,
                 compiled.where_sql,
