@@ -250,3 +250,28 @@ def test_compound_address_fields(
     )
     assert refused.status_code == 400
     assert "compound data not supported" in refused.json()[0]["message"]
+
+
+def test_bulk_v1_batch_selecting_a_compound_field_fails(
+    sandbox: SandboxSettings, sf_http: tuple[requests.Session, str]
+) -> None:
+    http, token = sf_http
+    headers = {"X-SFDC-Session": token, "Content-Type": "application/json"}
+    job = http.post(
+        _async(sandbox, "job"),
+        json={"operation": "query", "object": "Contact", "contentType": "CSV"},
+        headers=headers,
+    ).json()
+    batch = http.post(
+        _async(sandbox, f"job/{job['id']}/batch"),
+        data="SELECT Id, MailingAddress FROM Contact",
+        headers={"X-SFDC-Session": token, "Content-Type": "text/csv"},
+    )
+    batch_id = ET.fromstring(batch.text).findtext(f"{NS}id")
+    status = ET.fromstring(
+        http.get(_async(sandbox, f"job/{job['id']}/batch/{batch_id}"), headers=headers).text
+    )
+    assert status.findtext(f"{NS}state") == "Failed"
+    assert "compound data not supported" in (status.findtext(f"{NS}stateMessage") or "")
+    results = http.get(_async(sandbox, f"job/{job['id']}/batch/{batch_id}/result"), headers=headers)
+    assert results.status_code == 400
