@@ -238,6 +238,7 @@ def test_airbyte_source_salesforce(peer_sandbox: SandboxSettings, tmp_path: Path
     check = run_connector(entry, ["check", "--config", str(config)], **common)
     status = [m for m in check.messages if m.get("type") == "CONNECTION_STATUS"]
     assert status and status[-1]["connectionStatus"]["status"] == "SUCCEEDED", check.messages
+    assert not check.failed_calls(), describe_calls(check.failed_calls())
 
     discover = run_connector(entry, ["discover", "--config", str(config)], **common)
     assert not discover.failed_calls(), describe_calls(discover.failed_calls())
