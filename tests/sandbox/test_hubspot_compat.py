@@ -227,3 +227,13 @@ def test_read_only_properties_are_refused_on_create(hs: hubspot.HubSpot, prop: s
         )
     assert caught.value.status == 400
     assert "READ_ONLY_VALUE" in caught.value.body
+
+
+def test_last_modified_history_is_stamped_when_it_says(hs: hubspot.HubSpot) -> None:
+    page = hs.crm.companies.basic_api.get_page(
+        limit=5, properties_with_history=["hs_lastmodifieddate"]
+    )
+    for company in page.results:
+        (version,) = company.properties_with_history["hs_lastmodifieddate"]
+        assert version.timestamp == company.updated_at
+        assert version.value.startswith(company.updated_at.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -1114,10 +1114,16 @@ class HubSpotStore:
             for p in known:
                 versions = hist.get((rid, p))
                 if not versions and cur.get(p) is not None:
-                    # Seeded values without recorded history: one version, set at creation.
-                    versions = [
-                        {"value": cur[p], "timestamp": r["createdAt"], "sourceType": "IMPORT"}
-                    ]
+                    if p == schema.LAST_MODIFIED_PROPERTY[obj]:
+                        # HubSpot sets it at the moment it names, on every change.
+                        versions = [
+                            {"value": cur[p], "timestamp": cur[p], "sourceType": "CALCULATED"}
+                        ]
+                    else:
+                        # Seeded values without recorded history: one version, set at creation.
+                        versions = [
+                            {"value": cur[p], "timestamp": r["createdAt"], "sourceType": "IMPORT"}
+                        ]
                 out[p] = versions or []
             r["propertiesWithHistory"] = out
 
