@@ -228,7 +228,15 @@ def serve(
     servers = [
         _Server(
             uvicorn.Config(
-                sf_app, ssl_certfile=str(tls.cert_path), ssl_keyfile=str(tls.key_path), **common
+                sf_app,
+                ssl_certfile=str(tls.cert_path),
+                ssl_keyfile=str(tls.key_path),
+                # The app names its headers as Salesforce does (`Date` included): see wire.py.
+                # h11 writes header names as given; httptools would lower-case them.
+                http="h11",
+                server_header=False,
+                date_header=False,
+                **common,
             )
         ),
         _Server(uvicorn.Config(hs_app, **common)),

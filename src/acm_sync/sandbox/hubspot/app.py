@@ -32,8 +32,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acm_sync.sandbox.faults import ADMIN_PREFIX, FaultInjector
-from acm_sync.sandbox.hubspot import schema
+from acm_sync.sandbox.hubspot import legacy, schema, standard
 from acm_sync.sandbox.hubspot.limits import RateLimiter
+from acm_sync.sandbox.hubspot.standard import empty_type
 from acm_sync.sandbox.hubspot.store import (
     OBJECTS,
     HubSpotStore,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 JSON = "application/json;charset=utf-8"
 BATCH_MAX = 100
+V4_BATCH_READ_MAX = 1000  # HubSpot documents 1,000 inputs for v4 association batch reads
 LIST_MAX = 100
 HISTORY_LIST_MAX = 50
 ASSOC_MAX = 500
@@ -128,7 +130,9 @@ class _Gate:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
+        if scope["type"] != "http" or scope["path"].startswith(
+            (ADMIN_PREFIX, legacy.TOKEN_INFO_PREFIX)  # the token is in the path, not a header
+        ):
             await self.app(scope, receive, send)
             return
         cid = str(uuid.uuid4())
@@ -230,6 +234,11 @@ def _object_type(raw: str) -> str:
     raise StoreError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {raw}")
 
 
+def _association_types(request: Request) -> list[str]:
+    """`associations=`: stored types; the empty standard types (tickets, …) add nothing."""
+    return [_object_type(a) for a in _list_param(request, "associations") if empty_type(a) is None]
+
+
 def _list_param(request: Request, name: str) -> list[str]:
     out: list[str] = []
     for value in request.query_params.getlist(name):
@@ -285,17 +294,17 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def _inputs(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[dict[str, Any]]:
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
         raise StoreError(
             400, "VALIDATION_ERROR", "Invalid input JSON: `inputs` must be a list of objects"
         )
-    if len(inputs) > BATCH_MAX:
+    if len(inputs) > limit:
         raise StoreError(
             400,
             "VALIDATION_ERROR",
-            f"Batch input size {len(inputs)} exceeds the limit of {BATCH_MAX} inputs per request",
+            f"Batch input size {len(inputs)} exceeds the limit of {limit} inputs per request",
             context={"inputs": [str(len(inputs))]},
         )
     return inputs
@@ -446,7 +455,7 @@ class HubSpotSandbox:
             raise StoreError(400, "VALIDATION_ERROR", f"Invalid limit {limit}: must be >= 1")
         history = _list_param(request, "propertiesWithHistory")
         limit = min(limit, HISTORY_LIST_MAX if history else LIST_MAX)
-        assoc = [_object_type(a) for a in _list_param(request, "associations")]
+        assoc = _association_types(request)
         page = self.store.list_page(
             obj,
             after=_after_param(request),
@@ -487,7 +496,7 @@ class HubSpotSandbox:
             [rid],
             properties=_list_param(request, "properties"),
             with_history=_list_param(request, "propertiesWithHistory"),
-            associations=[_object_type(a) for a in _list_param(request, "associations")],
+            associations=_association_types(request),
         )
         return _json(records[rid])
 
@@ -951,7 +960,7 @@ class HubSpotSandbox:
         obj = _object_type(request.path_params["fromObjectType"])
         to_type = _object_type(request.path_params["toObjectType"])
         started = self._now()
-        inputs = _inputs(await _body(request))
+        inputs = _inputs(await _body(request), V4_BATCH_READ_MAX)
         results, missing = [], []
         for item in inputs:
             raw = item.get("id")
@@ -983,7 +992,11 @@ class HubSpotSandbox:
                     "OBJECT_NOT_FOUND",
                     f"No {schema.SINGULAR[to_type]} is associated with "
                     f"{schema.SINGULAR[obj]} {raw}.",
-                    {"fromObjectId": [raw]},
+                    {
+                        "fromObjectId": [raw],
+                        "fromObjectType": [schema.SINGULAR[obj]],
+                        "toObjectType": [schema.SINGULAR[to_type]],
+                    },
                     sub_category="crm.associations.NO_ASSOCIATIONS_FOUND",
                 )
             )
@@ -1109,6 +1122,10 @@ class HubSpotSandbox:
         a = self.api
         v3, v4 = "/crm/v3", "/crm/v4"
         return [
+            # Before the stored types' routes: the types the portal holds no records of, and the
+            # legacy (v1 / v2) endpoints older connectors still call.
+            *standard.routes(self, a),
+            *legacy.routes(self, a),
             Route(f"{v3}/objects/{{objectType}}", a(self.list_objects), methods=["GET"]),
             Route(f"{v3}/objects/{{objectType}}", a(self.create_object), methods=["POST"]),
             Route(f"{v3}/objects/{{objectType}}/search", a(self.search), methods=["POST"]),

@@ -106,6 +106,8 @@ READ_ONLY = {
 }
 # Writable on create only (HubSpot lets an import set the create date).
 CREATE_ONLY = {"createdate"}
+# What HubSpot takes for a contact email: one @, a dot in the domain, no spaces.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 LOOKUP_INDEXES = {"companies": ["domain", "name"], "contacts": ["email"], "deals": ["dealname"]}
 
 
@@ -1112,10 +1114,16 @@ class HubSpotStore:
             for p in known:
                 versions = hist.get((rid, p))
                 if not versions and cur.get(p) is not None:
-                    # Seeded values without recorded history: one version, set at creation.
-                    versions = [
-                        {"value": cur[p], "timestamp": r["createdAt"], "sourceType": "IMPORT"}
-                    ]
+                    if p == schema.LAST_MODIFIED_PROPERTY[obj]:
+                        # HubSpot sets it at the moment it names, on every change.
+                        versions = [
+                            {"value": cur[p], "timestamp": cur[p], "sourceType": "CALCULATED"}
+                        ]
+                    else:
+                        # Seeded values without recorded history: one version, set at creation.
+                        versions = [
+                            {"value": cur[p], "timestamp": r["createdAt"], "sourceType": "IMPORT"}
+                        ]
                 out[p] = versions or []
             r["propertiesWithHistory"] = out
 
@@ -1189,6 +1197,9 @@ class HubSpotStore:
                 continue
             if name == "email" and value is not None:
                 value = value.strip().lower()
+                if obj == "contacts" and value and not _EMAIL.match(value):
+                    problems.append((name, "INVALID_EMAIL", f"Email address {raw} is invalid"))
+                    continue
             out[name] = value
         if obj == "deals" and not problems:
             self._check_stage(out, problems)
@@ -1540,6 +1551,16 @@ class HubSpotStore:
             )
         if ors:
             clauses.append("(" + " OR ".join(ors) + ")")
+        # Top-level `filters` (outside the published schema, but accepted by HubSpot and sent by
+        # connectors): every one must hold, on top of the filter groups.
+        top = body.get("filters")
+        if top is not None:
+            if not isinstance(top, list):
+                raise StoreError(400, "VALIDATION_ERROR", "filters must be a list of filters")
+            for f in top:
+                sql, p = self._filter(obj, f)
+                clauses.append(sql)
+                params.extend(p)
         query = body.get("query")
         if query:
             cols = [_col(c) for c in schema.SEARCHABLE_PROPERTIES[obj] if c in self.columns[obj]]

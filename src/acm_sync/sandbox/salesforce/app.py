@@ -39,6 +39,7 @@ from acm_sync.sandbox.salesforce.auth import (
     Sessions,
     token_endpoint,
 )
+from acm_sync.sandbox.salesforce.bulk1 import Bulk1
 from acm_sync.sandbox.salesforce.common import (
     SfError,
     error_response,
@@ -47,6 +48,7 @@ from acm_sync.sandbox.salesforce.common import (
 )
 from acm_sync.sandbox.salesforce.org import Org, RecordFailed
 from acm_sync.sandbox.salesforce.rest import Cursors
+from acm_sync.sandbox.salesforce.wire import CanonicalHeaders
 
 if TYPE_CHECKING:
     from acm_sync.sandbox.generator import DemoOrg
@@ -154,6 +156,7 @@ class SalesforceSandbox:
             self.org.org_id, session_ttl_s, clock=lambda: self.clock().timestamp()
         )
         self.cursors = Cursors(clock=lambda: self.clock().timestamp())
+        self.bulk1 = Bulk1(self)
         faults.on("expire_sessions", self.sessions.expire_all)
         faults.on("exhaust_limit", lambda: self.org.set_api_used(self.daily_api_limit))
 
@@ -190,6 +193,8 @@ class SalesforceSandbox:
                     "INVALID_OPERATION", "SOAP requests must be POSTed", status=405
                 )
             return await self._soap(request, version=parts[3])
+        if parts[:2] == ["services", "async"] and len(parts) >= 3:
+            return await self.bulk1.handle(request, parts[2], parts[3:])
         if parts[:2] == ["services", "oauth2"] and len(parts) == 3:
             return await self._oauth(request, parts[2])
         if parts[:1] == ["id"] and len(parts) == 3:
@@ -457,6 +462,9 @@ def create_app(
         *sandbox.admin_routes(),
         Route("/{path:path}", sandbox.endpoint, methods=_METHODS),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(_FaultLayer, injector=faults)])
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(CanonicalHeaders), Middleware(_FaultLayer, injector=faults)],
+    )
     app.state.sandbox = sandbox
     return app

@@ -14,6 +14,7 @@ import array
 import base64
 import binascii
 import csv
+import gzip
 import io
 import itertools
 import secrets
@@ -453,6 +454,8 @@ async def _create_query(app: SalesforceSandbox, call: Call) -> Response:
             "API_ERROR",
             "Aggregate queries, including COUNT(), are not supported by Bulk API 2.0",
         )
+    if compound := [f.name for f in compiled.fields if f.components]:
+        raise SfError(400, "API_ERROR", compound_refusal(compound))
     name = compiled.sobject.name
     rowids = app.org.snapshot(
         name,
@@ -495,6 +498,14 @@ async def _create_query(app: SalesforceSandbox, call: Call) -> Response:
     app.org.put_blob(job_id, "rowids", rowids.tobytes())
     app.org.save_job(job_id, "query", info)
     return call.respond(answer)
+
+
+def compound_refusal(names: list[str]) -> str:
+    """Why a Bulk query selecting compound fields (`BillingAddress`, …) is refused."""
+    return (
+        "FUNCTIONALITY_NOT_ENABLED: Selecting compound data not supported in Bulk Query "
+        f"({', '.join(names)}); select the component fields instead"
+    )
 
 
 def _decode_locator(locator: str) -> int | None:
@@ -556,4 +567,16 @@ def _query_results(app: SalesforceSandbox, call: Call, info: dict[str, Any]) -> 
         "Sforce-NumberOfRecords": str(len(lines)),
         "Sforce-Locator": _encode_locator(end) if end < total else "null",
     }
+    if _accepts_gzip(call.request.headers.get("accept-encoding", "")):
+        # As Salesforce does when the client asks for it (requests always does).
+        body = gzip.compress(body, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
     return Response(body, 200, headers=headers, media_type="text/csv")
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    for item in accept_encoding.split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() == "gzip":
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False

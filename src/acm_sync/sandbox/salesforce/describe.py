@@ -22,8 +22,9 @@ _SOAP_TYPES = {
     "percent": "xsd:double",
     "date": "xsd:date",
     "datetime": "xsd:dateTime",
+    "address": "urn:address",
 }
-_NOT_GROUPABLE = {"textarea", "double", "currency", "percent", "datetime"}
+_NOT_GROUPABLE = {"textarea", "double", "currency", "percent", "datetime", "address"}
 _NAME_FIELDS = {
     "Account": "Name",
     "Contact": "Name",
@@ -133,7 +134,7 @@ def field_describe(sobj: SObject, f: Field) -> dict[str, Any]:
     length = f.length if is_text else 0
     number = f.type in ("double", "currency", "percent")
     return {
-        "aggregatable": f.type != "textarea",
+        "aggregatable": f.type not in ("textarea", "address"),
         "aiPredictionField": False,
         "autoNumber": False,
         "byteLength": 18 if f.type in ("id", "reference") else length * 3,
@@ -141,7 +142,7 @@ def field_describe(sobj: SObject, f: Field) -> dict[str, Any]:
         "calculatedFormula": None,
         "cascadeDelete": False,
         "caseSensitive": False,
-        "compoundFieldName": None,
+        "compoundFieldName": f.compound_name,
         "controllerName": None,
         "createable": f.createable,
         "custom": f.custom,
@@ -227,7 +228,7 @@ def describe(sobj: SObject, version: str) -> dict[str, Any]:
             "defaultImplementation": None,
             "extendedBy": None,
             "extendsInterfaces": None,
-            "fields": [field_describe(sobj, f) for f in sobj.fields],
+            "fields": [field_describe(sobj, f) for f in (*sobj.fields, *sobj.compound)],
             "implementedBy": None,
             "implementsInterfaces": None,
             "listviewable": None,

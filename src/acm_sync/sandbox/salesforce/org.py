@@ -145,6 +145,25 @@ def field_list(sobj: SObject, fields: Iterable[Any]) -> list[Field]:
     return out
 
 
+def _compound_expr(f: Field) -> str:
+    """An address as REST returns it: an object of its parts, or null when all are empty."""
+    from acm_sync.sandbox.salesforce.schema import ADDRESS_PARTS
+
+    keys = {suffix: key for suffix, _, _, _, key in ADDRESS_PARTS}
+    prefix = f.name.removesuffix("Address")
+    pairs, cols = [], []
+    for component in f.components:
+        col = f"t.{_q(component)}"
+        suffix = component.removeprefix(prefix)
+        value = f"CAST({col} AS REAL)" if suffix in ("Latitude", "Longitude") else col
+        pairs += [f"'{keys[suffix]}'", value]
+        cols.append(col)
+    return (
+        f"json(CASE WHEN COALESCE({', '.join(cols)}) IS NULL THEN NULL "
+        f"ELSE json_object({', '.join(pairs)}) END)"
+    )
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -276,6 +295,13 @@ class Org:
                 for f in sobj.fields
             )
             self.db.execute(f"CREATE TABLE IF NOT EXISTS {_q(name)} ({cols})")
+            # An org saved by an older sandbox lacks fields added since: add them (empty).
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({_q(name)})")}
+            for f in sobj.fields:
+                if f.name not in have:
+                    self.db.execute(
+                        f"ALTER TABLE {_q(name)} ADD COLUMN {_q(f.name)} {f.sqlite_type}"
+                    )
         self.db.executescript(
             """
             CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT);
@@ -526,6 +552,8 @@ class Org:
                 )
             elif f.type in _FLOAT_TYPES:
                 expr = f"CAST({col} AS REAL)"
+            elif f.components:
+                expr = _compound_expr(f)
             else:
                 expr = col
             parts += [f"'{f.name}'", expr]

@@ -276,7 +276,7 @@ def _check_record_id(sobj: SObject, raw: str) -> str:
 
 def _fields_param(sobj: SObject, raw: str | None) -> list[Field]:
     if raw is None:
-        return list(sobj.fields)
+        return [*sobj.fields, *sobj.compound]  # a record read includes its addresses
     names = [n.strip() for n in raw.split(",") if n.strip()]
     try:
         return field_list(sobj, names)

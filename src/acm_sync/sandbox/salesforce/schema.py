@@ -112,6 +112,10 @@ class Field:
     filterable: bool = True
     sortable: bool = True
     calculated: bool = False
+    # A compound field (type "address"): not stored, made of these component fields. Selectable
+    # in SOQL (a nested object over REST), refused by Bulk queries, never filtered or written.
+    components: tuple[str, ...] = ()
+    compound_name: str | None = None  # on a component: its compound field
 
     @property
     def sqlite_type(self) -> str:
@@ -134,14 +138,60 @@ class SObject:
     queryable: bool = True
     custom: bool = False
     mergeable: bool = False
+    compound: tuple[Field, ...] = ()  # compound fields over `fields` (described, not stored)
     field_map: dict[str, Field] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "field_map", {f.name.lower(): f for f in self.fields})
+        names = {f.name.lower(): f for f in (*self.fields, *self.compound)}
+        object.__setattr__(self, "field_map", names)
 
     def field(self, name: str) -> Field | None:
         """The field named `name`, case-insensitively (SOQL and the REST API ignore case)."""
         return self.field_map.get(name.lower())
+
+
+ADDRESS_PARTS = (
+    # (suffix, type, label, length / precision, nested key in the REST value)
+    ("Street", "textarea", "Street", 255, "street"),
+    ("City", "string", "City", 40, "city"),
+    ("State", "string", "State/Province", 80, "state"),
+    ("PostalCode", "string", "Zip/Postal Code", 20, "postalCode"),
+    ("Country", "string", "Country", 80, "country"),
+    ("Latitude", "double", "Latitude", 18, "latitude"),
+    ("Longitude", "double", "Longitude", 18, "longitude"),
+    ("GeocodeAccuracy", "picklist", "Geocode Accuracy", 40, "geocodeAccuracy"),
+)
+GEOCODE_ACCURACY = (
+    "Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip", "Neighborhood", "City",
+    "County", "State", "Unknown",
+)  # fmt: skip
+
+
+def _address_components(prefix: str) -> list[Field]:
+    out = []
+    for suffix, type_, label, size, _ in ADDRESS_PARTS:
+        kw: dict[str, Any] = {"compound_name": f"{prefix}Address"}
+        if type_ == "double":
+            kw.update(precision=size, scale=15)
+        else:
+            kw["length"] = size
+        if type_ == "picklist":
+            kw["picklist"] = GEOCODE_ACCURACY
+        out.append(Field(f"{prefix}{suffix}", type_, f"{prefix} {label}", **kw))
+    return out
+
+
+def _address(prefix: str, label: str) -> Field:
+    return Field(
+        f"{prefix}Address",
+        "address",
+        label,
+        createable=False,
+        updateable=False,
+        filterable=False,
+        sortable=False,
+        components=tuple(f"{prefix}{suffix}" for suffix, *_ in ADDRESS_PARTS),
+    )
 
 
 def _audit() -> list[Field]:
@@ -294,7 +344,8 @@ ACCOUNT = SObject(
         Field("Industry", "picklist", "Industry", length=255, picklist=tuple(INDUSTRIES)),
         Field("NumberOfEmployees", "int", "Employees", precision=8),
         Field("AnnualRevenue", "currency", "Annual Revenue", precision=18, scale=0),
-        Field("BillingCountry", "string", "Billing Country", length=80),
+        *_address_components("Billing"),
+        *_address_components("Shipping"),
         Field("Description", "textarea", "Account Description", length=32000),
         Field(
             "CurrencyIsoCode",
@@ -310,6 +361,7 @@ ACCOUNT = SObject(
         Field("LastActivityDate", "date", "Last Activity", createable=False, updateable=False),
         *ACCOUNT_ACM_FIELDS,
     ),
+    compound=(_address("Billing", "Billing Address"), _address("Shipping", "Shipping Address")),
 )
 
 CONTACT = SObject(
@@ -352,6 +404,7 @@ CONTACT = SObject(
         Field("Title", "string", "Title", length=128),
         Field("Email", "email", "Email", length=80),
         Field("Phone", "phone", "Business Phone", length=40),
+        *_address_components("Mailing"),
         Field("LeadSource", "picklist", "Lead Source", length=255, picklist=tuple(LEAD_SOURCES)),
         Field(
             "HasOptedOutOfEmail", "boolean", "Email Opt Out", nillable=False, default_on_create=True
@@ -377,6 +430,7 @@ CONTACT = SObject(
             length=1000,
         ),
     ),
+    compound=(_address("Mailing", "Mailing Address"),),
 )
 
 OPPORTUNITY = SObject(

@@ -1,0 +1,459 @@
+"""HubSpot's legacy (v1 / v2) CRM endpoints that connectors in use still call.
+
+HubSpot keeps these answering next to CRM v3; tap-hubspot, for one, reads companies and deals
+through them. Their records carry each property as `{value, timestamp, source, sourceId,
+versions}` (timestamps and datetime values in epoch milliseconds) rather than v3's flat strings:
+
+    GET /properties/v1/{type}/properties          property definitions (a JSON array)
+    GET /properties/v2/{type}/properties          the same (every standard type; empty ones too)
+    GET /companies/v2/properties                  company property definitions
+    GET /companies/v2/companies/paged             ?limit (≤ 250) &offset &properties
+                                                  &propertiesWithHistory → {companies,
+                                                  has-more, offset}
+    GET /companies/v2/companies/{companyId}       one company, every property with versions
+    GET /deals/v1/deal/paged                      ?limit (≤ 250) &offset &properties
+                                                  &propertiesWithHistory &includeAssociations
+                                                  &includeAllProperties &allPropertiesFetchMode
+                                                  → {deals, hasMore, offset}
+    GET /deals/v1/deal/{dealId}                   one deal
+    GET /deals/v1/pipelines                       deal pipelines with stages (probability 0-1)
+    GET /oauth/v1/access-tokens/{token}           token introspection (the portal's token)
+
+Paging `offset` is the id of the last record returned; records come in id order. Merged and
+archived records are left out, as in v3 lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from acm_sync.sandbox.hubspot.standard import empty_type, standard_properties
+from acm_sync.sandbox.hubspot.store import PropDef, StoreError
+
+if TYPE_CHECKING:
+    from acm_sync.sandbox.hubspot.app import HubSpotSandbox
+
+Handler = Callable[[Request], Awaitable[Response]]
+PAGED_DEFAULT, PAGED_MAX = 100, 250
+TOKEN_INFO_PREFIX = "/oauth/v1/access-tokens/"
+_LAST_MODIFIED = ("hs_lastmodifieddate", "lastmodifieddate")
+_SOURCE = {"CRM_UI": "CRM_UI", "IMPORT": "IMPORT", "API": "API", "CALCULATED": "CALCULATED"}
+
+
+def _epoch_ms(wire: str) -> int:
+    """`2024-03-01T12:00:00.123Z` (or a date) → epoch milliseconds."""
+    text = wire.replace("Z", "+00:00")
+    if len(text) == 10:
+        moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
+    else:
+        moment = datetime.fromisoformat(text)
+    return int(moment.timestamp() * 1000)
+
+
+def v1_property(p: PropDef) -> dict[str, Any]:
+    """A property definition as the v1 / v2 properties APIs describe it."""
+    v3 = p.to_json()
+    return {
+        "name": p.name,
+        "label": p.label,
+        "description": p.description,
+        "groupName": p.group_name,
+        "type": p.type,
+        "fieldType": p.field_type,
+        "options": [
+            {
+                "label": o.get("label"),
+                "value": o.get("value"),
+                "displayOrder": o.get("displayOrder", -1),
+                "hidden": bool(o.get("hidden", False)),
+                "description": o.get("description", ""),
+                "readOnly": False,
+            }
+            for o in p.options
+        ],
+        "displayOrder": p.display_order,
+        "calculated": p.calculated,
+        "externalOptions": p.external_options,
+        "hasUniqueValue": p.has_unique_value,
+        "hidden": p.hidden,
+        "hubspotDefined": p.hubspot_defined,
+        "formField": p.form_field,
+        "readOnlyValue": p.read_only_value,
+        "readOnlyDefinition": p.read_only_definition,
+        "mutableDefinitionNotDeletable": p.hubspot_defined,
+        "favorited": False,
+        "favoritedOrder": -1,
+        "displayMode": "current_value",
+        "showCurrencySymbol": p.name == "amount",
+        "deleted": p.archived,
+        "createdAt": _epoch_ms(v3["createdAt"]) if v3.get("createdAt") else None,
+        "updatedAt": _epoch_ms(v3["updatedAt"]) if v3.get("updatedAt") else None,
+        "createdUserId": v3.get("createdUserId"),
+        "textDisplayHint": None,
+        "numberDisplayHint": None,
+        "optionsAreMutable": None,
+        "referencedObjectType": None,
+        "searchableInGlobalSearch": False,
+        "currencyPropertyName": None,
+    }
+
+
+class Legacy:
+    """The v1 / v2 handlers over one sandbox portal."""
+
+    def __init__(self, sandbox: HubSpotSandbox) -> None:
+        self.sandbox = sandbox
+        self.store = sandbox.store
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _json(self, data: Any, status: int = 200) -> Response:
+        from acm_sync.sandbox.hubspot.app import _json
+
+        return _json(data, status)
+
+    def _params(self, request: Request, name: str) -> list[str]:
+        from acm_sync.sandbox.hubspot.app import _list_param
+
+        return _list_param(request, name)
+
+    def _bool(self, request: Request, name: str) -> bool:
+        from acm_sync.sandbox.hubspot.app import _bool_param
+
+        return _bool_param(request, name)
+
+    def _int(self, request: Request, name: str, default: int) -> int:
+        from acm_sync.sandbox.hubspot.app import _int_param
+
+        return _int_param(request, name, default)
+
+    def _v1_value(self, obj: str, name: str, value: str) -> str:
+        p = self.store.prop(obj, name)
+        if p is not None and p.type in ("datetime", "date") and value:
+            try:
+                return str(_epoch_ms(value))
+            except ValueError:
+                return value
+        return value
+
+    def _v1_record(
+        self, obj: str, record: dict[str, Any], names: list[str], versions: set[str]
+    ) -> dict[str, dict[str, Any]]:
+        """v3 properties (+ propertiesWithHistory) → v1 `{name: {value, timestamp, …}}`."""
+        created_ms = _epoch_ms(record["createdAt"])
+        history = record.get("propertiesWithHistory", {})
+        out: dict[str, dict[str, Any]] = {}
+        for name in names:
+            value = record["properties"].get(name)
+            if value is None:
+                continue  # v1 / v2 leave out properties without a value
+            hist = history.get(name) or []
+            if name in _LAST_MODIFIED:
+                ts = _epoch_ms(value)  # set by HubSpot at the moment it names
+            elif hist:
+                ts = _epoch_ms(hist[0]["timestamp"])
+            else:
+                ts = created_ms
+            source = _SOURCE.get(hist[0].get("sourceType", ""), "API") if hist else "API"
+            entry: dict[str, Any] = {
+                "value": self._v1_value(obj, name, value),
+                "timestamp": ts,
+                "source": source,
+                "sourceId": hist[0].get("sourceId") if hist else None,
+            }
+            if name in versions:
+                entry["versions"] = [
+                    {
+                        "name": name,
+                        "value": self._v1_value(obj, name, v["value"]),
+                        "timestamp": _epoch_ms(v["timestamp"]),
+                        "source": _SOURCE.get(v.get("sourceType", ""), "API"),
+                        "sourceId": v.get("sourceId"),
+                        "sourceVid": [],
+                    }
+                    for v in hist
+                ] or [
+                    {
+                        "name": name,
+                        "value": entry["value"],
+                        "timestamp": ts,
+                        "source": source,
+                        "sourceVid": [],
+                    }
+                ]
+            out[name] = entry
+        return out
+
+    def _all_names(self, obj: str) -> list[str]:
+        return [p.name for p in self.store.list_properties(obj)]
+
+    def _page_ids(self, obj: str, offset: int, limit: int) -> tuple[list[int], bool]:
+        from acm_sync.sandbox.hubspot.store import _table
+
+        with self.store.lock:
+            rows = self.store.conn.execute(
+                f"SELECT id FROM {_table(obj)} WHERE archived = 0 AND merged_into IS NULL "
+                "AND id > ? ORDER BY id LIMIT ?",
+                (offset, limit + 1),
+            ).fetchall()
+        ids = [int(r[0]) for r in rows]
+        return ids[:limit], len(ids) > limit
+
+    def _records(
+        self,
+        obj: str,
+        ids: list[int],
+        names: list[str],
+        versions: set[str],
+        associations: bool = False,
+    ) -> list[tuple[int, dict[str, Any], dict[str, dict[str, Any]]]]:
+        if not ids:
+            return []
+        found = self.store.get_records(
+            obj,
+            ids,
+            properties=names,
+            with_history=names,
+            associations=["contacts", "companies", "deals"] if associations else None,
+        )
+        out = []
+        for rid in ids:
+            record = found.get(rid)
+            if record is None:
+                continue
+            out.append((rid, record, self._v1_record(obj, record, names, versions)))
+        return out
+
+    def _limit(self, request: Request) -> int:
+        limit = self._int(request, "limit", PAGED_DEFAULT)
+        if limit < 1:
+            raise StoreError(400, "VALIDATION_ERROR", f"Invalid limit {limit}: must be >= 1")
+        return min(limit, PAGED_MAX)
+
+    def _selected(self, request: Request, obj: str, everything: bool) -> tuple[list[str], set[str]]:
+        """(properties to return, those to return with versions) for a paged read."""
+        known = set(self._all_names(obj))
+        with_history = [n for n in self._params(request, "propertiesWithHistory") if n in known]
+        if everything:
+            names = sorted(known)
+        else:
+            names = [n for n in self._params(request, "properties") if n in known]
+        names = list(dict.fromkeys([*names, *with_history]))
+        return names, set(with_history)
+
+    # -- properties ----------------------------------------------------------------------------
+
+    def _properties_of(self, raw: str) -> list[dict[str, Any]]:
+        from acm_sync.sandbox.hubspot.app import _object_type
+
+        empty = empty_type(raw)
+        if empty is not None:
+            created = self.store.now()
+            with self.store.lock:
+                row = self.store.conn.execute(
+                    "SELECT value FROM meta WHERE key='created_at'"
+                ).fetchone()
+            if row:
+                created = str(row[0])
+            return [v1_property(p) for p in standard_properties(empty, created)]
+        obj = _object_type(raw)
+        return [v1_property(p) for p in self.store.list_properties(obj)]
+
+    async def properties(self, request: Request) -> Response:
+        return self._json(self._properties_of(request.path_params["objectType"]))
+
+    async def company_properties(self, request: Request) -> Response:
+        return self._json(self._properties_of("companies"))
+
+    # -- companies v2 ----------------------------------------------------------------------------
+
+    def _company(
+        self, rid: int, record: dict[str, Any], props: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "portalId": self.store.portal_id,
+            "companyId": rid,
+            "isDeleted": False,
+            "properties": props,
+            "additionalDomains": [],
+            "stateChanges": [],
+            "mergeAudits": [],
+        }
+
+    async def companies_paged(self, request: Request) -> Response:
+        limit = self._limit(request)
+        offset = self._int(request, "offset", 0)
+        names, versions = self._selected(request, "companies", everything=False)
+        ids, more = self._page_ids("companies", offset, limit)
+        companies = [
+            self._company(rid, rec, props)
+            for rid, rec, props in self._records("companies", ids, names, versions)
+        ]
+        return self._json(
+            {"companies": companies, "has-more": more, "offset": ids[-1] if ids else offset}
+        )
+
+    async def company(self, request: Request) -> Response:
+        rid = self.store.resolve_id("companies", request.path_params["companyId"])
+        if rid is None:
+            raise StoreError(
+                404,
+                "OBJECT_NOT_FOUND",
+                f"company {request.path_params['companyId']} does not exist",
+            )
+        names = self._all_names("companies")
+        rows = self._records("companies", [rid], names, set(names))
+        if not rows:
+            raise StoreError(404, "OBJECT_NOT_FOUND", f"company {rid} does not exist")
+        return self._json(self._company(*rows[0]))
+
+    # -- deals v1 --------------------------------------------------------------------------------
+
+    def _deal(
+        self,
+        rid: int,
+        record: dict[str, Any],
+        props: dict[str, dict[str, Any]],
+        associations: bool,
+    ) -> dict[str, Any]:
+        deal: dict[str, Any] = {
+            "portalId": self.store.portal_id,
+            "dealId": rid,
+            "isDeleted": False,
+            "properties": props,
+            "imports": [],
+            "stateChanges": [],
+        }
+        if associations:
+            assoc = record.get("associations", {})
+
+            def ids(kind: str) -> list[int]:
+                return sorted({int(a["id"]) for a in assoc.get(kind, {}).get("results", [])})
+
+            deal["associations"] = {
+                "associatedVids": ids("contacts"),
+                "associatedCompanyIds": ids("companies"),
+                "associatedDealIds": ids("deals"),
+                "associatedTicketIds": [],
+            }
+        return deal
+
+    async def deals_paged(self, request: Request) -> Response:
+        limit = self._limit(request)
+        offset = self._int(request, "offset", 0)
+        everything = self._bool(request, "includeAllProperties")
+        mode = request.query_params.get("allPropertiesFetchMode", "latest_version")
+        if mode not in ("latest_version", "all_versions"):
+            raise StoreError(
+                400,
+                "VALIDATION_ERROR",
+                f"Invalid allPropertiesFetchMode {mode!r}: latest_version or all_versions",
+            )
+        names, versions = self._selected(request, "deals", everything=everything)
+        if everything and mode == "all_versions":
+            versions = set(names)
+        with_assoc = self._bool(request, "includeAssociations")
+        ids, more = self._page_ids("deals", offset, limit)
+        deals = [
+            self._deal(rid, rec, props, with_assoc)
+            for rid, rec, props in self._records("deals", ids, names, versions, with_assoc)
+        ]
+        return self._json({"deals": deals, "hasMore": more, "offset": ids[-1] if ids else offset})
+
+    async def deal(self, request: Request) -> Response:
+        rid = self.store.resolve_id("deals", request.path_params["dealId"])
+        if rid is None:
+            raise StoreError(
+                404, "OBJECT_NOT_FOUND", f"deal {request.path_params['dealId']} does not exist"
+            )
+        names = self._all_names("deals")
+        rows = self._records("deals", [rid], names, set(names), associations=True)
+        if not rows:
+            raise StoreError(404, "OBJECT_NOT_FOUND", f"deal {rid} does not exist")
+        rid, record, props = rows[0]
+        return self._json(self._deal(rid, record, props, associations=True))
+
+    async def deal_pipelines(self, request: Request) -> Response:
+        out = []
+        for pipeline in self.store.pipelines("deals"):
+            out.append(
+                {
+                    "pipelineId": pipeline["id"],
+                    "label": pipeline["label"],
+                    "displayOrder": pipeline["displayOrder"],
+                    "active": not pipeline["archived"],
+                    "default": pipeline["id"] == "default",
+                    "objectType": "DEAL",
+                    "objectTypeId": "0-3",
+                    "portalId": self.store.portal_id,
+                    "createdAt": _epoch_ms(pipeline["createdAt"]),
+                    "updatedAt": _epoch_ms(pipeline["updatedAt"]),
+                    "stages": [
+                        {
+                            "stageId": stage["id"],
+                            "label": stage["label"],
+                            "displayOrder": stage["displayOrder"],
+                            "active": True,
+                            "probability": float(stage["metadata"].get("probability", 0)),
+                            "closedWon": stage["metadata"].get("isClosed") == "true"
+                            and float(stage["metadata"].get("probability", 0)) >= 1.0,
+                        }
+                        for stage in pipeline["stages"]
+                    ],
+                }
+            )
+        return self._json(out)
+
+    # -- oauth ----------------------------------------------------------------------------------
+
+    async def access_token(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        if token != self.sandbox.token:
+            raise StoreError(404, "OBJECT_NOT_FOUND", "The access token is not valid or expired")
+        return self._json(
+            {
+                "token": token,
+                "hub_id": self.store.portal_id,
+                "hub_domain": f"portal-{self.store.portal_id}.sandbox",
+                "app_id": 0,
+                "user_id": 0,
+                "token_type": "access",
+                "expires_in": 1800,
+                "scopes": [
+                    "crm.objects.companies.read",
+                    "crm.objects.companies.write",
+                    "crm.objects.contacts.read",
+                    "crm.objects.contacts.write",
+                    "crm.objects.deals.read",
+                    "crm.objects.deals.write",
+                    "crm.objects.owners.read",
+                    "crm.schemas.companies.read",
+                    "crm.schemas.companies.write",
+                    "crm.schemas.contacts.read",
+                    "crm.schemas.contacts.write",
+                    "crm.schemas.deals.read",
+                    "crm.schemas.deals.write",
+                ],
+            }
+        )
+
+
+def routes(sandbox: HubSpotSandbox, api: Callable[[Handler], Handler]) -> list[Route]:
+    legacy = Legacy(sandbox)
+    return [
+        Route("/properties/v1/{objectType}/properties", api(legacy.properties), methods=["GET"]),
+        Route("/properties/v2/{objectType}/properties", api(legacy.properties), methods=["GET"]),
+        Route("/companies/v2/properties", api(legacy.company_properties), methods=["GET"]),
+        Route("/companies/v2/companies/paged", api(legacy.companies_paged), methods=["GET"]),
+        Route("/companies/v2/companies/{companyId}", api(legacy.company), methods=["GET"]),
+        Route("/deals/v1/deal/paged", api(legacy.deals_paged), methods=["GET"]),
+        Route("/deals/v1/deal/{dealId}", api(legacy.deal), methods=["GET"]),
+        Route("/deals/v1/pipelines", api(legacy.deal_pipelines), methods=["GET"]),
+        Route("/oauth/v1/access-tokens/{token}", api(legacy.access_token), methods=["GET"]),
+    ]

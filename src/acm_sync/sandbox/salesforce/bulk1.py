@@ -1,0 +1,389 @@
+"""Bulk API 1.0 query jobs, under /services/async/{version}/ (tap-salesforce's bulk mode).
+
+    POST /services/async/{v}/job                                   create (JSON or XML jobInfo)
+    GET  /services/async/{v}/job/{jobId}                           jobInfo
+    POST /services/async/{v}/job/{jobId}                           {"state": "Closed"|"Aborted"}
+    POST /services/async/{v}/job/{jobId}/batch                     add a batch: the SOQL (text/csv)
+    GET  /services/async/{v}/job/{jobId}/batch                     batchInfoList (XML)
+    GET  /services/async/{v}/job/{jobId}/batch/{batchId}           batchInfo (XML)
+    GET  /services/async/{v}/job/{jobId}/batch/{batchId}/result    result-list (XML)
+    GET  /services/async/{v}/job/{jobId}/batch/{batchId}/result/{resultId}   the rows (CSV)
+
+Authentication is the `X-SFDC-Session` header (a session id / access token). Every request counts
+against the daily API allocation. Errors are `{exceptionCode, exceptionMessage}`, as JSON for a
+JSON job and as XML (`<error>`) otherwise.
+
+Refused, with a clear InvalidJob / FeatureNotEnabled error: ingest operations (insert, update,
+upsert, delete, hardDelete — Bulk API 2.0 ingest is emulated), content types other than CSV,
+and PK chunking (`Sforce-Enable-PKChunking`). A batch runs when it is added (the answer says
+Queued, as Salesforce's does; the next read says Completed); its result is one CSV file.
+"""
+
+from __future__ import annotations
+
+import array
+import secrets
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from acm_sync.sandbox.salesforce.bulk import compound_refusal
+from acm_sync.sandbox.salesforce.ids import POD, case_safe_suffix
+from acm_sync.sandbox.salesforce.org import field_list
+from acm_sync.sandbox.salesforce.schema import SOBJECTS
+from acm_sync.sandbox.salesforce.soql import SoqlError, compile_soql
+
+if TYPE_CHECKING:
+    from acm_sync.sandbox.salesforce.app import SalesforceSandbox
+
+NS = "http://www.force.com/2009/06/asyncapi/dataload"
+JSON_TYPE = "application/json"
+XML_TYPE = "application/xml"
+QUERY_OPERATIONS = ("query", "queryAll")
+INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_JOB_KIND = "bulk1"
+_JOB_FIELDS = (
+    "id",
+    "operation",
+    "object",
+    "createdById",
+    "createdDate",
+    "systemModstamp",
+    "state",
+    "concurrencyMode",
+    "contentType",
+    "numberBatchesQueued",
+    "numberBatchesInProgress",
+    "numberBatchesCompleted",
+    "numberBatchesFailed",
+    "numberBatchesTotal",
+    "numberRecordsProcessed",
+    "numberRetries",
+    "apiVersion",
+    "numberRecordsFailed",
+    "totalProcessingTime",
+    "apiActiveProcessingTime",
+    "apexProcessingTime",
+)
+_BATCH_FIELDS = (
+    "id",
+    "jobId",
+    "state",
+    "stateMessage",
+    "createdDate",
+    "systemModstamp",
+    "numberRecordsProcessed",
+    "numberRecordsFailed",
+    "totalProcessingTime",
+    "apiActiveProcessingTime",
+    "apexProcessingTime",
+)
+
+
+class AsyncError(Exception):
+    """A Bulk API 1.0 error: `exceptionCode` + `exceptionMessage`."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self, as_json: bool) -> Response:
+        if as_json:
+            body = orjson.dumps({"exceptionCode": self.code, "exceptionMessage": self.message})
+            return Response(body, self.status, media_type=JSON_TYPE)
+        xml = (
+            f'<?xml version="1.0" encoding="UTF-8"?><error xmlns="{NS}">'
+            f"<exceptionCode>{escape(self.code)}</exceptionCode>"
+            f"<exceptionMessage>{escape(self.message)}</exceptionMessage></error>"
+        )
+        return Response(xml.encode(), self.status, media_type=XML_TYPE)
+
+
+def _new_id(prefix: str) -> str:
+    n, digits = secrets.randbelow(62**9), []
+    for _ in range(10):
+        n, r = divmod(n, 62)
+        digits.append(_B62[r])
+    id15 = prefix + POD + "".join(reversed(digits))
+    return id15 + case_safe_suffix(id15)
+
+
+def _xml(root: str, info: dict[str, Any], keys: tuple[str, ...]) -> str:
+    inner = "".join(
+        f"<{k}>{escape(_text(info[k]))}</{k}>" for k in keys if k in info and info[k] is not None
+    )
+    return f"<{root}>{inner}</{root}>"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _xml_response(body: str, status: int = 200) -> Response:
+    """`body` is one element without attributes: the namespace goes on it."""
+    rooted = body.replace(">", f' xmlns="{NS}">', 1)
+    text = f'<?xml version="1.0" encoding="UTF-8"?>{rooted}'
+    return Response(text.encode(), status, media_type=XML_TYPE)
+
+
+def _is_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == JSON_TYPE
+
+
+class Bulk1:
+    """Bulk API 1.0 query jobs over one org (jobs and results kept in the org's database)."""
+
+    def __init__(self, app: SalesforceSandbox) -> None:
+        self.app = app
+
+    async def handle(self, request: Request, version: str, parts: list[str]) -> Response:
+        from acm_sync.sandbox.salesforce.app import MAX_VERSION, MIN_VERSION
+
+        as_json = _is_json(request)
+        try:
+            try:
+                major = float(version)
+            except ValueError:
+                major = 0.0
+            if not MIN_VERSION <= major <= MAX_VERSION or not parts or parts[0] != "job":
+                raise AsyncError(404, "InvalidUrl", f"Unknown resource {request.url.path}")
+            session = self._session(request)
+            if self.app.org.api_used() >= self.app.daily_api_limit:
+                raise AsyncError(403, "ExceededQuota", "TotalRequests Limit exceeded.")
+            self.app.org.count_api_call()
+            response = await self._route(request, version, parts[1:], session.user_id)
+        except AsyncError as exc:
+            response = exc.response(as_json)
+        response.headers["Sforce-Limit-Info"] = self.app.limit_info()
+        return response
+
+    def _session(self, request: Request) -> Any:
+        token = request.headers.get("x-sfdc-session", "").strip()
+        if not token:
+            raise AsyncError(400, "InvalidSessionId", "Invalid session id: X-SFDC-Session missing")
+        session = self.app.sessions.get(token)
+        if session is None:
+            raise AsyncError(400, "InvalidSessionId", "Invalid session id")
+        return session
+
+    async def _route(
+        self, request: Request, version: str, rest: list[str], user_id: str
+    ) -> Response:
+        method = request.method
+        if not rest:
+            if method != "POST":
+                raise AsyncError(405, "InvalidUrl", f"Method {method} not allowed on job")
+            return await self._create(request, version, user_id)
+        info = self.app.org.job(rest[0], _JOB_KIND)
+        if info is None:
+            raise AsyncError(400, "InvalidJob", f"Unable to find job {rest[0]}")
+        if len(rest) == 1:
+            if method == "GET":
+                return self._job_response(info)
+            if method == "POST":
+                return await self._set_state(request, info)
+            raise AsyncError(405, "InvalidUrl", f"Method {method} not allowed on a job")
+        if rest[1] != "batch":
+            raise AsyncError(404, "InvalidUrl", f"Unknown resource {request.url.path}")
+        if len(rest) == 2:
+            if method == "POST":
+                return await self._add_batch(request, info)
+            if method == "GET":
+                batches = "".join(_xml("batchInfo", b, _BATCH_FIELDS) for b in info["_batches"])
+                return _xml_response(f"<batchInfoList>{batches}</batchInfoList>")
+            raise AsyncError(405, "InvalidUrl", f"Method {method} not allowed on batches")
+        batch = next((b for b in info["_batches"] if b["id"] == rest[2]), None)
+        if batch is None:
+            raise AsyncError(400, "InvalidBatch", f"Unable to find batch {rest[2]}")
+        if method != "GET":
+            raise AsyncError(405, "InvalidUrl", f"Method {method} not allowed on a batch")
+        if len(rest) == 3:
+            return _xml_response(_xml("batchInfo", batch, _BATCH_FIELDS))
+        if rest[3] != "result" or len(rest) > 5:
+            raise AsyncError(404, "InvalidUrl", f"Unknown resource {request.url.path}")
+        if batch["state"] != "Completed":
+            raise AsyncError(400, "InvalidBatch", f"Batch {batch['id']} is {batch['state']}")
+        if len(rest) == 4:
+            return _xml_response(f"<result-list><result>{batch['_result']}</result></result-list>")
+        if rest[4] != batch["_result"]:
+            raise AsyncError(400, "InvalidBatch", f"Unable to find result {rest[4]}")
+        return self._result_csv(info, batch)
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    async def _create(self, request: Request, version: str, user_id: str) -> Response:
+        as_json = _is_json(request)
+        body = await request.body()
+        payload = self._job_payload(body, as_json)
+        operation = payload.get("operation")
+        if operation in INGEST_OPERATIONS:
+            raise AsyncError(
+                400,
+                "FeatureNotEnabled",
+                f"The sandbox emulates Bulk API 1.0 query jobs only; {operation} jobs go "
+                "through Bulk API 2.0 ingest (/services/data/vXX.X/jobs/ingest)",
+            )
+        if operation not in QUERY_OPERATIONS:
+            raise AsyncError(400, "InvalidJob", f"Invalid operation: {operation}")
+        name = payload.get("object")
+        if not isinstance(name, str) or name not in SOBJECTS:
+            raise AsyncError(400, "InvalidJob", f"Unable to find object: {name}")
+        content_type = payload.get("contentType", "CSV")
+        if content_type != "CSV":
+            raise AsyncError(
+                400,
+                "InvalidJob",
+                f"The sandbox emulates CSV query results only, not contentType {content_type}",
+            )
+        if request.headers.get("sforce-enable-pkchunking", "").strip().lower() not in (
+            "",
+            "false",
+        ):
+            raise AsyncError(
+                400,
+                "InvalidJob",
+                "PK chunking (Sforce-Enable-PKChunking) is not emulated by the sandbox",
+            )
+        now = self.app.org.now()
+        info: dict[str, Any] = {
+            "id": _new_id("750"),
+            "operation": operation,
+            "object": name,
+            "createdById": user_id,
+            "createdDate": now,
+            "systemModstamp": now,
+            "state": "Open",
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "numberBatchesQueued": 0,
+            "numberBatchesInProgress": 0,
+            "numberBatchesCompleted": 0,
+            "numberBatchesFailed": 0,
+            "numberBatchesTotal": 0,
+            "numberRecordsProcessed": 0,
+            "numberRetries": 0,
+            "apiVersion": float(version),
+            "numberRecordsFailed": 0,
+            "totalProcessingTime": 0,
+            "apiActiveProcessingTime": 0,
+            "apexProcessingTime": 0,
+            "_json": as_json,
+            "_batches": [],
+        }
+        self.app.org.save_job(info["id"], _JOB_KIND, info)
+        return self._job_response(info, 201)
+
+    def _job_payload(self, body: bytes, as_json: bool) -> dict[str, Any]:
+        if not body.strip():
+            raise AsyncError(400, "InvalidJob", "The job definition is empty")
+        if as_json:
+            try:
+                payload = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise AsyncError(400, "InvalidJob", f"Unable to parse the job: {exc}") from None
+            if not isinstance(payload, dict):
+                raise AsyncError(400, "InvalidJob", "The job definition must be a JSON object")
+            return payload
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError as exc:
+            raise AsyncError(400, "XmlParserException", f"Unable to parse the job: {exc}") from None
+        return {child.tag.rpartition("}")[2]: (child.text or "").strip() for child in root}
+
+    def _job_response(self, info: dict[str, Any], status: int = 200) -> Response:
+        if info.get("_json"):
+            public = {k: info[k] for k in _JOB_FIELDS if k in info}
+            return Response(orjson.dumps(public), status, media_type=JSON_TYPE)
+        return _xml_response(_xml("jobInfo", info, _JOB_FIELDS), status)
+
+    async def _set_state(self, request: Request, info: dict[str, Any]) -> Response:
+        payload = self._job_payload(await request.body(), _is_json(request))
+        state = payload.get("state")
+        if state not in ("Closed", "Aborted"):
+            raise AsyncError(400, "InvalidJob", f"Invalid state {state!r}: Closed or Aborted")
+        if info["state"] != "Open":
+            raise AsyncError(400, "InvalidJobState", f"Job {info['id']} is {info['state']}")
+        info["state"] = state
+        info["systemModstamp"] = self.app.org.now()
+        self.app.org.save_job(info["id"], _JOB_KIND, info)
+        return self._job_response(info)
+
+    # -- batches -------------------------------------------------------------------------------
+
+    async def _add_batch(self, request: Request, info: dict[str, Any]) -> Response:
+        if info["state"] != "Open":
+            raise AsyncError(400, "InvalidJobState", f"Job {info['id']} is {info['state']}")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "text/csv":
+            raise AsyncError(
+                400, "InvalidBatch", f"A batch of a CSV job must be text/csv, not {content_type}"
+            )
+        soql = (await request.body()).decode("utf-8", errors="replace")
+        now = self.app.org.now()
+        batch: dict[str, Any] = {
+            "id": _new_id("751"),
+            "jobId": info["id"],
+            "state": "Queued",
+            "createdDate": now,
+            "systemModstamp": now,
+            "numberRecordsProcessed": 0,
+            "numberRecordsFailed": 0,
+            "totalProcessingTime": 0,
+            "apiActiveProcessingTime": 0,
+            "apexProcessingTime": 0,
+        }
+        answer = dict(batch)
+        try:
+            compiled = compile_soql(soql, now=self.app.clock())
+            if compiled.sobject.name != info["object"]:
+                raise SoqlError(
+                    "INVALID_TYPE",
+                    f"The batch queries {compiled.sobject.name}; the job is for {info['object']}",
+                )
+            if compiled.count_only:
+                raise SoqlError("API_ERROR", "Aggregate queries are not supported by Bulk API")
+            if compound := [f.name for f in compiled.fields if f.components]:
+                raise SoqlError(
+                    "InvalidBatch", "Failed to process query: " + compound_refusal(compound)
+                )
+            rowids = self.app.org.snapshot(
+                compiled.sobject.name,
+                compiled.where_sql,
+                compiled.params,
+                include_deleted=info["operation"] == "queryAll",
+                order_by_sql=compiled.order_by_sql,
+                limit=compiled.limit,
+                offset=compiled.offset,
+            )
+        except SoqlError as exc:
+            batch.update(state="Failed", stateMessage=f"{exc.error_code} : {exc.message}")
+            info["numberBatchesFailed"] += 1
+        else:
+            batch.update(state="Completed", numberRecordsProcessed=len(rowids))
+            batch["_fields"] = [f.name for f in compiled.fields]
+            batch["_result"] = _new_id("752")
+            self.app.org.put_blob(info["id"], f"rows-{batch['id']}", rowids.tobytes())
+            info["numberBatchesCompleted"] += 1
+            info["numberRecordsProcessed"] += len(rowids)
+        info["numberBatchesTotal"] += 1
+        info["_batches"].append(batch)
+        self.app.org.save_job(info["id"], _JOB_KIND, info)
+        return _xml_response(_xml("batchInfo", answer, _BATCH_FIELDS), 201)
+
+    def _result_csv(self, info: dict[str, Any], batch: dict[str, Any]) -> Response:
+        blob = self.app.org.blob(info["id"], f"rows-{batch['id']}") or b""
+        rowids: array.array[int] = array.array("q")
+        rowids.frombytes(blob)
+        sobj = SOBJECTS[info["object"]]
+        fields = field_list(sobj, batch["_fields"])
+        lines = self.app.org.page_csv(sobj, fields, rowids, ",") if len(rowids) else []
+        header = ",".join(f'"{f.name}"' for f in fields)
+        body = (header + "\n" + "".join(line + "\n" for line in lines)).encode("utf-8")
+        return Response(body, 200, media_type="text/csv")

@@ -1,0 +1,263 @@
+"""The peer suite's helpers: connector virtualenvs, runs, their messages, and the live truth.
+
+Each connector is installed from PyPI (pinned) into its own virtualenv under `.peers/` (ignored
+by git, kept between runs). A run points the unmodified connector at the sandbox by putting
+`hostmap/` on its PYTHONPATH: its `sitecustomize` rewrites only the vendor hosts in `requests`.
+The truth the runs are checked against is read from the sandbox through the official clients
+(simple-salesforce, hubspot-api-client), and its call log through the admin API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hubspot
+import requests
+from simple_salesforce import Salesforce
+
+from acm_sync.sandbox.server import SandboxSettings
+
+REPO = Path(__file__).resolve().parents[2]
+PEERS_DIR = REPO / ".peers"
+HOSTMAP = Path(__file__).resolve().parent / "hostmap"
+PYTHON = "3.11"
+
+# The four connectors, pinned; (package, version, entry point).
+CONNECTORS: dict[str, tuple[str, str, str]] = {
+    "tap-salesforce": ("tap-salesforce", "2.8.1", "tap-salesforce"),
+    "airbyte-source-salesforce": ("airbyte-source-salesforce", "2.10.3", "source-salesforce"),
+    "tap-hubspot": ("tap-hubspot", "4.5.0", "tap-hubspot"),
+    "airbyte-source-hubspot": ("airbyte-source-hubspot", "5.7.0", "source-hubspot"),
+}
+
+SALESFORCE_HOSTS = ("https://login.salesforce.com", "https://test.salesforce.com")
+HUBSPOT_HOST = "https://api.hubapi.com"
+
+
+def _uv() -> str:
+    found = shutil.which("uv")
+    if found:
+        return found
+    local = REPO / ".tools" / "bin" / "uv"
+    if local.exists():
+        return str(local)
+    raise RuntimeError("uv is needed to build the connectors' virtualenvs (make install)")
+
+
+def ensure_connector(name: str) -> Path:
+    """The connector's entry point, installing it (pinned) into `.peers/<name>` if needed."""
+    package, version, entry = CONNECTORS[name]
+    venv = PEERS_DIR / name
+    marker = venv / f".installed-{package}-{version}"
+    if not marker.exists():
+        uv = _uv()
+        PEERS_DIR.mkdir(exist_ok=True)
+        subprocess.run(
+            [uv, "venv", "--quiet", "--allow-existing", "--python", PYTHON, str(venv)], check=True
+        )
+        subprocess.run(
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(venv / "bin" / "python"),
+                f"{package}=={version}",
+            ],
+            check=True,
+        )
+        marker.touch()
+    return venv / "bin" / entry
+
+
+@dataclass
+class Run:
+    """One connector invocation: its messages, duration and the sandbox calls it made."""
+
+    messages: list[dict[str, Any]]
+    seconds: float
+    stdout: str
+    stderr: str
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def records(self, stream: str) -> list[dict[str, Any]]:
+        out = []
+        for m in self.messages:
+            if m.get("type") != "RECORD":
+                continue
+            if "record" in m and isinstance(m["record"], dict) and "stream" in m["record"]:
+                if m["record"]["stream"] == stream:  # Airbyte
+                    out.append(m["record"]["data"])
+            elif m.get("stream") == stream:  # Singer
+                out.append(m["record"])
+        return out
+
+    def failed_calls(self) -> list[dict[str, Any]]:
+        """4xx / 5xx answers, except a 429 whose request the connector later retried with
+        success: the sandbox enforces the vendor's rate limits, and backing off is the
+        connector doing its job."""
+        failed = []
+        for i, c in enumerate(self.calls):
+            if c["status"] < 400:
+                continue
+            if c["status"] == 429 and any(
+                later["status"] < 400
+                and (later["method"], later["path"], later["query"])
+                == (c["method"], c["path"], c["query"])
+                for later in self.calls[i + 1 :]
+            ):
+                continue
+            failed.append(c)
+        return failed
+
+    def rate_limited(self) -> int:
+        return sum(1 for c in self.calls if c["status"] == 429)
+
+
+def run_connector(
+    entry: Path,
+    args: list[str],
+    *,
+    settings: SandboxSettings,
+    workdir: Path,
+    admin: Admin,
+    timeout: float = 300,
+) -> Run:
+    """Run the connector against the sandbox (only the vendor hosts rewritten)."""
+    host_map = {h: settings.salesforce_instance_url for h in SALESFORCE_HOSTS}
+    host_map[HUBSPOT_HOST] = settings.hubspot_base_url
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VIRTUAL_ENV", "PYTHON", "SALESFORCE_", "HUBSPOT_"))
+    }
+    env.update(
+        PYTHONPATH=str(HOSTMAP),
+        PEER_HOST_MAP=json.dumps(host_map),
+        PEER_CA_BUNDLE=settings.salesforce_ca_bundle,
+        PATH=f"{entry.parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    workdir.mkdir(parents=True, exist_ok=True)
+    admin.reset_calls()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(entry), *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    seconds = time.perf_counter() - started
+    messages = []
+    for line in done.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                messages.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    run = Run(messages, seconds, done.stdout, done.stderr, admin.calls()["calls"])
+    if done.returncode != 0:
+        errors = [m for m in messages if m.get("type") == "TRACE"][-3:]
+        raise AssertionError(
+            f"{entry.name} {' '.join(args[:1])} exited {done.returncode}:\n"
+            f"{done.stderr[-4000:]}\n{json.dumps(errors)[-3000:]}"
+        )
+    return run
+
+
+class Admin:
+    """The sandbox's call log (admin API, outside the vendor paths)."""
+
+    def __init__(self, base_url: str, verify: str | bool = True) -> None:
+        self.base = base_url.rstrip("/") + "/__sandbox__"
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.verify = verify
+
+    def calls(self) -> dict[str, Any]:
+        response = self.http.get(f"{self.base}/calls", verify=self.verify)
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    def reset_calls(self) -> None:
+        self.http.delete(f"{self.base}/calls", verify=self.verify).raise_for_status()
+
+
+# -- the live truth, through the official clients ------------------------------------------------
+
+
+def salesforce_client(settings: SandboxSettings) -> Salesforce:
+    """simple-salesforce with a session from the sandbox's OAuth refresh-token grant."""
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = settings.salesforce_ca_bundle
+    creds = settings.credentials
+    token = http.post(
+        f"{settings.salesforce_instance_url}/services/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": creds.salesforce_consumer_key,
+            "client_secret": creds.salesforce_consumer_secret,
+            "refresh_token": creds.salesforce_refresh_token,
+        },
+    )
+    token.raise_for_status()
+    body = token.json()
+    return Salesforce(
+        instance_url=body["instance_url"], session_id=body["access_token"], session=http
+    )
+
+
+def salesforce_ids(sf: Salesforce, sobject: str) -> set[str]:
+    return {r["Id"] for r in sf.query_all(f"SELECT Id FROM {sobject}")["records"]}
+
+
+def hubspot_client(settings: SandboxSettings) -> hubspot.HubSpot:
+    return hubspot.HubSpot(
+        access_token=settings.credentials.hubspot_access_token,
+        host=settings.hubspot_base_url,
+        client_side_validation=True,
+    )
+
+
+def hubspot_ids(hs: hubspot.HubSpot, object_type: str) -> set[str]:
+    api = getattr(hs.crm, object_type).basic_api
+    ids: set[str] = set()
+    after = None
+    while True:
+        page = api.get_page(limit=100, after=after)
+        ids.update(r.id for r in page.results)
+        if page.paging is None or page.paging.next is None:
+            return ids
+        after = page.paging.next.after
+
+
+def describe_calls(calls: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(f"{c['method']} {c['path']} {c['status']}" for c in calls)
+
+
+FIGURES: list[dict[str, Any]] = []
+
+
+def record_figures(connector: str, phase: str, run: Run, records: int) -> None:
+    FIGURES.append(
+        {
+            "connector": connector,
+            "phase": phase,
+            "records": records,
+            "seconds": round(run.seconds, 1),
+            "requests": len(run.calls),
+            "429s": run.rate_limited(),
+        }
+    )
