@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from acm_sync.assets.alerts import (
+    BUDGET_STOP_SENSOR,
     FRESHNESS_SENSOR,
     RUN_FAILURE_SENSOR,
     SlackAlertResource,
@@ -225,7 +226,11 @@ def test_the_code_location_groups_owns_and_describes_every_asset() -> None:
     # freshness checks; a new check on a pull asset would need that revisited.
     on_pulls = {c for c in graph.asset_check_keys if c.asset_key.to_user_string() in PULLS}
     assert on_pulls and {c.name for c in on_pulls} == {"freshness_check"}
-    assert {s.name for s in defs.sensors or []} == {RUN_FAILURE_SENSOR, FRESHNESS_SENSOR}
+    assert {s.name for s in defs.sensors or []} == {
+        RUN_FAILURE_SENSOR,
+        BUDGET_STOP_SENSOR,
+        FRESHNESS_SENSOR,
+    }
     assert {s.name for s in defs.schedules or []} == {"sync_schedule", "full_refresh_schedule"}
     for job in ("sync", "full_refresh", "plan", "ingest", "validate"):
         assert defs.resolve_job_def(job)
