@@ -156,18 +156,24 @@ def test_doctor_masks_a_wrong_password_and_token(sandbox: SandboxSettings, tmp_p
         **{**sandbox.env(), "SALESFORCE_PASSWORD": password, "HUBSPOT_ACCESS_TOKEN": token}
     )
     no_sandbox = ["--sandbox-dir", str(tmp_path)]
+    security_token = sandbox.credentials.salesforce_security_token
     for args in (["--json"], []):
         result = _doctor(env, *args, *no_sandbox)
         assert result.exit_code == 1
-        assert password not in result.output
-        assert token not in result.output
-        assert sandbox.credentials.salesforce_security_token not in result.output
+        # Not a secret, nor any piece of one (the old mask showed the first 4 and last 2).
+        for secret in (password, token, security_token):
+            assert secret not in result.output
+            assert secret[:4] not in result.output and secret[-4:] not in result.output
         assert "SALESFORCE_PASSWORD" in result.output
         assert "HUBSPOT_ACCESS_TOKEN" in result.output
     _answer, checks = _json(_doctor(env, "--json", *no_sandbox))
     assert not checks["Salesforce login"]["ok"]
     assert "refused the password login" in checks["Salesforce login"]["detail"]
-    assert "Wron…11 (19 chars)" in checks["Salesforce login"]["detail"]
+    detail = checks["Salesforce login"]["detail"]
+    assert f"SALESFORCE_PASSWORD (<hidden, {len(password)} characters>)" in detail
+    # Salesforce's own error code and message, not the client's "{content}" template.
+    assert "INVALID_LOGIN: Invalid username, password, security token" in detail
+    assert "{content}" not in detail
     assert not checks["HubSpot login"]["ok"]
     assert "401" in checks["HubSpot login"]["detail"]
     # neither CRM answered, so nothing is claimed about their fields

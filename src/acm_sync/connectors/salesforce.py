@@ -426,7 +426,10 @@ class SalesforceResource(dg.ConfigurableResource):
             f"{ENV['consumer_secret']} ({mask(self.consumer_secret)}) and {ENV['domain']} "
             f"({self.domain}, the org's My Domain)",
         }.get(method, "the credentials")
-        detail = scrub(f"{exc.code}: {exc.message}", self._secrets())
+        # simple-salesforce keeps Salesforce's reason in `auth_message`; its `message` is a
+        # template ("… Response content: {content}").
+        reason = getattr(exc, "auth_message", None) or str(exc)
+        detail = scrub(f"{exc.code}: {reason}", self._secrets())
         return (
             f"Salesforce refused the {method} login at {self._login_host()} ({detail}). "
             f"Check {fix}."
