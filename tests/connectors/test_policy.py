@@ -172,6 +172,5 @@ def test_secrets_are_masked_in_messages() -> None:
     token = "pat-na1-0123456789abcdef"
     # Not one character of the secret: only that it is set, and its length.
     assert mask(token) == f"<hidden, {len(token)} characters>"
-    assert not set(mask(token).replace(str(len(token)), "")) & set("pat-na10123456789bcdef")
     assert token not in scrub(f"bad token {token}!", [token, None])
     assert mask("") == "<empty>" and mask("abc") == "<hidden, 3 characters>"
