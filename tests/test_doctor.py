@@ -192,3 +192,39 @@ def test_doctor_names_a_bad_config_key(sandbox: SandboxSettings, tmp_path: Path)
     assert "tiers.key_revenue_shar" in checks["config"]["detail"]
     # the rest still runs, on the default settings
     assert checks["Salesforce login"]["ok"] and checks["HubSpot login"]["ok"]
+
+
+def test_doctor_fails_on_a_mapping_to_a_field_that_does_not_exist(
+    sandbox: SandboxSettings, tmp_path: Path
+) -> None:
+    """The run would stop on it (MappingError): doctor must say so, not "everything is ready"."""
+    config = tmp_path / "acm_sync.yaml"
+    config.write_text(
+        "sync:\n"
+        "  salesforce:\n"
+        "    fields:\n"
+        "      accounts: {industry: Industry_Segment__c}\n"
+        "  hubspot:\n"
+        "    fields:\n"
+        "      contacts: {title: job_titel}\n"
+    )
+    env = _clean_env(**sandbox.env(), ACM_SYNC_CONFIG=str(config))
+    result = _doctor(env, "--json", "--sandbox-dir", str(tmp_path))
+    assert result.exit_code == 1
+    answer, checks = _json(result)
+    assert not answer["ok"]
+    assert checks["config"]["ok"]  # the file is valid; the CRMs lack the fields
+    sf = checks["Salesforce field mapping"]
+    assert not sf["ok"]
+    assert "Account" in sf["detail"] and "'Industry_Segment__c'" in sf["detail"]
+    assert "salesforce.fields.accounts.industry" in sf["detail"]
+    hs = checks["HubSpot field mapping"]
+    assert not hs["ok"]
+    assert "contacts" in hs["detail"] and "'job_titel'" in hs["detail"]
+    assert "did you mean jobtitle" in hs["detail"]
+    human = _doctor(env, "--sandbox-dir", str(tmp_path))
+    assert human.exit_code == 1 and "everything is ready" not in human.output
+    # The default mapping passes the same checks.
+    config.write_text("")
+    _answer, checks = _json(_doctor(env, "--json", "--sandbox-dir", str(tmp_path)))
+    assert checks["Salesforce field mapping"]["ok"] and checks["HubSpot field mapping"]["ok"]
