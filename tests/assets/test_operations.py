@@ -482,3 +482,21 @@ def test_a_bad_schedule_stops_the_code_location_naming_the_key(tmp_path: Path) -
     assert "acm_sync.yaml: schedules.sync.cron: not a valid cron string" in (
         done.stdout + done.stderr
     )
+
+
+def test_a_config_error_is_the_first_line_of_a_failed_load(tmp_path: Path) -> None:
+    """`dagster job execute` / `definitions validate` print the import traceback: the one-line
+    message comes first (not as the last of ~90 lines), without pydantic's own report."""
+    path = write_config(tmp_path, "tiers:\n  key_revenue_shar: 0.8\n")
+    done = _validate({"ACM_SYNC_CONFIG": str(path)})
+    assert done.returncode != 0
+    lines = [
+        line
+        for line in done.stderr.splitlines()
+        if line.strip() and "SupersessionWarning" not in line and "return callback" not in line
+    ]
+    assert lines[0] == (
+        "acm_sync: the code location cannot load: acm_sync.yaml: tiers.key_revenue_shar: "
+        "unknown key"
+    )
+    assert "ValidationError" not in done.stdout + done.stderr
