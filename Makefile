@@ -7,7 +7,7 @@ TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 BIN := $(VENV)/bin
 
-.PHONY: install demo dev test lint format bench clean
+.PHONY: install demo dev test test-ops lint format bench clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,6 +27,9 @@ dev: install  ## Dagster UI + daemon on 127.0.0.1:3000 over the sandbox (.sandbo
 
 test: install  ## the whole test suite
 	$(BIN)/pytest
+
+test-ops: install  ## process-level fault tests: run monitoring after a SIGKILL, sandbox restarts
+	$(BIN)/pytest -m ops
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -13,6 +13,7 @@ from acm_sync.sandbox.process import SandboxProcess
 from sandbox_admin import Admin
 
 
+@pytest.mark.ops
 def test_a_restart_with_a_larger_daily_limit_takes_effect(tmp_path: Path) -> None:
     data = tmp_path / "sandbox"
     with SandboxProcess(data, accounts=100, seed=3, daily_api_limit=40) as settings:
