@@ -63,7 +63,11 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
         wh = warehouse.get()
         sf_settings = settings.salesforce
         budget = run_budget("salesforce", sf_settings.budget, wh, context.run.run_id)
-        client = salesforce.connect(budget=budget, retry=sf_settings.retry)
+        try:
+            client = salesforce.connect(budget=budget, retry=sf_settings.retry)
+        except BudgetExhausted as exc:  # the login itself refused for the daily limit
+            stop_for_budget(context, exc)
+            return
         try:
             result = pull_salesforce(
                 client,

@@ -101,10 +101,14 @@ def writeback_target(
     sync = _sync_settings(writeback_settings)
     run_id = context.run.run_id
     dry = dry_run_crms(settings, salesforce, hubspot)
-    sf = salesforce.connect(
-        budget=run_budget("salesforce", sync.salesforce.budget, wh, run_id),
-        retry=sync.salesforce.retry,
-    )
+    try:
+        sf = salesforce.connect(
+            budget=run_budget("salesforce", sync.salesforce.budget, wh, run_id),
+            retry=sync.salesforce.retry,
+        )
+    except BudgetExhausted as exc:  # the login itself refused for the daily limit
+        stop_for_budget(context, exc)
+        return
     hs = hubspot.connect(
         budget=run_budget("hubspot", sync.hubspot.budget, wh, run_id), settings=sync.hubspot
     )
@@ -271,8 +275,15 @@ def writeback_apply(
     needs = set(sending["crm"]) | {b.crm for b in store.interrupted()}
     if "salesforce" in needs and "salesforce" not in dry:
         budgets["salesforce"] = run_budget("salesforce", sync.salesforce.budget, wh, run_id)
+        try:
+            sf_client = salesforce.connect(
+                budget=budgets["salesforce"], retry=sync.salesforce.retry
+            )
+        except BudgetExhausted as exc:  # the login itself refused for the daily limit
+            stop_for_budget(context, exc)
+            return
         writers["salesforce"] = SalesforceWriter(
-            salesforce.connect(budget=budgets["salesforce"], retry=sync.salesforce.retry),
+            sf_client,
             store,
             plan_run,
             bulk_threshold=settings.salesforce.bulk_threshold,
