@@ -28,9 +28,11 @@ CHECKS = [
     "Salesforce login",
     "Salesforce API limit",
     "Salesforce owned fields",
+    "Salesforce field mapping",
     "HubSpot login",
     "HubSpot API limit",
     "HubSpot owned properties",
+    "HubSpot field mapping",
 ]
 HS_NAMES = sorted({f.hubspot for f in OWNED})
 
