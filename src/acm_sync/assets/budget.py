@@ -53,13 +53,13 @@ def stop_for_budget(
                 },
             )
         )
-    run = context.instance.get_run_by_id(context.run_id)
+    run = context.instance.get_run_by_id(context.run.run_id)
     tags = run.tags if run is not None else {}
     steps = [s for s in tags.get(STOPPED_STEPS_TAG, "").split(",") if s]
     reasons = [r for r in tags.get(STOPPED_REASON_TAG, "").split("; ") if r]
     reason = f"{exc.vendor}: {exc.reason}"
     context.instance.add_run_tags(
-        context.run_id,
+        context.run.run_id,
         {
             STOPPED_TAG: BUDGET,
             STOPPED_STEPS_TAG: ",".join(dict.fromkeys([*steps, step])),
