@@ -7,7 +7,7 @@ TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 BIN := $(VENV)/bin
 
-.PHONY: install demo dev test test-peers lint format bench clean
+.PHONY: install demo dev test test-peers test-ops lint format bench clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -30,6 +30,9 @@ test: install  ## the whole test suite
 
 test-peers: install  ## four open-source connectors (pinned, from PyPI, cached in .peers/) vs the sandbox
 	ACM_PEERS=1 $(BIN)/pytest tests/peers
+
+test-ops: install  ## process-level fault tests: run monitoring after a SIGKILL, sandbox restarts
+	$(BIN)/pytest -m ops
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -15,8 +15,13 @@ PORT="${DEV_PORT:-3000}"
 
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster}"
 mkdir -p "$DAGSTER_HOME"
-if [ ! -f "$DAGSTER_HOME/dagster.yaml" ]; then
-    printf 'telemetry:\n  enabled: false\n' >"$DAGSTER_HOME/dagster.yaml"
+# The instance config: telemetry off, run monitoring on (deploy/dagster.yaml). An older one made
+# by this script (telemetry only) is replaced; one edited by hand is left as it is.
+if [ ! -f "$DAGSTER_HOME/dagster.yaml" ] ||
+    [ "$(cat "$DAGSTER_HOME/dagster.yaml")" = "$(printf 'telemetry:\n  enabled: false')" ]; then
+    cp deploy/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+elif ! grep -q '^run_monitoring:' "$DAGSTER_HOME/dagster.yaml"; then
+    echo "dev: note: $DAGSTER_HOME/dagster.yaml has no run_monitoring (see deploy/dagster.yaml)"
 fi
 
 pids=()

@@ -30,3 +30,12 @@ class Admin:
 
     def hook(self, name: str) -> None:
         self.http.post(f"{self.base}/hooks/{name}", verify=self.verify).raise_for_status()
+
+    def writes(self) -> dict[str, int]:
+        """How many times each record was written ("Account/001…": n) since the last reset."""
+        response = self.http.get(f"{self.base}/writes", verify=self.verify)
+        response.raise_for_status()
+        return response.json()["by_record"]  # type: ignore[no-any-return]
+
+    def reset_writes(self) -> None:
+        self.http.delete(f"{self.base}/writes", verify=self.verify).raise_for_status()

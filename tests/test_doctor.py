@@ -28,9 +28,11 @@ CHECKS = [
     "Salesforce login",
     "Salesforce API limit",
     "Salesforce owned fields",
+    "Salesforce field mapping",
     "HubSpot login",
     "HubSpot API limit",
     "HubSpot owned properties",
+    "HubSpot field mapping",
 ]
 HS_NAMES = sorted({f.hubspot for f in OWNED})
 
@@ -156,18 +158,24 @@ def test_doctor_masks_a_wrong_password_and_token(sandbox: SandboxSettings, tmp_p
         **{**sandbox.env(), "SALESFORCE_PASSWORD": password, "HUBSPOT_ACCESS_TOKEN": token}
     )
     no_sandbox = ["--sandbox-dir", str(tmp_path)]
+    security_token = sandbox.credentials.salesforce_security_token
     for args in (["--json"], []):
         result = _doctor(env, *args, *no_sandbox)
         assert result.exit_code == 1
-        assert password not in result.output
-        assert token not in result.output
-        assert sandbox.credentials.salesforce_security_token not in result.output
+        # Not a secret, nor any piece of one (the old mask showed the first 4 and last 2).
+        for secret in (password, token, security_token):
+            assert secret not in result.output
+            assert secret[:4] not in result.output and secret[-4:] not in result.output
         assert "SALESFORCE_PASSWORD" in result.output
         assert "HUBSPOT_ACCESS_TOKEN" in result.output
     _answer, checks = _json(_doctor(env, "--json", *no_sandbox))
     assert not checks["Salesforce login"]["ok"]
     assert "refused the password login" in checks["Salesforce login"]["detail"]
-    assert "Wron…11 (19 chars)" in checks["Salesforce login"]["detail"]
+    detail = checks["Salesforce login"]["detail"]
+    assert f"SALESFORCE_PASSWORD (<hidden, {len(password)} characters>)" in detail
+    # Salesforce's own error code and message, not the client's "{content}" template.
+    assert "INVALID_LOGIN: Invalid username, password, security token" in detail
+    assert "{content}" not in detail
     assert not checks["HubSpot login"]["ok"]
     assert "401" in checks["HubSpot login"]["detail"]
     # neither CRM answered, so nothing is claimed about their fields
@@ -186,3 +194,39 @@ def test_doctor_names_a_bad_config_key(sandbox: SandboxSettings, tmp_path: Path)
     assert "tiers.key_revenue_shar" in checks["config"]["detail"]
     # the rest still runs, on the default settings
     assert checks["Salesforce login"]["ok"] and checks["HubSpot login"]["ok"]
+
+
+def test_doctor_fails_on_a_mapping_to_a_field_that_does_not_exist(
+    sandbox: SandboxSettings, tmp_path: Path
+) -> None:
+    """The run would stop on it (MappingError): doctor must say so, not "everything is ready"."""
+    config = tmp_path / "acm_sync.yaml"
+    config.write_text(
+        "sync:\n"
+        "  salesforce:\n"
+        "    fields:\n"
+        "      accounts: {industry: Industry_Segment__c}\n"
+        "  hubspot:\n"
+        "    fields:\n"
+        "      contacts: {title: job_titel}\n"
+    )
+    env = _clean_env(**sandbox.env(), ACM_SYNC_CONFIG=str(config))
+    result = _doctor(env, "--json", "--sandbox-dir", str(tmp_path))
+    assert result.exit_code == 1
+    answer, checks = _json(result)
+    assert not answer["ok"]
+    assert checks["config"]["ok"]  # the file is valid; the CRMs lack the fields
+    sf = checks["Salesforce field mapping"]
+    assert not sf["ok"]
+    assert "Account" in sf["detail"] and "'Industry_Segment__c'" in sf["detail"]
+    assert "salesforce.fields.accounts.industry" in sf["detail"]
+    hs = checks["HubSpot field mapping"]
+    assert not hs["ok"]
+    assert "contacts" in hs["detail"] and "'job_titel'" in hs["detail"]
+    assert "did you mean jobtitle" in hs["detail"]
+    human = _doctor(env, "--sandbox-dir", str(tmp_path))
+    assert human.exit_code == 1 and "everything is ready" not in human.output
+    # The default mapping passes the same checks.
+    config.write_text("")
+    _answer, checks = _json(_doctor(env, "--json", "--sandbox-dir", str(tmp_path)))
+    assert checks["Salesforce field mapping"]["ok"] and checks["HubSpot field mapping"]["ok"]

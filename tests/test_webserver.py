@@ -244,7 +244,11 @@ def test_the_webserver_serves_the_code_location_and_runs_sync(webserver: Webserv
     assert schedules["sync_schedule"]["executionTimezone"] == "UTC"
     assert schedules["sync_schedule"]["scheduleState"]["status"] == "RUNNING"
     sensors = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}
-    assert sensors == {"run_failure_alert": "RUNNING", "freshness_checks_sensor": "RUNNING"}
+    assert sensors == {
+        "run_failure_alert": "RUNNING",
+        "budget_stop_alert": "RUNNING",
+        "freshness_checks_sensor": "RUNNING",
+    }
 
     # Launch `sync` through the API and follow it to the end.
     launched = webserver.graphql(

@@ -248,6 +248,17 @@ def doctor(
                     sf_report.message(with_fix=False),
                     sf_report.fix(),
                 )
+                # The `sync` mapping, checked against describe as a pull checks it.
+                from acm_sync.connectors.salesforce_pull import mapping_problems
+
+                unmapped = mapping_problems(sf, sf_settings)
+                check(
+                    "Salesforce field mapping",
+                    not unmapped,
+                    "\n".join(unmapped) or "every mapped field exists (sync.salesforce.fields)",
+                    "fix the names under sync.salesforce.fields in acm_sync.yaml, or create the "
+                    "fields in Salesforce",
+                )
             except Exception as exc:
                 check("Salesforce API", False, f"{type(exc).__name__}: {exc}", "")
 
@@ -284,6 +295,20 @@ def doctor(
                 hs_report.message(with_fix=False),
                 hs_report.fix(),
             )
+            # The `sync` mapping, checked against the properties API as a pull checks it.
+            from acm_sync.connectors.hubspot_pull import mapping_problems as hs_mapping_problems
+
+            try:
+                unmapped_hs = hs_mapping_problems(hs, hs_settings)
+                check(
+                    "HubSpot field mapping",
+                    not unmapped_hs,
+                    "\n".join(unmapped_hs) or "every mapped property exists (sync.hubspot.fields)",
+                    "fix the names under sync.hubspot.fields in acm_sync.yaml, or create the "
+                    "properties in HubSpot",
+                )
+            except Exception as exc:
+                check("HubSpot API", False, f"{type(exc).__name__}: {exc}", "")
     finally:
         for key, old in saved.items():
             if old is None:

@@ -9,6 +9,8 @@ loads: a bad value there stops the load with the file and key named.
 
 from __future__ import annotations
 
+import sys
+
 import dagster as dg
 
 from acm_sync.assets.alerts import SlackAlertResource, build_alerts
@@ -20,12 +22,19 @@ from acm_sync.assets.salesforce import salesforce_assets
 from acm_sync.assets.schedules import build_schedules
 from acm_sync.assets.scoring import ScoringConfigResource, scoring_assets
 from acm_sync.assets.writeback import WritebackSettingsResource, writeback_assets
-from acm_sync.config import load_config
+from acm_sync.config import ConfigError, load_config
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.warehouse import WarehouseResource
 
-config = load_config()
+try:
+    config = load_config()
+except ConfigError as error:
+    # One line, first: `dagster job execute` / `definitions validate` print the import
+    # traceback after it (its last line repeats it), and the UI shows the load error headed by
+    # it. `from None` drops pydantic's own report, which says the same less clearly.
+    print(f"acm_sync: the code location cannot load: {error}", file=sys.stderr, flush=True)
+    raise ConfigError(str(error)) from None
 alerts = build_alerts(config.alerts)
 
 defs = dg.Definitions(

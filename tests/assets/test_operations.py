@@ -19,10 +19,12 @@ import pytest
 import yaml
 
 from acm_sync.assets.alerts import (
+    BUDGET_STOP_SENSOR,
     FRESHNESS_SENSOR,
     RUN_FAILURE_SENSOR,
     SlackAlertResource,
     build_alerts,
+    build_budget_stop_sensor,
     build_freshness_checks,
     build_run_failure_sensor,
     describe_failure,
@@ -38,6 +40,7 @@ from acm_sync.config import ConfigError, load_config
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.operations import AlertSettings, JobSchedule, ScheduleSettings, SlackSettings
+from acm_sync.sandbox.server import SandboxSettings
 from acm_sync.warehouse import WarehouseResource
 
 REPO = Path(__file__).resolve().parents[2]
@@ -225,7 +228,11 @@ def test_the_code_location_groups_owns_and_describes_every_asset() -> None:
     # freshness checks; a new check on a pull asset would need that revisited.
     on_pulls = {c for c in graph.asset_check_keys if c.asset_key.to_user_string() in PULLS}
     assert on_pulls and {c.name for c in on_pulls} == {"freshness_check"}
-    assert {s.name for s in defs.sensors or []} == {RUN_FAILURE_SENSOR, FRESHNESS_SENSOR}
+    assert {s.name for s in defs.sensors or []} == {
+        RUN_FAILURE_SENSOR,
+        BUDGET_STOP_SENSOR,
+        FRESHNESS_SENSOR,
+    }
     assert {s.name for s in defs.schedules or []} == {"sync_schedule", "full_refresh_schedule"}
     for job in ("sync", "full_refresh", "plan", "ingest", "validate"):
         assert defs.resolve_job_def(job)
@@ -340,6 +347,47 @@ def test_a_failed_run_is_posted_to_slack(
     assert "HUBSPOT_ACCESS_TOKEN" in text
     assert text.splitlines()[-1] == f"http://dagster.internal:3000/runs/{result.run_id}"
     assert TOKEN not in text
+
+
+def test_a_run_stopped_for_the_budget_is_posted_as_budget_spent_not_failed(
+    sandbox: SandboxSettings, tmp_path: Path, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    config = write_config(tmp_path, {"sync": {"salesforce": {"budget": {"max_calls_per_run": 1}}}})
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        salesforce_assets,
+        resources={
+            **resources(tmp_path),
+            "salesforce": SalesforceResource.from_env(sandbox.env()),
+            "sync_settings": SyncSettingsResource(config_path=str(config)),
+        },
+        instance=instance,
+    )
+    assert result.success  # a clean stop
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None
+    (record,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
+    success = record.dagster_event
+    assert success is not None
+    sensor = build_budget_stop_sensor(AlertSettings(slack=SlackSettings(channel="#revops")))
+    assert sensor.name == BUDGET_STOP_SENSOR
+    context = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=success,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"slack": SlackAlertResource(token=TOKEN, base_url=slack.url)},
+    )
+    sensor(context)  # type: ignore[operator]
+    assert len(slack.posts) == 1
+    text = slack.posts[0]["text"]
+    first = text.splitlines()[0]
+    assert (
+        first.startswith("acm_sync: ") and f"stopped, API budget spent (run {run.run_id}" in first
+    )
+    assert "salesforce: run cap of 1 calls reached" in text and "failed" not in text
 
 
 def test_without_a_channel_or_a_token_nothing_is_posted(
@@ -477,3 +525,21 @@ def test_a_bad_schedule_stops_the_code_location_naming_the_key(tmp_path: Path) -
     assert "acm_sync.yaml: schedules.sync.cron: not a valid cron string" in (
         done.stdout + done.stderr
     )
+
+
+def test_a_config_error_is_the_first_line_of_a_failed_load(tmp_path: Path) -> None:
+    """`dagster job execute` / `definitions validate` print the import traceback: the one-line
+    message comes first (not as the last of ~90 lines), without pydantic's own report."""
+    path = write_config(tmp_path, "tiers:\n  key_revenue_shar: 0.8\n")
+    done = _validate({"ACM_SYNC_CONFIG": str(path)})
+    assert done.returncode != 0
+    lines = [
+        line
+        for line in done.stderr.splitlines()
+        if line.strip() and "SupersessionWarning" not in line and "return callback" not in line
+    ]
+    assert lines[0] == (
+        "acm_sync: the code location cannot load: acm_sync.yaml: tiers.key_revenue_shar: "
+        "unknown key"
+    )
+    assert "ValidationError" not in done.stdout + done.stderr

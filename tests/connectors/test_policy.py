@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import urllib3
 
 from acm_sync.connectors.common import mask, scrub
 from acm_sync.connectors.policy import (
+    AmbiguousWrite,
     ApiBudget,
     Attempt,
     BudgetExhausted,
@@ -17,6 +19,7 @@ from acm_sync.connectors.policy import (
     RollingWindow,
     classify_hubspot,
     classify_salesforce,
+    never_sent,
     parse_retry_after,
 )
 
@@ -170,6 +173,63 @@ def test_rolling_window_paces_to_the_limit() -> None:
 
 def test_secrets_are_masked_in_messages() -> None:
     token = "pat-na1-0123456789abcdef"
-    assert token not in mask(token) and mask(token).startswith("pat-")
+    # Not one character of the secret: only that it is set, and its length.
+    assert mask(token) == f"<hidden, {len(token)} characters>"
     assert token not in scrub(f"bad token {token}!", [token, None])
-    assert mask("") == "<empty>" and mask("abc") == "***"
+    assert mask("") == "<empty>" and mask("abc") == "<hidden, 3 characters>"
+
+
+# -- writes: a lost answer is ambiguous, never resent -----------------------------------------
+
+
+def _lost_answer() -> BaseException:
+    return urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead(10 bytes read)")
+
+
+def _never_connected() -> BaseException:
+    refused = urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+    # requests wraps it twice: ConnectionError(MaxRetryError(reason=NewConnectionError))
+    return ConnectionError(urllib3.exceptions.MaxRetryError(None, "/x", refused))  # type: ignore[arg-type]
+
+
+def test_never_sent_tells_a_refused_connection_from_a_lost_answer() -> None:
+    assert never_sent(_never_connected())
+    assert never_sent(urllib3.exceptions.ConnectTimeoutError("connect timed out"))
+    assert not never_sent(_lost_answer())
+    assert not never_sent(urllib3.exceptions.ReadTimeoutError(None, "/x", "read timed out"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("failure", [_lost_answer(), Attempt(502, {}, b""), Attempt(504, {}, b"")])
+def test_a_write_whose_answer_is_lost_is_not_resent(failure: Attempt | BaseException) -> None:
+    budget, journal = ApiBudget("test"), []
+    policy = _policy(budget, [])
+    attempt = _script(failure, Attempt(200, {}, b""))
+    with pytest.raises(AmbiguousWrite), policy.writing(journal=lambda: journal.append("sent")):
+        policy.send("/batch/update", attempt, lambda a: a, (urllib3.exceptions.ProtocolError,))
+    assert budget.used == 1 and journal == ["sent"]
+    # Outside a write, the same failure is retried as usual.
+    answer = policy.send(
+        "/query",
+        _script(failure, Attempt(200, {}, b"")),
+        lambda a: a,
+        (urllib3.exceptions.ProtocolError,),
+    )
+    assert answer.status == 200
+
+
+def test_a_write_that_never_left_or_was_refused_is_retried_and_journaled_once() -> None:
+    budget, journal, sleeps = ApiBudget("test"), [], []
+    policy = _policy(budget, sleeps)
+    attempt = _script(_never_connected(), Attempt(503, {}, b""), Attempt(200, {}, b""))
+    with policy.writing(journal=lambda: journal.append("sent")):
+        answer = policy.send("/batch/update", attempt, lambda a: a, (ConnectionError,))
+    assert answer.status == 200 and budget.used == 3
+    assert journal == ["sent"]  # before the first request went out, once
+
+
+def test_a_write_the_budget_refused_is_never_journaled() -> None:
+    budget, journal = ApiBudget("test", max_calls=0), []
+    policy = _policy(budget, [])
+    with pytest.raises(BudgetExhausted), policy.writing(journal=lambda: journal.append("sent")):
+        policy.send("/batch/update", _script(Attempt(200, {}, b"")), lambda a: a, ())
+    assert journal == []

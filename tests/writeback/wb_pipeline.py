@@ -70,7 +70,12 @@ class Pipeline:
         }
 
     def run(
-        self, *, selection: Any = None, raise_on_error: bool = True, **sections: Any
+        self,
+        *,
+        selection: Any = None,
+        raise_on_error: bool = True,
+        instance: dg.DagsterInstance | None = None,
+        **sections: Any,
     ) -> dg.ExecuteInProcessResult:
         config_path = self.write_config(**sections)
         with pytest.MonkeyPatch.context() as env:
@@ -84,6 +89,7 @@ class Pipeline:
                 if selection is None
                 else None,
                 raise_on_error=raise_on_error,
+                instance=instance,
             )
 
 

@@ -3,6 +3,9 @@
     run_failure_alert   every failed run of this code location: job, run id, the failed steps
                         and their errors, the failed checks (secrets masked) → the sensor log, and
                         Slack when `alerts.slack.channel` is set and SLACK_BOT_TOKEN is present.
+    budget_stop_alert   every run that stopped because an API budget was spent (a clean stop,
+                        not a failure: tagged `acm_sync/stopped: budget`, see assets/budget.py)
+                        → "budget spent", with the steps and reasons, the same way.
     freshness checks    one per pull asset: it fails when the asset was not updated within
                         `alerts.freshness_hours`. Blocking, so a failed check fails its run and
                         reaches Slack through the sensor above.
@@ -25,11 +28,18 @@ from pydantic import Field
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.client import WebClient
 
+from acm_sync.assets.budget import (
+    BUDGET,
+    STOPPED_REASON_TAG,
+    STOPPED_STEPS_TAG,
+    STOPPED_TAG,
+)
 from acm_sync.assets.jobs import pull_asset_keys
 from acm_sync.connectors.common import scrub
 from acm_sync.operations import SLACK_TOKEN_ENV, AlertSettings
 
 RUN_FAILURE_SENSOR = "run_failure_alert"
+BUDGET_STOP_SENSOR = "budget_stop_alert"
 FRESHNESS_SENSOR = "freshness_checks_sensor"
 # Values never to appear in an alert, whatever an error message happens to quote.
 SECRET_ENV_VARS = (
@@ -178,24 +188,84 @@ def build_run_failure_sensor(settings: AlertSettings) -> dg.SensorDefinition:
         alert = describe_failure(context, ui_url=settings.ui_url)
         text = alert.text()
         context.log.error(text)
-        if not channel:
-            return
-        if not slack.token:
-            context.log.warning(
-                f"alerts.slack.channel is {channel} but {SLACK_TOKEN_ENV} is not set: not posted"
-            )
-            return
-        try:
-            slack.get_client().chat_postMessage(channel=channel, text=text, mrkdwn=True)
-        except SlackApiError as exc:
-            # The tick fails (and is retried); Slack's error code, never the token.
-            raise RuntimeError(
-                f"Slack refused the alert for run {alert.run_id} in {channel}: "
-                f"{exc.response.get('error', exc.response.status_code)}"
-            ) from None
-        context.log.info(f"posted to Slack {channel}")
+        _post(context, slack, channel, text, alert.run_id)
 
     return run_failure_alert
+
+
+def _post(
+    context: dg.RunStatusSensorContext,
+    slack: SlackAlertResource,
+    channel: str | None,
+    text: str,
+    run_id: str,
+) -> None:
+    if not channel:
+        return
+    if not slack.token:
+        context.log.warning(
+            f"alerts.slack.channel is {channel} but {SLACK_TOKEN_ENV} is not set: not posted"
+        )
+        return
+    try:
+        slack.get_client().chat_postMessage(channel=channel, text=text, mrkdwn=True)
+    except SlackApiError as exc:
+        # The tick fails (and is retried); Slack's error code, never the token.
+        raise RuntimeError(
+            f"Slack refused the alert for run {run_id} in {channel}: "
+            f"{exc.response.get('error', exc.response.status_code)}"
+        ) from None
+    context.log.info(f"posted to Slack {channel}")
+
+
+def budget_stop_text(run: dg.DagsterRun, ui_url: str | None = None) -> str | None:
+    """The alert for a run that stopped on a spent API budget (None for any other run)."""
+    if run.tags.get(STOPPED_TAG) != BUDGET:
+        return None
+    job = "asset run" if run.job_name.startswith("__ASSET_JOB") else f"job `{run.job_name}`"
+    launched = run.tags.get("dagster/schedule_name") or run.tags.get("dagster/sensor_name")
+    by = f", launched by {launched}" if launched else ""
+    lines = [
+        f"acm_sync: {job} stopped, API budget spent (run {run.run_id}{by}). Not a failure: "
+        "what ran is kept and the next run resumes."
+    ]
+    lines += [
+        f"• {reason}" for reason in run.tags.get(STOPPED_REASON_TAG, "").split("; ") if reason
+    ]
+    steps = run.tags.get(STOPPED_STEPS_TAG, "")
+    if steps:
+        lines.append(f"• stopped at: {steps.replace(',', ', ')}; the steps after them skipped")
+    if ui_url:
+        lines.append(f"{ui_url.rstrip('/')}/runs/{run.run_id}")
+    return "\n".join(lines)
+
+
+def build_budget_stop_sensor(settings: AlertSettings) -> dg.SensorDefinition:
+    """Reports runs that stopped cleanly on a spent API budget: "budget spent", not "failed"."""
+    channel = settings.slack.channel
+
+    @dg.run_status_sensor(
+        name=BUDGET_STOP_SENSOR,
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        description="Logs every run that stopped because a CRM's API budget was spent (a clean "
+        "stop: the run succeeds, the steps after the stop are skipped, the next run resumes) "
+        "as 'budget spent', and posts it to Slack "
+        + (f"channel {channel}" if channel else "(alerts.slack.channel: not set)")
+        + f" when {SLACK_TOKEN_ENV} is set.",
+        default_status=(
+            dg.DefaultSensorStatus.RUNNING
+            if settings.run_failure
+            else dg.DefaultSensorStatus.STOPPED
+        ),
+    )
+    def budget_stop_alert(context: dg.RunStatusSensorContext, slack: SlackAlertResource) -> None:
+        text = budget_stop_text(context.dagster_run, settings.ui_url)
+        if text is None:
+            return
+        context.log.warning(text)
+        _post(context, slack, channel, text, context.dagster_run.run_id)
+
+    return budget_stop_alert
 
 
 # -- freshness ---------------------------------------------------------------------------------
@@ -243,7 +313,7 @@ class Alerts:
 def build_alerts(settings: AlertSettings) -> Alerts:
     checks = build_freshness_checks(settings)
     freshness = build_freshness_sensor(checks)
-    sensors = [build_run_failure_sensor(settings)]
+    sensors = [build_run_failure_sensor(settings), build_budget_stop_sensor(settings)]
     if freshness is not None:
         sensors.append(freshness)
     return Alerts(checks=checks, sensors=sensors)

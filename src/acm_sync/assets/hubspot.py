@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from acm_sync.assets.budget import stop_for_budget
 from acm_sync.assets.ingest import (
     PullConfig,
     SyncSettingsResource,
@@ -14,6 +15,7 @@ from acm_sync.assets.ingest import (
 from acm_sync.connectors.common import PullResult
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.hubspot_pull import HS_OBJECTS, pull_hubspot
+from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.warehouse import Warehouse, WarehouseResource
 from acm_sync.writeback.fields import owned_names
 
@@ -30,7 +32,8 @@ def _run(
     sync_settings: SyncSettingsResource,
     table: str,
     step: str,
-) -> tuple[PullResult, Warehouse]:
+) -> tuple[PullResult, Warehouse] | None:
+    """The pull's result, or None when the API budget stopped it (a clean stop, reported)."""
     settings = sync_settings.get()
     wh = warehouse.get()
     hs_settings = settings.hubspot
@@ -46,9 +49,16 @@ def _run(
             run_id=context.run.run_id,
             owned=owned_names("hubspot", HS_OBJECTS[table].name),
         )
+    except BudgetExhausted as exc:
+        stop_for_budget(context, exc)
+        return None
     finally:
         wh.record_calls(context.run.run_id, "hubspot", step, client.calls)
     log_result(context, result)
+    if not result.complete:  # what it pulled is committed; the next run resumes there
+        stop = BudgetExhausted("hubspot", result.stopped or "stopped early")
+        stop_for_budget(context, stop, metadata=metadata(result, wh, table))
+        return None
     return result, wh
 
 
@@ -60,6 +70,7 @@ def _run(
     "merged-away ids (hs_merged_object_ids) as is_deleted + merged_into; raw rows in "
     "`raw_hubspot_companies`.",
     metadata={"object_type": "companies", "canonical_table": "accounts"},
+    output_required=False,  # not produced when the API budget stops the pull
 )
 def hubspot_companies(
     context: dg.AssetExecutionContext,
@@ -67,11 +78,13 @@ def hubspot_companies(
     hubspot: HubSpotResource,
     warehouse: WarehouseResource,
     sync_settings: SyncSettingsResource,
-) -> dg.MaterializeResult:
-    result, wh = _run(
+) -> Iterator[dg.MaterializeResult]:
+    pulled = _run(
         context, config, hubspot, warehouse, sync_settings, "accounts", "hubspot_companies"
     )
-    return dg.MaterializeResult(metadata=metadata(result, wh, "accounts"))
+    if pulled is not None:
+        result, wh = pulled
+        yield dg.MaterializeResult(metadata=metadata(result, wh, "accounts"))
 
 
 @dg.asset(
@@ -81,6 +94,7 @@ def hubspot_companies(
     description="HubSpot contacts → `contacts` with their primary company (contact→company "
     "association); archives and merges included; raw rows in `raw_hubspot_contacts`.",
     metadata={"object_type": "contacts", "canonical_table": "contacts"},
+    output_required=False,  # not produced when the API budget stops the pull
 )
 def hubspot_contacts(
     context: dg.AssetExecutionContext,
@@ -88,11 +102,13 @@ def hubspot_contacts(
     hubspot: HubSpotResource,
     warehouse: WarehouseResource,
     sync_settings: SyncSettingsResource,
-) -> dg.MaterializeResult:
-    result, wh = _run(
+) -> Iterator[dg.MaterializeResult]:
+    pulled = _run(
         context, config, hubspot, warehouse, sync_settings, "contacts", "hubspot_contacts"
     )
-    return dg.MaterializeResult(metadata=metadata(result, wh, "contacts"))
+    if pulled is not None:
+        result, wh = pulled
+        yield dg.MaterializeResult(metadata=metadata(result, wh, "contacts"))
 
 
 @dg.multi_asset(
@@ -106,6 +122,7 @@ def hubspot_contacts(
             "(deal→company association); archives and merges included; raw rows in "
             "`raw_hubspot_deals`.",
             metadata={"object_type": "deals", "canonical_table": "opportunities"},
+            skippable=True,  # not produced when the API budget stops the pull
         ),
         dg.AssetSpec(
             "hubspot_deal_stage_history",
@@ -116,6 +133,7 @@ def hubspot_contacts(
             "closedate) → `opportunity_stage_history` (ids hs:…), read in the same pass as the "
             "deals; raw versions in `raw_hubspot_deal_history`.",
             metadata={"object_type": "deals", "canonical_table": "opportunity_stage_history"},
+            skippable=True,
         ),
     ],
 )
@@ -126,9 +144,12 @@ def hubspot_deals(
     warehouse: WarehouseResource,
     sync_settings: SyncSettingsResource,
 ) -> Iterator[dg.MaterializeResult]:
-    result, wh = _run(
+    pulled = _run(
         context, config, hubspot, warehouse, sync_settings, "opportunities", "hubspot_deals"
     )
+    if pulled is None:
+        return
+    result, wh = pulled
     yield dg.MaterializeResult(
         asset_key="hubspot_deals", metadata=metadata(result, wh, "opportunities")
     )

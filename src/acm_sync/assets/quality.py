@@ -13,6 +13,7 @@ write-back never runs on a pull that failed its gates. The gates are also kept i
 (`QualityStore.gates_open`) for write-back runs launched on their own.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from acm_sync.assets.budget import stop_for_budget
 from acm_sync.assets.ingest import ConfigFileResource, SyncSettingsResource, run_budget
 from acm_sync.connectors.common import CredentialsError
 from acm_sync.connectors.hubspot import HubSpotResource
+from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.identity import match_accounts, match_contacts
 from acm_sync.quality import derive
@@ -112,6 +115,7 @@ def _md(frame: pd.DataFrame) -> dg.MetadataValue:
     "OpportunityStage (IsClosed / IsWon / DefaultProbability) and HubSpot deal pipelines "
     "(isClosed / probability). The stage rules of the quality suites check against it. A CRM "
     "without credentials keeps its last stored list.",
+    output_required=False,  # not produced when the API budget stops the step
 )
 def quality_stage_catalog(
     context: dg.AssetExecutionContext,
@@ -119,7 +123,7 @@ def quality_stage_catalog(
     hubspot: HubSpotResource,
     warehouse: WarehouseResource,
     sync_settings: SyncSettingsResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     wh = warehouse.get()
     store = QualityStore(wh)
     settings = sync_settings.get()
@@ -147,10 +151,13 @@ def quality_stage_catalog(
             context.log.warning(f"{source}: stage list not refreshed: {exc}")
             skipped.append(source)
             parts.append(StageCatalog(previous[previous["source"] == source]))
+        except BudgetExhausted as exc:
+            stop_for_budget(context, exc)
+            return
     catalog = StageCatalog.combine(*parts)
     store.save_stage_catalog(catalog)
     counts = catalog.frame.groupby("source").size()
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(catalog.frame)),
             **{f"{s}_stages": dg.MetadataValue.int(int(n)) for s, n in counts.items()},

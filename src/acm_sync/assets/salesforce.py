@@ -1,7 +1,10 @@
 """Salesforce ingestion assets: one per object, raw + canonical rows in the warehouse."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
+from acm_sync.assets.budget import stop_for_budget
 from acm_sync.assets.ingest import (
     PullConfig,
     SyncSettingsResource,
@@ -9,6 +12,7 @@ from acm_sync.assets.ingest import (
     metadata,
     run_budget,
 )
+from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.connectors.salesforce_pull import SF_OBJECTS, pull_salesforce
 from acm_sync.warehouse import WarehouseResource
@@ -46,6 +50,7 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
         owners=OWNERS,
         description=DESCRIPTIONS[table],
         metadata={"sobject": spec.name, "canonical_table": table},
+        output_required=False,  # not produced when the API budget stops the pull
     )
     def _pull(
         context: dg.AssetExecutionContext,
@@ -53,12 +58,16 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
         salesforce: SalesforceResource,
         warehouse: WarehouseResource,
         sync_settings: SyncSettingsResource,
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult]:
         settings = sync_settings.get()
         wh = warehouse.get()
         sf_settings = settings.salesforce
         budget = run_budget("salesforce", sf_settings.budget, wh, context.run.run_id)
-        client = salesforce.connect(budget=budget, retry=sf_settings.retry)
+        try:
+            client = salesforce.connect(budget=budget, retry=sf_settings.retry)
+        except BudgetExhausted as exc:  # the login itself refused for the daily limit
+            stop_for_budget(context, exc)
+            return
         try:
             result = pull_salesforce(
                 client,
@@ -69,10 +78,17 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
                 run_id=context.run.run_id,
                 owned=owned_names("salesforce", spec.name),
             )
+        except BudgetExhausted as exc:
+            stop_for_budget(context, exc)
+            return
         finally:
             wh.record_calls(context.run.run_id, "salesforce", ASSET_NAMES[table], client.calls)
         log_result(context, result)
-        return dg.MaterializeResult(metadata=metadata(result, wh, table))
+        if not result.complete:  # what it pulled is committed; the next run resumes there
+            stop = BudgetExhausted("salesforce", result.stopped or "stopped early")
+            stop_for_budget(context, stop, metadata=metadata(result, wh, table))
+            return
+        yield dg.MaterializeResult(metadata=metadata(result, wh, table))
 
     return _pull
 

@@ -15,14 +15,17 @@
 """
 
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import dagster as dg
 import pandas as pd
 
+from acm_sync.assets.budget import stop_for_budget
 from acm_sync.assets.ingest import ConfigFileResource, run_budget
 from acm_sync.connectors.hubspot import HubSpotResource
+from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.quality.store import QualityStore
 from acm_sync.warehouse import Warehouse, WarehouseResource
@@ -85,6 +88,7 @@ def _md_table(frame: pd.DataFrame, rows: int = 50) -> str:
     kinds={"salesforce", "hubspot"},
     description="The owned fields exist in both CRMs: Salesforce describe (deploy salesforce/ "
     "when missing), HubSpot properties in group acm_sync (created when missing, unless dry-run).",
+    output_required=False,  # not produced when the API budget stops the step
 )
 def writeback_target(
     context: dg.AssetExecutionContext,
@@ -92,15 +96,19 @@ def writeback_target(
     hubspot: HubSpotResource,
     warehouse: WarehouseResource,
     writeback_settings: WritebackSettingsResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     wh, settings = warehouse.get(), writeback_settings.get()
     sync = _sync_settings(writeback_settings)
     run_id = context.run.run_id
     dry = dry_run_crms(settings, salesforce, hubspot)
-    sf = salesforce.connect(
-        budget=run_budget("salesforce", sync.salesforce.budget, wh, run_id),
-        retry=sync.salesforce.retry,
-    )
+    try:
+        sf = salesforce.connect(
+            budget=run_budget("salesforce", sync.salesforce.budget, wh, run_id),
+            retry=sync.salesforce.retry,
+        )
+    except BudgetExhausted as exc:  # the login itself refused for the daily limit
+        stop_for_budget(context, exc)
+        return
     hs = hubspot.connect(
         budget=run_budget("hubspot", sync.hubspot.budget, wh, run_id), settings=sync.hubspot
     )
@@ -109,6 +117,9 @@ def writeback_target(
             check_salesforce_fields(sf),
             ensure_hubspot_properties(hs, create="hubspot" not in dry),
         ]
+    except BudgetExhausted as exc:
+        stop_for_budget(context, exc)
+        return
     finally:
         wh.record_calls(run_id, "salesforce", "writeback_target", sf.calls)
         wh.record_calls(run_id, "hubspot", "writeback_target", hs.calls)
@@ -122,7 +133,7 @@ def writeback_target(
     _replace_all(wh, TARGET_TABLE, status)
     for report in reports:
         (context.log.info if report.ok else context.log.warning)(report.message())
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "ready": dg.MetadataValue.bool(all(r.ok for r in reports)),
             "objects": dg.MetadataValue.md(_md_table(status.drop(columns=["message"]))),
@@ -233,6 +244,7 @@ def writeback_plan(
     description="Sends the plan: Salesforce sObject Collections (≤ 200) or Bulk API 2.0, "
     "HubSpot batch update (≤ 100). Only when the blocking quality gates passed and dry-run is "
     "off; rejected rows go to `writeback_dead_letter` and are retried on later runs.",
+    output_required=False,  # not produced when the API budget stops the step
 )
 def writeback_apply(
     context: dg.AssetExecutionContext,
@@ -240,7 +252,7 @@ def writeback_apply(
     hubspot: HubSpotResource,
     warehouse: WarehouseResource,
     writeback_settings: WritebackSettingsResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     wh, settings = warehouse.get(), writeback_settings.get()
     run_id = context.run.run_id
     is_open, why = QualityStore(wh).gates_open()
@@ -263,8 +275,15 @@ def writeback_apply(
     needs = set(sending["crm"]) | {b.crm for b in store.interrupted()}
     if "salesforce" in needs and "salesforce" not in dry:
         budgets["salesforce"] = run_budget("salesforce", sync.salesforce.budget, wh, run_id)
+        try:
+            sf_client = salesforce.connect(
+                budget=budgets["salesforce"], retry=sync.salesforce.retry
+            )
+        except BudgetExhausted as exc:  # the login itself refused for the daily limit
+            stop_for_budget(context, exc)
+            return
         writers["salesforce"] = SalesforceWriter(
-            salesforce.connect(budget=budgets["salesforce"], retry=sync.salesforce.retry),
+            sf_client,
             store,
             plan_run,
             bulk_threshold=settings.salesforce.bulk_threshold,
@@ -280,16 +299,30 @@ def writeback_apply(
             f"{crm}: dry-run — planned changes not sent (set writeback.dry_run: false in "
             "acm_sync.yaml to write to this CRM)"
         )
+    done: list[Any] = []
+
+    def finished(o: Any) -> None:
+        done.append(o)
+        context.log.info(
+            f"{o.crm} {o.object}: {o.written} written, {o.rejected} rejected of "
+            f"{o.records} ({o.method}, {o.write_calls} calls, {o.seconds}s)"
+        )
+
     try:
         outcomes = apply_plan(
-            plan,
-            writers,
-            planned_at=pd.Timestamp(planned_at),
-            on_object=lambda o: context.log.info(
-                f"{o.crm} {o.object}: {o.written} written, {o.rejected} rejected of "
-                f"{o.records} ({o.method}, {o.write_calls} calls, {o.seconds}s)"
-            ),
+            plan, writers, planned_at=pd.Timestamp(planned_at), on_object=finished
         )
+    except BudgetExhausted as exc:
+        # What was written is ledgered batch by batch; the rest stays planned for the next run.
+        stop_for_budget(
+            context,
+            exc,
+            metadata={
+                "written_before_the_stop": dg.MetadataValue.int(sum(o.written for o in done)),
+                "objects_done": ", ".join(f"{o.crm} {o.object}" for o in done) or "(none)",
+            },
+        )
+        return
     finally:
         for crm, writer in writers.items():
             wh.record_calls(run_id, crm, "writeback_apply", writer.calls)
@@ -311,7 +344,7 @@ def writeback_apply(
         )
         for crm, b in budgets.items()
     }
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "planned": dg.MetadataValue.int(planned),
             "written": dg.MetadataValue.int(written),

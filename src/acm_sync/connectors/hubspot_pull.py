@@ -104,6 +104,42 @@ def history_properties(settings: HubSpotSync) -> list[str]:
     return list(dict.fromkeys(n for ref in refs for n in field_names(ref)))
 
 
+def unknown_properties(
+    spec: HsObject, settings: HubSpotSync, names: list[str], known: set[str]
+) -> str | None:
+    """What is wrong with the properties read against the properties API's `known`: a message
+    naming each missing one and its config key, or None when all exist."""
+    column_of = {
+        n: column
+        for column, ref in settings.field_map(spec.table).items()
+        for n in field_names(ref)
+    }
+    unknown = {n: column_of.get(n, "(system property)") for n in names if n not in known}
+    if not unknown:
+        return None
+    return unknown_fields_message(
+        crm="HubSpot",
+        obj=spec.name,
+        unknown=unknown,
+        known=known,
+        config_key=f"hubspot.fields.{spec.table}",
+    )
+
+
+def mapping_problems(client: HubSpotClient, settings: HubSpotSync) -> list[str]:
+    """The `sync.hubspot` mapping checked against the properties API, as a pull checks it (one
+    call per object type): a message per object type with properties that do not exist."""
+    problems = []
+    for spec in HS_OBJECTS.values():
+        names = properties_for(spec, settings)
+        if spec.history:
+            names += history_properties(settings)
+        problem = unknown_properties(spec, settings, names, client.property_names(spec.name))
+        if problem:
+            problems.append(problem)
+    return problems
+
+
 def rules_for(spec: HsObject, settings: HubSpotSync) -> MappingRules:
     return MappingRules(
         source=SOURCE,
@@ -523,22 +559,9 @@ class _Pull:
         ):
             return
         known = self.client.property_names(self.spec.name)
-        column_of = {
-            n: column
-            for column, ref in self.settings.field_map(self.spec.table).items()
-            for n in field_names(ref)
-        }
-        unknown = {n: column_of.get(n, "(system property)") for n in names if n not in known}
-        if unknown:
-            raise MappingError(
-                unknown_fields_message(
-                    crm="HubSpot",
-                    obj=self.spec.name,
-                    unknown=unknown,
-                    known=known,
-                    config_key=f"hubspot.fields.{self.spec.table}",
-                )
-            )
+        problem = unknown_properties(self.spec, self.settings, names, known)
+        if problem:
+            raise MappingError(problem)
         self.wh.save_schema_check(SOURCE, self.spec.name, fingerprint)
 
     def run(self) -> PullResult:

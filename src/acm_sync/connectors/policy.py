@@ -4,6 +4,12 @@ and the pacing to a vendor's rolling rate window.
 Every HTTP request a client library makes passes through `RequestPolicy.send` (the Salesforce
 session and the HubSpot pool manager both delegate to it), so retries, budget and pacing are
 decided in one place, for pulls and write-back alike.
+
+Writes are the one exception to "a transient failure is retried": a write whose request left
+and whose answer was lost (a dropped connection, a read timeout, a 500 / 502 / 504) may have
+been applied, so it is never sent again blindly. Inside `RequestPolicy.writing` such a failure
+raises `AmbiguousWrite`, and the caller settles it by reading the records back. A failure to
+connect at all (nothing left) is still retried.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Generic, TypeVar
+
+import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +61,40 @@ class BudgetExhausted(Exception):
 
 class RetriesExhausted(Exception):
     """A transient failure outlasted the retry policy."""
+
+
+class AmbiguousWrite(Exception):
+    """A write request left and its answer was lost: the CRM may have applied it.
+
+    Never resent as is: the caller reads the records back and sends only what did not land."""
+
+    def __init__(self, vendor: str, path: str, reason: str) -> None:
+        super().__init__(f"{vendor}: {path}: the answer to a write was lost ({reason})")
+        self.vendor = vendor
+        self.path = path
+        self.reason = reason
+
+
+# Answers that do not say whether a write was applied (the server or a gateway failed while
+# handling it). 429 and 503 are refusals before processing: retried like any request.
+_AMBIGUOUS_STATUS = (500, 502, 504)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when a transport failure happened before the request could reach the server (the
+    connection was never made), so resending it cannot apply anything twice."""
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        err = stack.pop()
+        if not isinstance(err, BaseException) or id(err) in seen:
+            continue
+        seen.add(id(err))
+        # NewConnectionError is a ConnectTimeoutError in urllib3 2.
+        if isinstance(err, urllib3.exceptions.ConnectTimeoutError):
+            return True
+        stack += [err.__cause__, err.__context__, getattr(err, "reason", None), *err.args]
+    return False
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -219,6 +262,20 @@ class RequestPolicy(Generic[T]):
     sleep: Callable[[float], None] = time.sleep
     retries: int = 0
     waited: float = 0.0
+    _writing: bool = field(default=False, repr=False)
+    _before_send: Callable[[], None] | None = field(default=None, repr=False)
+
+    @contextmanager
+    def writing(self, *, journal: Callable[[], None] | None = None) -> Iterator[None]:
+        """Requests made in the block are writes: a lost answer raises `AmbiguousWrite`
+        instead of a resend. `journal` runs once, just before the first counted request of
+        the block goes out — after the budget granted it — so a write the budget refused is
+        never journaled as sent."""
+        self._writing, self._before_send = True, journal
+        try:
+            yield
+        finally:
+            self._writing, self._before_send = False, None
 
     def send(
         self,
@@ -240,18 +297,27 @@ class RequestPolicy(Generic[T]):
             for pattern, pacer in self.pacers:
                 if pattern.search(path):
                     pacer.acquire()
+            writing = self._writing and counted
+            if writing and self._before_send is not None:
+                journal, self._before_send = self._before_send, None
+                journal()
             tries += 1
             result: T | None = None
             try:
                 answer = attempt()
             except transient as exc:
-                verdict = Verdict(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+                reason = f"{type(exc).__name__}: {exc}"
+                if writing and not never_sent(exc):
+                    raise AmbiguousWrite(self.vendor, path, reason) from exc
+                verdict = Verdict(Outcome.RETRY, reason)
             else:
                 result = answer
                 seen = inspect(answer)
                 if self.on_response is not None:
                     self.on_response(seen.headers)
                 verdict = self.classify(seen.status or 0, seen.headers, seen.body)
+                if writing and seen.status in _AMBIGUOUS_STATUS:
+                    raise AmbiguousWrite(self.vendor, path, f"HTTP {seen.status}")
             if verdict.outcome in (Outcome.OK, Outcome.FATAL) and result is not None:
                 return result
             if verdict.outcome is Outcome.EXHAUSTED:

@@ -161,6 +161,10 @@ class SalesforceClient:
         return self.budget.used
 
     @property
+    def policy(self) -> RequestPolicy[requests.Response]:
+        return self.session.policy
+
+    @property
     def retries(self) -> int:
         return self.session.policy.retries
 
@@ -250,11 +254,16 @@ class SalesforceClient:
         )
         return list(answer or [])
 
-    def ingest_start(self, obj: str, csv: str) -> str:
-        """A Bulk API 2.0 update job with the CSV uploaded and closed; its id."""
+    def ingest_start(
+        self, obj: str, csv: str, *, on_created: Callable[[str], None] | None = None
+    ) -> str:
+        """A Bulk API 2.0 update job with the CSV uploaded and closed; its id. `on_created`
+        hears the job id as soon as the job exists (before the data goes up)."""
         bulk = self._bulk(obj)
         job = self._with_session(lambda: bulk.create_job(Operation.update))
         job_id = str(job["id"])
+        if on_created is not None:
+            on_created(job_id)
         self._with_session(lambda: bulk.upload_job_data(job_id, csv))
         self._with_session(lambda: bulk.close_job(job_id))
         return job_id
@@ -417,7 +426,10 @@ class SalesforceResource(dg.ConfigurableResource):
             f"{ENV['consumer_secret']} ({mask(self.consumer_secret)}) and {ENV['domain']} "
             f"({self.domain}, the org's My Domain)",
         }.get(method, "the credentials")
-        detail = scrub(f"{exc.code}: {exc.message}", self._secrets())
+        # simple-salesforce keeps Salesforce's reason in `auth_message`; its `message` is a
+        # template ("… Response content: {content}").
+        reason = getattr(exc, "auth_message", None) or str(exc)
+        detail = scrub(f"{exc.code}: {reason}", self._secrets())
         return (
             f"Salesforce refused the {method} login at {self._login_host()} ({detail}). "
             f"Check {fix}."

@@ -95,6 +95,43 @@ def rules_for(spec: SfObject, settings: SalesforceSync) -> MappingRules:
     )
 
 
+def unknown_fields(
+    spec: SfObject, settings: SalesforceSync, fields: Sequence[str], known: set[str]
+) -> str | None:
+    """What is wrong with the selected fields against describe's `known`: a message naming
+    each missing field and its config key, or None when all exist."""
+    lower = {k.lower() for k in known}
+    column_of = {
+        n.lower(): column
+        for column, ref in settings.field_map(spec.table).items()
+        for n in field_names(ref)
+    }
+    unknown = {
+        f: column_of.get(f.lower(), "(system field)") for f in fields if f.lower() not in lower
+    }
+    if not unknown:
+        return None
+    return unknown_fields_message(
+        crm="Salesforce",
+        obj=spec.name,
+        unknown=unknown,
+        known=known,
+        config_key=f"salesforce.fields.{spec.table}",
+    )
+
+
+def mapping_problems(client: SalesforceClient, settings: SalesforceSync) -> list[str]:
+    """The `sync.salesforce` field mapping checked against describe, as a pull checks it (one
+    describe call per object): a message per object with fields that do not exist."""
+    problems = []
+    for spec in SF_OBJECTS.values():
+        fields = select_fields(spec, settings)
+        problem = unknown_fields(spec, settings, fields, client.field_names(spec.name))
+        if problem:
+            problems.append(problem)
+    return problems
+
+
 def check_fields(
     client: SalesforceClient,
     wh: Warehouse,
@@ -122,24 +159,9 @@ def check_fields(
         return missing
     known = client.field_names(spec.name)
     lower = {k.lower() for k in known}
-    column_of = {
-        n.lower(): column
-        for column, ref in settings.field_map(spec.table).items()
-        for n in field_names(ref)
-    }
-    unknown = {
-        f: column_of.get(f.lower(), "(system field)") for f in fields if f.lower() not in lower
-    }
-    if unknown:
-        raise MappingError(
-            unknown_fields_message(
-                crm="Salesforce",
-                obj=spec.name,
-                unknown=unknown,
-                known=known,
-                config_key=f"salesforce.fields.{spec.table}",
-            )
-        )
+    problem = unknown_fields(spec, settings, fields, known)
+    if problem:
+        raise MappingError(problem)
     absent = frozenset(f for f in optional if f.lower() not in lower)
     wh.save_schema_check(SOURCE, spec.name, fingerprint, absent)
     return absent

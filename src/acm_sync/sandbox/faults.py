@@ -8,7 +8,9 @@ Each sandbox server wraps its ASGI app with a `FaultInjector`. The injector
   latency, or a connection dropped half-way through the response body;
 - hands per-record rejections to the vendor code (`take_rejection`), which fails that record
   the way the vendor's API would;
-- runs vendor hooks on demand (`expire_sessions`, `exhaust_limit`).
+- runs vendor hooks on demand (`expire_sessions`, `exhaust_limit`);
+- keeps a write log: how many times each record was written (`record_writes`, called by the
+  vendor code for every record a write applied), so a test can tell a record written twice.
 
 The admin API lives under `/__sandbox__/`, outside every path the real APIs use:
 
@@ -17,6 +19,8 @@ The admin API lives under `/__sandbox__/`, outside every path the real APIs use:
     DELETE /__sandbox__/faults            disarm all rules
     GET    /__sandbox__/calls             {"total": n, "by_route": {"GET /path": n}, "calls": [...]}
     DELETE /__sandbox__/calls             reset the call log
+    GET    /__sandbox__/writes            {"total": n, "by_record": {"Account/001…": n}}
+    DELETE /__sandbox__/writes            reset the write log
     POST   /__sandbox__/hooks/{name}      run a vendor hook now (expire_sessions, exhaust_limit)
 
 A rule (all keys optional but `kind`):
@@ -125,6 +129,7 @@ class FaultInjector:
     _calls: list[Call] = field(default_factory=list)
     _total: int = 0
     _by_route: Counter[str] = field(default_factory=Counter)
+    _writes: Counter[str] = field(default_factory=Counter)
     _hooks: dict[str, Callable[[], None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -145,6 +150,11 @@ class FaultInjector:
                     self._prune()
                     return rule.error_code, rule.message or "record rejected by the sandbox"
         return None
+
+    def record_writes(self, object_name: str, record_ids: list[str]) -> None:
+        """Count one applied write of each record (object type as the API names it)."""
+        with self._lock:
+            self._writes.update(f"{object_name}/{rid}" for rid in record_ids)
 
     def arm(self, *rules: FaultRule) -> None:
         with self._lock:
@@ -231,6 +241,7 @@ class FaultInjector:
                 f"{ADMIN_PREFIX}/faults", self._faults_endpoint, methods=["GET", "POST", "DELETE"]
             ),
             Route(f"{ADMIN_PREFIX}/calls", self._calls_endpoint, methods=["GET", "DELETE"]),
+            Route(f"{ADMIN_PREFIX}/writes", self._writes_endpoint, methods=["GET", "DELETE"]),
             Route(f"{ADMIN_PREFIX}/hooks/{{name}}", self._hook_endpoint, methods=["POST"]),
         ]
 
@@ -274,6 +285,14 @@ class FaultInjector:
         if request.method == "DELETE":
             self.reset_calls()
         return JSONResponse(self.calls_summary())
+
+    async def _writes_endpoint(self, request: Request) -> Response:
+        with self._lock:
+            if request.method == "DELETE":
+                self._writes.clear()
+            return JSONResponse(
+                {"total": sum(self._writes.values()), "by_record": dict(self._writes)}
+            )
 
     async def _hook_endpoint(self, request: Request) -> Response:
         name = request.path_params["name"]

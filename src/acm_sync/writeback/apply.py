@@ -7,9 +7,13 @@
   alone (the others are written).
 - A rejected record never stops its batch: it goes to the dead-letter table with the CRM's error
   code and message, and is planned again on later runs (up to `max_attempts`).
-- Every batch is journaled before it is sent and closed with its outcome in one transaction
+- Every batch is journaled just before its request goes out (a batch the API budget refused
+  never left, so it is not journaled) and closed with its outcome in one transaction
   (`writeback.store`). A batch left `sent` by a killed process is settled first: its records
   are read back and those already holding the sent values are recorded as written.
+- A write whose answer was lost (`AmbiguousWrite`: a dropped connection, a timeout, a 5xx that
+  does not say whether it was applied) is never resent blindly: it is settled the same way, by
+  reading the records back, and only the records that did not land are sent again.
 - `wire_record` is the one place a request body is made, and it refuses any field we do not own.
 """
 
@@ -23,11 +27,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from acm_sync.connectors.hubspot import HubSpotClient
+from acm_sync.connectors.policy import AmbiguousWrite, RequestPolicy
 from acm_sync.connectors.salesforce import SalesforceClient
 from acm_sync.writeback.fields import Crm, field_of, owned_names
 from acm_sync.writeback.plan import payloads
@@ -39,6 +45,8 @@ log = logging.getLogger(__name__)
 SF_COLLECTION_MAX = 200
 HS_BATCH_MAX = 100
 BULK_NULL = "#N/A"  # Bulk API 2.0 CSV: set the field to null
+# Lost answers in a row on one batch before the step gives up (each is settled by a read-back).
+AMBIGUOUS_ROUNDS = 3
 
 
 class NotOwnedField(Exception):
@@ -65,6 +73,7 @@ class ObjectOutcome:
     written: int = 0
     rejected: int = 0
     recovered: int = 0
+    ambiguous: int = 0  # batches whose answer was lost, settled by reading back
     batches: int = 0
     write_calls: int = 0
     seconds: float = 0.0
@@ -94,6 +103,10 @@ class Writer:
     def calls(self) -> int:
         raise NotImplementedError
 
+    @property
+    def policy(self) -> RequestPolicy[Any]:
+        raise NotImplementedError
+
     def send(
         self, obj: str, records: dict[str, dict[str, str | None]], outcome: ObjectOutcome
     ) -> None:
@@ -118,6 +131,19 @@ class Writer:
     def recover(self, batch: Batch) -> int:
         """Settle a batch a killed process left `sent`: read its records back; those holding
         the values sent were written (ledgered), the rest were not (they stay in the plan)."""
+        written = self._landed(batch)
+        log.warning(
+            "%s %s: settled an interrupted batch: %d of %d records had been written",
+            self.crm,
+            batch.object,
+            len(written),
+            len(batch.records),
+        )
+        return len(written)
+
+    def _landed(self, batch: Batch) -> list[str]:
+        """Read the batch's records back; those holding the values sent were written: record
+        them (ledger) and close the batch. The rest did not land."""
         fields = sorted({f for values in batch.records.values() for f in values})
         current = self.read_back(batch.object, list(batch.records), fields)
         written = []
@@ -129,14 +155,52 @@ class Writer:
             ):
                 written.append(rid)
         self.store.record_outcome(batch, written=written, rejected=[], recovered=True)
-        log.warning(
-            "%s %s: settled an interrupted batch: %d of %d records had been written",
+        return written
+
+    def _send_batch(
+        self,
+        obj: str,
+        records: dict[str, dict[str, str | None]],
+        outcome: ObjectOutcome,
+        send: Callable[[list[str]], tuple[list[str], list[Rejection]]],
+    ) -> None:
+        """One batch through `send` (ids → written, rejected), journaled as its request goes
+        out. A lost answer is settled by reading back; only what did not land is sent again."""
+        pending = records
+        for _round in range(AMBIGUOUS_ROUNDS):
+            batch = self._batch(obj, pending)
+            before = self.calls
+            try:
+                with self.policy.writing(journal=partial(self.store.journal_sent, batch)):
+                    written, rejected = send(list(pending))
+            except AmbiguousWrite as exc:
+                outcome.write_calls += self.calls - before
+                outcome.ambiguous += 1
+                landed = set(self._landed(batch))
+                outcome.add(len(landed), [])
+                outcome.recovered += len(landed)
+                log.warning(
+                    "%s %s: %s; read back: %d of %d records had landed, %d to send again",
+                    self.crm,
+                    obj,
+                    exc,
+                    len(landed),
+                    len(pending),
+                    len(pending) - len(landed),
+                )
+                pending = {rid: v for rid, v in pending.items() if rid not in landed}
+                if not pending:
+                    return
+                continue
+            outcome.write_calls += self.calls - before
+            self._settle(batch, written, rejected, outcome)
+            return
+        raise AmbiguousWrite(
             self.crm,
-            batch.object,
-            len(written),
-            len(batch.records),
+            obj,
+            f"{AMBIGUOUS_ROUNDS} answers in a row lost; {len(pending)} records "
+            "not written (they stay planned for the next run)",
         )
-        return len(written)
 
 
 class SalesforceWriter(Writer):
@@ -160,6 +224,10 @@ class SalesforceWriter(Writer):
     def calls(self) -> int:
         return self.client.calls
 
+    @property
+    def policy(self) -> RequestPolicy[Any]:
+        return self.client.policy
+
     def send(
         self, obj: str, records: dict[str, dict[str, str | None]], outcome: ObjectOutcome
     ) -> None:
@@ -168,17 +236,14 @@ class SalesforceWriter(Writer):
             self._send_bulk(obj, records, outcome)
             return
         outcome.method = "composite_sobjects"
-        for ids in _chunks(list(records), SF_COLLECTION_MAX):
-            batch = self._batch(obj, {rid: records[rid] for rid in ids})
+
+        def send(ids: list[str]) -> tuple[list[str], list[Rejection]]:
             body = [
                 {"attributes": {"type": obj}, "id": rid, **wire_record(self.crm, obj, records[rid])}
                 for rid in ids
             ]
-            self.store.journal_sent(batch)
-            before = self.client.calls
-            results = self.client.update_collection(body)
-            outcome.write_calls += self.client.calls - before
             outcome.batches += 1
+            results = self.client.update_collection(body)
             written, rejected = [], []
             for rid, result in zip(ids, results, strict=True):
                 if result.get("success"):
@@ -193,7 +258,10 @@ class SalesforceWriter(Writer):
                         "; ".join(str(e.get("message", "")) for e in errors),
                     )
                 )
-            self._settle(batch, written, rejected, outcome)
+            return written, rejected
+
+        for ids in _chunks(list(records), SF_COLLECTION_MAX):
+            self._send_batch(obj, {rid: records[rid] for rid in ids}, outcome, send)
 
     def _send_bulk(
         self, obj: str, records: dict[str, dict[str, str | None]], outcome: ObjectOutcome
@@ -206,16 +274,47 @@ class SalesforceWriter(Writer):
             wired = wire_record(self.crm, obj, values)
             writer.writerow([rid, *(_bulk_cell(wired[f]) if f in wired else "" for f in fields)])
         batch = self._batch(obj, records)
-        self.store.journal_sent(batch)  # before the job exists: a crash here reads back
+        created: list[str] = []
+
+        def on_created(job_id: str) -> None:
+            created.append(job_id)
+            self.store.journal_job(batch.batch_id, job_id)
+
         before = self.client.calls
-        job_id = self.client.ingest_start(obj, out.getvalue())
+        outcome.batches += 1
+        try:
+            # Journaled as the job-create request goes out: a crash from there on reads back.
+            with self.policy.writing(journal=lambda: self.store.journal_sent(batch)):
+                job_id = self.client.ingest_start(obj, out.getvalue(), on_created=on_created)
+        except AmbiguousWrite as exc:
+            outcome.ambiguous += 1
+            if created:  # the job exists: its state says whether the data went in
+                batch = Batch(batch.batch_id, batch.run_id, batch.crm, obj, records, created[0])
+                landed = set(self._settle_bulk(batch))
+            else:  # no job was made, so nothing landed; the read-back closes the batch
+                landed = set(self._landed(batch))
+            outcome.add(len(landed), [])
+            outcome.recovered += len(landed)
+            outcome.write_calls += self.client.calls - before
+            log.warning(
+                "%s %s: %s; settled: %d of %d records had landed",
+                self.crm,
+                obj,
+                exc,
+                len(landed),
+                len(records),
+            )
+            rest = {rid: v for rid, v in records.items() if rid not in landed}
+            if rest and len(rest) < len(records):
+                self.send(obj, rest, outcome)  # progress was made: send what did not land
+            elif rest:
+                raise  # nothing landed and the answer was lost again: stop; the next run retries
+            return
         batch = Batch(batch.batch_id, batch.run_id, batch.crm, obj, records, job_id)
-        self.store.journal_job(batch.batch_id, job_id)
         self._finish_bulk(batch, outcome)
         outcome.write_calls += self.client.calls - before
-        outcome.batches += 1
 
-    def _finish_bulk(self, batch: Batch, outcome: ObjectOutcome) -> None:
+    def _finish_bulk(self, batch: Batch, outcome: ObjectOutcome) -> list[str]:
         assert batch.job_id is not None
         self.client.ingest_wait(batch.object, batch.job_id, poll_seconds=self.poll_seconds)
         failed = _csv_rows(self.client.ingest_results(batch.object, batch.job_id, "failedResults"))
@@ -237,18 +336,23 @@ class SalesforceWriter(Writer):
         refused = {r.record_id for r in rejected}
         written = [rid for rid in batch.records if rid not in refused]
         self._settle(batch, written, rejected, outcome)
+        return written
 
     def recover(self, batch: Batch) -> int:
         if batch.job_id is None:
             return super().recover(batch)
+        return len(self._settle_bulk(batch))
+
+    def _settle_bulk(self, batch: Batch) -> list[str]:
+        """The records a journaled bulk job wrote (an Open job, never closed, wrote none)."""
+        assert batch.job_id is not None
         state = self.client.ingest_state(batch.object, batch.job_id)
         if state == "Open":  # never closed: nothing was processed
             self.client.ingest_abort(batch.object, batch.job_id)
             self.store.record_outcome(batch, written=[], rejected=[], recovered=True)
-            return 0
+            return []
         outcome = ObjectOutcome(self.crm, batch.object)
-        self._finish_bulk(batch, outcome)
-        return outcome.written
+        return self._finish_bulk(batch, outcome)
 
     def read_back(self, obj: str, ids: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -272,17 +376,21 @@ class HubSpotWriter(Writer):
     def calls(self) -> int:
         return self.client.calls
 
+    @property
+    def policy(self) -> RequestPolicy[Any]:
+        return self.client.policy
+
     def send(
         self, obj: str, records: dict[str, dict[str, str | None]], outcome: ObjectOutcome
     ) -> None:
         outcome.method = "batch_update"
         for ids in _chunks(list(records), HS_BATCH_MAX):
-            batch = self._batch(obj, {rid: records[rid] for rid in ids})
-            self.store.journal_sent(batch)
-            before = self.client.calls
-            written, rejected = self._update(obj, ids, records, outcome)
-            outcome.write_calls += self.client.calls - before
-            self._settle(batch, written, rejected, outcome)
+            self._send_batch(
+                obj,
+                {rid: records[rid] for rid in ids},
+                outcome,
+                lambda pending: self._update(obj, pending, records, outcome),
+            )
 
     def _update(
         self,

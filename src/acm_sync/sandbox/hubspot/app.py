@@ -531,6 +531,7 @@ class HubSpotSandbox:
         if rejection is not None:
             raise StoreError(400, rejection[0], rejection[1])
         self.store.update(obj, rid, values)
+        self.faults.record_writes(obj, [str(rid)])
         return _json(self.store.get_records(obj, [rid], properties=list(values))[rid])
 
     async def archive_object(self, request: Request) -> Response:
@@ -703,6 +704,7 @@ class HubSpotSandbox:
                 continue
             self.store.update(obj, rid, values)
             done.append((rid, values, item))
+        self.faults.record_writes(obj, [str(rid) for rid, _values, _item in done])
         results = []
         for rid, values, item in done:
             record = self.store.get_records(obj, [rid], properties=list(values))[rid]

@@ -372,6 +372,7 @@ def _process_ingest(app: SalesforceSandbox, call: Call, info: dict[str, Any]) ->
         results = app.org.write(
             ops, all_or_none=False, user_id=call.user_id, reject=app.faults.take_rejection
         )
+        app.faults.record_writes(sobj.name, [r.id for r in results if r.success and r.id])
         for row, result in zip(chunk, results, strict=True):
             if result.success:
                 ok_csv.writerow([result.id or "", "true" if result.created else "false", *row])

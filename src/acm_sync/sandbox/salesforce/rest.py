@@ -336,6 +336,8 @@ def _single_write(app: SalesforceSandbox, call: Call, op: WriteOp) -> Result:
     )[0]
     if not result.success:
         raise _RecordErrors(result.errors)
+    if result.id and op.sobject is not None:
+        app.faults.record_writes(op.sobject.name, [result.id])
     return result
 
 
@@ -564,6 +566,9 @@ async def collections(app: SalesforceSandbox, call: Call) -> Response:
     results = app.org.write(
         ops, all_or_none=all_or_none, user_id=call.user_id, reject=app.faults.take_rejection
     )
+    for op, r in zip(ops, results, strict=True):
+        if r.success and r.id and op.sobject is not None:
+            app.faults.record_writes(op.sobject.name, [r.id])
     return call.respond([_result_json(r) for r in results])
 
 
