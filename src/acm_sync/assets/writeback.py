@@ -28,6 +28,7 @@ from acm_sync.quality.store import QualityStore
 from acm_sync.warehouse import Warehouse, WarehouseResource
 from acm_sync.writeback.apply import HubSpotWriter, SalesforceWriter, Writer, apply_plan
 from acm_sync.writeback.plan import SENDING, SKIP_GIVEN_UP, SKIP_MANUAL
+from acm_sync.writeback.preview import preview_frame, shown
 from acm_sync.writeback.run import CRMS, build_plan
 from acm_sync.writeback.settings import WritebackSettings
 from acm_sync.writeback.store import WritebackStore
@@ -71,6 +72,15 @@ def dry_run_crms(
 ) -> set[str]:
     local = local_crms(salesforce, hubspot)
     return {crm for crm in CRMS if settings.is_dry_run(sandbox=crm in local)}
+
+
+def _table(frame: pd.DataFrame) -> dg.MetadataValue:
+    """A table in the Dagster UI (cells are text, so a `|` in a value stays in its column)."""
+    schema = dg.TableSchema(columns=[dg.TableColumn(str(c), "string") for c in frame.columns])
+    records = [
+        dg.TableRecord({str(k): str(v) for k, v in row.items()}) for row in frame.to_dict("records")
+    ]
+    return dg.MetadataValue.table(records=records, schema=schema)
 
 
 def _md_table(frame: pd.DataFrame, rows: int = 50) -> str:
@@ -187,9 +197,7 @@ def writeback_plan(
     store.save_plan(context.run.run_id, plan)
     counts = summary.counts()
     sending = plan[plan["action"].isin(SENDING)]
-    preview = sending.head(settings.preview_rows)[
-        ["crm", "object", "record_id", "field", "before", "after"]
-    ]
+    preview = preview_frame(plan, settings.preview_rows, wh)
     manual = plan[plan["action"].isin([SKIP_MANUAL, "overwrite_manual"])]
     for line in summary.invalid:
         context.log.warning("not planned (invalid value): %s", line)
@@ -201,23 +209,22 @@ def writeback_plan(
             "given_up": dg.MetadataValue.int(int((plan["action"] == SKIP_GIVEN_UP).sum())),
             "by_object": dg.MetadataValue.md(_md_table(counts)),
             "by_field": dg.MetadataValue.md(_md_table(summary.by_field())),
-            "preview": dg.MetadataValue.md(_md_table(preview, settings.preview_rows)),
-            "manual_edits_preview": dg.MetadataValue.md(
-                _md_table(
-                    manual[
-                        [
-                            "crm",
-                            "object",
-                            "record_id",
-                            "field",
-                            "last_written",
-                            "before",
-                            "after",
-                            "action",
-                        ]
-                    ],
-                    20,
-                )
+            "preview": _table(preview),
+            "manual_edits_preview": _table(
+                manual[
+                    [
+                        "crm",
+                        "object",
+                        "record_id",
+                        "field",
+                        "last_written",
+                        "before",
+                        "after",
+                        "action",
+                    ]
+                ]
+                .head(20)
+                .map(shown)
             ),
             "invalid_values": dg.MetadataValue.int(len(summary.invalid)),
             "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 2)),
