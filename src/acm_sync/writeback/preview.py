@@ -55,7 +55,7 @@ def record_names(wh: Warehouse, cells: pd.DataFrame) -> pd.Series:
             [keys.drop_duplicates().tolist()],
         )
         lookup = dict(zip(found["id"], found["name"].fillna(""), strict=True))
-        names[mine] = keys.map(lambda k: lookup.get(k, "")).to_numpy()
+        names[mine] = keys.map(lookup).fillna("").to_numpy()
     return names
 
 
