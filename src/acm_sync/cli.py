@@ -6,7 +6,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -100,10 +100,28 @@ def sandbox_summary(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """What the running sandbox holds, read through the real Salesforce and HubSpot clients."""
+    import os
+
     from acm_sync.org_summary import org_summary
     from acm_sync.sandbox.server import SandboxSettings
 
-    summary = org_summary(SandboxSettings.read(data_dir))
+    if (data_dir / "settings.json").exists():
+        settings: Any = SandboxSettings.read(data_dir)
+    elif os.environ.get("SALESFORCE_LOGIN_URL") and os.environ.get("HUBSPOT_BASE_URL"):
+        settings = dict(os.environ)  # a sourced connection.env
+    else:
+        _fail(
+            f"no running sandbox in {data_dir} and no sandbox settings in the environment: "
+            "start one with `acm-sync sandbox serve` (or `make dev`), pass --data-dir, or "
+            "source its connection.env"
+        )
+    try:
+        summary = org_summary(settings)
+    except OSError as exc:  # requests' ConnectionError is one
+        _fail(
+            f"the sandbox does not answer ({type(exc).__name__}): is it running? "
+            "start it with `acm-sync sandbox serve` or `make dev`"
+        )
     _print_summary(summary, as_json)
 
 
@@ -342,7 +360,6 @@ def plan_export(
     import csv
     import io
     import os
-    from typing import NoReturn
 
     from rich import box
 
@@ -573,8 +590,67 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
             console.print(sample)
 
 
+def _fail(message: str) -> NoReturn:
+    """One clear line on stderr, exit status 1."""
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@app.command("docs")
+def docs(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3100,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            "--warehouse",
+            help="The warehouse's DuckDB file; the Data Docs are in data_docs/ beside it "
+            "(default: $ACM_WAREHOUSE_PATH or ./warehouse/acm_sync.duckdb).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the GX Data Docs over HTTP (the Dagster UI links them here; `make dev` starts it)."""
+    import os
+
+    from acm_sync.quality.docs import docs_root
+    from acm_sync.quality.serve import docs_server
+    from acm_sync.warehouse import DEFAULT_PATH, PATH_ENV
+
+    root = docs_root(warehouse or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH))
+    try:
+        server = docs_server(root, port=port)
+    except OSError as exc:
+        _fail(f"cannot serve on 127.0.0.1:{port} ({exc.strerror}); pick another with --port")
+    console.print(
+        f"Data Docs of {root} on http://127.0.0.1:{port}/ "
+        "(built by each validation run; Ctrl-C stops)",
+        highlight=False,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def main() -> None:  # pragma: no cover - console script entry point
-    app()
+    """`acm-sync`: an unexpected error is one line (ACM_SYNC_DEBUG=1 for the traceback)."""
+    import os
+
+    if os.environ.get("ACM_SYNC_DEBUG"):
+        app()
+        return
+    try:
+        app(standalone_mode=True)
+    except Exception as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        Console(stderr=True).print(
+            f"[bold red]error:[/] {type(exc).__name__}: {text[:300]} "
+            "(ACM_SYNC_DEBUG=1 shows the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover
