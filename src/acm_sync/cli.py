@@ -633,6 +633,59 @@ def docs(
         server.server_close()
 
 
+@app.command("apply")
+def apply(
+    plan_id: Annotated[
+        str,
+        typer.Option(
+            "--plan-id", help="The plan to approve and write (the run id `acm-sync plan` shows)."
+        ),
+    ],
+) -> None:
+    """Approve a write plan and write exactly its cells: each record is read back first; cells
+    whose CRM value moved since the plan are planned again (a new plan id), not written."""
+    import os
+
+    import dagster as dg
+
+    from acm_sync.definitions import defs
+
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    job = defs.resolve_job_def("apply_plan")
+    with dg.DagsterInstance.ephemeral() if instance is None else instance as inst:
+        result = job.execute_in_process(
+            run_config={"ops": {"writeback_apply": {"config": {"plan_id": plan_id}}}},
+            instance=inst,
+            raise_on_error=False,
+        )
+    if not result.success:
+        failures = [
+            str(e.step_failure_data.error.message if e.step_failure_data.error else e.message)
+            for e in result.get_step_failure_events()
+        ]
+        reason = " ".join(" ".join(failures).split()) or "the apply_plan run failed"
+        reason = reason.removeprefix("dagster._core.definitions.events.Failure: ")
+        _fail(f"plan {plan_id} not applied: {reason}")
+    meta: dict[str, Any] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        if mat is not None:
+            meta = {k: v.value for k, v in mat.metadata.items()}
+    console.print(
+        f"plan {plan_id}: {meta.get('written', 0):,} records written, "
+        f"{meta.get('rejected', 0):,} rejected; dry run: {meta.get('dry_run', '?')}",
+        highlight=False,
+    )
+    moved = int(meta.get("moved_since_planned", 0) or 0)
+    if moved:
+        console.print(
+            f"{moved:,} cells changed in the CRM since the plan: not written, planned again as "
+            f"{meta.get('replanned_as')} — review it with `acm-sync plan --run-id "
+            f"{meta.get('replanned_as')}`, then apply that id",
+            highlight=False,
+        )
+
+
 def main() -> None:  # pragma: no cover - console script entry point
     """`acm-sync`: an unexpected error is one line (ACM_SYNC_DEBUG=1 for the traceback)."""
     import os

@@ -70,7 +70,12 @@ class Pipeline:
         }
 
     def run(
-        self, *, selection: Any = None, raise_on_error: bool = True, **sections: Any
+        self,
+        *,
+        selection: Any = None,
+        raise_on_error: bool = True,
+        run_config: dict[str, Any] | None = None,
+        **sections: Any,
     ) -> dg.ExecuteInProcessResult:
         config_path = self.write_config(**sections)
         with pytest.MonkeyPatch.context() as env:
@@ -80,9 +85,12 @@ class Pipeline:
                 ASSETS,
                 selection=selection,
                 resources=self.resources(config_path),
-                run_config={"ops": {"account_scores": {"config": {"as_of": AS_OF}}}}
-                if selection is None
-                else None,
+                run_config=run_config
+                or (
+                    {"ops": {"account_scores": {"config": {"as_of": AS_OF}}}}
+                    if selection is None
+                    else None
+                ),
                 raise_on_error=raise_on_error,
             )
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from acm_sync.assets.ingest import ConfigFileResource, run_budget
 from acm_sync.connectors.hubspot import HubSpotResource
@@ -27,6 +28,7 @@ from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.quality.store import QualityStore
 from acm_sync.warehouse import Warehouse, WarehouseResource
 from acm_sync.writeback.apply import HubSpotWriter, SalesforceWriter, Writer, apply_plan
+from acm_sync.writeback.approval import PlanNotApplicable, apply_approved
 from acm_sync.writeback.plan import SENDING, SKIP_GIVEN_UP, SKIP_MANUAL
 from acm_sync.writeback.preview import preview_frame, shown
 from acm_sync.writeback.run import CRMS, build_plan
@@ -43,6 +45,17 @@ UPSTREAM = [
     dg.AssetKey("writeback_target"),
 ]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class ApplyConfig(dg.Config):
+    """Run config of writeback_apply."""
+
+    plan_id: str | None = Field(
+        default=None,
+        description="Apply exactly this plan (the id of the run that made it, as `acm-sync "
+        "plan` shows): its cells still holding the value planned are written, moved ones are "
+        "planned again. Empty: the latest plan (unless writeback.require_approval).",
+    )
 
 
 class WritebackSettingsResource(ConfigFileResource):
@@ -243,6 +256,7 @@ def writeback_plan(
 )
 def writeback_apply(
     context: dg.AssetExecutionContext,
+    config: ApplyConfig,
     salesforce: SalesforceResource,
     hubspot: HubSpotResource,
     warehouse: WarehouseResource,
@@ -261,6 +275,22 @@ def writeback_apply(
     if latest is None:
         raise dg.Failure("no write plan yet: materialize writeback_plan first")
     plan_run, planned_at = latest
+    if config.plan_id is None and settings.require_approval:
+        context.log.warning(
+            f"writeback.require_approval: plan {plan_run} awaits approval — nothing written. "
+            f"Review it (`acm-sync plan --run-id {plan_run}`), then `acm-sync apply --plan-id "
+            f"{plan_run}` or launch job apply_plan with plan_id: {plan_run}"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "awaiting_approval": dg.MetadataValue.text(plan_run),
+                "written": dg.MetadataValue.int(0),
+            }
+        )
+    if config.plan_id is not None:
+        if config.plan_id not in store.plan_ids():
+            raise dg.Failure(f"no write plan {config.plan_id}: `acm-sync plan` shows the latest")
+        plan_run, planned_at = config.plan_id, store.planned_at(config.plan_id)
     plan = store.plan(plan_run)
     dry = dry_run_crms(settings, salesforce, hubspot)
     sync = _sync_settings(writeback_settings)
@@ -288,15 +318,23 @@ def writeback_apply(
             "acm_sync.yaml to write to this CRM)"
         )
     try:
-        outcomes = apply_plan(
-            plan,
-            writers,
-            planned_at=pd.Timestamp(planned_at),
-            on_object=lambda o: context.log.info(
-                f"{o.crm} {o.object}: {o.written} written, {o.rejected} rejected of "
-                f"{o.records} ({o.method}, {o.write_calls} calls, {o.seconds}s)"
-            ),
-        )
+        approved = None
+        if config.plan_id is not None:
+            try:
+                approved = apply_approved(store, plan_run, writers)
+            except PlanNotApplicable as exc:
+                raise dg.Failure(str(exc)) from None
+            outcomes = approved.outcomes
+        else:
+            outcomes = apply_plan(
+                plan,
+                writers,
+                planned_at=pd.Timestamp(planned_at),
+                on_object=lambda o: context.log.info(
+                    f"{o.crm} {o.object}: {o.written} written, {o.rejected} rejected of "
+                    f"{o.records} ({o.method}, {o.write_calls} calls, {o.seconds}s)"
+                ),
+            )
     finally:
         for crm, writer in writers.items():
             wh.record_calls(run_id, crm, "writeback_apply", writer.calls)
@@ -332,6 +370,15 @@ def writeback_apply(
             "by_object": dg.MetadataValue.md(_md_table(rows)),
             "errors": dg.MetadataValue.json(errors),
             "dead_letters_open": dg.MetadataValue.int(len(store.dead_letters())),
+            "plan_id": dg.MetadataValue.text(plan_run),
+            **(
+                {
+                    "moved_since_planned": dg.MetadataValue.int(approved.moved),
+                    "replanned_as": dg.MetadataValue.text(approved.replan_id or "-"),
+                }
+                if approved is not None
+                else {}
+            ),
             **budget_md,
         }
     )
