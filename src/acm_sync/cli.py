@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -131,25 +130,78 @@ def demo(
     seed: int = 7,
     work_dir: Annotated[
         Path | None,
-        typer.Option(help="Keep the sandbox and warehouse here (default: a temporary folder)."),
+        typer.Option(
+            help="Keep the sandbox, warehouse, Data Docs and plan CSV here (default: ./.demo, "
+            "emptied at the start of each demo)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Seed a fresh sandbox, run the sync job on it (pull → quality → scoring → write-back), and
-    show the result, with three records before → after."""
+    show the result, with three records before → after, and what to open next."""
+    import shutil
+
     from acm_sync.demo import run_demo
 
     def progress(message: str) -> None:
         if not as_json:
             console.print(f"[dim]•[/] {message}")
 
-    with tempfile.TemporaryDirectory(prefix="acm-demo-") as tmp:
-        target = work_dir or Path(tmp)
-        summary = run_demo(target, accounts=accounts, seed=seed, progress=progress)
+    target = work_dir or Path(".demo")
+    if work_dir is None and target.exists():
+        shutil.rmtree(target)  # ours: a demo starts from a freshly seeded org
+    summary = run_demo(target, accounts=accounts, seed=seed, progress=progress)
+    summary["next"] = _demo_outputs(target, summary)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
     _print_pipeline_summary(summary)
+    out = summary["next"]
+    console.print(f"\n[bold]What next[/] (the demo's files are kept in {target.resolve()}):")
+    console.print(f"  the write plan, as CSV       {out['plan_csv']}", highlight=False)
+    console.print(
+        f"  the Data Docs                .venv/bin/acm-sync docs --warehouse {out['warehouse']}"
+        "  → http://127.0.0.1:3100/",
+        highlight=False,
+    )
+    console.print(f"  the plots                    {out['plots']}", highlight=False)
+    console.print(
+        "  the Dagster UI               make dev  → http://127.0.0.1:3000 (its own sandbox)",
+        highlight=False,
+    )
+
+
+def _demo_outputs(target: Path, summary: dict[str, Any]) -> dict[str, str]:
+    """The demo's plan exported as CSV beside its warehouse; the paths to open next."""
+    import csv
+
+    from acm_sync.warehouse import Warehouse
+    from acm_sync.writeback.store import WritebackStore
+
+    warehouse = Path(summary["warehouse"])
+    store = WritebackStore(Warehouse(warehouse))
+    latest = store.latest_plan_run()
+    plan_csv = target.resolve() / "plan.csv"
+    columns = ["crm", "object", "record_id", "field", "before", "after", "action", "status"]
+    with plan_csv.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        if latest is not None:
+            plan = store.plan(latest[0])
+            for row in plan[columns].itertuples(index=False):
+                writer.writerow(["" if pd_isna(v) else v for v in row])
+    return {
+        "plan_csv": str(plan_csv),
+        "warehouse": str(warehouse.resolve()),
+        "data_docs": str(warehouse.resolve().parent / "data_docs" / "index.html"),
+        "plots": str(warehouse.resolve().parent / "plots"),
+    }
+
+
+def pd_isna(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value)) if not isinstance(value, list | dict) else False
 
 
 @app.command("doctor")

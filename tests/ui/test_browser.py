@@ -150,8 +150,8 @@ def browser(synced: dict[str, Any]) -> Iterator[Any]:
         chromium.close()
 
 
-def _asset_page(browser: Any, ui: str, asset: str) -> Any:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def _asset_page(browser: Any, ui: str, asset: str, width: int = 1400) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 1000})
     page.goto(f"{ui}/assets/{asset}", wait_until="networkidle")
     page.get_by_text("Metadata", exact=True).first.wait_for(timeout=30_000)
     _dismiss_dialogs(page)
@@ -179,7 +179,7 @@ def test_the_preview_shows_a_value_with_a_pipe_whole(synced: dict[str, Any], bro
             ).fetchall()
         }
     assert planned
-    page = _asset_page(browser, synced["ui"], "writeback_plan")
+    page = _asset_page(browser, synced["ui"], "writeback_plan", width=2100)
     # a row of the preview table (not the metadata row holding the whole table)
     row = page.locator("tr:not(:has(tr))", has_text=" | Down: ").first
     row.wait_for(timeout=30_000)

@@ -49,9 +49,15 @@ class ApprovedOutcome:
         return sum(o.rejected for o in self.outcomes)
 
 
-def moved_cells(
-    sending: pd.DataFrame, current: Mapping[tuple[str, str], dict[str, object]]
-) -> pd.Series:
+Current = Mapping[tuple[str, str], Mapping[str, Mapping[str, object]]]
+
+
+def _text(value: object) -> str | None:
+    missing = value is None or value is pd.NA or (isinstance(value, float) and value != value)
+    return None if missing else str(value)
+
+
+def moved_cells(sending: pd.DataFrame, current: Current) -> pd.Series:
     """Per sending cell: does the CRM now hold something else than the plan's `before`?
     `current`: (crm, object) → {record_id: {field: raw value}} as read back. A record no longer
     found moved too (deleted or merged away)."""
@@ -62,8 +68,8 @@ def moved_cells(
             flags.append(True)
             continue
         owned = field_of(row.crm, str(row.object), str(row.field))  # type: ignore[arg-type]
-        now = normalize(owned, record.get(str(row.field)))  # type: ignore[attr-defined]
-        before = None if pd.isna(row.before) else str(row.before)
+        now = normalize(owned, record.get(str(row.field)))
+        before = _text(row.before)
         flags.append(now != before)
     return pd.Series(flags, index=sending.index, dtype=bool)
 
@@ -117,7 +123,7 @@ def _replan(
     store: WritebackStore,
     plan_id: str,
     moved: pd.DataFrame,
-    current: Mapping[tuple[str, str], dict[str, dict[str, object]]],
+    current: Current,
 ) -> str | None:
     """The moved cells planned again against the value now in the CRM (those still differing
     from what we want); a new plan id, awaiting approval."""
@@ -127,8 +133,8 @@ def _replan(
         if record is None:
             continue  # gone from the CRM: nothing to write
         owned = field_of(row.crm, str(row.object), str(row.field))  # type: ignore[arg-type]
-        now = normalize(owned, record.get(str(row.field)))  # type: ignore[attr-defined]
-        after = None if pd.isna(row.after) else str(row.after)
+        now = normalize(owned, record.get(str(row.field)))
+        after = _text(row.after)
         if now != after:
             rows.append(
                 {
