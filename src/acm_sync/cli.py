@@ -524,8 +524,18 @@ def plan_export(
         if n
     )
     where = f" to {out}" if out is not None else ""
-    if records:
-        head = f"{records:,} records / {fields:,} fields to write"
+    sent = sum(n for c in per_object.values() for s, n in c["status"].items() if s)
+    written = sum(c["status"].get("written", 0) for c in per_object.values())
+    if records and sent:
+        head = (
+            f"plan {chosen} applied: {written:,} of {fields:,} planned fields written "
+            f"({records:,} records)"
+        )
+    elif records:
+        head = (
+            f"plan {chosen}: {records:,} records / {fields:,} fields planned, none sent — a dry "
+            f"run, or awaiting approval (`acm-sync apply --plan-id {chosen}`)"
+        )
     else:
         head = f"nothing to write in plan {chosen}"
     err.print(
