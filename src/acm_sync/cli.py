@@ -633,12 +633,15 @@ def _print_pipeline_summary(s: dict[str, Any]) -> None:
         )
 
 
+_VENDOR = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
+
+
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
     for vendor in ("salesforce", "hubspot"):
-        table = Table(title=f"{vendor.title()} sandbox — {summary[vendor]['url']}")
+        table = Table(title=f"{_VENDOR[vendor]} sandbox — {summary[vendor]['url']}")
         table.add_column("object")
         table.add_column("records", justify="right")
         table.add_column("deleted / archived", justify="right")
@@ -646,6 +649,18 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
             table.add_row(obj, f"{counts['live']:,}", f"{counts['deleted']:,}")
         console.print(table)
         console.print(f"  API calls used: {summary[vendor]['api_usage']}")
+        fill = summary[vendor].get("owned_fill") or {}
+        if fill:
+            owned = Table(title=f"{_VENDOR[vendor]}: the fields acm_sync writes, filled")
+            owned.add_column("object")
+            owned.add_column("field")
+            owned.add_column("filled", justify="right")
+            owned.add_column("of live", justify="right")
+            for obj, fields in fill.items():
+                for name, n in fields.items():
+                    share = f" ({n['filled'] / n['records']:.0%})" if n["records"] else ""
+                    owned.add_row(obj, name, f"{n['filled']:,}{share}", f"{n['records']:,}")
+            console.print(owned)
     if summary.get("samples"):
         console.print("[bold]A few records, as the APIs return them:[/]")
         for sample in summary["samples"]:

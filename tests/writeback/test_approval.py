@@ -155,3 +155,23 @@ def test_an_unknown_plan_id_is_a_clear_failure(
     assert not result.success
     message = result.get_step_failure_events()[0].step_failure_data.error.message  # type: ignore[union-attr]
     assert "no write plan no-such-plan" in message
+
+
+def test_sandbox_summary_shows_the_owned_fields_fill_rates(
+    approved: dict[str, Any], wb_sandbox: SandboxSettings
+) -> None:
+    from acm_sync.org_summary import org_summary
+
+    summary = org_summary(wb_sandbox)
+    after = approved["after"]
+    for crm, obj, name in (
+        ("salesforce", "Account", "ACM_Tier__c"),
+        ("salesforce", "Opportunity", "ACM_Win_Probability__c"),
+        ("hubspot", "companies", "acm_health_band"),
+        ("hubspot", "contacts", "acm_data_issues"),
+    ):
+        column = after[(crm, obj)][name]
+        filled = int((column.notna() & (column.astype(str) != "")).sum())
+        got = summary[crm]["owned_fill"][obj][name]
+        assert got == {"filled": filled, "records": len(column)}, (crm, obj, name)
+        assert filled > 0 or name == "acm_data_issues"
