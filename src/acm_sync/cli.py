@@ -731,7 +731,11 @@ def apply(
     job = defs.resolve_job_def("apply_plan")
     with dg.DagsterInstance.ephemeral() if instance is None else instance as inst:
         result = job.execute_in_process(
-            run_config={"ops": {"writeback_apply": {"config": {"plan_id": plan_id}}}},
+            run_config={
+                "ops": {"writeback_apply": {"config": {"plan_id": plan_id}}},
+                # the outcome is printed below, one line; Dagster's own log stays quiet
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
             instance=inst,
             raise_on_error=False,
         )
