@@ -564,7 +564,21 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 
 def _print_pipeline_summary(s: dict[str, Any]) -> None:
-    console.print(_table("Pulled", ["records", "count"], [[k, v] for k, v in s["pulled"].items()]))
+    crm_names = {
+        "salesforce.accounts": "Salesforce Account",
+        "salesforce.contacts": "Salesforce Contact",
+        "salesforce.opportunities": "Salesforce Opportunity",
+        "hubspot.accounts": "HubSpot companies",
+        "hubspot.contacts": "HubSpot contacts",
+        "hubspot.opportunities": "HubSpot deals",
+    }
+    console.print(
+        _table(
+            "Pulled (every record read, deleted and merged-away ones included)",
+            ["CRM object", "records"],
+            [[crm_names.get(k, k), v] for k, v in s["pulled"].items()],
+        )
+    )
     console.print(
         _table(
             "Quality",
@@ -613,7 +627,8 @@ def _print_pipeline_summary(s: dict[str, Any]) -> None:
     for example in s.get("examples", []):
         console.print(
             _table(
-                f"{example['crm'].title()} {example['object']} {example['id']} — before → after",
+                f"{_VENDOR.get(example['crm'], example['crm'])} {example['object']} "
+                f"{example['id']} — before → after",
                 ["field", "before", "after"],
                 [
                     [f["field"], "—" if f["before"] is None else str(f["before"]), str(f["after"])]
@@ -625,12 +640,9 @@ def _print_pipeline_summary(s: dict[str, Any]) -> None:
     writes = ", ".join(f"{k}: {v:,}" for k, v in wb["write_calls"].items())
     console.print(
         f"API calls: {calls} (of which writes: {writes})   "
-        f"attention flags: {s['attention_flags']:,}   {s['seconds']}s"
+        f"accounts flagged for attention (next_action.attention_rules, e.g. a Key account "
+        f"in Red): {s['attention_flags']:,}   {s['seconds']}s"
     )
-    if Path(s["warehouse"]).exists():  # kept with --work-dir
-        console.print(
-            f"[dim]Warehouse: {s['warehouse']} (acm-sync plan --warehouse … exports the plan)[/]"
-        )
 
 
 _VENDOR = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
