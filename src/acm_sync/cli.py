@@ -370,13 +370,23 @@ def doctor(
     else:
         from rich.text import Text
 
-        table = Table(title="acm-sync doctor", title_justify="left", show_lines=True)
-        for column in ("check", "status", "detail", "how to fix"):
-            table.add_column(column)
-        for c in checks:
-            status = Text("ok", style="green") if c["ok"] else Text("problem", style="bold red")
-            table.add_row(c["check"], status, Text(c["detail"]), Text(c["fix"]))
-        console.print(table)
+        if console.width >= 120:
+            table = Table(title="acm-sync doctor", title_justify="left", show_lines=True)
+            for column in ("check", "status", "detail", "how to fix"):
+                table.add_column(column)
+            for c in checks:
+                status = Text("ok", style="green") if c["ok"] else Text("problem", style="bold red")
+                table.add_row(c["check"], status, Text(c["detail"]), Text(c["fix"]))
+            console.print(table)
+        else:  # narrow terminal: one block per check, commands never cut across cells
+            console.print(Text("acm-sync doctor", style="bold"))
+            for c in checks:
+                mark = (
+                    Text("ok     ", style="green") if c["ok"] else Text("PROBLEM", style="bold red")
+                )
+                console.print(Text.assemble(mark, " ", (c["check"], "bold"), " — ", c["detail"]))
+                if c["fix"] and not c["ok"]:
+                    console.print(f"        fix: {c['fix']}", highlight=False, soft_wrap=True)
         summary = "everything is ready" if ok else "some checks failed"
         console.print(Text(summary, style="green" if ok else "bold red"))
     if not ok:
