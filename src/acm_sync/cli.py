@@ -158,16 +158,20 @@ def demo(
     _print_pipeline_summary(summary)
     out = summary["next"]
     console.print(f"\n[bold]What next[/] (the demo's files are kept in {target.resolve()}):")
-    console.print(f"  the write plan, as CSV       {out['plan_csv']}", highlight=False)
+    console.print(
+        f"  the write plan, as CSV       {out['plan_csv']}", highlight=False, soft_wrap=True
+    )
     console.print(
         f"  the Data Docs                .venv/bin/acm-sync docs --warehouse {out['warehouse']}"
         "  → http://127.0.0.1:3100/",
         highlight=False,
+        soft_wrap=True,
     )
-    console.print(f"  the plots                    {out['plots']}", highlight=False)
+    console.print(f"  the plots                    {out['plots']}", highlight=False, soft_wrap=True)
     console.print(
         "  the Dagster UI               make dev  → http://127.0.0.1:3000 (its own sandbox)",
         highlight=False,
+        soft_wrap=True,
     )
 
 
