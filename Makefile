@@ -7,7 +7,7 @@ TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 BIN := $(VENV)/bin
 
-.PHONY: install demo dev test test-peers test-ops lint format bench clean
+.PHONY: install demo dev test test-ui test-peers test-ops lint format bench clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,8 +25,12 @@ demo: install  ## seed a fresh sandbox, run the pipeline on it, show the result
 dev: install  ## Dagster UI + daemon on 127.0.0.1:3000 over the sandbox (.sandbox/) or a real org
 	bash scripts/dev.sh
 
-test: install  ## the whole test suite
+test: install  ## the whole test suite (the browser test: make test-ui; process faults: make test-ops; peer connectors: make test-peers)
 	$(BIN)/pytest
+
+test-ui: install  ## the browser test: headless Chromium (Debian's, installed when missing) over the Dagster UI
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	$(BIN)/pytest -m ui tests/ui
 
 test-peers: install  ## four open-source connectors (pinned, from PyPI, cached in .peers/) vs the sandbox
 	ACM_PEERS=1 $(BIN)/pytest tests/peers

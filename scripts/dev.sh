@@ -5,6 +5,7 @@
 #
 #   DEV_PORT=3001 make dev           another UI port
 #   SANDBOX_ACCOUNTS=5000 make dev   size of a newly seeded sandbox org (first start only)
+#   DOCS_PORT=3101 make dev          another port for the Data Docs (`acm-sync docs`)
 set -euo pipefail
 set -m  # job control: each background job gets its own process group, stopped as a whole
 
@@ -12,6 +13,8 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 SANDBOX_DIR=.sandbox
 PORT="${DEV_PORT:-3000}"
+DOCS_PORT="${DOCS_PORT:-3100}"
+export ACM_DATA_DOCS_URL="http://127.0.0.1:$DOCS_PORT"  # the UI's Data Docs links
 
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster}"
 mkdir -p "$DAGSTER_HOME"
@@ -73,6 +76,10 @@ else
     set +a
     echo "dev: sandbox up — Salesforce $SALESFORCE_LOGIN_URL, HubSpot $HUBSPOT_BASE_URL"
 fi
+
+"$BIN/acm-sync" docs --port "$DOCS_PORT" &
+pids+=("$!")
+echo "dev: Data Docs on $ACM_DATA_DOCS_URL/ (built by each validation)"
 
 echo "dev: Dagster UI on http://127.0.0.1:$PORT (DAGSTER_HOME=$DAGSTER_HOME); Ctrl-C stops all"
 "$BIN/dagster" dev -m acm_sync.definitions -h 127.0.0.1 -p "$PORT" &

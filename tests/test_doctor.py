@@ -151,6 +151,20 @@ def test_doctor_without_any_credentials(tmp_path: Path) -> None:
     assert "HUBSPOT_ACCESS_TOKEN" in checks["HubSpot login"]["detail"]
 
 
+def test_doctor_at_80_columns_prints_each_fix_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixes = _json(_doctor(_clean_env(), "--json", "--sandbox-dir", str(tmp_path)))[1]
+    monkeypatch.setattr(cli, "console", Console(width=80, soft_wrap=False))
+    result = _doctor(_clean_env(), "--sandbox-dir", str(tmp_path))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    for check in fixes.values():
+        if not check["ok"] and check["fix"]:
+            # the command to run is on one line, never cut across table cells
+            assert any(f"fix: {check['fix']}" in line for line in lines), check["fix"]
+
+
 def test_doctor_masks_a_wrong_password_and_token(sandbox: SandboxSettings, tmp_path: Path) -> None:
     password = "Wrong-Password-4711"
     token = "pat-na1-00000000-dead-beef-0000-000000000000"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -100,10 +99,28 @@ def sandbox_summary(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """What the running sandbox holds, read through the real Salesforce and HubSpot clients."""
+    import os
+
     from acm_sync.org_summary import org_summary
     from acm_sync.sandbox.server import SandboxSettings
 
-    summary = org_summary(SandboxSettings.read(data_dir))
+    if (data_dir / "settings.json").exists():
+        settings: Any = SandboxSettings.read(data_dir)
+    elif os.environ.get("SALESFORCE_LOGIN_URL") and os.environ.get("HUBSPOT_BASE_URL"):
+        settings = dict(os.environ)  # a sourced connection.env
+    else:
+        _fail(
+            f"no running sandbox in {data_dir} and no sandbox settings in the environment: "
+            "start one with `acm-sync sandbox serve` (or `make dev`), pass --data-dir, or "
+            "source its connection.env"
+        )
+    try:
+        summary = org_summary(settings)
+    except OSError as exc:  # requests' ConnectionError is one
+        _fail(
+            f"the sandbox does not answer ({type(exc).__name__}): is it running? "
+            "start it with `acm-sync sandbox serve` or `make dev`"
+        )
     _print_summary(summary, as_json)
 
 
@@ -113,25 +130,82 @@ def demo(
     seed: int = 7,
     work_dir: Annotated[
         Path | None,
-        typer.Option(help="Keep the sandbox and warehouse here (default: a temporary folder)."),
+        typer.Option(
+            help="Keep the sandbox, warehouse, Data Docs and plan CSV here (default: ./.demo, "
+            "emptied at the start of each demo)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Seed a fresh sandbox, run the sync job on it (pull → quality → scoring → write-back), and
-    show the result, with three records before → after."""
+    show the result, with three records before → after, and what to open next."""
+    import shutil
+
     from acm_sync.demo import run_demo
 
     def progress(message: str) -> None:
         if not as_json:
             console.print(f"[dim]•[/] {message}")
 
-    with tempfile.TemporaryDirectory(prefix="acm-demo-") as tmp:
-        target = work_dir or Path(tmp)
-        summary = run_demo(target, accounts=accounts, seed=seed, progress=progress)
+    target = work_dir or Path(".demo")
+    if work_dir is None and target.exists():
+        shutil.rmtree(target)  # ours: a demo starts from a freshly seeded org
+    summary = run_demo(target, accounts=accounts, seed=seed, progress=progress)
+    summary["next"] = _demo_outputs(target, summary)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
     _print_pipeline_summary(summary)
+    out = summary["next"]
+    console.print(f"\n[bold]What next[/] (the demo's files are kept in {target.resolve()}):")
+    console.print(
+        f"  the write plan, as CSV       {out['plan_csv']}", highlight=False, soft_wrap=True
+    )
+    console.print(
+        f"  the Data Docs                .venv/bin/acm-sync docs --warehouse {out['warehouse']}"
+        "  → http://127.0.0.1:3100/",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"  the plots                    {out['plots']}", highlight=False, soft_wrap=True)
+    console.print(
+        "  the Dagster UI               make dev  → http://127.0.0.1:3000 (its own sandbox)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _demo_outputs(target: Path, summary: dict[str, Any]) -> dict[str, str]:
+    """The demo's plan exported as CSV beside its warehouse; the paths to open next."""
+    import csv
+
+    from acm_sync.warehouse import Warehouse
+    from acm_sync.writeback.store import WritebackStore
+
+    warehouse = Path(summary["warehouse"])
+    store = WritebackStore(Warehouse(warehouse))
+    latest = store.latest_plan_run()
+    plan_csv = target.resolve() / "plan.csv"
+    columns = ["crm", "object", "record_id", "field", "before", "after", "action", "status"]
+    with plan_csv.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        if latest is not None:
+            plan = store.plan(latest[0])
+            for row in plan[columns].itertuples(index=False):
+                writer.writerow(["" if pd_isna(v) else v for v in row])
+    return {
+        "plan_csv": str(plan_csv),
+        "warehouse": str(warehouse.resolve()),
+        "data_docs": str(warehouse.resolve().parent / "data_docs" / "index.html"),
+        "plots": str(warehouse.resolve().parent / "plots"),
+    }
+
+
+def pd_isna(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value)) if not isinstance(value, list | dict) else False
 
 
 @app.command("doctor")
@@ -325,13 +399,23 @@ def doctor(
     else:
         from rich.text import Text
 
-        table = Table(title="acm-sync doctor", title_justify="left", show_lines=True)
-        for column in ("check", "status", "detail", "how to fix"):
-            table.add_column(column)
-        for c in checks:
-            status = Text("ok", style="green") if c["ok"] else Text("problem", style="bold red")
-            table.add_row(c["check"], status, Text(c["detail"]), Text(c["fix"]))
-        console.print(table)
+        if console.width >= 120:
+            table = Table(title="acm-sync doctor", title_justify="left", show_lines=True)
+            for column in ("check", "status", "detail", "how to fix"):
+                table.add_column(column)
+            for c in checks:
+                status = Text("ok", style="green") if c["ok"] else Text("problem", style="bold red")
+                table.add_row(c["check"], status, Text(c["detail"]), Text(c["fix"]))
+            console.print(table)
+        else:  # narrow terminal: one block per check, commands never cut across cells
+            console.print(Text("acm-sync doctor", style="bold"))
+            for c in checks:
+                mark = (
+                    Text("ok     ", style="green") if c["ok"] else Text("PROBLEM", style="bold red")
+                )
+                console.print(Text.assemble(mark, " ", (c["check"], "bold"), " — ", c["detail"]))
+                if c["fix"] and not c["ok"]:
+                    console.print(f"        fix: {c['fix']}", highlight=False, soft_wrap=True)
         summary = "everything is ready" if ok else "some checks failed"
         console.print(Text(summary, style="green" if ok else "bold red"))
     if not ok:
@@ -367,7 +451,6 @@ def plan_export(
     import csv
     import io
     import os
-    from typing import NoReturn
 
     from rich import box
 
@@ -480,8 +563,18 @@ def plan_export(
         if n
     )
     where = f" to {out}" if out is not None else ""
-    if records:
-        head = f"{records:,} records / {fields:,} fields to write"
+    sent = sum(n for c in per_object.values() for s, n in c["status"].items() if s)
+    written = sum(c["status"].get("written", 0) for c in per_object.values())
+    if records and sent:
+        head = (
+            f"plan {chosen} applied: {written:,} of {fields:,} planned fields written "
+            f"({records:,} records)"
+        )
+    elif records:
+        head = (
+            f"plan {chosen}: {records:,} records / {fields:,} fields planned, none sent — a dry "
+            f"run, or awaiting approval (`acm-sync apply --plan-id {chosen}`)"
+        )
     else:
         head = f"nothing to write in plan {chosen}"
     err.print(
@@ -510,7 +603,21 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 
 def _print_pipeline_summary(s: dict[str, Any]) -> None:
-    console.print(_table("Pulled", ["records", "count"], [[k, v] for k, v in s["pulled"].items()]))
+    crm_names = {
+        "salesforce.accounts": "Salesforce Account",
+        "salesforce.contacts": "Salesforce Contact",
+        "salesforce.opportunities": "Salesforce Opportunity",
+        "hubspot.accounts": "HubSpot companies",
+        "hubspot.contacts": "HubSpot contacts",
+        "hubspot.opportunities": "HubSpot deals",
+    }
+    console.print(
+        _table(
+            "Pulled (every record read, deleted and merged-away ones included)",
+            ["CRM object", "records"],
+            [[crm_names.get(k, k), v] for k, v in s["pulled"].items()],
+        )
+    )
     console.print(
         _table(
             "Quality",
@@ -559,7 +666,8 @@ def _print_pipeline_summary(s: dict[str, Any]) -> None:
     for example in s.get("examples", []):
         console.print(
             _table(
-                f"{example['crm'].title()} {example['object']} {example['id']} — before → after",
+                f"{_VENDOR.get(example['crm'], example['crm'])} {example['object']} "
+                f"{example['id']} — before → after",
                 ["field", "before", "after"],
                 [
                     [f["field"], "—" if f["before"] is None else str(f["before"]), str(f["after"])]
@@ -571,12 +679,12 @@ def _print_pipeline_summary(s: dict[str, Any]) -> None:
     writes = ", ".join(f"{k}: {v:,}" for k, v in wb["write_calls"].items())
     console.print(
         f"API calls: {calls} (of which writes: {writes})   "
-        f"attention flags: {s['attention_flags']:,}   {s['seconds']}s"
+        f"accounts flagged for attention (next_action.attention_rules, e.g. a Key account "
+        f"in Red): {s['attention_flags']:,}   {s['seconds']}s"
     )
-    if Path(s["warehouse"]).exists():  # kept with --work-dir
-        console.print(
-            f"[dim]Warehouse: {s['warehouse']} (acm-sync plan --warehouse … exports the plan)[/]"
-        )
+
+
+_VENDOR = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
@@ -584,7 +692,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
     for vendor in ("salesforce", "hubspot"):
-        table = Table(title=f"{vendor.title()} sandbox — {summary[vendor]['url']}")
+        table = Table(title=f"{_VENDOR[vendor]} sandbox — {summary[vendor]['url']}")
         table.add_column("object")
         table.add_column("records", justify="right")
         table.add_column("deleted / archived", justify="right")
@@ -592,14 +700,142 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
             table.add_row(obj, f"{counts['live']:,}", f"{counts['deleted']:,}")
         console.print(table)
         console.print(f"  API calls used: {summary[vendor]['api_usage']}")
+        fill = summary[vendor].get("owned_fill") or {}
+        if fill:
+            owned = Table(title=f"{_VENDOR[vendor]}: the fields acm_sync writes, filled")
+            owned.add_column("object")
+            owned.add_column("field")
+            owned.add_column("filled", justify="right")
+            owned.add_column("of live", justify="right")
+            for obj, fields in fill.items():
+                for name, n in fields.items():
+                    share = f" ({n['filled'] / n['records']:.0%})" if n["records"] else ""
+                    owned.add_row(obj, name, f"{n['filled']:,}{share}", f"{n['records']:,}")
+            console.print(owned)
     if summary.get("samples"):
         console.print("[bold]A few records, as the APIs return them:[/]")
         for sample in summary["samples"]:
             console.print(sample)
 
 
+def _fail(message: str) -> NoReturn:
+    """One clear line on stderr, exit status 1."""
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@app.command("docs")
+def docs(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3100,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            "--warehouse",
+            help="The warehouse's DuckDB file; the Data Docs are in data_docs/ beside it "
+            "(default: $ACM_WAREHOUSE_PATH or ./warehouse/acm_sync.duckdb).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the GX Data Docs over HTTP (the Dagster UI links them here; `make dev` starts it)."""
+    import os
+
+    from acm_sync.quality.docs import docs_root
+    from acm_sync.quality.serve import docs_server
+    from acm_sync.warehouse import DEFAULT_PATH, PATH_ENV
+
+    root = docs_root(warehouse or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH))
+    try:
+        server = docs_server(root, port=port)
+    except OSError as exc:
+        _fail(f"cannot serve on 127.0.0.1:{port} ({exc.strerror}); pick another with --port")
+    console.print(
+        f"Data Docs of {root} on http://127.0.0.1:{port}/ "
+        "(built by each validation run; Ctrl-C stops)",
+        highlight=False,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@app.command("apply")
+def apply(
+    plan_id: Annotated[
+        str,
+        typer.Option(
+            "--plan-id", help="The plan to approve and write (the run id `acm-sync plan` shows)."
+        ),
+    ],
+) -> None:
+    """Approve a write plan and write exactly its cells: each record is read back first; cells
+    whose CRM value moved since the plan are planned again (a new plan id), not written."""
+    import os
+
+    import dagster as dg
+
+    from acm_sync.definitions import defs
+
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    job = defs.resolve_job_def("apply_plan")
+    with dg.DagsterInstance.ephemeral() if instance is None else instance as inst:
+        result = job.execute_in_process(
+            run_config={
+                "ops": {"writeback_apply": {"config": {"plan_id": plan_id}}},
+                # the outcome is printed below, one line; Dagster's own log stays quiet
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
+            instance=inst,
+            raise_on_error=False,
+        )
+    if not result.success:
+        failures = [
+            str(e.step_failure_data.error.message if e.step_failure_data.error else e.message)
+            for e in result.get_step_failure_events()
+        ]
+        reason = " ".join(" ".join(failures).split()) or "the apply_plan run failed"
+        reason = reason.removeprefix("dagster._core.definitions.events.Failure: ")
+        _fail(f"plan {plan_id} not applied: {reason}")
+    meta: dict[str, Any] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        if mat is not None:
+            meta = {k: v.value for k, v in mat.metadata.items()}
+    console.print(
+        f"plan {plan_id}: {meta.get('written', 0):,} records written, "
+        f"{meta.get('rejected', 0):,} rejected; dry run: {meta.get('dry_run', '?')}",
+        highlight=False,
+    )
+    moved = int(meta.get("moved_since_planned", 0) or 0)
+    if moved:
+        console.print(
+            f"{moved:,} cells changed in the CRM since the plan: not written, planned again as "
+            f"{meta.get('replanned_as')} — review it with `acm-sync plan --run-id "
+            f"{meta.get('replanned_as')}`, then apply that id",
+            highlight=False,
+        )
+
+
 def main() -> None:  # pragma: no cover - console script entry point
-    app()
+    """`acm-sync`: an unexpected error is one line (ACM_SYNC_DEBUG=1 for the traceback)."""
+    import os
+
+    if os.environ.get("ACM_SYNC_DEBUG"):
+        app()
+        return
+    try:
+        app(standalone_mode=True)
+    except Exception as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        Console(stderr=True).print(
+            f"[bold red]error:[/] {type(exc).__name__}: {text[:300]} "
+            "(ACM_SYNC_DEBUG=1 shows the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,12 +6,14 @@ Works against any org the connection settings point at; `acm-sync demo` and
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import hubspot
 from simple_salesforce import Salesforce
 
 from acm_sync.connectors.http import salesforce_session
+from acm_sync.writeback.fields import OBJECTS, owned_for
 
 SF_OBJECTS = ("Account", "Contact", "Opportunity", "OpportunityHistory")
 HS_OBJECTS = ("companies", "contacts", "deals")
@@ -89,11 +91,13 @@ def org_summary(settings: Any) -> dict[str, Any]:
             "url": env.get("SALESFORCE_LOGIN_URL") or "salesforce.com",
             "objects": sf_objects,
             "api_usage": _sf_usage(sf),
+            "owned_fill": _sf_fill(sf),
         },
         "hubspot": {
             "url": env.get("HUBSPOT_BASE_URL") or "api.hubapi.com",
             "objects": hs_objects,
             "api_usage": hs_usage,
+            "owned_fill": _hs_fill(hs, hs_objects),
         },
         "samples": samples,
     }
@@ -102,3 +106,60 @@ def org_summary(settings: Any) -> dict[str, Any]:
 def _sf_usage(sf: Salesforce) -> str:
     usage = sf.api_usage.get("api-usage")  # parsed from the Sforce-Limit-Info header
     return f"{usage.used}/{usage.total} today" if usage else "not reported"
+
+
+def _sf_fill(sf: Salesforce) -> dict[str, dict[str, dict[str, int]]]:
+    """Per object and owned field (ACM_*__c): live records holding a value, of all live ones —
+    what a CRM user checks after a sync. Read with one query per object (long text fields
+    cannot be filtered in SOQL), fields missing from the org are left out."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for entity, (obj, _) in OBJECTS.items():
+        names = {f["name"] for f in getattr(sf, obj).describe()["fields"]}
+        fields = [f.salesforce for f in owned_for(entity) if f.salesforce in names]
+        if not fields:
+            continue
+        records = sf.query_all(f"SELECT {', '.join(fields)} FROM {obj}")["records"]
+        out[obj] = {
+            name: {
+                "filled": sum(1 for r in records if r.get(name) not in (None, "")),
+                "records": len(records),
+            }
+            for name in fields
+        }
+    return out
+
+
+def _hs_fill(
+    hs: hubspot.HubSpot, live: dict[str, dict[str, int]]
+) -> dict[str, dict[str, dict[str, int]]]:
+    """Per object type and owned property (acm_*): records holding a value (search
+    HAS_PROPERTY, one call each), of all live ones."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for entity, (_, obj) in OBJECTS.items():
+        api = getattr(hs.crm, obj)
+        existing = {p.name for p in hs.crm.properties.core_api.get_all(obj).results}
+        counts = {}
+        for prop in (f.hubspot for f in owned_for(entity)):
+            if prop not in existing:
+                continue
+            request = {
+                "filterGroups": [{"filters": [{"propertyName": prop, "operator": "HAS_PROPERTY"}]}],
+                "limit": 1,
+            }
+            total = _search_total(api, request)
+            counts[prop] = {"filled": int(total), "records": int(live[obj]["live"])}
+        if counts:
+            out[obj] = counts
+    return out
+
+
+def _search_total(api: Any, request: dict[str, Any]) -> int:
+    """A search's total, waiting out HubSpot's per-second search limit (429 SECONDLY)."""
+    for attempt in range(10):
+        try:
+            return int(api.search_api.do_search(public_object_search_request=request).total)
+        except Exception as exc:  # the client's ApiException
+            if getattr(exc, "status", None) != 429 or attempt == 9:
+                raise
+            time.sleep(1.0)
+    raise AssertionError("unreachable")

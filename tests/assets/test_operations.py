@@ -464,11 +464,11 @@ def test_freshness_checks_fail_stale_pulls_and_alert_through_a_failed_run(
     )
     instance = dg.DagsterInstance.ephemeral()
 
-    # The sensor asks for every check that has never been evaluated.
+    # Nothing pulled yet: "not yet", not stale — the sensor launches no check (no failed run,
+    # no alert before anyone has run anything).
     sensor = defs.resolve_sensor_def(FRESHNESS_SENSOR)
     request = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
-    assert isinstance(request, dg.RunRequest)
-    assert set(request.asset_check_keys or []) == keys
+    assert isinstance(request, dg.SkipReason)
 
     def run_checks() -> dg.ExecuteInProcessResult:
         job = defs.resolve_implicit_global_asset_job_def().get_subset(
@@ -495,6 +495,14 @@ def test_freshness_checks_fail_stale_pulls_and_alert_through_a_failed_run(
     for key in keys:
         instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key.asset_key))
     assert run_checks().success
+
+    # Once a pull has run, the sensor asks for its check (here one pulled, never checked yet).
+    fresh = dg.DagsterInstance.ephemeral()
+    first = next(iter(sorted(keys, key=lambda k: k.to_user_string())))
+    fresh.report_runless_asset_event(dg.AssetMaterialization(asset_key=first.asset_key))
+    request = sensor(dg.build_sensor_context(instance=fresh, definitions=defs))
+    assert isinstance(request, dg.RunRequest)
+    assert set(request.asset_check_keys or []) == {first}
 
 
 # -- the code location, through Dagster's CLI ----------------------------------------------------

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
 import yaml
+from PIL import Image
 
 from acm_sync.assets.hubspot import hubspot_assets
 from acm_sync.assets.ingest import SyncSettingsResource
@@ -135,3 +139,36 @@ def test_backtest_reports_both_forecasts(
     assert "model_brier" in meta["origins"] and "baseline_won_share" in meta["reliability"]
     # one entry per origin and figure, so each can be followed over origins
     assert any(k.endswith("_total_error") and k != "backtest_total_error" for k in meta)
+
+
+def _png_in(markdown: str) -> bytes:
+    found = re.fullmatch(r"!\[[^\]]+\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown)
+    assert found, markdown[:80]
+    return base64.b64decode(found.group(1))
+
+
+def test_plots_and_counts_are_in_the_metadata(
+    pipeline_run: tuple[Warehouse, list[dg.ExecuteInProcessResult]],
+) -> None:
+    wh, runs = pipeline_run
+    meta = _metadata(runs[-1], ACCOUNT_SCORES)
+    scores = wh.query(f"SELECT * FROM {ACCOUNT_SCORES} WHERE run_id = ?", [runs[-1].run_id])
+    # tier and band counts as numbers (Dagster plots numeric metadata over runs)
+    for tier, n in scores["tier"].value_counts().items():
+        assert meta[f"tier_{str(tier).lower()}"] == n
+    for band, n in scores["health_band"].value_counts().items():
+        assert meta[f"band_{str(band).lower()}"] == n
+    backtest = _metadata(runs[-1], "forecast_backtest")
+    for key, source in (
+        ("health_histogram_plot", meta),
+        ("tier_pareto_plot", meta),
+        ("forecast_vs_actual_plot", backtest),
+    ):
+        png = _png_in(source[key])
+        with Image.open(io.BytesIO(png)) as image:  # parses as a PNG of a plot's size
+            image.verify()
+            assert image.format == "PNG" and image.size[0] > 300 and image.size[1] > 150
+    for name in ("health_histogram.png", "tier_pareto.png", "forecast_vs_actual.png"):
+        path = wh.path.parent / "plots" / name
+        with Image.open(path) as image:
+            assert image.format == "PNG"

@@ -162,7 +162,7 @@ def test_quarantine_rows_follow_the_model(demo_run: QualityRun) -> None:
 
 
 def test_data_docs_are_built(demo_run: QualityRun) -> None:
-    assert demo_run.docs_url and demo_run.docs_url.startswith("file://")
+    assert demo_run.docs_url and demo_run.docs_url.startswith("file://")  # validate_tables
     index = demo_run.docs_url.removeprefix("file://")
     html = Path(index).read_text(encoding="utf-8")
     assert "opportunities" in html

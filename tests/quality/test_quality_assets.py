@@ -114,7 +114,11 @@ def test_a_normal_pull_passes_every_gate_and_reaches_write_back(
     )
     assert "negative_amount" in opp["failures_by_rule"]
     assert "Amount -" in opp["failing_rows_sample"]
-    assert Path(opp["data_docs"].removeprefix("file://")).exists()
+    # linked over HTTP (`acm-sync docs` serves the site beside the warehouse)
+    assert opp["data_docs"].startswith("http://127.0.0.1:3100/validations/opportunities/")
+    page = tmp_path / "data_docs" / opp["data_docs"].removeprefix("http://127.0.0.1:3100/")
+    assert page.exists()
+    assert opp["data_docs_index"] == "http://127.0.0.1:3100/"
     # What the run left in the warehouse.
     store = QualityStore(wh)
     assert store.gates_open() == (True, "")

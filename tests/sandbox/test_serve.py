@@ -114,19 +114,34 @@ def test_a_restart_keeps_every_change(tmp_path: Path) -> None:
         assert first_ports[0].startswith("https://127.0.0.1:")
 
 
-def test_demo_json_runs_the_pipeline_and_adds_up() -> None:
+def test_demo_json_runs_the_pipeline_and_adds_up(tmp_path: Path) -> None:
     """`acm-sync demo --json`: a fresh sandbox, the sync job in process, and a summary that adds
     up: pulled = valid + quarantined, written ≤ planned, examples read back as written."""
     import json
 
     out = subprocess.run(
-        [sys.executable, "-m", "acm_sync.cli", "demo", "--accounts", "150", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "acm_sync.cli",
+            "demo",
+            "--accounts",
+            "150",
+            "--json",
+            "--work-dir",
+            str(tmp_path / "demo"),
+        ],
         capture_output=True,
         text=True,
         check=True,
         timeout=600,
     ).stdout
     summary = json.loads(out)
+    # the work dir is kept, with what to open next
+    plan_csv = Path(summary["next"]["plan_csv"])
+    assert plan_csv.parent == (tmp_path / "demo").resolve()
+    assert plan_csv.read_text().startswith("crm,object,record_id,field,before,after")
+    assert Path(summary["next"]["data_docs"]).is_file()
     for entity in ("accounts", "contacts", "opportunities"):
         pulled = sum(n for key, n in summary["pulled"].items() if key.endswith(f".{entity}"))
         assert pulled == summary["valid"][entity] + summary["quarantined"].get(entity, 0)

@@ -120,9 +120,18 @@ def test_summary_per_crm_object(warehouse: Path) -> None:
         ("salesforce", "Opportunity"): [1, 1, 0, 0, 0, 1],
         ("hubspot", "companies"): [2, 2, 0, 0, 0, 0],
     }
-    assert "5 records / 6 fields to write (2 manual edits, 1 given up)" in " ".join(
-        result.stderr.split()
+    assert (
+        "plan run-new applied: 2 of 6 planned fields written (5 records) "
+        "(2 manual edits, 1 given up)" in " ".join(result.stderr.split())
     )
+
+
+def test_a_plan_not_sent_says_it_is_a_dry_run_or_awaits_approval(warehouse: Path) -> None:
+    result = invoke("--warehouse", str(warehouse), "--run-id", "run-old")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stderr.split())
+    assert "plan run-old: 1 records / 1 fields planned, none sent — a dry run, or awaiting" in text
+    assert "`acm-sync apply --plan-id run-old`" in text
 
 
 def test_all_includes_the_skipped_cells(warehouse: Path) -> None:

@@ -100,7 +100,7 @@ def first_run(
     sf, hs = wb_admins
     before = org.snapshot()
     reset_calls(sf, hs)
-    result = pipeline.run()
+    result = pipeline.run(writeback={"preview_rows": 60})  # a few rows of every field
     assert result.success
     calls = write_calls(sf, hs)
     after = org.snapshot()
@@ -202,6 +202,30 @@ def test_write_calls_are_the_fewest_batches(first_run: dict[str, Any], pipeline:
         == sending[["crm", "object", "record_id"]].drop_duplicates().shape[0]
     )
     assert meta["rejected"] == 0
+
+
+def test_the_preview_shows_values_with_a_pipe_whole_and_records_by_name(
+    first_run: dict[str, Any], pipeline: Pipeline
+) -> None:
+    meta = materialization(first_run["result"], "writeback_plan")
+    preview = pd.DataFrame([r.data for r in meta["preview"].records])
+    assert [c.name for c in meta["preview"].schema.columns] == list(preview.columns)
+    plan = _plan(pipeline, first_run["result"]).set_index(["crm", "object", "record_id", "field"])
+    # a sample across objects and fields, not the first rows of one
+    assert preview["object"].nunique() >= 3 and preview["field"].nunique() >= 10
+    drivers = preview[preview["field"].isin(["ACM_Health_Drivers__c", "acm_health_drivers"])]
+    assert len(drivers), "the health drivers change on a first run"
+    for row in drivers.itertuples():
+        planned = plan.loc[(row.crm, row.object, row.record_id, row.field)]
+        assert row.after == planned["after"]  # the whole value, in its own column
+        assert row.before == "—"  # empty before the first write
+    assert drivers["after"].str.contains(" | Down: ", regex=False).any()  # "Up: … | Down: …"
+    accounts = preview[preview["object"].isin(["Account", "companies"])]
+    names = pipeline.wh.query("SELECT source_id, name FROM accounts").set_index("source_id")
+    names = names["name"].fillna("")
+    assert (accounts["name"] != "").any()
+    for row in accounts.itertuples():
+        assert row.name == names.loc[row.record_id], row
 
 
 def test_a_second_run_makes_no_write_call(

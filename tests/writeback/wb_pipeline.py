@@ -75,6 +75,7 @@ class Pipeline:
         selection: Any = None,
         raise_on_error: bool = True,
         instance: dg.DagsterInstance | None = None,
+        run_config: dict[str, Any] | None = None,
         **sections: Any,
     ) -> dg.ExecuteInProcessResult:
         config_path = self.write_config(**sections)
@@ -85,9 +86,12 @@ class Pipeline:
                 ASSETS,
                 selection=selection,
                 resources=self.resources(config_path),
-                run_config={"ops": {"account_scores": {"config": {"as_of": AS_OF}}}}
-                if selection is None
-                else None,
+                run_config=run_config
+                or (
+                    {"ops": {"account_scores": {"config": {"as_of": AS_OF}}}}
+                    if selection is None
+                    else None
+                ),
                 raise_on_error=raise_on_error,
                 instance=instance,
             )

@@ -296,12 +296,36 @@ def build_freshness_sensor(
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.SupersessionWarning)
-        return dg.build_sensor_for_freshness_checks(
+        overdue = dg.build_sensor_for_freshness_checks(
             freshness_checks=checks,
-            name=FRESHNESS_SENSOR,
+            name=f"{FRESHNESS_SENSOR}_inner",
             minimum_interval_seconds=60,
-            default_status=dg.DefaultSensorStatus.RUNNING,
         )
+
+    @dg.sensor(
+        name=FRESHNESS_SENSOR,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        asset_selection=dg.AssetSelection.checks(*checks),
+        description="Launches the pulls' freshness checks when they may have become overdue — "
+        "only for pulls that have run at least once: never pulled is 'not yet', not 'stale'.",
+    )
+    def freshness_checks_sensor(
+        context: dg.SensorEvaluationContext,
+    ) -> dg.RunRequest | dg.SkipReason:
+        asked = overdue(context)
+        if not isinstance(asked, dg.RunRequest):
+            return asked if isinstance(asked, dg.SkipReason) else dg.SkipReason("nothing due")
+        pulled = [
+            key
+            for key in asked.asset_check_keys or []
+            if context.instance.get_latest_materialization_event(key.asset_key) is not None
+        ]
+        if not pulled:
+            return dg.SkipReason("the pulls due a check have never run: not stale yet")
+        return dg.RunRequest(asset_check_keys=pulled)
+
+    return freshness_checks_sensor
 
 
 @dataclass

@@ -3,6 +3,7 @@
     sync          the regular sync: pull → validate → score → plan → write back (scheduled)
     full_refresh  the same graph, pulling both CRMs from scratch (scheduled nightly)
     plan          the dry run: everything in sync but `writeback_apply` (the plan, no writes)
+    apply_plan    writeback_apply for one approved plan id (run config), re-checked first
     ingest        the pulls only (incremental; the first run is a full pull)
     validate      quality only (defined with the quality assets)
 
@@ -77,4 +78,13 @@ ingest_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-pipeline_jobs = [sync_job, full_refresh_job, plan_job, ingest_job]
+apply_plan_job = dg.define_asset_job(
+    "apply_plan",
+    selection=dg.AssetSelection.from_string(f"key:{WRITEBACK_APPLY}"),
+    description="Approve a plan: write exactly the cells of the plan whose id is given in the "
+    "run config (ops: writeback_apply: config: plan_id), re-checked against the CRM first "
+    "(cells that moved since are planned again, not written). Same as `acm-sync apply`.",
+    executor_def=dg.in_process_executor,
+)
+
+pipeline_jobs = [sync_job, full_refresh_job, plan_job, ingest_job, apply_plan_job]

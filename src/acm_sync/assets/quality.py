@@ -30,6 +30,7 @@ from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.identity import match_accounts, match_contacts
 from acm_sync.quality import derive
 from acm_sync.quality.derive import RunContext
+from acm_sync.quality.docs import docs_root, served_url
 from acm_sync.quality.engine import GxEngine, QualityRunError
 from acm_sync.quality.issues import issue_texts
 from acm_sync.quality.settings import QualitySettings
@@ -95,8 +96,7 @@ class QualityConfig(dg.Config):
 
 
 def data_docs_dir(wh: Warehouse) -> Path:
-    # Absolute: GX refuses a relative docs directory (the default warehouse path is relative).
-    return wh.path.parent.resolve() / "data_docs"
+    return docs_root(wh.path)
 
 
 def _md(frame: pd.DataFrame) -> dg.MetadataValue:
@@ -182,8 +182,9 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
         deps=[dg.AssetKey(d) for d in deps],
         description=f"`{entity}` validated with expectations/{entity}.json (GX): rows failing a "
         f"critical rule → `quarantine` (and out of scoring), the rest → `{valid_table(entity)}`; "
-        "warnings flag rows that flow on. Data Docs in <warehouse dir>/data_docs/"
-        f"{entity}/. Checks: critical failure rate and volume, both blocking write-back.",
+        "warnings flag rows that flow on. GX Data Docs: one site for every entity and run in "
+        "`data_docs/` beside the warehouse, served by `acm-sync docs` (linked in the "
+        "metadata). Checks: critical failure rate and volume, both blocking write-back.",
         check_specs=[
             dg.AssetCheckSpec(
                 "critical_failure_rate",
@@ -220,12 +221,14 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
         )
         try:
             suites = load_suites(settings.expectations_dir, {entity: derive.columns(entity)})
-            docs = data_docs_dir(wh) / entity if settings.data_docs else None
+            docs = data_docs_dir(wh) if settings.data_docs else None
             engine = GxEngine(suites, docs_dir=docs)
             report = validate_entity(engine, entity, table, run_context, run_id=context.run.run_id)
         except (SuiteError, QualityRunError) as exc:
             raise dg.Failure(str(exc)) from None
-        docs_url = engine.build_docs()
+        engine.build_docs({entity: report.issues}, run_name=context.run.run_id)
+        page = engine.pages.get(entity)
+        docs_url = served_url(data_docs_dir(wh), page) if page else None
         store.save_report(report)
         volumes = live_volumes(entity, table)
         critical = critical_gate(report, settings)
@@ -281,6 +284,7 @@ def _metadata(report: Any, settings: QualitySettings, docs_url: str | None) -> d
     }
     if docs_url:
         meta["data_docs"] = dg.MetadataValue.url(docs_url)
+        meta["data_docs_index"] = dg.MetadataValue.url(docs_url.split("/validations/")[0] + "/")
     return meta
 
 

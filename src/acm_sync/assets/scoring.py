@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from acm_sync.assets import plots
 from acm_sync.assets.ingest import ConfigFileResource
 from acm_sync.config import AcmSyncConfig
 from acm_sync.quality.store import valid_table
@@ -206,8 +207,37 @@ def account_scores(
             "attention_flags": dg.MetadataValue.int(int(snapshot["attention"].fillna(False).sum())),
             "preview": dg.MetadataValue.md(snapshot[preview_columns].head(10).to_markdown()),
             "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 2)),
+            **_count_metadata(snapshot),
+            **_score_plots(snapshot, cfg, wh),
         }
     )
+
+
+def _count_metadata(snapshot: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """Accounts per tier and per band as numbers, so Dagster plots them over runs."""
+    out: dict[str, dg.MetadataValue] = {}
+    for column, prefix in (("tier", "tier"), ("health_band", "band")):
+        counts = snapshot[column].value_counts()
+        for value in counts.index:
+            out[f"{prefix}_{str(value).lower()}"] = dg.MetadataValue.int(int(counts[value]))
+    return out
+
+
+def _score_plots(snapshot: pd.DataFrame, cfg: Any, wh: Warehouse) -> dict[str, dg.MetadataValue]:
+    folder = wh.path.parent / "plots"
+    histogram = plots.health_histogram(
+        snapshot, cfg.health.bands.green_min, cfg.health.bands.yellow_min
+    )
+    pareto = plots.tier_pareto(snapshot)
+    plots.save(histogram, folder, "health_histogram.png")
+    plots.save(pareto, folder, "tier_pareto.png")
+    return {
+        "health_histogram_plot": dg.MetadataValue.md(
+            plots.markdown_image(histogram, "health score histogram")
+        ),
+        "tier_pareto_plot": dg.MetadataValue.md(plots.markdown_image(pareto, "tier Pareto curve")),
+        "plots_dir": dg.MetadataValue.path(str(folder.resolve())),
+    }
 
 
 @dg.asset(
@@ -236,6 +266,16 @@ def forecast_backtest(
             "dagster/row_count": dg.MetadataValue.int(len(result.origins)),
             "origins": dg.MetadataValue.md(result.markdown()),
             "reliability": dg.MetadataValue.md(result.reliability_markdown()),
+            "forecast_vs_actual_plot": dg.MetadataValue.md(
+                plots.markdown_image(
+                    plots.save(
+                        plots.forecast_vs_actual(result.origins),
+                        wh.path.parent / "plots",
+                        "forecast_vs_actual.png",
+                    ).read_bytes(),
+                    "forecast vs actual by quarter",
+                )
+            ),
         }
     )
 

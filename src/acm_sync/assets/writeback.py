@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from acm_sync.assets.budget import stop_for_budget
 from acm_sync.assets.ingest import ConfigFileResource, run_budget
@@ -30,7 +31,9 @@ from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.quality.store import QualityStore
 from acm_sync.warehouse import Warehouse, WarehouseResource
 from acm_sync.writeback.apply import HubSpotWriter, SalesforceWriter, Writer, apply_plan
+from acm_sync.writeback.approval import PlanNotApplicable, apply_approved
 from acm_sync.writeback.plan import SENDING, SKIP_GIVEN_UP, SKIP_MANUAL
+from acm_sync.writeback.preview import preview_frame, shown
 from acm_sync.writeback.run import CRMS, build_plan
 from acm_sync.writeback.settings import WritebackSettings
 from acm_sync.writeback.store import WritebackStore
@@ -45,6 +48,17 @@ UPSTREAM = [
     dg.AssetKey("writeback_target"),
 ]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class ApplyConfig(dg.Config):
+    """Run config of writeback_apply."""
+
+    plan_id: str | None = Field(
+        default=None,
+        description="Apply exactly this plan (the id of the run that made it, as `acm-sync "
+        "plan` shows): its cells still holding the value planned are written, moved ones are "
+        "planned again. Empty: the latest plan (unless writeback.require_approval).",
+    )
 
 
 class WritebackSettingsResource(ConfigFileResource):
@@ -74,6 +88,15 @@ def dry_run_crms(
 ) -> set[str]:
     local = local_crms(salesforce, hubspot)
     return {crm for crm in CRMS if settings.is_dry_run(sandbox=crm in local)}
+
+
+def _table(frame: pd.DataFrame) -> dg.MetadataValue:
+    """A table in the Dagster UI (cells are text, so a `|` in a value stays in its column)."""
+    schema = dg.TableSchema(columns=[dg.TableColumn(str(c), "string") for c in frame.columns])
+    records = [
+        dg.TableRecord({str(k): str(v) for k, v in row.items()}) for row in frame.to_dict("records")
+    ]
+    return dg.MetadataValue.table(records=records, schema=schema)
 
 
 def _md_table(frame: pd.DataFrame, rows: int = 50) -> str:
@@ -198,9 +221,7 @@ def writeback_plan(
     store.save_plan(context.run.run_id, plan)
     counts = summary.counts()
     sending = plan[plan["action"].isin(SENDING)]
-    preview = sending.head(settings.preview_rows)[
-        ["crm", "object", "record_id", "field", "before", "after"]
-    ]
+    preview = preview_frame(plan, settings.preview_rows, wh)
     manual = plan[plan["action"].isin([SKIP_MANUAL, "overwrite_manual"])]
     for line in summary.invalid:
         context.log.warning("not planned (invalid value): %s", line)
@@ -212,23 +233,22 @@ def writeback_plan(
             "given_up": dg.MetadataValue.int(int((plan["action"] == SKIP_GIVEN_UP).sum())),
             "by_object": dg.MetadataValue.md(_md_table(counts)),
             "by_field": dg.MetadataValue.md(_md_table(summary.by_field())),
-            "preview": dg.MetadataValue.md(_md_table(preview, settings.preview_rows)),
-            "manual_edits_preview": dg.MetadataValue.md(
-                _md_table(
-                    manual[
-                        [
-                            "crm",
-                            "object",
-                            "record_id",
-                            "field",
-                            "last_written",
-                            "before",
-                            "after",
-                            "action",
-                        ]
-                    ],
-                    20,
-                )
+            "preview": _table(preview),
+            "manual_edits_preview": _table(
+                manual[
+                    [
+                        "crm",
+                        "object",
+                        "record_id",
+                        "field",
+                        "last_written",
+                        "before",
+                        "after",
+                        "action",
+                    ]
+                ]
+                .head(20)
+                .map(shown)
             ),
             "invalid_values": dg.MetadataValue.int(len(summary.invalid)),
             "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 2)),
@@ -248,6 +268,7 @@ def writeback_plan(
 )
 def writeback_apply(
     context: dg.AssetExecutionContext,
+    config: ApplyConfig,
     salesforce: SalesforceResource,
     hubspot: HubSpotResource,
     warehouse: WarehouseResource,
@@ -266,6 +287,22 @@ def writeback_apply(
     if latest is None:
         raise dg.Failure("no write plan yet: materialize writeback_plan first")
     plan_run, planned_at = latest
+    if config.plan_id is None and settings.require_approval:
+        context.log.warning(
+            f"writeback.require_approval: plan {plan_run} awaits approval — nothing written. "
+            f"Review it (`acm-sync plan --run-id {plan_run}`), then `acm-sync apply --plan-id "
+            f"{plan_run}` or launch job apply_plan with plan_id: {plan_run}"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "awaiting_approval": dg.MetadataValue.text(plan_run),
+                "written": dg.MetadataValue.int(0),
+            }
+        )
+    if config.plan_id is not None:
+        if config.plan_id not in store.plan_ids():
+            raise dg.Failure(f"no write plan {config.plan_id}: `acm-sync plan` shows the latest")
+        plan_run, planned_at = config.plan_id, store.planned_at(config.plan_id)
     plan = store.plan(plan_run)
     dry = dry_run_crms(settings, salesforce, hubspot)
     sync = _sync_settings(writeback_settings)
@@ -309,9 +346,17 @@ def writeback_apply(
         )
 
     try:
-        outcomes = apply_plan(
-            plan, writers, planned_at=pd.Timestamp(planned_at), on_object=finished
-        )
+        approved = None
+        if config.plan_id is not None:
+            try:
+                approved = apply_approved(store, plan_run, writers)
+            except PlanNotApplicable as exc:
+                raise dg.Failure(str(exc)) from None
+            outcomes = approved.outcomes
+        else:
+            outcomes = apply_plan(
+                plan, writers, planned_at=pd.Timestamp(planned_at), on_object=finished
+            )
     except BudgetExhausted as exc:
         # What was written is ledgered batch by batch; the rest stays planned for the next run.
         stop_for_budget(
@@ -358,6 +403,15 @@ def writeback_apply(
             "by_object": dg.MetadataValue.md(_md_table(rows)),
             "errors": dg.MetadataValue.json(errors),
             "dead_letters_open": dg.MetadataValue.int(len(store.dead_letters())),
+            "plan_id": dg.MetadataValue.text(plan_run),
+            **(
+                {
+                    "moved_since_planned": dg.MetadataValue.int(approved.moved),
+                    "replanned_as": dg.MetadataValue.text(approved.replan_id or "-"),
+                }
+                if approved is not None
+                else {}
+            ),
             **budget_md,
         }
     )

@@ -32,10 +32,11 @@ from great_expectations.core.expectation_validation_result import (
     ExpectationSuiteValidationResult,
 )
 
+from acm_sync.quality.docs import DataDocsSite
 from acm_sync.quality.suites import Rule, Suite
 
-DOCS_SITE = "acm_sync"
 RESULT_FORMAT: dict[str, Any] = {"result_format": "COMPLETE"}
+_NO_ISSUES = pd.DataFrame({c: pd.Series(dtype=str) for c in ("rule", "record_id", "reason")})
 
 
 class QualityRunError(RuntimeError):
@@ -88,18 +89,8 @@ class GxEngine:
                 gx.ValidationDefinition(name=entity, data=batch, suite=gx_suite)
             )
         self.docs_dir = Path(docs_dir) if docs_dir else None
-        if self.docs_dir is not None:
-            self.context.add_data_docs_site(
-                site_name=DOCS_SITE,
-                site_config={
-                    "class_name": "SiteBuilder",
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                    "store_backend": {
-                        "class_name": "TupleFilesystemStoreBackend",
-                        "base_directory": str(self.docs_dir),
-                    },
-                },
-            )
+        self.results: dict[str, ExpectationSuiteValidationResult] = {}
+        self.pages: dict[str, Path] = {}  # entity → its Data Docs page, once built
 
     def validate(
         self, entity: str, frame: pd.DataFrame, parameters: Mapping[str, Any]
@@ -117,6 +108,7 @@ class GxEngine:
                 expectation_parameters=dict(parameters),
                 result_format=RESULT_FORMAT,
             )
+        self.results[entity] = result
         outcomes = []
         for r in result.results:
             rule = suite.rule_for(r.expectation_config)  # type: ignore[arg-type]
@@ -136,11 +128,20 @@ class GxEngine:
         outcomes.sort(key=lambda o: o.rule.index)
         return outcomes, result
 
-    def build_docs(self) -> str | None:
-        """Data Docs of this run's validations into `docs_dir`; the index page's URL."""
+    def build_docs(
+        self, issues: Mapping[str, pd.DataFrame] | None = None, *, run_name: str = "manual"
+    ) -> str | None:
+        """This run's validations added to the Data Docs site in `docs_dir` (one site for every
+        entity and run, see `quality.docs`); the index page's file URL. `issues`: per entity,
+        the failing (record, rule) rows, to name failing rows by record id."""
         if self.docs_dir is None:
             return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            urls = self.context.build_data_docs(site_names=[DOCS_SITE])
-        return str(urls.get(DOCS_SITE) or (self.docs_dir / "index.html").as_uri())
+        site = DataDocsSite(self.docs_dir)
+        issues = issues or {}
+        self.pages = site.publish(
+            self.results,
+            self.suites,
+            {e: issues.get(e, _NO_ISSUES) for e in self.results},
+            run_name=run_name,
+        )
+        return site.index.as_uri()

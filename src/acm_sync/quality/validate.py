@@ -180,4 +180,5 @@ def validate_tables(
         suites = load_suites(suites, {e: derive.columns(e) for e in entities})
     engine = GxEngine({e: suites[e] for e in entities}, docs_dir=docs_dir)
     reports = {e: validate_entity(engine, e, tables[e], context, run_id=run_id) for e in entities}
-    return QualityRun(run_id, reports, engine.build_docs())
+    docs = engine.build_docs({e: r.issues for e, r in reports.items()}, run_name=run_id)
+    return QualityRun(run_id, reports, docs)

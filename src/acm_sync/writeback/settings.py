@@ -40,6 +40,11 @@ class WritebackSettings(BaseModel):
         description="A record the CRM rejects is retried on later runs, up to this many "
         "attempts in all; then it stays in the dead-letter table until its values change.",
     )
+    require_approval: bool = Field(
+        default=False,
+        description="true: a sync stops at the plan; a person applies it by its plan id "
+        "(`acm-sync apply --plan-id …`, or the apply_plan job), re-checked against the CRM.",
+    )
     preview_rows: Annotated[int, Field(ge=0, le=200)] = Field(
         default=20, description="Planned changes shown (before → after) in the asset metadata."
     )

@@ -114,6 +114,33 @@ class WritebackStore:
             [run_id],
         )
 
+    def plan_ids(self) -> list[str]:
+        """Every kept plan id, newest first."""
+        rows = self.wh.query(f"SELECT run_id FROM {PLAN_RUNS} ORDER BY planned_at DESC")
+        return [str(r) for r in rows["run_id"]]
+
+    def planned_at(self, run_id: str) -> datetime:
+        rows = self.wh.query(f"SELECT planned_at FROM {PLAN_RUNS} WHERE run_id = ?", [run_id])
+        if rows.empty:
+            raise KeyError(run_id)
+        value: Any = rows["planned_at"].iat[0]
+        return pd.Timestamp(value).to_pydatetime()
+
+    def set_cell_status(self, run_id: str, cells: pd.DataFrame, status: str) -> None:
+        """`status` on these cells (crm, object, record_id, field) of plan `run_id`."""
+        keys = cells[["crm", "object", "record_id", "field"]].astype(str)
+        if keys.empty:
+            return
+        with self.wh.connect() as con:
+            con.register("_cells", keys)
+            con.execute(
+                f"UPDATE {PLAN} p SET status = ? FROM _cells c WHERE p.run_id = ? "
+                "AND p.crm = c.crm AND p.object = c.object AND p.record_id = c.record_id "
+                "AND p.field = c.field",
+                [status, run_id],
+            )
+            con.unregister("_cells")
+
     def set_status(
         self, run_id: str, crm: str, obj: str, record_ids: Iterable[str], status: str
     ) -> None:
