@@ -90,6 +90,8 @@ QUARANTINE: dict[str, str] = {
     "reason": STRING,
     "severity": STRING,  # critical / warning
     "run_id": STRING,
+    "name": STRING,  # the record's name, as the CRM shows it
+    "url": STRING,  # the record in its CRM ("" when the link base is unknown)
 }
 
 ACCOUNT_IDENTITY: dict[str, str] = {

@@ -154,6 +154,8 @@ def test_quarantine_rows_follow_the_model(demo_run: QualityRun) -> None:
         "reason",
         "severity",
         "run_id",
+        "name",
+        "url",
     ]
     assert set(q["run_id"]) == {"demo"}
     row = q[q["rule"].str.contains(r"\[negative_amount\]")].iloc[0]

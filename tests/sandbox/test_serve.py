@@ -140,7 +140,7 @@ def test_demo_json_runs_the_pipeline_and_adds_up(tmp_path: Path) -> None:
     # the work dir is kept, with what to open next
     plan_csv = Path(summary["next"]["plan_csv"])
     assert plan_csv.parent == (tmp_path / "demo").resolve()
-    assert plan_csv.read_text().startswith("crm,object,record_id,field,before,after")
+    assert plan_csv.read_text().startswith("crm,object,record_id,name,url,field,before,after")
     assert Path(summary["next"]["data_docs"]).is_file()
     for entity in ("accounts", "contacts", "opportunities"):
         pulled = sum(n for key, n in summary["pulled"].items() if key.endswith(f".{entity}"))

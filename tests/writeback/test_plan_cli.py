@@ -17,7 +17,18 @@ from acm_sync.writeback.plan import PLAN_COLUMNS
 from acm_sync.writeback.store import Batch, Rejection, WritebackStore
 
 runner = CliRunner()
-COLUMNS = ["crm", "object", "record_id", "field", "before", "after", "action", "status"]
+COLUMNS = [
+    "crm",
+    "object",
+    "record_id",
+    "name",
+    "url",
+    "field",
+    "before",
+    "after",
+    "action",
+    "status",
+]
 
 CELLS = [
     ("salesforce", "Account", "001A", "ACM_Tier__c", "New", "Key", "write", None),

@@ -6,6 +6,7 @@ what a re-run, a manual edit, a rejection, dry-run and a closed gate do to it.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import hubspot
 import pandas as pd
 import pytest
+import requests
 from simple_salesforce import Salesforce
 from wb_pipeline import Pipeline, materialization
 
@@ -226,6 +228,49 @@ def test_the_preview_shows_values_with_a_pipe_whole_and_records_by_name(
     assert (accounts["name"] != "").any()
     for row in accounts.itertuples():
         assert row.name == names.loc[row.record_id], row
+
+
+def _open(url: str, sandbox: SandboxSettings) -> str:
+    """A record link as a browser opens it (the Salesforce sandbox's own CA)."""
+    answer = requests.get(url, verify=sandbox.salesforce_ca_bundle, timeout=30)
+    assert answer.status_code == 200, (url, answer.status_code)
+    return html.unescape(answer.text)
+
+
+def test_plan_and_quarantine_rows_link_to_their_records(
+    first_run: dict[str, Any], pipeline: Pipeline, wb_sandbox: SandboxSettings
+) -> None:
+    meta = materialization(first_run["result"], "writeback_plan")
+    preview = pd.DataFrame([r.data for r in meta["preview"].records])
+    portal = requests.get(
+        f"{wb_sandbox.hubspot_base_url}/account-info/v3/details",
+        headers={"Authorization": f"Bearer {wb_sandbox.credentials.hubspot_access_token}"},
+        timeout=30,
+    ).json()["portalId"]
+    expected = {
+        "Account": f"{wb_sandbox.salesforce_instance_url}/lightning/r/Account/{{}}/view",
+        "companies": f"{wb_sandbox.hubspot_base_url}/contacts/{portal}/record/0-2/{{}}",
+        "deals": f"{wb_sandbox.hubspot_base_url}/contacts/{portal}/record/0-3/{{}}",
+    }
+    checked = set()
+    for row in preview.itertuples():
+        if row.object in expected and row.name and row.object not in checked:
+            assert row.url == expected[row.object].format(row.record_id)
+            page = _open(row.url, wb_sandbox)
+            assert f"<h1>{row.name}</h1>" in page, (row.url, row.name)
+            checked.add(row.object)
+    assert checked == set(expected)
+    # quarantined records: by name, with the link that opens them
+    quarantine = pipeline.wh.query(
+        "SELECT * FROM quarantine WHERE entity = 'accounts' AND name IS NOT NULL AND url != ''"
+    )
+    assert len(quarantine)
+    for source, rows in quarantine.groupby("source"):
+        row = rows.iloc[0]
+        assert f"<h1>{row['name'].strip()}</h1>" in _open(row["url"], wb_sandbox), source
+    # an unknown record is a 404 page, not someone else's
+    missing = expected["companies"].format("999999999")
+    assert requests.get(missing, timeout=30).status_code == 404
 
 
 def test_a_second_run_makes_no_write_call(

@@ -25,6 +25,7 @@ from acm_sync.assets.budget import stop_for_budget
 from acm_sync.assets.ingest import ConfigFileResource, SyncSettingsResource, run_budget
 from acm_sync.connectors.common import CredentialsError
 from acm_sync.connectors.hubspot import HubSpotResource
+from acm_sync.connectors.links import RecordLinks
 from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.identity import match_accounts, match_contacts
@@ -224,6 +225,10 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
             docs = data_docs_dir(wh) if settings.data_docs else None
             engine = GxEngine(suites, docs_dir=docs)
             report = validate_entity(engine, entity, table, run_context, run_id=context.run.run_id)
+            issues = report.issues  # each failing record's link in its CRM
+            issues["url"] = RecordLinks.load(wh).entity_urls(
+                entity, issues["source"], issues["source_id"]
+            )
         except (SuiteError, QualityRunError) as exc:
             raise dg.Failure(str(exc)) from None
         engine.build_docs({entity: report.issues}, run_name=context.run.run_id)
@@ -264,7 +269,7 @@ def _sample(report: Any, settings: QualitySettings, severity: str | None = None)
         issues = issues[issues["severity"] == severity]
     # One example per rule first, then more: every failing rule shows up in the sample.
     ordered = pd.concat([issues.drop_duplicates("rule"), issues]).drop_duplicates()
-    cols = ["record_id", "source", "code", "severity", "reason"]
+    cols = ["record_id", "name", "source", "code", "severity", "reason", "url"]
     return ordered[cols].head(settings.sample_rows)
 
 

@@ -224,6 +224,23 @@ class HubSpotClient:
             )
         )
 
+    def account_details(self) -> dict[str, Any]:
+        """`GET /account-info/v3/details` (portalId, uiDomain, …): the client has no API class
+        for it, so through one of its API clients (same pool, policy and budget)."""
+        api_client = self._api("crm", "owners", "owners_api").api_client
+        return dict(
+            self._call(
+                "account details",
+                lambda: api_client.call_api(
+                    "/account-info/v3/details",
+                    "GET",
+                    header_params={"Accept": "application/json"},
+                    auth_settings=["oauth2"],
+                    _preload_content=False,
+                ),
+            )
+        )
+
     def property_names(self, obj: str) -> set[str]:
         api = self._api("crm", "properties", "core_api")
         answer = self._call(f"properties {obj}", lambda: api.get_all(obj, _preload_content=False))

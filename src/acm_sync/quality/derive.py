@@ -129,6 +129,21 @@ def record_ids(entity: str, frame: pd.DataFrame) -> pd.Series:
     return (frame["opportunity_id"].astype(model.STRING) + "@" + when).astype(model.STRING)
 
 
+def record_names(entity: str, frame: pd.DataFrame) -> pd.Series:
+    """The record's name as its CRM shows it (contacts: first + last name); NA for history."""
+    if entity == "contacts":
+        parts = (
+            frame[["first_name", "last_name"]]
+            .astype(object)
+            .where(frame[["first_name", "last_name"]].notna(), "")
+        )
+        names = (parts["first_name"].astype(str) + " " + parts["last_name"].astype(str)).str.strip()
+        return names.astype(model.STRING).mask(names == "")
+    if "name" in frame.columns:
+        return frame["name"].astype(model.STRING)
+    return pd.Series(pd.NA, index=frame.index, dtype=model.STRING)
+
+
 def sources(entity: str, frame: pd.DataFrame) -> pd.Series:
     if "source" in frame.columns:
         return frame["source"].astype(model.STRING)

@@ -108,10 +108,12 @@ def _context(root: Path) -> Any:
 
 def _failing(issues: pd.DataFrame, label: str) -> pd.DataFrame:
     """record_id, reason of the records failing one rule (a sample, by record id)."""
+    columns = ["record_id", "reason", "name", "url"]
     if issues.empty or "reason" not in issues.columns:
-        return pd.DataFrame({"record_id": [], "reason": []}, dtype=object)
-    rows = issues.loc[issues["rule"] == label, ["record_id", "reason"]].dropna()
-    rows = rows.astype(str).drop_duplicates().sort_values(["reason", "record_id"])
+        return pd.DataFrame({c: [] for c in columns}, dtype=object)
+    rows = issues.loc[issues["rule"] == label].reindex(columns=columns)
+    rows = rows.dropna(subset=["record_id", "reason"]).astype(object).fillna("").astype(str)
+    rows = rows.drop_duplicates().sort_values(["reason", "record_id"])
     return rows.head(FAILING_SHOWN)
 
 
@@ -136,11 +138,23 @@ def annotate(
         counts = list(body.get("partial_unexpected_counts") or [])[:SAMPLE_IDS]
         if len(failing):
             # Failing rows by CRM record id, grouped by what the rep reads (the reason).
-            body["unexpected_index_column_names"] = ["record_id"]
+            # (GX groups rows by the other keys: the issue text; these columns list the records)
+            body["unexpected_index_column_names"] = ["record_id", "name", "link in the CRM"]
             issue = f"{rule.severity} · {rule.code} — "
             body["unexpected_index_list"] = [
-                {"record_id": rid, "issue (severity · code — reason)": issue + reason}
-                for rid, reason in zip(failing["record_id"], failing["reason"], strict=True)
+                {
+                    "record_id": rid,
+                    "name": name,
+                    "issue (severity · code — reason)": issue + reason,
+                    "link in the CRM": url,
+                }
+                for rid, name, reason, url in zip(
+                    failing["record_id"],
+                    failing["name"],
+                    failing["reason"],
+                    failing["url"],
+                    strict=True,
+                )
             ]
             counts = counts or [{"value": "", "count": len(failing)}]
         body["partial_unexpected_counts"] = counts

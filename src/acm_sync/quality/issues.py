@@ -33,6 +33,9 @@ ISSUE_COLUMNS: Final = {
     "reason": model.STRING,
     "rank": model.INT,
 }
+# The record as a person finds it: its name, and its link in the CRM (filled by the quality
+# asset from the remembered link bases; "" until known).
+RECORD_COLUMNS: Final = {"name": model.STRING, "url": model.STRING}
 SEVERITY_ORDER: Final = {"critical": 0, "warning": 1}
 
 
@@ -112,6 +115,7 @@ def issues_for(
     record_ids: pd.Series,
     sources: pd.Series,
     source_ids: pd.Series,
+    names: pd.Series | None = None,
 ) -> pd.DataFrame:
     """One row per failing (record, rule): entity, record_id, source, source_id, code, rule,
     severity, reason, rank (the rule's place in its suite).
@@ -136,12 +140,14 @@ def issues_for(
                     "severity": rule.severity,
                     "reason": _reasons(rule.reason, rule.columns, rule.uniqueness, frame, pos, ids),
                     "rank": rule.index,
+                    "name": names.loc[pos].to_numpy() if names is not None else pd.NA,
+                    "url": "",
                 }
             )
         )
     if not parts:
         return empty_issues()
-    return pd.concat(parts, ignore_index=True).astype(ISSUE_COLUMNS)
+    return pd.concat(parts, ignore_index=True).astype(ISSUE_COLUMNS | RECORD_COLUMNS)
 
 
 def _reasons(
@@ -186,7 +192,8 @@ def _reasons(
 
 
 def empty_issues() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in ISSUE_COLUMNS.items()})
+    columns = ISSUE_COLUMNS | RECORD_COLUMNS
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
 
 
 def issue_texts(issues: pd.DataFrame, *, limit: int = ISSUE_TEXT_MAX) -> pd.DataFrame:

@@ -35,7 +35,7 @@ import pandas as pd
 
 from acm_sync import model
 from acm_sync.quality import derive
-from acm_sync.quality.issues import ISSUE_COLUMNS
+from acm_sync.quality.issues import ISSUE_COLUMNS, RECORD_COLUMNS
 from acm_sync.quality.settings import QualitySettings
 from acm_sync.quality.stages import COLUMNS as STAGE_COLUMNS
 from acm_sync.quality.stages import StageCatalog
@@ -244,6 +244,10 @@ class QualityStore:
                     con.execute(
                         f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM _rows LIMIT 0"
                     )
+                    for column in RECORD_COLUMNS:  # warehouses made before records had names
+                        con.execute(
+                            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} VARCHAR"
+                        )
                     con.execute(f"DELETE FROM {table} WHERE entity = ?", [report.entity])
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
                     con.unregister("_rows")
@@ -296,9 +300,9 @@ class QualityStore:
     def issues(self) -> pd.DataFrame:
         if not self.wh.count(ISSUES_TABLE):
             return pd.DataFrame({c: pd.Series(dtype=t) for c, t in ISSUE_COLUMNS.items()})
-        return self.wh.query(f"SELECT * FROM {ISSUES_TABLE}").astype(
-            ISSUE_COLUMNS | {"run_id": model.STRING}
-        )
+        frame = self.wh.query(f"SELECT * FROM {ISSUES_TABLE}")
+        columns = ISSUE_COLUMNS | RECORD_COLUMNS | {"run_id": model.STRING}
+        return frame.astype({c: t for c, t in columns.items() if c in frame.columns})
 
     def save_issue_texts(self, texts: pd.DataFrame) -> None:
         self._replace_all(TEXTS_TABLE, texts)

@@ -125,6 +125,7 @@ def validate_entity(
         derive.record_ids(entity, rows),
         derive.sources(entity, rows),
         derive.source_ids(entity, rows),
+        derive.record_names(entity, rows),
     )
     held = np.zeros(len(frame), dtype=bool)
     for outcome in outcomes:

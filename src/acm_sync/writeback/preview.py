@@ -1,17 +1,28 @@
 """What a person reads before approving a plan: a sample of the planned changes across every
-object and field (not the first rows of one), each with the record's name, empty values as "—".
-Pure pandas, plus one warehouse read for the names."""
+object and field (not the first rows of one), each with the record's name and its link in the
+CRM, empty values as "—". Pure pandas, plus warehouse reads for the names and link bases."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from acm_sync.connectors.links import RecordLinks
 from acm_sync.warehouse import Warehouse
 from acm_sync.writeback.fields import OBJECTS
 from acm_sync.writeback.plan import SENDING
 
 EMPTY = "—"
-PREVIEW_COLUMNS = ["crm", "object", "record_id", "name", "field", "before", "after", "action"]
+PREVIEW_COLUMNS = [
+    "crm",
+    "object",
+    "record_id",
+    "name",
+    "field",
+    "before",
+    "after",
+    "action",
+    "url",
+]
 _ENTITY = {obj: entity for entity, pair in OBJECTS.items() for obj in pair}
 _PREFIX = {"salesforce": "sf:", "hubspot": "hs:"}
 
@@ -55,15 +66,41 @@ def record_names(wh: Warehouse, cells: pd.DataFrame) -> pd.Series:
             [keys.drop_duplicates().tolist()],
         )
         lookup = dict(zip(found["id"], found["name"].fillna(""), strict=True))
-        names[mine] = keys.map(lookup).fillna("").to_numpy()
+        names[mine] = pd.Series([lookup.get(k, "") for k in keys], index=keys.index, dtype=object)
     return names
+
+
+def record_urls(wh: Warehouse, cells: pd.DataFrame) -> pd.Series:
+    """Each cell's record link in its CRM ("" while the CRM's link base is unknown)."""
+    links = RecordLinks.load(wh)
+    return pd.Series(
+        [
+            links.url(str(c), str(o), r)
+            for c, o, r in zip(cells["crm"], cells["object"], cells["record_id"], strict=True)
+        ],
+        index=cells.index,
+        dtype=object,
+    )
+
+
+def with_names_and_links(wh: Warehouse, cells: pd.DataFrame) -> pd.DataFrame:
+    """`cells` with `name` and `url` after `record_id` (plan rows as a person reads them)."""
+    if cells.empty:
+        out = cells.assign(name=pd.Series(dtype=object), url=pd.Series(dtype=object))
+    else:
+        out = cells.assign(name=record_names(wh, cells), url=record_urls(wh, cells))
+    at = list(out.columns).index("record_id") + 1
+    rest = [c for c in out.columns if c not in ("name", "url")]
+    return out[[*rest[:at], "name", "url", *rest[at:]]]
 
 
 def preview_frame(plan: pd.DataFrame, rows: int, wh: Warehouse | None = None) -> pd.DataFrame:
     """The preview table: a sample across objects and fields, names, "—" for empty."""
     cells = sample_changes(plan, rows)
-    names = record_names(wh, cells) if wh is not None and len(cells) else ""
-    out = cells.assign(name=names)
+    if wh is not None and len(cells):
+        out = cells.assign(name=record_names(wh, cells), url=record_urls(wh, cells))
+    else:
+        out = cells.assign(name="", url="")
     for col in ("before", "after"):
         out[col] = out[col].map(shown) if len(out) else out[col]
     return out.reindex(columns=PREVIEW_COLUMNS).astype(object).fillna("")

@@ -31,8 +31,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from acm_sync.sandbox import record_pages
 from acm_sync.sandbox.faults import ADMIN_PREFIX, FaultInjector
-from acm_sync.sandbox.hubspot import legacy, schema, standard
+from acm_sync.sandbox.hubspot import account, legacy, schema, standard
 from acm_sync.sandbox.hubspot.limits import RateLimiter
 from acm_sync.sandbox.hubspot.standard import empty_type
 from acm_sync.sandbox.hubspot.store import (
@@ -130,8 +131,11 @@ class _Gate:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(
-            (ADMIN_PREFIX, legacy.TOKEN_INFO_PREFIX)  # the token is in the path, not a header
+        if (
+            scope["type"] != "http"
+            # the token is in the path, not a header
+            or scope["path"].startswith((ADMIN_PREFIX, legacy.TOKEN_INFO_PREFIX))
+            or record_pages.is_hubspot_record_page(scope["path"])  # for a browser
         ):
             await self.app(scope, receive, send)
             return
@@ -1128,6 +1132,8 @@ class HubSpotSandbox:
             # legacy (v1 / v2) endpoints older connectors still call.
             *standard.routes(self, a),
             *legacy.routes(self, a),
+            *account.routes(self.store, self.base_url, a),
+            *record_pages.hubspot_routes(self.store),
             Route(f"{v3}/objects/{{objectType}}", a(self.list_objects), methods=["GET"]),
             Route(f"{v3}/objects/{{objectType}}", a(self.create_object), methods=["POST"]),
             Route(f"{v3}/objects/{{objectType}}/search", a(self.search), methods=["POST"]),

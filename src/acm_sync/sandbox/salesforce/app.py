@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from acm_sync.sandbox import record_pages
 from acm_sync.sandbox.faults import ADMIN_PREFIX, FaultInjector
 from acm_sync.sandbox.salesforce import bulk, rest, soap
 from acm_sync.sandbox.salesforce.auth import (
@@ -48,6 +49,7 @@ from acm_sync.sandbox.salesforce.common import (
 )
 from acm_sync.sandbox.salesforce.org import Org, RecordFailed
 from acm_sync.sandbox.salesforce.rest import Cursors
+from acm_sync.sandbox.salesforce.schema import SOBJECTS
 from acm_sync.sandbox.salesforce.wire import CanonicalHeaders
 
 if TYPE_CHECKING:
@@ -460,6 +462,7 @@ def create_app(
     routes = [
         *faults.admin_routes(),
         *sandbox.admin_routes(),
+        *record_pages.salesforce_routes(sandbox.org.db, set(SOBJECTS)),
         Route("/{path:path}", sandbox.endpoint, methods=_METHODS),
     ]
     app = Starlette(
