@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -124,6 +126,44 @@ def sandbox_summary(
     _print_summary(summary, as_json)
 
 
+@contextmanager
+def _pull_bars(*, enabled: bool) -> Iterator[Any]:
+    """A rich progress bar per pull (rows, rate, time left where the CRM gives a total) while
+    the block runs; None when disabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from acm_sync.connectors.progress import PullProgress, listening
+
+    bars = Progress(
+        TextColumn("  {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(p: PullProgress) -> None:
+        if p.what not in tasks:
+            tasks[p.what] = bars.add_task(p.what, total=p.total, rate="")
+        rate = f"{p.rate:,.0f} rows/s" if p.rate else ""
+        bars.update(tasks[p.what], completed=p.rows, total=p.total, rate=rate)
+
+    with bars, listening(update):
+        yield bars
+
+
 @app.command("demo")
 def demo(
     accounts: Annotated[int, typer.Option(min=100, max=100_000)] = 1000,
@@ -150,7 +190,13 @@ def demo(
     target = work_dir or Path(".demo")
     if work_dir is None and target.exists():
         shutil.rmtree(target)  # ours: a demo starts from a freshly seeded org
-    summary = run_demo(target, accounts=accounts, seed=seed, progress=progress)
+    with _pull_bars(enabled=not as_json) as bars:
+        summary = run_demo(
+            target,
+            accounts=accounts,
+            seed=seed,
+            progress=(lambda m: bars.console.print(f"[dim]•[/] {m}")) if bars else progress,
+        )
     summary["next"] = _demo_outputs(target, summary)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
@@ -180,6 +226,7 @@ def _demo_outputs(target: Path, summary: dict[str, Any]) -> dict[str, str]:
     import csv
 
     from acm_sync.warehouse import Warehouse
+    from acm_sync.writeback.preview import with_names_and_links
     from acm_sync.writeback.store import WritebackStore
 
     warehouse = Path(summary["warehouse"])
@@ -187,12 +234,13 @@ def _demo_outputs(target: Path, summary: dict[str, Any]) -> dict[str, str]:
     latest = store.latest_plan_run()
     plan_csv = target.resolve() / "plan.csv"
     columns = ["crm", "object", "record_id", "field", "before", "after", "action", "status"]
+    named = [*columns[:3], "name", "url", *columns[3:]]
     with plan_csv.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(columns)
+        writer.writerow(named)
         if latest is not None:
-            plan = store.plan(latest[0])
-            for row in plan[columns].itertuples(index=False):
+            plan = with_names_and_links(store.wh, store.plan(latest[0])[columns])
+            for row in plan[named].itertuples(index=False):
                 writer.writerow(["" if pd_isna(v) else v for v in row])
     return {
         "plan_csv": str(plan_csv),
@@ -452,10 +500,12 @@ def plan_export(
     import io
     import os
 
+    import pandas as pd
     from rich import box
 
     from acm_sync.warehouse import DEFAULT_PATH, PATH_ENV, Warehouse
     from acm_sync.writeback.plan import OVERWRITE_MANUAL, SENDING, SKIP_GIVEN_UP, SKIP_MANUAL
+    from acm_sync.writeback.preview import with_names_and_links
     from acm_sync.writeback.store import PLAN, PLAN_RUNS
 
     err = Console(stderr=True)
@@ -494,10 +544,13 @@ def plan_export(
 
     shown_actions = (*SENDING, SKIP_MANUAL)
     shown = [c for c in cells if include_all or c[6] in shown_actions]
+    # each record's name and link in its CRM, after its id
+    named = with_names_and_links(Warehouse(path), pd.DataFrame(shown, columns=columns))
+    named = named.astype(object).where(named.notna(), None)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([["" if v is None else v for v in c] for c in shown])
+    writer.writerow(named.columns)
+    writer.writerows([["" if v is None else v for v in c] for c in named.itertuples(index=False)])
     if out is None:
         typer.echo(buffer.getvalue(), nl=False)
     else:

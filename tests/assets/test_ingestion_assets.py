@@ -6,6 +6,7 @@ the environment set through monkeypatch.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,18 @@ def test_definitions_load_with_groups_kinds_and_descriptions() -> None:
 
 
 def test_a_full_then_an_incremental_materialization(resources: dict[str, Any]) -> None:
-    first = dg.materialize(ASSETS, resources=resources)
+    instance = dg.DagsterInstance.ephemeral()
+    first = dg.materialize(ASSETS, resources=resources, instance=instance)
     assert first.success
     meta = materializations(first)
+    # progress in the run's log: rows so far of the total the query reports, rate, time left
+    lines = [e.user_message for e in instance.all_logs(first.run_id)]
+    total = meta["salesforce_accounts"]["rows_pulled"]
+    progress = [m for m in lines if m.startswith("salesforce Account: ")]
+    assert progress, lines
+    assert re.search(rf"salesforce Account: [\d,]+ of {total:,} rows \(\d+%\) · ", progress[0])
+    assert any(" rows/s" in m and "ETA " in m for m in progress)
+    assert any(m.startswith("hubspot companies: ") and " rows" in m for m in lines)
     assert set(meta) == PULL_KEYS | {"hubspot_deal_stage_history"}
     for key in PULL_KEYS:
         m = meta[key]

@@ -1,8 +1,10 @@
 """HubSpot ingestion assets: companies, contacts, deals (+ their stage history)."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
+from hubspot.crm.owners.exceptions import ApiException
 
 from acm_sync.assets.budget import stop_for_budget
 from acm_sync.assets.ingest import (
@@ -10,11 +12,13 @@ from acm_sync.assets.ingest import (
     SyncSettingsResource,
     log_result,
     metadata,
+    pull_progress,
     run_budget,
 )
 from acm_sync.connectors.common import PullResult
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.hubspot_pull import HS_OBJECTS, pull_hubspot
+from acm_sync.connectors.links import learn_hubspot
 from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.warehouse import Warehouse, WarehouseResource
 from acm_sync.writeback.fields import owned_names
@@ -22,6 +26,17 @@ from acm_sync.writeback.fields import owned_names
 GROUP = "hubspot"
 KINDS = {"hubspot", "duckdb"}
 OWNERS = ["team:data-engineering"]
+
+
+def _learn_links(
+    context: dg.AssetExecutionContext, wh: Warehouse, client: Any, base_url: str | None
+) -> None:
+    """The portal's id for record links (once per warehouse); a portal that refuses it only
+    costs the links."""
+    try:
+        learn_hubspot(wh, client, base_url)
+    except ApiException as exc:
+        context.log.warning(f"HubSpot account details refused ({exc.status}): no record links")
 
 
 def _run(
@@ -40,6 +55,7 @@ def _run(
     budget = run_budget("hubspot", hs_settings.budget, wh, context.run.run_id)
     client = hubspot.connect(budget=budget, settings=hs_settings)
     try:
+        _learn_links(context, wh, client, hubspot.base_url)
         result = pull_hubspot(
             client,
             wh,
@@ -48,6 +64,7 @@ def _run(
             full_refresh=config.full_refresh or settings.full_refresh,
             run_id=context.run.run_id,
             owned=owned_names("hubspot", HS_OBJECTS[table].name),
+            progress=pull_progress(context, f"hubspot {HS_OBJECTS[table].name}"),
         )
     except BudgetExhausted as exc:
         stop_for_budget(context, exc)

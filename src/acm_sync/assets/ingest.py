@@ -10,6 +10,7 @@ from pydantic import Field
 from acm_sync.config import AcmSyncConfig, ConfigError, load_config
 from acm_sync.connectors.common import PullResult
 from acm_sync.connectors.policy import ApiBudget
+from acm_sync.connectors.progress import Progress, listeners, log_sink
 from acm_sync.connectors.settings import ApiBudget as BudgetSettings
 from acm_sync.connectors.settings import SyncSettings
 from acm_sync.warehouse import Warehouse
@@ -89,6 +90,20 @@ def metadata(result: PullResult, wh: Warehouse, table: str) -> dict[str, Any]:
     if result.preview is not None and len(result.preview):
         meta["preview"] = dg.MetadataValue.md(result.preview.to_markdown(index=False))
     return meta
+
+
+PROGRESS_EVERY_SECONDS = 10.0  # one progress line per pull at most this often
+
+
+def pull_progress(context: dg.AssetExecutionContext, what: str) -> Progress:
+    """A pull's progress: a log line per page batch (throttled), and every page to the
+    process's listeners (the CLI's progress bar)."""
+    return Progress(
+        what,
+        sink=log_sink(context.log.info),
+        every_seconds=PROGRESS_EVERY_SECONDS,
+        listeners=listeners(),
+    )
 
 
 def log_result(context: dg.AssetExecutionContext, result: PullResult) -> None:

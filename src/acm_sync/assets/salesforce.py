@@ -10,8 +10,10 @@ from acm_sync.assets.ingest import (
     SyncSettingsResource,
     log_result,
     metadata,
+    pull_progress,
     run_budget,
 )
+from acm_sync.connectors.links import learn_salesforce
 from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.connectors.salesforce_pull import SF_OBJECTS, pull_salesforce
@@ -68,6 +70,7 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
         except BudgetExhausted as exc:  # the login itself refused for the daily limit
             stop_for_budget(context, exc)
             return
+        learn_salesforce(wh, f"https://{client.sf.sf_instance}")
         try:
             result = pull_salesforce(
                 client,
@@ -77,6 +80,7 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
                 full_refresh=config.full_refresh or settings.full_refresh,
                 run_id=context.run.run_id,
                 owned=owned_names("salesforce", spec.name),
+                progress=pull_progress(context, f"salesforce {spec.name}"),
             )
         except BudgetExhausted as exc:
             stop_for_budget(context, exc)

@@ -56,6 +56,7 @@ from acm_sync.connectors.mapping import (
     to_canonical,
 )
 from acm_sync.connectors.policy import BudgetExhausted
+from acm_sync.connectors.progress import Progress
 from acm_sync.connectors.settings import (
     ASSOCIATION_PREFIX,
     HubSpotSync,
@@ -225,8 +226,10 @@ class _Pull:
         full_refresh: bool,
         run_id: str,
         owned: Sequence[str] = (),
+        progress: Progress | None = None,
     ) -> None:
         self.client, self.wh, self.settings, self.spec = client, wh, settings, spec
+        self.progress = progress or Progress(f"hubspot {spec.name}")
         self.run_id = run_id
         self.mapped = properties_for(spec, settings)
         # The owned properties are read along for the write-back's diff. HubSpot leaves a
@@ -361,6 +364,7 @@ class _Pull:
                     buffered.extend(page.get("results", []))
                     after = ((page.get("paging") or {}).get("next") or {}).get("after")
                     last = after is None and current == "archived"
+                    self.progress.page(len(page.get("results", [])), last=last)
                     if after is not None:
                         resume = {"phase": current, "after": after, "as_of": as_of}
                     else:
@@ -423,6 +427,8 @@ class _Pull:
                 if total_live is None:
                     total_live = int(page.get("total", 0))
                     as_of = _second_floor(self.client.server_time)
+                # (its `total` counts every live record, not the changed ones: no ETA)
+                self.progress.page(len(page.get("results", [])))
                 for record in page.get("results", []):
                     stamp = _record_modified(record, modified)
                     if stamp is not None and stamp < since:
@@ -670,9 +676,10 @@ def pull_hubspot(
     full_refresh: bool = False,
     run_id: str = "",
     owned: Sequence[str] = (),
+    progress: Progress | None = None,
 ) -> PullResult:
     """Pull the HubSpot object behind a canonical table (see the module doc); `owned`
-    properties are read along into the raw table."""
+    properties are read along into the raw table; `progress` hears of every page."""
     return _Pull(
         client,
         wh,
@@ -681,6 +688,7 @@ def pull_hubspot(
         full_refresh=full_refresh,
         run_id=run_id,
         owned=owned,
+        progress=progress,
     ).run()
 
 

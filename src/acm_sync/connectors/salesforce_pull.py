@@ -37,6 +37,7 @@ from acm_sync.connectors.common import (
 )
 from acm_sync.connectors.mapping import MappingRules, parse_timestamp, raw_text, to_canonical
 from acm_sync.connectors.policy import BudgetExhausted
+from acm_sync.connectors.progress import Progress
 from acm_sync.connectors.salesforce import SalesforceClient
 from acm_sync.connectors.settings import SalesforceSync, field_names, mapping_fingerprint
 from acm_sync.warehouse import Batch, SyncState, Warehouse, raw_table_name
@@ -198,7 +199,9 @@ class _Pull:
         full_refresh: bool,
         run_id: str,
         owned: Sequence[str] = (),
+        progress: Progress | None = None,
     ) -> None:
+        self.progress = progress or Progress(f"salesforce {spec.name}")
         self.client, self.wh, self.settings, self.spec = client, wh, settings, spec
         self.run_id = run_id
         self.required = select_fields(spec, settings)
@@ -305,6 +308,7 @@ class _Pull:
         try:
             while True:
                 buffered.extend(page.records)
+                self.progress.page(len(page.records), page.total_size, last=page.done)
                 if page.done:
                     break
                 if len(buffered) >= self.settings.commit_every_rows:
@@ -354,6 +358,7 @@ class _Pull:
                 raw = csv_frame(page.csv, self.fields)
                 locator = page.locator
                 done = not locator
+                self.progress.page(page.rows, last=done)
                 self.state.resume = (
                     {} if done else {"bulk_job": job_id, "next_locator": locator, "cap": cap}
                 )
@@ -446,9 +451,11 @@ def pull_salesforce(
     full_refresh: bool = False,
     run_id: str = "",
     owned: Sequence[str] = (),
+    progress: Progress | None = None,
 ) -> PullResult:
     """Pull the Salesforce object behind a canonical table (see the module doc); `owned`
-    fields are read along into the raw table when the org has them."""
+    fields are read along into the raw table when the org has them; `progress` hears of
+    every page."""
     return _Pull(
         client,
         wh,
@@ -457,6 +464,7 @@ def pull_salesforce(
         full_refresh=full_refresh,
         run_id=run_id,
         owned=owned,
+        progress=progress,
     ).run()
 
 
