@@ -33,6 +33,7 @@ CHECKS = [
     "HubSpot API limit",
     "HubSpot owned properties",
     "HubSpot field mapping",
+    "write-back",
 ]
 HS_NAMES = sorted({f.hubspot for f in OWNED})
 
@@ -244,3 +245,38 @@ def test_doctor_fails_on_a_mapping_to_a_field_that_does_not_exist(
     config.write_text("")
     _answer, checks = _json(_doctor(env, "--json", "--sandbox-dir", str(tmp_path)))
     assert checks["Salesforce field mapping"]["ok"] and checks["HubSpot field mapping"]["ok"]
+
+
+def test_the_write_back_line_says_where_it_will_really_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from acm_sync.config import AcmSyncConfig
+
+    for name, value in _clean_env(
+        SALESFORCE_INSTANCE_URL="https://acme.my.salesforce.com",
+        SALESFORCE_ACCESS_TOKEN="00Dx!token",
+        HUBSPOT_ACCESS_TOKEN="pat-na1-x",
+        HUBSPOT_BASE_URL="http://127.0.0.1:8124",
+    ).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+    def mode(**writeback: Any) -> str:
+        return cli._writeback_mode(AcmSyncConfig.model_validate({"writeback": writeback}))
+
+    assert mode() == (
+        "writeback.dry_run: auto → Salesforce (a real org): dry run, plans only; "
+        "HubSpot (the local sandbox): writes "
+        "(set writeback.dry_run: false in acm_sync.yaml to write to a real org)"
+    )
+    assert mode(dry_run=False) == (
+        "writeback.dry_run: false → Salesforce (a real org): writes; "
+        "HubSpot (the local sandbox): writes"
+    )
+    assert mode(dry_run=True, require_approval=True) == (
+        "writeback.dry_run: true → Salesforce (a real org): dry run, plans only; "
+        "HubSpot (the local sandbox): dry run, plans only; "
+        "require_approval: a scheduled sync stops at the plan until applied"
+    )

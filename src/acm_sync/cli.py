@@ -256,6 +256,34 @@ def pd_isna(value: Any) -> bool:
     return bool(pd.isna(value)) if not isinstance(value, list | dict) else False
 
 
+def _writeback_mode(config: Any) -> str:
+    """What writeback_apply will do to each CRM, from writeback.dry_run and where the
+    credentials point (dry_run auto: writes to the local sandbox only)."""
+    from acm_sync.assets.writeback import local_crms
+    from acm_sync.connectors.hubspot import HubSpotResource
+    from acm_sync.connectors.salesforce import SalesforceResource
+
+    settings = config.writeback
+    local = local_crms(
+        SalesforceResource.from_env().process_config_and_initialize(),
+        HubSpotResource.from_env().process_config_and_initialize(),
+    )
+    setting = {"auto": "auto", True: "true", False: "false"}[settings.dry_run]
+    parts = []
+    for crm, label in (("salesforce", "Salesforce"), ("hubspot", "HubSpot")):
+        where = "the local sandbox" if crm in local else "a real org"
+        if settings.is_dry_run(sandbox=crm in local):
+            parts.append(f"{label} ({where}): dry run, plans only")
+        else:
+            parts.append(f"{label} ({where}): writes")
+    text = f"writeback.dry_run: {setting} → " + "; ".join(parts)
+    if settings.dry_run == "auto" and len(local) < 2:
+        text += " (set writeback.dry_run: false in acm_sync.yaml to write to a real org)"
+    if settings.require_approval:
+        text += "; require_approval: a scheduled sync stops at the plan until applied"
+    return text
+
+
 @app.command("doctor")
 def doctor(
     fix: Annotated[
@@ -431,6 +459,11 @@ def doctor(
                 )
             except Exception as exc:
                 check("HubSpot API", False, f"{type(exc).__name__}: {exc}", "")
+        # -- whether write-back will really write, per CRM (as writeback_apply decides)
+        try:
+            check("write-back", True, _writeback_mode(config))
+        except Exception as exc:
+            check("write-back", False, f"{type(exc).__name__}: {exc}", "")
     finally:
         for key, old in saved.items():
             if old is None:
