@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from PIL import Image
@@ -21,6 +23,9 @@ from acm_sync.assets.scoring import (
     ACCOUNT_SCORES,
     OPPORTUNITY_SCORES,
     ScoringConfigResource,
+    _bin_label,
+    _figure,
+    _md,
     scoring_assets,
 )
 from acm_sync.connectors.hubspot import HubSpotResource
@@ -98,6 +103,12 @@ def test_every_unified_account_gets_one_tier_and_a_bounded_health(
     )
     assert "run_rate_amount" in meta["forecast_new_pipeline"]
     assert "time-to-close model" in meta["win_model"]
+    # figures as people read them: no 1.2e+06, money to the cent, bins as ranges, names
+    for key in ("forecast_by_category", "forecast_new_pipeline", "preview", "health_histogram"):
+        assert not re.search(r"\de[+-]\d", meta[key]), (key, meta[key])
+    assert re.search(r"\| \d{1,3}(,\d{3})+\.\d\d \|", meta["forecast_by_category"])
+    assert "| 0–10 |" in meta["health_histogram"] and "-0.001" not in meta["health_histogram"]
+    assert meta["preview"].startswith("| account_key | name | tier |")
 
 
 def test_the_run_a_trend_window_later_has_a_trend_against_the_first(
@@ -172,3 +183,18 @@ def test_plots_and_counts_are_in_the_metadata(
         path = wh.path.parent / "plots" / name
         with Image.open(path) as image:
             assert image.format == "PNG"
+
+
+def test_figures_and_bins_read_as_people_write_them() -> None:
+    assert [_figure(v) for v in (1234567.891, 0.5, 12_000, np.int64(7), None, float("nan"))] == [
+        "1,234,567.89",
+        "0.50",
+        "12,000",
+        "7",
+        "—",
+        "—",
+    ]
+    assert _bin_label(pd.Interval(-0.001, 10.0)) == "0–10"
+    assert _bin_label(pd.Interval(90.0, 100.0)) == "90–100"
+    table = _md(pd.DataFrame({"period": ["2026Q1", "Total"], "amount": [1.5e6, 2_500_000.0]}))
+    assert table.splitlines()[2:] == ["| 2026Q1 | 1,500,000.00 |", "| Total | 2,500,000.00 |"]

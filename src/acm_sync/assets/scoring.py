@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -113,8 +114,56 @@ def _band_histogram(scores: pd.Series) -> str:
     bins = pd.cut(scores.astype("float64"), bins=range(0, 101, 10), include_lowest=True)
     counts = bins.value_counts(sort=False)
     lines = ["| health score | accounts |", "|---|---|"]
-    lines += [f"| {interval} | {int(v):,} |" for interval, v in counts.items()]
+    lines += [f"| {_bin_label(interval)} | {int(v):,} |" for interval, v in counts.items()]
     return "\n".join(lines)
+
+
+def _bin_label(interval: pd.Interval) -> str:
+    """`0–10` for pandas' `(-0.001, 10.0]` (scores are 0–100: the first bin includes 0)."""
+    low = max(0.0, float(interval.left))
+    return f"{low:g}–{float(interval.right):g}"
+
+
+def _figure(value: object) -> str:
+    """A number as a person reads it: thousands separators, money to the cent, never 1.2e+06."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)) or value is pd.NA:
+        return "—"
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):,.2f}"
+    return str(value)
+
+
+def _md(frame: pd.DataFrame) -> str:
+    """A markdown table of figures (see `_figure`); text left as it is."""
+    if frame.empty:
+        return "(none)"
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    lines = [header, "|" + "---|" * len(frame.columns)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_figure(v).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _account_names(
+    tables: dict[str, pd.DataFrame], identity: pd.DataFrame | None, keys: pd.Series
+) -> pd.Series:
+    """The CRM name of each unified account key (its Salesforce record's, else HubSpot's)."""
+    accounts = tables.get("accounts")
+    if accounts is None or accounts.empty:
+        return pd.Series("", index=keys.index, dtype=object)
+    by_id = dict(zip(accounts["account_id"], accounts["name"], strict=True))
+    by_key: dict[str, object] = {}
+    if identity is not None:
+        for column in ("hs_company_id", "sf_account_id"):  # Salesforce's name wins
+            for key, rid in zip(identity["account_key"], identity[column], strict=True):
+                if isinstance(rid, str) and by_id.get(rid):
+                    by_key[str(key)] = by_id[rid]
+    names = [by_key.get(str(k)) or by_id.get(k) or "" for k in keys]
+    return pd.Series(names, index=keys.index, dtype=object)
 
 
 def _win_model_md(scores: Scores) -> str:
@@ -181,6 +230,8 @@ def account_scores(
 
     total = scores.forecast.totals.set_index("period").loc["Total"]
     preview_columns = ["account_key", "tier", "health_score", "health_band", "forecast_amount"]
+    preview = snapshot[preview_columns].head(10)
+    preview.insert(1, "name", _account_names(tables, identity, preview["account_key"]))
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(snapshot)),
@@ -196,16 +247,12 @@ def account_scores(
             "forecast_total_with_run_rate": dg.MetadataValue.float(
                 _money(total["total_forecast_amount"])
             ),
-            "forecast_by_category": dg.MetadataValue.md(
-                scores.forecast.totals.to_markdown(index=False)
-            ),
-            "forecast_new_pipeline": dg.MetadataValue.md(
-                scores.forecast.new_pipeline.to_markdown(index=False)
-            ),
+            "forecast_by_category": dg.MetadataValue.md(_md(scores.forecast.totals)),
+            "forecast_new_pipeline": dg.MetadataValue.md(_md(scores.forecast.new_pipeline)),
             "win_model": dg.MetadataValue.md(_win_model_md(scores)),
             "open_opportunities_scored": dg.MetadataValue.int(len(probabilities)),
             "attention_flags": dg.MetadataValue.int(int(snapshot["attention"].fillna(False).sum())),
-            "preview": dg.MetadataValue.md(snapshot[preview_columns].head(10).to_markdown()),
+            "preview": dg.MetadataValue.md(_md(preview)),
             "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 2)),
             **_count_metadata(snapshot),
             **_score_plots(snapshot, cfg, wh),
