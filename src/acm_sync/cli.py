@@ -728,17 +728,32 @@ def _print_pipeline_summary(s: dict[str, Any]) -> None:
     console.print(
         _table(
             "Forecast (expected bookings)",
-            ["period", "calibrated", "stage-default baseline", "open deals"],
+            [
+                "period",
+                "pipeline (time-to-close model)",
+                "+ run-rate (new deals)",
+                "= total forecast",
+                "stage-default baseline (pipeline)",
+                "open deals",
+            ],
             [
                 [
                     f["period"],
-                    round(f["expected_bookings"]),
-                    round(f["stage_default_baseline"]),
-                    f["open_opportunities"],
+                    f"{f['pipeline_forecast']:,.0f}",
+                    f"{f['run_rate']:,.0f}",
+                    f"{f['total_forecast']:,.0f}",
+                    f"{f['stage_default_baseline']:,.0f}",
+                    f"{f['open_opportunities']:,}",
                 ]
                 for f in s["forecast"]
             ],
         )
+    )
+    console.print(
+        "[dim]pipeline: won + open deals × the model's chance of closing in the quarter; "
+        "run-rate: deals not created yet; baseline: won + open deals × the stage's default "
+        "probability (compare it with the pipeline column)[/]",
+        highlight=False,
     )
     wb = s["writeback"]
     console.print(

@@ -201,7 +201,12 @@ def summarize(wh: Warehouse, result: dg.ExecuteInProcessResult) -> dict[str, Any
         "forecast": [
             {
                 "period": r["period"],
-                "expected_bookings": round(float(r["forecast_amount"]), 2),
+                # won + open deals × p(won in the quarter) from the time-to-close model
+                "pipeline_forecast": round(float(r["forecast_amount"]), 2),
+                # deals not created yet, from the recent bookings run-rate
+                "run_rate": round(float(r.get("run_rate_amount") or 0.0), 2),
+                "total_forecast": round(float(r.get("total_forecast_amount") or 0.0), 2),
+                # won + open deals × the stage's default probability (what a CRM shows)
                 "stage_default_baseline": round(float(r["baseline_forecast_amount"]), 2),
                 "open_opportunities": int(r["open_opportunities"]),
             }

@@ -148,6 +148,10 @@ def test_demo_json_runs_the_pipeline_and_adds_up(tmp_path: Path) -> None:
     assert summary["quarantined"]["contacts"] > 0  # the demo org is dirty on purpose
     assert sum(summary["tiers"].values()) == sum(summary["health_bands"].values()) > 0
     assert summary["forecast"][-1]["period"] == "Total"
+    for f in summary["forecast"]:  # the total is the pipeline forecast plus the run-rate
+        assert f["total_forecast"] == pytest.approx(
+            f["pipeline_forecast"] + f["run_rate"], abs=0.02
+        )
     assert summary["api_calls"]["salesforce"] > 0 and summary["api_calls"]["hubspot"] > 0
     wb = summary["writeback"]
     assert 0 < wb["written"] <= wb["planned"]
