@@ -118,7 +118,7 @@ def _band_histogram(scores: pd.Series) -> str:
     return "\n".join(lines)
 
 
-def _bin_label(interval: pd.Interval) -> str:
+def _bin_label(interval: Any) -> str:
     """`0–10` for pandas' `(-0.001, 10.0]` (scores are 0–100: the first bin includes 0)."""
     low = max(0.0, float(interval.left))
     return f"{low:g}–{float(interval.right):g}"
