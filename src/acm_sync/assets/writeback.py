@@ -33,7 +33,7 @@ from acm_sync.warehouse import Warehouse, WarehouseResource
 from acm_sync.writeback.apply import HubSpotWriter, SalesforceWriter, Writer, apply_plan
 from acm_sync.writeback.approval import PlanNotApplicable, apply_approved
 from acm_sync.writeback.plan import SENDING, SKIP_GIVEN_UP, SKIP_MANUAL
-from acm_sync.writeback.preview import preview_frame, shown
+from acm_sync.writeback.preview import preview_frame, shown, with_names_and_links
 from acm_sync.writeback.run import CRMS, build_plan
 from acm_sync.writeback.settings import WritebackSettings
 from acm_sync.writeback.store import WritebackStore
@@ -235,20 +235,21 @@ def writeback_plan(
             "by_field": dg.MetadataValue.md(_md_table(summary.by_field())),
             "preview": _table(preview),
             "manual_edits_preview": _table(
-                manual[
-                    [
-                        "crm",
-                        "object",
-                        "record_id",
-                        "field",
-                        "last_written",
-                        "before",
-                        "after",
-                        "action",
-                    ]
-                ]
-                .head(20)
-                .map(shown)
+                with_names_and_links(
+                    wh,
+                    manual[
+                        [
+                            "crm",
+                            "object",
+                            "record_id",
+                            "field",
+                            "last_written",
+                            "before",
+                            "after",
+                            "action",
+                        ]
+                    ].head(20),
+                ).map(shown)
             ),
             "invalid_values": dg.MetadataValue.int(len(summary.invalid)),
             "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 2)),
