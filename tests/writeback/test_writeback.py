@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,13 @@ def test_plan_and_quarantine_rows_link_to_their_records(
     for source, rows in quarantine.groupby("source"):
         row = rows.iloc[0]
         assert f"<h1>{row['name'].strip()}</h1>" in _open(row["url"], wb_sandbox), source
+    # the failing-rows sample in the quality metadata links them too
+    sample = materialization(first_run["result"], "quality_accounts")["failing_rows_sample"]
+    assert re.search(
+        r"\[open\]\((https://127\.0\.0\.1:\d+/lightning/r/Account/\w+/view"
+        r"|http://127\.0\.0\.1:\d+/contacts/\d+/record/0-2/\d+)\)",
+        sample,
+    ), sample
     # an unknown record is a 404 page, not someone else's
     missing = expected["companies"].format("999999999")
     assert requests.get(missing, timeout=30).status_code == 404

@@ -270,7 +270,10 @@ def _sample(report: Any, settings: QualitySettings, severity: str | None = None)
     # One example per rule first, then more: every failing rule shows up in the sample.
     ordered = pd.concat([issues.drop_duplicates("rule"), issues]).drop_duplicates()
     cols = ["record_id", "name", "source", "code", "severity", "reason", "url"]
-    return ordered[cols].head(settings.sample_rows)
+    sample = ordered[cols].head(settings.sample_rows)
+    # the record in its CRM, one click away in the Dagster UI
+    links = [f"[open]({u})" if isinstance(u, str) and u else "" for u in sample["url"]]
+    return sample.drop(columns="url").assign(link=links)
 
 
 def _metadata(report: Any, settings: QualitySettings, docs_url: str | None) -> dict[str, Any]:
