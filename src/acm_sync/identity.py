@@ -3,19 +3,11 @@ contacts are the same person, and which records are duplicates inside one CRM.
 
 Accounts match by registrable domain first, then by normalised name; contacts by e-mail.
 
-Domains. `registrable_domain` lowers, strips scheme, credentials, `www.`, port, path, then keeps
-the registrable part: the label in front of the public suffix (`eu.acme.co.uk` → `acme.co.uk`).
-The public suffix is decided by a compact built-in rule instead of the full Public Suffix List
-(tldextract would need its list from the network or a pinned snapshot, one more dependency for
-a handful of cases that matter to company websites):
-- a two-letter country TLD whose second level is a generic registry label (`co`, `com`, `net`,
-  `org`, `ac`, `gov`, `edu`, `ne`, `or`, `go`, `gob`, `ltd`, `plc`, ...) is a two-part suffix
-  (co.uk, com.au, co.jp, com.br, co.za ...), covering the registries that sell names under such
-  labels without listing them one by one;
-- `PRIVATE_SUFFIXES` lists hosting platforms where each customer owns a subdomain
-  (github.io, myshopify.com, herokuapp.com ...): there the subdomain is the company.
-An unknown multi-part suffix therefore errs towards keeping one more label, which can only split
-a company, never merge two.
+Domains. The registrable domain of domain / website comes from `acm_sync.domains.domain_key`:
+the Public Suffix List (ICANN and private sections, shipped offline), so `eu.acme.co.uk` is
+`acme.co.uk` while `acme.appspot.com` and `globex.appspot.com` stay two companies; IDN names
+compare in their punycode form. Two accounts share a domain key only when the PSL says they
+share a registrable domain.
 
 Names. `name_key` folds unicode (NFKC then NFKD, accents dropped), lower-cases, reads `&` as
 `and`, drops bracketed parts ("Acme (EU)"), punctuation, a leading "the" and legal-form words
@@ -42,49 +34,9 @@ from typing import Final
 
 import pandas as pd
 
+from acm_sync.domains import domain_key
 from acm_sync.model import STRING
 
-GENERIC_SECOND_LEVEL: Final = frozenset(
-    {
-        "ac",
-        "co",
-        "com",
-        "edu",
-        "gob",
-        "go",
-        "gov",
-        "gv",
-        "ltd",
-        "me",
-        "mil",
-        "ne",
-        "net",
-        "nom",
-        "or",
-        "org",
-        "plc",
-        "sch",
-    }
-)
-PRIVATE_SUFFIXES: Final = frozenset(
-    {
-        "azurewebsites.net",
-        "blogspot.com",
-        "cloudfront.net",
-        "firebaseapp.com",
-        "github.io",
-        "gitlab.io",
-        "herokuapp.com",
-        "myshopify.com",
-        "netlify.app",
-        "pages.dev",
-        "squarespace.com",
-        "vercel.app",
-        "web.app",
-        "wixsite.com",
-        "wordpress.com",
-    }
-)
 LEGAL_FORMS: Final = frozenset(
     {
         "ab",
@@ -143,42 +95,6 @@ LEGAL_FORMS: Final = frozenset(
 PLACEHOLDER_NAMES: Final = frozenset(
     {"n a", "na", "tbd", "tba", "unknown", "none", "null", "test", "dummy", "x", "xx", "xxx"}
 )
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
-_VALID_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$")
-
-
-def host(values: pd.Series) -> pd.Series:
-    """Lower-case host of a domain / URL / e-mail value: no scheme, user, www., port, path."""
-    d = values.astype(STRING).str.strip().str.lower()
-    d = d.str.replace(_SCHEME, "", regex=True)
-    d = d.str.replace(r"^[^/@]*@", "", regex=True)
-    d = d.str.replace(r"[/?#:\\].*$", "", regex=True).str.strip(". ")
-    d = d.str.replace(r"^www\d*\.", "", regex=True)
-    return d.mask(d == "")
-
-
-def registrable_domain(values: pd.Series) -> pd.Series:
-    """The registrable domain of each value (NA when empty or not a valid host name)."""
-    h = host(values)
-    uniq = pd.unique(h.dropna())
-    found = {v: _registrable_one(v) for v in uniq}
-    return h.map(found).astype(STRING)
-
-
-def _registrable_one(name: str) -> str | None:
-    if not _VALID_HOST.fullmatch(name):
-        return None
-    labels = name.split(".")
-    n = len(labels)
-    tld, second = labels[-1], labels[-2]
-    two_part = len(tld) == 2 and second in GENERIC_SECOND_LEVEL
-    if two_part and n == 2:
-        return None  # "co.uk" alone is no company's domain
-    if n >= 3 and (two_part or ".".join(labels[-2:]) in PRIVATE_SUFFIXES):
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
-
-
 def _fold(text: str) -> str:
     if text.isascii():
         return text
@@ -230,7 +146,7 @@ def account_keys(accounts: pd.DataFrame) -> pd.DataFrame:
             "account_id": accounts["account_id"].astype(STRING),
             "source": accounts["source"].astype(STRING),
             "created_at": accounts["created_at"],
-            "domain_key": registrable_domain(domain),
+            "domain_key": domain_key(domain),
             "name_key": name_key(accounts["name"]),
         },
         index=accounts.index,

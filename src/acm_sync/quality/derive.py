@@ -6,7 +6,7 @@ named with a leading underscore, so the rules themselves stay plain GX expectati
 files. Each helper, and why it is a column rather than a suite parameter:
 
 accounts
-  _domain_key     registrable domain of domain / website (identity.registrable_domain): the
+  _domain_key     registrable domain of domain / website (domains.domain_key, the PSL): the
                   in-CRM duplicate rule is `expect_compound_columns_to_be_unique(source,
                   _domain_key)`; `eu.acme.com` and `www.acme.com/en` are the same company.
   _name_key       normalised name (identity.name_key): duplicates by name, as above.
@@ -48,7 +48,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from acm_sync import identity, model
+from acm_sync import domains, identity, model
 from acm_sync.quality.stages import StageCatalog
 
 DAY: Final = pd.Timedelta(days=1)
@@ -162,7 +162,7 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
     out = frame.loc[live_mask(frame)].reset_index(drop=True)
     if entity == "accounts":
         domain = out["domain"].astype(model.STRING).fillna(out["website"].astype(model.STRING))
-        out["_domain_key"] = identity.registrable_domain(domain)
+        out["_domain_key"] = domains.domain_key(domain)
         out["_name_key"] = identity.name_key(out["name"])
     elif entity == "contacts":
         out["_missing_account_id"] = _missing(out["account_id"], context.account_ids)

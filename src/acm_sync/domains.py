@@ -1,0 +1,110 @@
+"""Web domains: the one place a website / domain / e-mail value becomes a host and a host its
+registrable domain. Used by the pulls' mapping (the canonical `domain` column), by identity
+(matching accounts across CRMs) and by quality (duplicate accounts, malformed websites).
+
+The registrable domain ("eTLD+1") comes from the Public Suffix List as shipped inside the
+`publicsuffixlist` package (no network at run time), *including its private section*: on hosting
+platforms where each customer owns a subdomain (`acme.appspot.com`, `globex.webflow.io`,
+`shop.myshopify.com`) the subdomain is the company, so two customers never collapse into one.
+
+    host("https://www.Acme.com:443/en?x=1")  → "acme.com"
+    registrable_domain("shop.eu.acme.co.uk") → "acme.co.uk"
+    registrable_domain("acme.appspot.com")   → "acme.appspot.com"
+    domain_key("食狮.公司.cn")                → "xn--85x722f.xn--55qx5d.cn"  (the key identity compares)
+
+`registrable_domain` answers exactly as the PSL's own test vectors expect (tests/data/
+test_psl.txt): a bare public suffix, an empty label or a leading dot has none; an internationalised
+name keeps the form it was typed in. `domain_key` is the same domain in its ASCII (punycode)
+form, so `müller.de` typed in one CRM and `xn--mller-kva.de` in the other agree.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Final
+
+import pandas as pd
+from publicsuffixlist import PublicSuffixList
+
+from acm_sync.model import STRING
+
+_SCHEME: Final = re.compile(r"^[a-z][a-z0-9+.-]*://")
+# An ASCII host name: LDH labels of 1-63 characters, a TLD that starts with a letter.
+_ASCII_HOST: Final = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$")
+_PSL: Final = PublicSuffixList()  # the bundled list, ICANN and private sections
+
+
+def host(values: pd.Series) -> pd.Series:
+    """Lower-case host of a domain / URL / e-mail value: no scheme, user, `www.`, port, path.
+
+    A trailing dot (the fully qualified form) is dropped; a leading one is kept (no such host).
+    `www.` is dropped only where a domain remains (`www.ck` is itself a registrable domain).
+    Blank → NA.
+    """
+    d = values.astype(STRING).str.strip().str.lower()
+    d = d.str.replace(r"^mailto:", "", regex=True)
+    d = d.str.replace(_SCHEME, "", regex=True)
+    d = d.str.replace(r"^[^/@]*@", "", regex=True)  # user@ in a URL, or an e-mail address
+    d = d.str.replace(r"[/?#:\\].*$", "", regex=True).str.strip()
+    d = d.str.replace(r"\.+$", "", regex=True)
+    d = d.str.replace(r"^www\d*\.(?=[^.]+\.)", "", regex=True)
+    return d.mask(d == "")
+
+
+def to_ascii(name: str) -> str | None:
+    """The ASCII (IDNA / punycode) form of a host name; None when it is no valid host name."""
+    if name.isascii():
+        ascii_name = name
+    else:
+        try:
+            ascii_name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    return ascii_name if _ASCII_HOST.fullmatch(ascii_name) else None
+
+
+@lru_cache(maxsize=65536)
+def registrable(name: str) -> str | None:
+    """The registrable domain of one host name (already lower case), in the form it was given;
+    None for a public suffix itself or anything that is not a valid host name."""
+    if not name or to_ascii(name) is None:
+        return None
+    found = _PSL.privatesuffix(name)
+    return found if isinstance(found, str) else None
+
+
+def registrable_domain(values: pd.Series) -> pd.Series:
+    """The registrable domain of each value (via `host`), NA when it has none."""
+    h = host(values)
+    uniq = pd.unique(h.dropna())
+    found = {v: registrable(v) for v in uniq}
+    return h.map(found).astype(STRING)
+
+
+def domain_key(values: pd.Series) -> pd.Series:
+    """The registrable domain of each value in ASCII form: what identity and quality compare."""
+    reg = registrable_domain(values)
+    uniq = pd.unique(reg.dropna())
+    found = {v: to_ascii(v) for v in uniq}
+    return reg.map(found).astype(STRING)
+
+
+def problem(value: str | None) -> str | None:
+    """What is wrong with a typed website / domain, in words a rep can act on (None: nothing)."""
+    if value is None or pd.isna(value) or not str(value).strip():
+        return None
+    h = host(pd.Series([value], dtype=STRING)).iloc[0]
+    if pd.isna(h):
+        return "it holds no host name"
+    if any(ch.isspace() for ch in h):
+        return "a domain cannot contain spaces"
+    if "." not in h:
+        return "it has no dot, so it names no domain (e.g. acme.com)"
+    if h.startswith(".") or ".." in h:
+        return "it has an empty part between dots"
+    if to_ascii(h) is None:
+        return "it has characters a domain cannot hold"
+    if registrable(h) is None:
+        return "it is a public suffix shared by many sites, not one company's domain"
+    return None
