@@ -82,11 +82,18 @@ def registrable_domain(values: pd.Series) -> pd.Series:
     return h.map(found).astype(STRING)
 
 
+def listed_tld(name: str) -> bool:
+    """Whether the name ends in a top-level domain the PSL lists (`acme.prismshipping` does not:
+    the PSL's default rule would take it as a TLD, for a company website it is a typo)."""
+    return _PSL.publicsuffix(name, accept_unknown=False) is not None
+
+
 def domain_key(values: pd.Series) -> pd.Series:
-    """The registrable domain of each value in ASCII form: what identity and quality compare."""
+    """The registrable domain of each value in ASCII form, under a listed TLD: what identity
+    and quality compare."""
     reg = registrable_domain(values)
     uniq = pd.unique(reg.dropna())
-    found = {v: to_ascii(v) for v in uniq}
+    found = {v: to_ascii(v) if listed_tld(v) else None for v in uniq}
     return reg.map(found).astype(STRING)
 
 
@@ -105,6 +112,8 @@ def problem(value: str | None) -> str | None:
         return "it has an empty part between dots"
     if to_ascii(h) is None:
         return "it has characters a domain cannot hold"
+    if not listed_tld(h):
+        return f"its ending .{h.rsplit('.', 1)[-1]} is not a top-level domain"
     if registrable(h) is None:
         return "it is a public suffix shared by many sites, not one company's domain"
     return None

@@ -34,7 +34,10 @@ def pipeline_run(
 ) -> tuple[Warehouse, list[dg.ExecuteInProcessResult]]:
     tmp = tmp_path_factory.mktemp("scoring")
     config = tmp / "acm_sync.yaml"
-    config.write_text(yaml.safe_dump({"quality": {"expectations_dir": str(EXPECTATIONS)}}))
+    currency = yaml.safe_load((EXPECTATIONS.parent / "acm_sync.yaml").read_text())["currency"]  # demo org: USD, EUR, GBP
+    config.write_text(
+        yaml.safe_dump({"quality": {"expectations_dir": str(EXPECTATIONS)}, "currency": currency})
+    )
     with pytest.MonkeyPatch.context() as env:
         for name, value in sandbox.env().items():
             env.setenv(name, value)

@@ -10,6 +10,17 @@ accounts
                   in-CRM duplicate rule is `expect_compound_columns_to_be_unique(source,
                   _domain_key)`; `eu.acme.com` and `www.acme.com/en` are the same company.
   _name_key       normalised name (identity.name_key): duplicates by name, as above.
+  _typed_website  the website as typed (website, else the domain field), for reasons that quote
+                  what the rep typed rather than its normalised form.
+  _website_problem
+                  what is wrong with a typed website that has no registrable domain, in words
+                  (domains.problem: "it has no dot ...", "it is a public suffix ..."), else null.
+every entity, for each free-text name column (name, first_name, last_name, title)
+  _<column>_invisible
+                  the first invisible character in it, named ("U+202E RIGHT-TO-LEFT
+                  OVERRIDE"), else null: one rule over the Unicode general categories Cc
+                  (control), Cf (format: bidi overrides and isolates, zero-width characters, soft
+                  hyphen, BOM ...), Zl and Zp (line / paragraph separators) rather than a list.
 contacts, opportunities
   _missing_account_id
                   account_id when it names no account the pull returned (deleted and merged
@@ -17,6 +28,18 @@ contacts, opportunities
                   every account id as a `$PARAMETER` would work too, but GX would then store the
                   whole id list in every validation result and Data Docs page.
 opportunities
+  _closed_probability / _closed_outcome
+                  1.0 / "won" for a deal the record says is closed won, 0.0 / "lost" for closed
+                  lost, else null: a closed deal's probability must agree.
+  _forecast_category_conflict
+                  the forecast category where it contradicts the record's own state (a won
+                  deal not "Closed", a lost one not "Omitted", an open one "Closed"), else null.
+  _account_currency
+                  the currency of the deal's Salesforce account (null when unknown; HubSpot
+                  companies have no currency of their own).
+  _currency_problem
+                  why the amount cannot be converted to the corporate currency (a currency
+                  with no rate in `currency.rates`, acm_sync/currency.py), else null.
   _stage_is_closed / _stage_is_won
                   what the stage means in the CRM's own stage list (Salesforce OpportunityStage,
                   HubSpot pipelines); null for a stage not in the list (that is its own rule):
@@ -45,10 +68,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+import unicodedata
+
 import numpy as np
 import pandas as pd
 
 from acm_sync import domains, identity, model
+from acm_sync.config import CurrencyConfig
+from acm_sync.currency import Rates
 from acm_sync.quality.stages import StageCatalog
 
 DAY: Final = pd.Timedelta(days=1)
@@ -59,10 +86,27 @@ KEYS: Final = {
     "opportunity_stage_history": "opportunity_id",
 }
 HELPERS: Final[dict[str, tuple[str, ...]]] = {
-    "accounts": ("_domain_key", "_name_key"),
-    "contacts": ("_missing_account_id",),
+    "accounts": (
+        "_domain_key",
+        "_name_key",
+        "_typed_website",
+        "_website_problem",
+        "_name_invisible",
+    ),
+    "contacts": (
+        "_missing_account_id",
+        "_first_name_invisible",
+        "_last_name_invisible",
+        "_title_invisible",
+    ),
     "opportunities": (
         "_missing_account_id",
+        "_name_invisible",
+        "_closed_probability",
+        "_closed_outcome",
+        "_forecast_category_conflict",
+        "_account_currency",
+        "_currency_problem",
         "_stage_is_closed",
         "_stage_is_won",
         "_days_overdue_open",
@@ -71,6 +115,13 @@ HELPERS: Final[dict[str, tuple[str, ...]]] = {
     "opportunity_stage_history": ("_source", "_missing_opportunity_id"),
 }
 SOURCE_OF_PREFIX: Final = {"sf": "salesforce", "hs": "hubspot"}
+TEXT_COLUMNS: Final = {
+    "accounts": ("name",),
+    "contacts": ("first_name", "last_name", "title"),
+    "opportunities": ("name",),
+}
+# Unicode general categories of characters nobody sees: control, format, line / paragraph sep.
+INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -82,6 +133,11 @@ class RunContext:
     stages: StageCatalog = field(default_factory=StageCatalog.empty)
     account_ids: pd.Index = field(default_factory=lambda: pd.Index([], dtype=model.STRING))
     opportunity_ids: pd.Index = field(default_factory=lambda: pd.Index([], dtype=model.STRING))
+    # account_id → the account's currency (for the deal-currency rule)
+    account_currency: pd.Series = field(
+        default_factory=lambda: pd.Series(dtype=model.STRING, index=pd.Index([], dtype=object))
+    )
+    currency: CurrencyConfig = field(default_factory=CurrencyConfig)
 
     @classmethod
     def from_tables(
@@ -90,6 +146,7 @@ class RunContext:
         *,
         as_of: pd.Timestamp,
         stages: StageCatalog | None = None,
+        currency: CurrencyConfig | None = None,
     ) -> RunContext:
         ids = {
             name: pd.Index(tables[table][key].dropna().unique(), dtype=model.STRING)
@@ -99,7 +156,16 @@ class RunContext:
             )
             if table in tables
         }
-        return cls(as_of=as_of, stages=stages or StageCatalog.empty(), **ids)
+        extra: dict[str, object] = {}
+        if "accounts" in tables:
+            extra["account_currency"] = account_currencies(tables["accounts"])
+        return cls(
+            as_of=as_of,
+            stages=stages or StageCatalog.empty(),
+            currency=currency or CurrencyConfig(),
+            **ids,  # type: ignore[arg-type]
+            **extra,  # type: ignore[arg-type]
+        )
 
     def parameters(self) -> dict[str, object]:
         """Values of the suites' `$PARAMETER`s."""
@@ -108,6 +174,72 @@ class RunContext:
             "salesforce_stages": self.stages.stages("salesforce"),
             "hubspot_stages": self.stages.stages("hubspot"),
         }
+
+
+def account_currencies(accounts: pd.DataFrame) -> pd.Series:
+    """account_id → currency of the Salesforce accounts that have one. A HubSpot company has no
+    currency of its own (its `currency` is the portal's default), so a deal's currency is never
+    compared with it."""
+    rows = accounts[accounts["source"] == "salesforce"]
+    rows = rows.dropna(subset=["account_id", "currency"]).drop_duplicates("account_id")
+    return pd.Series(
+        rows["currency"].astype(model.STRING).str.upper().to_numpy(),
+        index=rows["account_id"].astype(model.STRING).to_numpy(),
+        dtype=model.STRING,
+    )
+
+
+def _first_invisible(text: str) -> str | None:
+    for ch in text:
+        if unicodedata.category(ch) in INVISIBLE_CATEGORIES:
+            name = unicodedata.name(ch, "") or "control character"
+            return f"U+{ord(ch):04X} {name}"
+    return None
+
+
+def invisible(values: pd.Series) -> pd.Series:
+    """The first invisible character of each value, named; NA when there is none."""
+    text = values.astype(model.STRING)
+    # Printable ASCII cannot hold one: only the rest is looked at, character by character.
+    suspect = text.str.contains(r"[^\x20-\x7e]", regex=True).fillna(False).astype(bool)
+    out = pd.Series(pd.NA, index=values.index, dtype=model.STRING)
+    if suspect.any():
+        found = {v: _first_invisible(v) for v in pd.unique(text[suspect])}
+        out[suspect] = text[suspect].map(found)
+    return out
+
+
+def website_problems(typed: pd.Series) -> pd.Series:
+    """What is wrong with each typed website (domains.problem), NA when nothing."""
+    text = typed.astype(model.STRING)
+    found = {v: domains.problem(v) for v in pd.unique(text.dropna())}
+    return text.map(found).astype(model.STRING)
+
+
+def _closed_state(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    closed = out["is_closed"].eq(True).fillna(False).astype(bool)
+    won = out["is_won"].eq(True).fillna(False).astype(bool)
+    probability = pd.Series(np.nan, index=out.index)
+    probability[closed & won] = 1.0
+    probability[closed & ~won] = 0.0
+    outcome = pd.Series(pd.NA, index=out.index, dtype=model.STRING)
+    outcome[closed & won] = "won"
+    outcome[closed & ~won] = "lost"
+    return probability, outcome
+
+
+def _forecast_category_conflict(out: pd.DataFrame) -> pd.Series:
+    category = out["forecast_category"].astype(model.STRING)
+    closed = out["is_closed"].eq(True).fillna(False).astype(bool)
+    won = out["is_won"].eq(True).fillna(False).astype(bool)
+    is_open = out["is_closed"].eq(False).fillna(False).astype(bool)
+    known = category.notna()
+    conflict = known & (
+        (closed & won & (category != "Closed"))
+        | (closed & ~won & (category != "Omitted"))
+        | (is_open & (category == "Closed"))
+    )
+    return category.where(conflict.fillna(False).astype(bool)).astype(model.STRING)
 
 
 def columns(entity: str) -> list[str]:
@@ -164,12 +296,20 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
         domain = out["domain"].astype(model.STRING).fillna(out["website"].astype(model.STRING))
         out["_domain_key"] = domains.domain_key(domain)
         out["_name_key"] = identity.name_key(out["name"])
+        typed = out["website"].astype(model.STRING).fillna(domain)
+        out["_typed_website"] = typed
+        out["_website_problem"] = website_problems(typed)
     elif entity == "contacts":
         out["_missing_account_id"] = _missing(out["account_id"], context.account_ids)
     elif entity == "opportunities":
         out["_missing_account_id"] = _missing(out["account_id"], context.account_ids)
         out["_stage_is_closed"] = context.stages.lookup(out["source"], out["stage"], "is_closed")
         out["_stage_is_won"] = context.stages.lookup(out["source"], out["stage"], "is_won")
+        out["_closed_probability"], out["_closed_outcome"] = _closed_state(out)
+        out["_forecast_category_conflict"] = _forecast_category_conflict(out)
+        account = out["account_id"].astype(model.STRING)
+        out["_account_currency"] = account.map(context.account_currency).astype(model.STRING)
+        out["_currency_problem"] = Rates(context.currency).problems(out["currency"])
         # Whole calendar days (UTC): the same text all day, so a re-run the same day
         # writes no changed issue text back.
         today = pd.Timestamp(context.as_of).floor("D")
@@ -180,4 +320,6 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
     elif entity == "opportunity_stage_history":
         out["_source"] = sources(entity, out)
         out["_missing_opportunity_id"] = _missing(out["opportunity_id"], context.opportunity_ids)
+    for column in TEXT_COLUMNS.get(entity, ()):
+        out[f"_{column}_invisible"] = invisible(out[column])
     return _as_float(out)
