@@ -79,7 +79,9 @@ class Rates:
     def problem(self, currency: str) -> str:
         return f"no {currency}→{self.home} rate in currency.rates"
 
-    def rates(self, currencies: pd.Series, dates: pd.Series | None = None) -> npt.NDArray[np.float64]:
+    def rates(
+        self, currencies: pd.Series, dates: pd.Series | None = None
+    ) -> npt.NDArray[np.float64]:
         """The rate of each (currency, date); 1 for no currency, NaN where there is none."""
         codes = currencies.astype(STRING).str.upper()
         out = np.full(len(codes), np.nan)
@@ -109,5 +111,5 @@ class Rates:
         unknown = codes.notna() & ~codes.isin(list(self._table))
         out = pd.Series(pd.NA, index=currencies.index, dtype=STRING)
         if unknown.any():
-            out[unknown] = ("no " + codes[unknown] + "→" + self.home + " rate in currency.rates")
+            out[unknown] = "no " + codes[unknown] + "→" + self.home + " rate in currency.rates"
         return out

@@ -31,7 +31,9 @@ from acm_sync.model import STRING
 
 _SCHEME: Final = re.compile(r"^[a-z][a-z0-9+.-]*://")
 # An ASCII host name: LDH labels of 1-63 characters, a TLD that starts with a letter.
-_ASCII_HOST: Final = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$")
+_ASCII_HOST: Final = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$"
+)
 _PSL: Final = PublicSuffixList()  # the bundled list, ICANN and private sections
 
 

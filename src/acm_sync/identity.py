@@ -95,6 +95,8 @@ LEGAL_FORMS: Final = frozenset(
 PLACEHOLDER_NAMES: Final = frozenset(
     {"n a", "na", "tbd", "tba", "unknown", "none", "null", "test", "dummy", "x", "xx", "xxx"}
 )
+
+
 def _fold(text: str) -> str:
     if text.isascii():
         return text
