@@ -91,7 +91,7 @@ class Rates:
             stamps = pd.to_datetime(dates, utc=True)
             when = stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
             missing = stamps.isna().to_numpy()
-        code_values = codes.to_numpy(dtype=object, na_value=None)
+        code_values = np.asarray(codes.fillna("").to_numpy(dtype=object))
         for code, (days, values) in self._table.items():
             mine = code_values == code
             if not mine.any():

@@ -10,7 +10,7 @@ platforms where each customer owns a subdomain (`acme.appspot.com`, `globex.webf
     host("https://www.Acme.com:443/en?x=1")  → "acme.com"
     registrable_domain("shop.eu.acme.co.uk") → "acme.co.uk"
     registrable_domain("acme.appspot.com")   → "acme.appspot.com"
-    domain_key("食狮.公司.cn")                → "xn--85x722f.xn--55qx5d.cn"  (the key identity compares)
+    domain_key("食狮.公司.cn")  → "xn--85x722f.xn--55qx5d.cn" (what identity compares)
 
 `registrable_domain` answers exactly as the PSL's own test vectors expect (tests/data/
 test_psl.txt): a bare public suffix, an empty label or a leading dot has none; an internationalised

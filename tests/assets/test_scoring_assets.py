@@ -34,7 +34,8 @@ def pipeline_run(
 ) -> tuple[Warehouse, list[dg.ExecuteInProcessResult]]:
     tmp = tmp_path_factory.mktemp("scoring")
     config = tmp / "acm_sync.yaml"
-    currency = yaml.safe_load((EXPECTATIONS.parent / "acm_sync.yaml").read_text())["currency"]  # demo org: USD, EUR, GBP
+    # the shipped rates: the demo org sells in USD, EUR and GBP
+    currency = yaml.safe_load((EXPECTATIONS.parent / "acm_sync.yaml").read_text())["currency"]
     config.write_text(
         yaml.safe_dump({"quality": {"expectations_dir": str(EXPECTATIONS)}, "currency": currency})
     )

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from acm_sync import model
-from acm_sync.domains import host
 from acm_sync.connectors.mapping import (
     MappingRules,
     history_from_versions,
@@ -20,6 +19,7 @@ from acm_sync.connectors.mapping import (
     to_canonical,
 )
 from acm_sync.connectors.settings import HubSpotSync, SalesforceSync
+from acm_sync.domains import host
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,7 @@ def made(crm: SandboxSettings, resources: dict[str, Any]) -> dict[str, Any]:
         "Account",
         "usd_account",
         {"Name": "Kestrel Pumps Inc", "Website": "kestrel-pumps.com", "CurrencyIsoCode": "USD"},
-    )  # noqa: E501
+    )
     sf_create("Account", "website_na", {"Name": "Quasar Widgets", "Website": "N/A"})
     sf_create("Account", "public_suffix", {"Name": "Brightline Ltd", "Website": "https://co.uk/"})
     sf_create("Account", "bidi_name", {"Name": "Orbit\u202eSystems", "Website": "orbit-sys.com"})
@@ -111,18 +111,18 @@ def made(crm: SandboxSettings, resources: dict[str, Any]) -> dict[str, Any]:
         "Contact",
         "sf_contact_no_account",
         {"LastName": "Lonely", "Email": "lonely@kestrel-pumps.com"},
-    )  # noqa: E501
+    )
     deal = {"AccountId": usd, "CloseDate": "2026-06-01", "Amount": 5000}
     sf_create(
         "Opportunity",
         "won_at_60",
         {**deal, "Name": "Pumps A", "StageName": "Closed Won", "Probability": 60},
-    )  # noqa: E501
+    )
     sf_create(
         "Opportunity",
         "won_in_pipeline",
         {**deal, "Name": "Pumps B", "StageName": "Closed Won", "ForecastCategoryName": "Pipeline"},
-    )  # noqa: E501
+    )
     sf_create(
         "Opportunity",
         "eur_on_usd",
@@ -133,7 +133,7 @@ def made(crm: SandboxSettings, resources: dict[str, Any]) -> dict[str, Any]:
             "CloseDate": "2027-01-15",
             "CurrencyIsoCode": "EUR",
         },
-    )  # noqa: E501
+    )
     sf_create(
         "Opportunity",
         "gbp",
@@ -144,7 +144,7 @@ def made(crm: SandboxSettings, resources: dict[str, Any]) -> dict[str, Any]:
             "CloseDate": "2027-01-15",
             "CurrencyIsoCode": "GBP",
         },
-    )  # noqa: E501
+    )
     sf_create(
         "Opportunity",
         "zwsp_name",
@@ -154,7 +154,7 @@ def made(crm: SandboxSettings, resources: dict[str, Any]) -> dict[str, Any]:
             "StageName": "Prospecting",
             "CloseDate": "2027-01-15",
         },
-    )  # noqa: E501
+    )
 
     company = hs.crm.companies.basic_api.create(
         CompanyCreate(properties={"name": "Lumen\u200fWorks", "domain": "lumen-works.io"})
@@ -175,7 +175,7 @@ def made(crm: SandboxSettings, resources: dict[str, Any]) -> dict[str, Any]:
                 **deal_props,
                 "dealstage": "appointmentscheduled",
                 "deal_currency_code": "GBP",
-            },  # noqa: E501
+            },
             associations=[
                 {
                     "to": {"id": company.id},

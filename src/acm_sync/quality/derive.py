@@ -65,10 +65,9 @@ missing), which its range metrics compare vectorised rather than value by value.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Final
-
-import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -163,7 +162,7 @@ class RunContext:
             as_of=as_of,
             stages=stages or StageCatalog.empty(),
             currency=currency or CurrencyConfig(),
-            **ids,  # type: ignore[arg-type]
+            **ids,
             **extra,  # type: ignore[arg-type]
         )
 
