@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/backtest_report.py [N_ACCOUNTS] [--seed 7] [--config acm_sync.yaml]
 
-Generates the demo org (default 10,000 Salesforce accounts), maps it to the canonical tables
-(tests/canonical_demo.py), and replays the pipeline at the last `forecast.backtest.origins`
-quarter starts: per origin, what the open pipeline then actually booked within the horizon,
-the calibrated forecast (win rates learnt only from deals resolved before the origin) and the
+Generates the demo org (default 10,000 Salesforce accounts), takes it as the pipeline hands it
+to scoring (tests/quality/quality_demo.py `pipeline_tables`: both CRMs through the ingestion's
+mapping, the rows the quality suites let through, the account identity), and replays the
+pipeline at the last `forecast.backtest.origins` quarter starts: per origin, what the open
+pipeline then actually booked within the horizon, the calibrated forecast (win rates learnt only from deals resolved before the origin) and the
 stage-default forecast, with WAPE (over accounts) and bias for both; then the pooled figures.
 """
 
@@ -26,18 +27,23 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=None, help="default: acm_sync.yaml")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(REPO / "tests"))
+    sys.path.insert(0, str(REPO / "tests" / "quality"))
+    from quality_demo import pipeline_tables
+
     from acm_sync.config import load_config
     from acm_sync.sandbox.generator import generate_org
     from acm_sync.scoring import AccountBook, DealHistory, backtest
-    from canonical_demo import canonical_from_demo
 
     config = load_config(args.config or REPO / "acm_sync.yaml")
     org = generate_org(args.accounts, seed=args.seed)
-    tables = canonical_from_demo(org)
+    tables, identity = pipeline_tables(org)
     started = time.perf_counter()
     book = AccountBook.from_canonical(
-        tables["accounts"], tables["contacts"], tables["opportunities"], currency=config.currency
+        tables["accounts"],
+        tables["contacts"],
+        tables["opportunities"],
+        identity,
+        currency=config.currency,
     )
     history = DealHistory.build(book, tables["opportunity_stage_history"])
     result = backtest(history, org.now, config.forecast)

@@ -183,3 +183,20 @@ def build_demo(accounts: int, seed: int) -> Demo:
         tables, as_of=pd.Timestamp(org.now), stages=stage_catalog(org), currency=CURRENCY
     )
     return Demo(org, tables, context)
+
+
+def pipeline_tables(org: DemoOrg) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """What the pipeline hands scoring for this org, without a sandbox round trip: both CRMs'
+    records mapped by the ingestion (`canonical_tables`), the rows the suites let through
+    (`valid` of each entity, quarantine left out, as the quality assets do) and the account
+    identity over them. Benches and backtests score this, not the generator's own frames."""
+    from acm_sync.identity import match_accounts
+    from acm_sync.quality.validate import validate_tables
+
+    tables = canonical_tables(org)
+    context = RunContext.from_tables(
+        tables, as_of=pd.Timestamp(org.now), stages=stage_catalog(org), currency=CURRENCY
+    )
+    run = validate_tables(tables, SUITES, context, run_id="pipeline")
+    valid = {entity: report.valid for entity, report in run.reports.items()}
+    return valid, match_accounts(tables["accounts"])  # as quality_account_identity does
