@@ -6,9 +6,9 @@ Generates the demo org (default 10,000 Salesforce accounts), takes it as the pip
 to scoring (tests/quality/quality_demo.py `pipeline_tables`: both CRMs through the ingestion's
 mapping, the rows the quality suites let through, the account identity), and replays the
 pipeline at the last `forecast.backtest.origins` quarter starts: per origin, what the open
-pipeline then actually booked within the horizon, the calibrated forecast (win rates learnt only from deals resolved before the origin) and the
-stage-default forecast, with WAPE (over accounts) and bias for both; then the pooled figures.
-"""
+pipeline then actually booked within the horizon, the calibrated forecast (win rates learnt only
+from deals resolved before the origin) and the stage-default forecast, with WAPE (over accounts)
+and bias for both; then the pooled figures."""
 
 from __future__ import annotations
 

@@ -2,14 +2,14 @@
 
     .venv/bin/python bench/bench_scoring.py [N_ACCOUNTS] [--seed 7]
 
-A child process generates the demo org (default 100,000 Salesforce accounts ≈ 1M contacts,
-470k opportunities, 1.6M history rows), takes it as the pipeline hands it to scoring
-(tests/quality/quality_demo.py `pipeline_tables`: both CRMs through the ingestion's mapping,
-the rows quality lets through, the account identity) and hands them over as a pickle, so the generator's own memory does not count. This process
-then loads the tables and times each scoring step: the roll-up to unified accounts, the stage
-history index, tiers, health, win rates + per-deal probabilities, forecast, next actions. Peak
-memory is ru_maxrss of this process (it includes the loaded input tables).
-"""
+A child process generates the demo org (default 100,000 Salesforce accounts ≈ 1M contacts, 470k
+opportunities, 1.6M history rows), takes it as the pipeline hands it to scoring
+(tests/quality/quality_demo.py `pipeline_tables`: both CRMs through the ingestion's mapping, the
+rows quality lets through, the account identity) and hands them over as a pickle, so the
+generator's own memory does not count. This process then loads the tables and times each scoring
+step: the roll-up to unified accounts, the stage history index, tiers, health, win rates + per-
+deal probabilities, forecast, next actions. Peak memory is ru_maxrss of this process (it
+includes the loaded input tables)."""
 
 from __future__ import annotations
 
