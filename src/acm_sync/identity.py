@@ -19,7 +19,8 @@ Matching rules, in order (one record takes part in at most one cross-CRM pair):
    unified account as `domain_duplicate` (and are flagged by the quality suite).
 2. `name`: of what is still unmatched, records whose name key is unique on each side pair up,
    provided they do not carry two different valid domains (different web presences are
-   stronger evidence of different companies than an equal name).
+   stronger evidence of different companies than an equal name) nor legal forms of different
+   countries (`LEGAL_FORM_COUNTRIES`: "Nova SA" and "Nova Inc" are two firms).
 3. the rest stand alone: `salesforce_only` / `hubspot_only`.
 `account_key` is the primary Salesforce account id of the unified account (else the HubSpot
 one), the convention scoring's `identity_from_accounts` uses, so keys stay stable across runs.
@@ -91,6 +92,38 @@ LEGAL_FORMS: Final = frozenset(
         "group",
     }
 )
+# Where a legal form is used: two names whose forms share no country are two companies ("Apex
+# GmbH" and "Apex Inc" are a German and an American firm). Forms used everywhere (co, group,
+# holding, se) say nothing.
+_US = ("us", "ca")
+_COMMON_LAW = ("uk", "ie", "ca", "au", "nz", "hk", "sg", "in", "za", "il", "us")
+LEGAL_FORM_COUNTRIES: Final[dict[str, frozenset[str]]] = {
+    form: frozenset(countries)
+    for forms, countries in (
+        (("inc", "incorporated", "corp", "corporation", "llc", "pllc", "lp"), _US),
+        (("ltd", "limited", "llp"), _COMMON_LAW),
+        (("plc",), ("uk", "ie")),
+        (("pty",), ("au", "za")),
+        (("pte",), ("sg",)),
+        (("gmbh", "ag"), ("de", "at", "ch", "li")),
+        (("kg", "ug", "gbr"), ("de", "at")),
+        (("sa",), ("fr", "es", "be", "ch", "lu", "pt", "br", "ar", "mx", "pl", "gr", "cl", "co")),
+        (("sas", "sarl"), ("fr", "be", "lu", "ch")),
+        (("sl", "slu"), ("es",)),
+        (("spa", "srl"), ("it", "ro")),
+        (("bv", "nv"), ("nl", "be")),
+        (("bvba",), ("be",)),
+        (("ab",), ("se", "fi")),
+        (("as", "asa"), ("no", "dk")),
+        (("aps",), ("dk",)),
+        (("oy", "oyj"), ("fi",)),
+        (("kk", "kabushiki", "kaisha"), ("jp",)),
+        (("kft",), ("hu",)),
+        (("sro",), ("cz", "sk")),
+        (("sab", "cv"), ("mx",)),
+    )
+    for form in forms
+}
 # Names typed to get past a required field: no company is called that.
 PLACEHOLDER_NAMES: Final = frozenset(
     {"n a", "na", "tbd", "tba", "unknown", "none", "null", "test", "dummy", "x", "xx", "xxx"}
@@ -132,6 +165,30 @@ def _name_key_one(value: str) -> str:
     return key
 
 
+def _countries_one(value: str) -> frozenset[str] | None:
+    """Countries the name's legal forms are used in (None: no telling form)."""
+    s = _fold(value).lower()
+    if re.search(r"\bsp\.?\s*z\s*o\.?\s*o\b", s):
+        return frozenset({"pl"})
+    s = re.sub(r"[^\w\s]|_", " ", s.replace(".", ""))
+    found: frozenset[str] | None = None
+    for word in s.split():
+        countries = LEGAL_FORM_COUNTRIES.get(word)
+        if countries is not None:
+            found = countries if found is None else found & countries or countries
+    return found
+
+
+def legal_form_conflict(a: pd.Series, b: pd.Series) -> pd.Series:
+    """True where both names carry a legal form and the forms share no country."""
+    out = []
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        cx = _countries_one(x) if isinstance(x, str) else None
+        cy = _countries_one(y) if isinstance(y, str) else None
+        out.append(cx is not None and cy is not None and not (cx & cy))
+    return pd.Series(out, index=a.index, dtype=bool)
+
+
 def email_key(values: pd.Series) -> pd.Series:
     e = values.astype(STRING).str.strip().str.lower()
     return e.mask(e == "")
@@ -141,7 +198,7 @@ def email_key(values: pd.Series) -> pd.Series:
 
 
 def account_keys(accounts: pd.DataFrame) -> pd.DataFrame:
-    """account_id, source, created_at, domain_key (from domain, else website), name_key."""
+    """account_id, source, created_at, domain_key (from domain, else website), name_key, name."""
     domain = accounts["domain"].astype(STRING).fillna(accounts["website"].astype(STRING))
     return pd.DataFrame(
         {
@@ -150,6 +207,7 @@ def account_keys(accounts: pd.DataFrame) -> pd.DataFrame:
             "created_at": accounts["created_at"],
             "domain_key": domain_key(domain),
             "name_key": name_key(accounts["name"]),
+            "name": accounts["name"].astype(STRING),
         },
         index=accounts.index,
     )
@@ -197,7 +255,10 @@ def match_accounts(accounts: pd.DataFrame) -> pd.DataFrame:
         & by_name["domain_key_hs"].notna()
         & (by_name["domain_key_sf"] != by_name["domain_key_hs"])
     )
-    by_name = by_name[~conflict.fillna(False).astype(bool)]
+    conflict = conflict.fillna(False).astype(bool)
+    # Look-alike names of firms in different countries ("Nova SA" / "Nova Inc").
+    conflict |= legal_form_conflict(by_name["name_sf"], by_name["name_hs"])
+    by_name = by_name[~conflict]
     pairs.append(by_name.assign(match_rule="name"))
     taken |= set(by_name["account_id_sf"]) | set(by_name["account_id_hs"])
 
