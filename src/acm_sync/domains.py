@@ -29,7 +29,7 @@ from publicsuffixlist import PublicSuffixList
 
 from acm_sync.model import STRING
 
-_SCHEME: Final = re.compile(r"^[a-z][a-z0-9+.-]*://")
+_PREFIX: Final = re.compile(r"^(?:mailto:)?(?:[a-z][a-z0-9+.-]*://)?(?:[^/@]*@)?")
 # An ASCII host name: LDH labels of 1-63 characters, a TLD that starts with a letter.
 _ASCII_HOST: Final = re.compile(
     r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$"
@@ -45,9 +45,8 @@ def host(values: pd.Series) -> pd.Series:
     Blank → NA.
     """
     d = values.astype(STRING).str.strip().str.lower()
-    d = d.str.replace(r"^mailto:", "", regex=True)
-    d = d.str.replace(_SCHEME, "", regex=True)
-    d = d.str.replace(r"^[^/@]*@", "", regex=True)  # user@ in a URL, or an e-mail address
+    # mailto:, a scheme, user@ in a URL or an e-mail address; then port / path / query
+    d = d.str.replace(_PREFIX, "", regex=True)
     d = d.str.replace(r"[/?#:\\].*$", "", regex=True).str.strip()
     d = d.str.replace(r"\.+$", "", regex=True)
     d = d.str.replace(r"^www\d*\.(?=[^.]+\.)", "", regex=True)
@@ -66,7 +65,6 @@ def to_ascii(name: str) -> str | None:
     return ascii_name if _ASCII_HOST.fullmatch(ascii_name) else None
 
 
-@lru_cache(maxsize=65536)
 def registrable(name: str) -> str | None:
     """The registrable domain of one host name (already lower case), in the form it was given;
     None for a public suffix itself or anything that is not a valid host name."""
@@ -84,27 +82,53 @@ def registrable_domain(values: pd.Series) -> pd.Series:
     return h.map(found).astype(STRING)
 
 
+@lru_cache(maxsize=None)
+def _listed(tld: str) -> bool:
+    return _PSL.publicsuffix(tld, accept_unknown=False) is not None
+
+
 def listed_tld(name: str) -> bool:
     """Whether the name ends in a top-level domain the PSL lists (`acme.prismshipping` does not:
     the PSL's default rule would take it as a TLD, for a company website it is a typo)."""
-    return _PSL.publicsuffix(name, accept_unknown=False) is not None
+    return _listed(name.rsplit(".", 1)[-1])
+
+
+@lru_cache(maxsize=1 << 18)  # identity and quality ask for the same hosts in one run
+def _key_one(name: str) -> str | None:
+    found = registrable(name)
+    return to_ascii(found) if found is not None and listed_tld(found) else None
 
 
 def domain_key(values: pd.Series) -> pd.Series:
     """The registrable domain of each value in ASCII form, under a listed TLD: what identity
     and quality compare."""
-    reg = registrable_domain(values)
-    uniq = pd.unique(reg.dropna())
-    found = {v: to_ascii(v) if listed_tld(v) else None for v in uniq}
-    return reg.map(found).astype(STRING)
+    h = host(values)
+    found = {v: _key_one(v) for v in pd.unique(h.dropna())}
+    return h.map(found).astype(STRING)
 
 
 def problem(value: str | None) -> str | None:
     """What is wrong with a typed website / domain, in words a rep can act on (None: nothing)."""
-    if value is None or pd.isna(value) or not str(value).strip():
-        return None
-    h = host(pd.Series([value], dtype=STRING)).iloc[0]
-    if pd.isna(h):
+    return problems(pd.Series([value], dtype=object)).iloc[0] if value is not None else None
+
+
+def problems(values: pd.Series) -> pd.Series:
+    """Per typed website / domain: what is wrong with it (NA where nothing is, or it is empty).
+    Only values without a domain key are looked at one by one."""
+    hosts = host(values)
+    keys = hosts.map({v: _key_one(v) for v in pd.unique(hosts.dropna())})
+    out = pd.Series(pd.NA, index=values.index, dtype=STRING)
+    bad = (hosts.isna() & values.astype(STRING).str.strip().fillna("").ne("")) | (
+        hosts.notna() & keys.isna()
+    )
+    if bad.any():
+        found = {h: _host_problem(h) for h in pd.unique(hosts[bad].fillna(""))}
+        out[bad] = hosts[bad].fillna("").map(found)
+    return out
+
+
+def _host_problem(h: str) -> str:
+    if not h:
         return "it holds no host name"
     if any(ch.isspace() for ch in h):
         return "a domain cannot contain spaces"
@@ -116,6 +140,4 @@ def problem(value: str | None) -> str | None:
         return "it has characters a domain cannot hold"
     if not listed_tld(h):
         return f"its ending .{h.rsplit('.', 1)[-1]} is not a top-level domain"
-    if registrable(h) is None:
-        return "it is a public suffix shared by many sites, not one company's domain"
-    return None
+    return "it is a public suffix shared by many sites, not one company's domain"

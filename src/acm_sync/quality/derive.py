@@ -209,10 +209,8 @@ def invisible(values: pd.Series) -> pd.Series:
 
 
 def website_problems(typed: pd.Series) -> pd.Series:
-    """What is wrong with each typed website (domains.problem), NA when nothing."""
-    text = typed.astype(model.STRING)
-    found = {v: domains.problem(v) for v in pd.unique(text.dropna())}
-    return text.map(found).astype(model.STRING)
+    """What is wrong with each typed website (domains.problems), NA when nothing."""
+    return domains.problems(typed)
 
 
 def _closed_state(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
