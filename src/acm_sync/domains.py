@@ -21,7 +21,7 @@ form, so `müller.de` typed in one CRM and `xn--mller-kva.de` in the other agree
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Final
 
 import pandas as pd
@@ -82,7 +82,7 @@ def registrable_domain(values: pd.Series) -> pd.Series:
     return h.map(found).astype(STRING)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _listed(tld: str) -> bool:
     return _PSL.publicsuffix(tld, accept_unknown=False) is not None
 
