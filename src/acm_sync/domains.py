@@ -109,7 +109,8 @@ def domain_key(values: pd.Series) -> pd.Series:
 
 def problem(value: str | None) -> str | None:
     """What is wrong with a typed website / domain, in words a rep can act on (None: nothing)."""
-    return problems(pd.Series([value], dtype=object)).iloc[0] if value is not None else None
+    found = problems(pd.Series([value], dtype=object)).iloc[0]
+    return None if pd.isna(found) else str(found)
 
 
 def problems(values: pd.Series) -> pd.Series:
