@@ -46,7 +46,7 @@ WEBSITE = st.one_of(
 
 
 @given(st.lists(st.one_of(st.none(), WEBSITE), max_size=20))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_the_domain_function_never_crashes_and_keeps_its_invariants(values: list) -> None:
     series = pd.Series(values, dtype=object)
     hosts = host(series)
@@ -100,7 +100,7 @@ PAIRS = st.lists(st.tuples(st.one_of(st.none(), TEXT), st.one_of(st.none(), WEBS
 
 
 @given(PAIRS)
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 def test_identity_takes_any_names_and_websites(rows: list[tuple[str | None, str | None]]) -> None:
     accounts = _accounts([r[0] for r in rows], [r[1] for r in rows])
     name_key(accounts["name"])
@@ -126,7 +126,7 @@ def engine() -> GxEngine:
 
 @given(rows=PAIRS)
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 def test_the_account_rules_take_any_text(
     engine: GxEngine, rows: list[tuple[str | None, str | None]]
