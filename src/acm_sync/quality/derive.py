@@ -28,15 +28,17 @@ contacts, opportunities
                   every account id as a `$PARAMETER` would work too, but GX would then store the
                   whole id list in every validation result and Data Docs page.
 opportunities
-  _closed_probability / _closed_outcome
+  _closed_probability / _closed_outcome / _closed_probability_conflict
                   1.0 / "won" for a deal the record says is closed won, 0.0 / "lost" for closed
-                  lost, else null: a closed deal's probability must agree.
+                  lost, else null; the probability where it disagrees with them, else null.
   _forecast_category_conflict
                   the forecast category where it contradicts the record's own state (a won
                   deal not "Closed", a lost one not "Omitted", an open one "Closed"), else null.
   _account_currency
                   the currency of the deal's Salesforce account (null when unknown; HubSpot
                   companies have no currency of their own).
+  _currency_mismatch
+                  the deal's currency where it differs from _account_currency, else null.
   _currency_problem
                   why the amount cannot be converted to the corporate currency (a currency
                   with no rate in `currency.rates`, acm_sync/currency.py), else null.
@@ -65,8 +67,11 @@ missing), which its range metrics compare vectorised rather than value by value.
 
 from __future__ import annotations
 
+import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -103,8 +108,10 @@ HELPERS: Final[dict[str, tuple[str, ...]]] = {
         "_name_invisible",
         "_closed_probability",
         "_closed_outcome",
+        "_closed_probability_conflict",
         "_forecast_category_conflict",
         "_account_currency",
+        "_currency_mismatch",
         "_currency_problem",
         "_stage_is_closed",
         "_stage_is_won",
@@ -119,6 +126,19 @@ TEXT_COLUMNS: Final = {
     "contacts": ("first_name", "last_name", "title"),
     "opportunities": ("name",),
 }
+# Helpers that are mostly empty with few distinct texts: held as categoricals.
+SPARSE_TEXT_HELPERS: Final = (
+    "_website_problem",
+    "_name_invisible",
+    "_first_name_invisible",
+    "_last_name_invisible",
+    "_title_invisible",
+    "_closed_outcome",
+    "_forecast_category_conflict",
+    "_account_currency",
+    "_currency_mismatch",
+    "_currency_problem",
+)
 # Unicode general categories of characters nobody sees: control, format, line / paragraph sep.
 INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
@@ -196,21 +216,44 @@ def _first_invisible(text: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _invisible_pattern() -> re.Pattern[str]:
+    """A character class of every code point in INVISIBLE_CATEGORIES, built from the Unicode
+    database of this Python (not a hand list), so the rule is the category."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(cp)) in INVISIBLE_CATEGORIES:
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    body = "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
+    return re.compile(f"[{body}]")
+
+
 def invisible(values: pd.Series) -> pd.Series:
     """The first invisible character of each value, named; NA when there is none."""
     text = values.astype(model.STRING)
-    # Printable ASCII cannot hold one: only the rest is looked at, character by character.
-    suspect = text.str.contains(r"[^\x20-\x7e]", regex=True).fillna(False).astype(bool)
+    pattern = _invisible_pattern()
+    hit = text.str.contains(pattern, regex=True).fillna(False).astype(bool)
     out = pd.Series(pd.NA, index=values.index, dtype=model.STRING)
-    if suspect.any():
-        found = {v: _first_invisible(v) for v in pd.unique(text[suspect])}
-        out[suspect] = text[suspect].map(found)
+    if hit.any():
+        found = {v: _first_invisible(v) for v in pd.unique(text[hit])}
+        out[hit] = text[hit].map(found)
     return out
 
 
-def website_problems(typed: pd.Series) -> pd.Series:
-    """What is wrong with each typed website (domains.problems), NA when nothing."""
-    return domains.problems(typed)
+def website_problems(typed: pd.Series, domain: pd.Series, key: pd.Series) -> pd.Series:
+    """What is wrong with each typed website (domains.problems), NA when nothing. Only values
+    that are not the (keyed) domain itself are looked at: a domain with a key is fine."""
+    look = typed.notna() & (key.isna() | (typed != domain).fillna(True)).astype(bool)
+    out = pd.Series(pd.NA, index=typed.index, dtype=model.STRING)
+    if look.any():
+        out[look] = domains.problems(typed[look])
+    return out
 
 
 def _closed_state(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -279,6 +322,15 @@ def _missing(values: pd.Series, known: pd.Index) -> pd.Series:
     return values.where(~values.isin(known) & values.notna()).astype(model.STRING)
 
 
+def _as_category(frame: pd.DataFrame, helpers: tuple[str, ...]) -> pd.DataFrame:
+    """Text helpers as categoricals: mostly empty, a few distinct texts, so an int8 code per
+    row instead of an object pointer (a million contacts carry three of them)."""
+    for column in helpers:
+        if column in frame.columns and frame[column].dtype == model.STRING:
+            frame[column] = frame[column].astype("category")
+    return frame
+
+
 def _as_float(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         if str(frame[column].dtype) in (model.FLOAT, model.INT):
@@ -295,7 +347,7 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
         out["_name_key"] = identity.name_key(out["name"])
         typed = out["website"].astype(model.STRING).fillna(domain)
         out["_typed_website"] = typed
-        out["_website_problem"] = website_problems(typed)
+        out["_website_problem"] = website_problems(typed, domain, out["_domain_key"])
     elif entity == "contacts":
         out["_missing_account_id"] = _missing(out["account_id"], context.account_ids)
     elif entity == "opportunities":
@@ -303,9 +355,15 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
         out["_stage_is_closed"] = context.stages.lookup(out["source"], out["stage"], "is_closed")
         out["_stage_is_won"] = context.stages.lookup(out["source"], out["stage"], "is_won")
         out["_closed_probability"], out["_closed_outcome"] = _closed_state(out)
+        probability = out["stage_probability"].astype("Float64")
+        wrong = (probability != out["_closed_probability"]).fillna(False).astype(bool)
+        out["_closed_probability_conflict"] = probability.where(wrong)
         out["_forecast_category_conflict"] = _forecast_category_conflict(out)
         account = out["account_id"].astype(model.STRING)
         out["_account_currency"] = account.map(context.account_currency).astype(model.STRING)
+        deal_currency = out["currency"].astype(model.STRING).str.upper()
+        differs = (deal_currency != out["_account_currency"]).fillna(False).astype(bool)
+        out["_currency_mismatch"] = deal_currency.where(differs)
         out["_currency_problem"] = Rates(context.currency).problems(out["currency"])
         # Whole calendar days (UTC): the same text all day, so a re-run the same day
         # writes no changed issue text back.
@@ -319,4 +377,4 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
         out["_missing_opportunity_id"] = _missing(out["opportunity_id"], context.opportunity_ids)
     for column in TEXT_COLUMNS.get(entity, ()):
         out[f"_{column}_invisible"] = invisible(out[column])
-    return _as_float(out)
+    return _as_float(_as_category(out, SPARSE_TEXT_HELPERS))
