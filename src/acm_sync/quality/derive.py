@@ -13,7 +13,8 @@ accounts
   _typed_website  the website as typed (website, else the domain field), for reasons that quote
                   what the rep typed rather than its normalised form.
   _website_problem
-                  what is wrong with a typed website that has no registrable domain, in words
+                  for an account left without a domain key: what is wrong with its typed
+                  website, in words
                   (domains.problem: "it has no dot ...", "it is a public suffix ..."), else null.
 every entity, for each free-text name column (name, first_name, last_name, title)
   _<column>_invisible
@@ -246,10 +247,10 @@ def invisible(values: pd.Series) -> pd.Series:
     return out
 
 
-def website_problems(typed: pd.Series, domain: pd.Series, key: pd.Series) -> pd.Series:
-    """What is wrong with each typed website (domains.problems), NA when nothing. Only values
-    that are not the (keyed) domain itself are looked at: a domain with a key is fine."""
-    look = typed.notna() & (key.isna() | (typed != domain).fillna(True)).astype(bool)
+def website_problems(typed: pd.Series, key: pd.Series) -> pd.Series:
+    """What is wrong with each typed website (domains.problems), NA when nothing. Only accounts
+    left without a domain key are looked at."""
+    look = (typed.notna() & key.isna()).astype(bool)
     out = pd.Series(pd.NA, index=typed.index, dtype=model.STRING)
     if look.any():
         out[look] = domains.problems(typed[look])
@@ -347,7 +348,7 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
         out["_name_key"] = identity.name_key(out["name"])
         typed = out["website"].astype(model.STRING).fillna(domain)
         out["_typed_website"] = typed
-        out["_website_problem"] = website_problems(typed, domain, out["_domain_key"])
+        out["_website_problem"] = website_problems(typed, out["_domain_key"])
     elif entity == "contacts":
         out["_missing_account_id"] = _missing(out["account_id"], context.account_ids)
     elif entity == "opportunities":
