@@ -236,15 +236,21 @@ def _invisible_pattern() -> re.Pattern[str]:
 
 
 def invisible(values: pd.Series) -> pd.Series:
-    """The first invisible character of each value, named; NA when there is none."""
-    text = values.astype(model.STRING)
+    """The first invisible character of each value, named; NA when there is none. Looked for
+    once per distinct value; the answer is a categorical (mostly empty, few texts)."""
     pattern = _invisible_pattern()
-    hit = text.str.contains(pattern, regex=True).fillna(False).astype(bool)
-    out = pd.Series(pd.NA, index=values.index, dtype=model.STRING)
-    if hit.any():
-        found = {v: _first_invisible(v) for v in pd.unique(text[hit])}
-        out[hit] = text[hit].map(found)
-    return out
+    uniq = pd.unique(values.dropna().astype(object))
+    named = {v: _first_invisible(v) for v in uniq if isinstance(v, str) and pattern.search(v)}
+    labels = sorted({n for n in named.values() if n is not None})
+    dtype = pd.CategoricalDtype(pd.Index(labels, dtype=object))
+    codes = np.full(len(values), -1, dtype=np.int16)
+    if named:
+        bad = pd.Index(list(named), dtype=object)
+        at = bad.get_indexer(pd.Index(values.astype(object)))
+        label_code = np.array([labels.index(n) if n else -1 for n in named.values()], np.int16)
+        found = at >= 0
+        codes[found] = label_code[at[found]]
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=values.index)
 
 
 def website_problems(typed: pd.Series, key: pd.Series) -> pd.Series:
