@@ -93,7 +93,6 @@ def listed_tld(name: str) -> bool:
     return _listed(name.rsplit(".", 1)[-1])
 
 
-@lru_cache(maxsize=1 << 18)  # identity and quality ask for the same hosts in one run
 def _key_one(name: str) -> str | None:
     found = registrable(name)
     return to_ascii(found) if found is not None and listed_tld(found) else None
