@@ -21,7 +21,7 @@ form, so `müller.de` typed in one CRM and `xn--mller-kva.de` in the other agree
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+from functools import cache
 from typing import Final
 
 import pandas as pd
