@@ -674,8 +674,7 @@ def _predicates(org: DemoOrg) -> dict[str, Callable[[str, str, pd.Series, str], 
 
     def website(system: str, obj: str, r: pd.Series, detail: str) -> bool:
         value = r["Website"] if system == "salesforce" else r["domain"]
-        host = normalise_domain(value)
-        return not HOST_RE.match(host) or ".." in host or " " in value
+        return domains.problem(value) is not None  # no registrable domain under a real TLD
 
     def duplicate_account(system: str, obj: str, r: pd.Series, detail: str) -> bool:
         other = sf_accounts.loc[detail.rsplit(" ", 1)[-1]]
