@@ -293,12 +293,13 @@ def writeback_apply(
             f"Review it (`acm-sync plan --run-id {plan_run}`), then `acm-sync apply --plan-id "
             f"{plan_run}` or launch job apply_plan with plan_id: {plan_run}"
         )
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             metadata={
                 "awaiting_approval": dg.MetadataValue.text(plan_run),
                 "written": dg.MetadataValue.int(0),
             }
         )
+        return
     if config.plan_id is not None:
         if config.plan_id not in store.plan_ids():
             raise dg.Failure(f"no write plan {config.plan_id}: `acm-sync plan` shows the latest")
