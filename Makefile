@@ -25,8 +25,12 @@ demo: install  ## seed a fresh sandbox, run the pipeline on it, show the result
 dev: install  ## Dagster UI + daemon on 127.0.0.1:3000 over the sandbox (.sandbox/) or a real org
 	bash scripts/dev.sh
 
-test: install  ## the whole test suite (the browser test: make test-ui; process faults: make test-ops; peer connectors: make test-peers)
-	$(BIN)/pytest
+# The suites spread their test files over both cores (pytest-xdist; a file stays on one worker,
+# each worker has its own session sandbox).
+XDIST := -n 2 --dist loadfile
+
+test: install  ## unit + integration suite (also: make test-ops, test-ui, test-peers; .ci/run runs all)
+	$(BIN)/pytest $(XDIST)
 
 test-ui: install  ## the browser test: headless Chromium (Debian's, installed when missing) over the Dagster UI
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
@@ -35,8 +39,8 @@ test-ui: install  ## the browser test: headless Chromium (Debian's, installed wh
 test-peers: install  ## four open-source connectors (pinned, from PyPI, cached in .peers/) vs the sandbox
 	ACM_PEERS=1 $(BIN)/pytest tests/peers
 
-test-ops: install  ## process-level fault tests: run monitoring after a SIGKILL, sandbox restarts
-	$(BIN)/pytest -m ops
+test-ops: install  ## fault scenarios: SIGKILL mid-apply, lost write answers, spent budgets, run monitoring, sandbox restarts
+	$(BIN)/pytest $(XDIST) -m ops
 
 lint: install
 	$(BIN)/ruff check src tests bench

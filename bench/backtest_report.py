@@ -5,11 +5,13 @@ stage probabilities, per calendar-quarter origin.
                                               [--origins 8] [--config acm_sync.yaml]
 
 Generates the demo org (default 10,000 Salesforce accounts; `--crm-age-days` for a young org),
-maps it to the canonical tables (tests/canonical_demo.py) and replays the pipeline at past
-quarter starts (`report.print_backtest` prints the table: total bookings actual vs forecast,
-account WAPE, bias and Brier score for the model and the baseline, then reliability by decile
-of p). The target: at every origin with ≥ 50 deals resolved before it, the model beats the
-baseline on account WAPE and |bias|, and the total is within ±15 % of actual.
+takes it as the pipeline hands it to scoring (tests/quality/quality_demo.py `pipeline_tables`: both
+CRMs through the ingestion's mapping, the rows the quality suites let through, the account
+identity) and replays the pipeline at past quarter starts (`report.print_backtest` prints the
+table: total bookings actual vs forecast, account WAPE, bias and Brier score for the model and the
+baseline, then reliability by decile of p). The target: at every origin with ≥ 50 deals resolved
+before it, the model beats the baseline on account WAPE and |bias|, and the total is within
+±15 % of actual.
 """
 
 from __future__ import annotations
@@ -32,22 +34,27 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=None, help="default: acm_sync.yaml")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(REPO / "tests"))
+    sys.path.insert(0, str(REPO / "tests" / "quality"))
+    from quality_demo import pipeline_tables
+
     from acm_sync.config import load_config
     from acm_sync.sandbox.generator import generate_org
     from acm_sync.scoring import AccountBook, DealHistory, backtest
     from backtest_table import print_backtest
-    from canonical_demo import canonical_from_demo
 
     config = load_config(args.config or REPO / "acm_sync.yaml")
     forecast = config.forecast.model_copy(
         update={"backtest": config.forecast.backtest.model_copy(update={"origins": args.origins})}
     )
     org = generate_org(args.accounts, seed=args.seed, crm_age_days=args.crm_age_days)
-    tables = canonical_from_demo(org)
+    tables, identity = pipeline_tables(org)
     started = time.perf_counter()
     book = AccountBook.from_canonical(
-        tables["accounts"], tables["contacts"], tables["opportunities"], currency=config.currency
+        tables["accounts"],
+        tables["contacts"],
+        tables["opportunities"],
+        identity,
+        currency=config.currency,
     )
     history = DealHistory.build(book, tables["opportunity_stage_history"])
     result = backtest(history, org.now, forecast)

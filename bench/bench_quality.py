@@ -69,6 +69,7 @@ def main() -> None:
 
 
 def run(payload: dict[str, Any], *, docs_dir: Path | None) -> None:
+    from acm_sync.config import load_config
     from acm_sync.quality import derive
     from acm_sync.quality.derive import RunContext
     from acm_sync.quality.engine import GxEngine
@@ -79,7 +80,10 @@ def run(payload: dict[str, Any], *, docs_dir: Path | None) -> None:
     print(f"loaded tables: {peak_mb():,.0f} MB peak")
     started = time.perf_counter()
     suites = load_suites(REPO / "expectations", {e: derive.columns(e) for e in ENTITIES})
-    context = RunContext.from_tables(tables, as_of=payload["now"], stages=payload["stages"])
+    currency = load_config(REPO / "acm_sync.yaml").currency  # the demo org's rates
+    context = RunContext.from_tables(
+        tables, as_of=payload["now"], stages=payload["stages"], currency=currency
+    )
     engine = GxEngine(suites, docs_dir=docs_dir)
     print(f"suites + GX context: {time.perf_counter() - started:.2f} s")
     header = (

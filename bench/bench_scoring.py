@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/bench_scoring.py [N_ACCOUNTS] [--seed 7]
 
-A child process generates the demo org (default 100,000 Salesforce accounts ≈ 1M contacts,
-470k opportunities, 1.6M history rows), maps it to the canonical tables (tests/canonical_demo.py)
-and hands them over as a pickle, so the generator's own memory does not count. This process
-then loads the tables and times each scoring step: the roll-up to unified accounts, the stage
-history index, tiers, health, the time-to-close model + per-deal probabilities, forecast (with
-the run-rate), next actions. Peak memory is ru_maxrss of this process (it includes the loaded
-input tables).
+A child process generates the demo org (default 100,000 Salesforce accounts ≈ 1M contacts, 470k
+opportunities, 1.6M history rows), takes it as the pipeline hands it to scoring
+(tests/quality/quality_demo.py `pipeline_tables`: both CRMs through the ingestion's mapping, the
+rows quality lets through, the account identity) and hands them over as a pickle, so the
+generator's own memory does not count. This process then loads the tables and times each scoring
+step: the roll-up to unified accounts, the stage history index, tiers, health, the time-to-close
+model + per-deal probabilities, forecast (with the run-rate), next actions. Peak memory is
+ru_maxrss of this process (it includes the loaded input tables).
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ def peak_mb() -> float:
 
 def prepare(accounts: int, seed: int, out: Path) -> None:
     """Child process: generate, convert, pickle."""
-    sys.path.insert(0, str(REPO / "tests"))
+    sys.path.insert(0, str(REPO / "tests" / "quality"))
+    from quality_demo import pipeline_tables
+
     from acm_sync.sandbox.generator import generate_org
-    from canonical_demo import canonical_from_demo
 
     org = generate_org(accounts, seed=seed)
-    tables = canonical_from_demo(org)
+    tables, identity = pipeline_tables(org)
+    payload = {"now": org.now, "tables": tables, "identity": identity}
     with out.open("wb") as handle:
-        pickle.dump({"now": org.now, "tables": tables}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def main() -> None:
@@ -75,11 +78,11 @@ def main() -> None:
         )
         with tables_file.open("rb") as handle:
             loaded = pickle.load(handle)
-    run(loaded["tables"], loaded["now"])
+    run(loaded["tables"], loaded["now"], loaded["identity"])
 
 
-def run(tables: dict[str, Any], now: Any) -> None:
-    from acm_sync.config import AcmSyncConfig
+def run(tables: dict[str, Any], now: Any, identity: Any) -> None:
+    from acm_sync.config import AcmSyncConfig, load_config
     from acm_sync.scoring import (
         AccountBook,
         DealHistory,
@@ -91,7 +94,7 @@ def run(tables: dict[str, Any], now: Any) -> None:
         win_probabilities,
     )
 
-    config = AcmSyncConfig()
+    config = AcmSyncConfig(currency=load_config(REPO / "acm_sync.yaml").currency)
     for name, frame in tables.items():
         print(f"  {name:<28} {len(frame):>10,} rows")
     print(f"input tables loaded: peak {peak_mb():,.0f} MB\n")
@@ -111,6 +114,7 @@ def run(tables: dict[str, Any], now: Any) -> None:
             tables["accounts"],
             tables["contacts"],
             tables["opportunities"],
+            identity,
             currency=config.currency,
         ),
     )

@@ -24,7 +24,11 @@ def write(tmp_path: Path, body: str) -> Path:
 
 
 def test_shipped_file_is_valid_and_matches_the_defaults() -> None:
-    assert load_config(REPO / "acm_sync.yaml") == AcmSyncConfig()
+    shipped = load_config(REPO / "acm_sync.yaml")
+    # Only the conversion rates differ: the file carries dated rates for the demo org's
+    # currencies, the default is a single-currency org.
+    assert sorted(shipped.currency.rates) == ["EUR", "GBP"]
+    assert shipped.model_copy(update={"currency": AcmSyncConfig().currency}) == AcmSyncConfig()
 
 
 def test_missing_default_file_means_defaults(

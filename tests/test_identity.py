@@ -3,6 +3,7 @@ against the generator's true Salesforce ⇄ HubSpot pairs."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -10,11 +11,11 @@ import pandas as pd
 import pytest
 
 from acm_sync import model
+from acm_sync.domains import domain_key, registrable_domain
 from acm_sync.identity import (
     match_accounts,
     match_contacts,
     name_key,
-    registrable_domain,
     score_pairs,
 )
 from acm_sync.sandbox.generator import generate_org
@@ -23,36 +24,86 @@ ORG_ACCOUNTS = 2000
 ORG_SEED = 17
 
 
+PSL_VECTORS = Path(__file__).parent / "data" / "test_psl.txt"
+
+
+def psl_vectors() -> list[tuple[str | None, str | None]]:
+    """`checkPublicSuffix(input, registrable)` lines of the Public Suffix List project's own
+    test file (tests/data/test_psl.txt, as shipped inside the publicsuffixlist wheel)."""
+    call = re.compile(r"checkPublicSuffix\((null|'[^']*'), (null|'[^']*')\);")
+    out = []
+    for line in PSL_VECTORS.read_text(encoding="utf-8").splitlines():
+        m = call.fullmatch(line.strip())
+        if m:
+            a, b = (None if g == "null" else g[1:-1] for g in m.groups())
+            out.append((a, b))
+    return out
+
+
+def test_every_active_vector_of_the_psl_file_is_read() -> None:
+    lines = PSL_VECTORS.read_text(encoding="utf-8").splitlines()
+    active = [x for x in lines if x.startswith("checkPublicSuffix(")]  # 4 are commented out
+    assert len(psl_vectors()) == len(active) == 78
+
+
+@pytest.mark.parametrize(("value", "expected"), psl_vectors())
+def test_psl_vectors(value: str | None, expected: str | None) -> None:
+    out = registrable_domain(pd.Series([value], dtype=model.STRING)).iloc[0]
+    assert (None if pd.isna(out) else out) == expected
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("acme.com", "acme.com"),
         ("https://www.Acme.com/en?x=1", "acme.com"),
-        ("ACME.COM", "acme.com"),
-        ("Acme.Com", "acme.com"),
-        ("eu.acme.com", "acme.com"),
         ("shop.eu.acme.com:8443/path", "acme.com"),
         ("www2.acme.de", "acme.de"),
-        ("acme.co.uk", "acme.co.uk"),
         ("uk.acme.co.uk", "acme.co.uk"),
-        ("acme.com.au", "acme.com.au"),
-        ("app.acme.co.jp", "acme.co.jp"),
-        ("acme.com.br", "acme.com.br"),  # any ccTLD with a generic second level
-        ("acme.github.io", "acme.github.io"),  # hosting platform: the subdomain is the company
-        ("beta.acme.myshopify.com", "acme.myshopify.com"),
         ("sales@acme.io", "acme.io"),
+        ("mailto:sales@acme.io", "acme.io"),
+        ("acme.com.", "acme.com"),  # the fully qualified form
+        # hosting platforms (the PSL's private section): the customer's subdomain is the company
+        ("acme.appspot.com", "acme.appspot.com"),
+        ("https://globex.webflow.io/pricing", "globex.webflow.io"),
+        ("initech.carrd.co", "initech.carrd.co"),
+        ("beta.acme.myshopify.com", "acme.myshopify.com"),
+        ("acme.github.io", "acme.github.io"),
+        ("hooli.herokuapp.com", "hooli.herokuapp.com"),
+        ("umbrella.pages.dev", "umbrella.pages.dev"),
+        ("vandelay.netlify.app", "vandelay.netlify.app"),
+        # internationalised names compare in punycode
+        ("食狮.公司.cn", "xn--85x722f.xn--55qx5d.cn"),
+        ("www.xn--85x722f.xn--55qx5d.cn", "xn--85x722f.xn--55qx5d.cn"),
+        ("MÜLLER.de", "xn--mller-kva.de"),
         ("co.uk", None),
+        ("appspot.com", None),
+        ("N/A", None),
         ("acme", None),
         ("acme..com", None),
-        ("htp:/acme", None),
         ("acme .com", None),
         ("", None),
         (None, None),
     ],
 )
-def test_registrable_domain(value: str | None, expected: str | None) -> None:
-    out = registrable_domain(pd.Series([value], dtype=model.STRING)).iloc[0]
+def test_domain_key(value: str | None, expected: str | None) -> None:
+    out = domain_key(pd.Series([value], dtype=model.STRING)).iloc[0]
     assert (None if pd.isna(out) else out) == expected
+
+
+def test_platform_customers_stay_apart() -> None:
+    accounts = _accounts(
+        [
+            {"account_id": "sf:1", "name": "Acme Robotics", "domain": "acme.appspot.com"},
+            {"account_id": "sf:2", "name": "Globex Foods", "domain": "globex.appspot.com"},
+            {"account_id": "hs:1", "name": "Acme Robotics Inc", "domain": "acme.appspot.com"},
+            {"account_id": "hs:2", "name": "Initech", "domain": "www.initech.webflow.io"},
+            {"account_id": "sf:3", "name": "Initrode", "domain": "initrode.webflow.io"},
+        ]
+    )
+    identity = match_accounts(accounts)
+    assert (identity["match_rule"] == "domain_duplicate").sum() == 0
+    pairs = identity.dropna(subset=["sf_account_id", "hs_company_id"])
+    assert pairs[["sf_account_id", "hs_company_id"]].values.tolist() == [["sf:1", "hs:1"]]
 
 
 @pytest.mark.parametrize(
@@ -73,10 +124,13 @@ def test_name_variants_share_a_key(a: str, b: str) -> None:
     assert keys.iloc[0] == keys.iloc[1]
 
 
-@pytest.mark.parametrize("placeholder", ["N/A", "TBD", "-", "?", "xxx", "Unknown", "Inc."])
+@pytest.mark.parametrize("placeholder", ["N/A", "TBD", "-", "?", "xxx", "Unknown"])
 def test_placeholder_names_have_no_key(placeholder: str) -> None:
-    key = name_key(pd.Series([placeholder], dtype=model.STRING)).iloc[0]
-    assert pd.isna(key) or placeholder == "Inc."  # "Inc." alone is kept as a (poor) name
+    assert pd.isna(name_key(pd.Series([placeholder], dtype=model.STRING)).iloc[0])
+
+
+def test_a_legal_form_alone_is_kept_as_a_poor_name() -> None:
+    assert name_key(pd.Series(["Inc."], dtype=model.STRING)).iloc[0] == "inc"
 
 
 def test_different_companies_keep_different_keys() -> None:

@@ -11,6 +11,7 @@ leave it out keep working.
 
 from __future__ import annotations
 
+import datetime
 import os
 from itertools import pairwise
 from pathlib import Path
@@ -51,13 +52,18 @@ class Section(BaseModel):
 # --- money -----------------------------------------------------------------------------------
 
 
+Rate = Annotated[float, Field(gt=0)]
+
+
 class CurrencyConfig(Section):
     """How amounts in several currencies are added up (revenue, pipeline, forecast)."""
 
     corporate: str = "USD"
-    # Units of corporate currency per one unit of the key's currency. Amounts in a currency
-    # with no rate are taken as corporate currency (a single-currency org needs no rates).
-    rates: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    # Units of corporate currency per one unit of the key's currency: one number, or dated
+    # rates {date: rate} (each holds from its date on; the earliest also before it). An amount
+    # in a currency with no rate cannot be converted: quality holds it back, totals skip it
+    # (acm_sync/currency.py). A single-currency org needs no rates.
+    rates: dict[str, Rate | dict[datetime.date, Rate]] = Field(default_factory=dict)
 
 
 # --- tiers -----------------------------------------------------------------------------------

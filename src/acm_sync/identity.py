@@ -3,19 +3,11 @@ contacts are the same person, and which records are duplicates inside one CRM.
 
 Accounts match by registrable domain first, then by normalised name; contacts by e-mail.
 
-Domains. `registrable_domain` lowers, strips scheme, credentials, `www.`, port, path, then keeps
-the registrable part: the label in front of the public suffix (`eu.acme.co.uk` → `acme.co.uk`).
-The public suffix is decided by a compact built-in rule instead of the full Public Suffix List
-(tldextract would need its list from the network or a pinned snapshot, one more dependency for
-a handful of cases that matter to company websites):
-- a two-letter country TLD whose second level is a generic registry label (`co`, `com`, `net`,
-  `org`, `ac`, `gov`, `edu`, `ne`, `or`, `go`, `gob`, `ltd`, `plc`, ...) is a two-part suffix
-  (co.uk, com.au, co.jp, com.br, co.za ...), covering the registries that sell names under such
-  labels without listing them one by one;
-- `PRIVATE_SUFFIXES` lists hosting platforms where each customer owns a subdomain
-  (github.io, myshopify.com, herokuapp.com ...): there the subdomain is the company.
-An unknown multi-part suffix therefore errs towards keeping one more label, which can only split
-a company, never merge two.
+Domains. The registrable domain of domain / website comes from `acm_sync.domains.domain_key`:
+the Public Suffix List (ICANN and private sections, shipped offline), so `eu.acme.co.uk` is
+`acme.co.uk` while `acme.appspot.com` and `globex.appspot.com` stay two companies; IDN names
+compare in their punycode form. Two accounts share a domain key only when the PSL says they
+share a registrable domain.
 
 Names. `name_key` folds unicode (NFKC then NFKD, accents dropped), lower-cases, reads `&` as
 `and`, drops bracketed parts ("Acme (EU)"), punctuation, a leading "the" and legal-form words
@@ -27,7 +19,8 @@ Matching rules, in order (one record takes part in at most one cross-CRM pair):
    unified account as `domain_duplicate` (and are flagged by the quality suite).
 2. `name`: of what is still unmatched, records whose name key is unique on each side pair up,
    provided they do not carry two different valid domains (different web presences are
-   stronger evidence of different companies than an equal name).
+   stronger evidence of different companies than an equal name) nor legal forms of different
+   countries (`LEGAL_FORM_COUNTRIES`: "Nova SA" and "Nova Inc" are two firms).
 3. the rest stand alone: `salesforce_only` / `hubspot_only`.
 `account_key` is the primary Salesforce account id of the unified account (else the HubSpot
 one), the convention scoring's `identity_from_accounts` uses, so keys stay stable across runs.
@@ -42,49 +35,9 @@ from typing import Final
 
 import pandas as pd
 
+from acm_sync.domains import domain_key
 from acm_sync.model import STRING
 
-GENERIC_SECOND_LEVEL: Final = frozenset(
-    {
-        "ac",
-        "co",
-        "com",
-        "edu",
-        "gob",
-        "go",
-        "gov",
-        "gv",
-        "ltd",
-        "me",
-        "mil",
-        "ne",
-        "net",
-        "nom",
-        "or",
-        "org",
-        "plc",
-        "sch",
-    }
-)
-PRIVATE_SUFFIXES: Final = frozenset(
-    {
-        "azurewebsites.net",
-        "blogspot.com",
-        "cloudfront.net",
-        "firebaseapp.com",
-        "github.io",
-        "gitlab.io",
-        "herokuapp.com",
-        "myshopify.com",
-        "netlify.app",
-        "pages.dev",
-        "squarespace.com",
-        "vercel.app",
-        "web.app",
-        "wixsite.com",
-        "wordpress.com",
-    }
-)
 LEGAL_FORMS: Final = frozenset(
     {
         "ab",
@@ -139,44 +92,42 @@ LEGAL_FORMS: Final = frozenset(
         "group",
     }
 )
+# Where a legal form is used: two names whose forms share no country are two companies ("Apex
+# GmbH" and "Apex Inc" are a German and an American firm). Forms used everywhere (co, group,
+# holding, se) say nothing.
+_US = ("us", "ca")
+_COMMON_LAW = ("uk", "ie", "ca", "au", "nz", "hk", "sg", "in", "za", "il", "us")
+LEGAL_FORM_COUNTRIES: Final[dict[str, frozenset[str]]] = {
+    form: frozenset(countries)
+    for forms, countries in (
+        (("inc", "incorporated", "corp", "corporation", "llc", "pllc", "lp"), _US),
+        (("ltd", "limited", "llp"), _COMMON_LAW),
+        (("plc",), ("uk", "ie")),
+        (("pty",), ("au", "za")),
+        (("pte",), ("sg",)),
+        (("gmbh", "ag"), ("de", "at", "ch", "li")),
+        (("kg", "ug", "gbr"), ("de", "at")),
+        (("sa",), ("fr", "es", "be", "ch", "lu", "pt", "br", "ar", "mx", "pl", "gr", "cl", "co")),
+        (("sas", "sarl"), ("fr", "be", "lu", "ch")),
+        (("sl", "slu"), ("es",)),
+        (("spa", "srl"), ("it", "ro")),
+        (("bv", "nv"), ("nl", "be")),
+        (("bvba",), ("be",)),
+        (("ab",), ("se", "fi")),
+        (("as", "asa"), ("no", "dk")),
+        (("aps",), ("dk",)),
+        (("oy", "oyj"), ("fi",)),
+        (("kk", "kabushiki", "kaisha"), ("jp",)),
+        (("kft",), ("hu",)),
+        (("sro",), ("cz", "sk")),
+        (("sab", "cv"), ("mx",)),
+    )
+    for form in forms
+}
 # Names typed to get past a required field: no company is called that.
 PLACEHOLDER_NAMES: Final = frozenset(
     {"n a", "na", "tbd", "tba", "unknown", "none", "null", "test", "dummy", "x", "xx", "xxx"}
 )
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
-_VALID_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$")
-
-
-def host(values: pd.Series) -> pd.Series:
-    """Lower-case host of a domain / URL / e-mail value: no scheme, user, www., port, path."""
-    d = values.astype(STRING).str.strip().str.lower()
-    d = d.str.replace(_SCHEME, "", regex=True)
-    d = d.str.replace(r"^[^/@]*@", "", regex=True)
-    d = d.str.replace(r"[/?#:\\].*$", "", regex=True).str.strip(". ")
-    d = d.str.replace(r"^www\d*\.", "", regex=True)
-    return d.mask(d == "")
-
-
-def registrable_domain(values: pd.Series) -> pd.Series:
-    """The registrable domain of each value (NA when empty or not a valid host name)."""
-    h = host(values)
-    uniq = pd.unique(h.dropna())
-    found = {v: _registrable_one(v) for v in uniq}
-    return h.map(found).astype(STRING)
-
-
-def _registrable_one(name: str) -> str | None:
-    if not _VALID_HOST.fullmatch(name):
-        return None
-    labels = name.split(".")
-    n = len(labels)
-    tld, second = labels[-1], labels[-2]
-    two_part = len(tld) == 2 and second in GENERIC_SECOND_LEVEL
-    if two_part and n == 2:
-        return None  # "co.uk" alone is no company's domain
-    if n >= 3 and (two_part or ".".join(labels[-2:]) in PRIVATE_SUFFIXES):
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
 
 
 def _fold(text: str) -> str:
@@ -214,6 +165,30 @@ def _name_key_one(value: str) -> str:
     return key
 
 
+def _countries_one(value: str) -> frozenset[str] | None:
+    """Countries the name's legal forms are used in (None: no telling form)."""
+    s = _fold(value).lower()
+    if re.search(r"\bsp\.?\s*z\s*o\.?\s*o\b", s):
+        return frozenset({"pl"})
+    s = re.sub(r"[^\w\s]|_", " ", s.replace(".", ""))
+    found: frozenset[str] | None = None
+    for word in s.split():
+        countries = LEGAL_FORM_COUNTRIES.get(word)
+        if countries is not None:
+            found = countries if found is None else found & countries or countries
+    return found
+
+
+def legal_form_conflict(a: pd.Series, b: pd.Series) -> pd.Series:
+    """True where both names carry a legal form and the forms share no country."""
+    out = []
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        cx = _countries_one(x) if isinstance(x, str) else None
+        cy = _countries_one(y) if isinstance(y, str) else None
+        out.append(cx is not None and cy is not None and not (cx & cy))
+    return pd.Series(out, index=a.index, dtype=bool)
+
+
 def email_key(values: pd.Series) -> pd.Series:
     e = values.astype(STRING).str.strip().str.lower()
     return e.mask(e == "")
@@ -223,15 +198,16 @@ def email_key(values: pd.Series) -> pd.Series:
 
 
 def account_keys(accounts: pd.DataFrame) -> pd.DataFrame:
-    """account_id, source, created_at, domain_key (from domain, else website), name_key."""
+    """account_id, source, created_at, domain_key (from domain, else website), name_key, name."""
     domain = accounts["domain"].astype(STRING).fillna(accounts["website"].astype(STRING))
     return pd.DataFrame(
         {
             "account_id": accounts["account_id"].astype(STRING),
             "source": accounts["source"].astype(STRING),
             "created_at": accounts["created_at"],
-            "domain_key": registrable_domain(domain),
+            "domain_key": domain_key(domain),
             "name_key": name_key(accounts["name"]),
+            "name": accounts["name"].astype(STRING),
         },
         index=accounts.index,
     )
@@ -279,7 +255,10 @@ def match_accounts(accounts: pd.DataFrame) -> pd.DataFrame:
         & by_name["domain_key_hs"].notna()
         & (by_name["domain_key_sf"] != by_name["domain_key_hs"])
     )
-    by_name = by_name[~conflict.fillna(False).astype(bool)]
+    conflict = conflict.fillna(False).astype(bool)
+    # Look-alike names of firms in different countries ("Nova SA" / "Nova Inc").
+    conflict |= legal_form_conflict(by_name["name_sf"], by_name["name_hs"])
+    by_name = by_name[~conflict]
     pairs.append(by_name.assign(match_rule="name"))
     taken |= set(by_name["account_id_sf"]) | set(by_name["account_id_hs"])
 

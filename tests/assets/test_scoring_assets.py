@@ -43,7 +43,11 @@ def pipeline_run(
 ) -> tuple[Warehouse, list[dg.ExecuteInProcessResult]]:
     tmp = tmp_path_factory.mktemp("scoring")
     config = tmp / "acm_sync.yaml"
-    config.write_text(yaml.safe_dump({"quality": {"expectations_dir": str(EXPECTATIONS)}}))
+    # the shipped rates: the demo org sells in USD, EUR and GBP
+    currency = yaml.safe_load((EXPECTATIONS.parent / "acm_sync.yaml").read_text())["currency"]
+    config.write_text(
+        yaml.safe_dump({"quality": {"expectations_dir": str(EXPECTATIONS)}, "currency": currency})
+    )
     with pytest.MonkeyPatch.context() as env:
         for name, value in sandbox.env().items():
             env.setenv(name, value)

@@ -12,7 +12,6 @@ from acm_sync.connectors.mapping import (
     MappingRules,
     history_from_versions,
     merged_stubs,
-    normalise_domain,
     normalise_email,
     parse_bool,
     parse_timestamp,
@@ -20,6 +19,7 @@ from acm_sync.connectors.mapping import (
     to_canonical,
 )
 from acm_sync.connectors.settings import HubSpotSync, SalesforceSync
+from acm_sync.domains import host
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ from acm_sync.connectors.settings import HubSpotSync, SalesforceSync
     ],
 )
 def test_domain_normalised(value: str | None, expected: str | None) -> None:
-    out = normalise_domain(pd.Series([value], dtype=object)).iloc[0]
+    out = host(pd.Series([value], dtype=object)).iloc[0]
     assert (None if pd.isna(out) else out) == expected
 
 

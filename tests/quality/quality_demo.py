@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from acm_sync import model
+from acm_sync.config import load_config
 from acm_sync.connectors import hubspot_pull, salesforce_pull
 from acm_sync.connectors.mapping import (
     history_from_versions,
@@ -33,6 +34,8 @@ from acm_sync.sandbox.generator import DemoOrg, generate_org
 from acm_sync.sandbox.hubspot import schema as hs_schema
 
 SUITES = Path(__file__).resolve().parents[2] / "expectations"
+# The shipped config's rates: the demo org sells in USD, EUR and GBP.
+CURRENCY = load_config(Path(__file__).resolve().parents[2] / "acm_sync.yaml").currency
 SF_OBJECT = {
     "accounts": "Account",
     "contacts": "Contact",
@@ -176,5 +179,24 @@ class Demo:
 def build_demo(accounts: int, seed: int) -> Demo:
     org = generate_org(accounts, seed=seed)
     tables = canonical_tables(org)
-    context = RunContext.from_tables(tables, as_of=pd.Timestamp(org.now), stages=stage_catalog(org))
+    context = RunContext.from_tables(
+        tables, as_of=pd.Timestamp(org.now), stages=stage_catalog(org), currency=CURRENCY
+    )
     return Demo(org, tables, context)
+
+
+def pipeline_tables(org: DemoOrg) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """What the pipeline hands scoring for this org, without a sandbox round trip: both CRMs'
+    records mapped by the ingestion (`canonical_tables`), the rows the suites let through
+    (`valid` of each entity, quarantine left out, as the quality assets do) and the account
+    identity over them. Benches and backtests score this, not the generator's own frames."""
+    from acm_sync.identity import match_accounts
+    from acm_sync.quality.validate import validate_tables
+
+    tables = canonical_tables(org)
+    context = RunContext.from_tables(
+        tables, as_of=pd.Timestamp(org.now), stages=stage_catalog(org), currency=CURRENCY
+    )
+    run = validate_tables(tables, SUITES, context, run_id="pipeline")
+    valid = {entity: report.valid for entity, report in run.reports.items()}
+    return valid, match_accounts(tables["accounts"])  # as quality_account_identity does

@@ -45,7 +45,13 @@ INTENDED: dict[str, tuple[set[str], bool]] = {
 MARKED_BY_THE_PULL = {"soft_deleted", "merged"}
 # Gaps in real records every CRM has; warnings by design, also on records the generator
 # leaves clean.
-COMPLETENESS = {"missing_title", "missing_email", "missing_domain", "missing_last_name"}
+COMPLETENESS = {
+    "missing_title",
+    "missing_email",
+    "missing_domain",
+    "missing_last_name",
+    "missing_account",  # contacts with no company: common in HubSpot portals
+}
 
 
 def _defects(demo: Demo) -> pd.DataFrame:

@@ -45,7 +45,10 @@ def resources(
     for name, value in sandbox.env().items():
         monkeypatch.setenv(name, value)
     config = tmp_path / "acm_sync.yaml"
-    config.write_text(yaml.safe_dump({"quality": {"expectations_dir": str(SUITES)}}))
+    currency = yaml.safe_load((SUITES.parent / "acm_sync.yaml").read_text())["currency"]
+    config.write_text(
+        yaml.safe_dump({"quality": {"expectations_dir": str(SUITES)}, "currency": currency})
+    )
     return {
         "salesforce": SalesforceResource.from_env(),
         "hubspot": HubSpotResource.from_env(),

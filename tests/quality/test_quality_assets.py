@@ -51,7 +51,9 @@ def _load(wh: Warehouse, tables: dict[str, pd.DataFrame], demo: Demo) -> None:
 
 def _resources(tmp_path: Path, **quality: Any) -> dict[str, Any]:
     config = tmp_path / "acm_sync.yaml"
-    config.write_text(yaml.safe_dump({"quality": {"expectations_dir": str(SUITES), **quality}}))
+    currency = yaml.safe_load((SUITES.parent / "acm_sync.yaml").read_text())["currency"]
+    body = {"quality": {"expectations_dir": str(SUITES), **quality}, "currency": currency}
+    config.write_text(yaml.safe_dump(body))
     return {
         "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb")),
         "quality_settings": QualitySettingsResource(config_path=str(config)),

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from acm_sync import domains
 from acm_sync.sandbox import _names
 from acm_sync.sandbox.generator import (
     DEFECT_KINDS,
@@ -49,15 +50,12 @@ def org() -> DemoOrg:
 
 
 def normalise_domain(value: str) -> str:
-    """lower, strip scheme, path and a leading www. (the canonical `domain` rule)."""
-    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value.strip().lower()).split("/")[0]
-    return host[4:] if host.startswith("www.") else host
+    """The canonical `domain` of a typed website (the product's one host function)."""
+    return str(domains.host(pd.Series([value], dtype="string")).iloc[0])
 
 
-def registrable(host: str) -> str:
-    labels = host.split(".")
-    keep = 3 if ".".join(labels[-2:]) in _names.TWO_LEVEL_SUFFIXES else 2
-    return ".".join(labels[-keep:])
+def registrable(host: str) -> str | None:
+    return domains.registrable(host)  # the Public Suffix List
 
 
 def listed(org: DemoOrg, system: str, obj: str, kind: str | None = None) -> set[str]:
@@ -676,8 +674,7 @@ def _predicates(org: DemoOrg) -> dict[str, Callable[[str, str, pd.Series, str], 
 
     def website(system: str, obj: str, r: pd.Series, detail: str) -> bool:
         value = r["Website"] if system == "salesforce" else r["domain"]
-        host = normalise_domain(value)
-        return not HOST_RE.match(host) or ".." in host or " " in value
+        return domains.problem(value) is not None  # no registrable domain under a real TLD
 
     def duplicate_account(system: str, obj: str, r: pd.Series, detail: str) -> bool:
         other = sf_accounts.loc[detail.rsplit(" ", 1)[-1]]

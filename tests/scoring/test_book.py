@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from scoring_builders import AS_OF, accounts, contacts, days_ago, opportunities, won
 
 from acm_sync.config import CurrencyConfig, TiersConfig
@@ -102,3 +103,16 @@ def test_contact_reachability() -> None:
     )
     book = AccountBook.from_canonical(accounts({"account_id": "sf:A"}), people, opportunities())
     assert list(book.contacts["reachable"]) == [True, False, False, False, False, False]
+
+
+def test_amounts_convert_at_their_close_date_and_an_unknown_currency_adds_nothing() -> None:
+    accs = accounts({"account_id": "sf:A"})
+    opps = opportunities(
+        won("sf:A", 100, 400, currency="EUR"),  # closed before the rate changed
+        won("sf:A", 100, 10, currency="EUR"),  # after
+        won("sf:A", 100, 10, currency="CHF"),  # no rate: never 1:1
+    )
+    change = (AS_OF - pd.Timedelta(days=100)).date()
+    rates = CurrencyConfig(rates={"EUR": {change - pd.Timedelta(days=1000): 1.1, change: 1.2}})
+    book = AccountBook.from_canonical(accs, contacts(), opps, currency=rates)
+    assert list(book.opportunities["amount"]) == pytest.approx([110.0, 120.0, 0.0])

@@ -18,6 +18,9 @@ from acm_sync.assets.budget import STOPPED_STEPS_TAG, STOPPED_TAG
 from acm_sync.sandbox.server import SandboxSettings
 from sandbox_admin import Admin
 
+# A fault scenario: part of `make test-ops` (run by .ci/run), not of `make test`.
+pytestmark = pytest.mark.ops
+
 APPLY = "writeback_apply"
 
 

@@ -21,6 +21,9 @@ from acm_sync.writeback.fields import field_of
 from acm_sync.writeback.values import normalize
 from sandbox_admin import Admin
 
+# A fault scenario: part of `make test-ops` (run by .ci/run), not of `make test`.
+pytestmark = pytest.mark.ops
+
 HERE = Path(__file__).resolve().parent
 COLLECTIONS_PATH = "/services/data/v59.0/composite/sobjects"
 

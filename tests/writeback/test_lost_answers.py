@@ -7,10 +7,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 from wb_pipeline import Pipeline, materialization
 
 from acm_sync.sandbox.server import SandboxSettings
 from sandbox_admin import Admin
+
+# A fault scenario: part of `make test-ops` (run by .ci/run), not of `make test`.
+pytestmark = pytest.mark.ops
 
 COLLECTIONS = "PATCH /services/data/v59.0/composite/sobjects"
 HS_OBJECTS = ("companies", "contacts", "deals")

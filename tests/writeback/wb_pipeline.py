@@ -54,7 +54,9 @@ class Pipeline:
     def write_config(self, **sections: Any) -> Path:
         path = self.tmp / "acm_sync.yaml"
         quality = {"expectations_dir": str(EXPECTATIONS), "data_docs": False}
-        body = {"quality": quality, **self.config, **sections}
+        # the shipped rates: the demo org sells in USD, EUR and GBP
+        currency = yaml.safe_load((EXPECTATIONS.parent / "acm_sync.yaml").read_text())["currency"]
+        body = {"quality": quality, "currency": currency, **self.config, **sections}
         path.write_text(yaml.safe_dump(body))
         return path
 

@@ -209,7 +209,8 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         quality_settings: QualitySettingsResource,
     ) -> dg.MaterializeResult:
-        settings = quality_settings.get()
+        full_config = quality_settings.load()
+        settings = full_config.quality
         wh = warehouse.get()
         store = QualityStore(wh)
         table = store.canonical(entity)
@@ -219,6 +220,8 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
             stages=store.stage_catalog(),
             account_ids=store.ids("accounts", "account_id"),
             opportunity_ids=store.ids("opportunities", "opportunity_id"),
+            account_currency=store.account_currencies(),
+            currency=full_config.currency,
         )
         try:
             suites = load_suites(settings.expectations_dir, {entity: derive.columns(entity)})

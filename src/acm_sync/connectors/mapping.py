@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from acm_sync import model
+from acm_sync import domains, model
 from acm_sync.connectors.settings import FieldMap
 
 PREFIX = {"salesforce": "sf", "hubspot": "hs"}
@@ -47,16 +47,6 @@ def tidy(series: pd.Series) -> pd.Series:
     """Text without surrounding whitespace; whitespace-only → NA."""
     out = text(series).str.strip()
     return out.mask(out == "")
-
-
-def normalise_domain(series: pd.Series) -> pd.Series:
-    """Lower case, no scheme, no `www.`, no port / path / query; blanks → NA."""
-    d = tidy(series).str.lower()
-    d = d.str.replace(r"^[a-z][a-z0-9+.-]*://", "", regex=True)
-    d = d.str.replace(r"^[^/@]*@", "", regex=True)  # user@ in a URL, or an email address
-    d = d.str.replace(r"^www\d*\.", "", regex=True)
-    d = d.str.replace(r"[/?#:\\].*$", "", regex=True).str.strip(". ")
-    return d.mask(d == "")
 
 
 def normalise_email(series: pd.Series) -> pd.Series:
@@ -184,7 +174,7 @@ def _typed(
     if column in REFERENCE_COLUMNS:
         return namespaced(prefix, values)
     if column == "domain":
-        return normalise_domain(values)
+        return domains.host(values)
     if column == "email":
         return normalise_email(values)
     if column == "currency":

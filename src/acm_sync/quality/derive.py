@@ -6,10 +6,22 @@ named with a leading underscore, so the rules themselves stay plain GX expectati
 files. Each helper, and why it is a column rather than a suite parameter:
 
 accounts
-  _domain_key     registrable domain of domain / website (identity.registrable_domain): the
+  _domain_key     registrable domain of domain / website (domains.domain_key, the PSL): the
                   in-CRM duplicate rule is `expect_compound_columns_to_be_unique(source,
                   _domain_key)`; `eu.acme.com` and `www.acme.com/en` are the same company.
   _name_key       normalised name (identity.name_key): duplicates by name, as above.
+  _typed_website  the website as typed (website, else the domain field), for reasons that quote
+                  what the rep typed rather than its normalised form.
+  _website_problem
+                  for an account left without a domain key: what is wrong with its typed
+                  website, in words
+                  (domains.problem: "it has no dot ...", "it is a public suffix ..."), else null.
+every entity, for each free-text name column (name, first_name, last_name, title)
+  _<column>_invisible
+                  the first invisible character in it, named ("U+202E RIGHT-TO-LEFT
+                  OVERRIDE"), else null: one rule over the Unicode general categories Cc
+                  (control), Cf (format: bidi overrides and isolates, zero-width characters, soft
+                  hyphen, BOM ...), Zl and Zp (line / paragraph separators) rather than a list.
 contacts, opportunities
   _missing_account_id
                   account_id when it names no account the pull returned (deleted and merged
@@ -17,6 +29,20 @@ contacts, opportunities
                   every account id as a `$PARAMETER` would work too, but GX would then store the
                   whole id list in every validation result and Data Docs page.
 opportunities
+  _closed_probability / _closed_outcome / _closed_probability_conflict
+                  1.0 / "won" for a deal the record says is closed won, 0.0 / "lost" for closed
+                  lost, else null; the probability where it disagrees with them, else null.
+  _forecast_category_conflict
+                  the forecast category where it contradicts the record's own state (a won
+                  deal not "Closed", a lost one not "Omitted", an open one "Closed"), else null.
+  _account_currency
+                  the currency of the deal's Salesforce account (null when unknown; HubSpot
+                  companies have no currency of their own).
+  _currency_mismatch
+                  the deal's currency where it differs from _account_currency, else null.
+  _currency_problem
+                  why the amount cannot be converted to the corporate currency (a currency
+                  with no rate in `currency.rates`, acm_sync/currency.py), else null.
   _stage_is_closed / _stage_is_won
                   what the stage means in the CRM's own stage list (Salesforce OpportunityStage,
                   HubSpot pipelines); null for a stage not in the list (that is its own rule):
@@ -42,13 +68,19 @@ missing), which its range metrics compare vectorised rather than value by value.
 
 from __future__ import annotations
 
+import re
+import sys
+import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
 import pandas as pd
 
-from acm_sync import identity, model
+from acm_sync import domains, identity, model
+from acm_sync.config import CurrencyConfig
+from acm_sync.currency import Rates
 from acm_sync.quality.stages import StageCatalog
 
 DAY: Final = pd.Timedelta(days=1)
@@ -59,10 +91,29 @@ KEYS: Final = {
     "opportunity_stage_history": "opportunity_id",
 }
 HELPERS: Final[dict[str, tuple[str, ...]]] = {
-    "accounts": ("_domain_key", "_name_key"),
-    "contacts": ("_missing_account_id",),
+    "accounts": (
+        "_domain_key",
+        "_name_key",
+        "_typed_website",
+        "_website_problem",
+        "_name_invisible",
+    ),
+    "contacts": (
+        "_missing_account_id",
+        "_first_name_invisible",
+        "_last_name_invisible",
+        "_title_invisible",
+    ),
     "opportunities": (
         "_missing_account_id",
+        "_name_invisible",
+        "_closed_probability",
+        "_closed_outcome",
+        "_closed_probability_conflict",
+        "_forecast_category_conflict",
+        "_account_currency",
+        "_currency_mismatch",
+        "_currency_problem",
         "_stage_is_closed",
         "_stage_is_won",
         "_days_overdue_open",
@@ -71,6 +122,26 @@ HELPERS: Final[dict[str, tuple[str, ...]]] = {
     "opportunity_stage_history": ("_source", "_missing_opportunity_id"),
 }
 SOURCE_OF_PREFIX: Final = {"sf": "salesforce", "hs": "hubspot"}
+TEXT_COLUMNS: Final = {
+    "accounts": ("name",),
+    "contacts": ("first_name", "last_name", "title"),
+    "opportunities": ("name",),
+}
+# Helpers that are mostly empty with few distinct texts: held as categoricals.
+SPARSE_TEXT_HELPERS: Final = (
+    "_website_problem",
+    "_name_invisible",
+    "_first_name_invisible",
+    "_last_name_invisible",
+    "_title_invisible",
+    "_closed_outcome",
+    "_forecast_category_conflict",
+    "_account_currency",
+    "_currency_mismatch",
+    "_currency_problem",
+)
+# Unicode general categories of characters nobody sees: control, format, line / paragraph sep.
+INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -82,6 +153,11 @@ class RunContext:
     stages: StageCatalog = field(default_factory=StageCatalog.empty)
     account_ids: pd.Index = field(default_factory=lambda: pd.Index([], dtype=model.STRING))
     opportunity_ids: pd.Index = field(default_factory=lambda: pd.Index([], dtype=model.STRING))
+    # account_id → the account's currency (for the deal-currency rule)
+    account_currency: pd.Series = field(
+        default_factory=lambda: pd.Series(dtype=model.STRING, index=pd.Index([], dtype=object))
+    )
+    currency: CurrencyConfig = field(default_factory=CurrencyConfig)
 
     @classmethod
     def from_tables(
@@ -90,6 +166,7 @@ class RunContext:
         *,
         as_of: pd.Timestamp,
         stages: StageCatalog | None = None,
+        currency: CurrencyConfig | None = None,
     ) -> RunContext:
         ids = {
             name: pd.Index(tables[table][key].dropna().unique(), dtype=model.STRING)
@@ -99,7 +176,16 @@ class RunContext:
             )
             if table in tables
         }
-        return cls(as_of=as_of, stages=stages or StageCatalog.empty(), **ids)
+        extra: dict[str, object] = {}
+        if "accounts" in tables:
+            extra["account_currency"] = account_currencies(tables["accounts"])
+        return cls(
+            as_of=as_of,
+            stages=stages or StageCatalog.empty(),
+            currency=currency or CurrencyConfig(),
+            **ids,
+            **extra,  # type: ignore[arg-type]
+        )
 
     def parameters(self) -> dict[str, object]:
         """Values of the suites' `$PARAMETER`s."""
@@ -108,6 +194,99 @@ class RunContext:
             "salesforce_stages": self.stages.stages("salesforce"),
             "hubspot_stages": self.stages.stages("hubspot"),
         }
+
+
+def account_currencies(accounts: pd.DataFrame) -> pd.Series:
+    """account_id → currency of the Salesforce accounts that have one. A HubSpot company has no
+    currency of its own (its `currency` is the portal's default), so a deal's currency is never
+    compared with it."""
+    rows = accounts[accounts["source"] == "salesforce"]
+    rows = rows.dropna(subset=["account_id", "currency"]).drop_duplicates("account_id")
+    return pd.Series(
+        rows["currency"].astype(model.STRING).str.upper().to_numpy(),
+        index=rows["account_id"].astype(model.STRING).to_numpy(),
+        dtype=model.STRING,
+    )
+
+
+def _first_invisible(text: str) -> str | None:
+    for ch in text:
+        if unicodedata.category(ch) in INVISIBLE_CATEGORIES:
+            name = unicodedata.name(ch, "") or "control character"
+            return f"U+{ord(ch):04X} {name}"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _invisible_pattern() -> re.Pattern[str]:
+    """A character class of every code point in INVISIBLE_CATEGORIES, built from the Unicode
+    database of this Python (not a hand list), so the rule is the category."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(cp)) in INVISIBLE_CATEGORIES:
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    body = "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
+    return re.compile(f"[{body}]")
+
+
+def invisible(values: pd.Series) -> pd.Series:
+    """The first invisible character of each value, named; NA when there is none. Looked for
+    once per distinct value; the answer is a categorical (mostly empty, few texts)."""
+    pattern = _invisible_pattern()
+    uniq = pd.unique(values.dropna().astype(object))
+    named = {v: _first_invisible(v) for v in uniq if isinstance(v, str) and pattern.search(v)}
+    labels = sorted({n for n in named.values() if n is not None})
+    dtype = pd.CategoricalDtype(pd.Index(labels, dtype=object))
+    codes = np.full(len(values), -1, dtype=np.int16)
+    if named:
+        bad = pd.Index(list(named), dtype=object)
+        at = bad.get_indexer(pd.Index(values.astype(object)))
+        label_code = np.array([labels.index(n) if n else -1 for n in named.values()], np.int16)
+        found = at >= 0
+        codes[found] = label_code[at[found]]
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=values.index)
+
+
+def website_problems(typed: pd.Series, key: pd.Series) -> pd.Series:
+    """What is wrong with each typed website (domains.problems), NA when nothing. Only accounts
+    left without a domain key are looked at."""
+    look = (typed.notna() & key.isna()).astype(bool)
+    out = pd.Series(pd.NA, index=typed.index, dtype=model.STRING)
+    if look.any():
+        out[look] = domains.problems(typed[look])
+    return out
+
+
+def _closed_state(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    closed = out["is_closed"].eq(True).fillna(False).astype(bool)
+    won = out["is_won"].eq(True).fillna(False).astype(bool)
+    probability = pd.Series(np.nan, index=out.index)
+    probability[closed & won] = 1.0
+    probability[closed & ~won] = 0.0
+    outcome = pd.Series(pd.NA, index=out.index, dtype=model.STRING)
+    outcome[closed & won] = "won"
+    outcome[closed & ~won] = "lost"
+    return probability, outcome
+
+
+def _forecast_category_conflict(out: pd.DataFrame) -> pd.Series:
+    category = out["forecast_category"].astype(model.STRING)
+    closed = out["is_closed"].eq(True).fillna(False).astype(bool)
+    won = out["is_won"].eq(True).fillna(False).astype(bool)
+    is_open = out["is_closed"].eq(False).fillna(False).astype(bool)
+    known = category.notna()
+    conflict = known & (
+        (closed & won & (category != "Closed"))
+        | (closed & ~won & (category != "Omitted"))
+        | (is_open & (category == "Closed"))
+    )
+    return category.where(conflict.fillna(False).astype(bool)).astype(model.STRING)
 
 
 def columns(entity: str) -> list[str]:
@@ -165,6 +344,15 @@ def _missing(values: pd.Series, known: pd.Index) -> pd.Series:
     return values.where(~values.isin(known) & values.notna()).astype(model.STRING)
 
 
+def _as_category(frame: pd.DataFrame, helpers: tuple[str, ...]) -> pd.DataFrame:
+    """Text helpers as categoricals: mostly empty, a few distinct texts, so an int8 code per
+    row instead of an object pointer (a million contacts carry three of them)."""
+    for column in helpers:
+        if column in frame.columns and frame[column].dtype == model.STRING:
+            frame[column] = frame[column].astype("category")
+    return frame
+
+
 def _as_float(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         if str(frame[column].dtype) in (model.FLOAT, model.INT):
@@ -177,14 +365,28 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
     out = frame.loc[live_mask(frame)].reset_index(drop=True)
     if entity == "accounts":
         domain = out["domain"].astype(model.STRING).fillna(out["website"].astype(model.STRING))
-        out["_domain_key"] = identity.registrable_domain(domain)
+        out["_domain_key"] = domains.domain_key(domain)
         out["_name_key"] = identity.name_key(out["name"])
+        typed = out["website"].astype(model.STRING).fillna(domain)
+        out["_typed_website"] = typed
+        out["_website_problem"] = website_problems(typed, out["_domain_key"])
     elif entity == "contacts":
         out["_missing_account_id"] = _missing(out["account_id"], context.account_ids)
     elif entity == "opportunities":
         out["_missing_account_id"] = _missing(out["account_id"], context.account_ids)
         out["_stage_is_closed"] = context.stages.lookup(out["source"], out["stage"], "is_closed")
         out["_stage_is_won"] = context.stages.lookup(out["source"], out["stage"], "is_won")
+        out["_closed_probability"], out["_closed_outcome"] = _closed_state(out)
+        probability = out["stage_probability"].astype("Float64")
+        wrong = (probability != out["_closed_probability"]).fillna(False).astype(bool)
+        out["_closed_probability_conflict"] = probability.where(wrong)
+        out["_forecast_category_conflict"] = _forecast_category_conflict(out)
+        account = out["account_id"].astype(model.STRING)
+        out["_account_currency"] = account.map(context.account_currency).astype(model.STRING)
+        deal_currency = out["currency"].astype(model.STRING).str.upper()
+        differs = (deal_currency != out["_account_currency"]).fillna(False).astype(bool)
+        out["_currency_mismatch"] = deal_currency.where(differs)
+        out["_currency_problem"] = Rates(context.currency).problems(out["currency"])
         # Whole calendar days (UTC): the same text all day, so a re-run the same day
         # writes no changed issue text back.
         today = pd.Timestamp(context.as_of).floor("D")
@@ -195,4 +397,6 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
     elif entity == "opportunity_stage_history":
         out["_source"] = sources(entity, out)
         out["_missing_opportunity_id"] = _missing(out["opportunity_id"], context.opportunity_ids)
-    return _as_float(out)
+    for column in TEXT_COLUMNS.get(entity, ()):
+        out[f"_{column}_invisible"] = invisible(out[column])
+    return _as_float(_as_category(out, SPARSE_TEXT_HELPERS))

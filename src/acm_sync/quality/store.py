@@ -173,6 +173,15 @@ class QualityStore:
         )
         return pd.Index(frame["k"].astype(model.STRING))
 
+    def account_currencies(self) -> pd.Series:
+        """account_id → currency of the pulled Salesforce accounts (derive.account_currencies)."""
+        if not self.wh.count("accounts"):
+            return derive.account_currencies(model.empty_frame("accounts"))
+        frame = self.wh.query(
+            "SELECT account_id, source, currency FROM accounts WHERE source = 'salesforce'"
+        )
+        return derive.account_currencies(frame)
+
     def stage_catalog(self) -> StageCatalog:
         if not self.wh.count(STAGES_TABLE):
             return StageCatalog.empty()

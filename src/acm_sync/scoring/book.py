@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from acm_sync.config import CurrencyConfig
+from acm_sync.currency import Rates
 from acm_sync.model import ACCOUNTS, STRING
 from acm_sync.scoring import text
 
@@ -251,9 +252,11 @@ def _opportunities(
 ) -> pd.DataFrame:
     live = opportunities.loc[~_flag(opportunities, "is_deleted")]
     amount = live["amount"].to_numpy(dtype=float, na_value=np.nan)
-    rate = _rates(live["currency"], currency)
+    # Into the corporate currency at the close date's rate, before anything is summed. An amount
+    # with no rate (quality holds such deals back) counts 0, never 1:1.
+    rate = Rates(currency).rates(live["currency"], live["close_date"])
     # Negative or missing amounts are dirty data (quarantine flags them): they add nothing.
-    amount = np.where(np.isfinite(amount) & (amount > 0), amount * rate, 0.0)
+    amount = np.where(np.isfinite(amount * rate) & (amount > 0), amount * rate, 0.0)
     return pd.DataFrame(
         {
             "opportunity_id": live["opportunity_id"].astype(STRING).array,
@@ -262,7 +265,7 @@ def _opportunities(
             "stage": live["stage"].astype(STRING).array,
             "stage_probability": live["stage_probability"].to_numpy(dtype=float, na_value=np.nan),
             "amount": amount,
-            "currency_rate": rate,
+            "currency_rate": np.where(np.isfinite(rate), rate, 0.0),
             "close_date": _utc(live["close_date"]),
             "created_at": _utc(live["created_at"]),
             "is_closed": live["is_closed"].to_numpy(dtype=bool, na_value=False),
@@ -271,15 +274,6 @@ def _opportunities(
             "forecast_category": live["forecast_category"].astype(STRING).array,
         }
     )
-
-
-def _rates(currencies: pd.Series, currency: CurrencyConfig) -> npt.NDArray[np.float64]:
-    if not currency.rates:
-        return np.ones(len(currencies))
-    rates = {code.upper(): rate for code, rate in currency.rates.items()}
-    rates[currency.corporate.upper()] = 1.0
-    mapped = currencies.astype(STRING).str.upper().map(rates)
-    return np.asarray(mapped.to_numpy(dtype=float, na_value=1.0), dtype=np.float64)
 
 
 def reachable_email(emails: pd.Series) -> npt.NDArray[np.bool_]:

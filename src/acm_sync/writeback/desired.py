@@ -3,7 +3,11 @@ normalized; see `writeback.plan`).
 
 Desired:
 - accounts: the latest scores of the unified account go to *each* of its records (both CRMs,
-  duplicates included) — only records that passed quality and are in the identity;
+  duplicates included) — only records that passed quality and are in the identity — except the
+  forecast amount, which is additive: inside one CRM only the primary record of the unified
+  account (identity's oldest record of the domain) carries it; a duplicate gets an empty
+  forecast and a line in its issue text naming the primary, so a CRM report summing
+  ACM_Forecast_Amount__c / acm_forecast_amount counts the company once;
 - opportunities: the calibrated win probability of open deals that passed quality (scored), 100 /
   0 for won / lost deals;
 - every live account, opportunity and contact: its data-quality issues text (None = no open
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from acm_sync.quality.issues import ISSUE_TEXT_MAX
 from acm_sync.warehouse import Warehouse, raw_table_name
 from acm_sync.writeback.fields import OBJECTS, Crm, Owned, owned_for
 from acm_sync.writeback.values import InvalidValues, normalize_series
@@ -155,20 +160,78 @@ def _issue_texts(wh: Warehouse, entity: str, crm: Crm, ids: pd.Series) -> pd.Dat
     return base.merge(texts.astype({"record_id": str}), on="record_id", how="left")
 
 
+DUPLICATE_RULE = "domain_duplicate"
+ADDITIVE = ("forecast_amount",)  # summed by CRM reports: carried by one record per company
+
+
+def _identity(wh: Warehouse, crm: Crm) -> pd.DataFrame:
+    """record_id, account_key, primary_id (this CRM's primary record of the unified account)."""
+    if not wh.has_table("account_identity"):
+        return pd.DataFrame(columns=["record_id", "account_key", "primary_id"])
+    column = IDENTITY_COLUMN[crm]
+    identity = wh.query(
+        f"SELECT account_key, {column} AS id, match_rule FROM account_identity "
+        f"WHERE {column} IS NOT NULL"
+    )
+    primary = identity[identity["match_rule"] != DUPLICATE_RULE].drop_duplicates("account_key")
+    out = identity.merge(
+        primary[["account_key", "id"]].rename(columns={"id": "primary"}),
+        on="account_key",
+        how="left",
+    )
+    prefix = len(PREFIX[crm])
+    is_dup = (out["match_rule"] == DUPLICATE_RULE) & out["primary"].notna()
+    return pd.DataFrame(
+        {
+            "record_id": out["id"].str.slice(prefix).to_numpy(),
+            "account_key": out["account_key"].to_numpy(),
+            "primary_id": out["primary"].str.slice(prefix).where(is_dup).to_numpy(),
+        }
+    )
+
+
 def _account_scores(wh: Warehouse, crm: Crm) -> pd.DataFrame:
     scores = _latest(wh, "account_scores")
-    if scores is None or not wh.has_table("account_identity"):
+    identity = _identity(wh, crm)
+    if scores is None or identity.empty:
         return pd.DataFrame(columns=["record_id"])
-    identity = wh.query(
-        f"SELECT account_key, {IDENTITY_COLUMN[crm]} AS id FROM account_identity "
-        f"WHERE {IDENTITY_COLUMN[crm]} IS NOT NULL"
-    )
     frame = identity.merge(scores, on="account_key", how="inner")
     frame = frame.assign(
-        record_id=frame["id"].str.slice(len(PREFIX[crm])),
         scored_at=frame["computed_at"] if "computed_at" in frame.columns else frame["scored_at"],
     )
+    duplicate = frame["primary_id"].notna()
+    for column in ADDITIVE:
+        if column in frame.columns:
+            frame[column] = frame[column].astype(object).where(~duplicate, None)
     return frame.drop_duplicates("record_id")
+
+
+def _duplicate_notes(wh: Warehouse, crm: Crm, texts: pd.DataFrame) -> pd.DataFrame:
+    """A duplicate account's issue text ends with where its forecast went."""
+    dups = _identity(wh, crm).dropna(subset=["primary_id"])
+    if dups.empty:
+        return texts
+    note = dict(
+        zip(
+            dups["record_id"].astype(str),
+            "Info: duplicate of " + dups["primary_id"].astype(str) + ", which carries the "
+            "company's forecast (this record's is left empty so reports count it once)",
+            strict=True,
+        )
+    )
+    texts = texts.copy()
+    out = texts["data_issues"].astype(object).tolist()
+    for i, record in enumerate(texts["record_id"].astype(str)):
+        line = note.get(record)
+        if line is None:
+            continue
+        issues = out[i] if isinstance(out[i], str) and out[i] else ""
+        room = ISSUE_TEXT_MAX - len(line) - 2
+        if len(issues) > room:
+            issues = issues[:room] + "…"
+        out[i] = f"{issues}\n{line}" if issues else line
+    texts["data_issues"] = out
+    return texts
 
 
 def _win_probabilities(wh: Warehouse, crm: Crm) -> pd.DataFrame:
@@ -216,7 +279,10 @@ def object_values(wh: Warehouse, crm: Crm, entity: str) -> ObjectValues:
     live_ids = pd.Series(live["record_id"].unique(), dtype=object)
     invalid: list[str] = []
     issue_field = tuple(f for f in fields if f.source == "data_issues")
-    parts = [_cells(_issue_texts(wh, entity, crm, live_ids), issue_field, crm, invalid)]
+    texts = _issue_texts(wh, entity, crm, live_ids)
+    if entity == "accounts":
+        texts = _duplicate_notes(wh, crm, texts)
+    parts = [_cells(texts, issue_field, crm, invalid)]
     if entity == "accounts":
         scored = tuple(f for f in fields if f.source != "data_issues")
         parts.append(_cells(_account_scores(wh, crm), scored, crm, invalid))
