@@ -186,7 +186,10 @@ def test_the_preview_shows_a_value_with_a_pipe_whole(synced: dict[str, Any], bro
     cells = [c.strip() for c in row.locator("td").all_inner_texts()]
     with_pipe = [c for c in cells if " | Down: " in c]
     assert len(with_pipe) == 1 and with_pipe[0] in planned, cells  # whole, in one cell
-    assert cells[-1] == "write" and "—" in cells  # the next columns are not shifted
+    # the columns are not shifted: crm, object, record_id, name, field, before, after, action, url
+    assert len(cells) == 9 and cells[6] == with_pipe[0], cells
+    assert cells[5] == "—" and cells[7] == "write", cells
+    assert cells[8].startswith("http") and cells[2] in cells[8], cells  # the record's link
     row.scroll_into_view_if_needed()
     _dismiss_dialogs(page)
     page.screenshot(path=str(DOCS / "ui_writeback_plan.png"))
