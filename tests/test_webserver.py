@@ -139,8 +139,15 @@ def webserver(sandbox: SandboxSettings, tmp_path: Path) -> Iterator[Webserver]:
     config["writeback"] = {**config.get("writeback", {}), "dry_run": True}
     (tmp_path / "acm_sync.yaml").write_text(yaml.safe_dump(config))
     env["ACM_SYNC_CONFIG"] = str(tmp_path / "acm_sync.yaml")
+    with running_webserver(env, tmp_path / "webserver.log") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_webserver(env: dict[str, str], log: Path) -> Iterator[Webserver]:
+    """dagster-webserver over the code location, in its own process group (the runs it launches
+    die with it), once it answers; stopped with its whole group."""
     port = _free_port()
-    log = tmp_path / "webserver.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
@@ -156,7 +163,7 @@ def webserver(sandbox: SandboxSettings, tmp_path: Path) -> Iterator[Webserver]:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the runs it launches die with it
+            start_new_session=True,
         )
     server = Webserver(f"http://127.0.0.1:{port}", log)
     try:

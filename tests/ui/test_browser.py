@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,22 +20,18 @@ from typing import Any
 
 import duckdb
 import pytest
-import requests
 import yaml
 
 from acm_sync.quality.serve import start as start_docs
 from acm_sync.sandbox.server import SandboxSettings
 from test_webserver import (
-    BIN,
     DAGSTER_YAML,
     LAUNCH,
     REPO,
     RUN,
-    START_TIMEOUT,
     Webserver,
-    _free_port,
     _overview,
-    _stop_group,
+    running_webserver,
 )
 
 pytestmark = pytest.mark.ui
@@ -77,67 +72,40 @@ def synced(
         "ACM_DATA_DOCS_URL": docs_url,
         "PYTHONUNBUFFERED": "1",
     }
-    port = _free_port()
-    log = tmp / "webserver.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                str(BIN / "dagster-webserver"),
-                "-m",
-                "acm_sync.definitions",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Webserver(f"http://127.0.0.1:{port}", log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(server):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the webserver did not start:\n{log.read_text()}")
-            time.sleep(0.25)
-        _, repo = _overview(server)
-        launched = server.graphql(
-            LAUNCH,
-            params={
-                "selector": {
-                    "repositoryLocationName": repo["location"]["name"],
-                    "repositoryName": repo["name"],
-                    "jobName": "sync",
-                },
-                "runConfigData": {},
-            },
-        )["launchRun"]
-        assert launched["__typename"] == "LaunchRunSuccess", launched
-        run_id = launched["run"]["runId"]
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while (status := server.graphql(RUN, runId=run_id)["runOrError"]["status"]) not in (
-            "SUCCESS",
-            "FAILURE",
-            "CANCELED",
-        ):
-            assert time.monotonic() < deadline, f"sync still {status} after {RUN_TIMEOUT}s"
-            time.sleep(1)
-        assert status == "SUCCESS", log.read_text()[-3000:]
-        yield {"ui": server.url, "docs": docs_url, "warehouse": warehouse, "run_id": run_id}
+        with running_webserver(env, tmp / "webserver.log") as server:
+            yield _sync(server, docs_url, warehouse)
     finally:
-        _stop_group(proc)
         docs_server.shutdown()
         docs_server.server_close()
 
 
-def _answers(server: Webserver) -> bool:
-    try:
-        return server.http.get(f"{server.url}/server_info", timeout=2).ok
-    except requests.ConnectionError:
-        return False
+def _sync(server: Webserver, docs_url: str, warehouse: Path) -> dict[str, Any]:
+    """One `sync` launched through the webserver, followed to SUCCESS."""
+    _, repo = _overview(server)
+    launched = server.graphql(
+        LAUNCH,
+        params={
+            "selector": {
+                "repositoryLocationName": repo["location"]["name"],
+                "repositoryName": repo["name"],
+                "jobName": "sync",
+            },
+            "runConfigData": {},
+        },
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while (status := server.graphql(RUN, runId=run_id)["runOrError"]["status"]) not in (
+        "SUCCESS",
+        "FAILURE",
+        "CANCELED",
+    ):
+        assert time.monotonic() < deadline, f"sync still {status} after {RUN_TIMEOUT}s"
+        time.sleep(1)
+    assert status == "SUCCESS", server.log.read_text()[-3000:]
+    return {"ui": server.url, "docs": docs_url, "warehouse": warehouse, "run_id": run_id}
 
 
 @pytest.fixture(scope="module")
