@@ -258,27 +258,8 @@ def test_the_webserver_serves_the_code_location_and_runs_sync(webserver: Webserv
     }
 
     # Launch `sync` through the API and follow it to the end.
-    launched = webserver.graphql(
-        LAUNCH,
-        params={
-            "selector": {
-                "repositoryLocationName": repo["location"]["name"],
-                "repositoryName": repo["name"],
-                "jobName": "sync",
-            },
-            "runConfigData": {},
-        },
-    )["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
     run_started = time.monotonic()
-    deadline = run_started + RUN_TIMEOUT
-    while True:
-        run = webserver.graphql(RUN, runId=run_id)["runOrError"]
-        if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        assert time.monotonic() < deadline, f"sync still {run['status']} after {RUN_TIMEOUT}s"
-        time.sleep(1)
+    run_id, run = run_job(webserver, repo, "sync", RUN_TIMEOUT)
     if run["status"] != "SUCCESS":
         events = webserver.graphql(FAILURES, runId=run_id)["logsForRun"]["events"]
         failures = [e for e in events if e["__typename"] == "ExecutionStepFailureEvent"]
@@ -292,3 +273,29 @@ def test_the_webserver_serves_the_code_location_and_runs_sync(webserver: Webserv
         f"\nwebserver: loaded + listed in {run_started - started:.1f}s, "
         f"sync ran in {time.monotonic() - run_started:.1f}s"
     )
+
+
+def run_job(
+    server: Webserver, repo: dict[str, Any], job: str, timeout: float
+) -> tuple[str, dict[str, Any]]:
+    """Launch `job` through the GraphQL API and follow it to its end: (run id, the run)."""
+    launched = server.graphql(
+        LAUNCH,
+        params={
+            "selector": {
+                "repositoryLocationName": repo["location"]["name"],
+                "repositoryName": repo["name"],
+                "jobName": job,
+            },
+            "runConfigData": {},
+        },
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + timeout
+    while True:
+        run = server.graphql(RUN, runId=run_id)["runOrError"]
+        if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+            return run_id, run
+        assert time.monotonic() < deadline, f"{job} still {run['status']} after {timeout}s"
+        time.sleep(1)

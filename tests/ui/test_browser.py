@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,10 @@ from acm_sync.quality.serve import start as start_docs
 from acm_sync.sandbox.server import SandboxSettings
 from test_webserver import (
     DAGSTER_YAML,
-    LAUNCH,
     REPO,
-    RUN,
     Webserver,
     _overview,
+    run_job,
     running_webserver,
 )
 
@@ -83,28 +81,8 @@ def synced(
 def _sync(server: Webserver, docs_url: str, warehouse: Path) -> dict[str, Any]:
     """One `sync` launched through the webserver, followed to SUCCESS."""
     _, repo = _overview(server)
-    launched = server.graphql(
-        LAUNCH,
-        params={
-            "selector": {
-                "repositoryLocationName": repo["location"]["name"],
-                "repositoryName": repo["name"],
-                "jobName": "sync",
-            },
-            "runConfigData": {},
-        },
-    )["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while (status := server.graphql(RUN, runId=run_id)["runOrError"]["status"]) not in (
-        "SUCCESS",
-        "FAILURE",
-        "CANCELED",
-    ):
-        assert time.monotonic() < deadline, f"sync still {status} after {RUN_TIMEOUT}s"
-        time.sleep(1)
-    assert status == "SUCCESS", server.log.read_text()[-3000:]
+    run_id, run = run_job(server, repo, "sync", RUN_TIMEOUT)
+    assert run["status"] == "SUCCESS", server.log.read_text()[-3000:]
     return {"ui": server.url, "docs": docs_url, "warehouse": warehouse, "run_id": run_id}
 
 
