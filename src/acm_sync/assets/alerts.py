@@ -168,6 +168,19 @@ def describe_failure(
     return alert
 
 
+def _slack_target(channel: str | None) -> str:
+    """The end of an alert sensor's description: where it posts, and when."""
+    where = f"channel {channel}" if channel else "(alerts.slack.channel: not set)"
+    return f"{where} when {SLACK_TOKEN_ENV} is set."
+
+
+def _sensor_status(settings: AlertSettings) -> dg.DefaultSensorStatus:
+    """Both alert sensors run when alerts.run_failure is on."""
+    return (
+        dg.DefaultSensorStatus.RUNNING if settings.run_failure else dg.DefaultSensorStatus.STOPPED
+    )
+
+
 def build_run_failure_sensor(settings: AlertSettings) -> dg.SensorDefinition:
     """The run-failure sensor: logs every failed run and posts it to Slack when configured."""
     channel = settings.slack.channel
@@ -175,14 +188,8 @@ def build_run_failure_sensor(settings: AlertSettings) -> dg.SensorDefinition:
     @dg.run_failure_sensor(
         name=RUN_FAILURE_SENSOR,
         description="Logs every failed run of this code location (job, run id, failed steps and "
-        "checks, errors with secrets masked) and posts it to Slack "
-        + (f"channel {channel}" if channel else "(alerts.slack.channel: not set)")
-        + f" when {SLACK_TOKEN_ENV} is set.",
-        default_status=(
-            dg.DefaultSensorStatus.RUNNING
-            if settings.run_failure
-            else dg.DefaultSensorStatus.STOPPED
-        ),
+        "checks, errors with secrets masked) and posts it to Slack " + _slack_target(channel),
+        default_status=_sensor_status(settings),
     )
     def run_failure_alert(context: dg.RunFailureSensorContext, slack: SlackAlertResource) -> None:
         alert = describe_failure(context, ui_url=settings.ui_url)
@@ -249,14 +256,8 @@ def build_budget_stop_sensor(settings: AlertSettings) -> dg.SensorDefinition:
         run_status=dg.DagsterRunStatus.SUCCESS,
         description="Logs every run that stopped because a CRM's API budget was spent (a clean "
         "stop: the run succeeds, the steps after the stop are skipped, the next run resumes) "
-        "as 'budget spent', and posts it to Slack "
-        + (f"channel {channel}" if channel else "(alerts.slack.channel: not set)")
-        + f" when {SLACK_TOKEN_ENV} is set.",
-        default_status=(
-            dg.DefaultSensorStatus.RUNNING
-            if settings.run_failure
-            else dg.DefaultSensorStatus.STOPPED
-        ),
+        "as 'budget spent', and posts it to Slack " + _slack_target(channel),
+        default_status=_sensor_status(settings),
     )
     def budget_stop_alert(context: dg.RunStatusSensorContext, slack: SlackAlertResource) -> None:
         text = budget_stop_text(context.dagster_run, settings.ui_url)
