@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import unicodedata
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -1629,383 +1630,429 @@ def _stage_frame(golive: int, creator: str) -> pd.DataFrame:
     return _sf_frame("OpportunityStage", cols, n)
 
 
-def _salesforce_dirt(
-    rng: np.random.Generator, sf: dict[str, Any], meta: dict[str, Any], now: int, dirt: _Dirt
-) -> None:
-    """Seed the Salesforce defects in place and list each one in `dirt`."""
-    acc, con, opp, hist = sf["account"], sf["contact"], sf["opportunity"], sf["history"]
-    n_acc, n_con, n_opp = acc["Id"].size, con["Id"].size, opp["Id"].size
-    n_base = meta["n_base"]
-    c_acc, o_acc, h_last = meta["c_acc"], meta["o_acc"], meta["h_last"]
-    a_taken = acc["IsDeleted"].copy()  # merged-away rows already carry `merged`
-    a_taken[n_base:] = True  # twins carry duplicate_account / merged
-    c_taken = np.zeros(n_con, bool)
-    o_taken = np.zeros(n_opp, bool)
-    add = dirt.add
+# -- the defect tables ----------------------------------------------------------------------
 
-    # Structural first: merges, duplicates, deletes (with cascade).
-    merged = np.flatnonzero(acc["IsDeleted"])
-    add(
-        "salesforce",
-        "Account",
-        acc["Id"][merged],
-        "merged",
-        "merged into " + acc["MasterRecordId"][merged],
-    )
-    dups = np.flatnonzero(meta["is_dup"])
-    add(
-        "salesforce",
-        "Account",
-        acc["Id"][dups],
-        "duplicate_account",
-        "duplicate of " + acc["Id"][meta["src"][dups]],
-    )
-    # Base companies that have a live duplicate keep it findable: no other defect on them.
-    a_taken[meta["src"][dups]] = True
-    a_taken[meta["src"][merged]] = True
-    # Deleted accounts are prospects nobody bought from; none with a stale deal, which would
-    # then carry two kinds (stale and deleted with its account).
-    prospect = np.r_[~meta["ever_won"], np.zeros(n_acc - n_base, bool)]
-    prospect[o_acc[meta["status"] == 3]] = False
-    gone = _pick(rng, prospect & ~a_taken, RATES[("Account", "soft_deleted")], n_acc)
-    gone_t = acc["LastModifiedDate"][gone] + (
-        (now - 60 - acc["LastModifiedDate"][gone]) * rng.random(gone.size)
+Detail = np.ndarray | str
+Inject = Callable[["_Seeding", "_Defect", np.ndarray], tuple[np.ndarray, Detail]]
+
+
+@dataclass
+class _Seeding:
+    """What a defect table works on: the records of one CRM and who already carries a kind.
+
+    `records[obj]` is the object's column dict (Salesforce: its fields; HubSpot: `props` plus
+    the system columns), `taken[obj]` marks records that carry a kind or must stay clean, and
+    `ctx` is whatever else the rows read (the builders' shared arrays).
+    """
+
+    system: str
+    rng: np.random.Generator
+    now: int
+    records: dict[str, dict[str, Any]]
+    ids: dict[str, np.ndarray]
+    taken: dict[str, np.ndarray]
+    ctx: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Defect:
+    """A row of a defect table: which records of `obj` get `kind`, and what it does to them.
+
+    `pick` chooses the records (default: `RATES[(obj, kind)] * share` of those not yet taken
+    and, when given, `where`); `inject` changes them in place and returns the records to list
+    and the detail. Rows run in table order, so the random draws follow it.
+    """
+
+    obj: str
+    kind: str
+    inject: Inject
+    where: Callable[[_Seeding], np.ndarray] | None = None
+    pick: Callable[[_Seeding, _Defect], np.ndarray] | None = None
+    share: float = 1.0
+
+
+def _by_rate(s: _Seeding, d: _Defect) -> np.ndarray:
+    eligible = ~s.taken[d.obj] if d.where is None else ~s.taken[d.obj] & d.where(s)
+    return _pick(s.rng, eligible, RATES[(d.obj, d.kind)] * d.share, s.taken[d.obj].size)
+
+
+def _seed_defects(s: _Seeding, table: tuple[_Defect, ...], dirt: _Dirt) -> None:
+    """Run a defect table: pick, inject, mark taken and list every row's records."""
+    for d in table:
+        idx = (d.pick or _by_rate)(s, d)
+        listed, detail = d.inject(s, d, idx)
+        s.taken[d.obj][listed] = True
+        dirt.add(s.system, d.obj, s.ids[d.obj][listed], d.kind, detail)
+
+
+def _texts(template: str, values: Any) -> np.ndarray:
+    """One detail text per value (`template.format(v)`)."""
+    return _obj([template.format(v) for v in values])
+
+
+# -- Salesforce defects --------------------------------------------------------------------
+
+
+def _sf_delete_at(s: _Seeding, cols: dict[str, Any], idx: np.ndarray) -> np.ndarray:
+    """Soft-delete `idx` at a random moment after its last change; returns that moment."""
+    t = cols["LastModifiedDate"][idx] + (
+        (s.now - 60 - cols["LastModifiedDate"][idx]) * s.rng.random(idx.size)
     ).astype(np.int64)
-    acc["IsDeleted"][gone] = True
-    acc["LastModifiedDate"][gone] = acc["SystemModstamp"][gone] = gone_t
-    a_taken[gone] = True
-    add("salesforce", "Account", acc["Id"][gone], "soft_deleted", "deleted")
-    when = np.full(n_acc, NAT)
-    when[gone] = gone_t
-    for obj, cols, owner_acc, taken in (
-        ("Contact", con, c_acc, c_taken),
-        ("Opportunity", opp, o_acc, o_taken),
-    ):
-        cascade = np.flatnonzero(when[owner_acc] != NAT)
-        t = np.maximum(when[owner_acc[cascade]], cols["LastModifiedDate"][cascade])
-        cols["IsDeleted"][cascade] = True
-        cols["LastModifiedDate"][cascade] = cols["SystemModstamp"][cascade] = t
-        taken[cascade] = True
-        add(
-            "salesforce",
-            obj,
-            cols["Id"][cascade],
-            "soft_deleted",
-            "deleted with account " + acc["Id"][owner_acc[cascade]],
-        )
+    cols["IsDeleted"][idx] = True
+    cols["LastModifiedDate"][idx] = cols["SystemModstamp"][idx] = t
+    return t
 
-    # Accounts.
-    live_acc = ~a_taken
-    idx = _pick(rng, live_acc, RATES[("Account", "missing_account_name")], n_acc)
-    acc["Name"][idx] = _choice(rng, _PLACEHOLDER_NAMES, idx.size)
-    a_taken[idx] = True
-    add(
-        "salesforce",
-        "Account",
-        acc["Id"][idx],
-        "missing_account_name",
-        _obj([f"Name is a placeholder {v!r}" for v in acc["Name"][idx]]),
-    )
-    has_site = acc["Website"] != None  # noqa: E711
-    idx = _pick(rng, ~a_taken & has_site, RATES[("Account", "malformed_domain")], n_acc)
-    forms = rng.integers(0, len(_MALFORMED_WEBSITES), idx.size)
+
+def _sf_deleted(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    _sf_delete_at(s, s.records[d.obj], idx)
+    return idx, "deleted"
+
+
+def _sf_account_merged(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    acc, src = s.records["Account"], s.ctx["src"]
+    s.taken["Account"][src[idx]] = True  # the base company keeps its twin findable
+    return idx, "merged into " + acc["MasterRecordId"][idx]
+
+
+def _sf_duplicate_account(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    acc, src = s.records["Account"], s.ctx["src"]
+    s.taken["Account"][src[idx]] = True  # the base company keeps its duplicate findable
+    return idx, "duplicate of " + acc["Id"][src[idx]]
+
+
+def _sf_prospect(s: _Seeding) -> np.ndarray:
+    """Accounts nobody bought from and with no stale deal (which would carry a second kind)."""
+    n_acc, n_base = s.taken["Account"].size, s.ctx["n_base"]
+    prospect = np.r_[~s.ctx["ever_won"], np.zeros(n_acc - n_base, bool)]
+    prospect[s.ctx["o_acc"][s.ctx["status"] == 3]] = False
+    return prospect
+
+
+def _sf_account_deleted(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    when = np.full(s.taken["Account"].size, NAT)
+    when[idx] = _sf_delete_at(s, s.records["Account"], idx)
+    s.ctx["deleted_at"] = when
+    return idx, "deleted"
+
+
+_SF_ACCOUNT_OF = {"Contact": "c_acc", "Opportunity": "o_acc"}  # ctx key: each record's account
+
+
+def _sf_cascade(s: _Seeding, d: _Defect) -> np.ndarray:
+    """Records whose account was deleted."""
+    return np.flatnonzero(s.ctx["deleted_at"][s.ctx[_SF_ACCOUNT_OF[d.obj]]] != NAT)
+
+
+def _sf_deleted_with_account(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    cols, account = s.records[d.obj], s.ctx[_SF_ACCOUNT_OF[d.obj]][idx]
+    t = np.maximum(s.ctx["deleted_at"][account], cols["LastModifiedDate"][idx])
+    cols["IsDeleted"][idx] = True
+    cols["LastModifiedDate"][idx] = cols["SystemModstamp"][idx] = t
+    return idx, "deleted with account " + s.records["Account"]["Id"][account]
+
+
+def _sf_placeholder_name(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    acc = s.records["Account"]
+    acc["Name"][idx] = _choice(s.rng, _PLACEHOLDER_NAMES, idx.size)
+    return idx, _texts("Name is a placeholder {!r}", acc["Name"][idx])
+
+
+def _sf_malformed_website(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    acc = s.records["Account"]
+    forms = s.rng.integers(0, len(_MALFORMED_WEBSITES), idx.size)
+    domain = s.ctx["domain"][s.ctx["src"][idx]]
     acc["Website"][idx] = _obj(
-        [
-            _MALFORMED_WEBSITES[f](d)
-            for f, d in zip(forms, meta["domain"][meta["src"][idx]], strict=True)
-        ]
+        [_MALFORMED_WEBSITES[f](d) for f, d in zip(forms, domain, strict=True)]
     )
-    a_taken[idx] = True
-    meta["bad_site"] = np.zeros(n_acc, bool)
-    meta["bad_site"][idx] = True
-    add(
-        "salesforce",
-        "Account",
-        acc["Id"][idx],
-        "malformed_domain",
-        _obj([f"Website {v!r} is not a valid URL" for v in acc["Website"][idx]]),
-    )
-    idx = _pick(rng, ~a_taken, RATES[("Account", "control_characters")], n_acc)
-    acc["Name"][idx] = _with_control(rng, acc["Name"][idx])
-    a_taken[idx] = True
-    add(
-        "salesforce",
-        "Account",
-        acc["Id"][idx],
-        "control_characters",
-        _obj([f"Name {v!r} holds a control character" for v in acc["Name"][idx]]),
-    )
-    _created_after_modified(rng, "Account", acc, ~a_taken, now, dirt, a_taken)
+    s.ctx["bad_site"] = np.zeros(acc["Id"].size, bool)
+    s.ctx["bad_site"][idx] = True
+    return idx, _texts("Website {!r} is not a valid URL", acc["Website"][idx])
 
-    # Contacts: merges (extra rows are not added: an existing contact becomes the merged-away
-    # twin of another contact of the same account, keeping its own email).
-    live_con = ~c_taken
+
+def _sf_control_characters(field: str) -> Inject:
+    def inject(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+        cols = s.records[d.obj]
+        cols[field][idx] = _with_control(s.rng, cols[field][idx])
+        return idx, _texts(field + " {!r} holds a control character", cols[field][idx])
+
+    return inject
+
+
+def _sf_created_after_modified(
+    s: _Seeding, d: _Defect, idx: np.ndarray
+) -> tuple[np.ndarray, Detail]:
+    """CreatedDate after LastModifiedDate (clock-skewed import)."""
+    cols = s.records[d.obj]
+    lmd = cols["LastModifiedDate"][idx]
+    gap = np.minimum(_days(s.rng.uniform(1, 30, idx.size)), (s.now - lmd) // 2)
+    cols["CreatedDate"][idx] = lmd + np.maximum(gap, 1)
+    return idx, _obj([f"CreatedDate is {g // 3600} h after LastModifiedDate" for g in gap])
+
+
+def _sf_contact_merge_pick(s: _Seeding, d: _Defect) -> np.ndarray:
+    """Contacts right after a live contact of the same account, never a master themselves."""
+    live, c_acc = ~s.taken["Contact"], s.ctx["c_acc"]
     same_acc_prev = np.r_[False, c_acc[1:] == c_acc[:-1]]
+    n_con = live.size
     cand = _pick(
-        rng,
-        live_con & same_acc_prev & np.r_[False, live_con[:-1]],
-        RATES[("Contact", "merged")],
-        n_con,
+        s.rng, live & same_acc_prev & np.r_[False, live[:-1]], RATES[("Contact", "merged")], n_con
     )
     chosen = np.zeros(n_con, bool)
     chosen[cand] = True
-    idx = cand[~chosen[cand - 1]]  # a master is never itself merged away
-    master_pos = idx - 1
-    t = con["LastModifiedDate"][idx] + (
-        (now - 60 - con["LastModifiedDate"][idx]) * rng.random(idx.size)
-    ).astype(np.int64)
-    con["IsDeleted"][idx] = True
-    con["MasterRecordId"][idx] = con["Id"][master_pos]
-    con["LastName"][idx] = con["LastName"][master_pos]
-    con["FirstName"][idx] = con["FirstName"][master_pos]
-    con["LastModifiedDate"][idx] = con["SystemModstamp"][idx] = t
-    c_taken[idx] = c_taken[master_pos] = True
-    add("salesforce", "Contact", con["Id"][idx], "merged", "merged into " + con["Id"][master_pos])
-    idx = _pick(rng, ~c_taken, RATES[("Contact", "soft_deleted")], n_con)
-    t = con["LastModifiedDate"][idx] + (
-        (now - 60 - con["LastModifiedDate"][idx]) * rng.random(idx.size)
-    ).astype(np.int64)
-    con["IsDeleted"][idx] = True
-    con["LastModifiedDate"][idx] = con["SystemModstamp"][idx] = t
-    c_taken[idx] = True
-    add("salesforce", "Contact", con["Id"][idx], "soft_deleted", "deleted")
-    idx = _pick(rng, ~c_taken, RATES[("Contact", "orphan_contact")], n_con)
-    ghost = sf_ids("Account", ORPHAN_SERIAL_BASE + rng.integers(0, 1_000_000, idx.size))
-    con["AccountId"][idx] = ghost
-    c_taken[idx] = True
-    add(
-        "salesforce",
-        "Contact",
-        con["Id"][idx],
-        "orphan_contact",
-        "AccountId " + ghost + " does not exist",
-    )
-    has_email = con["Email"] != None  # noqa: E711
-    idx = _pick(rng, ~c_taken & has_email, RATES[("Contact", "bad_email")], n_con)
-    forms = rng.integers(0, len(_BAD_EMAIL_FORMS), idx.size)
+    return cand[~chosen[cand - 1]]
+
+
+def _sf_contact_merged(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    """An existing contact becomes the merged-away twin of the one before it (same account),
+    keeping its own email (extra rows are not added)."""
+    con = s.records["Contact"]
+    master = idx - 1
+    _sf_delete_at(s, con, idx)
+    con["MasterRecordId"][idx] = con["Id"][master]
+    con["LastName"][idx] = con["LastName"][master]
+    con["FirstName"][idx] = con["FirstName"][master]
+    s.taken["Contact"][master] = True
+    return idx, "merged into " + con["Id"][master]
+
+
+def _sf_orphan(base: int) -> Inject:
+    """AccountId of an account that never existed (serials from `base`)."""
+
+    def inject(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+        ghost = sf_ids("Account", base + s.rng.integers(0, 1_000_000, idx.size))
+        s.records[d.obj]["AccountId"][idx] = ghost
+        return idx, "AccountId " + ghost + " does not exist"
+
+    return inject
+
+
+def _sf_has_email(s: _Seeding) -> np.ndarray:
+    return s.records["Contact"]["Email"] != None  # noqa: E711
+
+
+def _sf_bad_email(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    con = s.records["Contact"]
+    forms = s.rng.integers(0, len(_BAD_EMAIL_FORMS), idx.size)
     parts = [e.split("@", 1) for e in con["Email"][idx]]
     con["Email"][idx] = _obj(
         [_BAD_EMAIL_FORMS[f](p[0], p[1]) for f, p in zip(forms, parts, strict=True)]
     )
-    c_taken[idx] = True
-    add(
-        "salesforce",
-        "Contact",
-        con["Id"][idx],
-        "bad_email",
-        _obj([f"Email {v!r} is not a valid address" for v in con["Email"][idx]]),
-    )
-    idx = _pick(rng, ~c_taken & has_email, RATES[("Contact", "duplicate_email")] * 2, n_con)
-    rng.shuffle(idx)
+    return idx, _texts("Email {!r} is not a valid address", con["Email"][idx])
+
+
+def _sf_duplicate_email(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    """Half the picked contacts copy the email of the other half (the copies are listed)."""
+    con = s.records["Contact"]
+    s.rng.shuffle(idx)
     half = idx.size // 2
     by_copy = np.argsort(idx[:half])
     copy, original = idx[:half][by_copy], idx[half : 2 * half][by_copy]
     con["Email"][copy] = con["Email"][original]
-    c_taken[copy] = c_taken[original] = True
-    add(
-        "salesforce",
-        "Contact",
-        con["Id"][copy],
-        "duplicate_email",
-        "same email as " + con["Id"][original],
-    )
-    idx = _pick(rng, ~c_taken, RATES[("Contact", "overlong_string")], n_con)
-    company = meta["domain"][meta["src"][c_acc[idx]]]
+    s.taken["Contact"][original] = True
+    return copy, "same email as " + con["Id"][original]
+
+
+def _sf_overlong_title(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    con = s.records["Contact"]
+    company = s.ctx["domain"][s.ctx["src"][s.ctx["c_acc"][idx]]]
     base_title = np.where(con["Title"][idx] == None, "Head of IT", con["Title"][idx])  # noqa
     long = _obj(
         [
             (str(t) + _SIGNATURE.format(company=c) + " " + "-" * 128)[: int(n)]
-            for t, c, n in zip(base_title, company, rng.integers(110, 129, idx.size), strict=True)
+            for t, c, n in zip(base_title, company, s.rng.integers(110, 129, idx.size), strict=True)
         ]
     )
     con["Title"][idx] = long
-    c_taken[idx] = True
-    add(
-        "salesforce",
-        "Contact",
-        con["Id"][idx],
-        "overlong_string",
-        _obj([f"Title is {len(v)} characters" for v in long]),
-    )
-    idx = _pick(rng, ~c_taken, RATES[("Contact", "control_characters")], n_con)
-    con["LastName"][idx] = _with_control(rng, con["LastName"][idx])
-    c_taken[idx] = True
-    add(
-        "salesforce",
-        "Contact",
-        con["Id"][idx],
-        "control_characters",
-        _obj([f"LastName {v!r} holds a control character" for v in con["LastName"][idx]]),
-    )
-    _created_after_modified(rng, "Contact", con, ~c_taken, now, dirt, c_taken)
+    return idx, _obj([f"Title is {len(v)} characters" for v in long])
 
-    # Opportunities.
-    status = meta["status"]
-    stale = np.flatnonzero((status == 3) & ~o_taken)
-    o_taken[stale] = True
-    add(
-        "salesforce",
-        "Opportunity",
-        opp["Id"][stale],
-        "stale_open_deal",
-        _obj(
-            [
-                f"open at {s!r}, CloseDate {d} is {(now - c) // DAY} days past"
-                for s, d, c in zip(
-                    opp["StageName"][stale],
-                    _dates(opp["CloseDate"][stale]),
-                    opp["CloseDate"][stale],
-                    strict=True,
-                )
-            ]
-        ),
+
+def _sf_stale(s: _Seeding, d: _Defect) -> np.ndarray:
+    return np.flatnonzero((s.ctx["status"] == 3) & ~s.taken["Opportunity"])
+
+
+def _sf_stale_open_deal(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    opp, close = s.records["Opportunity"], s.records["Opportunity"]["CloseDate"][idx]
+    return idx, _obj(
+        [
+            f"open at {st!r}, CloseDate {day} is {(s.now - c) // DAY} days past"
+            for st, day, c in zip(opp["StageName"][idx], _dates(close), close, strict=True)
+        ]
     )
-    idx = _pick(rng, ~o_taken, RATES[("Opportunity", "soft_deleted")], n_opp)
-    t = opp["LastModifiedDate"][idx] + (
-        (now - 60 - opp["LastModifiedDate"][idx]) * rng.random(idx.size)
-    ).astype(np.int64)
-    opp["IsDeleted"][idx] = True
-    opp["LastModifiedDate"][idx] = opp["SystemModstamp"][idx] = t
-    o_taken[idx] = True
-    add("salesforce", "Opportunity", opp["Id"][idx], "soft_deleted", "deleted")
-    # Never an account's first deal nor a won one (renewals follow wins), so every account's
-    # story still starts with New Business and renews what it bought.
-    first_deal = np.zeros(n_opp, bool)
+
+
+def _sf_not_first_nor_won(s: _Seeding) -> np.ndarray:
+    """Never an account's first deal nor a won one (renewals follow wins), so every account's
+    story still starts with New Business and renews what it bought."""
+    opp, o_acc = s.records["Opportunity"], s.ctx["o_acc"]
+    first_deal = np.zeros(o_acc.size, bool)
     by_account = np.lexsort((opp["CreatedDate"], o_acc))
     first_deal[by_account[_group_first(o_acc[by_account])]] = True
-    idx = _pick(
-        rng,
-        ~o_taken & ~first_deal & ~opp["IsWon"],
-        RATES[("Opportunity", "orphan_opportunity")],
-        n_opp,
-    )
-    ghost = sf_ids("Account", ORPHAN_SERIAL_BASE + 1_000_000 + rng.integers(0, 1_000_000, idx.size))
-    opp["AccountId"][idx] = ghost
-    o_taken[idx] = True
-    add(
-        "salesforce",
-        "Opportunity",
-        opp["Id"][idx],
-        "orphan_opportunity",
-        "AccountId " + ghost + " does not exist",
-    )
-    last_row = h_last  # per opportunity (opportunities and history share the deal index)
-    idx = _pick(rng, ~o_taken, RATES[("Opportunity", "unknown_stage")], n_opp)
+    return ~first_deal & ~opp["IsWon"]
+
+
+def _set_last(s: _Seeding, obj: str, field: str, idx: np.ndarray, value: np.ndarray) -> None:
+    """Set a deal field and its last history row (the record equals its last row)."""
+    s.records[obj][field][idx] = value
+    s.ctx["history"][field][s.ctx["h_last"][idx]] = value
+
+
+def _sf_unknown_stage(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    opp = s.records["Opportunity"]
     state = np.where(opp["IsWon"][idx], 1, np.where(opp["IsClosed"][idx], 2, 0))
     new_stage = _obj(
         [
-            _UNKNOWN_STAGES[s][j % len(_UNKNOWN_STAGES[s])]
-            for s, j in zip(state, rng.integers(0, 12, idx.size), strict=True)
+            _UNKNOWN_STAGES[st][j % len(_UNKNOWN_STAGES[st])]
+            for st, j in zip(state, s.rng.integers(0, 12, idx.size), strict=True)
         ]
     )
-    opp["StageName"][idx] = new_stage
-    hist["StageName"][last_row[idx]] = new_stage
-    o_taken[idx] = True
-    add(
-        "salesforce",
-        "Opportunity",
-        opp["Id"][idx],
-        "unknown_stage",
-        _obj([f"StageName {v!r} is not in the sales process" for v in new_stage]),
+    _set_last(s, d.obj, "StageName", idx, new_stage)
+    return idx, _texts("StageName {!r} is not in the sales process", new_stage)
+
+
+def _negative(s: _Seeding, amount: np.ndarray) -> np.ndarray:
+    return -amount
+
+
+def _absurd(options: tuple[float, ...]) -> Callable[[_Seeding, np.ndarray], np.ndarray]:
+    def make(s: _Seeding, amount: np.ndarray) -> np.ndarray:
+        return _choice(s.rng, options, amount.size).astype(np.float64)
+
+    return make
+
+
+def _amount(field: str, make: Callable[[_Seeding, np.ndarray], np.ndarray]) -> Inject:
+    """Replace the deal's amount `field` by `make(amount)` (history included)."""
+
+    def inject(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+        value = make(s, s.records[d.obj][field][idx])
+        _set_last(s, d.obj, field, idx, value)
+        return idx, _obj([f"{field} {v:,.2f}" for v in value])
+
+    return inject
+
+
+def _sf_probability(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    value = _choice(s.rng, (150.0, -5.0, 110.0, 999.0, -1.0), idx.size).astype(np.float64)
+    _set_last(s, d.obj, "Probability", idx, value)
+    return idx, _obj([f"Probability {v:g}" for v in value])
+
+
+def _sf_closed_flag_mismatch(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    opp = s.records["Opportunity"]
+    won = opp["IsWon"][idx]
+    opp["IsWon"][idx[won]] = False  # Closed Won but not won
+    opp["IsClosed"][idx[~won]] = ~opp["IsClosed"][idx[~won]]  # open closed / lost open
+    return idx, _obj(
+        [
+            f"StageName {st!r} but IsClosed={c}, IsWon={w}"
+            for st, c, w in zip(
+                opp["StageName"][idx], opp["IsClosed"][idx], opp["IsWon"][idx], strict=True
+            )
+        ]
     )
-    for kind, make in (
-        ("negative_amount", lambda a, r: -a),
-        (
-            "absurd_amount",
-            lambda a, r: _choice(
-                r, (1e12, 999_999_999_999.0, 123_456_789_012.0, 5e11), a.size
-            ).astype(np.float64),
-        ),
-    ):
-        idx = _pick(rng, ~o_taken, RATES[("Opportunity", kind)], n_opp)
-        value = make(opp["Amount"][idx], rng)
-        opp["Amount"][idx] = value
-        hist["Amount"][last_row[idx]] = value
-        o_taken[idx] = True
-        add(
-            "salesforce",
-            "Opportunity",
-            opp["Id"][idx],
-            kind,
-            _obj([f"Amount {v:,.2f}" for v in value]),
-        )
-    idx = _pick(rng, ~o_taken, RATES[("Opportunity", "probability_out_of_range")], n_opp)
-    value = _choice(rng, (150.0, -5.0, 110.0, 999.0, -1.0), idx.size).astype(np.float64)
-    opp["Probability"][idx] = value
-    hist["Probability"][last_row[idx]] = value
-    o_taken[idx] = True
-    add(
-        "salesforce",
-        "Opportunity",
-        opp["Id"][idx],
-        "probability_out_of_range",
-        _obj([f"Probability {v:g}" for v in value]),
-    )
-    idx = _pick(rng, ~o_taken, RATES[("Opportunity", "closed_flag_mismatch")], n_opp)
-    won_rows = opp["IsWon"][idx]
-    opp["IsWon"][idx[won_rows]] = False  # Closed Won but not won
-    opp["IsClosed"][idx[~won_rows]] = ~opp["IsClosed"][idx[~won_rows]]  # open closed / lost open
-    o_taken[idx] = True
-    add(
-        "salesforce",
-        "Opportunity",
-        opp["Id"][idx],
-        "closed_flag_mismatch",
-        _obj(
-            [
-                f"StageName {s!r} but IsClosed={c}, IsWon={w}"
-                for s, c, w in zip(
-                    opp["StageName"][idx], opp["IsClosed"][idx], opp["IsWon"][idx], strict=True
-                )
-            ]
-        ),
-    )
-    idx = _pick(rng, ~o_taken & ~opp["IsClosed"], RATES[("Opportunity", "future_date")], n_opp)
+
+
+def _sf_open(s: _Seeding) -> np.ndarray:
+    return ~s.records["Opportunity"]["IsClosed"]
+
+
+def _sf_future_close(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
     far_days = np.array(
-        list(_choice(rng, ("2099-12-31", "2098-06-30", "2999-01-01", "2100-01-01"), idx.size)),
+        list(_choice(s.rng, ("2099-12-31", "2098-06-30", "2999-01-01", "2100-01-01"), idx.size)),
         dtype="datetime64[D]",
     )
     far = far_days.astype(np.int64) * DAY
-    opp["CloseDate"][idx] = far
-    hist["CloseDate"][last_row[idx]] = far
-    o_taken[idx] = True
-    add(
-        "salesforce",
+    _set_last(s, d.obj, "CloseDate", idx, far)
+    return idx, _obj([f"CloseDate {day}" for day in _dates(far)])
+
+
+def _sf_has_website(s: _Seeding) -> np.ndarray:
+    return s.records["Account"]["Website"] != None  # noqa: E711
+
+
+# Structural kinds first (merges, duplicates, deletes with their cascade), then per object.
+SF_DEFECTS: tuple[_Defect, ...] = (
+    _Defect(
+        "Account",
+        "merged",
+        _sf_account_merged,
+        pick=lambda s, d: np.flatnonzero(s.records["Account"]["IsDeleted"]),
+    ),
+    _Defect(
+        "Account",
+        "duplicate_account",
+        _sf_duplicate_account,
+        pick=lambda s, d: np.flatnonzero(s.ctx["is_dup"]),
+    ),
+    _Defect("Account", "soft_deleted", _sf_account_deleted, where=_sf_prospect),
+    _Defect("Contact", "soft_deleted", _sf_deleted_with_account, pick=_sf_cascade),
+    _Defect("Opportunity", "soft_deleted", _sf_deleted_with_account, pick=_sf_cascade),
+    _Defect("Account", "missing_account_name", _sf_placeholder_name),
+    _Defect("Account", "malformed_domain", _sf_malformed_website, where=_sf_has_website),
+    _Defect("Account", "control_characters", _sf_control_characters("Name")),
+    _Defect("Account", "created_after_modified", _sf_created_after_modified),
+    _Defect("Contact", "merged", _sf_contact_merged, pick=_sf_contact_merge_pick),
+    _Defect("Contact", "soft_deleted", _sf_deleted),
+    _Defect("Contact", "orphan_contact", _sf_orphan(ORPHAN_SERIAL_BASE)),
+    _Defect("Contact", "bad_email", _sf_bad_email, where=_sf_has_email),
+    _Defect("Contact", "duplicate_email", _sf_duplicate_email, where=_sf_has_email, share=2),
+    _Defect("Contact", "overlong_string", _sf_overlong_title),
+    _Defect("Contact", "control_characters", _sf_control_characters("LastName")),
+    _Defect("Contact", "created_after_modified", _sf_created_after_modified),
+    _Defect("Opportunity", "stale_open_deal", _sf_stale_open_deal, pick=_sf_stale),
+    _Defect("Opportunity", "soft_deleted", _sf_deleted),
+    _Defect(
         "Opportunity",
-        opp["Id"][idx],
-        "future_date",
-        _obj([f"CloseDate {d}" for d in _dates(far)]),
+        "orphan_opportunity",
+        _sf_orphan(ORPHAN_SERIAL_BASE + 1_000_000),
+        where=_sf_not_first_nor_won,
+    ),
+    _Defect("Opportunity", "unknown_stage", _sf_unknown_stage),
+    _Defect("Opportunity", "negative_amount", _amount("Amount", _negative)),
+    _Defect(
+        "Opportunity",
+        "absurd_amount",
+        _amount("Amount", _absurd((1e12, 999_999_999_999.0, 123_456_789_012.0, 5e11))),
+    ),
+    _Defect("Opportunity", "probability_out_of_range", _sf_probability),
+    _Defect("Opportunity", "closed_flag_mismatch", _sf_closed_flag_mismatch),
+    _Defect("Opportunity", "future_date", _sf_future_close, where=_sf_open),
+)
+
+
+def _salesforce_dirt(
+    rng: np.random.Generator, sf: dict[str, Any], meta: dict[str, Any], now: int, dirt: _Dirt
+) -> None:
+    """Seed the Salesforce defects in place (`SF_DEFECTS`) and list each one in `dirt`."""
+    acc, con, opp, hist = sf["account"], sf["contact"], sf["opportunity"], sf["history"]
+    records = {"Account": acc, "Contact": con, "Opportunity": opp}
+    taken = {
+        "Account": acc["IsDeleted"].copy(),  # merged-away rows carry `merged` ...
+        "Contact": np.zeros(con["Id"].size, bool),
+        "Opportunity": np.zeros(opp["Id"].size, bool),
+    }
+    taken["Account"][meta["n_base"] :] = True  # ... twins duplicate_account / merged
+    s = _Seeding(
+        "salesforce",
+        rng,
+        now,
+        records,
+        {obj: cols["Id"] for obj, cols in records.items()},
+        taken,
+        {**meta, "history": hist},
     )
+    _seed_defects(s, SF_DEFECTS, dirt)
+    meta["bad_site"] = s.ctx["bad_site"]
     opp["ExpectedRevenue"] = opp["Amount"] * opp["Probability"] / 100.0
     # History of deleted opportunities is in the recycle bin with them.
     h_opp = meta["h_deal"]
     gone_h = opp["IsDeleted"][h_opp]
     hist["IsDeleted"][gone_h] = True
     hist["SystemModstamp"][gone_h] = opp["SystemModstamp"][h_opp[gone_h]]
-    meta["c_taken"], meta["o_taken"], meta["a_taken"] = c_taken, o_taken, a_taken
-
-
-def _created_after_modified(
-    rng: np.random.Generator,
-    obj: str,
-    cols: dict[str, Any],
-    eligible: np.ndarray,
-    now: int,
-    dirt: _Dirt,
-    taken: np.ndarray,
-) -> None:
-    """CreatedDate after LastModifiedDate (clock-skewed import)."""
-    idx = _pick(rng, eligible, RATES[(obj, "created_after_modified")], cols["Id"].size)
-    lmd = cols["LastModifiedDate"][idx]
-    gap = np.minimum(_days(rng.uniform(1, 30, idx.size)), (now - lmd) // 2)
-    cols["CreatedDate"][idx] = lmd + np.maximum(gap, 1)
-    taken[idx] = True
-    dirt.add(
-        "salesforce",
-        obj,
-        cols["Id"][idx],
-        "created_after_modified",
-        _obj([f"CreatedDate is {g // 3600} h after LastModifiedDate" for g in gap]),
+    meta["c_taken"], meta["o_taken"], meta["a_taken"] = (
+        taken["Contact"],
+        taken["Opportunity"],
+        taken["Account"],
     )
 
 
@@ -2226,41 +2273,16 @@ def _hubspot(
     }
     co_archived = np.zeros(n_co, bool)
     co_archived_at = np.full(n_co, NAT)
-    co_taken = np.zeros(n_co, bool)  # carries a defect kind
-    co_taken[:n_sh] = True  # ... or is overlap truth, which stays live with a sound domain
-    co_defect = np.zeros(n_co, bool)
-    idx = _pick(r_co, ~co_taken, RATES[("companies", "soft_deleted")], n_co)
-    co_archived[idx] = True
-    co_archived_at[idx] = updated[idx] + ((now - 30 - updated[idx]) * r_co.random(idx.size)).astype(
-        np.int64
-    )
-    updated[idx] = co_archived_at[idx]
-    co_taken[idx] = co_defect[idx] = True
-    dirt.add("hubspot", "companies", co_id[idx], "soft_deleted", "archived")
-    idx = _pick(r_co, ~co_taken, RATES[("companies", "missing_account_name")], n_co)
-    company["name"][idx] = None
-    co_taken[idx] = co_defect[idx] = True
-    dirt.add("hubspot", "companies", co_id[idx], "missing_account_name", "name is empty")
-    idx = _pick(r_co, ~co_taken, RATES[("companies", "malformed_domain")], n_co)
-    forms = r_co.integers(0, len(_MALFORMED_WEBSITES), idx.size)
-    company["domain"][idx] = _obj(
-        [_MALFORMED_WEBSITES[f](d) for f, d in zip(forms, base_domain[idx], strict=True)]
-    )
-    company["website"][idx] = None
-    co_taken[idx] = co_defect[idx] = True
-    dirt.add(
-        "hubspot",
-        "companies",
-        co_id[idx],
-        "malformed_domain",
-        _obj([f"domain {v!r} is not a valid domain" for v in company["domain"][idx]]),
-    )
-    # Merges: survivors may be overlap companies (merging keeps the survivor's values).
-    survivors = _pick(r_co, ~co_defect, co_absorbed.size / max(1, n_co), n_co)
-    survivors = survivors[: co_absorbed.size]
-    merged_ids = _split_absorbed(co_absorbed, survivors.size)
-    company["hs_merged_object_ids"][survivors] = merged_ids
-    dirt.add("hubspot", "companies", co_id[survivors], "merged", "absorbed " + _obj(merged_ids))
+    co_record = {
+        "props": company,
+        "updated": updated,
+        "archived": co_archived,
+        "archived_at": co_archived_at,
+        "absorbed": co_absorbed,
+        "base_domain": base_domain,
+    }
+    # the shared companies are overlap truth: they stay live with a sound domain
+    _hubspot_dirt(r_co, now, "companies", co_id, co_record, n_sh, HS_COMPANY_DEFECTS, dirt)
 
     # Contacts.
     con = sf["contact"]
@@ -2338,39 +2360,15 @@ def _hubspot(
     }
     ct_archived = np.zeros(n_ct, bool)
     ct_archived_at = np.full(n_ct, NAT)
-    ct_taken = np.zeros(n_ct, bool)
-    ct_taken[:n_mir] = True  # mirrored contacts stay clean (they are the overlap truth)
-    ct_defect = np.zeros(n_ct, bool)
-    has_mail = email != None  # noqa: E711
-    idx = _pick(r_ct, ~ct_taken, RATES[("contacts", "soft_deleted")], n_ct)
-    ct_archived[idx] = True
-    ct_archived_at[idx] = ct_updated[idx] + (
-        (now - 30 - ct_updated[idx]) * r_ct.random(idx.size)
-    ).astype(np.int64)
-    ct_updated[idx] = ct_archived_at[idx]
-    ct_taken[idx] = ct_defect[idx] = True
-    dirt.add("hubspot", "contacts", ct_id[idx], "soft_deleted", "archived")
-    idx = _pick(r_ct, ~ct_taken & has_mail, RATES[("contacts", "bad_email")], n_ct)
-    forms = r_ct.integers(0, len(_BAD_EMAIL_FORMS), idx.size)
-    parts = [e.split("@", 1) for e in email[idx]]
-    contact["email"][idx] = _obj(
-        [_BAD_EMAIL_FORMS[f](p[0], p[1]) for f, p in zip(forms, parts, strict=True)]
-    )
-    ct_taken[idx] = ct_defect[idx] = True
-    dirt.add(
-        "hubspot",
-        "contacts",
-        ct_id[idx],
-        "bad_email",
-        _obj([f"email {v!r} is not a valid address" for v in contact["email"][idx]]),
-    )
-    bounced = ~ct_taken & has_mail & (r_ct.random(n_ct) < 0.005)
-    contact["hs_email_bad_address"][bounced] = True
-    survivors = _pick(r_ct, ~ct_defect, ct_absorbed.size / max(1, n_ct), n_ct)
-    survivors = survivors[: ct_absorbed.size]
-    merged_ids = _split_absorbed(ct_absorbed, survivors.size)
-    contact["hs_merged_object_ids"][survivors] = merged_ids
-    dirt.add("hubspot", "contacts", ct_id[survivors], "merged", "absorbed " + _obj(merged_ids))
+    ct_record = {
+        "props": contact,
+        "updated": ct_updated,
+        "archived": ct_archived,
+        "archived_at": ct_archived_at,
+        "absorbed": ct_absorbed,
+    }
+    # mirrored contacts are overlap truth and stay clean
+    _hubspot_dirt(r_ct, now, "contacts", ct_id, ct_record, n_mir, HS_CONTACT_DEFECTS, dirt)
 
     # Deals.
     deals_out = _hs_deals(
@@ -2427,6 +2425,142 @@ def _split_absorbed(absorbed: np.ndarray, n_survivors: int) -> np.ndarray:
     return out
 
 
+# -- HubSpot defects -----------------------------------------------------------------------
+
+
+def _hs_archived(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    """Archive at a random moment after the last change (which the archiving then is)."""
+    rec = s.records[d.obj]
+    updated = rec["updated"]
+    rec["archived"][idx] = True
+    rec["archived_at"][idx] = updated[idx] + (
+        (s.now - 30 - updated[idx]) * s.rng.random(idx.size)
+    ).astype(np.int64)
+    updated[idx] = rec["archived_at"][idx]
+    return idx, "archived"
+
+
+def _hs_merge_pick(s: _Seeding, d: _Defect) -> np.ndarray:
+    """Survivors: any record without a defect kind (overlap truth too: merging keeps the
+    survivor's values), one per absorbed id at most."""
+    rec, taken = s.records[d.obj], s.taken[d.obj]
+    absorbed = rec["absorbed"]
+    n = taken.size
+    survivors = _pick(s.rng, ~taken | rec["truth"], absorbed.size / max(1, n), n)
+    return survivors[: absorbed.size]
+
+
+def _hs_merged(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    rec = s.records[d.obj]
+    merged_ids = _split_absorbed(rec["absorbed"], idx.size)
+    rec["props"]["hs_merged_object_ids"][idx] = merged_ids
+    return idx, "absorbed " + _obj(merged_ids)
+
+
+def _hs_nameless(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    s.records["companies"]["props"]["name"][idx] = None
+    return idx, "name is empty"
+
+
+def _hs_malformed_domain(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    rec = s.records["companies"]
+    props = rec["props"]
+    forms = s.rng.integers(0, len(_MALFORMED_WEBSITES), idx.size)
+    props["domain"][idx] = _obj(
+        [_MALFORMED_WEBSITES[f](d) for f, d in zip(forms, rec["base_domain"][idx], strict=True)]
+    )
+    props["website"][idx] = None
+    return idx, _texts("domain {!r} is not a valid domain", props["domain"][idx])
+
+
+def _hs_has_email(s: _Seeding) -> np.ndarray:
+    return s.records["contacts"]["props"]["email"] != None  # noqa: E711
+
+
+def _hs_bad_email(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    """Malformed addresses; besides them HubSpot flags a few sound ones that bounced
+    (`hs_email_bad_address`, not a defect kind)."""
+    props, taken = s.records["contacts"]["props"], s.taken["contacts"]
+    has_mail = _hs_has_email(s)
+    forms = s.rng.integers(0, len(_BAD_EMAIL_FORMS), idx.size)
+    parts = [e.split("@", 1) for e in props["email"][idx]]
+    props["email"][idx] = _obj(
+        [_BAD_EMAIL_FORMS[f](p[0], p[1]) for f, p in zip(forms, parts, strict=True)]
+    )
+    taken[idx] = True
+    bounced = ~taken & has_mail & (s.rng.random(taken.size) < 0.005)
+    props["hs_email_bad_address"][bounced] = True
+    return idx, _texts("email {!r} is not a valid address", props["email"][idx])
+
+
+def _hs_stale(s: _Seeding, d: _Defect) -> np.ndarray:
+    return np.flatnonzero((s.records["deals"]["status"] == 3) & ~s.taken["deals"])
+
+
+def _hs_stale_open_deal(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    rec = s.records["deals"]
+    close = rec["closedate"][idx]
+    return idx, _obj(
+        [
+            f"open at {st!r}, closedate {day} is {(s.now - c) // DAY} days past"
+            for st, day, c in zip(rec["dealstage"][idx], _dates(close), close, strict=True)
+        ]
+    )
+
+
+def _hs_unknown_stage(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    new_stage = _choice(s.rng, _HS_UNKNOWN_STAGES, idx.size)
+    _set_last(s, d.obj, "dealstage", idx, new_stage)
+    return idx, _texts("dealstage {!r} is not a stage of pipeline 'default'", new_stage)
+
+
+def _hs_no_close_date(s: _Seeding, d: _Defect, idx: np.ndarray) -> tuple[np.ndarray, Detail]:
+    rec = s.records["deals"]
+    rec["closedate"][idx] = NAT
+    rec["drop_close"][idx] = True  # and no closedate history either
+    return idx, "closedate is empty"
+
+
+HS_COMPANY_DEFECTS: tuple[_Defect, ...] = (
+    _Defect("companies", "soft_deleted", _hs_archived),
+    _Defect("companies", "missing_account_name", _hs_nameless),
+    _Defect("companies", "malformed_domain", _hs_malformed_domain),
+    _Defect("companies", "merged", _hs_merged, pick=_hs_merge_pick),
+)
+HS_CONTACT_DEFECTS: tuple[_Defect, ...] = (
+    _Defect("contacts", "soft_deleted", _hs_archived),
+    _Defect("contacts", "bad_email", _hs_bad_email, where=_hs_has_email),
+    _Defect("contacts", "merged", _hs_merged, pick=_hs_merge_pick),
+)
+HS_DEAL_DEFECTS: tuple[_Defect, ...] = (
+    _Defect("deals", "stale_open_deal", _hs_stale_open_deal, pick=_hs_stale),
+    _Defect("deals", "soft_deleted", _hs_archived),
+    _Defect("deals", "unknown_stage", _hs_unknown_stage),
+    _Defect("deals", "negative_amount", _amount("amount", _negative)),
+    _Defect("deals", "absurd_amount", _amount("amount", _absurd((1e12, 999_999_999_999.0, 5e11)))),
+    _Defect("deals", "missing_close_date", _hs_no_close_date),
+)
+
+
+def _hubspot_dirt(
+    rng: np.random.Generator,
+    now: int,
+    obj: str,
+    ids: np.ndarray,
+    record: dict[str, Any],
+    clean: int,
+    table: tuple[_Defect, ...],
+    dirt: _Dirt,
+    ctx: dict[str, Any] | None = None,
+) -> None:
+    """Seed one HubSpot object's defects (`table`) in place; its first `clean` records are
+    overlap truth and get no kind (but may survive a merge)."""
+    truth = np.arange(ids.size) < clean
+    record["truth"] = truth
+    s = _Seeding("hubspot", rng, now, {obj: record}, {obj: ids}, {obj: truth.copy()}, ctx or {})
+    _seed_defects(s, table, dirt)
+
+
 def _hs_deals(
     rng: np.random.Generator,
     now: int,
@@ -2467,63 +2601,26 @@ def _hs_deals(
     updated = np.maximum(updated, deals.last)
     archived = np.zeros(n, bool)
     archived_at = np.full(n, NAT)
-    taken = np.zeros(n, bool)
     h_deal, h_t = deals.h_deal, deals.h_t
-    h_last = np.flatnonzero(_group_last(h_deal))
     history_stage = _HS_STAGE_IDS[deals.h_code].copy()
     history_amount = deals.h_amount.copy()
     history_close = deals.h_close.copy()
     drop_close = np.zeros(n, bool)
-    stale = np.flatnonzero(deals.status == 3)
-    taken[stale] = True
-    dirt.add(
-        "hubspot",
-        "deals",
-        deal_id[stale],
-        "stale_open_deal",
-        _obj(
-            [
-                f"open at {s!r}, closedate {d} is {(now - c) // DAY} days past"
-                for s, d, c in zip(stage_id[stale], _dates(close[stale]), close[stale], strict=True)
-            ]
-        ),
-    )
-    idx = _pick(rng, ~taken, RATES[("deals", "soft_deleted")], n)
-    archived[idx] = True
-    archived_at[idx] = updated[idx] + ((now - 30 - updated[idx]) * rng.random(idx.size)).astype(
-        np.int64
-    )
-    updated[idx] = archived_at[idx]
-    taken[idx] = True
-    dirt.add("hubspot", "deals", deal_id[idx], "soft_deleted", "archived")
-    idx = _pick(rng, ~taken, RATES[("deals", "unknown_stage")], n)
-    new_stage = _choice(rng, _HS_UNKNOWN_STAGES, idx.size)
-    stage_id[idx] = new_stage
-    history_stage[h_last[idx]] = new_stage
-    taken[idx] = True
-    dirt.add(
-        "hubspot",
-        "deals",
-        deal_id[idx],
-        "unknown_stage",
-        _obj([f"dealstage {v!r} is not a stage of pipeline 'default'" for v in new_stage]),
-    )
-    for kind in ("negative_amount", "absurd_amount"):
-        idx = _pick(rng, ~taken, RATES[("deals", kind)], n)
-        value = (
-            -amount[idx]
-            if kind == "negative_amount"
-            else _choice(rng, (1e12, 999_999_999_999.0, 5e11), idx.size).astype(np.float64)
-        )
-        amount[idx] = value
-        history_amount[h_last[idx]] = value
-        taken[idx] = True
-        dirt.add("hubspot", "deals", deal_id[idx], kind, _obj([f"amount {v:,.2f}" for v in value]))
-    idx = _pick(rng, ~taken, RATES[("deals", "missing_close_date")], n)
-    close[idx] = NAT
-    drop_close[idx] = True
-    taken[idx] = True
-    dirt.add("hubspot", "deals", deal_id[idx], "missing_close_date", "closedate is empty")
+    record = {
+        "updated": updated,
+        "archived": archived,
+        "archived_at": archived_at,
+        "dealstage": stage_id,
+        "amount": amount,
+        "closedate": close,
+        "drop_close": drop_close,
+        "status": deals.status,
+    }
+    last_rows = {
+        "history": {"dealstage": history_stage, "amount": history_amount},
+        "h_last": np.flatnonzero(_group_last(h_deal)),
+    }
+    _hubspot_dirt(rng, now, "deals", deal_id, record, 0, HS_DEAL_DEFECTS, dirt, last_rows)
     closed_flag = np.where(np.isin(stage_id, _HS_STAGE_IDS), _HS_STAGE_CLOSED[code], False)
     won_flag = np.where(np.isin(stage_id, _HS_STAGE_IDS), _HS_STAGE_WON[code], False)
     name = co_name[d_co]
