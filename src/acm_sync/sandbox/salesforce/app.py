@@ -41,14 +41,15 @@ from acm_sync.sandbox.salesforce.auth import (
     token_endpoint,
 )
 from acm_sync.sandbox.salesforce.bulk1 import Bulk1
+from acm_sync.sandbox.salesforce.calls import MAX_VERSION, MIN_VERSION, Call, allow, api_versions
 from acm_sync.sandbox.salesforce.common import (
     SfError,
     error_response,
     json_response,
     not_found,
 )
+from acm_sync.sandbox.salesforce.cursors import Cursors
 from acm_sync.sandbox.salesforce.org import Org, RecordFailed
-from acm_sync.sandbox.salesforce.rest import Cursors
 from acm_sync.sandbox.salesforce.schema import SOBJECTS
 from acm_sync.sandbox.salesforce.wire import CanonicalHeaders
 
@@ -59,69 +60,7 @@ __all__ = ["SalesforceCredentials", "SalesforceSandbox", "create_app", "error_re
 
 log = logging.getLogger(__name__)
 
-MIN_VERSION, MAX_VERSION = 31, 62
 _VERSION = re.compile(r"^v(\d{2})\.0$")
-_SEASONS = ("Summer", "Winter", "Spring")
-
-
-def api_versions() -> list[dict[str, str]]:
-    """GET /services/data/: the versions this org answers, oldest first."""
-    out = []
-    for v in range(MIN_VERSION, MAX_VERSION + 1):
-        k = v - MIN_VERSION  # v31.0 was Summer '14
-        out.append(
-            {
-                "label": f"{_SEASONS[k % 3]} '{14 + (k + 2) // 3:02d}",
-                "url": f"/services/data/v{v}.0",
-                "version": f"{v}.0",
-            }
-        )
-    return out
-
-
-class Call:
-    """One authenticated REST / Bulk request, as the handlers see it."""
-
-    def __init__(self, request: Request, version: str, parts: list[str], session: Session):
-        self.request = request
-        self.version = version
-        self.parts = parts
-        self.session = session
-        self.pretty = request.headers.get("x-prettyprint", "") not in ("", "0", "false")
-
-    @property
-    def method(self) -> str:
-        return self.request.method
-
-    @property
-    def user_id(self) -> str:
-        return self.session.user_id
-
-    @property
-    def prefix(self) -> str:
-        return f"/services/data/v{self.version}"
-
-    async def json_body(self) -> Any:
-        body = await self.request.body()
-        if not body.strip():
-            raise SfError(400, "JSON_PARSER_ERROR", "The request body is empty.")
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise SfError(400, "JSON_PARSER_ERROR", f"Unexpected character: {exc}") from None
-
-    def respond(self, data: Any, status: int = 200) -> Response:
-        return json_response(data, status, pretty=self.pretty)
-
-
-def allow(call: Call, *methods: str) -> None:
-    if call.method not in methods:
-        raise SfError(
-            405,
-            "METHOD_NOT_ALLOWED",
-            f"HTTP Method '{call.method}' not allowed. Allowed are {','.join(methods)}",
-            headers={"Allow": ", ".join(methods)},
-        )
 
 
 class SalesforceSandbox:

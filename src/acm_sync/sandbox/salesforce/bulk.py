@@ -18,19 +18,18 @@ import gzip
 import io
 import itertools
 import secrets
+import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.responses import Response
 
+from acm_sync.sandbox.salesforce.calls import Call, SandboxState, allow
 from acm_sync.sandbox.salesforce.common import RecordError, SfError, not_found
 from acm_sync.sandbox.salesforce.ids import POD, case_safe_suffix
 from acm_sync.sandbox.salesforce.org import WriteOp, field_list
 from acm_sync.sandbox.salesforce.schema import SOBJECTS, SObject, sobject
 from acm_sync.sandbox.salesforce.soql import SoqlError, compile_soql
-
-if TYPE_CHECKING:
-    from acm_sync.sandbox.salesforce.app import Call, SalesforceSandbox
 
 DEFAULT_PAGE = 50_000  # rows per results page when maxRecords is absent
 DELIMITERS = {
@@ -104,9 +103,7 @@ def _format(payload: dict[str, Any]) -> tuple[str, str]:
     return delimiter, line_ending
 
 
-async def handle(app: SalesforceSandbox, call: Call) -> Response:
-    from acm_sync.sandbox.salesforce.app import allow
-
+async def handle(app: SandboxState, call: Call) -> Response:
     parts = call.parts
     if len(parts) < 2 or parts[1] not in ("ingest", "query"):
         raise not_found()
@@ -145,7 +142,7 @@ async def handle(app: SalesforceSandbox, call: Call) -> Response:
     raise not_found()
 
 
-def _list(app: SalesforceSandbox, call: Call, kind: str) -> Response:
+def _list(app: SandboxState, call: Call, kind: str) -> Response:
     params = call.request.query_params
     jobs = [_public(j) for j in app.org.jobs(kind)]
     if state := params.get("state"):
@@ -158,7 +155,7 @@ def _list(app: SalesforceSandbox, call: Call, kind: str) -> Response:
 # -- ingest -------------------------------------------------------------------------------------
 
 
-async def _create_ingest(app: SalesforceSandbox, call: Call) -> Response:
+async def _create_ingest(app: SandboxState, call: Call) -> Response:
     payload = await call.json_body()
     if not isinstance(payload, dict):
         raise SfError(400, "JSON_PARSER_ERROR", "The job definition must be a JSON object")
@@ -215,7 +212,7 @@ async def _create_ingest(app: SalesforceSandbox, call: Call) -> Response:
     return call.respond(_create_info(info))
 
 
-async def _upload(app: SalesforceSandbox, call: Call, info: dict[str, Any]) -> Response:
+async def _upload(app: SandboxState, call: Call, info: dict[str, Any]) -> Response:
     if info["state"] != "Open":
         raise SfError(
             409,
@@ -240,9 +237,7 @@ async def _upload(app: SalesforceSandbox, call: Call, info: dict[str, Any]) -> R
     return Response(status_code=201)
 
 
-async def _set_state(
-    app: SalesforceSandbox, call: Call, kind: str, info: dict[str, Any]
-) -> Response:
+async def _set_state(app: SandboxState, call: Call, kind: str, info: dict[str, Any]) -> Response:
     payload = await call.json_body()
     state = payload.get("state") if isinstance(payload, dict) else None
     current = info["state"]
@@ -269,7 +264,7 @@ async def _set_state(
     raise SfError(400, "INVALIDJOBSTATE", f"Invalid job state change: {state}")
 
 
-def _fail(app: SalesforceSandbox, info: dict[str, Any], message: str, upload: bytes) -> None:
+def _fail(app: SandboxState, info: dict[str, Any], message: str, upload: bytes) -> None:
     info["state"] = "Failed"
     info["errorMessage"] = message
     info["systemModstamp"] = app.org.now()
@@ -324,10 +319,8 @@ def _key_column(info: dict[str, Any]) -> str | None:
     return "Id" if operation in ("update", "delete", "hardDelete") else None
 
 
-def _process_ingest(app: SalesforceSandbox, call: Call, info: dict[str, Any]) -> None:
+def _process_ingest(app: SandboxState, call: Call, info: dict[str, Any]) -> None:
     """Run a closed ingest job: check the CSV, then write it in chunks, streaming results."""
-    import time
-
     started = time.perf_counter()
     upload = app.org.blob(info["id"], "upload")
     if not upload:
@@ -412,7 +405,7 @@ def _ingest_op(
     return WriteOp(kind, sobj, record_id or None, values, source="csv")
 
 
-def _ingest_results(app: SalesforceSandbox, info: dict[str, Any], name: str) -> Response:
+def _ingest_results(app: SandboxState, info: dict[str, Any], name: str) -> Response:
     if info["state"] not in _FINAL:
         raise SfError(
             400,
@@ -434,7 +427,7 @@ def _ingest_results(app: SalesforceSandbox, info: dict[str, Any], name: str) -> 
 # -- query --------------------------------------------------------------------------------------
 
 
-async def _create_query(app: SalesforceSandbox, call: Call) -> Response:
+async def _create_query(app: SandboxState, call: Call) -> Response:
     payload = await call.json_body()
     if not isinstance(payload, dict):
         raise SfError(400, "JSON_PARSER_ERROR", "The job definition must be a JSON object")
@@ -522,7 +515,7 @@ def _encode_locator(offset: int) -> str:
     return base64.b64encode(str(offset).encode()).decode().rstrip("=")
 
 
-def _query_results(app: SalesforceSandbox, call: Call, info: dict[str, Any]) -> Response:
+def _query_results(app: SandboxState, call: Call, info: dict[str, Any]) -> Response:
     if info["state"] != "JobComplete":
         raise SfError(
             400,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import array
 import secrets
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.sax.saxutils import escape
 
 import orjson
@@ -32,13 +32,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from acm_sync.sandbox.salesforce.bulk import compound_refusal
+from acm_sync.sandbox.salesforce.calls import MAX_VERSION, MIN_VERSION, SandboxState
 from acm_sync.sandbox.salesforce.ids import POD, case_safe_suffix
 from acm_sync.sandbox.salesforce.org import field_list
 from acm_sync.sandbox.salesforce.schema import SOBJECTS
 from acm_sync.sandbox.salesforce.soql import SoqlError, compile_soql
-
-if TYPE_CHECKING:
-    from acm_sync.sandbox.salesforce.app import SalesforceSandbox
 
 NS = "http://www.force.com/2009/06/asyncapi/dataload"
 JSON_TYPE = "application/json"
@@ -140,12 +138,10 @@ def _is_json(request: Request) -> bool:
 class Bulk1:
     """Bulk API 1.0 query jobs over one org (jobs and results kept in the org's database)."""
 
-    def __init__(self, app: SalesforceSandbox) -> None:
+    def __init__(self, app: SandboxState) -> None:
         self.app = app
 
     async def handle(self, request: Request, version: str, parts: list[str]) -> Response:
-        from acm_sync.sandbox.salesforce.app import MAX_VERSION, MIN_VERSION
-
         as_json = _is_json(request)
         try:
             try:

@@ -3,27 +3,21 @@
 
 from __future__ import annotations
 
-import array
 import re
-import secrets
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.responses import Response
 
 from acm_sync.sandbox.salesforce import describe as describing
+from acm_sync.sandbox.salesforce.calls import Call, SandboxState, allow
 from acm_sync.sandbox.salesforce.common import (
     RecordError,
     SfError,
     not_found,
     raw_json_response,
 )
-from acm_sync.sandbox.salesforce.ids import KEY_PREFIX, POD, case_safe_suffix, is_valid_id, to_18
+from acm_sync.sandbox.salesforce.ids import KEY_PREFIX, is_valid_id, to_18
 from acm_sync.sandbox.salesforce.org import (
     Result,
     TypeProblem,
@@ -35,83 +29,11 @@ from acm_sync.sandbox.salesforce.org import (
 from acm_sync.sandbox.salesforce.schema import Field, SObject, sobject
 from acm_sync.sandbox.salesforce.soql import SoqlError, compile_soql
 
-if TYPE_CHECKING:
-    from acm_sync.sandbox.salesforce.app import Call, SalesforceSandbox
-
 DEFAULT_BATCH = 2000
 MIN_BATCH = 200
 MAX_COLLECTION = 200
-CURSOR_IDLE_S = 15 * 60
-MAX_CURSOR_ROWS = 12_000_000  # rowids kept across all open cursors (8 bytes each)
-_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _LOCATOR = re.compile(r"^(01g[0-9A-Za-z]{15})-(\d{1,10})$")
 _BATCH_SIZE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
-
-
-# -- query cursors ------------------------------------------------------------------------------
-
-
-@dataclass
-class Cursor:
-    id: str
-    sobject: SObject
-    fields: list[Field]
-    rowids: array.array[int]
-    page_size: int
-    include_deleted: bool
-    last_used: float
-
-
-class Cursors:
-    """Open query cursors (snapshots of the selected rowids), dropped after 15 idle minutes."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock
-        self._open: OrderedDict[str, Cursor] = OrderedDict()
-        self._serial = secrets.randbelow(62**6) * 62**3
-        self._lock = threading.Lock()
-
-    def _new_id(self) -> str:
-        self._serial += 1
-        n, digits = self._serial, []
-        for _ in range(10):
-            n, r = divmod(n, 62)
-            digits.append(_B62[r])
-        id15 = "01g" + POD + "".join(reversed(digits))
-        return id15 + case_safe_suffix(id15)
-
-    def open(
-        self,
-        sobj: SObject,
-        fields: list[Field],
-        rowids: array.array[int],
-        page_size: int,
-        include_deleted: bool,
-    ) -> Cursor:
-        now = self.clock()
-        with self._lock:
-            cursor = Cursor(self._new_id(), sobj, fields, rowids, page_size, include_deleted, now)
-            self._open[cursor.id] = cursor
-            self._evict(now)
-        return cursor
-
-    def get(self, cursor_id: str) -> Cursor | None:
-        now = self.clock()
-        with self._lock:
-            self._evict(now)
-            cursor = self._open.get(cursor_id)
-            if cursor is not None:
-                cursor.last_used = now
-                self._open.move_to_end(cursor_id)
-            return cursor
-
-    def _evict(self, now: float) -> None:
-        for key in [k for k, c in self._open.items() if now - c.last_used > CURSOR_IDLE_S]:
-            del self._open[key]
-        total = sum(len(c.rowids) for c in self._open.values())
-        while total > MAX_CURSOR_ROWS and len(self._open) > 1:
-            _, oldest = self._open.popitem(last=False)
-            total -= len(oldest.rowids)
 
 
 def _batch_size(call: Call) -> int:
@@ -122,9 +44,7 @@ def _batch_size(call: Call) -> int:
     return max(MIN_BATCH, min(DEFAULT_BATCH, int(m.group(1))))
 
 
-def query(
-    app: SalesforceSandbox, call: Call, *, include_deleted: bool, locator: str | None
-) -> Response:
+def query(app: SandboxState, call: Call, *, include_deleted: bool, locator: str | None) -> Response:
     if locator is None:
         text = call.request.query_params.get("q")
         if text is None or not text.strip():
@@ -182,7 +102,7 @@ def query(
 
 
 def _page(
-    app: SalesforceSandbox,
+    app: SandboxState,
     call: Call,
     sobj: SObject,
     fields: list[Field],
@@ -309,7 +229,7 @@ def prevalidate(sobj: SObject, values: dict[str, Any]) -> None:
             raise SfError(400, "JSON_PARSER_ERROR", exc.json_message()) from None
 
 
-def _record_status(app: SalesforceSandbox, sobj: SObject, rid: str) -> str | None:
+def _record_status(app: SandboxState, sobj: SObject, rid: str) -> str | None:
     deleted = '"IsDeleted"' if sobj.field("IsDeleted") else "0"
     row = app.org.db.execute(
         f'SELECT {deleted} FROM "{sobj.name}" WHERE "Id" = ?', (rid,)
@@ -330,7 +250,7 @@ class _RecordErrors(SfError):
         return [e.rest() for e in self.errors]
 
 
-def _single_write(app: SalesforceSandbox, call: Call, op: WriteOp) -> Result:
+def _single_write(app: SandboxState, call: Call, op: WriteOp) -> Result:
     result = app.org.write(
         [op], all_or_none=True, user_id=call.user_id, reject=app.faults.take_rejection
     )[0]
@@ -341,9 +261,7 @@ def _single_write(app: SalesforceSandbox, call: Call, op: WriteOp) -> Result:
     return result
 
 
-async def sobjects(app: SalesforceSandbox, call: Call) -> Response:
-    from acm_sync.sandbox.salesforce.app import allow
-
+async def sobjects(app: SandboxState, call: Call) -> Response:
     parts = call.parts
     if len(parts) == 1:
         allow(call, "GET")
@@ -388,9 +306,7 @@ async def sobjects(app: SalesforceSandbox, call: Call) -> Response:
     raise not_found()
 
 
-async def _record(app: SalesforceSandbox, call: Call, sobj: SObject, raw_id: str) -> Response:
-    from acm_sync.sandbox.salesforce.app import allow
-
+async def _record(app: SandboxState, call: Call, sobj: SObject, raw_id: str) -> Response:
     allow(call, "GET", "PATCH", "DELETE")
     rid = _check_record_id(sobj, raw_id)
     if call.method == "GET":
@@ -419,7 +335,7 @@ async def _record(app: SalesforceSandbox, call: Call, sobj: SObject, raw_id: str
     return Response(status_code=204)
 
 
-def _changes(app: SalesforceSandbox, call: Call, sobj: SObject, *, deleted: bool) -> dict[str, Any]:
+def _changes(app: SandboxState, call: Call, sobj: SObject, *, deleted: bool) -> dict[str, Any]:
     params = call.request.query_params
     start, end = (parse_datetime(params.get(k, "")) for k in ("start", "end"))
     if start is None or end is None:
@@ -465,9 +381,7 @@ def _bool_param(value: Any) -> bool:
     return str(value).strip().lower() == "true"
 
 
-async def collections(app: SalesforceSandbox, call: Call) -> Response:
-    from acm_sync.sandbox.salesforce.app import allow
-
+async def collections(app: SandboxState, call: Call) -> Response:
     parts = call.parts
     if len(parts) == 3:
         allow(call, "GET")
@@ -580,7 +494,7 @@ def _too_many() -> SfError:
     )
 
 
-def _retrieve(app: SalesforceSandbox, call: Call, sobj: SObject) -> Response:
+def _retrieve(app: SandboxState, call: Call, sobj: SObject) -> Response:
     params = call.request.query_params
     ids = [i.strip() for i in params.get("ids", "").split(",") if i.strip()]
     if not ids:
@@ -609,7 +523,7 @@ def _retrieve(app: SalesforceSandbox, call: Call, sobj: SObject) -> Response:
 # -- limits ---------------------------------------------------------------------------------------
 
 
-def limits(app: SalesforceSandbox) -> dict[str, dict[str, int]]:
+def limits(app: SandboxState) -> dict[str, dict[str, int]]:
     used = app.org.api_used()
     maximum = app.daily_api_limit
     day_start = app.clock().astimezone(UTC).strftime("%Y-%m-%dT00:00:00.000+0000")
