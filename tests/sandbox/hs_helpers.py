@@ -27,7 +27,8 @@ import uvicorn
 
 from acm_sync.sandbox.faults import FaultInjector
 from acm_sync.sandbox.hubspot import schema
-from acm_sync.sandbox.hubspot.app import create_app, error_response
+from acm_sync.sandbox.hubspot.app import create_app
+from acm_sync.sandbox.hubspot.messages import error_response
 from acm_sync.sandbox.hubspot.store import HubSpotStore
 
 TOKEN = "pat-na1-test-0000-1111"

@@ -274,7 +274,7 @@ def _injector(vendor: str) -> FaultInjector:
         from acm_sync.sandbox.salesforce.app import error_response as sf_error
 
         return FaultInjector(error_response=sf_error)
-    from acm_sync.sandbox.hubspot.app import error_response as hs_error
+    from acm_sync.sandbox.hubspot.messages import error_response as hs_error
 
     return FaultInjector(error_response=hs_error)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,9 +35,33 @@ from acm_sync.sandbox import record_pages
 from acm_sync.sandbox.faults import ADMIN_PREFIX, FaultInjector
 from acm_sync.sandbox.hubspot import account, legacy, schema, standard
 from acm_sync.sandbox.hubspot.limits import RateLimiter
+from acm_sync.sandbox.hubspot.messages import (
+    ASSOC_MAX,
+    CATEGORY_BY_STATUS,
+    HISTORY_LIST_MAX,
+    JSON,
+    LIST_MAX,
+    OWNERS_MAX,
+    V4_BATCH_READ_MAX,
+    Handler,
+    after_param,
+    batch_inputs,
+    batch_response,
+    bool_param,
+    correlation_id,
+    error_body,
+    int_param,
+    json_response,
+    list_param,
+    no_associations,
+    object_type,
+    rate_limit_body,
+    read_body,
+    standard_error,
+    str_list,
+)
 from acm_sync.sandbox.hubspot.standard import empty_type
 from acm_sync.sandbox.hubspot.store import (
-    OBJECTS,
     HubSpotStore,
     Page,
     PropertyErrors,
@@ -47,79 +71,6 @@ from acm_sync.sandbox.hubspot.values import wire_datetime
 
 if TYPE_CHECKING:
     from acm_sync.sandbox.generator import DemoOrg
-
-JSON = "application/json;charset=utf-8"
-BATCH_MAX = 100
-V4_BATCH_READ_MAX = 1000  # HubSpot documents 1,000 inputs for v4 association batch reads
-LIST_MAX = 100
-HISTORY_LIST_MAX = 50
-ASSOC_MAX = 500
-OWNERS_MAX = 500
-CATEGORY_BY_STATUS = {
-    400: "VALIDATION_ERROR",
-    401: "INVALID_AUTHENTICATION",
-    403: "MISSING_SCOPES",
-    404: "OBJECT_NOT_FOUND",
-    405: "VALIDATION_ERROR",
-    409: "CONFLICT",
-    415: "VALIDATION_ERROR",
-    423: "LOCKED",
-    429: "RATE_LIMITS",
-}
-RATE_LIMIT_MESSAGES = {
-    "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
-    "DAILY": "You have reached your daily limit.",
-    "SECONDLY": "You have reached your secondly limit.",
-}
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type=JSON)
-
-
-def _error_body(category: str, message: str, correlation_id: str, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "status": "error",
-        "message": message,
-        "correlationId": correlation_id,
-        "category": category,
-    }
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return body
-
-
-def rate_limit_body(policy: str, correlation_id: str, portal_id: int = 46123987) -> dict[str, Any]:
-    """HubSpot's 429 body for one policy (TEN_SECONDLY_ROLLING, DAILY, SECONDLY)."""
-    group = {
-        "TEN_SECONDLY_ROLLING": f"publicapi:private-app:ten-secondly-rolling:{portal_id}",
-        "DAILY": f"publicapi:private-app:daily:{portal_id}",
-        "SECONDLY": f"publicapi:crm-search:secondly:{portal_id}",
-    }[policy]
-    return {
-        "status": "error",
-        "message": RATE_LIMIT_MESSAGES[policy],
-        "errorType": "RATE_LIMIT",
-        "correlationId": correlation_id,
-        "policyName": policy,
-        "groupName": group,
-    }
-
-
-def error_response(status: int, message: str, retry_after: float | None = None) -> Response:
-    """A HubSpot-shaped error (the FaultInjector's scripted status faults use it)."""
-    cid = str(uuid.uuid4())
-    if status == 429:
-        body = rate_limit_body("TEN_SECONDLY_ROLLING", cid)
-        if message and message != "fault injected by the sandbox":
-            body["message"] = message
-    else:
-        category = CATEGORY_BY_STATUS.get(status, "INTERNAL_ERROR" if status >= 500 else "ERROR")
-        body = _error_body(category, message, cid)
-    response = _json(body, status)
-    response.headers["X-HubSpot-Correlation-Id"] = cid
-    return response
 
 
 class _Gate:
@@ -151,7 +102,7 @@ class _Gate:
             await self._send(
                 send,
                 401,
-                _error_body(
+                error_body(
                     "INVALID_AUTHENTICATION",
                     "Authentication credentials not found. This API supports OAuth 2.0 "
                     "authentication and you can find more details at "
@@ -166,7 +117,7 @@ class _Gate:
             await self._send(
                 send,
                 401,
-                _error_body(
+                error_body(
                     "INVALID_AUTHENTICATION",
                     "The OAuth token used to make this call expired or is invalid. Authentication "
                     "failed: the access token provided is not valid for this account.",
@@ -222,104 +173,9 @@ class _Faults:
 # -- request parsing ---------------------------------------------------------------------------
 
 
-def _cid(request: Request) -> str:
-    return str(getattr(request.state, "correlation_id", "")) or str(uuid.uuid4())
-
-
-def _object_type(raw: str) -> str:
-    text = raw.strip().lower()
-    if text in OBJECTS:
-        return text
-    if text in schema.OBJECT_TYPES_BY_ID:
-        return schema.OBJECT_TYPES_BY_ID[text]
-    for plural, singular in schema.SINGULAR.items():
-        if text == singular:
-            return plural
-    raise StoreError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {raw}")
-
-
 def _association_types(request: Request) -> list[str]:
     """`associations=`: stored types; the empty standard types (tickets, …) add nothing."""
-    return [_object_type(a) for a in _list_param(request, "associations") if empty_type(a) is None]
-
-
-def _list_param(request: Request, name: str) -> list[str]:
-    out: list[str] = []
-    for value in request.query_params.getlist(name):
-        out.extend(v.strip() for v in value.split(",") if v.strip())
-    return out
-
-
-def _bool_param(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return False
-    if raw.lower() in ("true", "1"):
-        return True
-    if raw.lower() in ("false", "0", ""):
-        return False
-    raise StoreError(400, "VALIDATION_ERROR", f"Invalid value {raw!r} for {name}: true or false")
-
-
-def _int_param(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise StoreError(
-            400, "VALIDATION_ERROR", f"Invalid value {raw!r} for {name}: an integer is required"
-        ) from exc
-
-
-def _after_param(request: Request) -> int:
-    raw = request.query_params.get("after")
-    if raw is None or raw == "":
-        return 0
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise StoreError(400, "VALIDATION_ERROR", f"Invalid paging cursor after={raw!r}") from exc
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        raise StoreError(400, "VALIDATION_ERROR", "Invalid input JSON: the request body is empty")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise StoreError(400, "VALIDATION_ERROR", f"Invalid input JSON on line 1: {exc}") from exc
-    if not isinstance(data, dict):
-        raise StoreError(
-            400, "VALIDATION_ERROR", "Invalid input JSON: the request body must be a JSON object"
-        )
-    return data
-
-
-def _inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[dict[str, Any]]:
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
-        raise StoreError(
-            400, "VALIDATION_ERROR", "Invalid input JSON: `inputs` must be a list of objects"
-        )
-    if len(inputs) > limit:
-        raise StoreError(
-            400,
-            "VALIDATION_ERROR",
-            f"Batch input size {len(inputs)} exceeds the limit of {limit} inputs per request",
-            context={"inputs": [str(len(inputs))]},
-        )
-    return inputs
-
-
-def _str_list(raw: Any, what: str) -> list[str] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-        raise StoreError(400, "VALIDATION_ERROR", f"{what} must be a list of strings")
-    return raw
+    return [object_type(a) for a in list_param(request, "associations") if empty_type(a) is None]
 
 
 class HubSpotSandbox:
@@ -346,8 +202,9 @@ class HubSpotSandbox:
             try:
                 return await fn(request)
             except StoreError as exc:
-                return _json(
-                    _error_body(exc.category, exc.message, _cid(request), **exc.extra), exc.status
+                return json_response(
+                    error_body(exc.category, exc.message, correlation_id(request), **exc.extra),
+                    exc.status,
                 )
 
         return endpoint
@@ -362,33 +219,7 @@ class HubSpotSandbox:
         started: str,
         ok_status: int,
     ) -> Response:
-        body: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": started,
-            "completedAt": self._now(),
-        }
-        if errors:
-            body["numErrors"] = len(errors)
-            body["errors"] = errors
-            return _json(body, 207)
-        return _json(body, ok_status)
-
-    @staticmethod
-    def _standard_error(
-        category: str, message: str, context: dict[str, list[str]], sub_category: str | None = None
-    ) -> dict[str, Any]:
-        error: dict[str, Any] = {
-            "status": "error",
-            "category": category,
-            "message": message,
-            "context": context,
-            "errors": [],
-            "links": {},
-        }
-        if sub_category:
-            error["subCategory"] = sub_category
-        return error
+        return batch_response(results, errors, started, self._now(), ok_status)
 
     def _id_property(self, obj: str, raw: Any) -> str | None:
         """`idProperty` checked as HubSpot does: a property whose values are unique."""
@@ -453,23 +284,23 @@ class HubSpotSandbox:
     # -- objects -------------------------------------------------------------------------------
 
     async def list_objects(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
-        limit = _int_param(request, "limit", 10)
+        obj = object_type(request.path_params["objectType"])
+        limit = int_param(request, "limit", 10)
         if limit < 1:
             raise StoreError(400, "VALIDATION_ERROR", f"Invalid limit {limit}: must be >= 1")
-        history = _list_param(request, "propertiesWithHistory")
+        history = list_param(request, "propertiesWithHistory")
         limit = min(limit, HISTORY_LIST_MAX if history else LIST_MAX)
         assoc = _association_types(request)
         page = self.store.list_page(
             obj,
-            after=_after_param(request),
+            after=after_param(request),
             limit=limit,
-            properties=_list_param(request, "properties"),
+            properties=list_param(request, "properties"),
             with_history=history,
             associations=assoc,
-            archived=_bool_param(request, "archived"),
+            archived=bool_param(request, "archived"),
         )
-        return _json(self._collection(request, page))
+        return json_response(self._collection(request, page))
 
     def _collection(self, request: Request, page: Page) -> dict[str, Any]:
         out: dict[str, Any] = {"results": page.results}
@@ -483,13 +314,13 @@ class HubSpotSandbox:
         return out
 
     async def get_object(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
+        obj = object_type(request.path_params["objectType"])
         raw_id = request.path_params["objectId"]
         rid = self.store.resolve_id(
             obj,
             raw_id,
             self._id_property(obj, request.query_params.get("idProperty")),
-            archived=_bool_param(request, "archived"),
+            archived=bool_param(request, "archived"),
         )
         if rid is None:
             raise StoreError(
@@ -498,15 +329,15 @@ class HubSpotSandbox:
         records = self.store.get_records(
             obj,
             [rid],
-            properties=_list_param(request, "properties"),
-            with_history=_list_param(request, "propertiesWithHistory"),
+            properties=list_param(request, "properties"),
+            with_history=list_param(request, "propertiesWithHistory"),
             associations=_association_types(request),
         )
-        return _json(records[rid])
+        return json_response(records[rid])
 
     async def create_object(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
-        body = await _body(request)
+        obj = object_type(request.path_params["objectType"])
+        body = await read_body(request)
         values = self.store.validate(obj, body.get("properties"), creating=True)
         assoc = self._associations_input(obj, body.get("associations"))
         self.store.check_unique(obj, values)
@@ -515,11 +346,11 @@ class HubSpotSandbox:
             raise StoreError(400, rejection[0], rejection[1])
         rid = self.store.create(obj, values, assoc)
         record = self.store.get_records(obj, [rid], properties=list(values))[rid]
-        return _json(record, 201)
+        return json_response(record, 201)
 
     async def update_object(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
-        body = await _body(request)
+        obj = object_type(request.path_params["objectType"])
+        body = await read_body(request)
         rid = self.store.resolve_id(
             obj,
             request.path_params["objectId"],
@@ -536,10 +367,10 @@ class HubSpotSandbox:
             raise StoreError(400, rejection[0], rejection[1])
         self.store.update(obj, rid, values)
         self.faults.record_writes(obj, [str(rid)])
-        return _json(self.store.get_records(obj, [rid], properties=list(values))[rid])
+        return json_response(self.store.get_records(obj, [rid], properties=list(values))[rid])
 
     async def archive_object(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
+        obj = object_type(request.path_params["objectType"])
         rid = self.store.resolve_id(obj, request.path_params["objectId"])
         if rid is not None:
             rejection = self._reject(obj, str(rid))
@@ -549,8 +380,8 @@ class HubSpotSandbox:
         return Response(status_code=204)
 
     async def merge(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
-        return await self._merge(obj, await _body(request))
+        obj = object_type(request.path_params["objectType"])
+        return await self._merge(obj, await read_body(request))
 
     async def _merge(self, obj: str, body: dict[str, Any]) -> Response:
         primary, other = body.get("primaryObjectId"), body.get("objectIdToMerge")
@@ -560,22 +391,22 @@ class HubSpotSandbox:
             )
         new_id = self.store.merge(obj, primary, other)
         names = [*schema.DEFAULT_RETURNED[obj], "hs_merged_object_ids"]
-        return _json(self.store.get_records(obj, [new_id], properties=names)[new_id])
+        return json_response(self.store.get_records(obj, [new_id], properties=names)[new_id])
 
     # -- search --------------------------------------------------------------------------------
 
     async def search(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
-        page = self.store.search(obj, await _body(request))
+        obj = object_type(request.path_params["objectType"])
+        page = self.store.search(obj, await read_body(request))
         out: dict[str, Any] = {"total": page.total, "results": page.results}
         if page.next_after is not None:
             out["paging"] = {"next": {"after": page.next_after}}
-        return _json(out)
+        return json_response(out)
 
     # -- batch ---------------------------------------------------------------------------------
 
     async def batch(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
+        obj = object_type(request.path_params["objectType"])
         op = request.path_params["op"]
         handler = {
             "read": self._batch_read,
@@ -587,7 +418,7 @@ class HubSpotSandbox:
         if handler is None:
             raise StoreError(404, "OBJECT_NOT_FOUND", f"Unknown batch operation {op!r}")
         started = self._now()
-        body = await _body(request)
+        body = await read_body(request)
         if op == "read":
             return await handler(request, obj, body, started)
         with self.store.transaction():  # a batch write is all or nothing (but its 207 errors)
@@ -596,11 +427,11 @@ class HubSpotSandbox:
     async def _batch_read(
         self, request: Request, obj: str, body: dict[str, Any], started: str
     ) -> Response:
-        inputs = _inputs(body)
+        inputs = batch_inputs(body)
         id_property = self._id_property(obj, body.get("idProperty"))
-        archived = _bool_param(request, "archived")
-        properties = _str_list(body.get("properties"), "properties")
-        history = _str_list(body.get("propertiesWithHistory"), "propertiesWithHistory")
+        archived = bool_param(request, "archived")
+        properties = str_list(body.get("properties"), "properties")
+        history = str_list(body.get("propertiesWithHistory"), "propertiesWithHistory")
         found: list[int] = []
         missing: list[str] = []
         for item in inputs:
@@ -621,7 +452,7 @@ class HubSpotSandbox:
         if missing:
             singular = schema.SINGULAR[obj].upper()
             errors.append(
-                self._standard_error(
+                standard_error(
                     "OBJECT_NOT_FOUND",
                     f"Could not get some {singular} objects, they may be deleted or not exist. "
                     "Check that ids are valid.",
@@ -633,7 +464,7 @@ class HubSpotSandbox:
     async def _batch_create(
         self, request: Request, obj: str, body: dict[str, Any], started: str
     ) -> Response:
-        inputs = _inputs(body)
+        inputs = batch_inputs(body)
         prepared = []
         problems: list[tuple[str, str, str]] = []
         for item in inputs:
@@ -653,7 +484,7 @@ class HubSpotSandbox:
             if rejection is not None:
                 trace = item.get("objectWriteTraceId")
                 errors.append(
-                    self._standard_error(
+                    standard_error(
                         rejection[0],
                         rejection[1],
                         {"objectWriteTraceId": [str(trace)]} if trace else {},
@@ -671,7 +502,7 @@ class HubSpotSandbox:
     async def _batch_update(
         self, request: Request, obj: str, body: dict[str, Any], started: str
     ) -> Response:
-        inputs = _inputs(body)
+        inputs = batch_inputs(body)
         ids = [str(i.get("id")) for i in inputs]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -724,7 +555,7 @@ class HubSpotSandbox:
         errors = []
         if missing:
             errors.append(
-                self._standard_error(
+                standard_error(
                     "OBJECT_NOT_FOUND",
                     f"Could not find some {schema.SINGULAR[obj].upper()} objects, they may be "
                     "deleted or not exist. Check that ids are valid.",
@@ -732,13 +563,13 @@ class HubSpotSandbox:
                 )
             )
         for (code, message), ids in rejected.items():
-            errors.append(self._standard_error(code, message, {"ids": ids}))
+            errors.append(standard_error(code, message, {"ids": ids}))
         return errors
 
     async def _batch_upsert(
         self, request: Request, obj: str, body: dict[str, Any], started: str
     ) -> Response:
-        inputs = _inputs(body)
+        inputs = batch_inputs(body)
         prepared = []
         problems: list[tuple[str, str, str]] = []
         for item in inputs:
@@ -810,7 +641,7 @@ class HubSpotSandbox:
     async def _batch_archive(
         self, request: Request, obj: str, body: dict[str, Any], started: str
     ) -> Response:
-        inputs = _inputs(body)
+        inputs = batch_inputs(body)
         for item in inputs:
             rid = self.store.resolve_id(obj, item.get("id"))
             if rid is None:
@@ -823,35 +654,41 @@ class HubSpotSandbox:
     # -- properties ----------------------------------------------------------------------------
 
     async def properties(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
+        obj = object_type(request.path_params["objectType"])
         if request.method == "POST":
-            return _json(self.store.create_property(obj, await _body(request)).to_json(), 201)
-        props = self.store.list_properties(obj, archived=_bool_param(request, "archived"))
-        wanted = set(_list_param(request, "properties"))
-        return _json({"results": [p.to_json() for p in props if not wanted or p.name in wanted]})
+            return json_response(
+                self.store.create_property(obj, await read_body(request)).to_json(), 201
+            )
+        props = self.store.list_properties(obj, archived=bool_param(request, "archived"))
+        wanted = set(list_param(request, "properties"))
+        return json_response(
+            {"results": [p.to_json() for p in props if not wanted or p.name in wanted]}
+        )
 
     async def property(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
+        obj = object_type(request.path_params["objectType"])
         name = request.path_params["propertyName"]
         if request.method == "PATCH":
-            return _json(self.store.update_property(obj, name, await _body(request)).to_json())
+            return json_response(
+                self.store.update_property(obj, name, await read_body(request)).to_json()
+            )
         if request.method == "DELETE":
             self.store.archive_property(obj, name)
             return Response(status_code=204)
-        archived = _bool_param(request, "archived")
+        archived = bool_param(request, "archived")
         p = self.store.props[obj].get(name)
         if p is None or p.archived != archived:
             raise StoreError(
                 404, "OBJECT_NOT_FOUND", f"Unable to find property {name} on object type {obj}"
             )
-        return _json(p.to_json())
+        return json_response(p.to_json())
 
     async def property_batch(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
+        obj = object_type(request.path_params["objectType"])
         op = request.path_params["op"]
         started = self._now()
-        body = await _body(request)
-        inputs = _inputs(body)
+        body = await read_body(request)
+        inputs = batch_inputs(body)
         if op == "read":
             archived = bool(body.get("archived", False))
             results, missing = [], []
@@ -863,7 +700,7 @@ class HubSpotSandbox:
                     results.append(p.to_json())
             errors = (
                 [
-                    self._standard_error(
+                    standard_error(
                         "OBJECT_NOT_FOUND", "Unable to find some properties", {"names": missing}
                     )
                 ]
@@ -878,9 +715,7 @@ class HubSpotSandbox:
                     results.append(self.store.create_property(obj, item).to_json())
                 except StoreError as exc:
                     errors.append(
-                        self._standard_error(
-                            exc.category, exc.message, {"name": [str(item.get("name"))]}
-                        )
+                        standard_error(exc.category, exc.message, {"name": [str(item.get("name"))]})
                     )
             return self._batch(results, errors, started, 201)
         if op == "archive":
@@ -891,28 +726,28 @@ class HubSpotSandbox:
         raise StoreError(404, "OBJECT_NOT_FOUND", f"Unknown batch operation {op!r}")
 
     async def groups(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
+        obj = object_type(request.path_params["objectType"])
         if request.method == "POST":
-            return _json(self.store.create_group(obj, await _body(request)), 201)
-        return _json({"results": self.store.list_groups(obj)})
+            return json_response(self.store.create_group(obj, await read_body(request)), 201)
+        return json_response({"results": self.store.list_groups(obj)})
 
     async def group(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
+        obj = object_type(request.path_params["objectType"])
         name = request.path_params["groupName"]
         if request.method == "PATCH":
-            return _json(self.store.update_group(obj, name, await _body(request)))
+            return json_response(self.store.update_group(obj, name, await read_body(request)))
         if request.method == "DELETE":
             self.store.archive_group(obj, name)
             return Response(status_code=204)
         group = self.store.get_group(obj, name)
         if group is None:
             raise StoreError(404, "OBJECT_NOT_FOUND", f"Unable to find property group {name}")
-        return _json(group)
+        return json_response(group)
 
     # -- pipelines -----------------------------------------------------------------------------
 
     def _pipeline_object(self, request: Request) -> str:
-        obj = _object_type(request.path_params["objectType"])
+        obj = object_type(request.path_params["objectType"])
         if obj != "deals":
             raise StoreError(
                 400,
@@ -922,7 +757,7 @@ class HubSpotSandbox:
         return obj
 
     async def pipelines(self, request: Request) -> Response:
-        return _json({"results": self.store.pipelines(self._pipeline_object(request))})
+        return json_response({"results": self.store.pipelines(self._pipeline_object(request))})
 
     def _pipeline(self, request: Request) -> dict[str, Any]:
         obj = self._pipeline_object(request)
@@ -933,40 +768,40 @@ class HubSpotSandbox:
         return found[0]
 
     async def pipeline(self, request: Request) -> Response:
-        return _json(self._pipeline(request))
+        return json_response(self._pipeline(request))
 
     async def stages(self, request: Request) -> Response:
-        return _json({"results": self._pipeline(request)["stages"]})
+        return json_response({"results": self._pipeline(request)["stages"]})
 
     async def stage(self, request: Request) -> Response:
         stage_id = request.path_params["stageId"]
         for stage in self._pipeline(request)["stages"]:
             if stage["id"] == stage_id:
-                return _json(stage)
+                return json_response(stage)
         raise StoreError(404, "OBJECT_NOT_FOUND", f"Unable to find stage {stage_id}")
 
     # -- associations v4 -------------------------------------------------------------------------
 
     async def v4_associations(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
-        to_type = _object_type(request.path_params["toObjectType"])
+        obj = object_type(request.path_params["objectType"])
+        to_type = object_type(request.path_params["toObjectType"])
         rid = self.store.resolve_id(obj, request.path_params["objectId"])
-        limit = min(max(_int_param(request, "limit", ASSOC_MAX), 1), ASSOC_MAX)
+        limit = min(max(int_param(request, "limit", ASSOC_MAX), 1), ASSOC_MAX)
         if rid is None:
-            return _json({"results": []})
-        results, nxt = self.store.association_page(obj, rid, to_type, _after_param(request), limit)
+            return json_response({"results": []})
+        results, nxt = self.store.association_page(obj, rid, to_type, after_param(request), limit)
         out: dict[str, Any] = {"results": results}
         if nxt is not None:
             out["paging"] = {
                 "next": {"after": str(nxt), "link": self._paging_link(request, str(nxt))}
             }
-        return _json(out)
+        return json_response(out)
 
     async def v4_batch_read(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["fromObjectType"])
-        to_type = _object_type(request.path_params["toObjectType"])
+        obj = object_type(request.path_params["fromObjectType"])
+        to_type = object_type(request.path_params["toObjectType"])
         started = self._now()
-        inputs = _inputs(await _body(request), V4_BATCH_READ_MAX)
+        inputs = batch_inputs(await read_body(request), V4_BATCH_READ_MAX)
         results, missing = [], []
         for item in inputs:
             raw = item.get("id")
@@ -991,26 +826,14 @@ class HubSpotSandbox:
             if nxt is not None:
                 entry["paging"] = {"next": {"after": str(nxt)}}
             results.append(entry)
-        errors = []
-        for raw in missing:
-            errors.append(
-                self._standard_error(
-                    "OBJECT_NOT_FOUND",
-                    f"No {schema.SINGULAR[to_type]} is associated with "
-                    f"{schema.SINGULAR[obj]} {raw}.",
-                    {
-                        "fromObjectId": [raw],
-                        "fromObjectType": [schema.SINGULAR[obj]],
-                        "toObjectType": [schema.SINGULAR[to_type]],
-                    },
-                    sub_category="crm.associations.NO_ASSOCIATIONS_FOUND",
-                )
-            )
+        errors = [
+            no_associations(schema.SINGULAR[obj], raw, schema.SINGULAR[to_type]) for raw in missing
+        ]
         return self._batch(results, errors, started, 200)
 
     async def v4_put(self, request: Request) -> Response:
-        obj = _object_type(request.path_params["objectType"])
-        to_type = _object_type(request.path_params["toObjectType"])
+        obj = object_type(request.path_params["objectType"])
+        to_type = object_type(request.path_params["toObjectType"])
         rid = self.store.resolve_id(obj, request.path_params["objectId"])
         to_id = self.store.resolve_id(to_type, request.path_params["toObjectId"])
         if rid is None or to_id is None:
@@ -1062,7 +885,7 @@ class HubSpotSandbox:
             self.store.associate(obj, rid, to_type, to_id, int(str(spec_type)))
             if info[2]:
                 labels.append(info[2])
-        return _json(
+        return json_response(
             {
                 "fromObjectTypeId": schema.OBJECT_TYPE_IDS[obj],
                 "fromObjectId": str(rid),
@@ -1076,14 +899,14 @@ class HubSpotSandbox:
     # -- owners --------------------------------------------------------------------------------
 
     async def owners(self, request: Request) -> Response:
-        limit = min(max(_int_param(request, "limit", 100), 1), OWNERS_MAX)
+        limit = min(max(int_param(request, "limit", 100), 1), OWNERS_MAX)
         page = self.store.owners(
-            after=_after_param(request),
+            after=after_param(request),
             limit=limit,
             email=request.query_params.get("email"),
-            archived=_bool_param(request, "archived"),
+            archived=bool_param(request, "archived"),
         )
-        return _json(self._collection(request, page))
+        return json_response(self._collection(request, page))
 
     async def owner(self, request: Request) -> Response:
         raw = request.path_params["ownerId"]
@@ -1094,29 +917,29 @@ class HubSpotSandbox:
         found = self.store.owner(
             oid,
             request.query_params.get("idProperty") == "userId",
-            _bool_param(request, "archived"),
+            bool_param(request, "archived"),
         )
         if found is None:
             raise StoreError(404, "OBJECT_NOT_FOUND", f"Unable to find owner {raw}")
-        return _json(found)
+        return json_response(found)
 
     # -- admin (tests only; outside every HubSpot path) ----------------------------------------
 
     async def admin_merge(self, request: Request) -> Response:
-        body = await _body(request)
-        obj = _object_type(str(body.get("objectType", "")))
+        body = await read_body(request)
+        obj = object_type(str(body.get("objectType", "")))
         return await self._merge(obj, body)
 
     async def admin_limits(self, request: Request) -> Response:
         if request.method == "POST":
             try:
-                self.limiter.configure(await _body(request), self.token)
+                self.limiter.configure(await read_body(request), self.token)
             except (ValueError, TypeError) as exc:
                 raise StoreError(400, "VALIDATION_ERROR", str(exc)) from exc
-        return _json(self.limiter.state())
+        return json_response(self.limiter.state())
 
     async def admin_summary(self, request: Request) -> Response:
-        return _json(
+        return json_response(
             {
                 "portalId": self.store.portal_id,
                 "objects": self.store.counts(),
@@ -1130,8 +953,8 @@ class HubSpotSandbox:
         return [
             # Before the stored types' routes: the types the portal holds no records of, and the
             # legacy (v1 / v2) endpoints older connectors still call.
-            *standard.routes(self, a),
-            *legacy.routes(self, a),
+            *standard.routes(self.store, a),
+            *legacy.routes(self.store, self.token, a),
             *account.routes(self.store, self.base_url, a),
             *record_pages.hubspot_routes(self.store),
             Route(f"{v3}/objects/{{objectType}}", a(self.list_objects), methods=["GET"]),
@@ -1242,14 +1065,18 @@ def create_app(
             message = f"Method {request.method} is not allowed on {request.url.path}"
         else:
             message = f"No endpoint at {request.method} {request.url.path}"
-        body = _error_body(
-            CATEGORY_BY_STATUS.get(exc.status_code, "OBJECT_NOT_FOUND"), message, _cid(request)
+        body = error_body(
+            CATEGORY_BY_STATUS.get(exc.status_code, "OBJECT_NOT_FOUND"),
+            message,
+            correlation_id(request),
         )
-        return _json(body, exc.status_code)
+        return json_response(body, exc.status_code)
 
     async def server_error(request: Request, exc: Exception) -> Response:
-        body = _error_body("INTERNAL_ERROR", f"internal error: {type(exc).__name__}", _cid(request))
-        return _json(body, 500)
+        body = error_body(
+            "INTERNAL_ERROR", f"internal error: {type(exc).__name__}", correlation_id(request)
+        )
+        return json_response(body, 500)
 
     app = Starlette(
         routes=sandbox.routes(),

@@ -25,21 +25,25 @@ archived records are left out, as in v3 lists.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from acm_sync.sandbox.hubspot.messages import (
+    Handler,
+    bool_param,
+    int_param,
+    json_response,
+    list_param,
+    object_type,
+)
 from acm_sync.sandbox.hubspot.standard import empty_type, standard_properties
-from acm_sync.sandbox.hubspot.store import PropDef, StoreError
+from acm_sync.sandbox.hubspot.store import HubSpotStore, PropDef, StoreError, _table
 
-if TYPE_CHECKING:
-    from acm_sync.sandbox.hubspot.app import HubSpotSandbox
-
-Handler = Callable[[Request], Awaitable[Response]]
 PAGED_DEFAULT, PAGED_MAX = 100, 250
 TOKEN_INFO_PREFIX = "/oauth/v1/access-tokens/"
 _LAST_MODIFIED = ("hs_lastmodifieddate", "lastmodifieddate")
@@ -107,31 +111,23 @@ def v1_property(p: PropDef) -> dict[str, Any]:
 class Legacy:
     """The v1 / v2 handlers over one sandbox portal."""
 
-    def __init__(self, sandbox: HubSpotSandbox) -> None:
-        self.sandbox = sandbox
-        self.store = sandbox.store
+    def __init__(self, store: HubSpotStore, token: str) -> None:
+        self.store = store
+        self.token = token
 
     # -- helpers -------------------------------------------------------------------------------
 
     def _json(self, data: Any, status: int = 200) -> Response:
-        from acm_sync.sandbox.hubspot.app import _json
-
-        return _json(data, status)
+        return json_response(data, status)
 
     def _params(self, request: Request, name: str) -> list[str]:
-        from acm_sync.sandbox.hubspot.app import _list_param
-
-        return _list_param(request, name)
+        return list_param(request, name)
 
     def _bool(self, request: Request, name: str) -> bool:
-        from acm_sync.sandbox.hubspot.app import _bool_param
-
-        return _bool_param(request, name)
+        return bool_param(request, name)
 
     def _int(self, request: Request, name: str, default: int) -> int:
-        from acm_sync.sandbox.hubspot.app import _int_param
-
-        return _int_param(request, name, default)
+        return int_param(request, name, default)
 
     def _v1_value(self, obj: str, name: str, value: str) -> str:
         p = self.store.prop(obj, name)
@@ -194,8 +190,6 @@ class Legacy:
         return [p.name for p in self.store.list_properties(obj)]
 
     def _page_ids(self, obj: str, offset: int, limit: int) -> tuple[list[int], bool]:
-        from acm_sync.sandbox.hubspot.store import _table
-
         with self.store.lock:
             rows = self.store.conn.execute(
                 f"SELECT id FROM {_table(obj)} WHERE archived = 0 AND merged_into IS NULL "
@@ -250,19 +244,11 @@ class Legacy:
     # -- properties ----------------------------------------------------------------------------
 
     def _properties_of(self, raw: str) -> list[dict[str, Any]]:
-        from acm_sync.sandbox.hubspot.app import _object_type
-
         empty = empty_type(raw)
         if empty is not None:
-            created = self.store.now()
-            with self.store.lock:
-                row = self.store.conn.execute(
-                    "SELECT value FROM meta WHERE key='created_at'"
-                ).fetchone()
-            if row:
-                created = str(row[0])
+            created = self.store.portal_created_at()
             return [v1_property(p) for p in standard_properties(empty, created)]
-        obj = _object_type(raw)
+        obj = object_type(raw)
         return [v1_property(p) for p in self.store.list_properties(obj)]
 
     async def properties(self, request: Request) -> Response:
@@ -414,7 +400,7 @@ class Legacy:
 
     async def access_token(self, request: Request) -> Response:
         token = request.path_params["token"]
-        if token != self.sandbox.token:
+        if token != self.token:
             raise StoreError(404, "OBJECT_NOT_FOUND", "The access token is not valid or expired")
         return self._json(
             {
@@ -444,8 +430,8 @@ class Legacy:
         )
 
 
-def routes(sandbox: HubSpotSandbox, api: Callable[[Handler], Handler]) -> list[Route]:
-    legacy = Legacy(sandbox)
+def routes(store: HubSpotStore, token: str, api: Callable[[Handler], Handler]) -> list[Route]:
+    legacy = Legacy(store, token)
     return [
         Route("/properties/v1/{objectType}/properties", api(legacy.properties), methods=["GET"]),
         Route("/properties/v2/{objectType}/properties", api(legacy.properties), methods=["GET"]),

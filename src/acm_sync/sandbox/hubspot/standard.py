@@ -22,18 +22,28 @@ so: the sandbox does not emulate these types, and a silent success would be a li
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from acm_sync.sandbox.hubspot.store import PropDef, StoreError
-
-if TYPE_CHECKING:
-    from acm_sync.sandbox.hubspot.app import HubSpotSandbox
+from acm_sync.sandbox.hubspot import schema
+from acm_sync.sandbox.hubspot.messages import (
+    V4_BATCH_READ_MAX,
+    Handler,
+    batch_inputs,
+    batch_response,
+    json_response,
+    list_param,
+    no_associations,
+    read_body,
+    standard_error,
+)
+from acm_sync.sandbox.hubspot.store import HubSpotStore, PropDef, StoreError
+from acm_sync.sandbox.hubspot.values import wire_datetime
 
 # name → (objectTypeId or None, singular). Ids from HubSpot's object type id table.
 EMPTY_TYPES: dict[str, tuple[str | None, str]] = {
@@ -145,12 +155,7 @@ def standard_properties(obj: str, created_at: str) -> list[PropDef]:
     return props
 
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
 def _singular(raw: str) -> str:
-    from acm_sync.sandbox.hubspot import schema
-
     obj = empty_type(raw)
     if obj is not None:
         return EMPTY_TYPES[obj][1]
@@ -158,69 +163,29 @@ def _singular(raw: str) -> str:
     return schema.SINGULAR.get(text, text)
 
 
-class _Helpers:
-    """The app's request / response helpers (imported late: the app imports this module)."""
-
-    def __init__(self, sandbox: HubSpotSandbox) -> None:
-        self.store = sandbox.store
-        self.sandbox = sandbox
-
-    def json(self, data: Any, status: int = 200) -> Response:
-        from acm_sync.sandbox.hubspot.app import _json
-
-        return _json(data, status)
-
-    async def body(self, request: Request) -> dict[str, Any]:
-        from acm_sync.sandbox.hubspot.app import _body
-
-        return await _body(request)
-
-    def inputs(self, body: dict[str, Any], limit: int | None = None) -> list[dict[str, Any]]:
-        from acm_sync.sandbox.hubspot.app import BATCH_MAX, _inputs
-
-        return _inputs(body, limit or BATCH_MAX)
-
-    def list_param(self, request: Request, name: str) -> list[str]:
-        from acm_sync.sandbox.hubspot.app import _list_param
-
-        return _list_param(request, name)
-
-    def standard_error(
-        self, category: str, message: str, context: dict[str, list[str]], sub: str | None = None
-    ) -> dict[str, Any]:
-        return self.sandbox._standard_error(category, message, context, sub)
-
-    def batch_response(
-        self, results: list[dict[str, Any]], errors: list[dict[str, Any]], ok: int
-    ) -> Response:
-        now = self.sandbox._now()
-        return self.sandbox._batch(results, errors, now, ok)
-
-    def created_at(self) -> str:
-        with self.store.lock:
-            row = self.store.conn.execute(
-                "SELECT value FROM meta WHERE key='created_at'"
-            ).fetchone()
-        return str(row[0]) if row else self.store.now()
-
-    def check_search_body(self, body: dict[str, Any]) -> None:
-        limit = body.get("limit", 10)
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 200:
-            raise StoreError(
-                400,
-                "VALIDATION_ERROR",
-                f"Invalid limit {limit!r}: the search API returns at most 200 results a page",
-            )
-        for key in ("filterGroups", "filters", "sorts", "properties"):
-            if key in body and not isinstance(body[key], list):
-                raise StoreError(400, "VALIDATION_ERROR", f"{key} must be a list")
+def _check_search_body(body: dict[str, Any]) -> None:
+    """The request is checked as for a stored type (limit, filters' shape)."""
+    limit = body.get("limit", 10)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 200:
+        raise StoreError(
+            400,
+            "VALIDATION_ERROR",
+            f"Invalid limit {limit!r}: the search API returns at most 200 results a page",
+        )
+    for key in ("filterGroups", "filters", "sorts", "properties"):
+        if key in body and not isinstance(body[key], list):
+            raise StoreError(400, "VALIDATION_ERROR", f"{key} must be a list")
 
 
 class EmptyTypes:
     """Handlers for the empty standard types, bound to one sandbox portal."""
 
-    def __init__(self, sandbox: HubSpotSandbox) -> None:
-        self.sandbox = _Helpers(sandbox)
+    def __init__(self, store: HubSpotStore) -> None:
+        self.store = store
+
+    def _batch(self, errors: list[dict[str, Any]]) -> Response:
+        started = wire_datetime(self.store.now()) or ""
+        return batch_response([], errors, started, wire_datetime(self.store.now()) or "", 200)
 
     def _obj(self, request: Request, key: str = "objectType") -> str:
         obj = empty_type(request.path_params[key])
@@ -239,14 +204,14 @@ class EmptyTypes:
         obj = self._obj(request)
         if request.method != "GET":
             raise self._refuse(obj)
-        return self.sandbox.json({"results": []})
+        return json_response({"results": []})
 
     async def search(self, request: Request) -> Response:
         self._obj(request)
-        body = await self.sandbox.body(request)
+        body = await read_body(request)
         # The request is checked as for a stored type (limit, after, filters' shape).
-        self.sandbox.check_search_body(body)
-        return self.sandbox.json({"total": 0, "results": []})
+        _check_search_body(body)
+        return json_response({"total": 0, "results": []})
 
     async def get_object(self, request: Request) -> Response:
         obj = self._obj(request)
@@ -263,20 +228,20 @@ class EmptyTypes:
         obj = self._obj(request)
         if request.path_params["op"] != "read":
             raise self._refuse(obj)
-        body = await self.sandbox.body(request)
-        ids = [str(i.get("id")) for i in self.sandbox.inputs(body)]
-        error = self.sandbox.standard_error(
+        body = await read_body(request)
+        ids = [str(i.get("id")) for i in batch_inputs(body)]
+        error = standard_error(
             "OBJECT_NOT_FOUND", "Could not get some " + obj + " objects", {"ids": ids}
         )
-        return self.sandbox.batch_response([], [error] if ids else [], 200)
+        return self._batch([error] if ids else [])
 
     async def properties(self, request: Request) -> Response:
         obj = self._obj(request)
         if request.method != "GET":
             raise self._refuse(obj)
-        wanted = set(self.sandbox.list_param(request, "properties"))
-        props = standard_properties(obj, self.sandbox.created_at())
-        return self.sandbox.json(
+        wanted = set(list_param(request, "properties"))
+        props = standard_properties(obj, self.store.portal_created_at())
+        return json_response(
             {"results": [p.to_json() for p in props if not wanted or p.name in wanted]}
         )
 
@@ -285,9 +250,9 @@ class EmptyTypes:
         if request.method != "GET":
             raise self._refuse(obj)
         name = request.path_params["propertyName"]
-        for p in standard_properties(obj, self.sandbox.created_at()):
+        for p in standard_properties(obj, self.store.portal_created_at()):
             if p.name == name:
-                return self.sandbox.json(p.to_json())
+                return json_response(p.to_json())
         raise StoreError(
             404, "OBJECT_NOT_FOUND", f"Unable to find property {name} on object type {obj}"
         )
@@ -297,7 +262,7 @@ class EmptyTypes:
         if request.method != "GET":
             raise self._refuse(obj)
         group = _group(obj)
-        return self.sandbox.json(
+        return json_response(
             {
                 "results": [
                     {
@@ -311,33 +276,21 @@ class EmptyTypes:
         )
 
     async def v4_associations(self, request: Request) -> Response:
-        return self.sandbox.json({"results": []})
+        return json_response({"results": []})
 
     async def v4_batch_read(self, request: Request) -> Response:
         from_type = request.path_params["fromObjectType"]
         to_type = request.path_params["toObjectType"]
-        body = await self.sandbox.body(request)
-        from acm_sync.sandbox.hubspot.app import V4_BATCH_READ_MAX
-
-        inputs = self.sandbox.inputs(body, V4_BATCH_READ_MAX)
+        body = await read_body(request)
+        inputs = batch_inputs(body, V4_BATCH_READ_MAX)
         errors = [
-            self.sandbox.standard_error(
-                "OBJECT_NOT_FOUND",
-                f"No {_singular(to_type)} is associated with {_singular(from_type)} "
-                f"{item.get('id')}.",
-                {
-                    "fromObjectId": [str(item.get("id"))],
-                    "fromObjectType": [_singular(from_type)],
-                    "toObjectType": [_singular(to_type)],
-                },
-                "crm.associations.NO_ASSOCIATIONS_FOUND",
-            )
+            no_associations(_singular(from_type), str(item.get("id")), _singular(to_type))
             for item in inputs
         ]
-        return self.sandbox.batch_response([], errors, 200)
+        return self._batch(errors)
 
     async def schemas(self, request: Request) -> Response:
-        return self.sandbox.json({"results": []})
+        return json_response({"results": []})
 
     async def schema(self, request: Request) -> Response:
         raise StoreError(
@@ -348,9 +301,9 @@ class EmptyTypes:
         )
 
 
-def routes(sandbox: HubSpotSandbox, api: Callable[[Handler], Handler]) -> list[Route]:
+def routes(store: HubSpotStore, api: Callable[[Handler], Handler]) -> list[Route]:
     """Routes for the empty standard types; they go before the stored types' routes."""
-    e = EmptyTypes(sandbox)
+    e = EmptyTypes(store)
     v3, v4 = "/crm/v3", "/crm/v4"
     t = "{objectType:hs_empty}"
     any_method = ["GET", "POST", "PATCH", "PUT", "DELETE"]

@@ -283,6 +283,12 @@ class HubSpotStore:
     def now(self) -> str:
         return iso_ms(self.clock())
 
+    def portal_created_at(self) -> str:
+        """When the portal was created (the standard types' properties date from then)."""
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='created_at'").fetchone()
+        return str(row[0]) if row else self.now()
+
     def _create_schema(self) -> None:
         c = self.conn
         now = self.now()

@@ -1,0 +1,238 @@
+"""Request parsing and response shapes every HubSpot handler shares (app.py, standard.py,
+legacy.py): HubSpot's error and batch bodies, query parameters, JSON bodies, batch inputs.
+
+The handler modules import this, never the app that routes to them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from acm_sync.sandbox.hubspot import schema
+from acm_sync.sandbox.hubspot.store import OBJECTS, StoreError
+
+JSON = "application/json;charset=utf-8"
+BATCH_MAX = 100
+V4_BATCH_READ_MAX = 1000  # HubSpot documents 1,000 inputs for v4 association batch reads
+LIST_MAX = 100
+HISTORY_LIST_MAX = 50
+ASSOC_MAX = 500
+OWNERS_MAX = 500
+CATEGORY_BY_STATUS = {
+    400: "VALIDATION_ERROR",
+    401: "INVALID_AUTHENTICATION",
+    403: "MISSING_SCOPES",
+    404: "OBJECT_NOT_FOUND",
+    405: "VALIDATION_ERROR",
+    409: "CONFLICT",
+    415: "VALIDATION_ERROR",
+    423: "LOCKED",
+    429: "RATE_LIMITS",
+}
+RATE_LIMIT_MESSAGES = {
+    "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
+    "DAILY": "You have reached your daily limit.",
+    "SECONDLY": "You have reached your secondly limit.",
+}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=JSON)
+
+
+def error_body(category: str, message: str, correlation_id: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "error",
+        "message": message,
+        "correlationId": correlation_id,
+        "category": category,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def rate_limit_body(policy: str, correlation_id: str, portal_id: int = 46123987) -> dict[str, Any]:
+    """HubSpot's 429 body for one policy (TEN_SECONDLY_ROLLING, DAILY, SECONDLY)."""
+    group = {
+        "TEN_SECONDLY_ROLLING": f"publicapi:private-app:ten-secondly-rolling:{portal_id}",
+        "DAILY": f"publicapi:private-app:daily:{portal_id}",
+        "SECONDLY": f"publicapi:crm-search:secondly:{portal_id}",
+    }[policy]
+    return {
+        "status": "error",
+        "message": RATE_LIMIT_MESSAGES[policy],
+        "errorType": "RATE_LIMIT",
+        "correlationId": correlation_id,
+        "policyName": policy,
+        "groupName": group,
+    }
+
+
+def error_response(status: int, message: str, retry_after: float | None = None) -> Response:
+    """A HubSpot-shaped error (the FaultInjector's scripted status faults use it)."""
+    cid = str(uuid.uuid4())
+    if status == 429:
+        body = rate_limit_body("TEN_SECONDLY_ROLLING", cid)
+        if message and message != "fault injected by the sandbox":
+            body["message"] = message
+    else:
+        category = CATEGORY_BY_STATUS.get(status, "INTERNAL_ERROR" if status >= 500 else "ERROR")
+        body = error_body(category, message, cid)
+    response = json_response(body, status)
+    response.headers["X-HubSpot-Correlation-Id"] = cid
+    return response
+
+
+def correlation_id(request: Request) -> str:
+    return str(getattr(request.state, "correlation_id", "")) or str(uuid.uuid4())
+
+
+def object_type(raw: str) -> str:
+    text = raw.strip().lower()
+    if text in OBJECTS:
+        return text
+    if text in schema.OBJECT_TYPES_BY_ID:
+        return schema.OBJECT_TYPES_BY_ID[text]
+    for plural, singular in schema.SINGULAR.items():
+        if text == singular:
+            return plural
+    raise StoreError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {raw}")
+
+
+def list_param(request: Request, name: str) -> list[str]:
+    out: list[str] = []
+    for value in request.query_params.getlist(name):
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return out
+
+
+def bool_param(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0", ""):
+        return False
+    raise StoreError(400, "VALIDATION_ERROR", f"Invalid value {raw!r} for {name}: true or false")
+
+
+def int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise StoreError(
+            400, "VALIDATION_ERROR", f"Invalid value {raw!r} for {name}: an integer is required"
+        ) from exc
+
+
+def after_param(request: Request) -> int:
+    raw = request.query_params.get("after")
+    if raw is None or raw == "":
+        return 0
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise StoreError(400, "VALIDATION_ERROR", f"Invalid paging cursor after={raw!r}") from exc
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        raise StoreError(400, "VALIDATION_ERROR", "Invalid input JSON: the request body is empty")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise StoreError(400, "VALIDATION_ERROR", f"Invalid input JSON on line 1: {exc}") from exc
+    if not isinstance(data, dict):
+        raise StoreError(
+            400, "VALIDATION_ERROR", "Invalid input JSON: the request body must be a JSON object"
+        )
+    return data
+
+
+def batch_inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[dict[str, Any]]:
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
+        raise StoreError(
+            400, "VALIDATION_ERROR", "Invalid input JSON: `inputs` must be a list of objects"
+        )
+    if len(inputs) > limit:
+        raise StoreError(
+            400,
+            "VALIDATION_ERROR",
+            f"Batch input size {len(inputs)} exceeds the limit of {limit} inputs per request",
+            context={"inputs": [str(len(inputs))]},
+        )
+    return inputs
+
+
+def str_list(raw: Any, what: str) -> list[str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise StoreError(400, "VALIDATION_ERROR", f"{what} must be a list of strings")
+    return raw
+
+
+def standard_error(
+    category: str, message: str, context: dict[str, list[str]], sub_category: str | None = None
+) -> dict[str, Any]:
+    """One entry of a batch answer's `errors`."""
+    error: dict[str, Any] = {
+        "status": "error",
+        "category": category,
+        "message": message,
+        "context": context,
+        "errors": [],
+        "links": {},
+    }
+    if sub_category:
+        error["subCategory"] = sub_category
+    return error
+
+
+def no_associations(from_type: str, from_id: str, to_type: str) -> dict[str, Any]:
+    """The batch error for a record with no associations of `to_type` (singular names)."""
+    return standard_error(
+        "OBJECT_NOT_FOUND",
+        f"No {to_type} is associated with {from_type} {from_id}.",
+        {
+            "fromObjectId": [from_id],
+            "fromObjectType": [from_type],
+            "toObjectType": [to_type],
+        },
+        sub_category="crm.associations.NO_ASSOCIATIONS_FOUND",
+    )
+
+
+def batch_response(
+    results: list[dict[str, Any]],
+    errors: list[dict[str, Any]],
+    started: str,
+    completed: str,
+    ok_status: int,
+) -> Response:
+    """A batch answer: `ok_status` when every input succeeded, 207 with `errors` otherwise."""
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started,
+        "completedAt": completed,
+    }
+    if errors:
+        body["numErrors"] = len(errors)
+        body["errors"] = errors
+        return json_response(body, 207)
+    return json_response(body, ok_status)
