@@ -221,4 +221,4 @@ def serve(db_path: Path, seed: Any = None, tier: str = "professional") -> Iterat
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        app.state.hubspot.store.close()
+        app.state.hubspot.store.db.close()

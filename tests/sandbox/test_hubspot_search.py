@@ -25,7 +25,7 @@ def hs_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         seed=synthetic_org(companies=200, contacts_per=1, deals_per=2),
     ) as run:
         # Cheap bulk fixture: contacts written straight into the store, one a minute from T0.
-        run.store.insert_records(
+        run.store.seeder.insert_records(
             "contacts",
             (
                 {

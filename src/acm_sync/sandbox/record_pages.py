@@ -86,7 +86,7 @@ def hubspot_routes(store: Any) -> list[Route]:
     async def view(request: Request) -> HTMLResponse:
         type_id, raw = request.path_params["object_type_id"], request.path_params["object_id"]
         obj = _HUBSPOT_TYPES.get(type_id)
-        if obj is None or str(request.path_params["portal_id"]) != str(store.portal_id):
+        if obj is None or str(request.path_params["portal_id"]) != str(store.db.portal_id):
             return _not_found("HubSpot", type_id, raw)
         rid = store.resolve_id(obj, raw)
         if rid is None:

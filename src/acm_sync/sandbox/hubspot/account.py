@@ -37,7 +37,7 @@ def details(portal_id: int, base_url: str) -> dict[str, Any]:
 def routes(store: Any, base_url: str, api: Callable[[Handler], Handler]) -> list[Route]:
     async def account_details(request: Request) -> Response:
         return Response(
-            orjson.dumps(details(store.portal_id, base_url)), media_type="application/json"
+            orjson.dumps(details(store.db.portal_id, base_url)), media_type="application/json"
         )
 
     return [Route(PATH, api(account_details), methods=["GET"])]

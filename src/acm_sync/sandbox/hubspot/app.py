@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from acm_sync.sandbox import record_pages
 from acm_sync.sandbox.faults import ADMIN_PREFIX, FaultInjector
 from acm_sync.sandbox.hubspot import account, legacy, schema, standard
+from acm_sync.sandbox.hubspot.errors import str_list
 from acm_sync.sandbox.hubspot.limits import RateLimiter
 from acm_sync.sandbox.hubspot.messages import (
     ASSOC_MAX,
@@ -58,7 +59,6 @@ from acm_sync.sandbox.hubspot.messages import (
     rate_limit_body,
     read_body,
     standard_error,
-    str_list,
 )
 from acm_sync.sandbox.hubspot.standard import empty_type
 from acm_sync.sandbox.hubspot.store import (
@@ -210,7 +210,7 @@ class HubSpotSandbox:
         return endpoint
 
     def _now(self) -> str:
-        return wire_datetime(self.store.now()) or ""
+        return wire_datetime(self.store.db.now()) or ""
 
     def _batch(
         self,
@@ -227,7 +227,7 @@ class HubSpotSandbox:
             return None
         if not isinstance(raw, str):
             raise StoreError(400, "VALIDATION_ERROR", "idProperty must be a property name")
-        definition = self.store.prop(obj, raw)
+        definition = self.store.catalog.prop(obj, raw)
         if definition is None:
             raise StoreError(
                 400, "VALIDATION_ERROR", f"Unable to find property {raw} for idProperty"
@@ -338,9 +338,9 @@ class HubSpotSandbox:
     async def create_object(self, request: Request) -> Response:
         obj = object_type(request.path_params["objectType"])
         body = await read_body(request)
-        values = self.store.validate(obj, body.get("properties"), creating=True)
+        values = self.store.validator.validate(obj, body.get("properties"), creating=True)
         assoc = self._associations_input(obj, body.get("associations"))
-        self.store.check_unique(obj, values)
+        self.store.validator.check_unique(obj, values)
         rejection = self._reject(obj, None)
         if rejection is not None:
             raise StoreError(400, rejection[0], rejection[1])
@@ -360,8 +360,8 @@ class HubSpotSandbox:
             raise StoreError(
                 404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric."
             )
-        values = self.store.validate(obj, body.get("properties"), creating=False)
-        self.store.check_unique(obj, values, exclude_id=rid)
+        values = self.store.validator.validate(obj, body.get("properties"), creating=False)
+        self.store.validator.check_unique(obj, values, exclude_id=rid)
         rejection = self._reject(obj, str(rid))
         if rejection is not None:
             raise StoreError(400, rejection[0], rejection[1])
@@ -397,7 +397,7 @@ class HubSpotSandbox:
 
     async def search(self, request: Request) -> Response:
         obj = object_type(request.path_params["objectType"])
-        page = self.store.search(obj, await read_body(request))
+        page = self.store.search.run(obj, await read_body(request))
         out: dict[str, Any] = {"total": page.total, "results": page.results}
         if page.next_after is not None:
             out["paging"] = {"next": {"after": page.next_after}}
@@ -421,7 +421,7 @@ class HubSpotSandbox:
         body = await read_body(request)
         if op == "read":
             return await handler(request, obj, body, started)
-        with self.store.transaction():  # a batch write is all or nothing (but its 207 errors)
+        with self.store.db.transaction():  # a batch write is all or nothing (but its 207 errors)
             return await handler(request, obj, body, started)
 
     async def _batch_read(
@@ -469,15 +469,15 @@ class HubSpotSandbox:
         problems: list[tuple[str, str, str]] = []
         for item in inputs:
             try:
-                values = self.store.validate(obj, item.get("properties"), creating=True)
+                values = self.store.validator.validate(obj, item.get("properties"), creating=True)
             except PropertyErrors as exc:
                 problems.extend(exc.problems)
                 continue
             prepared.append((item, values, self._associations_input(obj, item.get("associations"))))
         if problems:
-            raise PropertyErrors(self.store.portal_id, problems)
+            raise PropertyErrors(self.store.db.portal_id, problems)
         for _item, values, _assoc in prepared:
-            self.store.check_unique(obj, values)
+            self.store.validator.check_unique(obj, values)
         results, errors, created = [], [], []
         for item, values, assoc in prepared:
             rejection = self._reject(obj, None)
@@ -516,12 +516,15 @@ class HubSpotSandbox:
         for item in inputs:
             try:
                 prepared.append(
-                    (item, self.store.validate(obj, item.get("properties"), creating=False))
+                    (
+                        item,
+                        self.store.validator.validate(obj, item.get("properties"), creating=False),
+                    )
                 )
             except PropertyErrors as exc:
                 problems.extend(exc.problems)
         if problems:
-            raise PropertyErrors(self.store.portal_id, problems)
+            raise PropertyErrors(self.store.db.portal_id, problems)
         missing: list[str] = []
         rejected: dict[tuple[str, str], list[str]] = {}
         done: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
@@ -532,7 +535,7 @@ class HubSpotSandbox:
             if rid is None:
                 missing.append(str(item.get("id")))
                 continue
-            self.store.check_unique(obj, values, exclude_id=rid)
+            self.store.validator.check_unique(obj, values, exclude_id=rid)
             rejection = self._reject(obj, str(rid))
             if rejection is not None:
                 rejected.setdefault(rejection, []).append(str(item.get("id")))
@@ -578,7 +581,7 @@ class HubSpotSandbox:
                 raise StoreError(
                     400, "VALIDATION_ERROR", "Each upsert input needs `idProperty` and `id`"
                 )
-            definition = self.store.prop(obj, id_property)
+            definition = self.store.catalog.prop(obj, id_property)
             unique = id_property in schema.BUILTIN_ID_PROPERTIES[obj] or (
                 definition is not None and definition.has_unique_value
             )
@@ -591,13 +594,15 @@ class HubSpotSandbox:
                     context={"idProperty": [id_property]},
                 )
             try:
-                values = self.store.validate(obj, item.get("properties") or {}, creating=True)
+                values = self.store.validator.validate(
+                    obj, item.get("properties") or {}, creating=True
+                )
             except PropertyErrors as exc:
                 problems.extend(exc.problems)
                 continue
             prepared.append((item, id_property, values))
         if problems:
-            raise PropertyErrors(self.store.portal_id, problems)
+            raise PropertyErrors(self.store.db.portal_id, problems)
         seen = [(p, str(i.get("id")).lower()) for i, p, _ in prepared]
         dupes = sorted({k for _, k in seen if seen.count((_, k)) > 1})
         if dupes:
@@ -619,15 +624,15 @@ class HubSpotSandbox:
                 if id_property != "hs_object_id":
                     create_values = {
                         **values,
-                        **self.store.validate(obj, {id_property: key}, creating=True),
+                        **self.store.validator.validate(obj, {id_property: key}, creating=True),
                     }
                 else:
                     create_values = values
-                self.store.check_unique(obj, create_values)
+                self.store.validator.check_unique(obj, create_values)
                 rid, new = self.store.create(obj, create_values), True
             else:
                 values.pop(id_property, None)
-                self.store.check_unique(obj, values, exclude_id=rid)
+                self.store.validator.check_unique(obj, values, exclude_id=rid)
                 self.store.update(obj, rid, values)
                 new = False
             names = list(dict.fromkeys([*values, id_property]))
@@ -657,9 +662,9 @@ class HubSpotSandbox:
         obj = object_type(request.path_params["objectType"])
         if request.method == "POST":
             return json_response(
-                self.store.create_property(obj, await read_body(request)).to_json(), 201
+                self.store.catalog.create_property(obj, await read_body(request)).to_json(), 201
             )
-        props = self.store.list_properties(obj, archived=bool_param(request, "archived"))
+        props = self.store.catalog.list_properties(obj, archived=bool_param(request, "archived"))
         wanted = set(list_param(request, "properties"))
         return json_response(
             {"results": [p.to_json() for p in props if not wanted or p.name in wanted]}
@@ -670,13 +675,13 @@ class HubSpotSandbox:
         name = request.path_params["propertyName"]
         if request.method == "PATCH":
             return json_response(
-                self.store.update_property(obj, name, await read_body(request)).to_json()
+                self.store.catalog.update_property(obj, name, await read_body(request)).to_json()
             )
         if request.method == "DELETE":
-            self.store.archive_property(obj, name)
+            self.store.catalog.archive_property(obj, name)
             return Response(status_code=204)
         archived = bool_param(request, "archived")
-        p = self.store.props[obj].get(name)
+        p = self.store.catalog.props[obj].get(name)
         if p is None or p.archived != archived:
             raise StoreError(
                 404, "OBJECT_NOT_FOUND", f"Unable to find property {name} on object type {obj}"
@@ -693,7 +698,7 @@ class HubSpotSandbox:
             archived = bool(body.get("archived", False))
             results, missing = [], []
             for item in inputs:
-                p = self.store.props[obj].get(str(item.get("name")))
+                p = self.store.catalog.props[obj].get(str(item.get("name")))
                 if p is None or p.archived != archived:
                     missing.append(str(item.get("name")))
                 else:
@@ -712,7 +717,7 @@ class HubSpotSandbox:
             results, errors = [], []
             for item in inputs:
                 try:
-                    results.append(self.store.create_property(obj, item).to_json())
+                    results.append(self.store.catalog.create_property(obj, item).to_json())
                 except StoreError as exc:
                     errors.append(
                         standard_error(exc.category, exc.message, {"name": [str(item.get("name"))]})
@@ -721,25 +726,29 @@ class HubSpotSandbox:
         if op == "archive":
             for item in inputs:
                 with contextlib.suppress(StoreError):
-                    self.store.archive_property(obj, str(item.get("name")))
+                    self.store.catalog.archive_property(obj, str(item.get("name")))
             return Response(status_code=204)
         raise StoreError(404, "OBJECT_NOT_FOUND", f"Unknown batch operation {op!r}")
 
     async def groups(self, request: Request) -> Response:
         obj = object_type(request.path_params["objectType"])
         if request.method == "POST":
-            return json_response(self.store.create_group(obj, await read_body(request)), 201)
-        return json_response({"results": self.store.list_groups(obj)})
+            return json_response(
+                self.store.catalog.create_group(obj, await read_body(request)), 201
+            )
+        return json_response({"results": self.store.catalog.list_groups(obj)})
 
     async def group(self, request: Request) -> Response:
         obj = object_type(request.path_params["objectType"])
         name = request.path_params["groupName"]
         if request.method == "PATCH":
-            return json_response(self.store.update_group(obj, name, await read_body(request)))
+            return json_response(
+                self.store.catalog.update_group(obj, name, await read_body(request))
+            )
         if request.method == "DELETE":
-            self.store.archive_group(obj, name)
+            self.store.catalog.archive_group(obj, name)
             return Response(status_code=204)
-        group = self.store.get_group(obj, name)
+        group = self.store.catalog.get_group(obj, name)
         if group is None:
             raise StoreError(404, "OBJECT_NOT_FOUND", f"Unable to find property group {name}")
         return json_response(group)
@@ -757,12 +766,14 @@ class HubSpotSandbox:
         return obj
 
     async def pipelines(self, request: Request) -> Response:
-        return json_response({"results": self.store.pipelines(self._pipeline_object(request))})
+        return json_response(
+            {"results": self.store.directory.pipelines(self._pipeline_object(request))}
+        )
 
     def _pipeline(self, request: Request) -> dict[str, Any]:
         obj = self._pipeline_object(request)
         pid = request.path_params["pipelineId"]
-        found = self.store.pipelines(obj, pid)
+        found = self.store.directory.pipelines(obj, pid)
         if not found:
             raise StoreError(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline {pid}")
         return found[0]
@@ -900,7 +911,7 @@ class HubSpotSandbox:
 
     async def owners(self, request: Request) -> Response:
         limit = min(max(int_param(request, "limit", 100), 1), OWNERS_MAX)
-        page = self.store.owners(
+        page = self.store.directory.owners(
             after=after_param(request),
             limit=limit,
             email=request.query_params.get("email"),
@@ -914,7 +925,7 @@ class HubSpotSandbox:
             oid = int(raw)
         except ValueError as exc:
             raise StoreError(404, "OBJECT_NOT_FOUND", f"Unable to find owner {raw}") from exc
-        found = self.store.owner(
+        found = self.store.directory.owner(
             oid,
             request.query_params.get("idProperty") == "userId",
             bool_param(request, "archived"),
@@ -941,8 +952,8 @@ class HubSpotSandbox:
     async def admin_summary(self, request: Request) -> Response:
         return json_response(
             {
-                "portalId": self.store.portal_id,
-                "objects": self.store.counts(),
+                "portalId": self.store.db.portal_id,
+                "objects": self.store.db.counts(),
                 "rateLimits": self.limiter.state(),
             }
         )
@@ -1052,9 +1063,9 @@ def create_app(
 ) -> Starlette:
     """The HubSpot sandbox app over the portal in `db_path` (seeded from `seed` when new)."""
     store = HubSpotStore(Path(db_path), clock=clock)
-    if store.is_new and seed is not None:
-        store.load_seed(seed)
-    store.ensure_indexes()
+    if store.db.is_new and seed is not None:
+        store.seeder.load_seed(seed)
+    store.db.ensure_indexes()
     limiter = RateLimiter(tier, clock=clock)
     sandbox = HubSpotSandbox(store, limiter, faults, base_url, access_token)
     faults.on("exhaust_limit", lambda: limiter.exhaust_daily(access_token))

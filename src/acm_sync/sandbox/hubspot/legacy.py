@@ -41,8 +41,9 @@ from acm_sync.sandbox.hubspot.messages import (
     list_param,
     object_type,
 )
+from acm_sync.sandbox.hubspot.propdefs import table_name
 from acm_sync.sandbox.hubspot.standard import empty_type, standard_properties
-from acm_sync.sandbox.hubspot.store import HubSpotStore, PropDef, StoreError, _table
+from acm_sync.sandbox.hubspot.store import HubSpotStore, PropDef, StoreError
 
 PAGED_DEFAULT, PAGED_MAX = 100, 250
 TOKEN_INFO_PREFIX = "/oauth/v1/access-tokens/"
@@ -130,7 +131,7 @@ class Legacy:
         return int_param(request, name, default)
 
     def _v1_value(self, obj: str, name: str, value: str) -> str:
-        p = self.store.prop(obj, name)
+        p = self.store.catalog.prop(obj, name)
         if p is not None and p.type in ("datetime", "date") and value:
             try:
                 return str(_epoch_ms(value))
@@ -187,12 +188,12 @@ class Legacy:
         return out
 
     def _all_names(self, obj: str) -> list[str]:
-        return [p.name for p in self.store.list_properties(obj)]
+        return [p.name for p in self.store.catalog.list_properties(obj)]
 
     def _page_ids(self, obj: str, offset: int, limit: int) -> tuple[list[int], bool]:
-        with self.store.lock:
-            rows = self.store.conn.execute(
-                f"SELECT id FROM {_table(obj)} WHERE archived = 0 AND merged_into IS NULL "
+        with self.store.db.lock:
+            rows = self.store.db.conn.execute(
+                f"SELECT id FROM {table_name(obj)} WHERE archived = 0 AND merged_into IS NULL "
                 "AND id > ? ORDER BY id LIMIT ?",
                 (offset, limit + 1),
             ).fetchall()
@@ -246,10 +247,10 @@ class Legacy:
     def _properties_of(self, raw: str) -> list[dict[str, Any]]:
         empty = empty_type(raw)
         if empty is not None:
-            created = self.store.portal_created_at()
+            created = self.store.db.portal_created_at()
             return [v1_property(p) for p in standard_properties(empty, created)]
         obj = object_type(raw)
-        return [v1_property(p) for p in self.store.list_properties(obj)]
+        return [v1_property(p) for p in self.store.catalog.list_properties(obj)]
 
     async def properties(self, request: Request) -> Response:
         return self._json(self._properties_of(request.path_params["objectType"]))
@@ -263,7 +264,7 @@ class Legacy:
         self, rid: int, record: dict[str, Any], props: dict[str, dict[str, Any]]
     ) -> dict[str, Any]:
         return {
-            "portalId": self.store.portal_id,
+            "portalId": self.store.db.portal_id,
             "companyId": rid,
             "isDeleted": False,
             "properties": props,
@@ -309,7 +310,7 @@ class Legacy:
         associations: bool,
     ) -> dict[str, Any]:
         deal: dict[str, Any] = {
-            "portalId": self.store.portal_id,
+            "portalId": self.store.db.portal_id,
             "dealId": rid,
             "isDeleted": False,
             "properties": props,
@@ -367,7 +368,7 @@ class Legacy:
 
     async def deal_pipelines(self, request: Request) -> Response:
         out = []
-        for pipeline in self.store.pipelines("deals"):
+        for pipeline in self.store.directory.pipelines("deals"):
             out.append(
                 {
                     "pipelineId": pipeline["id"],
@@ -377,7 +378,7 @@ class Legacy:
                     "default": pipeline["id"] == "default",
                     "objectType": "DEAL",
                     "objectTypeId": "0-3",
-                    "portalId": self.store.portal_id,
+                    "portalId": self.store.db.portal_id,
                     "createdAt": _epoch_ms(pipeline["createdAt"]),
                     "updatedAt": _epoch_ms(pipeline["updatedAt"]),
                     "stages": [
@@ -405,8 +406,8 @@ class Legacy:
         return self._json(
             {
                 "token": token,
-                "hub_id": self.store.portal_id,
-                "hub_domain": f"portal-{self.store.portal_id}.sandbox",
+                "hub_id": self.store.db.portal_id,
+                "hub_domain": f"portal-{self.store.db.portal_id}.sandbox",
                 "app_id": 0,
                 "user_id": 0,
                 "token_type": "access",

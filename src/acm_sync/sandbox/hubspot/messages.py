@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from acm_sync.sandbox.hubspot import schema
-from acm_sync.sandbox.hubspot.store import OBJECTS, StoreError
+from acm_sync.sandbox.hubspot.errors import StoreError
+from acm_sync.sandbox.hubspot.propdefs import OBJECTS
 
 JSON = "application/json;charset=utf-8"
 BATCH_MAX = 100
@@ -176,14 +177,6 @@ def batch_inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[dict[str,
             context={"inputs": [str(len(inputs))]},
         )
     return inputs
-
-
-def str_list(raw: Any, what: str) -> list[str] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-        raise StoreError(400, "VALIDATION_ERROR", f"{what} must be a list of strings")
-    return raw
 
 
 def standard_error(

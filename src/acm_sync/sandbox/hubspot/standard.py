@@ -184,8 +184,8 @@ class EmptyTypes:
         self.store = store
 
     def _batch(self, errors: list[dict[str, Any]]) -> Response:
-        started = wire_datetime(self.store.now()) or ""
-        return batch_response([], errors, started, wire_datetime(self.store.now()) or "", 200)
+        started = wire_datetime(self.store.db.now()) or ""
+        return batch_response([], errors, started, wire_datetime(self.store.db.now()) or "", 200)
 
     def _obj(self, request: Request, key: str = "objectType") -> str:
         obj = empty_type(request.path_params[key])
@@ -240,7 +240,7 @@ class EmptyTypes:
         if request.method != "GET":
             raise self._refuse(obj)
         wanted = set(list_param(request, "properties"))
-        props = standard_properties(obj, self.store.portal_created_at())
+        props = standard_properties(obj, self.store.db.portal_created_at())
         return json_response(
             {"results": [p.to_json() for p in props if not wanted or p.name in wanted]}
         )
@@ -250,7 +250,7 @@ class EmptyTypes:
         if request.method != "GET":
             raise self._refuse(obj)
         name = request.path_params["propertyName"]
-        for p in standard_properties(obj, self.store.portal_created_at()):
+        for p in standard_properties(obj, self.store.db.portal_created_at()):
             if p.name == name:
                 return json_response(p.to_json())
         raise StoreError(
