@@ -107,7 +107,7 @@ class Served:
         self.server.should_exit = True
         self.server.force_exit = True  # don't wait for the clients' keep-alive connections
         self.thread.join(timeout=10)
-        self.sandbox.org.close()
+        self.sandbox.org.file.close()
 
 
 def serve(db_path: Path, tls_dir: Path, seed: Any = None, **kwargs: Any) -> Served:

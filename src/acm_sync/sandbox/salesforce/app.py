@@ -49,8 +49,9 @@ from acm_sync.sandbox.salesforce.common import (
     not_found,
 )
 from acm_sync.sandbox.salesforce.cursors import Cursors
-from acm_sync.sandbox.salesforce.org import Org, RecordFailed
+from acm_sync.sandbox.salesforce.org import Org
 from acm_sync.sandbox.salesforce.schema import SOBJECTS
+from acm_sync.sandbox.salesforce.validation import RecordFailed
 from acm_sync.sandbox.salesforce.wire import CanonicalHeaders
 
 if TYPE_CHECKING:
@@ -83,14 +84,14 @@ class SalesforceSandbox:
         self.faults = faults
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.org = Org(db_path, clock=self.clock)
-        if self.org.is_new:
+        if self.org.file.is_new:
             started = time.perf_counter()
             if seed is not None:
-                self.org.load_frames(seed.salesforce, admin_username=credentials.username)
+                self.org.seeder.load_frames(seed.salesforce, admin_username=credentials.username)
             else:
-                self.org.finish_init(credentials.username)
+                self.org.seeder.finish_init(credentials.username)
             log.info("salesforce sandbox initialised in %.1fs", time.perf_counter() - started)
-        self.user_id = self.org.ensure_user(credentials.username)
+        self.user_id = self.org.seeder.ensure_user(credentials.username)
         self.daily_api_limit = daily_api_limit
         self.session_ttl_s = session_ttl_s
         self.sessions = Sessions(
@@ -99,7 +100,7 @@ class SalesforceSandbox:
         self.cursors = Cursors(clock=lambda: self.clock().timestamp())
         self.bulk1 = Bulk1(self)
         faults.on("expire_sessions", self.sessions.expire_all)
-        faults.on("exhaust_limit", lambda: self.org.set_api_used(self.daily_api_limit))
+        faults.on("exhaust_limit", lambda: self.org.usage.set_used(self.daily_api_limit))
 
     # -- entry point -------------------------------------------------------------------------
 
@@ -170,7 +171,7 @@ class SalesforceSandbox:
                 version=version,
                 credentials=self.credentials,
                 sessions=self.sessions,
-                user=self.org.user_info(self.user_id),
+                user=self.org.reader.user_info(self.user_id),
                 instance_url=self.instance_url,
                 session_ttl_s=self.session_ttl_s,
             )
@@ -184,9 +185,9 @@ class SalesforceSandbox:
                 "INVALID_OPERATION",
                 f"The sandbox's SOAP API supports login() and merge(), not {name}()",
             )
-        if self.org.api_used() >= self.daily_api_limit:
+        if self.org.usage.used() >= self.daily_api_limit:
             return soap.soap_fault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-        self.org.count_api_call()
+        self.org.usage.count_call()
         try:
             object_name, master, dupes = soap.merge_request(operation)
             result = self.org.merge(object_name, master, dupes, session.user_id)
@@ -227,7 +228,7 @@ class SalesforceSandbox:
         raise not_found()
 
     def _identity(self, session: Session) -> dict[str, Any]:
-        user = self.org.user_info(session.user_id)
+        user = self.org.reader.user_info(session.user_id)
         org_id = self.org.org_id
         return {
             "sub": f"{self.instance_url}/id/{org_id}/{session.user_id}",
@@ -268,17 +269,17 @@ class SalesforceSandbox:
     # -- the API -----------------------------------------------------------------------------
 
     def limit_info(self) -> str:
-        return f"api-usage={self.org.api_used()}/{self.daily_api_limit}"
+        return f"api-usage={self.org.usage.used()}/{self.daily_api_limit}"
 
     async def _api(self, call: Call) -> Response:
-        if self.org.api_used() >= self.daily_api_limit:
+        if self.org.usage.used() >= self.daily_api_limit:
             raise SfError(
                 403,
                 "REQUEST_LIMIT_EXCEEDED",
                 "TotalRequests Limit exceeded.",
                 headers={"Sforce-Limit-Info": self.limit_info()},
             )
-        self.org.count_api_call()
+        self.org.usage.count_call()
         try:
             response = await self._route(call)
         except SfError as exc:
@@ -322,11 +323,15 @@ class SalesforceSandbox:
                 if "max" in payload:
                     self.daily_api_limit = int(payload["max"])
                 if "used" in payload:
-                    self.org.set_api_used(int(payload["used"]))
+                    self.org.usage.set_used(int(payload["used"]))
             except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as exc:
                 return json_response({"error": f"bad limits payload: {exc}"}, 400)
         return json_response(
-            {"day": self.org._today(), "used": self.org.api_used(), "max": self.daily_api_limit}
+            {
+                "day": self.org.usage.today(),
+                "used": self.org.usage.used(),
+                "max": self.daily_api_limit,
+            }
         )
 
     async def admin_merge(self, request: Request) -> Response:

@@ -27,9 +27,10 @@ from starlette.responses import Response
 from acm_sync.sandbox.salesforce.calls import Call, SandboxState, allow
 from acm_sync.sandbox.salesforce.common import RecordError, SfError, not_found
 from acm_sync.sandbox.salesforce.ids import POD, case_safe_suffix
-from acm_sync.sandbox.salesforce.org import WriteOp, field_list
+from acm_sync.sandbox.salesforce.reads import field_list
 from acm_sync.sandbox.salesforce.schema import SOBJECTS, SObject, sobject
 from acm_sync.sandbox.salesforce.soql import SoqlError, compile_soql
+from acm_sync.sandbox.salesforce.validation import WriteOp
 
 DEFAULT_PAGE = 50_000  # rows per results page when maxRecords is absent
 DELIMITERS = {
@@ -113,7 +114,7 @@ async def handle(app: SandboxState, call: Call) -> Response:
         if call.method == "GET":
             return _list(app, call, kind)
         return await (_create_ingest(app, call) if kind == "ingest" else _create_query(app, call))
-    info = app.org.job(parts[2], kind)
+    info = app.org.bulk_jobs.get(parts[2], kind)
     if info is None:
         raise SfError(404, "NOT_FOUND", "The requested resource does not exist")
     if len(parts) == 3:
@@ -127,7 +128,7 @@ async def handle(app: SandboxState, call: Call) -> Response:
                     "INVALIDJOBSTATE",
                     f"Deleting a job in state {info['state']} is not allowed",
                 )
-            app.org.delete_job(info["id"])
+            app.org.bulk_jobs.delete(info["id"])
             return Response(status_code=204)
         return await _set_state(app, call, kind, info)
     if len(parts) == 4 and kind == "ingest" and parts[3] == "batches":
@@ -144,7 +145,7 @@ async def handle(app: SandboxState, call: Call) -> Response:
 
 def _list(app: SandboxState, call: Call, kind: str) -> Response:
     params = call.request.query_params
-    jobs = [_public(j) for j in app.org.jobs(kind)]
+    jobs = [_public(j) for j in app.org.bulk_jobs.list(kind)]
     if state := params.get("state"):
         jobs = [j for j in jobs if j.get("state") == state]
     if operation := params.get("jobType"):
@@ -181,7 +182,7 @@ async def _create_ingest(app: SandboxState, call: Call) -> Response:
                 f"External ID, Salesforce Id, or indexed field for {sobj.name}"
             )
         external = f.name
-    now = app.org.now()
+    now = app.org.file.now()
     job_id = _job_id()
     info: dict[str, Any] = {
         "id": job_id,
@@ -208,7 +209,7 @@ async def _create_ingest(app: SandboxState, call: Call) -> Response:
     }
     if operation != "upsert":
         del info["externalIdFieldName"]
-    app.org.save_job(job_id, "ingest", info)
+    app.org.bulk_jobs.save(job_id, "ingest", info)
     return call.respond(_create_info(info))
 
 
@@ -230,10 +231,10 @@ async def _upload(app: SandboxState, call: Call, info: dict[str, Any]) -> Respon
     data = await call.request.body()
     if len(data) > 150 * 1024 * 1024:
         raise SfError(413, "REQUEST_ENTITY_TOO_LARGE", "The upload exceeds 150 MB")
-    app.org.put_blob(info["id"], "upload", data)
+    app.org.bulk_jobs.put_blob(info["id"], "upload", data)
     info["_uploaded"] = True
-    info["systemModstamp"] = app.org.now()
-    app.org.save_job(info["id"], "ingest", info)
+    info["systemModstamp"] = app.org.file.now()
+    app.org.bulk_jobs.save(info["id"], "ingest", info)
     return Response(status_code=201)
 
 
@@ -245,11 +246,11 @@ async def _set_state(app: SandboxState, call: Call, kind: str, info: dict[str, A
         if current in _FINAL:
             raise SfError(400, "INVALIDJOBSTATE", f"Job is already in state {current}")
         info["state"] = "Aborted"
-        info["systemModstamp"] = app.org.now()
+        info["systemModstamp"] = app.org.file.now()
         if kind == "ingest":
-            upload = app.org.blob(info["id"], "upload") or b""
-            app.org.put_blob(info["id"], "unprocessedrecords", upload)
-        app.org.save_job(info["id"], kind, info)
+            upload = app.org.bulk_jobs.blob(info["id"], "upload") or b""
+            app.org.bulk_jobs.put_blob(info["id"], "unprocessedrecords", upload)
+        app.org.bulk_jobs.save(info["id"], kind, info)
         return call.respond(_create_info(info))
     if state == "UploadComplete" and kind == "ingest":
         if current != "Open":
@@ -258,7 +259,9 @@ async def _set_state(app: SandboxState, call: Call, kind: str, info: dict[str, A
                 "INVALIDJOBSTATE",
                 f"Cannot change the state of a job in state {current} to {state}",
             )
-        answer = _create_info({**info, "state": "UploadComplete", "systemModstamp": app.org.now()})
+        answer = _create_info(
+            {**info, "state": "UploadComplete", "systemModstamp": app.org.file.now()}
+        )
         _process_ingest(app, call, info)
         return call.respond(answer)
     raise SfError(400, "INVALIDJOBSTATE", f"Invalid job state change: {state}")
@@ -267,9 +270,9 @@ async def _set_state(app: SandboxState, call: Call, kind: str, info: dict[str, A
 def _fail(app: SandboxState, info: dict[str, Any], message: str, upload: bytes) -> None:
     info["state"] = "Failed"
     info["errorMessage"] = message
-    info["systemModstamp"] = app.org.now()
-    app.org.put_blob(info["id"], "unprocessedrecords", upload)
-    app.org.save_job(info["id"], "ingest", info)
+    info["systemModstamp"] = app.org.file.now()
+    app.org.bulk_jobs.put_blob(info["id"], "unprocessedrecords", upload)
+    app.org.bulk_jobs.save(info["id"], "ingest", info)
 
 
 def _csv_bytes(header: list[str], rows: list[list[str]], line_ending: str = "\n") -> bytes:
@@ -322,7 +325,7 @@ def _key_column(info: dict[str, Any]) -> str | None:
 def _process_ingest(app: SandboxState, call: Call, info: dict[str, Any]) -> None:
     """Run a closed ingest job: check the CSV, then write it in chunks, streaming results."""
     started = time.perf_counter()
-    upload = app.org.blob(info["id"], "upload")
+    upload = app.org.bulk_jobs.blob(info["id"], "upload")
     if not upload:
         _fail(app, info, "InvalidBatch : No data was uploaded for this job", b"")
         return
@@ -373,21 +376,21 @@ def _process_ingest(app: SandboxState, call: Call, info: dict[str, Any]) -> None
                 failed += 1
                 error = " ".join(e.bulk() for e in result.errors)
                 failed_csv.writerow([result.id or "", error, *row])
-    app.org.put_blob(info["id"], "successfulResults", ok_out.getvalue().encode("utf-8"))
-    app.org.put_blob(info["id"], "failedResults", failed_out.getvalue().encode("utf-8"))
-    app.org.put_blob(info["id"], "unprocessedrecords", _csv_bytes(header, []))
+    app.org.bulk_jobs.put_blob(info["id"], "successfulResults", ok_out.getvalue().encode("utf-8"))
+    app.org.bulk_jobs.put_blob(info["id"], "failedResults", failed_out.getvalue().encode("utf-8"))
+    app.org.bulk_jobs.put_blob(info["id"], "unprocessedrecords", _csv_bytes(header, []))
     elapsed = int((time.perf_counter() - started) * 1000)
     info.update(
         {
             "state": "JobComplete",
-            "systemModstamp": app.org.now(),
+            "systemModstamp": app.org.file.now(),
             "numberRecordsProcessed": total,
             "numberRecordsFailed": failed,
             "totalProcessingTime": elapsed,
             "apiActiveProcessingTime": elapsed,
         }
     )
-    app.org.save_job(info["id"], "ingest", info)
+    app.org.bulk_jobs.save(info["id"], "ingest", info)
 
 
 def _ingest_op(
@@ -412,7 +415,7 @@ def _ingest_results(app: SandboxState, info: dict[str, Any], name: str) -> Respo
             "INVALIDJOBSTATE",
             f"Results are available once the job is complete; its state is {info['state']}",
         )
-    data = app.org.blob(info["id"], name)
+    data = app.org.bulk_jobs.blob(info["id"], name)
     if data is None:
         data = (
             b""
@@ -451,7 +454,7 @@ async def _create_query(app: SandboxState, call: Call) -> Response:
     if compound := [f.name for f in compiled.fields if f.components]:
         raise SfError(400, "API_ERROR", compound_refusal(compound))
     name = compiled.sobject.name
-    rowids = app.org.snapshot(
+    rowids = app.org.reader.snapshot(
         name,
         compiled.where_sql,
         compiled.params,
@@ -460,7 +463,7 @@ async def _create_query(app: SandboxState, call: Call) -> Response:
         limit=compiled.limit,
         offset=compiled.offset,
     )
-    now = app.org.now()
+    now = app.org.file.now()
     job_id = _job_id()
     info: dict[str, Any] = {
         "id": job_id,
@@ -489,8 +492,8 @@ async def _create_query(app: SandboxState, call: Call) -> Response:
             "isPkChunkingSupported": True,
         }
     )
-    app.org.put_blob(job_id, "rowids", rowids.tobytes())
-    app.org.save_job(job_id, "query", info)
+    app.org.bulk_jobs.put_blob(job_id, "rowids", rowids.tobytes())
+    app.org.bulk_jobs.save(job_id, "query", info)
     return call.respond(answer)
 
 
@@ -554,7 +557,7 @@ def _query_results(app: SandboxState, call: Call, info: dict[str, Any]) -> Respo
     fields = field_list(sobj, info["_fields"])
     delimiter = DELIMITERS[info["columnDelimiter"]]
     newline = LINE_ENDINGS[info["lineEnding"]]
-    lines = app.org.page_csv(sobj, fields, rowids, delimiter) if len(rowids) else []
+    lines = app.org.reader.page_csv(sobj, fields, rowids, delimiter) if len(rowids) else []
     header = delimiter.join(f'"{f.name}"' for f in fields)
     body = (header + newline + "".join(line + newline for line in lines)).encode("utf-8")
     headers = {

@@ -34,7 +34,7 @@ from starlette.responses import Response
 from acm_sync.sandbox.salesforce.bulk import compound_refusal
 from acm_sync.sandbox.salesforce.calls import MAX_VERSION, MIN_VERSION, SandboxState
 from acm_sync.sandbox.salesforce.ids import POD, case_safe_suffix
-from acm_sync.sandbox.salesforce.org import field_list
+from acm_sync.sandbox.salesforce.reads import field_list
 from acm_sync.sandbox.salesforce.schema import SOBJECTS
 from acm_sync.sandbox.salesforce.soql import SoqlError, compile_soql
 
@@ -151,9 +151,9 @@ class Bulk1:
             if not MIN_VERSION <= major <= MAX_VERSION or not parts or parts[0] != "job":
                 raise AsyncError(404, "InvalidUrl", f"Unknown resource {request.url.path}")
             session = self._session(request)
-            if self.app.org.api_used() >= self.app.daily_api_limit:
+            if self.app.org.usage.used() >= self.app.daily_api_limit:
                 raise AsyncError(403, "ExceededQuota", "TotalRequests Limit exceeded.")
-            self.app.org.count_api_call()
+            self.app.org.usage.count_call()
             response = await self._route(request, version, parts[1:], session.user_id)
         except AsyncError as exc:
             response = exc.response(as_json)
@@ -177,7 +177,7 @@ class Bulk1:
             if method != "POST":
                 raise AsyncError(405, "InvalidUrl", f"Method {method} not allowed on job")
             return await self._create(request, version, user_id)
-        info = self.app.org.job(rest[0], _JOB_KIND)
+        info = self.app.org.bulk_jobs.get(rest[0], _JOB_KIND)
         if info is None:
             raise AsyncError(400, "InvalidJob", f"Unable to find job {rest[0]}")
         if len(rest) == 1:
@@ -247,7 +247,7 @@ class Bulk1:
                 "InvalidJob",
                 "PK chunking (Sforce-Enable-PKChunking) is not emulated by the sandbox",
             )
-        now = self.app.org.now()
+        now = self.app.org.file.now()
         info: dict[str, Any] = {
             "id": _new_id("750"),
             "operation": operation,
@@ -273,7 +273,7 @@ class Bulk1:
             "_json": as_json,
             "_batches": [],
         }
-        self.app.org.save_job(info["id"], _JOB_KIND, info)
+        self.app.org.bulk_jobs.save(info["id"], _JOB_KIND, info)
         return self._job_response(info, 201)
 
     def _job_payload(self, body: bytes, as_json: bool) -> dict[str, Any]:
@@ -307,8 +307,8 @@ class Bulk1:
         if info["state"] != "Open":
             raise AsyncError(400, "InvalidJobState", f"Job {info['id']} is {info['state']}")
         info["state"] = state
-        info["systemModstamp"] = self.app.org.now()
-        self.app.org.save_job(info["id"], _JOB_KIND, info)
+        info["systemModstamp"] = self.app.org.file.now()
+        self.app.org.bulk_jobs.save(info["id"], _JOB_KIND, info)
         return self._job_response(info)
 
     # -- batches -------------------------------------------------------------------------------
@@ -322,7 +322,7 @@ class Bulk1:
                 400, "InvalidBatch", f"A batch of a CSV job must be text/csv, not {content_type}"
             )
         soql = (await request.body()).decode("utf-8", errors="replace")
-        now = self.app.org.now()
+        now = self.app.org.file.now()
         batch: dict[str, Any] = {
             "id": _new_id("751"),
             "jobId": info["id"],
@@ -349,7 +349,7 @@ class Bulk1:
                 raise SoqlError(
                     "InvalidBatch", "Failed to process query: " + compound_refusal(compound)
                 )
-            rowids = self.app.org.snapshot(
+            rowids = self.app.org.reader.snapshot(
                 compiled.sobject.name,
                 compiled.where_sql,
                 compiled.params,
@@ -365,21 +365,21 @@ class Bulk1:
             batch.update(state="Completed", numberRecordsProcessed=len(rowids))
             batch["_fields"] = [f.name for f in compiled.fields]
             batch["_result"] = _new_id("752")
-            self.app.org.put_blob(info["id"], f"rows-{batch['id']}", rowids.tobytes())
+            self.app.org.bulk_jobs.put_blob(info["id"], f"rows-{batch['id']}", rowids.tobytes())
             info["numberBatchesCompleted"] += 1
             info["numberRecordsProcessed"] += len(rowids)
         info["numberBatchesTotal"] += 1
         info["_batches"].append(batch)
-        self.app.org.save_job(info["id"], _JOB_KIND, info)
+        self.app.org.bulk_jobs.save(info["id"], _JOB_KIND, info)
         return _xml_response(_xml("batchInfo", answer, _BATCH_FIELDS), 201)
 
     def _result_csv(self, info: dict[str, Any], batch: dict[str, Any]) -> Response:
-        blob = self.app.org.blob(info["id"], f"rows-{batch['id']}") or b""
+        blob = self.app.org.bulk_jobs.blob(info["id"], f"rows-{batch['id']}") or b""
         rowids: array.array[int] = array.array("q")
         rowids.frombytes(blob)
         sobj = SOBJECTS[info["object"]]
         fields = field_list(sobj, batch["_fields"])
-        lines = self.app.org.page_csv(sobj, fields, rowids, ",") if len(rowids) else []
+        lines = self.app.org.reader.page_csv(sobj, fields, rowids, ",") if len(rowids) else []
         header = ",".join(f'"{f.name}"' for f in fields)
         body = (header + "\n" + "".join(line + "\n" for line in lines)).encode("utf-8")
         return Response(body, 200, media_type="text/csv")

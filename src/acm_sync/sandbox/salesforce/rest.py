@@ -18,16 +18,11 @@ from acm_sync.sandbox.salesforce.common import (
     raw_json_response,
 )
 from acm_sync.sandbox.salesforce.ids import KEY_PREFIX, is_valid_id, to_18
-from acm_sync.sandbox.salesforce.org import (
-    Result,
-    TypeProblem,
-    WriteOp,
-    field_list,
-    parse_datetime,
-    parse_value,
-)
+from acm_sync.sandbox.salesforce.org import Result
+from acm_sync.sandbox.salesforce.reads import field_list
 from acm_sync.sandbox.salesforce.schema import Field, SObject, sobject
 from acm_sync.sandbox.salesforce.soql import SoqlError, compile_soql
+from acm_sync.sandbox.salesforce.validation import TypeProblem, WriteOp, parse_datetime, parse_value
 
 DEFAULT_BATCH = 2000
 MIN_BATCH = 200
@@ -55,7 +50,7 @@ def query(app: SandboxState, call: Call, *, include_deleted: bool, locator: str 
             raise SfError(400, exc.error_code, exc.message) from None
         name = compiled.sobject.name
         if compiled.count_only:
-            total = app.org.count(
+            total = app.org.reader.count(
                 name,
                 compiled.where_sql,
                 compiled.params,
@@ -64,7 +59,7 @@ def query(app: SandboxState, call: Call, *, include_deleted: bool, locator: str 
                 offset=compiled.offset,
             )
             return raw_json_response(b'{"totalSize":%d,"done":true,"records":[]}' % total)
-        rowids = app.org.snapshot(
+        rowids = app.org.reader.snapshot(
             name,
             compiled.where_sql,
             compiled.params,
@@ -110,7 +105,7 @@ def _page(
     total: int,
     next_url: str | None,
 ) -> Response:
-    records = app.org.page_json(sobj, fields, rowids, f"{call.prefix}/sobjects/{sobj.name}/")
+    records = app.org.reader.page_json(sobj, fields, rowids, f"{call.prefix}/sobjects/{sobj.name}/")
     head = b'{"totalSize":%d,"done":%s,' % (total, b"false" if next_url else b"true")
     if next_url:
         head += b'"nextRecordsUrl":"%s",' % next_url.encode()
@@ -311,7 +306,7 @@ async def _record(app: SandboxState, call: Call, sobj: SObject, raw_id: str) -> 
     rid = _check_record_id(sobj, raw_id)
     if call.method == "GET":
         fields = _fields_param(sobj, call.request.query_params.get("fields"))
-        text, deleted = app.org.record_json(
+        text, deleted = app.org.reader.record_json(
             sobj, rid, fields, f"{call.prefix}/sobjects/{sobj.name}/"
         )
         if text is None or deleted:
@@ -352,7 +347,7 @@ def _changes(app: SandboxState, call: Call, sobj: SObject, *, deleted: bool) -> 
         )
     now = app.clock().astimezone(UTC)
     latest = min(end, now.strftime("%Y-%m-%dT%H:%M:%S.999+0000"))
-    rows = app.org.changed_ids(sobj, start, latest, deleted=deleted)
+    rows = app.org.reader.changed_ids(sobj, start, latest, deleted=deleted)
     if deleted:
         earliest = (now - timedelta(days=15)).strftime("%Y-%m-%dT%H:%M:00.000+0000")
         return {
@@ -512,7 +507,7 @@ def _retrieve(app: SandboxState, call: Call, sobj: SObject) -> Response:
     for raw in ids:
         text = None
         if is_valid_id(raw) and to_18(raw)[:3] == KEY_PREFIX.get(sobj.name):
-            text, deleted = app.org.record_json(
+            text, deleted = app.org.reader.record_json(
                 sobj, to_18(raw), fields, f"{call.prefix}/sobjects/{sobj.name}/"
             )
             text = None if deleted else text
@@ -524,13 +519,15 @@ def _retrieve(app: SandboxState, call: Call, sobj: SObject) -> Response:
 
 
 def limits(app: SandboxState) -> dict[str, dict[str, int]]:
-    used = app.org.api_used()
+    used = app.org.usage.used()
     maximum = app.daily_api_limit
     day_start = app.clock().astimezone(UTC).strftime("%Y-%m-%dT00:00:00.000+0000")
-    query_jobs = sum(1 for j in app.org.jobs("query") if j.get("createdDate", "") >= day_start)
+    query_jobs = sum(
+        1 for j in app.org.bulk_jobs.list("query") if j.get("createdDate", "") >= day_start
+    )
     batches = sum(
         1
-        for j in app.org.jobs("ingest")
+        for j in app.org.bulk_jobs.list("ingest")
         if j.get("createdDate", "") >= day_start and j.get("_uploaded")
     )
 

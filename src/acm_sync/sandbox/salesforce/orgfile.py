@@ -1,0 +1,134 @@
+"""The org's SQLite file: one table per sObject (columns named like the fields) and the
+internal tables (`_meta`, `_api_usage`, `_bulk_jobs`, `_bulk_blobs`); ids, the clock, indexes.
+
+Storage conventions (the SOQL compiler relies on them): a table named like the sObject, one
+column per field named exactly like the field's API name; datetimes as TEXT
+'YYYY-MM-DDTHH:MM:SS.000+0000' (UTC), dates as TEXT 'YYYY-MM-DD', booleans INTEGER 0/1, numbers
+INTEGER/REAL, NULL for null. Internal tables start with `_`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from acm_sync.sandbox.salesforce.common import sf_datetime
+from acm_sync.sandbox.salesforce.ids import KEY_PREFIX, POD, make_id
+from acm_sync.sandbox.salesforce.schema import SOBJECTS
+
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+FLOAT_TYPES = {"double", "currency", "percent"}  # stored as REAL
+
+
+def quote(name: str) -> str:
+    """A table / column name quoted for SQLite."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def decode_serial(record_id: str) -> int:
+    n = 0
+    for ch in record_id[5:15]:
+        n = n * 62 + _B62.index(ch)
+    return n
+
+
+class OrgFile:
+    """One org's SQLite file: the connection, the clock, meta values and record ids."""
+
+    def __init__(self, db_path: Path, *, clock: Callable[[], datetime]) -> None:
+        self.path = db_path
+        self.clock = clock
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(db_path), isolation_level=None, check_same_thread=False)
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "temp_store=MEMORY",
+            "cache_size=-65536",
+            "foreign_keys=OFF",
+        ):
+            self.conn.execute(f"PRAGMA {pragma}")
+        self._create_schema()
+        self.is_new = self.meta("initialized") is None
+        org_id = self.meta("org_id")
+        if org_id is None:
+            org_id = make_id("Organization", 1)
+            self.set_meta("org_id", org_id)
+        self.org_id = org_id
+        self.serials: dict[str, int] = {}
+        self.columns = {name: [f.name for f in o.fields] for name, o in SOBJECTS.items()}
+        self.insert_sql = {
+            name: f"INSERT INTO {quote(name)} ({', '.join(quote(c) for c in cols)}) "
+            f"VALUES ({', '.join('?' for _ in cols)})"
+            for name, cols in self.columns.items()
+        }
+
+    def _create_schema(self) -> None:
+        for name, sobj in SOBJECTS.items():
+            cols = ", ".join(
+                f"{quote(f.name)} {f.sqlite_type}{' PRIMARY KEY' if f.name == 'Id' else ''}"
+                for f in sobj.fields
+            )
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {quote(name)} ({cols})")
+            # An org saved by an older sandbox lacks fields added since: add them (empty).
+            have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({quote(name)})")}
+            for f in sobj.fields:
+                if f.name not in have:
+                    self.conn.execute(
+                        f"ALTER TABLE {quote(name)} ADD COLUMN {quote(f.name)} {f.sqlite_type}"
+                    )
+        self.conn.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT);
+            CREATE TABLE IF NOT EXISTS _api_usage (day TEXT PRIMARY KEY, used INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS _bulk_jobs (
+                id TEXT PRIMARY KEY, kind TEXT NOT NULL, created TEXT NOT NULL,
+                info TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS _bulk_blobs (
+                job_id TEXT NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL,
+                PRIMARY KEY (job_id, name));
+            """
+        )
+
+    def create_indexes(self) -> None:
+        for name, sobj in SOBJECTS.items():
+            for col in ("SystemModstamp", "AccountId", "OpportunityId"):
+                if sobj.field(col) is not None:
+                    self.conn.execute(
+                        f"CREATE INDEX IF NOT EXISTS {quote(f'_ix_{name}_{col}')} "
+                        f"ON {quote(name)} ({quote(col)})"
+                    )
+        self.conn.execute("PRAGMA analysis_limit=2000")
+        self.conn.execute("ANALYZE")
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM _meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO _meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def now(self) -> str:
+        return sf_datetime(self.clock())
+
+    def new_id(self, object_name: str) -> str:
+        serial = self.serials.get(object_name)
+        if serial is None:
+            prefix = KEY_PREFIX[object_name] + POD
+            row = self.conn.execute(
+                f'SELECT MAX("Id") FROM {quote(object_name)} WHERE "Id" >= ? AND "Id" < ?',
+                (prefix, prefix + "~"),
+            ).fetchone()
+            serial = decode_serial(row[0]) if row and row[0] else 0
+        serial += 1
+        self.serials[object_name] = serial
+        return make_id(object_name, serial)
