@@ -103,13 +103,15 @@ class SandboxSettings:
         return "".join(f"export {k}={_shell_quote(v)}\n" for k, v in self.env().items())
 
     def write(self, data_dir: Path) -> None:
-        settings = data_dir / "settings.json"
-        settings.unlink(missing_ok=True)
-        settings.write_text(json.dumps({**asdict(self)}, indent=2))
-        settings.chmod(0o600)
         env = data_dir / "connection.env"
         env.write_text(self.exports())
         env.chmod(0o600)
+        # Written aside, then renamed into place (last): a reader polling for settings.json
+        # (the SandboxProcess parent) never sees it half-written.
+        partial = data_dir / "settings.json.partial"
+        partial.write_text(json.dumps({**asdict(self)}, indent=2))
+        partial.chmod(0o600)
+        partial.replace(data_dir / "settings.json")
 
     @classmethod
     def read(cls, data_dir: Path) -> SandboxSettings:
