@@ -9,16 +9,27 @@
   missing, and at most a group create and one batch create per object type otherwise.
 
 Both run through our connector clients, so the calls are metered and retried like every other.
+
+A check that found everything in place is not repeated on every run (a no-change run should
+cost the CRMs nothing but its pulls): `recent_target_check` says when it can be skipped — the
+last check passed less than `schema_check_hours` ago (the pulls' describe interval), for the
+same owned fields and the same dry-run CRMs. A failed check is always run again. The risk, a
+field deleted in the CRM within that window, costs the write-back of that field (its records
+are dead-lettered with the CRM's error and sent again once the check has run and the field
+is back), never a wrong value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from acm_sync.connectors.hubspot import HubSpotClient
 from acm_sync.connectors.salesforce import SalesforceClient
+from acm_sync.connectors.settings import mapping_fingerprint
+from acm_sync.warehouse import Warehouse
 from acm_sync.writeback.fields import (
     HUBSPOT_GROUP,
     HUBSPOT_GROUP_LABEL,
@@ -415,3 +426,32 @@ def _add_options(
     current = list(prop.get("options") or [])
     start = 1 + max((int(o.get("displayOrder", 0)) for o in current), default=-1)
     client.update_property(obj, f.hubspot, {"options": [*current, *hubspot_options(absent, start)]})
+
+
+# -- when the check can be skipped ------------------------------------------------------------
+
+_CHECK_KEY = ("writeback", "target")
+
+
+def target_fingerprint(dry_run: Iterable[str]) -> str:
+    """What a passed check vouches for: these owned fields, with these CRMs in dry-run (a CRM
+    leaving dry-run must have its missing properties created)."""
+    return mapping_fingerprint([asdict(f) for f in OWNED], sorted(dry_run))
+
+
+def recent_target_check(
+    wh: Warehouse, fingerprint: str, *, max_age_hours: float
+) -> datetime | None:
+    """When the last check that passed ran, if it vouches for `fingerprint` and is younger
+    than `max_age_hours`; otherwise None (check now)."""
+    seen = wh.schema_checked(*_CHECK_KEY)
+    if seen is None or seen[0] != fingerprint:
+        return None
+    if datetime.now(UTC) - seen[1] >= timedelta(hours=max_age_hours):
+        return None
+    return seen[1]
+
+
+def record_target_check(wh: Warehouse, fingerprint: str, reports: Iterable[TargetReport]) -> None:
+    """Remember a check that passed; forget any earlier one when this one did not."""
+    wh.save_schema_check(*_CHECK_KEY, fingerprint if all(r.ok for r in reports) else "")
