@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import pytest
 import urllib3
+from hypothesis import given
+from hypothesis import strategies as st
 
 from acm_sync.connectors.common import mask, scrub
 from acm_sync.connectors.policy import (
@@ -21,6 +24,7 @@ from acm_sync.connectors.policy import (
     classify_salesforce,
     never_sent,
     parse_retry_after,
+    retry_pause,
 )
 
 
@@ -98,7 +102,8 @@ def test_retries_honour_retry_after_then_back_off_exponentially() -> None:
         (ConnectionError,),
     )
     assert answer.status == 200
-    assert sleeps == [2.0, 1.0, 2.0]  # Retry-After, then 0.5 * 2^1, 0.5 * 2^2
+    # Retry-After (+ up to 10 %), then 0.5 * 2^1 and 0.5 * 2^2, each jittered down to half
+    assert 2.0 <= sleeps[0] <= 2.2 and 0.5 <= sleeps[1] <= 1.0 and 1.0 <= sleeps[2] <= 2.0
     assert budget.used == 4  # every attempt is a call
     assert policy.retries == 3
 
@@ -233,3 +238,65 @@ def test_a_write_the_budget_refused_is_never_journaled() -> None:
     with pytest.raises(BudgetExhausted), policy.writing(journal=lambda: journal.append("sent")):
         policy.send("/batch/update", _script(Attempt(200, {}, b"")), lambda a: a, ())
     assert journal == []
+
+
+class _Top(random.Random):
+    """A random source that always draws the top of the range."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_the_jitter_comes_from_the_policys_random_source() -> None:
+    for rng, want in [(_Top(), [2.2, 1.0, 2.0]), (random.Random(7), None)]:
+        sleeps: list[float] = []
+        policy = _policy(ApiBudget("test"), sleeps, rng=rng)
+        policy.send(
+            "/x",
+            _script(
+                Attempt(429, {"Retry-After": "2"}, b""),
+                Attempt(503, {}, b""),
+                Attempt(503, {}, b""),
+                Attempt(200, {}, b""),
+            ),
+            lambda a: a,
+            (ConnectionError,),
+        )
+        if want is not None:
+            assert sleeps == pytest.approx(want)
+        else:  # seeded: the same waits every time
+            replay = random.Random(7)
+            again = [
+                retry_pause(1, 2.0, backoff=0.5, max_wait=60.0, rng=replay),
+                retry_pause(2, None, backoff=0.5, max_wait=60.0, rng=replay),
+                retry_pause(3, None, backoff=0.5, max_wait=60.0, rng=replay),
+            ]
+            assert sleeps == again
+
+
+@given(
+    tries=st.integers(1, 100),
+    retry_after=st.none() | st.floats(0, 3600),
+    backoff=st.floats(0, 30),
+    max_wait=st.floats(0, 600),
+    seed=st.integers(0, 2**32),
+)
+def test_waits_stay_in_bounds_and_honour_retry_after(
+    tries: int, retry_after: float | None, backoff: float, max_wait: float, seed: int
+) -> None:
+    pause = retry_pause(
+        tries, retry_after, backoff=backoff, max_wait=max_wait, rng=random.Random(seed)
+    )
+    if retry_after is not None:
+        assert retry_after <= pause <= retry_after * 1.1 + 1e-9
+    else:
+        step = min(max_wait, backoff * 2 ** (tries - 1))
+        assert step / 2 - 1e-9 <= pause <= step + 1e-9
+        assert pause <= max_wait + 1e-9
+
+
+def test_many_clients_told_the_same_retry_after_come_back_spread_out() -> None:
+    rng = random.Random(3)
+    pauses = [retry_pause(1, 10.0, backoff=0.5, max_wait=60, rng=rng) for _ in range(50)]
+    assert min(pauses) >= 10.0 and max(pauses) <= 11.0
+    assert len({round(p, 3) for p in pauses}) > 40

@@ -122,8 +122,13 @@ def test_the_target_check_stops_cleanly_on_a_spent_daily_limit(
     _sf, hs = wb_admins
     hs.hook("exhaust_limit")  # HubSpot answers 429 with its daily policy from now on
     try:
+        # (schema_check_hours 0: check now, though an earlier run's check passed)
+        recheck = {"schema_check_hours": 0}
         result = pipeline.run(
-            selection=["writeback_target"], raise_on_error=False, instance=instance
+            selection=["writeback_target"],
+            raise_on_error=False,
+            instance=instance,
+            sync={"salesforce": recheck, "hubspot": recheck},
         )
     finally:
         _set_limits(wb_sandbox, sf_used=None, hs_used=0)

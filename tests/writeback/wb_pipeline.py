@@ -3,7 +3,7 @@ sandbox, as the write-back tests (and the write-back benchmark) do."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,10 @@ class Pipeline:
     sandbox: SandboxSettings
     tmp: Path
     config: dict[str, Any]
+    extra_env: dict[str, str] = field(default_factory=dict)  # besides the sandbox's own
+
+    def env(self) -> dict[str, str]:
+        return {**self.sandbox.env(), **self.extra_env}
 
     @property
     def warehouse_path(self) -> Path:
@@ -62,8 +66,8 @@ class Pipeline:
 
     def resources(self, config_path: Path) -> dict[str, Any]:
         return {
-            "salesforce": SalesforceResource.from_env(self.sandbox.env()),
-            "hubspot": HubSpotResource.from_env(self.sandbox.env()),
+            "salesforce": SalesforceResource.from_env(self.env()),
+            "hubspot": HubSpotResource.from_env(self.env()),
             "warehouse": WarehouseResource(path=str(self.warehouse_path)),
             "sync_settings": SyncSettingsResource(config_path=str(config_path)),
             "quality_settings": QualitySettingsResource(config_path=str(config_path)),
@@ -82,7 +86,7 @@ class Pipeline:
     ) -> dg.ExecuteInProcessResult:
         config_path = self.write_config(**sections)
         with pytest.MonkeyPatch.context() as env:
-            for name, value in self.sandbox.env().items():
+            for name, value in self.env().items():
                 env.setenv(name, value)
             return dg.materialize(
                 ASSETS,

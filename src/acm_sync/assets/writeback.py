@@ -37,7 +37,13 @@ from acm_sync.writeback.preview import preview_frame, shown, with_names_and_link
 from acm_sync.writeback.run import CRMS, build_plan
 from acm_sync.writeback.settings import WritebackSettings
 from acm_sync.writeback.store import WritebackStore
-from acm_sync.writeback.target import check_salesforce_fields, ensure_hubspot_properties
+from acm_sync.writeback.target import (
+    check_salesforce_fields,
+    ensure_hubspot_properties,
+    recent_target_check,
+    record_target_check,
+    target_fingerprint,
+)
 
 GROUP = "writeback"
 OWNERS = ["team:revops"]
@@ -124,6 +130,23 @@ def writeback_target(
     sync = _sync_settings(writeback_settings)
     run_id = context.run.run_id
     dry = dry_run_crms(settings, salesforce, hubspot)
+    fingerprint = target_fingerprint(dry)
+    hours = min(sync.salesforce.schema_check_hours, sync.hubspot.schema_check_hours)
+    checked_at = recent_target_check(wh, fingerprint, max_age_hours=hours)
+    if checked_at is not None:  # every owned field was there at the last check: no call
+        context.log.info(f"owned fields checked at {checked_at:%Y-%m-%d %H:%M} UTC: all there")
+        yield dg.MaterializeResult(
+            metadata={
+                "ready": dg.MetadataValue.bool(True),
+                "checked_at": dg.MetadataValue.text(checked_at.isoformat()),
+                "note": dg.MetadataValue.text(
+                    f"not re-checked: the check passed less than {hours:g} h ago "
+                    "(schema_check_hours) for the same owned fields"
+                ),
+                "api_calls": dg.MetadataValue.int(0),
+            }
+        )
+        return
     try:
         sf = salesforce.connect(
             budget=run_budget("salesforce", sync.salesforce.budget, wh, run_id),
@@ -154,6 +177,7 @@ def writeback_target(
         ]
     )
     _replace_all(wh, TARGET_TABLE, status)
+    record_target_check(wh, fingerprint, reports)
     for report in reports:
         (context.log.info if report.ok else context.log.warning)(report.message())
     yield dg.MaterializeResult(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import pandas as pd
 
@@ -101,3 +102,51 @@ def earlier(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def back(moment: datetime | None, seconds: float) -> datetime | None:
     return None if moment is None else moment - timedelta(seconds=seconds)
+
+
+def parse_moment(value: Any) -> datetime | None:
+    """A moment from a CRM or from our saved state, always as an aware UTC datetime (None when
+    empty or unreadable): ISO 8601 text with any offset (`…Z`, `…+02:00`, Salesforce's
+    `…+0000`), epoch milliseconds (HubSpot's older stamps), or a datetime (naive = UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    ts = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    return None if pd.isna(ts) else ts.to_pydatetime()
+
+
+def second_floor(moment: datetime | None) -> datetime | None:
+    """A server's clock a second early (its Date header is whole seconds): the safe cursor for
+    what a query that started then has covered."""
+    if moment is None:
+        return None
+    return moment.replace(microsecond=0) - timedelta(seconds=1)
+
+
+def next_after(page: dict[str, Any]) -> str | None:
+    """HubSpot's `paging.next.after` token of a page (None on the last page)."""
+    return ((page.get("paging") or {}).get("next") or {}).get("after")
+
+
+def after_pages(
+    fetch: Callable[[str | None], dict[str, Any]],
+    *,
+    after: str | None = None,
+    cap: int | None = None,
+) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """Every page of a HubSpot `after`-paged endpoint, with the token of the page after it.
+
+    `fetch(after)` reads one page. Paging ends after the page without a next token, or — with
+    `cap`, for search, whose `after` is an offset that may not reach its 10,000-result cap —
+    when the next offset would reach the cap (that last page is yielded with its token, so the
+    caller can tell a capped end from a real one). A caller may stop early by breaking out."""
+    while True:
+        page = fetch(after)
+        after = next_after(page)
+        yield page, after
+        if after is None or (cap is not None and int(after) >= cap):
+            return

@@ -241,10 +241,48 @@ class HubSpotClient:
             )
         )
 
-    def property_names(self, obj: str) -> set[str]:
+    # -- properties (the schema) ------------------------------------------------------------
+
+    def properties(self, obj: str) -> list[dict[str, Any]]:
+        """Every property of the object type (`GET /crm/v3/properties/{type}`)."""
         api = self._api("crm", "properties", "core_api")
         answer = self._call(f"properties {obj}", lambda: api.get_all(obj, _preload_content=False))
-        return {p["name"] for p in answer.get("results", [])}
+        return list(answer.get("results", []))
+
+    def property_names(self, obj: str) -> set[str]:
+        return {str(p["name"]) for p in self.properties(obj)}
+
+    def create_property_group(self, obj: str, group: dict[str, Any]) -> dict[str, Any]:
+        """`POST /crm/v3/properties/{type}/groups`; the client's ApiException (409 when it
+        exists) when refused."""
+        api = self._api("crm", "properties", "groups_api")
+        return dict(
+            self._call(
+                f"create property group {obj}",
+                lambda: api.create(obj, property_group_create=group, _preload_content=False),
+            )
+        )
+
+    def create_properties(self, obj: str, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """`POST /crm/v3/properties/{type}/batch/create`: 201, or 207 with `errors`."""
+        api = self._api("crm", "properties", "batch_api")
+        body = {"inputs": inputs}
+        return dict(
+            self._call(
+                f"create properties {obj}",
+                lambda: api.create(obj, batch_input_property_create=body, _preload_content=False),
+            )
+        )
+
+    def update_property(self, obj: str, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """`PATCH /crm/v3/properties/{type}/{name}`."""
+        api = self._api("crm", "properties", "core_api")
+        return dict(
+            self._call(
+                f"update property {obj}.{name}",
+                lambda: api.update(obj, name, property_update=changes, _preload_content=False),
+            )
+        )
 
 
 class HubSpotResource(dg.ConfigurableResource):

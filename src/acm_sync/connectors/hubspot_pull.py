@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -43,8 +44,12 @@ from acm_sync import model
 from acm_sync.connectors.common import (
     MappingError,
     PullResult,
+    after_pages,
     back,
     later,
+    next_after,
+    parse_moment,
+    second_floor,
     unknown_fields_message,
 )
 from acm_sync.connectors.hubspot import HubSpotClient
@@ -335,10 +340,23 @@ class _Pull:
 
     # -- full ------------------------------------------------------------------------------------
 
+    def _list_page(
+        self, after: str | None, *, limit: int, history: list[str] | None, archived: bool
+    ) -> dict[str, Any]:
+        return self.client.list_page(
+            self.spec.name,
+            limit=limit,
+            after=after,
+            properties=self.properties,
+            associations=list(self.spec.associations),
+            history=history,
+            archived=archived,
+        )
+
     def run_full(self) -> None:
         self.result.strategy = "list"
         resume = dict(self.state.resume)
-        as_of = _parse(resume.get("as_of"))
+        as_of = parse_moment(resume.get("as_of"))
         phases = ["live", "archived"]
         phase = resume.get("phase", "live")
         after: str | None = resume.get("after")
@@ -350,19 +368,18 @@ class _Pull:
                     after = None
                 with_history = self.history if (history and current == "live") else None
                 limit = HISTORY_PAGE if with_history else self.settings.page_size
-                while True:
-                    page = self.client.list_page(
-                        self.spec.name,
+                pages = after_pages(
+                    partial(
+                        self._list_page,
                         limit=limit,
-                        after=after,
-                        properties=self.properties,
-                        associations=list(self.spec.associations),
                         history=with_history,
                         archived=current == "archived",
-                    )
-                    as_of = as_of or _second_floor(self.client.server_time)
+                    ),
+                    after=after,
+                )
+                for page, after in pages:  # `after`: what a stop saves to resume from
+                    as_of = as_of or second_floor(self.client.server_time)
                     buffered.extend(page.get("results", []))
-                    after = ((page.get("paging") or {}).get("next") or {}).get("after")
                     last = after is None and current == "archived"
                     self.progress.page(len(page.get("results", [])), last=last)
                     if after is not None:
@@ -378,8 +395,6 @@ class _Pull:
                             history=buffered if with_history else None,
                         )
                         buffered = []
-                    if after is None:
-                        break
         except BudgetExhausted as exc:
             if buffered:
                 self.commit(
@@ -418,15 +433,17 @@ class _Pull:
         reached_since = False
         try:
             # Newest first, unfiltered: page one also says how many live records there are.
-            offset = 0
             oldest: datetime | None = None
-            while offset < cap:
-                page = self.client.search(
-                    self.spec.name, self._search_body([], modified, "DESCENDING", offset)
-                )
+            newest_first = after_pages(
+                lambda token: self.client.search(
+                    self.spec.name, self._search_body([], modified, "DESCENDING", int(token or 0))
+                ),
+                cap=cap,
+            )
+            for page, nxt in newest_first:
                 if total_live is None:
                     total_live = int(page.get("total", 0))
-                    as_of = _second_floor(self.client.server_time)
+                    as_of = second_floor(self.client.server_time)
                 # (its `total` counts every live record, not the changed ones: no ETA)
                 self.progress.page(len(page.get("results", [])))
                 for record in page.get("results", []):
@@ -436,11 +453,9 @@ class _Pull:
                         break
                     seen[str(record["id"])] = record
                     oldest = stamp if stamp is not None else oldest
-                nxt = (page.get("paging") or {}).get("next", {}).get("after")
                 if reached_since or nxt is None:
                     reached_since = True
                     break
-                offset = int(nxt)
             if not reached_since and oldest is not None:
                 # More changed than one search can return: read the rest oldest-first.
                 self.result.notes.append("over the search cap: windowed by modification time")
@@ -531,21 +546,12 @@ class _Pull:
                 )
             return
         archived: list[dict[str, Any]] = []
-        after: str | None = None
+        pages = after_pages(
+            partial(self._list_page, limit=self.settings.page_size, history=None, archived=True)
+        )
         try:
-            while True:
-                page = self.client.list_page(
-                    self.spec.name,
-                    limit=self.settings.page_size,
-                    after=after,
-                    properties=self.properties,
-                    associations=list(self.spec.associations),
-                    archived=True,
-                )
+            for page, _ in pages:
                 archived.extend(page.get("results", []))
-                after = ((page.get("paging") or {}).get("next") or {}).get("after")
-                if after is None:
-                    break
         except BudgetExhausted as exc:
             self.result.notes.append(f"archive check stopped: {exc.reason}")
         if archived:
@@ -612,21 +618,15 @@ def windowed_search(
     upper = {"propertyName": modified, "operator": "LTE", "value": millis(high)}
     while True:
         lower = {"propertyName": modified, "operator": op, "value": millis(start)}
-        offset, first, last = 0, None, None
+        first, last = None, None
         exhausted = False
-        while offset < cap:
-            page = search(body([lower, upper], modified, "ASCENDING", offset))
-            results = page.get("results", [])
+        for page, offset, results in _search_pages(search, body, [lower, upper], modified, cap):
             if results:
                 first = first or _record_modified(results[0], modified)
                 last = _record_modified(results[-1], modified) or last
                 yield results
-            nxt = (page.get("paging") or {}).get("next", {}).get("after")
-            if nxt is None:
-                # No next page: the end, unless the server stopped paging at its cap.
-                exhausted = int(page.get("total", 0)) <= offset + len(results)
-                break
-            offset = int(nxt)
+            # No next page: the end, unless the server stopped paging at its cap.
+            exhausted = _ended(page, offset, results)
         if exhausted or last is None:
             return
         if first == last:
@@ -634,6 +634,27 @@ def windowed_search(
             start, op = last, "GT"
         else:
             start, op = last, "GTE"
+
+
+def _search_pages(
+    search: Callable[[dict[str, Any]], dict[str, Any]],
+    body: Callable[[list[dict[str, Any]], str, str, int], dict[str, Any]],
+    filters: list[dict[str, Any]],
+    sort: str,
+    cap: int,
+) -> Iterator[tuple[dict[str, Any], int, list[dict[str, Any]]]]:
+    """One ascending search, page by page up to the cap: (page, its offset, its results)."""
+    offset = 0
+    for page, nxt in after_pages(
+        lambda token: search(body(filters, sort, "ASCENDING", int(token or 0))), cap=cap
+    ):
+        yield page, offset, page.get("results", [])
+        offset = int(nxt) if nxt is not None else offset
+
+
+def _ended(page: dict[str, Any], offset: int, results: list[dict[str, Any]]) -> bool:
+    """The search has nothing after this page (not merely stopped at its cap)."""
+    return next_after(page) is None and int(page.get("total", 0)) <= offset + len(results)
 
 
 def _by_id(
@@ -651,18 +672,12 @@ def _by_id(
             {"propertyName": modified, "operator": "EQ", "value": millis(at)},
             {"propertyName": "hs_object_id", "operator": "GT", "value": after_id},
         ]
-        offset, exhausted = 0, False
-        while offset < cap:
-            page = search(body(filters, "hs_object_id", "ASCENDING", offset))
-            results = page.get("results", [])
+        exhausted, results = False, list[dict[str, Any]]()
+        for page, offset, results in _search_pages(search, body, filters, "hs_object_id", cap):
             if results:
                 after_id = str(results[-1]["id"])
                 yield results
-            nxt = (page.get("paging") or {}).get("next", {}).get("after")
-            if nxt is None:
-                exhausted = int(page.get("total", 0)) <= offset + len(results)
-                break
-            offset = int(nxt)
+            exhausted = _ended(page, offset, results)
         if exhausted or not results:
             return
 
@@ -693,29 +708,4 @@ def pull_hubspot(
 
 
 def _record_modified(record: dict[str, Any], prop: str) -> datetime | None:
-    value = (record.get("properties") or {}).get(prop) or record.get("updatedAt")
-    if not value:
-        return None
-    value = str(value)
-    if value.isdigit():
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _second_floor(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(microsecond=0) - timedelta(seconds=1)
-
-
-def _parse(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value
-    ts = pd.to_datetime(str(value), utc=True, errors="coerce")
-    return None if pd.isna(ts) else ts.to_pydatetime()
+    return parse_moment((record.get("properties") or {}).get(prop) or record.get("updatedAt"))

@@ -5,6 +5,13 @@ Every HTTP request a client library makes passes through `RequestPolicy.send` (t
 session and the HubSpot pool manager both delegate to it), so retries, budget and pacing are
 decided in one place, for pulls and write-back alike.
 
+Waits between tries: the server's Retry-After when it gave one (never less; up to a tenth more,
+so that clients told the same moment do not all come back at once), else exponential backoff
+with "equal jitter" — half the step fixed, half random — capped at `max_wait`
+(`retry_pause`). The loop is written here rather than on a retry library: each try must pass
+the budget and the pacing again, a write's lost answer must stop it, and a spent allocation
+must end it as a clean stop — the parts a generic retry decorator does not know.
+
 Writes are the one exception to "a transient failure is retried": a write whose request left
 and whose answer was lost (a dropped connection, a read timeout, a 500 / 502 / 504) may have
 been applied, so it is never sent again blindly. Inside `RequestPolicy.writing` such a failure
@@ -15,6 +22,7 @@ connect at all (nothing left) is still retried.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import threading
 import time
@@ -262,6 +270,7 @@ class RequestPolicy(Generic[T]):
     sleep: Callable[[float], None] = time.sleep
     retries: int = 0
     waited: float = 0.0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
     _writing: bool = field(default=False, repr=False)
     _before_send: Callable[[], None] | None = field(default=None, repr=False)
 
@@ -341,6 +350,27 @@ class RequestPolicy(Generic[T]):
             self.sleep(pause)
 
     def _pause(self, tries: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return retry_after
-        return float(min(self.max_wait, self.backoff * (2 ** (tries - 1))))
+        return retry_pause(
+            tries, retry_after, backoff=self.backoff, max_wait=self.max_wait, rng=self.rng
+        )
+
+
+RETRY_AFTER_SPREAD = 0.1  # up to this share of a Retry-After is added
+
+
+def retry_pause(
+    tries: int,
+    retry_after: float | None,
+    *,
+    backoff: float,
+    max_wait: float,
+    rng: random.Random,
+) -> float:
+    """Seconds to wait after the `tries`-th failed try (see the module doc).
+
+    With Retry-After: in [retry_after, retry_after × 1.1]. Without: the step
+    min(max_wait, backoff × 2^(tries − 1)), waited in [step / 2, step]."""
+    if retry_after is not None:
+        return retry_after + rng.uniform(0.0, RETRY_AFTER_SPREAD * retry_after)
+    step = float(min(max_wait, backoff * (2 ** min(tries - 1, 60))))
+    return step / 2 + rng.uniform(0.0, step / 2)

@@ -22,20 +22,22 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import dagster as dg
 import requests
 from pydantic import Field, PrivateAttr
-from simple_salesforce import Salesforce
-from simple_salesforce.bulk2 import Operation, _Bulk2Client
+from simple_salesforce import Salesforce, SalesforceLogin
+from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
     SalesforceExpiredSession,
     SalesforceResourceNotFound,
 )
 
+from acm_sync.connectors.client_adapters import Bulk2Jobs
 from acm_sync.connectors.common import CredentialsError, http_date, mask, scrub
 from acm_sync.connectors.http import configure_salesforce_session
 from acm_sync.connectors.policy import (
@@ -43,6 +45,12 @@ from acm_sync.connectors.policy import (
     Attempt,
     RequestPolicy,
     classify_salesforce,
+)
+from acm_sync.connectors.sessions import (
+    CachedSession,
+    SessionCache,
+    credentials_key,
+    default_directory,
 )
 from acm_sync.connectors.settings import RetrySettings
 
@@ -63,6 +71,7 @@ ENV = {
     "login_url": "SALESFORCE_LOGIN_URL",
     "ca_bundle": "SALESFORCE_CA_BUNDLE",
     "auth": "SALESFORCE_AUTH",
+    "session_cache_dir": "SALESFORCE_SESSION_CACHE_DIR",
 }
 SECRET_FIELDS = ("password", "security_token", "access_token", "consumer_secret", "private_key")
 # Logins are not API requests in Salesforce's accounting; they never spend the budget.
@@ -146,15 +155,25 @@ class BulkPage:
 
 
 class SalesforceClient:
-    """A logged-in simple-salesforce client plus the policy that meters it."""
+    """A logged-in simple-salesforce client plus the policy that meters it.
+
+    An expired session (401 INVALID_SESSION_ID) is replaced once per call — by the session
+    another step already renewed, or by one new login — and the call sent again."""
 
     def __init__(
-        self, sf: Salesforce, session: PolicySession, budget: ApiBudget, resource: Any
+        self,
+        sf: Salesforce,
+        session: PolicySession,
+        budget: ApiBudget,
+        resource: Any,
+        *,
+        renew: Callable[[str], Salesforce] | None = None,
     ) -> None:
         self.sf = sf
         self.session = session
         self.budget = budget
         self._resource = resource
+        self._renew = renew
 
     @property
     def calls(self) -> int:
@@ -172,6 +191,10 @@ class SalesforceClient:
     def server_time(self) -> datetime | None:
         return self.session.server_time
 
+    @property
+    def instance_url(self) -> str:
+        return f"https://{self.sf.sf_instance}"
+
     def _with_session(self, fn: Callable[[], T]) -> T:
         """Run `fn`; on an expired session log in again (when the auth allows) and rerun."""
         try:
@@ -181,7 +204,7 @@ class SalesforceClient:
             return fn()
 
     def relogin(self) -> None:
-        if getattr(self.sf, "_salesforce_login_partial", None) is None:
+        if self._renew is None:
             token = mask(getattr(self._resource, "access_token", None))
             raise CredentialsError(
                 f"Salesforce refused the access token {token} (expired or invalid): set "
@@ -189,7 +212,7 @@ class SalesforceClient:
                 "with username/password, JWT or client credentials so the connector can log "
                 "in again by itself"
             ) from None
-        self.sf._refresh_session()
+        self.sf = self._renew(self.sf.session_id)
 
     # -- REST query ---------------------------------------------------------------------------
 
@@ -216,21 +239,22 @@ class SalesforceClient:
 
     # -- Bulk API 2.0 query --------------------------------------------------------------------
 
-    def _bulk(self, obj: str) -> _Bulk2Client:
-        client: _Bulk2Client = getattr(self.sf.bulk2, obj)._client
-        return client
+    def _jobs(self, obj: str) -> Bulk2Jobs:
+        """Built per call: after a re-login the jobs client must carry the new session."""
+        return Bulk2Jobs(self.sf, obj)
 
     def bulk_start(self, obj: str, soql: str, *, include_deleted: bool) -> dict[str, Any]:
         op = Operation.query_all if include_deleted else Operation.query
-        job = self._with_session(lambda: self._bulk(obj).create_job(op, soql))
-        return dict(job)
+        return self._with_session(lambda: self._jobs(obj).create(op, soql))
 
     def bulk_wait(self, obj: str, job_id: str, *, poll_seconds: float) -> None:
-        self._with_session(lambda: self._bulk(obj).wait_for_job(job_id, True, poll_seconds))
+        self._with_session(
+            lambda: self._jobs(obj).wait(job_id, query=True, poll_seconds=poll_seconds)
+        )
 
     def bulk_page(self, obj: str, job_id: str, locator: str, max_records: int) -> BulkPage:
         result = self._with_session(
-            lambda: self._bulk(obj).get_query_results(job_id, locator, max_records)
+            lambda: self._jobs(obj).results_page(job_id, locator, max_records)
         )
         return BulkPage(
             str(result["records"]), result["locator"] or "", result["number_of_records"]
@@ -238,7 +262,7 @@ class SalesforceClient:
 
     def bulk_job_exists(self, obj: str, job_id: str) -> bool:
         try:
-            self._with_session(lambda: self._bulk(obj).get_job(job_id, True))
+            self._with_session(lambda: self._jobs(obj).state(job_id, query=True))
         except SalesforceResourceNotFound:
             return False
         return True
@@ -259,29 +283,43 @@ class SalesforceClient:
     ) -> str:
         """A Bulk API 2.0 update job with the CSV uploaded and closed; its id. `on_created`
         hears the job id as soon as the job exists (before the data goes up)."""
-        bulk = self._bulk(obj)
-        job = self._with_session(lambda: bulk.create_job(Operation.update))
+        job = self._with_session(lambda: self._jobs(obj).create(Operation.update))
         job_id = str(job["id"])
         if on_created is not None:
             on_created(job_id)
-        self._with_session(lambda: bulk.upload_job_data(job_id, csv))
-        self._with_session(lambda: bulk.close_job(job_id))
+        self._with_session(lambda: self._jobs(obj).upload(job_id, csv))
+        self._with_session(lambda: self._jobs(obj).close(job_id))
         return job_id
 
     def ingest_state(self, obj: str, job_id: str) -> str:
-        return str(self._with_session(lambda: self._bulk(obj).get_job(job_id, False))["state"])
+        return str(self._with_session(lambda: self._jobs(obj).state(job_id, query=False))["state"])
 
     def ingest_wait(self, obj: str, job_id: str, *, poll_seconds: float) -> None:
-        self._with_session(lambda: self._bulk(obj).wait_for_job(job_id, False, poll_seconds))
+        self._with_session(
+            lambda: self._jobs(obj).wait(job_id, query=False, poll_seconds=poll_seconds)
+        )
 
     def ingest_results(self, obj: str, job_id: str, kind: str) -> str:
         """CSV of `successfulResults`, `failedResults` or `unprocessedrecords`."""
-        return self._with_session(lambda: self._bulk(obj).get_ingest_results(job_id, kind))
+        read = {
+            "successfulResults": "get_successful_records",
+            "failedResults": "get_failed_records",
+            "unprocessedrecords": "get_unprocessed_records",
+        }[kind]
+        return str(self._with_session(lambda: getattr(getattr(self.sf.bulk2, obj), read)(job_id)))
 
     def ingest_abort(self, obj: str, job_id: str) -> None:
-        self._with_session(lambda: self._bulk(obj).abort_job(job_id, False))
+        self._with_session(lambda: self._jobs(obj).abort(job_id, query=False))
 
     # -- metadata ------------------------------------------------------------------------------
+
+    def describe(self, obj: str) -> dict[str, Any] | None:
+        """`sObject describe` of `obj`, or None when the object is not there for this user
+        (404)."""
+        try:
+            return dict(self._with_session(lambda: getattr(self.sf, obj).describe()))
+        except SalesforceResourceNotFound:
+            return None
 
     def field_names(self, obj: str) -> set[str]:
         described = self._with_session(lambda: getattr(self.sf, obj).describe())
@@ -308,6 +346,16 @@ class SalesforceResource(dg.ConfigurableResource):
     login_url: str | None = Field(default=None, description="Route the login host here (sandbox).")
     ca_bundle: str | None = Field(default=None, description="PEM file of a private CA to trust.")
     api_version: str = "59.0"
+    session_reuse: bool = Field(
+        default=True,
+        description="Reuse a live session between the steps of a run and between runs "
+        "(kept owner-only in session_cache_dir); false = log in at every step.",
+    )
+    session_cache_dir: str | None = Field(
+        default=None,
+        description="Directory of the session cache; empty = ~/.cache/acm_sync/"
+        "salesforce-sessions (or under $XDG_CACHE_HOME).",
+    )
 
     _clients: list[SalesforceClient] = PrivateAttr(default_factory=list)
 
@@ -344,7 +392,8 @@ class SalesforceResource(dg.ConfigurableResource):
     def connect(
         self, *, budget: ApiBudget | None = None, retry: RetrySettings | None = None
     ) -> SalesforceClient:
-        """Log in (unless given a token) and return a metered client."""
+        """A metered client: with a token as given; otherwise on the live session another step
+        (or an earlier run) left in the session cache, or after one login (see sessions.py)."""
         retry = retry or RetrySettings()
         budget = budget or ApiBudget("salesforce")
         policy: RequestPolicy[requests.Response] = RequestPolicy(
@@ -368,35 +417,77 @@ class SalesforceResource(dg.ConfigurableResource):
             "version": self.api_version,
             "object_pairs_hook": None,  # plain dicts: faster than the OrderedDict default
         }
+        if method == "token":
+            # No call here: a dead token shows at the first request, where
+            # `SalesforceClient.relogin` says what to fix.
+            sf = Salesforce(instance_url=self.instance_url, session_id=self.access_token, **common)
+            return SalesforceClient(sf, session, budget, self)
+
+        cache = self.session_cache()
+        key = credentials_key(
+            [
+                method,
+                self._login_host(),
+                self.domain,
+                self.username,
+                self.consumer_key,
+                *self._secrets(),
+                self.private_key_file,
+            ]
+        )
+
+        def login() -> tuple[str, str]:
+            return self._login(method, session)
+
+        def opened(live: CachedSession) -> Salesforce:
+            return Salesforce(instance=live.instance, session_id=live.session_id, **common)
+
+        def renew(stale: str) -> Salesforce:
+            if cache is None:
+                return opened(self._guarded(method, lambda: CachedSession(*login())))
+            return opened(self._guarded(method, lambda: cache.replace(key, stale, login)))
+
+        if cache is None:
+            live = self._guarded(method, lambda: CachedSession(*login()))
+        else:
+            live = self._guarded(method, lambda: cache.session(key, login))
+        return SalesforceClient(opened(live), session, budget, self, renew=renew)
+
+    def session_cache(self) -> SessionCache | None:
+        """Where live sessions are kept between steps and runs (None: `session_reuse` off)."""
+        if not self.session_reuse:
+            return None
+        directory = Path(self.session_cache_dir) if self.session_cache_dir else default_directory()
+        return SessionCache(directory)
+
+    def _login(self, method: str, session: requests.Session) -> tuple[str, str]:
+        """One login through simple-salesforce's public `SalesforceLogin`: (session id,
+        instance host)."""
+        common: dict[str, Any] = {"session": session, "domain": self.domain}
+        if method == "password":
+            return SalesforceLogin(
+                username=self.username,
+                password=self.password,
+                security_token=self.security_token or "",
+                sf_version=self.api_version,
+                **common,
+            )
+        if method == "jwt":
+            return SalesforceLogin(
+                username=self.username,
+                consumer_key=self.consumer_key,
+                privatekey=self.private_key,
+                privatekey_file=self.private_key_file,
+                **common,
+            )
+        return SalesforceLogin(
+            consumer_key=self.consumer_key, consumer_secret=self.consumer_secret, **common
+        )
+
+    def _guarded(self, method: str, fn: Callable[[], T]) -> T:
+        """`fn` (a login), its failures as errors that say what to fix without a secret."""
         try:
-            if method == "token":
-                sf = Salesforce(
-                    instance_url=self.instance_url, session_id=self.access_token, **common
-                )
-            elif method == "password":
-                sf = Salesforce(
-                    username=self.username,
-                    password=self.password,
-                    security_token=self.security_token or "",
-                    domain=self.domain,
-                    **common,
-                )
-            elif method == "jwt":
-                sf = Salesforce(
-                    username=self.username,
-                    consumer_key=self.consumer_key,
-                    privatekey=self.private_key,
-                    privatekey_file=self.private_key_file,
-                    domain=self.domain,
-                    **common,
-                )
-            else:
-                sf = Salesforce(
-                    consumer_key=self.consumer_key,
-                    consumer_secret=self.consumer_secret,
-                    domain=self.domain,
-                    **common,
-                )
+            return fn()
         except SalesforceAuthenticationFailed as exc:
             raise CredentialsError(self._login_failed(method, exc)) from None
         except TLSError:
@@ -409,9 +500,6 @@ class SalesforceResource(dg.ConfigurableResource):
                     self._secrets(),
                 )
             ) from None
-        # A token "login" makes no call: a dead token shows at the first request, where
-        # `SalesforceClient.relogin` says what to fix.
-        return SalesforceClient(sf, session, budget, self)
 
     def _login_host(self) -> str:
         return self.login_url or f"https://{self.domain}.salesforce.com"

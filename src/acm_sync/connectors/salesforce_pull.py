@@ -33,6 +33,8 @@ from acm_sync.connectors.common import (
     back,
     earlier,
     later,
+    parse_moment,
+    second_floor,
     unknown_fields_message,
 )
 from acm_sync.connectors.mapping import MappingRules, parse_timestamp, raw_text, to_canonical
@@ -302,7 +304,7 @@ class _Pull:
 
     def run_rest(self, pages: Iterator[Any], first: Any) -> None:
         self.result.strategy = "rest"
-        cap = _second_floor(first.server_time)
+        cap = second_floor(first.server_time)
         buffered: list[dict[str, Any]] = []
         page = first
         try:
@@ -344,12 +346,12 @@ class _Pull:
             if resume.get("bulk_job") and self.client.bulk_job_exists(obj, resume["bulk_job"]):
                 job_id = resume["bulk_job"]
                 locator = resume.get("next_locator", "")
-                cap = _parse(resume.get("cap"))
+                cap = parse_moment(resume.get("cap"))
                 self.result.notes.append(f"resumed Bulk job {job_id}")
             else:
                 job = self.client.bulk_start(obj, self.soql(ordered=False), include_deleted=True)
                 job_id, locator = job["id"], ""
-                cap = _second_floor(_parse(job.get("createdDate")) or self.client.server_time)
+                cap = second_floor(parse_moment(job.get("createdDate")) or self.client.server_time)
                 self.state.resume = {"bulk_job": job_id, "next_locator": "", "cap": cap}
                 self.wh.save_state(self.state)
             self.client.bulk_wait(obj, job_id, poll_seconds=self.settings.bulk_poll_seconds)
@@ -466,19 +468,3 @@ def pull_salesforce(
         owned=owned,
         progress=progress,
     ).run()
-
-
-def _second_floor(moment: datetime | None) -> datetime | None:
-    """The server's clock a second early (its Date header is whole seconds)."""
-    if moment is None:
-        return None
-    return moment.replace(microsecond=0) - timedelta(seconds=1)
-
-
-def _parse(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    ts = pd.to_datetime(str(value), utc=True, format="ISO8601", errors="coerce")
-    return None if pd.isna(ts) else ts.to_pydatetime()

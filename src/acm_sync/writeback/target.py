@@ -9,19 +9,27 @@
   missing, and at most a group create and one batch create per object type otherwise.
 
 Both run through our connector clients, so the calls are metered and retried like every other.
+
+A check that found everything in place is not repeated on every run (a no-change run should
+cost the CRMs nothing but its pulls): `recent_target_check` says when it can be skipped — the
+last check passed less than `schema_check_hours` ago (the pulls' describe interval), for the
+same owned fields and the same dry-run CRMs. A failed check is always run again. The risk, a
+field deleted in the CRM within that window, costs the write-back of that field (its records
+are dead-lettered with the CRM's error and sent again once the check has run and the field
+is back), never a wrong value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from simple_salesforce.exceptions import SalesforceResourceNotFound
 
 from acm_sync.connectors.hubspot import HubSpotClient
 from acm_sync.connectors.salesforce import SalesforceClient
+from acm_sync.connectors.settings import mapping_fingerprint
+from acm_sync.warehouse import Warehouse
 from acm_sync.writeback.fields import (
     HUBSPOT_GROUP,
     HUBSPOT_GROUP_LABEL,
@@ -261,21 +269,13 @@ def salesforce_object_report(
     return report
 
 
-def _describe(client: SalesforceClient, obj: str) -> Any:
-    return getattr(client.sf, obj).describe()
-
-
 def check_salesforce_fields(client: SalesforceClient) -> TargetReport:
     """Describe Account / Opportunity / Contact (one call each); report owned fields."""
     report = TargetReport("salesforce")
     for obj in _owned_on("salesforce"):
         before = client.calls
-        fields: list[dict[str, Any]] | None
-        try:
-            described = client._with_session(partial(_describe, client, obj))
-            fields = list(described["fields"])
-        except SalesforceResourceNotFound:
-            fields = None
+        described = client.describe(obj)
+        fields = None if described is None else list(described["fields"])
         report.objects.append(
             salesforce_object_report(obj, fields, api_calls=client.calls - before)
         )
@@ -350,14 +350,10 @@ def ensure_hubspot_properties(client: HubSpotClient, *, create: bool = True) -> 
     nothing and costs one call per object type. With `create=False` nothing is written.
     """
     report = TargetReport("hubspot")
-    core = client._api("crm", "properties", "core_api")
     for obj, owned in _owned_on("hubspot").items():
         before = client.calls
         o = ObjectReport("hubspot", obj)
-        answer = client._call(
-            f"properties {obj}", partial(core.get_all, obj, _preload_content=False)
-        )
-        existing = {str(p["name"]): p for p in answer.get("results", [])}
+        existing = {str(p["name"]): p for p in client.properties(obj)}
         group_exists = any(p.get("groupName") == HUBSPOT_GROUP for p in existing.values())
         to_create: list[Owned] = []
         for f in owned:
@@ -391,13 +387,9 @@ def ensure_hubspot_properties(client: HubSpotClient, *, create: bool = True) -> 
 
 
 def _create_group(client: HubSpotClient, obj: str) -> None:
-    api = client._api("crm", "properties", "groups_api")
     body = {"name": HUBSPOT_GROUP, "label": HUBSPOT_GROUP_LABEL, "displayOrder": -1}
     try:
-        client._call(
-            f"create property group {obj}",
-            lambda: api.create(obj, property_group_create=body, _preload_content=False),
-        )
+        client.create_property_group(obj, body)
     except Exception as exc:
         if _status(exc) != 409:  # 409 OBJECT_ALREADY_EXISTS: an empty group of ours
             raise
@@ -408,12 +400,9 @@ def _batch_create(
 ) -> tuple[list[str], list[str], list[str]]:
     """POST /crm/v3/properties/{type}/batch/create → (created, created meanwhile by someone
     else, problems). HubSpot answers 201, or 207 with an `errors` entry per refused input."""
-    api = client._api("crm", "properties", "batch_api")
     order = {f.hubspot: i for i, f in enumerate(owned)}
-    body = {"inputs": [hubspot_property(f, order[f.hubspot]) for f in to_create]}
-    answer = client._call(
-        f"create properties {obj}",
-        lambda: api.create(obj, batch_input_property_create=body, _preload_content=False),
+    answer = client.create_properties(
+        obj, [hubspot_property(f, order[f.hubspot]) for f in to_create]
     )
     created = [str(p["name"]) for p in answer.get("results", [])]
     raced: list[str] = []
@@ -434,11 +423,35 @@ def _add_options(
     client: HubSpotClient, obj: str, f: Owned, prop: Mapping[str, Any], absent: list[str]
 ) -> None:
     """PATCH the enumeration's options: the ones it has (kept as they are) + ours it lacks."""
-    api = client._api("crm", "properties", "core_api")
     current = list(prop.get("options") or [])
     start = 1 + max((int(o.get("displayOrder", 0)) for o in current), default=-1)
-    body = {"options": [*current, *hubspot_options(absent, start)]}
-    client._call(
-        f"update property {obj}.{f.hubspot}",
-        lambda: api.update(obj, f.hubspot, property_update=body, _preload_content=False),
-    )
+    client.update_property(obj, f.hubspot, {"options": [*current, *hubspot_options(absent, start)]})
+
+
+# -- when the check can be skipped ------------------------------------------------------------
+
+_CHECK_KEY = ("writeback", "target")
+
+
+def target_fingerprint(dry_run: Iterable[str]) -> str:
+    """What a passed check vouches for: these owned fields, with these CRMs in dry-run (a CRM
+    leaving dry-run must have its missing properties created)."""
+    return mapping_fingerprint([asdict(f) for f in OWNED], sorted(dry_run))
+
+
+def recent_target_check(
+    wh: Warehouse, fingerprint: str, *, max_age_hours: float
+) -> datetime | None:
+    """When the last check that passed ran, if it vouches for `fingerprint` and is younger
+    than `max_age_hours`; otherwise None (check now)."""
+    seen = wh.schema_checked(*_CHECK_KEY)
+    if seen is None or seen[0] != fingerprint:
+        return None
+    if datetime.now(UTC) - seen[1] >= timedelta(hours=max_age_hours):
+        return None
+    return seen[1]
+
+
+def record_target_check(wh: Warehouse, fingerprint: str, reports: Iterable[TargetReport]) -> None:
+    """Remember a check that passed; forget any earlier one when this one did not."""
+    wh.save_schema_check(*_CHECK_KEY, fingerprint if all(r.ok for r in reports) else "")
