@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scoring_builders import accounts, contacts, opportunities
 
 from acm_sync.config import RunRateConfig
@@ -80,3 +82,87 @@ def test_no_history_no_run_rate() -> None:
     table = rates(book())
     assert (table["run_rate_amount"] == 0).all()
     assert (table["quarters_averaged"] == 0).all()
+
+
+def base_deal(amount: float, closed: str, kind: str = "new") -> dict[str, object]:
+    """A deal won long after it was created (never a "new pipeline" sample)."""
+    return won_deal(amount, "2023-01-01", closed, kind)
+
+
+def test_renewals_follow_the_base_booked_a_term_earlier() -> None:
+    # as of a quarter start: the run-rate of 2025Q2 from the samples 2025Q1 … 2024Q2, whose
+    # renewal exposures are the bookings of 2024Q1 … 2023Q2 (all after the first deal)
+    as_of = ts("2025-04-01")
+    b = book(
+        base_deal(100, "2023-01-05"),  # first deal created 2023-01-01; in no window
+        base_deal(1_000, "2023-05-01"),
+        base_deal(1_000, "2023-08-01"),
+        base_deal(1_000, "2023-11-01"),
+        base_deal(1_000, "2024-02-01"),
+        base_deal(4_000, "2024-05-01"),  # the base grew: 2025Q2's renewals come from here
+        # renewals created and won within each sample quarter
+        won_deal(500, "2024-04-10", "2024-05-10", kind="renewal"),
+        won_deal(500, "2024-07-10", "2024-08-10", kind="renewal"),
+        won_deal(500, "2024-10-10", "2024-11-10", kind="renewal"),
+        won_deal(500, "2025-01-10", "2025-02-10", kind="renewal"),
+    )
+    table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
+    row = table.loc[("2025Q2", "renewal")]
+    # mean of the samples: 2,000 / 4 = 500. Base: rate 2,000 / (4 × 1,000) = 0.5 times today's
+    # exposure, the bookings of 2024Q2 = 4,000 + the 500 renewal = 4,500 → 2,250.
+    # Forecast: (500 + 2,250) / 2 = 1,375.
+    assert row["basis"] == "base"
+    assert row["run_rate_amount"] == pytest.approx(1_375)
+    # new business keeps the plain mean (no "new" deal was created within a sample)
+    assert table.loc[("2025Q2", "new"), "basis"] == "mean"
+    assert table.loc[("2025Q2", "new"), "run_rate_amount"] == 0
+
+
+def test_an_unseen_base_falls_back_to_the_mean() -> None:
+    # first deal 2024-01-01: the renewal exposures of the samples (a year before 2025Q1 …
+    # 2024Q2) are at most one quarter after it — fewer than MIN_BASED samples → the mean
+    as_of = ts("2025-04-01")
+    b = book(
+        won_deal(1_000, "2024-01-01", "2024-02-01"),
+        won_deal(800, "2024-10-10", "2024-11-10", kind="renewal"),
+        won_deal(400, "2025-01-10", "2025-02-10", kind="renewal"),
+    )
+    table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
+    row = table.loc[("2025Q2", "renewal")]
+    assert row["basis"] == "mean"
+    assert row["quarters_averaged"] == 4
+    assert row["run_rate_amount"] == pytest.approx(300)  # (400 + 800 + 0 + 0) / 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    base=st.lists(st.integers(0, 50_000), min_size=5, max_size=5),
+    renewals=st.lists(st.integers(0, 20_000), min_size=4, max_size=4),
+    scale=st.sampled_from([0.5, 3.0, 10.0]),
+)
+def test_run_rate_scales_with_money_and_never_goes_negative(
+    base: list[int], renewals: list[int], scale: float
+) -> None:
+    as_of = ts("2025-04-01")
+    closes = ["2023-05-01", "2023-08-01", "2023-11-01", "2024-02-01", "2024-05-01"]
+    sample = [("2024-04-10", "2024-05-10"), ("2024-07-10", "2024-08-10")]
+    sample += [("2024-10-10", "2024-11-10"), ("2025-01-10", "2025-02-10")]
+
+    def org(k: float) -> AccountBook:
+        deals = [base_deal(100 * k, "2023-01-05")]
+        deals += [base_deal(a * k, c) for a, c in zip(base, closes, strict=True)]
+        deals += [
+            won_deal(r * k, c, w, kind="renewal")
+            for r, (c, w) in zip(renewals, sample, strict=True)
+        ]
+        return book(*deals)
+
+    one = run_rate(org(1.0), as_of, quarters(as_of, 2), RunRateConfig())
+    scaled = run_rate(org(scale), as_of, quarters(as_of, 2), RunRateConfig())
+    assert (one["run_rate_amount"] >= 0).all()
+    assert scaled["run_rate_amount"].to_numpy() == pytest.approx(
+        scale * one["run_rate_amount"].to_numpy(), rel=1e-9, abs=1e-6
+    )
+    # no renewal in any sample → no renewal run-rate, whatever the base
+    if not any(renewals):
+        assert (one.loc[one["type"] == "renewal", "run_rate_amount"] == 0).all()
