@@ -55,14 +55,27 @@ def test_the_same_point_of_past_quarters_averaged() -> None:
         won_deal(400, "2025-03-16", "2025-03-30", kind="renewal"),
     )
     table = rates(b)
-    # 2025Q2 (rest of the quarter): (1,000 + 2,000 + 3,000 + nothing in 2024-06-15…07-01) / 4
-    assert table.loc[("2025Q2", "new"), "run_rate_amount"] == pytest.approx(1_500)
-    assert table.loc[("2025Q2", "renewal"), "run_rate_amount"] == pytest.approx(100)
+    # 2025Q2 (rest of the quarter from 06-15), shifted back 1…4 quarters: 1,000 + 2,000 +
+    # 3,000 + nothing in 2024-06-15…07-01 → mean 1,500.
+    # Flow: new pipeline created in the quarter before each shifted as-of — 2024-12-15…
+    # 2025-03-15: 2,000 + 9,000; before 2024-12-15: 3,000; then 0 and 0 → mean 3,500; today
+    # (2025-03-15…06-15): 1,000 → growth 0.29, held at 1 / 2 → 1,500 × 0.5 = 750.
+    # Run-rate: (1,500 + 750) / 2 = 1,125.
+    assert table.loc[("2025Q2", "new"), "run_rate_amount"] == pytest.approx(1_125)
+    assert table.loc[("2025Q2", "new"), "basis"] == "mean + flow"
     assert table.loc[("2025Q2", "new"), "quarters_averaged"] == 4
+    # renewals: 400 once in four samples; no renewal pipeline was ever created before an
+    # as-of, so no flow; a base needs two samples whose year-earlier window is after the
+    # first deal (only 2024-03-15…04-01 is) → the mean alone
+    assert table.loc[("2025Q2", "renewal"), "run_rate_amount"] == pytest.approx(100)
+    assert table.loc[("2025Q2", "renewal"), "basis"] == "mean"
     # 2025Q3, shifted back 2…5 quarters: created after 2024-12-15 and won in 2025Q1 are the
     # 1,000 and the 9,000 (new then, from that earlier point); 2024Q4 from 09-15: the 2,000;
-    # 2024Q3 from 06-15: the 3,000; 2024Q2 from 03-15: nothing → (10,000 + 2,000 + 3,000) / 4
-    assert table.loc[("2025Q3", "new"), "run_rate_amount"] == pytest.approx(3_750)
+    # 2024Q3 from 06-15: the 3,000; 2024Q2 from 03-15: nothing → mean 15,000 / 4 = 3,750.
+    # Flow: the sample from 2024-03-15 looks before the first deal (2024-01-01) and is left
+    # out; the other three: x 10,000 + 2,000 + 3,000, created before them 3,000 + 0 + 0 →
+    # mean 1,000 = today's 1,000: growth 1 → 15,000 / 3 = 5,000. (3,750 + 5,000) / 2 = 4,375.
+    assert table.loc[("2025Q3", "new"), "run_rate_amount"] == pytest.approx(4_375)
     assert table.loc[("2025Q3", "expansion"), "run_rate_amount"] == 0
 
 
@@ -110,17 +123,19 @@ def test_renewals_follow_the_base_booked_a_term_earlier() -> None:
     row = table.loc[("2025Q2", "renewal")]
     # mean of the samples: 2,000 / 4 = 500. Base: rate 2,000 / (4 × 1,000) = 0.5 times today's
     # exposure, the bookings of 2024Q2 = 4,000 + the 500 renewal = 4,500 → 2,250.
-    # Forecast: (500 + 2,250) / 2 = 1,375.
-    assert row["basis"] == "base"
-    assert row["run_rate_amount"] == pytest.approx(1_375)
+    # Flow: renewals created in the quarter before each sample's as-of: 500, 500, 500, 0 →
+    # mean 375; today (2025Q1) 500 → growth 4/3 → 500 × 4/3 = 666.67.
+    # Run-rate: (500 + 2,250 + 666.67) / 3 = 1,138.89.
+    assert row["basis"] == "mean + base + flow"
+    assert row["run_rate_amount"] == pytest.approx((500 + 2_250 + 2_000 / 3) / 3)
     # new business keeps the plain mean (no "new" deal was created within a sample)
-    assert table.loc[("2025Q2", "new"), "basis"] == "mean"
+    assert table.loc[("2025Q2", "new"), "basis"] == "mean"  # no new pipeline since 2023
     assert table.loc[("2025Q2", "new"), "run_rate_amount"] == 0
 
 
-def test_an_unseen_base_falls_back_to_the_mean() -> None:
+def test_an_unseen_base_is_left_out() -> None:
     # first deal 2024-01-01: the renewal exposures of the samples (a year before 2025Q1 …
-    # 2024Q2) are at most one quarter after it — fewer than MIN_BASED samples → the mean
+    # 2024Q2) are at most one quarter after it — fewer than MIN_SAMPLES samples → no base
     as_of = ts("2025-04-01")
     b = book(
         won_deal(1_000, "2024-01-01", "2024-02-01"),
@@ -129,9 +144,11 @@ def test_an_unseen_base_falls_back_to_the_mean() -> None:
     )
     table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
     row = table.loc[("2025Q2", "renewal")]
-    assert row["basis"] == "mean"
+    assert row["basis"] == "mean + flow"
     assert row["quarters_averaged"] == 4
-    assert row["run_rate_amount"] == pytest.approx(300)  # (400 + 800 + 0 + 0) / 4
+    # mean (400 + 800 + 0 + 0) / 4 = 300. Flow: renewals created in the quarter before each
+    # sample's as-of: 800, 0, 0, 0 → mean 200; today 400 → growth 2 (the cap) → 600.
+    assert row["run_rate_amount"] == pytest.approx((300 + 600) / 2)
 
 
 @settings(max_examples=40, deadline=None)
@@ -166,3 +183,26 @@ def test_run_rate_scales_with_money_and_never_goes_negative(
     # no renewal in any sample → no renewal run-rate, whatever the base
     if not any(renewals):
         assert (one.loc[one["type"] == "renewal", "run_rate_amount"] == 0).all()
+
+
+def test_the_flow_growth_is_held_within_the_cap() -> None:
+    # renewal pipeline created in the quarter before each sample's as-of: 100, 0, 0, 0 (mean
+    # 25); today 100 + an open 700 = 800 → growth 32, held at MAX_GROWTH = 2
+    as_of = ts("2025-04-01")
+    b = book(
+        won_deal(10, "2024-01-01", "2024-01-05"),
+        won_deal(100, "2024-10-10", "2024-11-10", kind="renewal"),
+        won_deal(100, "2025-01-10", "2025-02-10", kind="renewal"),
+        {
+            "account_id": "sf:A",
+            "amount": 700,
+            "created_at": ts("2025-02-01"),
+            "close_date": ts("2025-05-01"),
+            "type": "renewal",
+        },
+    )
+    table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
+    row = table.loc[("2025Q2", "renewal")]
+    assert row["basis"] == "mean + flow"
+    # mean (100 + 100 + 0 + 0) / 4 = 50; flow 50 × 2 = 100 (uncapped it would be 1,600)
+    assert row["run_rate_amount"] == pytest.approx(75)
