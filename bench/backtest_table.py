@@ -34,9 +34,11 @@ def print_backtest(result: BacktestResult) -> None:
             f"{_num(row['model_brier']):>10}{_num(row['baseline_brier']):>11}  {_verdict(row)}"
         )
     s = result.summary
+    use = table.loc[table["eligible"]] if table["eligible"].any() else table
+    worst = use["total_error"].loc[use["total_error"].abs().idxmax()] if len(use) else math.nan
     print(
         f"\npooled over {int(s.get('eligible_origins', 0))} eligible origins: total error "
-        f"{_pct(s['total_error'])} (worst origin {_pct(s['max_abs_total_error'])}), WAPE "
+        f"{_pct(s['total_error'])} (worst origin {_pct(worst)}), WAPE "
         f"{s['model_wape']:.3f} vs {s['baseline_wape']:.3f}, bias {s['model_bias']:+.3f} vs "
         f"{s['baseline_bias']:+.3f}, Brier {s['model_brier']:.4f} vs {s['baseline_brier']:.4f}"
     )

@@ -250,8 +250,6 @@ class RunRateConfig(Section):
 
     # How many past quarters (at the same point of the quarter) the run-rate averages.
     quarters: Annotated[int, Field(ge=1, le=12)] = 4
-    # Renewals come from what was booked one term earlier (annual contracts: 12).
-    renewal_term_months: Annotated[int, Field(ge=1, le=60)] = 12
 
 
 class ForecastConfig(Section):

@@ -64,9 +64,8 @@ def test_the_same_point_of_past_quarters_averaged() -> None:
     assert table.loc[("2025Q2", "new"), "run_rate_amount"] == pytest.approx(1_125)
     assert table.loc[("2025Q2", "new"), "basis"] == "mean + flow"
     assert table.loc[("2025Q2", "new"), "quarters_averaged"] == 4
-    # renewals: 400 once in four samples; no renewal pipeline was ever created before an
-    # as-of, so no flow; a base needs two samples whose year-earlier window is after the
-    # first deal (only 2024-03-15…04-01 is) → the mean alone
+    # renewals: 400 once in four samples; no renewal pipeline was ever created in a quarter
+    # before a sample's as-of, so no flow → the mean alone
     assert table.loc[("2025Q2", "renewal"), "run_rate_amount"] == pytest.approx(100)
     assert table.loc[("2025Q2", "renewal"), "basis"] == "mean"
     # 2025Q3, shifted back 2…5 quarters: created after 2024-12-15 and won in 2025Q1 are the
@@ -89,6 +88,8 @@ def test_a_young_org_averages_only_the_quarters_it_has() -> None:
     table = rates(b)
     assert table.loc[("2025Q2", "new"), "quarters_averaged"] == 2
     assert table.loc[("2025Q2", "new"), "run_rate_amount"] == pytest.approx(1_500)
+    # only one sample's flow quarter (2024-12-15…2025-03-15) is after the first deal: no flow
+    assert table.loc[("2025Q2", "new"), "basis"] == "mean"
 
 
 def test_no_history_no_run_rate() -> None:
@@ -102,40 +103,40 @@ def base_deal(amount: float, closed: str, kind: str = "new") -> dict[str, object
     return won_deal(amount, "2023-01-01", closed, kind)
 
 
-def test_renewals_follow_the_base_booked_a_term_earlier() -> None:
-    # as of a quarter start: the run-rate of 2025Q2 from the samples 2025Q1 … 2024Q2, whose
-    # renewal exposures are the bookings of 2024Q1 … 2023Q2 (all after the first deal)
+def test_the_flow_follows_growing_pipeline() -> None:
+    # as of a quarter start: the run-rate of 2025Q2 from the samples 2025Q1 … 2024Q2
     as_of = ts("2025-04-01")
     b = book(
-        base_deal(100, "2023-01-05"),  # first deal created 2023-01-01; in no window
-        base_deal(1_000, "2023-05-01"),
-        base_deal(1_000, "2023-08-01"),
-        base_deal(1_000, "2023-11-01"),
-        base_deal(1_000, "2024-02-01"),
-        base_deal(4_000, "2024-05-01"),  # the base grew: 2025Q2's renewals come from here
+        base_deal(100, "2023-01-05"),  # first deal created 2023-01-01
+        base_deal(1_000, "2024-05-01"),  # created long ago: neither a sample nor a flow
         # renewals created and won within each sample quarter
         won_deal(500, "2024-04-10", "2024-05-10", kind="renewal"),
         won_deal(500, "2024-07-10", "2024-08-10", kind="renewal"),
         won_deal(500, "2024-10-10", "2024-11-10", kind="renewal"),
         won_deal(500, "2025-01-10", "2025-02-10", kind="renewal"),
+        # more renewal pipeline opened in the last quarter, still open
+        {
+            "account_id": "sf:A",
+            "amount": 100,
+            "created_at": ts("2025-03-01"),
+            "close_date": ts("2025-06-01"),
+            "type": "renewal",
+        },
     )
     table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
     row = table.loc[("2025Q2", "renewal")]
-    # mean of the samples: 2,000 / 4 = 500. Base: rate 2,000 / (4 × 1,000) = 0.5 times today's
-    # exposure, the bookings of 2024Q2 = 4,000 + the 500 renewal = 4,500 → 2,250.
-    # Flow: renewals created in the quarter before each sample's as-of: 500, 500, 500, 0 →
-    # mean 375; today (2025Q1) 500 → growth 4/3 → 500 × 4/3 = 666.67.
-    # Run-rate: (500 + 2,250 + 666.67) / 3 = 1,138.89.
-    assert row["basis"] == "mean + base + flow"
-    assert row["run_rate_amount"] == pytest.approx((500 + 2_250 + 2_000 / 3) / 3)
-    # new business keeps the plain mean (no "new" deal was created within a sample)
+    # mean of the samples: 2,000 / 4 = 500. Flow: renewals created in the quarter before each
+    # sample's as-of (2024Q4, Q3, Q2, Q1): 500, 500, 500, 0 → mean 375; today (2025Q1):
+    # 500 + 100 = 600 → growth 1.6 → 500 × 1.6 = 800. Run-rate: (500 + 800) / 2 = 650.
+    assert row["basis"] == "mean + flow"
+    assert row["run_rate_amount"] == pytest.approx(650)
+    # new business: no "new" deal was created within a sample nor in a flow quarter
     assert table.loc[("2025Q2", "new"), "basis"] == "mean"  # no new pipeline since 2023
     assert table.loc[("2025Q2", "new"), "run_rate_amount"] == 0
 
 
-def test_an_unseen_base_is_left_out() -> None:
-    # first deal 2024-01-01: the renewal exposures of the samples (a year before 2025Q1 …
-    # 2024Q2) are at most one quarter after it — fewer than MIN_SAMPLES samples → no base
+def test_a_shrinking_flow_lowers_the_run_rate() -> None:
+    # first deal 2024-01-01; renewals created 800 (2024Q4) and 400 (2025Q1), both won at once
     as_of = ts("2025-04-01")
     b = book(
         won_deal(1_000, "2024-01-01", "2024-02-01"),
