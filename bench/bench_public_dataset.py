@@ -44,6 +44,8 @@ Mapping to the canonical tables (what the data has, and what it lacks):
   (`scoring.backtest.combine`). (Until #13's second round both were computed over the whole
   data set, which saw the future.)
 - pipeline → type: New Business and Self-Serve → new, Renewal → renewal, Expansion → expansion.
+- accounts.csv employee_count → employees (the model's company-size feature); the data's own
+  segment labels are not used.
 """
 
 from __future__ import annotations
