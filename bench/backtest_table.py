@@ -15,30 +15,40 @@ def print_backtest(result: BacktestResult) -> None:
     table = result.origins
     print(
         f"{'origin':<9}{'train':>6}{'open':>6}{'actual':>13}{'forecast':>13}{'run-rate':>12}"
-        f"{'total err':>10}{'WAPE mod':>9}{'WAPE base':>10}{'bias mod':>9}{'bias base':>10}"
+        f"{'total err':>10}{'noise':>7}{'WAPE mod':>9}{'WAPE base':>10}"
+        f"{'bias mod':>9}{'bias base':>10}"
         f"{'Brier mod':>10}{'Brier base':>11}  verdict"
     )
     for _, row in table.iterrows():
         origin = row["origin"]
+        actual = row["actual_total"]
+        noise = row["open_sd"] / actual if actual else math.nan
         label = f"{origin.year}Q{(origin.month - 1) // 3 + 1}"
         print(
             f"{label:<9}{row['training_deals']:>6,}{row['open_deals']:>6,}"
             f"{row['actual_total']:>13,.0f}{row['forecast_total']:>13,.0f}"
             f"{row['run_rate']:>12,.0f}{_pct(row['total_error']):>10}"
+            f"{_unsigned_pct(noise):>7}"
             f"{_num(row['model_wape']):>9}{_num(row['baseline_wape']):>10}"
             f"{_signed(row['model_bias']):>9}{_signed(row['baseline_bias']):>10}"
             f"{_num(row['model_brier']):>10}{_num(row['baseline_brier']):>11}  {_verdict(row)}"
         )
     s = result.summary
+    use = table.loc[table["eligible"]] if table["eligible"].any() else table
+    worst = use["total_error"].loc[use["total_error"].abs().idxmax()] if len(use) else math.nan
     print(
         f"\npooled over {int(s.get('eligible_origins', 0))} eligible origins: total error "
-        f"{_pct(s['total_error'])} (worst origin {_pct(s['max_abs_total_error'])}), WAPE "
+        f"{_pct(s['total_error'])} (worst origin {_pct(worst)}), WAPE "
         f"{s['model_wape']:.3f} vs {s['baseline_wape']:.3f}, bias {s['model_bias']:+.3f} vs "
         f"{s['baseline_bias']:+.3f}, Brier {s['model_brier']:.4f} vs {s['baseline_brier']:.4f}"
     )
     eligible = table.loc[table["eligible"]]
     met = sum(not _misses(row) for _, row in eligible.iterrows())
     print(f"target met at {met} of {len(eligible)} eligible origins")
+    print(
+        "noise: the open pipeline's own standard deviation (√Σ amount²·p(1−p), the model's p) "
+        "over actual bookings — what even a perfect model misses by, about, at one origin"
+    )
     print("\nreliability (pooled over origins): decile | deals, mean p, share won — model | base")
     for row in result.reliability.itertuples(index=False):
         print(
@@ -72,6 +82,10 @@ def _num(value: float) -> str:
 
 def _signed(value: float) -> str:
     return "–" if not math.isfinite(value) else f"{value:+.3f}"
+
+
+def _unsigned_pct(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.1%}"
 
 
 def _pct(value: float) -> str:

@@ -33,13 +33,19 @@ ACM_PUBLIC_DATA. Without it the script says so and exits 0 (skipped, with the re
 Mapping to the canonical tables (what the data has, and what it lacks):
 - deals.csv has created_date, close_date (won / lost deals), a final stage, pipeline, segment,
   amount. It has no stage history and no planned close date. So every deal is open in one
-  stage per pipeline ("Open (New Business)", …) from its creation to its close, with a shown
-  close date of created + the pipeline's median cycle (over all its closed deals), and then
+  stage per pipeline ("Open (New Business)", …) from its creation to its close, and then
   Closed Won / Closed Lost (Self-Serve: Converted / Churned). Deals still open keep that stage.
-- The CRM's "stage probability" of each open stage is the pipeline's win rate over the whole
-  data set. This is the baseline's only knowledge and it is generous (it sees the future), so
-  the comparison errs in the baseline's favour.
+- Only what was known then. The shown close date is created + the pipeline's median cycle over
+  the deals that had closed before this one was created (30 days while none had) — what a rep
+  could have typed. The CRM's "stage probability" of each open stage (the baseline's only
+  knowledge, and the model's prior) is the pipeline's win rate over the deals closed before
+  the origin (0.1 while none had), so each origin is backtested on its own tables
+  (`canonical_tables(..., known_at=origin)`) and the origins are combined
+  (`scoring.backtest.combine`). (Until #13's second round both were computed over the whole
+  data set, which saw the future.)
 - pipeline → type: New Business and Self-Serve → new, Renewal → renewal, Expansion → expansion.
+- accounts.csv employee_count → employees (the model's company-size feature); the data's own
+  segment labels are not used.
 """
 
 from __future__ import annotations
@@ -66,8 +72,35 @@ WON_STAGES = {"Closed Won", "Converted"}
 LOST_STAGES = {"Closed Lost", "Churned"}
 
 
-def canonical_tables(data: Path) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
-    """(canonical tables, as-of instant) from the crm-dataset-builder CSVs."""
+UNKNOWN_CYCLE_DAYS = 30.0
+UNKNOWN_WIN_RATE = 0.1
+
+
+def shown_close_dates(
+    pipeline: pd.Series, created: pd.Series, closed_at: pd.Series, closed: np.ndarray
+) -> pd.Series:
+    """created + the median cycle of the pipeline's deals closed before this one was created
+    (UNKNOWN_CYCLE_DAYS while none had)."""
+    days = np.full(len(created), UNKNOWN_CYCLE_DAYS)
+    cycle = (closed_at - created).dt.days.to_numpy(dtype=float)
+    created_ns = created.to_numpy(dtype="datetime64[ns]")
+    closed_ns = closed_at.to_numpy(dtype="datetime64[ns]")
+    for name in pipeline.unique():
+        mine = (pipeline == name).to_numpy()
+        done = np.flatnonzero(mine & closed)
+        order = done[np.argsort(closed_ns[done], kind="stable")]
+        known = np.searchsorted(closed_ns[order], created_ns[mine], side="left")
+        cycles = cycle[order]
+        days[mine] = [np.median(cycles[:k]) if k else UNKNOWN_CYCLE_DAYS for k in known]
+    return created + pd.to_timedelta(days, unit="D")
+
+
+def canonical_tables(
+    data: Path, known_at: pd.Timestamp | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
+    """(canonical tables, as-of instant) from the crm-dataset-builder CSVs; the open stages'
+    probabilities are the pipelines' win rates over the deals closed before `known_at`
+    (default: the as-of instant)."""
     from acm_sync.model import conform, empty_frame
 
     accounts_csv = pd.read_csv(data / "accounts.csv")
@@ -81,11 +114,10 @@ def canonical_tables(data: Path) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]
 
     pipeline = deals["pipeline"].astype(str)
     open_stage = "Open (" + pipeline + ")"
-    cycle = (closed_at - created).dt.days.where(closed)
-    median_cycle = cycle.groupby(pipeline).median().fillna(30.0)
-    planned_close = created + pd.to_timedelta(pipeline.map(median_cycle).to_numpy(), unit="D")
-    win_rate = pd.Series(won[closed]).groupby(pipeline[closed].to_numpy()).mean()
-    open_probability = pipeline.map(win_rate).fillna(0.1).to_numpy()
+    planned_close = shown_close_dates(pipeline, created, closed_at, closed)
+    known = closed & (closed_at < (as_of if known_at is None else known_at)).to_numpy()
+    win_rate = pd.Series(won[known]).groupby(pipeline[known].to_numpy()).mean()
+    open_probability = pipeline.map(win_rate).fillna(UNKNOWN_WIN_RATE).to_numpy()
 
     account_id = "sf:A" + deals["account_id"].astype(str)
     opportunity_id = "sf:O" + deals["deal_id"].astype(str)
@@ -172,19 +204,22 @@ def main() -> None:
 
     from acm_sync.config import AcmSyncConfig
     from acm_sync.scoring import AccountBook, DealHistory, backtest
+    from acm_sync.scoring.backtest import combine
+    from acm_sync.scoring.periods import past_quarter_starts
     from backtest_table import print_backtest
 
     tables, as_of = canonical_tables(Path(args.data))
     config = AcmSyncConfig().forecast
-    config = config.model_copy(
-        update={"backtest": config.backtest.model_copy(update={"origins": args.origins})}
-    )
     started = time.perf_counter()
-    book = AccountBook.from_canonical(
-        tables["accounts"], tables["contacts"], tables["opportunities"]
-    )
-    history = DealHistory.build(book, tables["opportunity_stage_history"])
-    result = backtest(history, as_of, config)
+    results = []
+    for origin in past_quarter_starts(as_of, args.origins, config.backtest.horizon_quarters):
+        known, _ = canonical_tables(Path(args.data), known_at=origin)
+        book = AccountBook.from_canonical(
+            known["accounts"], known["contacts"], known["opportunities"]
+        )
+        history = DealHistory.build(book, known["opportunity_stage_history"])
+        results.append(backtest(history, as_of, config, origins=(origin,)))
+    result = combine(results)
     deals = tables["opportunities"]
     print(
         f"Backtest: crm-dataset-builder ({len(tables['accounts']):,} accounts, {len(deals):,} "

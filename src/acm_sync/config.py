@@ -215,7 +215,7 @@ class HealthConfig(Section):
 
 # --- forecast --------------------------------------------------------------------------------
 
-Segment = Literal["type", "size_band", "industry"]
+Segment = Literal["type", "size_band", "industry", "company_size"]
 
 
 class StaleConfig(Section):
@@ -260,9 +260,12 @@ class ForecastConfig(Section):
     # a stage, p = (n · p_model + k · p_default) / (n + k). Larger = trust defaults longer.
     shrinkage_strength: Annotated[float, Field(ge=0)] = 20
     # Features of the time-to-close model besides stage, timing, time in stage and age.
-    segments: tuple[Segment, ...] = ("type", "size_band")
+    segments: tuple[Segment, ...] = ("type", "size_band", "company_size")
     # Deal-size bands (corporate currency) for the `size_band` segment: upper bounds.
     size_band_edges: tuple[Money, ...] = (10_000.0, 50_000.0, 250_000.0)
+    # Employee-count bands of the buying account for the `company_size` segment: upper bounds
+    # (small business / mid-market / enterprise); an unknown count is its own band.
+    company_size_edges: tuple[float, ...] = (100.0, 1_000.0)
     # Learn from the deals open at month starts within this many days before the as-of date.
     training_window_days: Annotated[int, Field(ge=30)] = 1095
     # Probability for an open opportunity in a stage with no CRM probability and no history.
@@ -272,7 +275,7 @@ class ForecastConfig(Section):
     stale: StaleConfig = StaleConfig()
     backtest: BacktestConfig = BacktestConfig()
 
-    @field_validator("size_band_edges")
+    @field_validator("size_band_edges", "company_size_edges")
     @classmethod
     def _edges_increasing(cls, edges: tuple[float, ...]) -> tuple[float, ...]:
         if any(b <= a for a, b in pairwise(edges)):

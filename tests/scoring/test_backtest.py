@@ -19,7 +19,7 @@ from acm_sync.scoring import (
     learn_win_rates,
     score_accounts,
 )
-from acm_sync.scoring.backtest import ORIGIN_COLUMNS, RELIABILITY_COLUMNS
+from acm_sync.scoring.backtest import ORIGIN_COLUMNS, RELIABILITY_COLUMNS, combine
 from acm_sync.scoring.health import BANDS, TRENDS
 from quality.quality_demo import CURRENCY, pipeline_tables
 
@@ -160,6 +160,8 @@ def test_backtest_figures_on_a_hand_made_book() -> None:
     assert row["run_rate"] == 0
     assert row["baseline_open_forecast"] == pytest.approx(0.9 * 10_000 + 0.1 * 30_000)
     assert row["model_open_forecast"] == pytest.approx(12_000)
+    # the model's p is the stage default here: √(10k² · 0.9 · 0.1 + 30k² · 0.1 · 0.9)
+    assert row["open_sd"] == pytest.approx(9_486.833, rel=1e-6)
     # accounts: A forecast 9k, booked 10k; B forecast 3k, booked 0 → (1k + 3k) / 10k
     assert row["baseline_wape"] == pytest.approx(0.4)
     assert row["baseline_bias"] == pytest.approx(0.2)
@@ -170,6 +172,24 @@ def test_backtest_figures_on_a_hand_made_book() -> None:
     assert reliability.loc["90–100 %", "baseline_deals"] == 1
     assert reliability.loc["90–100 %", "baseline_won_share"] == 1.0
     assert reliability.loc["10–20 %", "baseline_won_share"] == 0.0
+
+    # one origin at a time, combined: the same figures as one run over both origins
+    config = ForecastConfig()
+    history_ = DealHistory.build(book, rows)
+    both = (pd.Timestamp("2024-10-01", tz="UTC"), origin)
+    whole = backtest(history_, AS_OF, config, origins=both)
+    parts = combine([backtest(history_, AS_OF, config, origins=(o,)) for o in reversed(both)])
+    pd.testing.assert_frame_equal(parts.origins, whole.origins)
+    pd.testing.assert_frame_equal(parts.reliability, whole.reliability)
+    assert parts.summary == pytest.approx(whole.summary, nan_ok=True)
+    # the same origin twice: twice the deals in every decile, the same shares
+    twice = combine([result, result]).reliability.set_index("decile")
+    assert twice.loc["90–100 %", "baseline_deals"] == 2
+    assert twice.loc["90–100 %", "baseline_won_share"] == 1.0
+    assert twice.loc["10–20 %", "baseline_mean_p"] == pytest.approx(0.1)
+    assert combine([result, result]).summary["baseline_brier"] == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="at least one"):
+        combine([])
 
 
 def test_learning_at_an_origin_ignores_later_outcomes() -> None:

@@ -21,7 +21,7 @@ from scoring_builders import (
     won,
 )
 
-from acm_sync.config import ForecastConfig, parse_config
+from acm_sync.config import ConfigError, ForecastConfig, parse_config
 from acm_sync.scoring import (
     AccountBook,
     DealHistory,
@@ -416,3 +416,96 @@ def test_forecast_equals_sum_of_amount_times_p(
     assert result.accounts["forecast_amount"].iloc[0] == pytest.approx(expected)
     assert ((probabilities["p_win"] >= 0) & (probabilities["p_win"] <= 1)).all()
     assert (p <= 1 + 1e-9).all()
+
+
+def test_company_size_separates_fast_small_buyers_from_slow_large_ones() -> None:
+    """Small companies (20 employees) decided within three weeks of a deal's creation: 60
+    won, 20 lost. Large ones (5,000) took half a year: 40 won after 200 days, 40 still open.
+    Everything else alike (stage, amount, type, close date). Two deals opened yesterday, one
+    per size: with the company-size feature the small buyer's deal is far likelier to be won
+    this quarter; without it the model cannot tell them apart."""
+    deals: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    planned = AS_OF + pd.Timedelta(days=500)
+
+    def add(oid: str, account: str, created: float, outcome: str, closed: float = 0) -> None:
+        rows.append(
+            {
+                "opportunity_id": oid,
+                "stage": "Qualification",
+                "amount": 10_000.0,
+                "close_date": planned,
+                "changed_at": days_ago(created),
+            }
+        )
+        deal: dict[str, Any] = {
+            "opportunity_id": oid,
+            "account_id": account,
+            "stage": "Qualification",
+            "stage_probability": 0.1,
+            "close_date": planned,
+            "created_at": days_ago(created),
+        }
+        if outcome != "open":
+            final = "Closed Won" if outcome == "won" else "Closed Lost"
+            rows.append({**rows[-1], "stage": final, "changed_at": days_ago(closed)})
+            deal.update(
+                stage=final,
+                stage_probability=1.0 if outcome == "won" else 0.0,
+                is_closed=True,
+                is_won=outcome == "won",
+                close_date=days_ago(closed),
+            )
+        deals.append(deal)
+
+    for i in range(80):
+        add(f"sf:S{i:03d}", "sf:SMALL", 300, "won" if i < 60 else "lost", 280)
+    for i in range(80):
+        add(f"sf:B{i:03d}", "sf:BIG", 300, "won" if i < 40 else "open", 100)
+    add("sf:NEW-S", "sf:SMALL", 1, "open")
+    add("sf:NEW-B", "sf:BIG", 1, "open")
+    accs = accounts(
+        {"account_id": "sf:SMALL", "employees": 20, "domain": "small.com"},
+        {"account_id": "sf:BIG", "employees": 5_000, "domain": "big.com"},
+    )
+    book = AccountBook.from_canonical(accs, contacts(), opportunities(*deals))
+    hist = DealHistory.build(book, history(*rows))
+
+    def p_now(segments: tuple[str, ...]) -> tuple[float, float]:
+        config = forecast_config(segments=list(segments), shrinkage_strength=0)
+        p = win_probabilities(hist, AS_OF, config).set_index("opportunity_id")["p_period_1"]
+        return float(p["sf:NEW-S"]), float(p["sf:NEW-B"])
+
+    # the rest of the quarter is 15 days: three in four small buyers decided within 20 days,
+    # no large one within 100
+    small, big = p_now(("type", "size_band", "company_size"))
+    assert small > 0.25
+    assert big < 0.05
+    small_without, big_without = p_now(("type", "size_band"))
+    assert small_without == pytest.approx(big_without)
+
+
+def test_company_size_bands_from_the_accounts_employee_counts() -> None:
+    # edges (100, 1,000): below 100, 100–999, 1,000 and more, and unknown as its own band
+    ids = ("sf:A1", "sf:A2", "sf:A3", "sf:A4", "sf:A5")
+    staff = (50, 100, 999, 5_000, None)
+    accs = accounts(
+        *[
+            {"account_id": a, "employees": n, "domain": f"a{i}.com"}
+            for i, (a, n) in enumerate(zip(ids, staff, strict=True))
+        ]
+    )
+    opps = opportunities(
+        *[{"opportunity_id": f"sf:O{i}", "account_id": a} for i, a in enumerate(ids)]
+    )
+    book = AccountBook.from_canonical(accs, contacts(), opps)
+    config = forecast_config(segments=["company_size"], company_size_edges=[100, 1_000])
+    space = FeatureSpace(DealHistory.build(book, history()), config)
+    by_deal = dict(zip(book.opportunities["opportunity_id"], space.deal_company_size, strict=True))
+    assert [by_deal[f"sf:O{i}"] for i in range(5)] == [0, 1, 1, 2, 3]
+    assert space.n_company_sizes == 4
+    # not a feature unless asked for: one level for everybody
+    plain = FeatureSpace(DealHistory.build(book, history()), forecast_config(segments=["type"]))
+    assert plain.n_company_sizes == 1 and not plain.deal_company_size.any()
+    with pytest.raises(ConfigError, match="company_size_edges: must be strictly increasing"):
+        forecast_config(company_size_edges=[1_000, 100])

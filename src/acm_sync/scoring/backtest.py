@@ -13,6 +13,10 @@ origin. Per origin:
 - account level, open pipeline only (a run-rate has no account): WAPE = Σ|actual − forecast| /
   Σ actual over accounts, bias = Σ(forecast − actual) / Σ actual, where actual is what the
   deals open at the origin booked within the horizon.
+- the noise floor: open_sd = √Σ amount² · p (1 − p), the standard deviation of the open
+  pipeline's bookings if every deal won independently with the model's p. Even a perfect model
+  misses the total by about this much (more with the run-rate's own noise), so a total error
+  several times open_sd / actual is the model's, one within it is luck's.
 - calibration over the open deals: Brier score mean((p − won within the horizon)²) and a
   reliability table by decile of p (mean p vs share won), pooled over origins.
 
@@ -53,6 +57,7 @@ ORIGIN_COLUMNS: Final = (
     "actual_open_pipeline",
     "model_open_forecast",
     "baseline_open_forecast",
+    "open_sd",
     "model_wape",
     "baseline_wape",
     "model_bias",
@@ -123,7 +128,31 @@ def backtest(
         scored.append(deals)
     table = pd.DataFrame(rows, columns=list(ORIGIN_COLUMNS))
     pooled = pd.concat(scored, ignore_index=True) if scored else _empty_scored()
-    return BacktestResult(table, reliability(pooled), _pooled(table, pooled))
+    return BacktestResult(table, reliability(pooled), _pooled(table))
+
+
+def combine(results: list[BacktestResult]) -> BacktestResult:
+    """One result from backtests run one origin at a time (each on the data as known at its
+    origin, say): origins stacked, reliability and pooled figures recomputed exactly (deal
+    counts add up; means weigh by deals)."""
+    if not results:
+        raise ValueError("combine needs at least one backtest result")
+    table = pd.concat([r.origins for r in results], ignore_index=True)
+    table = table.sort_values("origin", kind="stable").reset_index(drop=True)
+    parts = pd.concat([r.reliability for r in results], ignore_index=True)
+    rows = []
+    for decile, group in parts.groupby("decile", sort=False):
+        row: list[object] = [decile]
+        for side, count in (("model", "deals"), ("baseline", "baseline_deals")):
+            n = group[count].to_numpy(dtype=float)
+            total = n.sum()
+            row.append(int(total))
+            for name in (f"{side}_mean_p", f"{side}_won_share"):
+                values = np.nan_to_num(group[name].to_numpy(dtype=float))
+                row.append(float((values * n).sum() / total) if total else float("nan"))
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(RELIABILITY_COLUMNS))
+    return BacktestResult(table, frame, _pooled(table))
 
 
 def reliability(scored: pd.DataFrame) -> pd.DataFrame:
@@ -208,6 +237,7 @@ def _one_origin(
         "actual_open_pipeline": open_actual,
         "model_open_forecast": model_forecast.sum(),
         "baseline_open_forecast": baseline_forecast.sum(),
+        "open_sd": float(np.sqrt((amount**2 * p_model * (1.0 - p_model)).sum())),
         "model_wape": _ratio(np.abs(actual - model_forecast).sum(), open_actual),
         "baseline_wape": _ratio(np.abs(actual - baseline_forecast).sum(), open_actual),
         "model_bias": _ratio(model_forecast.sum() - open_actual, open_actual),
@@ -236,9 +266,10 @@ def _subset(state: DealState, keep: npt.NDArray[np.bool_]) -> DealState:
     )
 
 
-def _pooled(table: pd.DataFrame, scored: pd.DataFrame) -> dict[str, float]:
+def _pooled(table: pd.DataFrame) -> dict[str, float]:
     """Pooled over the eligible origins (all when none is): errors weigh by each origin's
-    actual bookings; Brier over every deal."""
+    actual bookings; Brier over every deal of every origin (each origin's mean weighed by its
+    open deals)."""
     if table.empty:
         return {}
     use = table.loc[table["eligible"]] if table["eligible"].any() else table
@@ -256,9 +287,16 @@ def _pooled(table: pd.DataFrame, scored: pd.DataFrame) -> dict[str, float]:
         ),
         "model_bias": _ratio(use["model_open_forecast"].sum() - actual_open, actual_open),
         "baseline_bias": _ratio(use["baseline_open_forecast"].sum() - actual_open, actual_open),
-        "model_brier": _brier(scored["p_model"].to_numpy(), scored["won"].to_numpy()),
-        "baseline_brier": _brier(scored["p_baseline"].to_numpy(), scored["won"].to_numpy()),
+        "model_brier": _mean_by_deals(table, "model_brier"),
+        "baseline_brier": _mean_by_deals(table, "baseline_brier"),
     }
+
+
+def _mean_by_deals(table: pd.DataFrame, column: str) -> float:
+    deals = table["open_deals"].to_numpy(dtype=float)
+    values = table[column].to_numpy(dtype=float)
+    has = deals > 0
+    return float((values[has] * deals[has]).sum() / deals[has].sum()) if has.any() else float("nan")
 
 
 def _brier(p: npt.NDArray[np.float64], won: npt.NDArray[np.bool_]) -> float:

@@ -95,6 +95,8 @@ class AccountBook:
         deals = _opportunities(opportunities, key_of_account, keys, currency)
         # Industry is an account attribute that segments win rates; carry it onto the deal.
         deals["industry"] = _at(unified["industry"], deals["account_pos"].to_numpy())
+        # ... and so is company size (how long a deal takes depends on who buys).
+        deals["employees"] = _float_at(unified["employees"], deals["account_pos"].to_numpy())
 
         contact_activity = _latest_by_account(people, "last_activity_at", len(keys))
         unified["last_activity_at"] = np.fmax(
@@ -193,6 +195,9 @@ def _roll_up_accounts(
             "created_at": _utc(accounts["created_at"]),
             "last_activity_at": _utc(accounts["last_activity_at"]),
             "filled": filled / len(_ACCOUNT_FIELDS_CHECKED),
+            "employees": pd.to_numeric(accounts["employees"], errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan
+            ),
         }
     )
     extras = _extra_numeric_columns(accounts)
@@ -211,6 +216,7 @@ def _roll_up_accounts(
             "last_activity_at": grouped["last_activity_at"].max(),
             "records": grouped.size(),
             "account_fields_filled": grouped["filled"].mean(),
+            "employees": grouped["employees"].max(),
             **{column: grouped[column].mean() for column in extras},
         }
     ).reindex(range(len(keys)))
@@ -316,6 +322,15 @@ def _latest_by_account(frame: pd.DataFrame, column: str, size: int) -> pd.Series
         .reindex(range(size))
     )
     return latest
+
+
+def _float_at(values: pd.Series, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """values[positions] as floats with -1 → NaN."""
+    array = values.to_numpy(dtype=float, na_value=np.nan)
+    out = np.full(len(positions), np.nan)
+    inside = positions >= 0
+    out[inside] = array[positions[inside]]
+    return out
 
 
 def _at(values: pd.Series, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:

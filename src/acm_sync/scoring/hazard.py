@@ -11,7 +11,8 @@ days past the shown close date is one more feature, in learning and in forecasti
 deal 700 days late gets what deals 700 days late really did (almost never win).
 
 How. Landmarks at every calendar month start of the training window: each deal open then is a
-snapshot (stage, time in stage, age, close date, amount band, type — as of the landmark). Each
+snapshot (stage, time in stage, age, close date, amount band, type, industry, the buying
+account's size by employees — as of the landmark; `forecast.segments` picks the last four). Each
 snapshot contributes one row per month ahead k = 1…`steps` until it closes or the data end
 (the as-of instant) — the person-period data. A month's row carries the snapshot's features
 aged by k − 1 months (days past the close date grow, so do age and time in stage) and the
@@ -119,6 +120,15 @@ class FeatureSpace:
             )
             self.n_industries = len(top) + 1
         self.deal_industry = industry_code
+        self.n_company_sizes = 1
+        company_size = np.zeros(len(deals), dtype=np.int64)
+        if "company_size" in use and "employees" in deals:
+            edges = np.asarray(config.company_size_edges, dtype=float)
+            employees = deals["employees"].to_numpy(dtype=float, na_value=np.nan)
+            company_size = np.searchsorted(edges, employees, side="right").astype(np.int64)
+            company_size[np.isnan(employees)] = len(edges) + 1
+            self.n_company_sizes = len(edges) + 2
+        self.deal_company_size = company_size
         # (name, number of levels) in code order
         self.factors: tuple[tuple[str, int], ...] = (
             ("stage", self.n_stages),
@@ -129,6 +139,7 @@ class FeatureSpace:
             ("size", len(self.size_edges) + 1),
             ("type", self.n_types),
             ("industry", self.n_industries),
+            ("company_size", self.n_company_sizes),
         )
 
     def cells(self, state: DealState, step: npt.NDArray[np.int64], which: npt.NDArray[np.intp]):
@@ -143,6 +154,7 @@ class FeatureSpace:
             "size": np.searchsorted(self.size_edges, state.amount[which], side="left"),
             "type": self.deal_type[state.opp_pos[which]],
             "industry": self.deal_industry[state.opp_pos[which]],
+            "company_size": self.deal_company_size[state.opp_pos[which]],
         }
         code = np.zeros(len(which), dtype=np.int64)
         for name, size in self.factors:
