@@ -35,11 +35,7 @@ from acm_sync.quality.docs import docs_root, served_url
 from acm_sync.quality.engine import GxEngine, QualityRunError
 from acm_sync.quality.issues import issue_texts
 from acm_sync.quality.settings import QualitySettings
-from acm_sync.quality.stages import (
-    StageCatalog,
-    fetch_hubspot_stages,
-    fetch_salesforce_stages,
-)
+from acm_sync.quality.stages import StageCatalog, hubspot_stages, salesforce_stages
 from acm_sync.quality.store import (
     QualityStore,
     critical_gate,
@@ -138,14 +134,14 @@ def quality_stage_catalog(
                 budget = run_budget(source, settings.salesforce.budget, wh, run_id)
                 sf = salesforce.connect(budget=budget, retry=settings.salesforce.retry)
                 try:
-                    parts.append(fetch_salesforce_stages(sf))
+                    parts.append(salesforce_stages(sf.stage_catalog()))
                 finally:
                     wh.record_calls(run_id, source, STAGE_CATALOG, sf.calls)
             else:
                 budget = run_budget(source, settings.hubspot.budget, wh, run_id)
                 hs = hubspot.connect(budget=budget, settings=settings.hubspot)
                 try:
-                    parts.append(fetch_hubspot_stages(hs))
+                    parts.append(hubspot_stages(hs.stage_catalog()))
                 finally:
                     wh.record_calls(run_id, source, STAGE_CATALOG, hs.calls)
         except CredentialsError as exc:
