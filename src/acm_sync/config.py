@@ -22,8 +22,8 @@ from pydantic import ValidationError
 
 from acm_sync.connectors.settings import SyncSettings
 from acm_sync.currency import CurrencyConfig
-from acm_sync.operations import AlertSettings, ScheduleSettings
 from acm_sync.quality.settings import QualitySettings
+from acm_sync.schedules_and_alerts import AlertSettings, ScheduleSettings
 from acm_sync.scoring.settings import (
     ACTION_RULES,
     TIERS,
@@ -104,8 +104,9 @@ class AcmSyncConfig(ScoringSettings):
     sync: SyncSettings = SyncSettings()  # pulls from the CRMs (acm_sync.connectors.settings)
     quality: QualitySettings = QualitySettings()  # data-quality gates (acm_sync.quality.settings)
     writeback: WritebackSettings = WritebackSettings()  # writing back (acm_sync.writeback)
-    schedules: ScheduleSettings = ScheduleSettings()  # when jobs run (acm_sync.operations)
-    alerts: AlertSettings = AlertSettings()  # failure / freshness alerts (acm_sync.operations)
+    # when jobs run, who hears of failures (acm_sync.schedules_and_alerts)
+    schedules: ScheduleSettings = ScheduleSettings()
+    alerts: AlertSettings = AlertSettings()
 
 
 def config_path() -> Path:

@@ -43,8 +43,8 @@ from acm_sync import model
 from acm_sync.connectors.common import (
     MappingError,
     PullResult,
-    back,
-    later,
+    later_of,
+    seconds_before,
     unknown_fields_message,
 )
 from acm_sync.connectors.hubspot import HubSpotClient
@@ -269,7 +269,7 @@ class _Pull:
     ) -> None:
         """Rows, merges, history and the state covering them, in one transaction."""
         state = self.state
-        state.cursor = later(state.cursor, cursor)
+        state.cursor = later_of(state.cursor, cursor)
         state.resume = {} if done else (resume or {})
         state.complete = done
         finishing_full = done and state.mode == "full"
@@ -408,7 +408,7 @@ class _Pull:
 
     def run_incremental(self) -> None:
         self.result.strategy = "search"
-        since = back(self.state.cursor, self.settings.lookback_seconds)
+        since = seconds_before(self.state.cursor, self.settings.lookback_seconds)
         assert since is not None
         modified = self.spec.modified
         cap = self.settings.search_cap
