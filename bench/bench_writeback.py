@@ -59,6 +59,7 @@ from acm_sync.assets.scoring import ScoringConfigResource, scoring_assets
 from acm_sync.assets.writeback import WritebackSettingsResource, writeback_assets
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.salesforce import SalesforceResource
+from acm_sync.environment import temporary_environment
 from acm_sync.sandbox.process import SandboxProcess
 from acm_sync.sandbox.server import SandboxSettings
 from acm_sync.warehouse import Warehouse, WarehouseResource
@@ -207,9 +208,7 @@ class Pipeline:
     def run(
         self, selection: list[dg.AssetKey], run_config: dict[str, Any] | None = None
     ) -> dg.ExecuteInProcessResult:
-        saved = {k: os.environ.get(k) for k in self.sandbox.env()}
-        os.environ.update(self.sandbox.env())
-        try:
+        with temporary_environment(self.sandbox.env()):
             return dg.materialize(
                 ASSETS,
                 selection=selection,
@@ -220,12 +219,6 @@ class Pipeline:
                 raise_on_error=True,
                 tags={"bench": "writeback"},
             )
-        finally:
-            for key, old in saved.items():
-                if old is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = old
 
     def step_seconds(self, result: dg.ExecuteInProcessResult) -> dict[str, float]:
         return {

@@ -309,6 +309,7 @@ def doctor(
     from acm_sync.connectors.policy import ApiBudget
     from acm_sync.connectors.salesforce import ENV as SF_ENV
     from acm_sync.connectors.salesforce import SECRET_FIELDS, SalesforceResource
+    from acm_sync.environment import temporary_environment
     from acm_sync.writeback.target import check_salesforce_fields, ensure_hubspot_properties
 
     checks: list[dict[str, Any]] = []
@@ -360,9 +361,8 @@ def doctor(
     }
     secrets = [v for k, v in {**os.environ, **env}.items() if k in secret_names]
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the resources read their EnvVars from the process environment
-    try:
+    # The resources read their EnvVars from the process environment.
+    with temporary_environment(env):
         # -- Salesforce
         sf_settings = config.sync.salesforce
         try:
@@ -464,12 +464,6 @@ def doctor(
             check("write-back", True, _writeback_mode(config))
         except Exception as exc:
             check("write-back", False, f"{type(exc).__name__}: {exc}", "")
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
     for c in checks:
         c["detail"], c["fix"] = scrub(c["detail"], secrets), scrub(c["fix"], secrets)

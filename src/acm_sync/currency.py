@@ -17,14 +17,30 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
-from acm_sync.config import CurrencyConfig
 from acm_sync.model import STRING
+
+Rate = Annotated[float, Field(gt=0)]
+
+
+class CurrencyConfig(BaseModel):
+    """The `currency` section of acm_sync.yaml: how amounts in several currencies are added up
+    (revenue, pipeline, forecast). Canonical-level: quality and scoring both read it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    corporate: str = "USD"
+    # Units of corporate currency per one unit of the key's currency: one number, or dated
+    # rates {date: rate} (each holds from its date on; the earliest also before it). An amount
+    # in a currency with no rate cannot be converted: quality holds it back, totals skip it.
+    # A single-currency org needs no rates.
+    rates: dict[str, Rate | dict[dt.date, Rate]] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -9,35 +9,20 @@ built exactly as `definitions.py` builds them, from the sandbox's connection set
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from acm_sync.environment import temporary_environment
 from acm_sync.sandbox.process import SandboxProcess
 from acm_sync.warehouse import Warehouse
 
 Progress = Callable[[str], None]
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def _definitions(warehouse_path: Path, progress: Progress) -> dg.Definitions:
@@ -118,7 +103,7 @@ def run_demo(
             f"HubSpot sandbox at {settings.hubspot_base_url}"
         )
         warehouse_path = work_dir / "warehouse" / "acm_sync.duckdb"
-        with _environment(settings.env()):
+        with temporary_environment(settings.env()):
             job = _definitions(warehouse_path, progress).get_job_def("sync")
             progress("running the sync job in process: pull → quality → scoring → write-back")
             result = job.execute_in_process(

@@ -13,7 +13,7 @@ import hubspot
 from simple_salesforce import Salesforce
 
 from acm_sync.connectors.http import salesforce_session
-from acm_sync.writeback.fields import OBJECTS, owned_for
+from acm_sync.owned_fields import OBJECTS, owned_for
 
 SF_OBJECTS = ("Account", "Contact", "Opportunity", "OpportunityHistory")
 HS_OBJECTS = ("companies", "contacts", "deals")

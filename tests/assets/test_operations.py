@@ -39,8 +39,13 @@ from acm_sync.assets.scoring import ScoringConfigResource, scoring_assets
 from acm_sync.config import ConfigError, load_config
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.salesforce import SalesforceResource
-from acm_sync.operations import AlertSettings, JobSchedule, ScheduleSettings, SlackSettings
 from acm_sync.sandbox.server import SandboxSettings
+from acm_sync.schedules_and_alerts import (
+    AlertSettings,
+    JobSchedule,
+    ScheduleSettings,
+    SlackSettings,
+)
 from acm_sync.warehouse import WarehouseResource
 
 REPO = Path(__file__).resolve().parents[2]

@@ -36,7 +36,7 @@ from acm_sync.assets.budget import (
 )
 from acm_sync.assets.jobs import pull_asset_keys
 from acm_sync.connectors.common import scrub
-from acm_sync.operations import SLACK_TOKEN_ENV, AlertSettings
+from acm_sync.schedules_and_alerts import SLACK_TOKEN_ENV, AlertSettings
 
 RUN_FAILURE_SENSOR = "run_failure_alert"
 BUDGET_STOP_SENSOR = "budget_stop_alert"

@@ -20,8 +20,8 @@ from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.hubspot_pull import HS_OBJECTS, pull_hubspot
 from acm_sync.connectors.links import learn_hubspot
 from acm_sync.connectors.policy import BudgetExhausted
+from acm_sync.owned_fields import owned_names
 from acm_sync.warehouse import Warehouse, WarehouseResource
-from acm_sync.writeback.fields import owned_names
 
 GROUP = "hubspot"
 KINDS = {"hubspot", "duckdb"}

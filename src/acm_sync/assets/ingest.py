@@ -58,7 +58,7 @@ def metadata(result: PullResult, wh: Warehouse, table: str) -> dict[str, Any]:
     """Materialization metadata every ingestion asset reports."""
     rows_here = (
         wh.count(table, "WHERE source = ?", [result.source])
-        if table != ("opportunity_stage_history")
+        if table != "opportunity_stage_history"
         else wh.count(
             table,
             "WHERE opportunity_id LIKE ?",

@@ -13,29 +13,40 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: never a display, in a daemon, CI or a container
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 BAND_COLOURS = {"Red": "#d1242f", "Yellow": "#d4a72c", "Green": "#2da44e"}
 
 
-def _png(fig: plt.Figure) -> bytes:
+def _pyplot() -> ModuleType:
+    """matplotlib's pyplot, imported on the first plot: a second or more of imports that
+    every process loading the code location (each run, the webserver, the daemon) would pay."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: never a display, in a daemon, CI or a container
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
     return buffer.getvalue()
 
 
 def health_histogram(scores: pd.DataFrame, green_min: float, yellow_min: float) -> bytes:
     """Accounts per health score (bins of 5), each bin coloured by the band it falls in."""
     values = pd.to_numeric(scores["health_score"], errors="coerce").dropna().to_numpy()
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = _pyplot().subplots(figsize=(6, 3))
     edges = np.arange(0, 105, 5)
     counts, _ = np.histogram(values, bins=edges)
     colours = [
@@ -60,7 +71,7 @@ def tier_pareto(scores: pd.DataFrame) -> bytes:
     paying = scores[pd.to_numeric(scores["t12m_won_revenue"], errors="coerce").fillna(0) > 0]
     revenue = pd.to_numeric(paying["t12m_won_revenue"], errors="coerce").fillna(0.0)
     order = revenue.sort_values(ascending=False).index
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = _pyplot().subplots(figsize=(6, 3))
     if len(order):
         cum = revenue.loc[order].cumsum() / revenue.sum()
         share = np.arange(1, len(order) + 1) / len(order)
@@ -81,7 +92,7 @@ def tier_pareto(scores: pd.DataFrame) -> bytes:
 def forecast_vs_actual(origins: pd.DataFrame) -> bytes:
     """Per backtest quarter: what closed, the total forecast (open pipeline + run-rate) and the
     stage-default baseline."""
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = _pyplot().subplots(figsize=(6, 3))
     if len(origins):
         labels = [pd.Timestamp(o).strftime("%Y-%m") for o in origins["origin"]]
         x = np.arange(len(labels))

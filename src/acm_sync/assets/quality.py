@@ -35,11 +35,7 @@ from acm_sync.quality.docs import docs_root, served_url
 from acm_sync.quality.engine import GxEngine, QualityRunError
 from acm_sync.quality.issues import issue_texts
 from acm_sync.quality.settings import QualitySettings
-from acm_sync.quality.stages import (
-    StageCatalog,
-    fetch_hubspot_stages,
-    fetch_salesforce_stages,
-)
+from acm_sync.quality.stages import StageCatalog, hubspot_stages, salesforce_stages
 from acm_sync.quality.store import (
     QualityStore,
     critical_gate,
@@ -138,14 +134,14 @@ def quality_stage_catalog(
                 budget = run_budget(source, settings.salesforce.budget, wh, run_id)
                 sf = salesforce.connect(budget=budget, retry=settings.salesforce.retry)
                 try:
-                    parts.append(fetch_salesforce_stages(sf))
+                    parts.append(salesforce_stages(sf.stage_catalog()))
                 finally:
                     wh.record_calls(run_id, source, STAGE_CATALOG, sf.calls)
             else:
                 budget = run_budget(source, settings.hubspot.budget, wh, run_id)
                 hs = hubspot.connect(budget=budget, settings=settings.hubspot)
                 try:
-                    parts.append(fetch_hubspot_stages(hs))
+                    parts.append(hubspot_stages(hs.stage_catalog()))
                 finally:
                     wh.record_calls(run_id, source, STAGE_CATALOG, hs.calls)
         except CredentialsError as exc:
@@ -212,51 +208,59 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
         full_config = quality_settings.load()
         settings = full_config.quality
         wh = warehouse.get()
-        store = QualityStore(wh)
-        table = store.canonical(entity)
-        as_of = pd.Timestamp(config.as_of or pd.Timestamp.now(tz="UTC"))
-        run_context = RunContext(
-            as_of=as_of if as_of.tzinfo else as_of.tz_localize("UTC"),
-            stages=store.stage_catalog(),
-            account_ids=store.ids("accounts", "account_id"),
-            opportunity_ids=store.ids("opportunities", "opportunity_id"),
-            account_currency=store.account_currencies(),
-            currency=full_config.currency,
-        )
-        try:
-            suites = load_suites(settings.expectations_dir, {entity: derive.columns(entity)})
-            docs = data_docs_dir(wh) if settings.data_docs else None
-            engine = GxEngine(suites, docs_dir=docs)
-            report = validate_entity(engine, entity, table, run_context, run_id=context.run.run_id)
-            issues = report.issues  # each failing record's link in its CRM
-            issues["url"] = RecordLinks.load(wh).entity_urls(
-                entity, issues["source"], issues["source_id"]
+        # One connection for the step's dozen queries (opening the file costs more than most).
+        with wh.session():
+            store = QualityStore(wh)
+            table = store.canonical(entity)
+            as_of = pd.Timestamp(config.as_of or pd.Timestamp.now(tz="UTC"))
+            run_context = RunContext(
+                as_of=as_of if as_of.tzinfo else as_of.tz_localize("UTC"),
+                stages=store.stage_catalog(),
+                account_ids=store.ids("accounts", "account_id"),
+                opportunity_ids=store.ids("opportunities", "opportunity_id"),
+                account_currency=store.account_currencies(),
+                currency=full_config.currency,
             )
-        except (SuiteError, QualityRunError) as exc:
-            raise dg.Failure(str(exc)) from None
-        engine.build_docs({entity: report.issues}, run_name=context.run.run_id)
-        page = engine.pages.get(entity)
-        docs_url = served_url(data_docs_dir(wh), page) if page else None
-        store.save_report(report)
-        volumes = live_volumes(entity, table)
-        critical = critical_gate(report, settings)
-        volume = volume_gate(
-            entity,
-            volumes,
-            store.last_good_volumes(entity),
-            settings,
-            accepted=config.accept_volume_drop,
-        )
-        store.record_gates(report, volumes, critical, volume, accepted=config.accept_volume_drop)
-        for gate in (critical, volume):
-            (context.log.info if gate.passed else context.log.error)(f"{gate.name}: {gate.summary}")
-        return dg.MaterializeResult(
-            metadata=_metadata(report, settings, docs_url),
-            check_results=[
-                _check_result(critical, report, settings),
-                _check_result(volume, report, settings),
-            ],
-        )
+            try:
+                suites = load_suites(settings.expectations_dir, {entity: derive.columns(entity)})
+                docs = data_docs_dir(wh) if settings.data_docs else None
+                engine = GxEngine(suites, docs_dir=docs)
+                report = validate_entity(
+                    engine, entity, table, run_context, run_id=context.run.run_id
+                )
+                issues = report.issues  # each failing record's link in its CRM
+                issues["url"] = RecordLinks.load(wh).entity_urls(
+                    entity, issues["source"], issues["source_id"]
+                )
+            except (SuiteError, QualityRunError) as exc:
+                raise dg.Failure(str(exc)) from None
+            engine.build_docs({entity: report.issues}, run_name=context.run.run_id)
+            page = engine.pages.get(entity)
+            docs_url = served_url(data_docs_dir(wh), page) if page else None
+            store.save_report(report)
+            volumes = live_volumes(entity, table)
+            critical = critical_gate(report, settings)
+            volume = volume_gate(
+                entity,
+                volumes,
+                store.last_good_volumes(entity),
+                settings,
+                accepted=config.accept_volume_drop,
+            )
+            store.record_gates(
+                report, volumes, critical, volume, accepted=config.accept_volume_drop
+            )
+            for gate in (critical, volume):
+                (context.log.info if gate.passed else context.log.error)(
+                    f"{gate.name}: {gate.summary}"
+                )
+            return dg.MaterializeResult(
+                metadata=_metadata(report, settings, docs_url),
+                check_results=[
+                    _check_result(critical, report, settings),
+                    _check_result(volume, report, settings),
+                ],
+            )
 
     return _validate
 

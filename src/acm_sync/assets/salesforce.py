@@ -17,8 +17,8 @@ from acm_sync.connectors.links import learn_salesforce
 from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.connectors.salesforce_pull import SF_OBJECTS, pull_salesforce
+from acm_sync.owned_fields import owned_names
 from acm_sync.warehouse import WarehouseResource
-from acm_sync.writeback.fields import owned_names
 
 GROUP = "salesforce"
 KINDS = {"salesforce", "duckdb"}

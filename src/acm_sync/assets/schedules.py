@@ -11,7 +11,7 @@ import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from acm_sync.assets.jobs import full_refresh_job, sync_job
-from acm_sync.operations import JobSchedule, ScheduleSettings
+from acm_sync.schedules_and_alerts import JobSchedule, ScheduleSettings
 
 
 def _schedule(

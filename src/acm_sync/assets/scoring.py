@@ -204,8 +204,9 @@ def account_scores(
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
     wh, cfg, as_of = warehouse.get(), scoring_config.get(), _as_of(config)
-    tables, identity = load_inputs(wh)
-    previous = previous_health(wh, as_of, cfg.health.trend_window_days)
+    with wh.session():  # one connection for the reads (opening the file costs more than most)
+        tables, identity = load_inputs(wh)
+        previous = previous_health(wh, as_of, cfg.health.trend_window_days)
     scores = score_accounts(
         tables, as_of=as_of, config=cfg, identity=identity, previous_health=previous
     )
@@ -220,13 +221,14 @@ def account_scores(
     new_pipeline = scores.forecast.new_pipeline.assign(
         run_id=run_id, scored_at=scores.as_of, computed_at=computed_at
     )
-    for table, frame in (
-        (ACCOUNT_SCORES, snapshot),
-        (OPPORTUNITY_SCORES, probabilities),
-        (FORECAST_TOTALS, totals),
-        (FORECAST_NEW_PIPELINE, new_pipeline),
-    ):
-        wh.replace_run(table, frame, run_id)
+    with wh.session():
+        for table, frame in (
+            (ACCOUNT_SCORES, snapshot),
+            (OPPORTUNITY_SCORES, probabilities),
+            (FORECAST_TOTALS, totals),
+            (FORECAST_NEW_PIPELINE, new_pipeline),
+        ):
+            wh.replace_run(table, frame, run_id)
 
     total = scores.forecast.totals.set_index("period").loc["Total"]
     preview_columns = ["account_key", "tier", "health_score", "health_band", "forecast_amount"]
@@ -303,7 +305,8 @@ def forecast_backtest(
     scoring_config: ScoringConfigResource,
 ) -> dg.MaterializeResult:
     wh, cfg, as_of = warehouse.get(), scoring_config.get(), _as_of(config)
-    tables, identity = load_inputs(wh)
+    with wh.session():
+        tables, identity = load_inputs(wh)
     _, history = build_book(tables, cfg, identity)
     result = backtest(history, as_of, cfg.forecast)
     # Plain ints, floats and strings: Dagster types them itself.

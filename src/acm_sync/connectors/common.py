@@ -84,7 +84,8 @@ class PullResult:
     preview: pd.DataFrame | None = None
 
 
-def later(a: datetime | None, b: datetime | None) -> datetime | None:
+def later_of(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The later of two moments; a missing one does not count."""
     if a is None:
         return b
     if b is None:
@@ -92,7 +93,8 @@ def later(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b)
 
 
-def earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+def earlier_of(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The earlier of two moments; a missing one does not count."""
     if a is None:
         return b
     if b is None:
@@ -100,7 +102,8 @@ def earlier(a: datetime | None, b: datetime | None) -> datetime | None:
     return min(a, b)
 
 
-def back(moment: datetime | None, seconds: float) -> datetime | None:
+def seconds_before(moment: datetime | None, seconds: float) -> datetime | None:
+    """`seconds` before `moment` (None stays None: no cursor yet)."""
     return None if moment is None else moment - timedelta(seconds=seconds)
 
 

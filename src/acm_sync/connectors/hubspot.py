@@ -284,6 +284,15 @@ class HubSpotClient:
             )
         )
 
+    # -- the deal stage list (quality's stage rules check against it) --------------------------
+
+    def stage_catalog(self) -> list[dict[str, Any]]:
+        """Every deal pipeline with its stages (`GET /crm/v3/pipelines/deals` results: stage
+        id, label, metadata isClosed / probability): one call."""
+        api = self._api("crm", "pipelines", "pipelines_api")
+        answer = self._call("deal pipelines", lambda: api.get_all("deals", _preload_content=False))
+        return list(answer.get("results", []))
+
 
 class HubSpotResource(dg.ConfigurableResource):
     """HubSpot connection settings; the private-app token comes in through `dagster.EnvVar`."""

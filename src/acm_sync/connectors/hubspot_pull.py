@@ -45,11 +45,11 @@ from acm_sync.connectors.common import (
     MappingError,
     PullResult,
     after_pages,
-    back,
-    later,
+    later_of,
     next_after,
     parse_moment,
     second_floor,
+    seconds_before,
     unknown_fields_message,
 )
 from acm_sync.connectors.hubspot import HubSpotClient
@@ -274,7 +274,7 @@ class _Pull:
     ) -> None:
         """Rows, merges, history and the state covering them, in one transaction."""
         state = self.state
-        state.cursor = later(state.cursor, cursor)
+        state.cursor = later_of(state.cursor, cursor)
         state.resume = {} if done else (resume or {})
         state.complete = done
         finishing_full = done and state.mode == "full"
@@ -423,7 +423,7 @@ class _Pull:
 
     def run_incremental(self) -> None:
         self.result.strategy = "search"
-        since = back(self.state.cursor, self.settings.lookback_seconds)
+        since = seconds_before(self.state.cursor, self.settings.lookback_seconds)
         assert since is not None
         modified = self.spec.modified
         cap = self.settings.search_cap

@@ -328,6 +328,21 @@ class SalesforceClient:
     def limits(self) -> dict[str, Any]:
         return dict(self._with_session(lambda: self.sf.limits()))
 
+    # -- the opportunity stage list (quality's stage rules check against it) ---------------------
+
+    STAGE_SOQL = (
+        "SELECT ApiName, MasterLabel, IsActive, IsClosed, IsWon, DefaultProbability "
+        "FROM OpportunityStage"
+    )
+
+    def stage_catalog(self) -> list[dict[str, Any]]:
+        """The org's OpportunityStage records (ApiName, MasterLabel, IsActive, IsClosed, IsWon,
+        DefaultProbability), retired values included: one SOQL query."""
+        records: list[dict[str, Any]] = []
+        for page in self.query_pages(self.STAGE_SOQL, include_deleted=False):
+            records.extend(page.records)
+        return records
+
 
 class SalesforceResource(dg.ConfigurableResource):
     """Salesforce connection settings; secrets come in through `dagster.EnvVar` only."""

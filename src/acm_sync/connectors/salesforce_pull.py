@@ -30,11 +30,11 @@ from acm_sync import model
 from acm_sync.connectors.common import (
     MappingError,
     PullResult,
-    back,
-    earlier,
-    later,
+    earlier_of,
+    later_of,
     parse_moment,
     second_floor,
+    seconds_before,
     unknown_fields_message,
 )
 from acm_sync.connectors.mapping import MappingRules, parse_timestamp, raw_text, to_canonical
@@ -234,7 +234,7 @@ class _Pull:
     def since(self) -> datetime | None:
         if self.state.mode == "full":
             return self.state.cursor  # progress through a (resumed) full pull, no lookback
-        return back(self.state.cursor, self.settings.lookback_seconds)
+        return seconds_before(self.state.cursor, self.settings.lookback_seconds)
 
     def soql(self, *, ordered: bool) -> str:
         text = f"SELECT {', '.join(self.fields)} FROM {self.spec.name}"
@@ -249,7 +249,7 @@ class _Pull:
     def commit(self, raw: pd.DataFrame, *, cursor: datetime | None, done: bool) -> None:
         """Rows + the state that covers them, in one transaction."""
         state = self.state
-        state.cursor = later(state.cursor, cursor)
+        state.cursor = later_of(state.cursor, cursor)
         state.complete = done
         if done:
             state.resume = {}
@@ -331,7 +331,7 @@ class _Pull:
             cursor = cap  # everything up to the query's start is in
         elif len(raw):
             last = parse_timestamp(raw[CURSOR_FIELD].tail(1)).iloc[0]
-            cursor = earlier(None if pd.isna(last) else last.to_pydatetime(), cap)
+            cursor = earlier_of(None if pd.isna(last) else last.to_pydatetime(), cap)
         else:
             cursor = None
         if len(raw) or done:

@@ -79,8 +79,7 @@ import numpy as np
 import pandas as pd
 
 from acm_sync import domains, identity, model
-from acm_sync.config import CurrencyConfig
-from acm_sync.currency import Rates
+from acm_sync.currency import CurrencyConfig, Rates
 from acm_sync.quality.stages import StageCatalog
 
 DAY: Final = pd.Timedelta(days=1)

@@ -25,20 +25,16 @@ import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import great_expectations as gx
 import pandas as pd
-from great_expectations.core.expectation_validation_result import (
-    ExpectationSuiteValidationResult,
-)
-from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.resource_identifiers import (
-    ExpectationSuiteIdentifier,
-    ValidationResultIdentifier,
-)
 
 from acm_sync.quality.suites import Suite
+
+if TYPE_CHECKING:  # GX is imported where a site is built: the CLI and the pulls never pay for it
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+    )
 
 SITE = "acm_sync"
 RESULTS_STORE = "acm_sync_results"
@@ -72,6 +68,8 @@ def docs_root(warehouse_path: Path) -> Path:
 
 
 def _context(root: Path) -> Any:
+    import great_expectations as gx
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         context = gx.get_context(mode="ephemeral")
@@ -125,6 +123,8 @@ def annotate(
 ) -> ExpectationSuiteValidationResult:
     """The result as the page shows it: rule notes, failing rows by CRM id, success = no
     critical rule failed, run named by the Dagster run id. Lists trimmed to a sample."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
     critical_failed = False
     for r in result.results:
         rule = suite.rule_for(r.expectation_config)  # type: ignore[arg-type]
@@ -189,6 +189,11 @@ class DataDocsSite:
         run_name: str,
     ) -> dict[str, Path]:
         """Add this run's validations to the site; entity → its page. Rebuilds the index."""
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
         context = _context(self.root)
         store = context.stores[RESULTS_STORE]
         keys: dict[str, ValidationResultIdentifier] = {}

@@ -23,17 +23,18 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import great_expectations as gx
 import numpy as np
 import pandas as pd
-from great_expectations.core.expectation_validation_result import (
-    ExpectationSuiteValidationResult,
-)
 
 from acm_sync.quality.docs import DataDocsSite
 from acm_sync.quality.suites import Rule, Suite
+
+if TYPE_CHECKING:  # GX is imported by the engine's constructor: a pull never pays for it
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+    )
 
 RESULT_FORMAT: dict[str, Any] = {"result_format": "COMPLETE"}
 _NO_ISSUES = pd.DataFrame({c: pd.Series(dtype=str) for c in ("rule", "record_id", "reason")})
@@ -73,6 +74,8 @@ class GxEngine:
     """An ephemeral GX data context holding one dataframe asset + suite per entity."""
 
     def __init__(self, suites: Mapping[str, Suite], *, docs_dir: str | Path | None = None):
+        import great_expectations as gx
+
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
         self.suites = dict(suites)
         with warnings.catch_warnings():

@@ -4,8 +4,9 @@ Salesforce: the `OpportunityStage` object (the sales process picklist with IsClo
 DefaultProbability per value). HubSpot: the deal pipelines API (stage ids with metadata
 isClosed / probability; a closed stage with probability 1 is won, as HubSpot itself reads it).
 
-Quality uses the catalog in two rules: the stage must be one of the CRM's stages, and the
-closed / won flags must agree with what the stage means.
+The connectors fetch them (`stage_catalog()` of each CRM's client); this module only reads
+what they hand over. Quality uses the catalog in two rules: the stage must be one of the CRM's
+stages, and the closed / won flags must agree with what the stage means.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import pandas as pd
 
 COLUMNS = {
@@ -25,10 +25,6 @@ COLUMNS = {
     "is_won": "boolean",
     "probability": "Float64",
 }
-SF_STAGE_SOQL = (
-    "SELECT ApiName, MasterLabel, IsActive, IsClosed, IsWon, DefaultProbability "
-    "FROM OpportunityStage"
-)
 
 
 def _truthy(value: Any) -> bool:
@@ -79,8 +75,8 @@ class StageCatalog:
 
 
 def salesforce_stages(records: Iterable[Mapping[str, Any]]) -> StageCatalog:
-    """OpportunityStage records (SOQL `SF_STAGE_SOQL`) → catalog; inactive values included,
-    since old opportunities may still sit in a retired stage."""
+    """OpportunityStage records (`SalesforceClient.stage_catalog()`) → catalog; inactive
+    values included, since old opportunities may still sit in a retired stage."""
     rows = [
         {
             "source": "salesforce",
@@ -116,7 +112,8 @@ def salesforce_picklist_stages(describe: Mapping[str, Any]) -> StageCatalog:
 
 
 def hubspot_stages(pipelines: Iterable[Mapping[str, Any]]) -> StageCatalog:
-    """Deal pipelines (`GET /crm/v3/pipelines/deals` results) → catalog of every pipeline."""
+    """Deal pipelines (`HubSpotClient.stage_catalog()`: `GET /crm/v3/pipelines/deals`
+    results) → catalog of every pipeline."""
     rows = []
     for pipeline in pipelines:
         for stage in pipeline.get("stages", []):
@@ -134,19 +131,3 @@ def hubspot_stages(pipelines: Iterable[Mapping[str, Any]]) -> StageCatalog:
                 }
             )
     return StageCatalog(_frame(rows))
-
-
-def fetch_salesforce_stages(client: Any) -> StageCatalog:
-    """Through a connected `SalesforceClient`: one SOQL query."""
-    records: list[dict[str, Any]] = []
-    for page in client.query_pages(SF_STAGE_SOQL, include_deleted=False):
-        records.extend(page.records)
-    return salesforce_stages(records)
-
-
-def fetch_hubspot_stages(client: Any) -> StageCatalog:
-    """Through a connected `HubSpotClient`: one pipelines call (metered by its policy)."""
-    api = client.hs.crm.pipelines.pipelines_api
-    response = api.get_all("deals", _preload_content=False)
-    answer = orjson.loads(response.data) if response.data else {}
-    return hubspot_stages(answer.get("results", []))

@@ -26,12 +26,11 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from great_expectations.core.expectation_suite import ExpectationSuite
-from great_expectations.expectations.expectation import Expectation
-from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-from great_expectations.expectations.metadata_types import FailureSeverity
+if TYPE_CHECKING:  # GX is imported where a suite is read (seconds of imports a pull never needs)
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.expectations.expectation import Expectation
 
 ENTITIES: Final = ("accounts", "contacts", "opportunities", "opportunity_stage_history")
 SEVERITIES: Final = ("critical", "warning")
@@ -102,6 +101,8 @@ class Suite:
 
     def gx_suite(self) -> ExpectationSuite:
         """A fresh GX suite of the rules (the one to add to a data context)."""
+        from great_expectations.core.expectation_suite import ExpectationSuite
+
         return ExpectationSuite(
             name=self.entity, expectations=[r.expectation.copy() for r in self.rules]
         )
@@ -196,6 +197,11 @@ def load_suite(path: str | Path, entity: str, columns: Iterable[str]) -> Suite:
 
 
 def _rule(where: str, entity: str, i: int, item: Any, known: set[str]) -> Rule:
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
     if not isinstance(item, dict) or "type" not in item:
         raise SuiteError(f"{where}: expectations[{i}]: an expectation needs a `type`")
     kind = str(item["type"])

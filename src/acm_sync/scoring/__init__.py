@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from acm_sync.config import AcmSyncConfig
 from acm_sync.scoring.backtest import BacktestResult, backtest
 from acm_sync.scoring.book import AccountBook, identity_from_accounts
 from acm_sync.scoring.calibration import WinRates, learn_win_rates
@@ -32,6 +31,7 @@ from acm_sync.scoring.health import score_health
 from acm_sync.scoring.next_action import next_actions
 from acm_sync.scoring.periods import Instant, utc
 from acm_sync.scoring.run_rate import run_rate
+from acm_sync.scoring.settings import ScoringSettings
 from acm_sync.scoring.stages import DealHistory
 from acm_sync.scoring.tiers import pareto_key, score_tiers
 
@@ -76,7 +76,7 @@ class Scores:
 
 def build_book(
     tables: dict[str, pd.DataFrame],
-    config: AcmSyncConfig,
+    config: ScoringSettings,
     identity: pd.DataFrame | None = None,
 ) -> tuple[AccountBook, DealHistory]:
     """The canonical tables rolled up by unified account, and their deals' stage history."""
@@ -107,13 +107,13 @@ def score_accounts(
     tables: dict[str, pd.DataFrame],
     *,
     as_of: Instant,
-    config: AcmSyncConfig | None = None,
+    config: ScoringSettings | None = None,
     identity: pd.DataFrame | None = None,
     previous_health: pd.DataFrame | None = None,
 ) -> Scores:
     """Score the canonical `tables` (accounts, contacts, opportunities,
     opportunity_stage_history) rolled up by `identity` (default: one key per account)."""
-    config = config or AcmSyncConfig()
+    config = config or ScoringSettings()
     instant = utc(as_of)
     book, history = build_book(existing_by(tables, instant), config, identity)
     tiers = score_tiers(book, instant, config.tiers)

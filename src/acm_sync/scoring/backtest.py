@@ -33,10 +33,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from acm_sync.config import ForecastConfig
 from acm_sync.scoring.hazard import DealState, learn_close_model, resolution, state_at
 from acm_sync.scoring.periods import NAT, Instant, Quarter, nanos, past_quarter_starts, utc
 from acm_sync.scoring.run_rate import run_rate
+from acm_sync.scoring.settings import ForecastConfig
 from acm_sync.scoring.stages import DealHistory
 
 MIN_TRAINING_DEALS: Final = 50

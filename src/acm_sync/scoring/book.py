@@ -19,8 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from acm_sync.config import CurrencyConfig
-from acm_sync.currency import Rates
+from acm_sync.currency import CurrencyConfig, Rates
 from acm_sync.model import ACCOUNTS, STRING
 from acm_sync.scoring import text
 

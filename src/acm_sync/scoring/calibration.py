@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from acm_sync.config import ForecastConfig
 from acm_sync.scoring.hazard import CloseModel, learn_close_model, shrinkage_weight
 from acm_sync.scoring.periods import Instant, utc
+from acm_sync.scoring.settings import ForecastConfig
 from acm_sync.scoring.stages import DealHistory
 
 

@@ -23,7 +23,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from acm_sync.config import ForecastConfig
 from acm_sync.model import STRING
 from acm_sync.scoring import text
 from acm_sync.scoring.book import AccountBook
@@ -39,6 +38,7 @@ from acm_sync.scoring.periods import (
     utc,
 )
 from acm_sync.scoring.run_rate import run_rate
+from acm_sync.scoring.settings import ForecastConfig
 from acm_sync.scoring.stages import DealHistory, forecast_category
 
 AMOUNT_COLUMNS: Final = (

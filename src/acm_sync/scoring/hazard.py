@@ -49,8 +49,8 @@ import pandas as pd
 from scipy import linalg, sparse
 from threadpoolctl import threadpool_limits
 
-from acm_sync.config import ForecastConfig
 from acm_sync.scoring.periods import NAT, NS_PER_DAY, utc
+from acm_sync.scoring.settings import ForecastConfig
 from acm_sync.scoring.stages import DealHistory
 
 MONTH_NS: Final = int(30.4375 * NS_PER_DAY)  # one step of the hazard: an average month

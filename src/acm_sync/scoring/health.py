@@ -37,11 +37,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from acm_sync.config import HealthConfig
 from acm_sync.scoring import text
 from acm_sync.scoring.book import AccountBook, matches
 from acm_sync.scoring.facts import account_facts
 from acm_sync.scoring.periods import NAT, NS_PER_DAY, Instant, nanos, utc
+from acm_sync.scoring.settings import HealthConfig
 
 COMPONENTS: Final = (
     "engagement_recency",

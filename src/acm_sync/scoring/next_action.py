@@ -26,10 +26,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from acm_sync.config import NextActionConfig
 from acm_sync.scoring import text
 from acm_sync.scoring.health import COMPONENTS, LABELS
 from acm_sync.scoring.periods import NAT, NS_PER_DAY, Instant, nanos, utc
+from acm_sync.scoring.settings import NextActionConfig
 
 
 def next_actions(

@@ -40,9 +40,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from acm_sync.config import RunRateConfig
 from acm_sync.scoring.book import AccountBook
 from acm_sync.scoring.periods import NAT, Quarter, nanos, utc
+from acm_sync.scoring.settings import RunRateConfig
 
 RUN_RATE_COLUMNS = ("period", "type", "run_rate_amount", "quarters_averaged", "basis")
 TYPES = ("new", "renewal", "expansion", "other")

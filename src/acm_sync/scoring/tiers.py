@@ -27,11 +27,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from acm_sync.config import TiersConfig
 from acm_sync.scoring import text
 from acm_sync.scoring.book import AccountBook
 from acm_sync.scoring.facts import account_facts
 from acm_sync.scoring.periods import Instant, days_between, nanos, utc
+from acm_sync.scoring.settings import TiersConfig
 
 # Relative slack when comparing a cumulative revenue share with the target, so that
 # 50 + 30 reaching 80 % of 100 is not missed by float rounding.
