@@ -9,6 +9,9 @@ are unset: a connection falling back to another's credentials would fail or show
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -259,3 +262,34 @@ def test_a_connection_s_own_settings_apply_to_its_runs_only(runs: dict[str, Any]
         assert scored["health_band"].tolist() == expected, connection
         if connection == "alpha":  # some account banded differently under beta's rule
             assert ((scored["health_score"] >= 70) & (scored["health_score"] < 95)).any()
+
+
+def test_the_command_line_runs_one_connection(
+    runs: dict[str, Any], orgs: dict[str, SandboxSettings]
+) -> None:
+    """`acm-sync sync --connection beta --job ingest`: beta's warehouse moves on, alpha's
+    is not touched."""
+    tmp: Path = runs["tmp"]
+    files = {c: tmp / "warehouses" / c / "acm_sync.duckdb" for c in orgs}
+    before = {c: f.stat().st_mtime_ns for c, f in files.items()}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SALESFORCE_", "HUBSPOT_", "ACM"))
+    }
+    for connection, org in orgs.items():
+        env |= {PREFIX[connection] + k: v for k, v in org.env().items()}
+    env |= {CONFIG_ENV_VAR: str(tmp / "acm_sync.yaml"), "COLUMNS": "200"}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "acm-sync"), "sync", "-c", "beta", "--job", "ingest"],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (line,) = [ln for ln in done.stdout.splitlines() if ln.startswith("beta: ")]
+    assert line.startswith("beta: ingest ok in ")
+    run_id = line.rsplit("(run ", 1)[1].rstrip(")")
+    state = Warehouse(files["beta"]).query("SELECT DISTINCT run_id FROM _sync_state")
+    assert run_id in set(state["run_id"])
+    assert files["alpha"].stat().st_mtime_ns == before["alpha"]
