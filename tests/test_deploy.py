@@ -81,6 +81,8 @@ def test_each_instance_config_loads_with_dagsters_schemas(
     pg = process_config(DagsterPostgresStorage.config_type(), config["storage"]["postgres"])
     assert pg.success, pg.errors
     assert pg.value["postgres_db"]["password"] == "not-a-secret"  # resolved from the env
+    # SQLAlchemy 2.1 would read plain postgresql:// as psycopg 3, which is not installed.
+    assert pg.value["postgres_db"]["scheme"] == "postgresql+psycopg2"
     assert "not-a-secret" not in (DEPLOY / name).read_text()
     assert config["run_monitoring"]["enabled"] is True
     assert config["run_retries"]["enabled"] is True and config["run_retries"]["max_retries"] >= 1
@@ -206,6 +208,9 @@ def test_the_helm_values_render_a_valid_instance_that_matches_deploy_k8s(
     assert rendered["run_coordinator"]["config"] == standalone["run_coordinator"]["config"]
     for key in ("run_monitoring", "run_retries", "telemetry"):
         assert rendered[key] == standalone[key], key
+    postgres = standalone["storage"]["postgres"]["postgres_db"]
+    assert values["postgresql"]["postgresqlScheme"] == postgres["scheme"]
+    assert values["postgresql"]["postgresqlDatabase"] == "dagster"
 
 
 def test_the_helm_user_deployment_serves_the_image_of_the_dockerfile() -> None:
