@@ -129,6 +129,7 @@ class Cluster:
                 str(BIN / "dagster-celery"), "worker", "start",
                 "-y", str(self.root / "celery.yaml"),
                 "-A", "dagster_celery.app", "-q", "dagster", "-n", name,
+                "-i", DEFS_MODULE,  # loaded once, before the pool forks: no load per step
                 "--", "--concurrency=1",
             ],
         )  # fmt: skip
@@ -172,10 +173,13 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        # Run processes the daemon launched (each in its own session) that outlived it.
-        for pid in _orphan_run_pids(self.home):
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        # Run processes and code servers the daemon launched that outlived it (twice: a process
+        # may have been starting one as it stopped).
+        for _ in range(2):
+            for pid in _orphan_run_pids(self.home):
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(1)
 
 
 def _orphan_run_pids(home: Path) -> list[int]:
@@ -187,7 +191,9 @@ def _orphan_run_pids(home: Path) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if f"DAGSTER_HOME={home}".encode() in environ.split(b"\0"):
+        if int(entry.name) != os.getpid() and f"DAGSTER_HOME={home}".encode() in environ.split(
+            b"\0"
+        ):
             pids.append(int(entry.name))
     return pids
 
