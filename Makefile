@@ -60,7 +60,7 @@ format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: install  ## scale benchmarks; each prints its figures
+bench: install servers  ## scale benchmarks; each prints its figures (bench_scale: Postgres + Redis)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
