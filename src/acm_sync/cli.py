@@ -32,8 +32,16 @@ def sandbox_serve(
         int, typer.Option(min=100, max=100_000, help="Accounts in a newly seeded org.")
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the demo-org generator.")] = 7,
-    sf_port: Annotated[int, typer.Option(help="Salesforce (HTTPS) port; 0 picks one.")] = 8443,
-    hs_port: Annotated[int, typer.Option(help="HubSpot (HTTP) port; 0 picks one.")] = 8080,
+    sf_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Salesforce (HTTPS) port; 0 picks one (default 8443, with --connection 0)."
+        ),
+    ] = None,
+    hs_port: Annotated[
+        int | None,
+        typer.Option(help="HubSpot (HTTP) port; 0 picks one (default 8080, with --connection 0)."),
+    ] = None,
     hubspot_tier: Annotated[
         str, typer.Option(help="HubSpot rate-limit tier: starter, professional or enterprise.")
     ] = "professional",
@@ -42,9 +50,30 @@ def sandbox_serve(
     ] = 100_000,
     reset: Annotated[bool, typer.Option(help="Wipe the data directory and seed anew.")] = False,
     quiet: Annotated[bool, typer.Option(help="Print nothing but errors.")] = False,
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve the sandbox org of this connection (acm_sync.yaml): its `sandbox` seed "
+            "and size, data in .sandbox/<name>, exports under its env_prefix, free ports."
+        ),
+    ] = None,
 ) -> None:
     """Start the sandbox; print its connection settings as environment exports."""
     from acm_sync.sandbox.server import SandboxSettings, serve
+
+    prefix = ""
+    if connection is not None:
+        chosen = _connection_config(connection)
+        prefix = chosen.env_prefix
+        if chosen.sandbox is not None:
+            seed, accounts = chosen.sandbox.seed, chosen.sandbox.accounts
+        if data_dir == Path(".sandbox"):
+            data_dir = data_dir / connection
+    # Many sandboxes side by side: a connection's picks free ports unless told otherwise.
+    if sf_port is None:
+        sf_port = 0 if connection is not None else 8443
+    if hs_port is None:
+        hs_port = 0 if connection is not None else 8080
 
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
@@ -68,7 +97,7 @@ def sandbox_serve(
                 f"  settings    {data_dir.resolve() / 'connection.env'} "
                 "(source it to point acm-sync at the sandbox)"
             )
-            typer.echo(settings.exports(), nl=False)
+            typer.echo(_exports(settings, prefix), nl=False)
 
     serve(
         data_dir,
@@ -83,16 +112,49 @@ def sandbox_serve(
 
 
 @sandbox_app.command("env")
-def sandbox_env(data_dir: DataDir = Path(".sandbox")) -> None:
+def sandbox_env(
+    data_dir: DataDir = Path(".sandbox"),
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            help="The sandbox of this connection (.sandbox/<name>), exported under its "
+            "env_prefix (ACME_EU_SALESFORCE_USERNAME, …)."
+        ),
+    ] = None,
+) -> None:
     """Print the running sandbox's connection settings as `export` lines."""
     from acm_sync.sandbox.server import SandboxSettings
 
+    prefix = ""
+    if connection is not None:
+        prefix = _connection_config(connection).env_prefix
+        if data_dir == Path(".sandbox"):
+            data_dir = data_dir / connection
     if not (data_dir / "settings.json").exists():
         raise typer.BadParameter(
             f"no running sandbox in {data_dir}; start one with `acm-sync sandbox serve`",
             param_hint="--data-dir",
         )
-    typer.echo(SandboxSettings.read(data_dir).exports(), nl=False)
+    typer.echo(_exports(SandboxSettings.read(data_dir), prefix), nl=False)
+
+
+def _connection_config(name: str) -> Any:
+    """The connection `name` of acm_sync.yaml (a bad file or name: one line, exit 1)."""
+    from acm_sync.config import ConfigError, load_config
+
+    try:
+        return load_config().connection(name)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _exports(settings: Any, prefix: str) -> str:
+    """The sandbox's settings as `export` lines, under a connection's prefix."""
+    if not prefix:
+        return str(settings.exports())
+    import shlex
+
+    return "".join(f"export {prefix}{k}={shlex.quote(v)}\n" for k, v in settings.env().items())
 
 
 @sandbox_app.command("summary")
@@ -860,6 +922,89 @@ def docs(
         pass
     finally:
         server.server_close()
+
+
+SYNC_JOBS = ("sync", "full_refresh", "plan", "ingest", "validate")
+
+
+@app.command("sync")
+def sync(
+    connection: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--connection",
+            "-c",
+            help="The connection (acm_sync.yaml `connections`) to run; repeat for several. "
+            "Default: every connection (the only one when none is listed).",
+        ),
+    ] = None,
+    job: Annotated[
+        str,
+        typer.Option(help=f"The job to run: {', '.join(SYNC_JOBS)}."),
+    ] = "sync",
+) -> None:
+    """Run a job (default `sync`: pull → validate → score → plan → write back) in this process,
+    one run per connection, one after the other; runs are recorded in $DAGSTER_HOME when set."""
+    import os
+    import time
+
+    import dagster as dg
+
+    from acm_sync.assets.connections import connection_tags, missing_credentials
+    from acm_sync.config import ConfigError, load_config
+
+    if job not in SYNC_JOBS:
+        _fail(f"unknown job {job!r}; one of {', '.join(SYNC_JOBS)}")
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        _fail(str(exc))
+    names = list(config.connection_names())
+    chosen = list(dict.fromkeys(connection or names))
+    unknown = [n for n in chosen if n not in names]
+    if unknown:
+        _fail(
+            f"no connection {', '.join(map(repr, unknown))} in acm_sync.yaml (connections: "
+            f"{', '.join(names)})"
+        )
+    # Credentials first, for every chosen connection: one line naming the variables to set.
+    problems = [
+        p
+        for name in chosen
+        if config.connection(name).env_prefix
+        for p in missing_credentials(config.connection(name))
+    ]
+    if problems:
+        _fail("; ".join(problems))
+
+    from acm_sync.definitions import defs
+
+    job_def = defs.resolve_job_def(job)
+    partitioned = job_def.partitions_def is not None
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    failed = []
+    with dg.DagsterInstance.ephemeral() if instance is None else instance as inst:
+        for name in chosen:
+            started = time.perf_counter()
+            with _pull_bars(enabled=True):
+                result = job_def.execute_in_process(
+                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                    instance=inst,
+                    partition_key=name if partitioned else None,
+                    tags=connection_tags(name),
+                    raise_on_error=False,
+                )
+            seconds = time.perf_counter() - started
+            steps = [e.step_key for e in result.get_step_failure_events()]
+            status = "[green]ok[/]" if result.success else f"[bold red]failed[/] at {steps}"
+            console.print(
+                f"{name}: {job} {status} in {seconds:,.1f} s (run {result.run_id})",
+                highlight=False,
+            )
+            if not result.success:
+                failed.append(name)
+    if failed:
+        _fail(f"{job} failed for {', '.join(failed)}; see the runs above")
 
 
 @app.command("apply")

@@ -325,6 +325,84 @@ class NextActionConfig(Section):
         return rules
 
 
+# --- connections: many orgs ------------------------------------------------------------------
+
+CRM = Literal["salesforce", "hubspot"]
+CRMS: Final[tuple[CRM, ...]] = ("salesforce", "hubspot")
+DEFAULT_CONNECTION: Final = "default"
+# The sections a connection may override (deep-merged over the top-level ones). `alerts`,
+# `warehouse` and `connections` are the code location's own.
+OVERRIDABLE: Final = (
+    "currency",
+    "tiers",
+    "health",
+    "forecast",
+    "next_action",
+    "sync",
+    "quality",
+    "writeback",
+    "schedules",
+)
+# A connection's name is its Dagster partition key, its warehouse directory and a run tag value.
+ConnectionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+EnvPrefix = Annotated[str, Field(pattern=r"^([A-Z][A-Z0-9_]*_)?$")]
+Override = dict[str, Any] | None
+
+
+class WarehouseConfig(Section):
+    """Where the connections' warehouses live (section `warehouse`)."""
+
+    # The warehouse of a connection with an env_prefix (its Data Docs and plots beside it) is
+    # <root>/<name>/acm_sync.duckdb. null = the directory of the default file
+    # ($ACM_WAREHOUSE_PATH, else ./warehouse/acm_sync.duckdb, which the connection on the
+    # plain variables keeps using). $ACM_WAREHOUSE_ROOT overrides it: a shared mount for runs
+    # on several machines.
+    root: str | None = None
+
+
+class SandboxOrgConfig(Section):
+    """The sandbox org a connection gets when it has no credentials (`acm-sync sandbox serve
+    --connection NAME` seeds and starts it and prints its settings under the prefix)."""
+
+    seed: int = 7
+    accounts: Annotated[int, Field(ge=100, le=100_000)] = 1000
+
+
+class ConnectionConfig(Section):
+    """One org: a Salesforce org and/or a HubSpot portal, its credentials, its own settings."""
+
+    name: ConnectionName
+    crms: tuple[CRM, ...] = CRMS
+    # Credentials are the usual variables with this prefix: `ACME_EU_` reads
+    # ACME_EU_SALESFORCE_USERNAME, ACME_EU_HUBSPOT_ACCESS_TOKEN, … ("" = the plain names).
+    env_prefix: EnvPrefix = ""
+    sandbox: SandboxOrgConfig | None = None
+    # Per-connection overrides, deep-merged over the top-level sections of the same name.
+    currency: Override = None
+    tiers: Override = None
+    health: Override = None
+    forecast: Override = None
+    next_action: Override = None
+    sync: Override = None
+    quality: Override = None
+    writeback: Override = None
+    schedules: Override = None
+
+    @field_validator("crms")
+    @classmethod
+    def _some_crms_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or len(set(value)) != len(value):
+            raise PydanticCustomError(
+                "crms",
+                "must list salesforce and/or hubspot, each once, got [{got}]",
+                {"got": ", ".join(value)},
+            )
+        return value
+
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        return {k: v for k in OVERRIDABLE if (v := getattr(self, k)) is not None}
+
+
 # --- root ------------------------------------------------------------------------------------
 
 
@@ -341,6 +419,68 @@ class AcmSyncConfig(Section):
     writeback: WritebackSettings = WritebackSettings()  # writing back (acm_sync.writeback)
     schedules: ScheduleSettings = ScheduleSettings()  # when jobs run (acm_sync.operations)
     alerts: AlertSettings = AlertSettings()  # failure / freshness alerts (acm_sync.operations)
+    warehouse: WarehouseConfig = WarehouseConfig()  # where each connection's warehouse lives
+    # The orgs served; none = one connection, `default`, on the plain environment variables.
+    connections: tuple[ConnectionConfig, ...] = ()
+
+    @field_validator("connections")
+    @classmethod
+    def _unique_connections(
+        cls, value: tuple[ConnectionConfig, ...]
+    ) -> tuple[ConnectionConfig, ...]:
+        for what, key in (("name", "name"), ("env_prefix", "env_prefix")):
+            seen = [getattr(c, key) for c in value]
+            repeated = sorted({v for v in seen if seen.count(v) > 1})
+            if repeated:
+                shown = ", ".join(repr(v) for v in repeated)
+                raise PydanticCustomError(
+                    "duplicate_connection",
+                    "two connections have the same {what} {shown} (each org once, each with "
+                    "its own credentials)",
+                    {"what": what, "shown": shown},
+                )
+        return value
+
+    def connection_names(self) -> tuple[str, ...]:
+        """The connections served, as Dagster partition keys (`default` when none is listed)."""
+        return tuple(c.name for c in self.connections) or (DEFAULT_CONNECTION,)
+
+    def connection(self, name: str) -> ConnectionConfig:
+        """The connection called `name` (the implicit `default` when none is listed)."""
+        if not self.connections and name == DEFAULT_CONNECTION:
+            return ConnectionConfig(name=DEFAULT_CONNECTION)
+        for connection in self.connections:
+            if connection.name == name:
+                return connection
+        raise ConfigError(
+            f"no connection {name!r} in the config (connections: "
+            f"{', '.join(self.connection_names())})"
+        )
+
+    def for_connection(self, name: str) -> AcmSyncConfig:
+        """The settings one connection runs with: its overrides deep-merged over the top-level
+        sections (validated when the file was loaded)."""
+        overrides = self.connection(name).overrides()
+        if not overrides:
+            return self
+        return _merged(self, overrides)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _merged(config: AcmSyncConfig, overrides: dict[str, dict[str, Any]]) -> AcmSyncConfig:
+    """`config` with `overrides` merged in, validated (raises pydantic's ValidationError).
+    Only what the file set is merged over (defaults stay defaults of the merged model)."""
+    base = config.model_dump(exclude_unset=True, exclude={"connections"})
+    return AcmSyncConfig.model_validate(_deep_merge(base, overrides))
 
 
 def config_path() -> Path:
@@ -375,9 +515,19 @@ def parse_config(raw: Any, *, source: str = "acm_sync.yaml") -> AcmSyncConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: top level must be a mapping of sections")
     try:
-        return AcmSyncConfig.model_validate(raw)
+        config = AcmSyncConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_describe(error, source)) from error
+    # Each connection's overrides must make a valid config too: checked now, so a bad override
+    # stops the load naming `connections[i].<key>` rather than failing that connection's runs.
+    for index, connection in enumerate(config.connections):
+        if not connection.overrides():
+            continue
+        try:
+            _merged(config, connection.overrides())
+        except ValidationError as error:
+            raise ConfigError(_describe(error, source, prefix=("connections", index))) from error
+    return config
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
@@ -388,11 +538,11 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     return key or "(top level)"
 
 
-def _describe(error: ValidationError, source: str) -> str:
+def _describe(error: ValidationError, source: str, prefix: tuple[int | str, ...] = ()) -> str:
     """One line per problem: `<file>: <dotted.key>: <what is wrong>`."""
     lines = []
     for problem in error.errors(include_url=False):
-        key = _dotted(problem["loc"])
+        key = _dotted((*prefix, *problem["loc"]))
         if problem["type"] == "extra_forbidden":
             message = "unknown key"
         else:

@@ -26,12 +26,16 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from acm_sync import model
+from acm_sync.config import AcmSyncConfig, ConfigError, load_config
+from acm_sync.connections import ConnectionResolutionError, run_connection
 
 DEFAULT_PATH = "./warehouse/acm_sync.duckdb"
 PATH_ENV = "ACM_WAREHOUSE_PATH"
+ROOT_ENV = "ACM_WAREHOUSE_ROOT"  # the listed connections' warehouses (a shared mount)
+FILE_NAME = "acm_sync.duckdb"
 
 _DUCK_TYPES = {
     model.STRING: "VARCHAR",
@@ -507,13 +511,80 @@ def _utc(value: Any) -> datetime | None:
     return ts.to_pydatetime()
 
 
+def connection_path(root: str | Path, name: str) -> Path:
+    """The warehouse file of a listed connection: its own directory under the root (its Data
+    Docs and plots land beside it), so no two connections ever share a file."""
+    return Path(root) / name / FILE_NAME
+
+
 class WarehouseResource(dg.ConfigurableResource):
-    """Where the warehouse file lives (`ACM_WAREHOUSE_PATH`, default ./warehouse/)."""
+    """Where the run's connection keeps its warehouse.
+
+    The connection on the plain credential variables (the implicit `default` one when
+    acm_sync.yaml lists no `connections:`, or a listed one without `env_prefix`) uses `path`
+    (`ACM_WAREHOUSE_PATH`, default ./warehouse/acm_sync.duckdb), as ever. A connection with an
+    `env_prefix` uses `<root>/<name>/acm_sync.duckdb`, root being `root`, else
+    `$ACM_WAREHOUSE_ROOT`, else `warehouse.root` in acm_sync.yaml, else the directory of
+    `path`. The connection is the run's partition key (read when the run starts).
+    """
 
     path: str = Field(
         default_factory=lambda: os.environ.get(PATH_ENV, DEFAULT_PATH),
-        description="DuckDB file of the warehouse.",
+        description="DuckDB file of the default connection's warehouse.",
+    )
+    root: str | None = Field(
+        default=None,
+        description="Directory of the listed connections' warehouses (default: "
+        "$ACM_WAREHOUSE_ROOT, acm_sync.yaml warehouse.root, or the directory of `path`).",
+    )
+    config_path: str | None = Field(
+        default=None, description="acm_sync.yaml (default: $ACM_SYNC_CONFIG or ./acm_sync.yaml)."
     )
 
+    _tags: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.run
+        self._tags = dict(run.tags) if run is not None else {}
+
+    def connection(self) -> str:
+        """The run's connection (see `acm_sync.connections.run_connection`)."""
+        return self._resolve()[0]
+
+    def path_for(self, name: str) -> Path:
+        """The warehouse file of connection `name`."""
+        return self._file(name, self._config())
+
     def get(self) -> Warehouse:
-        return Warehouse(self.path)
+        name, config = self._resolve()
+        return Warehouse(self._file(name, config))
+
+    def _config(self) -> AcmSyncConfig:
+        try:
+            return load_config(self.config_path)
+        except ConfigError as exc:
+            raise dg.Failure(str(exc)) from None
+
+    def _resolve(self) -> tuple[str, AcmSyncConfig]:
+        config = self._config()
+        try:
+            return run_connection(self._tags, config.connection_names()), config
+        except ConnectionResolutionError as exc:
+            raise dg.Failure(str(exc)) from None
+
+    def _file(self, name: str, config: AcmSyncConfig) -> Path:
+        try:
+            connection = config.connection(name)  # unknown: an error, never a new empty file
+        except ConfigError as exc:
+            raise dg.Failure(str(exc)) from None
+        if not connection.env_prefix:
+            # The connection on the plain variables (at most one): the org a single-org setup
+            # serves keeps today's file when more connections are added beside it.
+            return Path(self.path)
+        root = (
+            self.root
+            or os.environ.get(ROOT_ENV)
+            or config.warehouse.root
+            or str(Path(self.path).parent)
+        )
+        return connection_path(root, name)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from acm_sync.config import AcmSyncConfig, ConfigError, load_config
+from acm_sync.connections import ConnectionResolutionError, run_connection
 from acm_sync.connectors.common import PullResult
 from acm_sync.connectors.policy import ApiBudget
 from acm_sync.connectors.progress import Progress, listeners, log_sink
@@ -25,15 +26,23 @@ class PullConfig(dg.Config):
 
 
 class ConfigFileResource(dg.ConfigurableResource):
-    """acm_sync.yaml (`$ACM_SYNC_CONFIG`, else ./acm_sync.yaml); a bad file fails the step
-    with the message naming the key."""
+    """acm_sync.yaml (`$ACM_SYNC_CONFIG`, else ./acm_sync.yaml) as the run's connection sees
+    it: its own overrides merged over the top-level settings. A bad file fails the step with
+    the message naming the key."""
 
     config_path: str | None = None
 
+    _tags: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.run
+        self._tags = dict(run.tags) if run is not None else {}
+
     def load(self) -> AcmSyncConfig:
         try:
-            return load_config(self.config_path)
-        except ConfigError as exc:
+            config = load_config(self.config_path)
+            return config.for_connection(run_connection(self._tags, config.connection_names()))
+        except (ConfigError, ConnectionResolutionError) as exc:
             raise dg.Failure(str(exc)) from None
 
 

@@ -1,0 +1,211 @@
+"""Connections as Dagster partitions: the partitions definition, and the CRM resources of the
+run's connection.
+
+A connection is one org (a Salesforce org and/or a HubSpot portal) listed in acm_sync.yaml; with
+none listed there is one, `default`, on the plain variables (today's single org, unpartitioned:
+exactly the code location it always was). Once connections are listed, every asset and job is
+partitioned by connection with a **static** partitions definition built from the config when the
+code location loads: the config is read at load anyway (schedules, alerts), so a new connection
+needs a reload either way, and static partitions need no instance state, no sensor and no
+`add_dynamic_partitions` call before the first run (the CLI, tests and a fresh Kubernetes
+deployment can launch a connection's run at once).
+
+Credentials of a connection with `env_prefix: ACME_EU_` are the usual variables with that
+prefix (ACME_EU_SALESFORCE_USERNAME, ACME_EU_HUBSPOT_ACCESS_TOKEN, …), read through
+`dagster.EnvVar` when its run starts — never stored in config, run config or metadata.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+from dagster._config.pythonic_config import ConfigurableResourceFactory
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from acm_sync.config import (
+    DEFAULT_CONNECTION,
+    AcmSyncConfig,
+    ConfigError,
+    ConnectionConfig,
+    load_config,
+)
+from acm_sync.connections import CONNECTION_TAG, ConnectionResolutionError, run_connection
+from acm_sync.connectors import hubspot as hubspot_connector
+from acm_sync.connectors import salesforce as salesforce_connector
+from acm_sync.connectors.hubspot import HubSpotResource
+from acm_sync.connectors.salesforce import SalesforceResource
+
+# What a connection's Salesforce login needs, in the order the connector tries them: any one
+# complete set will do (the connector's `method()` decides among them).
+SALESFORCE_LOGINS: tuple[tuple[str, ...], ...] = (
+    ("username", "password", "security_token"),
+    ("instance_url", "access_token"),
+    ("username", "consumer_key", "private_key_file"),
+    ("username", "consumer_key", "private_key"),
+    ("consumer_key", "consumer_secret"),
+)
+HUBSPOT_LOGINS: tuple[tuple[str, ...], ...] = (("access_token",),)
+
+
+def connection_partitions(config: AcmSyncConfig) -> dg.StaticPartitionsDefinition | None:
+    """One partition per listed connection; None when acm_sync.yaml lists none (the single
+    `default` connection runs unpartitioned, exactly as a single-org code location always did:
+    Dagster refuses a run without a partition key of partitioned assets whose upstreams are not
+    in the run, so the UI would ask for a partition on every launch for nothing)."""
+    if not config.connections:
+        return None
+    return dg.StaticPartitionsDefinition(list(config.connection_names()))
+
+
+def partition_by_connection(
+    assets: Sequence[dg.AssetsDefinition], partitions: dg.PartitionsDefinition | None
+) -> list[dg.AssetsDefinition]:
+    """The assets, each partitioned by connection (as they are when there are no partitions)."""
+    if partitions is None:
+        return list(assets)
+    return list(
+        dg.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions), assets)
+    )
+
+
+def connection_tags(name: str) -> dict[str, str]:
+    """The tags of a run serving connection `name` (the run-concurrency rule's key)."""
+    return {CONNECTION_TAG: name}
+
+
+def prefixed(prefix: str, names: Mapping[str, str]) -> dict[str, str]:
+    """The connector's variable names under a connection's prefix."""
+    return {key: f"{prefix}{name}" for key, name in names.items()}
+
+
+def missing_credentials(
+    connection: ConnectionConfig, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """What is missing for each CRM the connection uses: one line per CRM naming the variables
+    to set (never a value). Empty when every CRM has a complete set of credentials."""
+    environ = os.environ if environ is None else environ
+    problems = []
+    for crm, names, logins in (
+        ("salesforce", salesforce_connector.ENV, SALESFORCE_LOGINS),
+        ("hubspot", hubspot_connector.ENV, HUBSPOT_LOGINS),
+    ):
+        if crm not in connection.crms:
+            continue
+        env = prefixed(connection.env_prefix, names)
+        have = {key for key, name in env.items() if environ.get(name)}
+        if any(set(login) <= have for login in logins):
+            continue
+        # Name what is missing from the login closest to complete (the first one, when none
+        # is started).
+        login = max(logins, key=lambda keys: len(have & set(keys)))
+        missing = " + ".join(env[key] for key in login if key not in have)
+        others = " or ".join(" + ".join(env[k] for k in keys) for keys in logins if keys != login)
+        line = f"connection {connection.name}: {crm} credentials incomplete: {missing} not set"
+        problems.append(line + (f" (or set {others})" if others else ""))
+    return problems
+
+
+class ConnectionUnavailable(dg.Failure):
+    """The run's connection cannot be served (unknown name, missing credentials)."""
+
+
+def resolve(tags: Mapping[str, str], config_path: str | None) -> tuple[AcmSyncConfig, str]:
+    """The loaded config and the connection the run with these tags serves."""
+    try:
+        config = load_config(config_path)
+        return config, run_connection(tags, config.connection_names())
+    except (ConfigError, ConnectionResolutionError) as exc:
+        raise ConnectionUnavailable(str(exc)) from None
+
+
+def _tags(context: dg.InitResourceContext) -> dict[str, str]:
+    run = context.run
+    return dict(run.tags) if run is not None else {}
+
+
+def _prefixed_resource(
+    cls: type[SalesforceResource] | type[HubSpotResource],
+    connection: ConnectionConfig,
+    names: Mapping[str, str],
+) -> SalesforceResource | HubSpotResource:
+    problems = missing_credentials(connection)
+    if problems:
+        raise ConnectionUnavailable("; ".join(problems))
+    env = prefixed(connection.env_prefix, names)
+    # Secrets go in as EnvVar references, resolved by Dagster's own config processing, as the
+    # resources of definitions.py are.
+    kwargs: dict[str, Any] = {
+        key: dg.EnvVar(name) for key, name in env.items() if os.environ.get(name)
+    }
+    return cls(**kwargs).process_config_and_initialize()
+
+
+class ConnectionSalesforce(ConfigurableResourceFactory[SalesforceResource]):
+    """The Salesforce resource of the run's connection: `plain` (the SALESFORCE_* variables,
+    as EnvVar) for the connection without a prefix, the prefixed variables otherwise."""
+
+    plain: SalesforceResource
+    config_path: str | None = None
+
+    def create_resource(self, context: dg.InitResourceContext) -> SalesforceResource:
+        config, name = resolve(_tags(context), self.config_path)
+        connection = config.connection(name)
+        if not connection.env_prefix:
+            return self.plain
+        resource = _prefixed_resource(SalesforceResource, connection, salesforce_connector.ENV)
+        assert isinstance(resource, SalesforceResource)
+        return resource
+
+
+class ConnectionHubSpot(ConfigurableResourceFactory[HubSpotResource]):
+    """The HubSpot resource of the run's connection (as ConnectionSalesforce)."""
+
+    plain: HubSpotResource
+    config_path: str | None = None
+
+    def create_resource(self, context: dg.InitResourceContext) -> HubSpotResource:
+        config, name = resolve(_tags(context), self.config_path)
+        connection = config.connection(name)
+        if not connection.env_prefix:
+            return self.plain
+        resource = _prefixed_resource(HubSpotResource, connection, hubspot_connector.ENV)
+        assert isinstance(resource, HubSpotResource)
+        return resource
+
+
+def for_connections(
+    job: UnresolvedAssetJobDefinition, partitions: dg.PartitionsDefinition | None
+) -> UnresolvedAssetJobDefinition:
+    """The job partitioned by connection: a run is one connection, tagged
+    `acm_sync/connection=<name>` whoever launches it (schedule, UI, CLI, backfill). Without
+    partitions (no connections listed) every run of the job is tagged `default`."""
+    base = job.config
+    if base is not None and not isinstance(base, Mapping):
+        raise TypeError(f"job {job.name}: only a plain run config can be partitioned")
+    config: Any = base
+    tags = dict(job.tags or {})
+    if partitions is None:
+        tags.update(connection_tags(DEFAULT_CONNECTION))
+    else:
+        config = dg.PartitionedConfig(
+            partitions_def=partitions,
+            run_config_for_partition_key_fn=lambda _key: dict(base or {}),
+            tags_for_partition_key_fn=connection_tags,
+        )
+    return dg.define_asset_job(
+        name=job.name,
+        selection=job.selection,
+        config=config,
+        description=job.description,
+        tags=tags,
+        run_tags=job.run_tags,
+        metadata=job.metadata,
+        executor_def=job.executor_def,
+        hooks=job.hooks,
+        op_retry_policy=job.op_retry_policy,
+        owners=job.owners,
+        automation_condition=job.automation_condition,
+    )

@@ -1,0 +1,238 @@
+"""Two connections, two sandbox orgs: the code location as definitions.py assembles it runs
+`sync` once per connection (partition) through the real clients, and nothing of one org shows
+in the other's warehouse, plan, run metadata or CRM fields.
+
+The orgs differ in seed and size (so in names and domains), each connection reads its
+credentials from its own prefixed variables, and the plain SALESFORCE_* / HUBSPOT_* variables
+are unset: a connection falling back to another's credentials would fail or show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import hubspot
+import pandas as pd
+import pytest
+import yaml
+
+from acm_sync.config import CONFIG_ENV_VAR, load_config
+from acm_sync.connections import CONNECTION_TAG
+from acm_sync.connectors import hubspot as hubspot_connector
+from acm_sync.connectors import salesforce as salesforce_connector
+from acm_sync.connectors.salesforce import SalesforceResource
+from acm_sync.definitions import build_definitions
+from acm_sync.sandbox.process import SandboxProcess
+from acm_sync.sandbox.server import SandboxSettings
+from acm_sync.warehouse import PATH_ENV, ROOT_ENV, Warehouse
+from acm_sync.writeback.store import LEDGER, PLAN
+from sandbox_admin import Admin
+
+REPO = Path(__file__).resolve().parents[1]
+ORGS = {"alpha": (101, 120), "beta": (202, 160)}  # connection: (seed, accounts)
+PREFIX = {"alpha": "ALPHA_", "beta": "BETA_"}
+
+
+@pytest.fixture(scope="module")
+def orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SandboxSettings]]:
+    base = tmp_path_factory.mktemp("orgs")
+    with (
+        SandboxProcess(base / "alpha", seed=ORGS["alpha"][0], accounts=ORGS["alpha"][1]) as a,
+        SandboxProcess(base / "beta", seed=ORGS["beta"][0], accounts=ORGS["beta"][1]) as b,
+    ):
+        yield {"alpha": a, "beta": b}
+
+
+def sf_accounts(org: SandboxSettings) -> pd.DataFrame:
+    """Every Account of the org (deleted ones too) with its owned tier, via simple-salesforce."""
+    env = org.env()
+    values: dict[str, Any] = {k: env[v] for k, v in salesforce_connector.ENV.items() if env.get(v)}
+    client = SalesforceResource(**values).connect()
+    rows = client.sf.query_all(
+        "SELECT Id, Name, ACM_Tier__c, IsDeleted FROM Account", include_deleted=True
+    )["records"]
+    return pd.DataFrame(
+        [
+            {"id": r["Id"], "name": r["Name"], "tier": r["ACM_Tier__c"], "del": r["IsDeleted"]}
+            for r in rows
+        ]
+    )
+
+
+def hs_companies(org: SandboxSettings) -> pd.DataFrame:
+    """Every live company of the portal with its owned tier, via hubspot-api-client."""
+    env = org.env()
+    client = hubspot.HubSpot(access_token=env["HUBSPOT_ACCESS_TOKEN"], host=env["HUBSPOT_BASE_URL"])
+    companies = client.crm.companies.get_all(properties=["name", "acm_tier"])
+    return pd.DataFrame(
+        [
+            {"id": c.id, "name": c.properties.get("name"), "tier": c.properties.get("acm_tier")}
+            for c in companies
+        ]
+    )
+
+
+def metadata_text(result: dg.ExecuteInProcessResult) -> str:
+    """Every value of every materialization's and check's metadata in the run, as text."""
+    parts: list[str] = []
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        assert mat is not None
+        parts.extend(str(v.value) for v in mat.metadata.values())
+    for check in result.get_asset_check_evaluations():
+        parts.extend(str(v.value) for v in check.metadata.values())
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def runs(
+    orgs: dict[str, SandboxSettings], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("connections")
+    shipped = yaml.safe_load((REPO / "acm_sync.yaml").read_text())
+    config = tmp / "acm_sync.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "currency": shipped["currency"],
+                "quality": {"expectations_dir": str(REPO / "expectations"), "data_docs": False},
+                "warehouse": {"root": str(tmp / "warehouses")},
+                "connections": [
+                    {"name": "alpha", "env_prefix": PREFIX["alpha"]},
+                    # beta's own health bands (merged over the top-level health section)
+                    {
+                        "name": "beta",
+                        "env_prefix": PREFIX["beta"],
+                        "health": {"bands": {"green_min": 95, "yellow_min": 90}},
+                    },
+                ],
+            }
+        )
+    )
+    with pytest.MonkeyPatch.context() as env:
+        for name in [*salesforce_connector.ENV.values(), *hubspot_connector.ENV.values()]:
+            env.delenv(name, raising=False)
+        for connection, org in orgs.items():
+            for name, value in org.env().items():
+                env.setenv(PREFIX[connection] + name, value)
+        env.setenv(CONFIG_ENV_VAR, str(config))
+        env.setenv(PATH_ENV, str(tmp / "plain" / "acm_sync.duckdb"))
+        env.delenv(ROOT_ENV, raising=False)
+        defs = build_definitions(load_config())
+        job = defs.resolve_job_def("sync")
+        instance = dg.DagsterInstance.ephemeral()
+        admins = {
+            c: Admin(o.salesforce_instance_url, verify=o.salesforce_ca_bundle)
+            for c, o in orgs.items()
+        }
+        for admin in admins.values():
+            admin.reset_writes()
+        results, writes = {}, {}
+        for connection in ("alpha", "beta"):
+            results[connection] = job.execute_in_process(
+                partition_key=connection, instance=instance, raise_on_error=False
+            )
+            writes[connection] = {c: a.writes() for c, a in admins.items()}
+    yield {"tmp": tmp, "results": results, "writes": writes, "instance": instance}
+
+
+def test_each_run_is_one_connection_tagged_for_the_concurrency_rule(runs: dict[str, Any]) -> None:
+    for connection, result in runs["results"].items():
+        failures = [e.message for e in result.all_events if e.is_failure]
+        assert result.success, failures
+        tags = result.dagster_run.tags
+        assert tags[CONNECTION_TAG] == connection
+        assert tags["dagster/partition"] == connection
+        keys = {
+            e.materialization.partition
+            for e in result.get_asset_materialization_events()
+            if e.materialization is not None
+        }
+        assert keys == {connection}
+
+
+def test_each_connection_has_its_own_warehouse_file(runs: dict[str, Any]) -> None:
+    tmp: Path = runs["tmp"]
+    files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*.duckdb"))
+    assert files == ["warehouses/alpha/acm_sync.duckdb", "warehouses/beta/acm_sync.duckdb"]
+
+
+def test_no_record_of_one_org_is_in_the_other_s_tables_or_plan(
+    runs: dict[str, Any], orgs: dict[str, SandboxSettings]
+) -> None:
+    tmp: Path = runs["tmp"]
+    org_accounts = {c: sf_accounts(o) for c, o in orgs.items()}
+    org_companies = {c: hs_companies(o) for c, o in orgs.items()}
+    names = {c: set(org_accounts[c]["name"].dropna()) for c in orgs}
+    assert names["alpha"] != names["beta"]  # two different orgs to tell apart
+    for connection in orgs:
+        wh = Warehouse(tmp / "warehouses" / connection / "acm_sync.duckdb")
+        accounts = wh.table("accounts")
+        sf = accounts[accounts["source"] == "salesforce"]
+        # The warehouse holds exactly this org's Salesforce accounts: no more, no fewer.
+        mine = org_accounts[connection]
+        assert set(zip(sf["source_id"], sf["name"].fillna(""), strict=True)) == set(
+            zip(mine["id"], mine["name"].fillna(""), strict=True)
+        )
+        hs = accounts[(accounts["source"] == "hubspot") & ~accounts["is_deleted"].astype(bool)]
+        companies = org_companies[connection]
+        assert set(hs["source_id"]) == set(companies["id"])
+        assert set(hs["name"].dropna()) == set(companies["name"].dropna())
+        # The plan names only this org's records (by id and by name).
+        plan = wh.query(f"SELECT DISTINCT crm, object, record_id FROM {PLAN}")
+        planned = plan[(plan["crm"] == "salesforce") & (plan["object"] == "Account")]
+        assert len(planned) and set(planned["record_id"]) <= set(mine["id"])
+
+
+def test_run_metadata_names_no_record_of_the_other_org(
+    runs: dict[str, Any], orgs: dict[str, SandboxSettings]
+) -> None:
+    names = {c: set(sf_accounts(o)["name"].dropna()) for c, o in orgs.items()}
+    for connection, other in (("alpha", "beta"), ("beta", "alpha")):
+        text = metadata_text(runs["results"][connection])
+        own = [n for n in names[connection] - names[other] if len(n) > 6]
+        foreign = [n for n in names[other] - names[connection] if len(n) > 6]
+        # the previews do show records: own names appear, the other org's never
+        assert any(n in text for n in own)
+        assert [n for n in foreign if n in text] == []
+
+
+def test_each_org_got_its_own_values_and_no_write_of_the_other_run(
+    runs: dict[str, Any], orgs: dict[str, SandboxSettings]
+) -> None:
+    writes = runs["writes"]
+    # alpha's run wrote to alpha's org only; beta's run then added writes to beta's only.
+    assert writes["alpha"]["alpha"] and not writes["alpha"]["beta"]
+    assert writes["beta"]["alpha"] == writes["alpha"]["alpha"]
+    assert writes["beta"]["beta"]
+    tmp: Path = runs["tmp"]
+    for connection, org in orgs.items():
+        wh = Warehouse(tmp / "warehouses" / connection / "acm_sync.duckdb")
+        ledger = wh.query(
+            f"SELECT crm, record_id, value FROM {LEDGER} WHERE field IN ('ACM_Tier__c', 'acm_tier')"
+        )
+        for crm, live in (("salesforce", sf_accounts(org)), ("hubspot", hs_companies(org))):
+            wrote = ledger[ledger["crm"] == crm].set_index("record_id")["value"]
+            assert len(wrote)
+            # What the CRM holds is what this connection wrote (read back via the real client).
+            held = live.set_index("id")["tier"].reindex(wrote.index)
+            assert held.tolist() == wrote.tolist(), (connection, crm)
+
+
+def test_a_connection_s_own_settings_apply_to_its_runs_only(runs: dict[str, Any]) -> None:
+    tmp: Path = runs["tmp"]
+    for connection, green_min, yellow_min in (("alpha", 70, 40), ("beta", 95, 90)):
+        wh = Warehouse(tmp / "warehouses" / connection / "acm_sync.duckdb")
+        scores = wh.query("SELECT health_score, health_band FROM account_scores")
+        scored = scores.dropna()
+        assert len(scored)
+        expected = [
+            "Green" if s >= green_min else "Yellow" if s >= yellow_min else "Red"
+            for s in scored["health_score"]
+        ]
+        assert scored["health_band"].tolist() == expected, connection
+        if connection == "alpha":  # some account banded differently under beta's rule
+            assert ((scored["health_score"] >= 70) & (scored["health_score"] < 95)).any()
