@@ -324,3 +324,55 @@ def test_the_pipeline_executor_is_in_process_unless_celery_is_asked_for(
     monkeypatch.setenv(EXECUTOR_ENV, "kubernetes")
     with pytest.raises(ValueError, match="in_process or celery"):
         pipeline_executor()
+
+
+# --- The queue's keys on the runs ----------------------------------------------------------------
+
+
+def test_runs_carry_the_tags_the_queue_limits(tmp_path: Path) -> None:
+    """Each connection's runs are tagged with the connection and with which Salesforce org and
+    HubSpot portal they spend the API budget of: the same value for connections on the same org
+    (the same login), a different one otherwise, and no credential in clear."""
+    from acm_sync.assets.connections import api_tags, connection_tags
+    from acm_sync.config import parse_config
+    from acm_sync.definitions import build_definitions
+
+    config = parse_config(
+        {
+            "connections": [
+                {"name": "acme_eu", "env_prefix": "EU_"},
+                {"name": "acme_us", "env_prefix": "US_"},
+                {"name": "beta", "env_prefix": "BETA_", "crms": ["hubspot"]},
+            ]
+        }
+    )
+    environ = {
+        # acme_eu and acme_us: business units of one Salesforce org, each its own HubSpot portal
+        "EU_SALESFORCE_USERNAME": "integration@acme.example",
+        "EU_SALESFORCE_DOMAIN": "login",
+        "US_SALESFORCE_USERNAME": "integration@acme.example",
+        "US_SALESFORCE_DOMAIN": "login",
+        "EU_HUBSPOT_ACCESS_TOKEN": "pat-na1-eu-secret-token",
+        "US_HUBSPOT_ACCESS_TOKEN": "pat-na1-us-secret-token",
+        "BETA_HUBSPOT_ACCESS_TOKEN": "pat-na1-beta-secret-token",
+    }
+    tags = {c.name: connection_tags(c.name, config, environ) for c in config.connections}
+    assert set(tags["acme_eu"]) == set(LIMITED_TAGS)
+    assert tags["acme_eu"]["acm_sync/connection"] == "acme_eu"
+    sf, hs = "acm_sync/salesforce-api", "acm_sync/hubspot-api"
+    assert tags["acme_eu"][sf] == tags["acme_us"][sf]  # one org: never two runs at once
+    assert tags["acme_eu"][hs] != tags["acme_us"][hs]  # two portals: may run together
+    assert sf not in tags["beta"] and tags["beta"][hs] not in (tags["acme_eu"][hs],)
+    shown = repr(tags)
+    assert "secret" not in shown and "integration@" not in shown
+    other_org = {**environ, "US_SALESFORCE_USERNAME": "integration@acme-us.example"}
+    assert api_tags(config.connection("acme_us"), other_org)[sf] != tags["acme_eu"][sf]
+
+    # A run launched for a partition (schedule, UI, backfill) gets them from the job.
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in environ.items():
+            env.setenv(name, value)
+        job = build_definitions(config).resolve_job_def("sync")
+        assert job.partitioned_config is not None
+        launched = job.partitioned_config.get_tags_for_partition_key("acme_us")
+        assert tags["acme_us"].items() <= launched.items()

@@ -118,24 +118,16 @@ def write_work_dir(work: Path, orgs: list[Org], warehouse_root: Path) -> dict[st
     repo = Path(__file__).resolve().parents[2]
     work.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((repo / "acm_sync.yaml").read_text())
-    config["connections"] = [
-        {
-            "name": org.name,
-            "salesforce": {"env_prefix": org.prefix},
-            "hubspot": {"env_prefix": org.prefix},
-        }
-        for org in orgs
-    ]  # TODO(18b): the connections schema
+    config["connections"] = [{"name": org.name, "env_prefix": org.prefix} for org in orgs]
+    config["warehouse"] = {"root": str(warehouse_root)}
     (work / "acm_sync.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     if not (work / "expectations").exists():
         (work / "expectations").symlink_to(repo / "expectations")
-    env = {k: v for org in orgs for k, v in org.env().items()}
-    env["ACM_WAREHOUSE_ROOT"] = str(warehouse_root)  # TODO(18b)
-    return env
+    return {k: v for org in orgs for k, v in org.env().items()}
 
 
 def warehouse_file(warehouse_root: Path, name: str) -> Path:
-    return warehouse_root / f"{name}.duckdb"  # TODO(18b)
+    return warehouse_root / name / "acm_sync.duckdb"
 
 
 def sequential_sync(root: Path, orgs: list[Org], warehouse_root: Path) -> dict[str, Any]:
