@@ -49,7 +49,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="acm-bench-scale-") as tmp:
         root = Path(tmp)
         with postgres_server() as pg, redis_server() as redis_url:
-            print(f"seeding {args.orgs} orgs × {args.accounts:,} accounts", flush=True)
+            print(f"one process: {args.orgs} orgs × {args.accounts:,} accounts", flush=True)
+            with running_orgs(root / "alone" / "orgs", args.orgs, args.accounts) as orgs:
+                sequential = sequential_sync(root / "alone", orgs, root / "alone" / "warehouses")
+                alone_values = {org.name: owned_values(org) for org in orgs}
+            print(
+                f"  {sequential['seconds']} s; now the same orgs (fresh sandboxes, same seeds) "
+                f"on {args.workers} Celery workers",
+                flush=True,
+            )
             with running_orgs(root / "orgs", args.orgs, args.accounts) as orgs:
                 env = write_work_dir(root / "work", orgs, root / "warehouses")
                 with running_cluster(
@@ -64,7 +72,6 @@ def main() -> None:
                     for name, value in {**pg.env(), "DAGSTER_HOME": str(cluster.home)}.items():
                         os.environ[name] = value
                     instance = dg.DagsterInstance.get()
-                    print(f"distributed: backfill of sync for {args.orgs} connections", flush=True)
                     began = time.perf_counter()
                     cluster.backfill("sync", names)
                     while True:
@@ -88,13 +95,6 @@ def main() -> None:
                     )[0][0]
                     peaks = [(w.name, w.peak_rss_kb) for w in cluster.workers]
                 distributed_values = {org.name: owned_values(org) for org in orgs}
-
-            print(
-                "one process: the same orgs (fresh sandboxes, same seeds), one by one", flush=True
-            )
-            with running_orgs(root / "alone" / "orgs", args.orgs, args.accounts) as orgs:
-                sequential = sequential_sync(root / "alone", orgs, root / "alone" / "warehouses")
-                alone_values = {org.name: owned_values(org) for org in orgs}
 
     same = sum(distributed_values[n] == alone_values[n] for n in names)
     written = sum(

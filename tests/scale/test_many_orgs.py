@@ -95,6 +95,7 @@ def _wait_for_connections(
     """Until every connection has a successful sync run and no sync run is pending (a failed
     run's retry is a new run, created a moment after the failure)."""
     deadline = time.monotonic() + timeout
+    settled_since: float | None = None
     while time.monotonic() < deadline:
         records = _sync_runs(instance)
         succeeded = {
@@ -102,11 +103,16 @@ def _wait_for_connections(
             for r in records
             if r.dagster_run.status == dg.DagsterRunStatus.SUCCESS
         }
-        if set(names) <= succeeded and all(r.dagster_run.status in ENDED for r in records):
+        ended = all(r.dagster_run.status in ENDED for r in records)
+        if set(names) <= succeeded and ended:
             return records
+        # Everything ended but some connection failed: give a retry a minute to appear.
+        settled_since = (settled_since or time.monotonic()) if ended else None
+        if settled_since is not None and time.monotonic() - settled_since > 60:
+            break
         time.sleep(3)
     states = [(r.dagster_run.tags.get(CONNECTION_TAG), r.dagster_run.status.value) for r in records]
-    raise TimeoutError(f"not every connection synced within {timeout:.0f}s: {states}")
+    raise AssertionError(f"not every connection synced: {states}")
 
 
 def _warehouse_accounts(path: Path) -> set[tuple[str, str]]:
