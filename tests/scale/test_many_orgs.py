@@ -153,10 +153,12 @@ def test_ten_orgs_sync_through_the_queue_on_two_celery_workers_and_survive_a_kil
             visibility_timeout=90,  # longer than any step of a 100-account org
         ) as cluster:
             instance = _instance(cluster, monkeypatch)
+            began = time.perf_counter()
             cluster.backfill("sync", names)
             killed_run, killed_step = _kill_a_worker_mid_step(cluster, instance)
             cluster.start_worker("w3")  # as a supervisor (systemd, Kubernetes) would
             records = _wait_for_connections(instance, names, timeout=2400)
+            distributed = time.perf_counter() - began
             steps = {
                 r.dagster_run.run_id: _worker_steps(instance, r.dagster_run.run_id) for r in records
             }
@@ -232,12 +234,17 @@ def test_ten_orgs_sync_through_the_queue_on_two_celery_workers_and_survive_a_kil
     # The values each org got are exactly what a run of that org alone writes: the same org
     # (fresh sandboxes, same seeds), synced one at a time in one process.
     sampled = orgs[:SAMPLED]
+    began = time.perf_counter()
     alone = _single_org_values(tmp_path / "alone", sampled)
+    alone_seconds = time.perf_counter() - began
     for org in sampled:
         assert values[org.name] == alone[org.name], org.name
 
     print(
-        f"\n{len(records)} sync runs for {N_ORGS} connections; Postgres: {runs_in_pg} runs, "
+        f"\n{N_ORGS} orgs × {ACCOUNTS} accounts on 2 workers: {distributed:.0f} s (backfill to "
+        f"last run end, a worker killed); {SAMPLED} of them alone in one process: "
+        f"{alone_seconds:.0f} s (with seeding); "
+        f"{len(records)} sync runs; Postgres: {runs_in_pg} runs, "
         f"{events_in_pg} events; killed w1 during {killed_step}; workers: "
         + ", ".join(f"{w.name} peak {w.peak_rss_kb / 1024:.0f} MiB" for w in cluster.workers)
     )
