@@ -90,6 +90,9 @@ class Cluster:
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # celery, dagster
             "DAGSTER_HOME": str(self.home),
             "ACM_SYNC_EXECUTOR": "celery",
+            # The daemon's calls to the code server (launching a run) wait longer than the
+            # default 60 s: on a loaded small machine, several runs starting at once take that.
+            "DAGSTER_GRPC_TIMEOUT_SECONDS": "600",
             "ACM_CELERY_BROKER_URL": f"{self.redis_url}/0",
             "ACM_CELERY_BACKEND_URL": f"{self.redis_url}/1",
         }

@@ -149,7 +149,7 @@ def test_ten_orgs_sync_through_the_queue_on_two_celery_workers_and_survive_a_kil
             redis_url,
             env,
             workers=2,
-            max_concurrent_runs=4,
+            max_concurrent_runs=3,
             visibility_timeout=90,  # longer than any step of a 100-account org
         ) as cluster:
             instance = _instance(cluster, monkeypatch)
