@@ -3,6 +3,7 @@ partitions and schedules — no CRM involved."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -395,3 +396,35 @@ def test_sync_command_errors_are_one_line(tmp_path: Path) -> None:
     assert secret not in text
     code, text = _cli(tmp_path, {"connections": [{"name": "a", "crms": ["x"]}]})
     assert code == 1 and text.startswith("error: acm_sync.yaml: connections[0].crms[0]: ")
+
+
+def test_a_run_of_a_connection_without_its_credentials_fails_naming_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "acm_sync.yaml"
+    config.write_text(yaml.safe_dump(TWO))
+    secret = "Pa55-w0rd-secret"
+    for name in list(os.environ):
+        if name.startswith(("SALESFORCE_", "HUBSPOT_", "ACME_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ACM_SYNC_CONFIG", str(config))
+    monkeypatch.setenv("ACM_WAREHOUSE_ROOT", str(tmp_path / "warehouses"))
+    monkeypatch.setenv("ACME_US_SALESFORCE_USERNAME", "ops@acme.example")
+    monkeypatch.setenv("ACME_US_SALESFORCE_PASSWORD", secret)
+    defs = build_definitions(parse_config(TWO))
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("ingest").execute_in_process(
+        partition_key="acme_us", instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    text = " ".join(
+        str(e.dagster_event.event_specific_data)
+        for e in instance.all_logs(result.run_id)
+        if e.dagster_event is not None
+    )
+    assert (
+        "connection acme_us: salesforce credentials incomplete: "
+        "ACME_US_SALESFORCE_SECURITY_TOKEN not set" in text
+    )
+    assert secret not in text
+    assert not list(tmp_path.rglob("*.duckdb"))  # nothing ran, no warehouse opened

@@ -9,6 +9,9 @@ are unset: a connection falling back to another's credentials would fail or show
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,9 +105,12 @@ def runs(
                 "warehouse": {"root": str(tmp / "warehouses")},
                 "connections": [
                     {"name": "alpha", "env_prefix": PREFIX["alpha"]},
-                    # beta's own health bands (merged over the top-level health section)
+                    # beta: Salesforce only (its HubSpot portal's variables are set all the
+                    # same, and must not be used), and its own health bands (merged over the
+                    # top-level health section)
                     {
                         "name": "beta",
+                        "crms": ["salesforce"],
                         "env_prefix": PREFIX["beta"],
                         "health": {"bands": {"green_min": 95, "yellow_min": 90}},
                     },
@@ -125,18 +131,24 @@ def runs(
         job = defs.resolve_job_def("sync")
         instance = dg.DagsterInstance.ephemeral()
         admins = {
-            c: Admin(o.salesforce_instance_url, verify=o.salesforce_ca_bundle)
-            for c, o in orgs.items()
+            **{
+                (c, "salesforce"): Admin(o.salesforce_instance_url, verify=o.salesforce_ca_bundle)
+                for c, o in orgs.items()
+            },
+            **{(c, "hubspot"): Admin(o.hubspot_base_url) for c, o in orgs.items()},
         }
         for admin in admins.values():
             admin.reset_writes()
+            admin.reset_calls()
         results, writes = {}, {}
         for connection in ("alpha", "beta"):
             results[connection] = job.execute_in_process(
                 partition_key=connection, instance=instance, raise_on_error=False
             )
-            writes[connection] = {c: a.writes() for c, a in admins.items()}
-    yield {"tmp": tmp, "results": results, "writes": writes, "instance": instance}
+            # after each run: the records written in each org's CRMs so far
+            writes[connection] = {key: a.writes() for key, a in admins.items()}
+        calls = {key: a.calls()["total"] for key, a in admins.items()}
+    yield {"tmp": tmp, "results": results, "writes": writes, "calls": calls}
 
 
 def test_each_run_is_one_connection_tagged_for_the_concurrency_rule(runs: dict[str, Any]) -> None:
@@ -165,7 +177,6 @@ def test_no_record_of_one_org_is_in_the_other_s_tables_or_plan(
 ) -> None:
     tmp: Path = runs["tmp"]
     org_accounts = {c: sf_accounts(o) for c, o in orgs.items()}
-    org_companies = {c: hs_companies(o) for c, o in orgs.items()}
     names = {c: set(org_accounts[c]["name"].dropna()) for c in orgs}
     assert names["alpha"] != names["beta"]  # two different orgs to tell apart
     for connection in orgs:
@@ -177,14 +188,21 @@ def test_no_record_of_one_org_is_in_the_other_s_tables_or_plan(
         assert set(zip(sf["source_id"], sf["name"].fillna(""), strict=True)) == set(
             zip(mine["id"], mine["name"].fillna(""), strict=True)
         )
+        # HubSpot: alpha's portal exactly; beta uses no HubSpot, so none at all.
         hs = accounts[(accounts["source"] == "hubspot") & ~accounts["is_deleted"].astype(bool)]
-        companies = org_companies[connection]
+        companies = (
+            hs_companies(orgs[connection])
+            if connection == "alpha"
+            else pd.DataFrame({"id": [], "name": []})
+        )
         assert set(hs["source_id"]) == set(companies["id"])
         assert set(hs["name"].dropna()) == set(companies["name"].dropna())
-        # The plan names only this org's records (by id and by name).
+        # The plan names only this org's records (by id).
         plan = wh.query(f"SELECT DISTINCT crm, object, record_id FROM {PLAN}")
         planned = plan[(plan["crm"] == "salesforce") & (plan["object"] == "Account")]
         assert len(planned) and set(planned["record_id"]) <= set(mine["id"])
+        if connection == "beta":
+            assert set(plan["crm"]) == {"salesforce"}
 
 
 def test_run_metadata_names_no_record_of_the_other_org(
@@ -203,18 +221,26 @@ def test_run_metadata_names_no_record_of_the_other_org(
 def test_each_org_got_its_own_values_and_no_write_of_the_other_run(
     runs: dict[str, Any], orgs: dict[str, SandboxSettings]
 ) -> None:
-    writes = runs["writes"]
-    # alpha's run wrote to alpha's org only; beta's run then added writes to beta's only.
-    assert writes["alpha"]["alpha"] and not writes["alpha"]["beta"]
-    assert writes["beta"]["alpha"] == writes["alpha"]["alpha"]
-    assert writes["beta"]["beta"]
+    after_alpha, after_beta = runs["writes"]["alpha"], runs["writes"]["beta"]
+    # alpha's run wrote to alpha's CRMs only; beta's run then wrote to beta's Salesforce only.
+    assert after_alpha[("alpha", "salesforce")] and after_alpha[("alpha", "hubspot")]
+    assert not after_alpha[("beta", "salesforce")] and not after_alpha[("beta", "hubspot")]
+    assert after_beta[("alpha", "salesforce")] == after_alpha[("alpha", "salesforce")]
+    assert after_beta[("alpha", "hubspot")] == after_alpha[("alpha", "hubspot")]
+    assert after_beta[("beta", "salesforce")]
+    # beta's crms leave HubSpot out: its portal was never called, though its token was set.
+    assert runs["calls"][("beta", "hubspot")] == 0
+    assert runs["calls"][("alpha", "hubspot")] > 0
     tmp: Path = runs["tmp"]
     for connection, org in orgs.items():
         wh = Warehouse(tmp / "warehouses" / connection / "acm_sync.duckdb")
         ledger = wh.query(
             f"SELECT crm, record_id, value FROM {LEDGER} WHERE field IN ('ACM_Tier__c', 'acm_tier')"
         )
-        for crm, live in (("salesforce", sf_accounts(org)), ("hubspot", hs_companies(org))):
+        crms = ["salesforce", "hubspot"] if connection == "alpha" else ["salesforce"]
+        assert sorted(set(ledger["crm"])) == sorted(crms)
+        for crm in crms:
+            live = sf_accounts(org) if crm == "salesforce" else hs_companies(org)
             wrote = ledger[ledger["crm"] == crm].set_index("record_id")["value"]
             assert len(wrote)
             # What the CRM holds is what this connection wrote (read back via the real client).
@@ -236,3 +262,34 @@ def test_a_connection_s_own_settings_apply_to_its_runs_only(runs: dict[str, Any]
         assert scored["health_band"].tolist() == expected, connection
         if connection == "alpha":  # some account banded differently under beta's rule
             assert ((scored["health_score"] >= 70) & (scored["health_score"] < 95)).any()
+
+
+def test_the_command_line_runs_one_connection(
+    runs: dict[str, Any], orgs: dict[str, SandboxSettings]
+) -> None:
+    """`acm-sync sync --connection beta --job ingest`: beta's warehouse moves on, alpha's
+    is not touched."""
+    tmp: Path = runs["tmp"]
+    files = {c: tmp / "warehouses" / c / "acm_sync.duckdb" for c in orgs}
+    before = {c: f.stat().st_mtime_ns for c, f in files.items()}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SALESFORCE_", "HUBSPOT_", "ACM"))
+    }
+    for connection, org in orgs.items():
+        env |= {PREFIX[connection] + k: v for k, v in org.env().items()}
+    env |= {CONFIG_ENV_VAR: str(tmp / "acm_sync.yaml"), "COLUMNS": "200"}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "acm-sync"), "sync", "-c", "beta", "--job", "ingest"],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (line,) = [ln for ln in done.stdout.splitlines() if ln.startswith("beta: ")]
+    assert line.startswith("beta: ingest ok in ")
+    run_id = line.rsplit("(run ", 1)[1].rstrip(")")
+    state = Warehouse(files["beta"]).query("SELECT DISTINCT run_id FROM _sync_state")
+    assert run_id in set(state["run_id"])
+    assert files["alpha"].stat().st_mtime_ns == before["alpha"]

@@ -589,6 +589,12 @@ def plan_export(
             "./warehouse/acm_sync.duckdb).",
         ),
     ] = None,
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            "--connection", "-c", help="The connection (acm_sync.yaml) whose warehouse to read."
+        ),
+    ] = None,
 ) -> None:
     """Export the write plan as CSV: per owned field, before → after, action and status."""
     import csv
@@ -605,7 +611,7 @@ def plan_export(
 
     err = Console(stderr=True)
     columns = ["crm", "object", "record_id", "field", "before", "after", "action", "status"]
-    path = warehouse or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH)
+    path = warehouse or _warehouse_of(connection) or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH)
     no_plan = "run the `plan` job or `acm-sync demo` first"
 
     def fail(message: str) -> NoReturn:
@@ -898,6 +904,12 @@ def docs(
             "(default: $ACM_WAREHOUSE_PATH or ./warehouse/acm_sync.duckdb).",
         ),
     ] = None,
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            "--connection", "-c", help="The connection (acm_sync.yaml) whose warehouse to read."
+        ),
+    ] = None,
 ) -> None:
     """Serve the GX Data Docs over HTTP (the Dagster UI links them here; `make dev` starts it)."""
     import os
@@ -906,7 +918,9 @@ def docs(
     from acm_sync.quality.serve import docs_server
     from acm_sync.warehouse import DEFAULT_PATH, PATH_ENV
 
-    root = docs_root(warehouse or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH))
+    root = docs_root(
+        warehouse or _warehouse_of(connection) or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH)
+    )
     try:
         server = docs_server(root, port=port)
     except OSError as exc:
@@ -925,6 +939,30 @@ def docs(
 
 
 SYNC_JOBS = ("sync", "full_refresh", "plan", "ingest", "validate")
+
+
+def defs_connections() -> list[str]:
+    """The connections the code location serves (a bad config: one line, exit 1)."""
+    from acm_sync.config import ConfigError, load_config
+
+    try:
+        return list(load_config().connection_names())
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _warehouse_of(connection: str | None) -> Path | None:
+    """The warehouse file of `connection` (None: none named)."""
+    if connection is None:
+        return None
+    import dagster as dg
+
+    from acm_sync.warehouse import WarehouseResource
+
+    try:
+        return WarehouseResource().path_for(connection)
+    except dg.Failure as exc:
+        _fail(str(exc.description))
 
 
 @app.command("sync")
@@ -1015,6 +1053,14 @@ def apply(
             "--plan-id", help="The plan to approve and write (the run id `acm-sync plan` shows)."
         ),
     ],
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            "--connection",
+            "-c",
+            help="The connection (acm_sync.yaml) the plan belongs to (default: the only one).",
+        ),
+    ] = None,
 ) -> None:
     """Approve a write plan and write exactly its cells: each record is read back first; cells
     whose CRM value moved since the plan are planned again (a new plan id), not written."""
@@ -1025,9 +1071,19 @@ def apply(
     from acm_sync.definitions import defs
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    from acm_sync.assets.connections import connection_tags
+
     job = defs.resolve_job_def("apply_plan")
+    names = defs_connections()
+    if connection is None and len(names) > 1:
+        _fail(f"which connection's plan? pass --connection ({', '.join(names)})")
+    name = connection or names[0]
+    if name not in names:
+        _fail(f"no connection {name!r} in acm_sync.yaml (connections: {', '.join(names)})")
     with dg.DagsterInstance.ephemeral() if instance is None else instance as inst:
         result = job.execute_in_process(
+            partition_key=name if job.partitions_def is not None else None,
+            tags=connection_tags(name),
             run_config={
                 "ops": {"writeback_apply": {"config": {"plan_id": plan_id}}},
                 # the outcome is printed below, one line; Dagster's own log stays quiet

@@ -105,6 +105,22 @@ _STEP_DONE = re.compile(
 )
 
 
+def _single_org_config(work_dir: Path) -> dict[str, str]:
+    """The demo is one org (its sandbox): when acm_sync.yaml lists connections, the demo runs
+    with a copy of it without them (the same revops settings, the one `default` connection)."""
+    import yaml
+
+    from acm_sync.config import config_path, load_config
+
+    if not load_config().connections:
+        return {}
+    raw = yaml.safe_load(config_path().read_text(encoding="utf-8")) or {}
+    raw = {k: v for k, v in raw.items() if k not in ("connections", "warehouse")}
+    single = work_dir / "acm_sync.yaml"
+    single.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return {"ACM_SYNC_CONFIG": str(single.resolve())}
+
+
 def run_demo(
     work_dir: Path, *, accounts: int = 1000, seed: int = 7, progress: Progress = print
 ) -> dict[str, Any]:
@@ -118,7 +134,7 @@ def run_demo(
             f"HubSpot sandbox at {settings.hubspot_base_url}"
         )
         warehouse_path = work_dir / "warehouse" / "acm_sync.duckdb"
-        with _environment(settings.env()):
+        with _environment({**settings.env(), **_single_org_config(work_dir)}):
             job = _definitions(warehouse_path, progress).get_job_def("sync")
             progress("running the sync job in process: pull → quality → scoring → write-back")
             result = job.execute_in_process(

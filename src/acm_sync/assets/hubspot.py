@@ -12,6 +12,7 @@ from acm_sync.assets.ingest import (
     SyncSettingsResource,
     log_result,
     metadata,
+    not_used,
     pull_progress,
     run_budget,
 )
@@ -96,6 +97,10 @@ def hubspot_companies(
     warehouse: WarehouseResource,
     sync_settings: SyncSettingsResource,
 ) -> Iterator[dg.MaterializeResult]:
+    skipped = not_used("hubspot", sync_settings)
+    if skipped is not None:
+        yield dg.MaterializeResult(metadata=skipped)
+        return
     pulled = _run(
         context, config, hubspot, warehouse, sync_settings, "accounts", "hubspot_companies"
     )
@@ -120,6 +125,10 @@ def hubspot_contacts(
     warehouse: WarehouseResource,
     sync_settings: SyncSettingsResource,
 ) -> Iterator[dg.MaterializeResult]:
+    skipped = not_used("hubspot", sync_settings)
+    if skipped is not None:
+        yield dg.MaterializeResult(metadata=skipped)
+        return
     pulled = _run(
         context, config, hubspot, warehouse, sync_settings, "contacts", "hubspot_contacts"
     )
@@ -161,6 +170,11 @@ def hubspot_deals(
     warehouse: WarehouseResource,
     sync_settings: SyncSettingsResource,
 ) -> Iterator[dg.MaterializeResult]:
+    skipped = not_used("hubspot", sync_settings)
+    if skipped is not None:
+        yield dg.MaterializeResult(asset_key="hubspot_deals", metadata=skipped)
+        yield dg.MaterializeResult(asset_key="hubspot_deal_stage_history", metadata=skipped)
+        return
     pulled = _run(
         context, config, hubspot, warehouse, sync_settings, "opportunities", "hubspot_deals"
     )

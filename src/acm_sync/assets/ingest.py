@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from acm_sync.config import AcmSyncConfig, ConfigError, load_config
+from acm_sync.config import AcmSyncConfig, ConfigError, ConnectionConfig, load_config
 from acm_sync.connections import ConnectionResolutionError, run_connection
 from acm_sync.connectors.common import PullResult
 from acm_sync.connectors.policy import ApiBudget
@@ -39,9 +39,18 @@ class ConfigFileResource(dg.ConfigurableResource):
         self._tags = dict(run.tags) if run is not None else {}
 
     def load(self) -> AcmSyncConfig:
+        config, connection = self._resolve()
+        return config.for_connection(connection.name)
+
+    def connection(self) -> ConnectionConfig:
+        """The run's connection (its name, CRMs, credential prefix)."""
+        return self._resolve()[1]
+
+    def _resolve(self) -> tuple[AcmSyncConfig, ConnectionConfig]:
         try:
             config = load_config(self.config_path)
-            return config.for_connection(run_connection(self._tags, config.connection_names()))
+            name = run_connection(self._tags, config.connection_names())
+            return config, config.connection(name)
         except (ConfigError, ConnectionResolutionError) as exc:
             raise dg.Failure(str(exc)) from None
 
@@ -51,6 +60,20 @@ class SyncSettingsResource(ConfigFileResource):
 
     def get(self) -> SyncSettings:
         return self.load().sync
+
+
+def not_used(crm: str, settings: ConfigFileResource) -> dict[str, Any] | None:
+    """Materialization metadata of a pull the run's connection has no use for (its `crms`
+    leave this CRM out): nothing is pulled, the steps after it still run. None: pull."""
+    connection = settings.connection()
+    if crm in connection.crms:
+        return None
+    return {
+        "skipped": f"connection {connection.name} does not use {crm} (crms: "
+        f"{', '.join(connection.crms)})",
+        "rows_pulled": dg.MetadataValue.int(0),
+        "api_calls": dg.MetadataValue.int(0),
+    }
 
 
 def run_budget(source: str, limits: BudgetSettings, wh: Warehouse, run_id: str) -> ApiBudget:

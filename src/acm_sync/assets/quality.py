@@ -132,7 +132,10 @@ def quality_stage_catalog(
     previous = store.stage_catalog().frame
     parts: list[StageCatalog] = []
     skipped: list[str] = []
+    crms = sync_settings.connection().crms
     for source in ("salesforce", "hubspot"):
+        if source not in crms:  # the run's connection has no such CRM: nothing to list
+            continue
         try:
             if source == "salesforce":
                 budget = run_budget(source, settings.salesforce.budget, wh, run_id)

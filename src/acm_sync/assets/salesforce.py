@@ -10,6 +10,7 @@ from acm_sync.assets.ingest import (
     SyncSettingsResource,
     log_result,
     metadata,
+    not_used,
     pull_progress,
     run_budget,
 )
@@ -61,6 +62,10 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         sync_settings: SyncSettingsResource,
     ) -> Iterator[dg.MaterializeResult]:
+        skipped = not_used("salesforce", sync_settings)
+        if skipped is not None:
+            yield dg.MaterializeResult(metadata=skipped)
+            return
         settings = sync_settings.get()
         wh = warehouse.get()
         sf_settings = settings.salesforce

@@ -124,28 +124,38 @@ def writeback_target(
     sync = _sync_settings(writeback_settings)
     run_id = context.run.run_id
     dry = dry_run_crms(settings, salesforce, hubspot)
+    crms = writeback_settings.connection().crms  # the CRMs of the run's connection
+    sf = hs = None
     try:
-        sf = salesforce.connect(
-            budget=run_budget("salesforce", sync.salesforce.budget, wh, run_id),
-            retry=sync.salesforce.retry,
-        )
+        if "salesforce" in crms:
+            sf = salesforce.connect(
+                budget=run_budget("salesforce", sync.salesforce.budget, wh, run_id),
+                retry=sync.salesforce.retry,
+            )
     except BudgetExhausted as exc:  # the login itself refused for the daily limit
         stop_for_budget(context, exc)
         return
-    hs = hubspot.connect(
-        budget=run_budget("hubspot", sync.hubspot.budget, wh, run_id), settings=sync.hubspot
-    )
+    if "hubspot" in crms:
+        hs = hubspot.connect(
+            budget=run_budget("hubspot", sync.hubspot.budget, wh, run_id), settings=sync.hubspot
+        )
     try:
         reports = [
-            check_salesforce_fields(sf),
-            ensure_hubspot_properties(hs, create="hubspot" not in dry),
+            *([check_salesforce_fields(sf)] if sf is not None else []),
+            *(
+                [ensure_hubspot_properties(hs, create="hubspot" not in dry)]
+                if hs is not None
+                else []
+            ),
         ]
     except BudgetExhausted as exc:
         stop_for_budget(context, exc)
         return
     finally:
-        wh.record_calls(run_id, "salesforce", "writeback_target", sf.calls)
-        wh.record_calls(run_id, "hubspot", "writeback_target", hs.calls)
+        if sf is not None:
+            wh.record_calls(run_id, "salesforce", "writeback_target", sf.calls)
+        if hs is not None:
+            wh.record_calls(run_id, "hubspot", "writeback_target", hs.calls)
     status = pd.DataFrame(
         [
             {"crm": r.crm, "object": o.object, "ok": o.ok, "message": r.message()}
