@@ -230,11 +230,19 @@ def test_ten_orgs_sync_through_the_queue_on_two_celery_workers_and_survive_a_kil
         assert scored(values[org.name]) >= ACCOUNTS // 2, org.name
         own = _crm_accounts(values[org.name])
         stored = _warehouse_accounts(warehouse_file(warehouse_root, org.name))
-        assert stored <= own, f"{org.name}: not its org's accounts: {sorted(stored - own)[:5]}"
+        # Ids, and names where the warehouse kept one (a blank or odd name is canonicalised to
+        # null: the generator's dirty records).
+        crm_names = dict(own)
+        foreign = {
+            (i, n) for i, n in stored if i not in crm_names or n not in ("None", crm_names[i])
+        }
+        assert not foreign, f"{org.name}: not its org's accounts: {sorted(foreign)[:5]}"
         assert len(stored) >= 0.9 * len(own), f"{org.name}: {len(stored)} of {len(own)}"
         for other in orgs:
             if other.name != org.name:
-                assert not stored <= _crm_accounts(values[other.name])
+                assert not stored <= _crm_accounts(values[other.name]) | {
+                    (i, "None") for i, _ in _crm_accounts(values[other.name])
+                }
 
     # The values each org got are exactly what a run of that org alone writes: the same org
     # (fresh sandboxes, same seeds), synced one at a time in one process.
