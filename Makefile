@@ -7,7 +7,7 @@ TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 BIN := $(VENV)/bin
 
-.PHONY: install demo dev test test-ui test-peers test-ops lint format bench clean
+.PHONY: install demo dev test test-ui test-peers test-ops test-scale servers lint format bench clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -42,6 +42,15 @@ test-peers: install  ## four open-source connectors (pinned, from PyPI, cached i
 test-ops: install  ## fault scenarios: SIGKILL mid-apply, lost write answers, spent budgets, run monitoring, sandbox restarts
 	$(BIN)/pytest $(XDIST) -m ops
 
+# PostgreSQL and Redis for the many-orgs proof: Debian's packages, installed when missing (the test
+# starts its own servers in a temp dir on free ports, and stops them).
+servers:
+	@{ ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && command -v redis-server >/dev/null; } || \
+		{ apt-get update -qq && apt-get install -y -qq postgresql redis-server; }
+
+test-scale: install servers  ## many orgs: Postgres + queue + Celery workers, 10 sandbox orgs, a worker killed
+	$(BIN)/pytest -m scale tests/scale
+
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -51,7 +60,7 @@ format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: install  ## scale benchmarks; each prints its figures
+bench: install servers  ## scale benchmarks; each prints its figures (bench_scale: Postgres + Redis)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -64,7 +64,7 @@ def build_definitions(config: AcmSyncConfig) -> dg.Definitions:
             connections,
         ),
         asset_checks=alerts.checks,
-        jobs=[for_connections(job, connections) for job in [*pipeline_jobs, quality_job]],
+        jobs=[for_connections(job, connections, config) for job in [*pipeline_jobs, quality_job]],
         schedules=build_schedules(config.schedules, config),
         sensors=alerts.sensors,
         resources={

@@ -17,9 +17,10 @@ prefix (ACME_EU_SALESFORCE_USERNAME, ACME_EU_HUBSPOT_ACCESS_TOKEN, …), read th
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import dagster as dg
 from dagster._config.pythonic_config import ConfigurableResourceFactory
@@ -71,9 +72,52 @@ def partition_by_connection(
     )
 
 
-def connection_tags(name: str) -> dict[str, str]:
-    """The tags of a run serving connection `name` (the run-concurrency rule's key)."""
-    return {CONNECTION_TAG: name}
+def connection_tags(
+    name: str, config: AcmSyncConfig | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The tags of a run serving connection `name`: the run-concurrency rules' keys (the
+    instance's queue allows one run per connection, and one per CRM org: deploy/dagster.yaml).
+    With the config, also which Salesforce org and HubSpot portal the run spends the API budget
+    of (`api_tags`)."""
+    tags = {CONNECTION_TAG: name}
+    if config is not None and name in config.connection_names():
+        tags.update(api_tags(config.connection(name), environ))
+    return tags
+
+
+SALESFORCE_API_TAG: Final = "acm_sync/salesforce-api"
+HUBSPOT_API_TAG: Final = "acm_sync/hubspot-api"
+# What names an org without being a secret: where it logs in and as whom (Salesforce), or the
+# app token's one-way fingerprint (HubSpot: the token is all that names a portal offline).
+_SALESFORCE_IDENTITY = ("instance_url", "login_url", "domain", "username", "consumer_key")
+
+
+def _fingerprint(crm: str, parts: Sequence[str]) -> str:
+    digest = hashlib.sha256("\0".join([crm, *parts]).encode()).hexdigest()
+    return f"{crm}-{digest[:16]}"
+
+
+def api_tags(
+    connection: ConnectionConfig, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Which CRM org's API budget a run of the connection spends: one tag per CRM it uses, the
+    same value for every connection on the same org (the same login), so two connections on one
+    Salesforce org (business units sharing it) never run at once. A fingerprint (16 hex digits of
+    a SHA-256): tags are shown in the UI and stored in the run records, so no login in clear."""
+    environ = os.environ if environ is None else environ
+    tags = {}
+    if "salesforce" in connection.crms:
+        env = prefixed(connection.env_prefix, salesforce_connector.ENV)
+        parts = [environ.get(env[key], "") for key in _SALESFORCE_IDENTITY]
+        tags[SALESFORCE_API_TAG] = _fingerprint(
+            "salesforce", parts if any(parts) else [connection.name]
+        )
+    if "hubspot" in connection.crms:
+        env = prefixed(connection.env_prefix, hubspot_connector.ENV)
+        token = environ.get(env["access_token"], "")
+        parts = [environ.get(env["base_url"], ""), token] if token else [connection.name]
+        tags[HUBSPOT_API_TAG] = _fingerprint("hubspot", parts)
+    return tags
 
 
 def prefixed(prefix: str, names: Mapping[str, str]) -> dict[str, str]:
@@ -177,7 +221,9 @@ class ConnectionHubSpot(ConfigurableResourceFactory[HubSpotResource]):
 
 
 def for_connections(
-    job: UnresolvedAssetJobDefinition, partitions: dg.PartitionsDefinition | None
+    job: UnresolvedAssetJobDefinition,
+    partitions: dg.PartitionsDefinition | None,
+    settings: AcmSyncConfig | None = None,
 ) -> UnresolvedAssetJobDefinition:
     """The job partitioned by connection: a run is one connection, tagged
     `acm_sync/connection=<name>` whoever launches it (schedule, UI, CLI, backfill). Without
@@ -188,12 +234,12 @@ def for_connections(
     config: Any = base
     tags = dict(job.tags or {})
     if partitions is None:
-        tags.update(connection_tags(DEFAULT_CONNECTION))
+        tags.update(connection_tags(DEFAULT_CONNECTION, settings))
     else:
         config = dg.PartitionedConfig(
             partitions_def=partitions,
             run_config_for_partition_key_fn=lambda _key: dict(base or {}),
-            tags_for_partition_key_fn=connection_tags,
+            tags_for_partition_key_fn=lambda key: connection_tags(key, settings),
         )
     return dg.define_asset_job(
         name=job.name,

@@ -12,7 +12,14 @@ whatever the code location holds: the write-back group joins `sync` the moment i
 
 The pipeline jobs run in one process: their steps are short and mostly wait on the CRMs' APIs
 and the single-writer DuckDB file, and a process per step costs about a minute of start-up.
+Many orgs on several workers (README "Running many orgs"): with ACM_SYNC_EXECUTOR=celery, sync
+and full_refresh hand each step to a Celery worker instead (dagster-celery, broker and settings
+from ACM_CELERY_BROKER_URL / ACM_CELERY_BACKEND_URL, the same as deploy/celery/celery.yaml that
+the workers start with).
 """
+
+import os
+from typing import Any
 
 import dagster as dg
 
@@ -44,6 +51,44 @@ PIPELINE = dg.AssetSelection.groups(*PIPELINE_GROUPS) - _NOT_IN_RUNS
 # the write-back assets are not defined.
 DRY_RUN = PIPELINE - dg.AssetSelection.from_string(f"key:{WRITEBACK_APPLY}")
 
+EXECUTOR_ENV = "ACM_SYNC_EXECUTOR"
+# The Celery app's settings, as the workers get them from deploy/celery/celery.yaml (a test keeps
+# the two equal). A step is acknowledged when it ends, not when it starts: a worker killed
+# mid-step (OOM, SIGKILL, a lost machine) leaves its message to be redelivered to another worker
+# once the visibility timeout (longer than any step) has passed — every step is idempotent, so
+# running it again converges.
+CELERY_EXECUTOR_CONFIG: dict[str, Any] = {
+    "broker": {"env": "ACM_CELERY_BROKER_URL"},
+    "backend": {"env": "ACM_CELERY_BACKEND_URL"},
+    "config_source": {
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_transport_options": {
+            "visibility_timeout": 3600,
+            "unacked_restore_interval": 10,
+            "unacked_restore_throttle": 1,
+        },
+        "result_expires": 86400,
+    },
+}
+
+
+def pipeline_executor() -> dg.ExecutorDefinition:
+    """The executor of sync and full_refresh: in one process, unless ACM_SYNC_EXECUTOR=celery.
+
+    dagster_celery is imported only then: the single-org default keeps its start-up time.
+    """
+    choice = os.environ.get(EXECUTOR_ENV, "in_process").strip().lower()
+    if choice in ("", "in_process"):
+        return dg.in_process_executor
+    if choice == "celery":
+        from dagster_celery import celery_executor
+
+        return celery_executor.configured(CELERY_EXECUTOR_CONFIG, name="celery")
+    raise ValueError(f"{EXECUTOR_ENV}={choice!r}: expected in_process or celery")
+
+
 FULL_REFRESH_CONFIG = {"ops": {name: {"config": {"full_refresh": True}} for name in _op_names()}}
 
 sync_job = dg.define_asset_job(
@@ -51,7 +96,7 @@ sync_job = dg.define_asset_job(
     selection=PIPELINE,
     description="The regular sync: pull both CRMs incrementally, validate (the quality gates "
     "block write-back), score, plan the write-back and write the changed owned fields.",
-    executor_def=dg.in_process_executor,
+    executor_def=pipeline_executor(),
 )
 
 full_refresh_job = dg.define_asset_job(
@@ -60,7 +105,7 @@ full_refresh_job = dg.define_asset_job(
     description="The sync with full pulls: re-read both CRMs from scratch (rows they no longer "
     "return are flagged is_deleted), then validate, score, plan and write as sync does.",
     config=FULL_REFRESH_CONFIG,
-    executor_def=dg.in_process_executor,
+    executor_def=pipeline_executor(),
 )
 
 plan_job = dg.define_asset_job(
