@@ -20,6 +20,7 @@ from acm_sync.sandbox.process import SandboxProcess
 from acm_sync.sandbox.server import SandboxSettings
 from acm_sync.writeback.fields import OWNED
 from acm_sync.writeback.target import ensure_hubspot_properties
+from sandbox_admin import Admin
 
 runner = CliRunner()
 CHECKS = [
@@ -280,3 +281,18 @@ def test_the_write_back_line_says_where_it_will_really_write(
         "HubSpot (the local sandbox): dry run, plans only; "
         "require_approval: a scheduled sync stops at the plan until applied"
     )
+
+
+def test_doctor_logs_in_afresh_even_when_a_run_left_a_live_session(
+    sandbox: SandboxSettings, tmp_path: Path
+) -> None:
+    """The login check is of the credentials: a session stored by an earlier run (or by the
+    previous doctor) must not stand in for it."""
+    env = _clean_env(**sandbox.env(), SALESFORCE_SESSION_CACHE_DIR=str(tmp_path / "sessions"))
+    no_sandbox = ["--sandbox-dir", str(tmp_path / "none")]
+    admin = Admin(sandbox.salesforce_instance_url, verify=sandbox.salesforce_ca_bundle)
+    admin.reset_calls()
+    for _ in range(2):
+        _doctor(env, "--json", *no_sandbox)
+    logins = [c for c in admin.calls()["calls"] if c["path"].startswith("/services/Soap/")]
+    assert len(logins) == 2

@@ -428,7 +428,9 @@ def doctor(
         # -- Salesforce
         sf_settings = config.sync.salesforce
         try:
-            sf_resource = SalesforceResource.from_env().process_config_and_initialize()
+            # a fresh login: the check is of the credentials, not of a session stored by a run
+            sf_resource = SalesforceResource.from_env(session_reuse=False)
+            sf_resource = sf_resource.process_config_and_initialize()
             sf = sf_resource.connect(budget=ApiBudget("salesforce"), retry=sf_settings.retry)
             check(
                 "Salesforce login",

@@ -375,12 +375,18 @@ class SalesforceResource(dg.ConfigurableResource):
     _clients: list[SalesforceClient] = PrivateAttr(default_factory=list)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SalesforceResource:
-        """The resource with an EnvVar for every SALESFORCE_* variable that is set."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, session_reuse: bool = True
+    ) -> SalesforceResource:
+        """The resource with an EnvVar for every SALESFORCE_* variable that is set;
+        `session_reuse=False` logs in afresh (a check of the credentials, not of a stored
+        session)."""
         environ = os.environ if environ is None else environ
         kwargs: dict[str, Any] = {
             key: dg.EnvVar(name) for key, name in ENV.items() if environ.get(name)
         }
+        if not session_reuse:
+            kwargs["session_reuse"] = False
         return cls(**kwargs)
 
     def method(self) -> str:
