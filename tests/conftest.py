@@ -10,12 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis  # noqa: F401  (see below)
 import pytest
 
 from acm_sync.sandbox.process import SandboxProcess
 from acm_sync.sandbox.server import SandboxSettings
 from sandbox_admin import Admin
 
+# hypothesis is imported here, at start-up, because otherwise its pytest plugin imports it in the
+# terminal summary of a session that used none of it — through pytest's assertion rewriting,
+# after Dagster and SQLAlchemy have left garbage whose finalizers, run by a collection in the
+# middle of ast.parse, make CPython 3.11.7 fail with "AST constructor recursion depth
+# mismatch" and pytest exit 1 although every test passed.
 SESSION_ORG_ACCOUNTS = 400
 SESSION_ORG_SEED = 11
 
