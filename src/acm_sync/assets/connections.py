@@ -187,6 +187,21 @@ def _prefixed_resource(
     return cls(**kwargs).process_config_and_initialize()
 
 
+def _run_resource(
+    context: dg.InitResourceContext,
+    config_path: str | None,
+    plain: SalesforceResource | HubSpotResource,
+    env: Mapping[str, str],
+) -> SalesforceResource | HubSpotResource:
+    """The CRM resource of the run's connection: `plain` for the connection without a prefix,
+    else one of the same class on the prefixed variables."""
+    config, name = resolve(_tags(context), config_path)
+    connection = config.connection(name)
+    if not connection.env_prefix:
+        return plain
+    return _prefixed_resource(type(plain), connection, env)
+
+
 class ConnectionSalesforce(ConfigurableResourceFactory[SalesforceResource]):
     """The Salesforce resource of the run's connection: `plain` (the SALESFORCE_* variables,
     as EnvVar) for the connection without a prefix, the prefixed variables otherwise."""
@@ -195,11 +210,7 @@ class ConnectionSalesforce(ConfigurableResourceFactory[SalesforceResource]):
     config_path: str | None = None
 
     def create_resource(self, context: dg.InitResourceContext) -> SalesforceResource:
-        config, name = resolve(_tags(context), self.config_path)
-        connection = config.connection(name)
-        if not connection.env_prefix:
-            return self.plain
-        resource = _prefixed_resource(SalesforceResource, connection, salesforce_connector.ENV)
+        resource = _run_resource(context, self.config_path, self.plain, salesforce_connector.ENV)
         assert isinstance(resource, SalesforceResource)
         return resource
 
@@ -211,11 +222,7 @@ class ConnectionHubSpot(ConfigurableResourceFactory[HubSpotResource]):
     config_path: str | None = None
 
     def create_resource(self, context: dg.InitResourceContext) -> HubSpotResource:
-        config, name = resolve(_tags(context), self.config_path)
-        connection = config.connection(name)
-        if not connection.env_prefix:
-            return self.plain
-        resource = _prefixed_resource(HubSpotResource, connection, hubspot_connector.ENV)
+        resource = _run_resource(context, self.config_path, self.plain, hubspot_connector.ENV)
         assert isinstance(resource, HubSpotResource)
         return resource
 
