@@ -1,0 +1,258 @@
+"""Backtest on a second public, independently made opportunity data set: the synthetic CRM of
+"Pipeline Command Center" (github.com/Olga-lab1/sales-pipeline-forecasting, MIT licence).
+
+    .venv/bin/python bench/bench_public_pipeline_command_center.py [CSV] [--origins 8]
+
+The data. `sales-pipeline-forecasting` is a sales-forecasting dashboard written by someone
+outside this project (first commit 2026-07-06). Its `src/generate_data.py` makes 6,000
+Salesforce-style opportunities of a B2B SaaS company with its own sales model, not ours:
+created dates from 2023-01-01 to 2026-06-30 with a growth trend, a Q4 push and a summer dip;
+three segments (Enterprise / Mid-Market / SMB) with their own amounts (log-normal), win rates
+and cycle lengths (log-normal around 120 / 75 / 35 days); 20 reps with a skill multiplier; a
+win-rate lift by lead source; deals whose close date has passed by 2026-06-30 are closed (won
+with the deal's probability, else lost), later ones are open, and 22 % of those have their close
+date pushed 15–89 days. The repository commits the generated file, `data/opportunities.csv`
+(6,000 rows, seed 42). It is not copied here (this machine reaches no code host at run-time);
+to get it:
+
+    git clone https://github.com/Olga-lab1/sales-pipeline-forecasting
+    git -C sales-pipeline-forecasting checkout 1b9c93ccf3d0c4f628a74cba9864794cd1ff139a
+    # the file measured: data/opportunities.csv as committed in 01c9019 (unchanged since)
+
+and pass that CSV (or set ACM_PUBLIC_DATA_PCC). Without it the script says so and exits 0.
+
+Mapping to the canonical tables (what the data has, and what it lacks):
+- Each row has created_date, close_date (the close for won / lost deals, the planned one for
+  open deals), a final stage, segment, lead source, amount and an account *name* (24 × 14
+  generated names, so ~336 accounts that deals share by name). There is no stage history, no
+  account id, no company size, and no renewals.
+- So every deal is open in one stage per segment ("Open (SMB)", …) from its creation to its
+  close, then Closed Won / Closed Lost; deals open at the data's end keep that stage (their
+  final funnel stage is drawn at the end, with no date, so it is not used).
+- Only what was known then. The shown close date is created + the segment's median cycle over
+  the deals that had closed before this one was created (30 days while none had) — what a rep
+  could have typed; the data's own planned close date of open deals is not used (it is the true
+  close of the deals that later closed). The CRM's stage probability of each open stage (the
+  baseline's only knowledge and the model's prior) is the segment's win rate over the deals
+  closed before the origin (0.1 while none had), so each origin is backtested on its own tables
+  (`canonical_tables(..., known_at=origin)`) and the origins are combined
+  (`scoring.backtest.combine`) — as `bench_public_dataset.py` does for crm-dataset-builder.
+- lead source "Customer Expansion" → type expansion, every other source → new.
+- account id = the account name; an account exists from its first deal; employees unknown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+SOURCE = "github.com/Olga-lab1/sales-pipeline-forecasting"
+SOURCE_COMMIT = "1b9c93ccf3d0c4f628a74cba9864794cd1ff139a"
+ENV_VAR = "ACM_PUBLIC_DATA_PCC"
+
+COLUMNS = (
+    "opportunity_id",
+    "account_name",
+    "segment",
+    "lead_source",
+    "created_date",
+    "close_date",
+    "stage",
+    "amount",
+)
+WON_STAGE = "Closed Won"
+LOST_STAGE = "Closed Lost"
+EXPANSION_SOURCE = "Customer Expansion"
+UNKNOWN_CYCLE_DAYS = 30.0
+UNKNOWN_WIN_RATE = 0.1
+
+
+def read_opportunities(path: Path) -> pd.DataFrame:
+    """The data set's CSV as text columns (parsed by `canonical_tables`)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def shown_close_dates(
+    segment: pd.Series, created: pd.Series, closed_at: pd.Series, closed: np.ndarray
+) -> pd.Series:
+    """created + the median cycle of the segment's deals closed before this one was created
+    (UNKNOWN_CYCLE_DAYS while none had)."""
+    days = np.full(len(created), UNKNOWN_CYCLE_DAYS)
+    cycle = (closed_at - created).dt.days.to_numpy(dtype=float)
+    created_ns = created.to_numpy(dtype="datetime64[ns]")
+    closed_ns = closed_at.to_numpy(dtype="datetime64[ns]")
+    for name in segment.unique():
+        mine = (segment == name).to_numpy()
+        done = np.flatnonzero(mine & closed)
+        order = done[np.argsort(closed_ns[done], kind="stable")]
+        known = np.searchsorted(closed_ns[order], created_ns[mine], side="left")
+        cycles = cycle[order]
+        days[mine] = [np.median(cycles[:k]) if k else UNKNOWN_CYCLE_DAYS for k in known]
+    return created + pd.to_timedelta(days, unit="D")
+
+
+def _account_key(name: pd.Series) -> pd.Series:
+    return "sf:A" + name.map(lambda text: re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-"))
+
+
+def canonical_tables(
+    raw: pd.DataFrame, known_at: pd.Timestamp | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
+    """(canonical tables, as-of instant) from the data set's rows; the open stages'
+    probabilities are the segments' win rates over the deals closed before `known_at`
+    (default: the as-of instant). Raises ValueError on a missing column or an unreadable
+    value, naming it."""
+    from acm_sync.model import conform, empty_frame
+
+    missing = [column for column in COLUMNS if column not in raw.columns]
+    if missing:
+        raise ValueError(f"opportunities CSV lacks column(s) {', '.join(missing)}")
+    empty = [c for c in COLUMNS if c != "close_date" and raw[c].isna().any()]
+    if empty:
+        raise ValueError(f"opportunities CSV has empty value(s) in {', '.join(empty)}")
+    created = pd.to_datetime(raw["created_date"], utc=True, errors="coerce")
+    close = pd.to_datetime(raw["close_date"], utc=True, errors="coerce")
+    amount = pd.to_numeric(raw["amount"], errors="coerce")
+    for column, parsed in (("created_date", created), ("amount", amount)):
+        if parsed.isna().any():
+            row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+            raise ValueError(f"opportunities CSV row {row}: {column} {raw[column].iloc[row]!r}")
+    won = (raw["stage"] == WON_STAGE).to_numpy()
+    lost = (raw["stage"] == LOST_STAGE).to_numpy()
+    closed = won | lost
+    if close[closed].isna().any():
+        row = int(np.flatnonzero((close.isna().to_numpy()) & closed)[0])
+        raise ValueError(f"opportunities CSV row {row}: a closed deal without close_date")
+    closed_at = close.where(closed)
+    as_of = (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
+
+    segment = raw["segment"].astype(str)
+    open_stage = "Open (" + segment + ")"
+    planned_close = shown_close_dates(segment, created, closed_at, closed)
+    known = closed & (closed_at < (as_of if known_at is None else known_at)).to_numpy()
+    win_rate = pd.Series(won[known]).groupby(segment[known].to_numpy()).mean()
+    open_probability = segment.map(win_rate).fillna(UNKNOWN_WIN_RATE).to_numpy()
+
+    account_id = _account_key(raw["account_name"])
+    opportunity_id = "sf:O" + raw["opportunity_id"].astype(str)
+    final_stage = np.where(won, WON_STAGE, np.where(lost, LOST_STAGE, open_stage))
+    opportunities = pd.DataFrame(
+        {
+            "opportunity_id": opportunity_id,
+            "source": "salesforce",
+            "source_id": raw["opportunity_id"].astype(str),
+            "account_id": account_id,
+            "name": raw["account_name"] + " – " + segment,
+            "stage": final_stage,
+            "stage_probability": np.where(won, 1.0, np.where(lost, 0.0, open_probability)),
+            "amount": amount.astype(float),
+            "currency": "USD",
+            "close_date": closed_at.where(closed, planned_close),
+            "created_at": created,
+            "updated_at": closed_at.where(closed, created),
+            "is_closed": closed,
+            "is_won": won,
+            "type": np.where(raw["lead_source"] == EXPANSION_SOURCE, "expansion", "new"),
+            "forecast_category": np.where(won, "Closed", np.where(lost, "Omitted", "Pipeline")),
+            "is_deleted": False,
+        }
+    )
+    opening = pd.DataFrame(
+        {
+            "opportunity_id": opportunity_id,
+            "stage": open_stage,
+            "amount": amount.astype(float),
+            "close_date": planned_close,
+            "changed_at": created,
+        }
+    )
+    closing = opening.loc[closed].assign(
+        stage=final_stage[closed], close_date=closed_at[closed], changed_at=closed_at[closed]
+    )
+    history = pd.concat([opening, closing], ignore_index=True)
+    first_deal = created.groupby(account_id).min()
+    names = raw["account_name"].groupby(account_id).first()
+    accounts = pd.DataFrame(
+        {
+            "account_id": first_deal.index,
+            "source": "salesforce",
+            "source_id": first_deal.index.str.removeprefix("sf:A"),
+            "name": names.reindex(first_deal.index).to_numpy(),
+            "domain": None,
+            "website": None,
+            "industry": None,
+            "employees": np.nan,
+            "annual_revenue": np.nan,
+            "currency": "USD",
+            "owner_id": None,
+            "created_at": first_deal.to_numpy(),
+            "updated_at": first_deal.to_numpy(),
+            "last_activity_at": pd.NaT,
+            "is_deleted": False,
+            "merged_into": None,
+        }
+    )
+    tables = {
+        "accounts": conform(accounts, "accounts"),
+        "contacts": empty_frame("contacts"),
+        "opportunities": conform(opportunities, "opportunities"),
+        "opportunity_stage_history": conform(history, "opportunity_stage_history"),
+    }
+    return tables, as_of
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument(
+        "data", nargs="?", type=Path, default=os.environ.get(ENV_VAR), help="opportunities.csv"
+    )
+    parser.add_argument("--origins", type=int, default=8)
+    args = parser.parse_args()
+    if args.data is None or not Path(args.data).is_file():
+        print(
+            f"SKIPPED: the Pipeline Command Center data is not here (CSV argument or {ENV_VAR} "
+            "naming data/opportunities.csv); see this script's docstring to get it."
+        )
+        return
+
+    from acm_sync.config import AcmSyncConfig
+    from acm_sync.scoring import AccountBook, DealHistory, backtest
+    from acm_sync.scoring.backtest import combine
+    from acm_sync.scoring.periods import past_quarter_starts
+    from backtest_table import print_backtest
+
+    raw = read_opportunities(Path(args.data))
+    tables, as_of = canonical_tables(raw)
+    config = AcmSyncConfig().forecast
+    started = time.perf_counter()
+    results = []
+    for origin in past_quarter_starts(as_of, args.origins, config.backtest.horizon_quarters):
+        known, _ = canonical_tables(raw, known_at=origin)
+        book = AccountBook.from_canonical(
+            known["accounts"], known["contacts"], known["opportunities"]
+        )
+        history = DealHistory.build(book, known["opportunity_stage_history"])
+        results.append(backtest(history, as_of, config, origins=(origin,)))
+    result = combine(results)
+    deals = tables["opportunities"]
+    print(
+        f"Backtest: Pipeline Command Center ({SOURCE} @ {SOURCE_COMMIT[:7]}; "
+        f"{len(tables['accounts']):,} accounts, {len(deals):,} deals, "
+        f"{int(deals['is_won'].sum()):,} won), as of {as_of:%Y-%m-%d}, "
+        f"{len(result.origins)} origins, horizon 1 quarter; {time.perf_counter() - started:.1f}s\n"
+    )
+    print_backtest(result)
+
+
+if __name__ == "__main__":
+    main()
