@@ -1,0 +1,180 @@
+"""The Pipeline Command Center loader (bench/bench_public_pipeline_command_center.py): its pure
+mapping to canonical tables, on hand-made rows — only what was known at each origin."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+pcc = importlib.import_module("bench_public_pipeline_command_center")
+
+HEADER = (
+    "opportunity_id",
+    "account_name",
+    "segment",
+    "lead_source",
+    "created_date",
+    "close_date",
+    "stage",
+    "amount",
+)
+ROWS = (
+    # SMB, won after 20 days; the first deal of all
+    ("OPP-1", "Apex Health", "SMB", "Inbound", "2024-01-01", "2024-01-21", "Closed Won", "1000"),
+    # SMB expansion, lost after 60 days, created before OPP-1 closed
+    (
+        "OPP-2",
+        "Apex Health",
+        "SMB",
+        "Customer Expansion",
+        "2024-01-10",
+        "2024-03-10",
+        "Closed Lost",
+        "2000",
+    ),
+    # SMB, open at the end, created after OPP-1 closed; the data's planned close is not shown
+    ("OPP-3", "Blue Co", "SMB", "Outbound - SDR", "2024-02-01", "2024-12-01", "Proposal", "3000"),
+    # Enterprise, open, no Enterprise deal ever closed
+    (
+        "OPP-4",
+        "Blue Co",
+        "Enterprise",
+        "Partner",
+        "2024-01-05",
+        "2024-09-01",
+        "Negotiation",
+        "4000",
+    ),
+)
+
+
+def raw(rows: tuple[tuple[str, ...], ...] = ROWS) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=list(HEADER), dtype=str)
+
+
+def by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.set_index("opportunity_id")
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def test_outcomes_types_and_accounts() -> None:
+    tables, as_of = pcc.canonical_tables(raw())
+    assert as_of == ts("2024-03-11")  # the day after the last event (OPP-2 lost 2024-03-10)
+    opps = by_id(tables["opportunities"])
+    assert list(opps["stage"]) == ["Closed Won", "Closed Lost", "Open (SMB)", "Open (Enterprise)"]
+    assert list(opps["is_closed"]) == [True, True, False, False]
+    assert list(opps["is_won"]) == [True, False, False, False]
+    assert list(opps["type"]) == ["new", "expansion", "new", "new"]
+    assert list(opps["amount"]) == [1000.0, 2000.0, 3000.0, 4000.0]
+    assert opps.loc["sf:OOPP-1", "close_date"] == ts("2024-01-21")
+    accounts = tables["accounts"].set_index("account_id")
+    assert sorted(accounts.index) == ["sf:Aapex-health", "sf:Ablue-co"]
+    assert accounts.loc["sf:Aapex-health", "created_at"] == ts("2024-01-01")
+    assert accounts.loc["sf:Ablue-co", "created_at"] == ts("2024-01-05")  # its first deal, OPP-4
+    assert accounts["employees"].isna().all()  # the data has no company size: none invented
+    assert list(opps["account_id"]) == ["sf:Aapex-health"] * 2 + ["sf:Ablue-co"] * 2
+
+
+def test_shown_close_date_uses_only_cycles_closed_before_creation() -> None:
+    tables, _ = pcc.canonical_tables(raw())
+    opps = by_id(tables["opportunities"])
+    history = tables["opportunity_stage_history"]
+    opening = by_id(history.loc[history["stage"].str.startswith("Open")])
+    # no SMB deal had closed when OPP-1 / OPP-2 were created: the 30-day default
+    assert opening.loc["sf:OOPP-1", "close_date"] == ts("2024-01-31")
+    assert opening.loc["sf:OOPP-2", "close_date"] == ts("2024-02-09")
+    # OPP-3 was created after OPP-1 closed (20 days): 20 days, not the data's 2024-12-01
+    assert opening.loc["sf:OOPP-3", "close_date"] == ts("2024-02-21")
+    assert opps.loc["sf:OOPP-3", "close_date"] == ts("2024-02-21")
+    assert opps.loc["sf:OOPP-4", "close_date"] == ts("2024-02-04")
+    # closed deals: opened at creation, closed on their close date
+    closing = by_id(history.loc[~history["stage"].str.startswith("Open")])
+    assert closing.loc["sf:OOPP-1", "changed_at"] == ts("2024-01-21")
+    assert closing.loc["sf:OOPP-2", "stage"] == "Closed Lost"
+    assert opening.loc["sf:OOPP-2", "changed_at"] == ts("2024-01-10")
+    assert len(history) == 6
+
+
+@pytest.mark.parametrize(
+    ("known_at", "smb", "enterprise"),
+    [
+        (None, 0.5, 0.1),  # both SMB deals closed by the end: 1 won of 2
+        (ts("2024-02-01"), 1.0, 0.1),  # only OPP-1 (won) had closed
+        (ts("2024-01-21"), 0.1, 0.1),  # OPP-1 closes that instant: not known before it
+    ],
+)
+def test_stage_probability_is_the_win_rate_known_at_the_origin(
+    known_at: pd.Timestamp | None, smb: float, enterprise: float
+) -> None:
+    tables, _ = pcc.canonical_tables(raw(), known_at=known_at)
+    opps = by_id(tables["opportunities"])
+    assert opps.loc["sf:OOPP-3", "stage_probability"] == pytest.approx(smb)
+    assert opps.loc["sf:OOPP-4", "stage_probability"] == pytest.approx(enterprise)
+    assert list(opps["stage_probability"])[:2] == [1.0, 0.0]
+
+
+def test_bad_input_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"lacks column.*segment"):
+        pcc.canonical_tables(raw().drop(columns=["segment"]))
+    no_close = raw()
+    no_close.loc[0, "close_date"] = None
+    with pytest.raises(ValueError, match="row 0: a closed deal without close_date"):
+        pcc.canonical_tables(no_close)
+    with pytest.raises(ValueError, match="row 2: amount 'n/a'"):
+        pcc.canonical_tables(raw().assign(amount=["1", "2", "n/a", "4"]))
+    nameless = raw()
+    nameless.loc[1, "account_name"] = None
+    with pytest.raises(ValueError, match=r"empty value.*account_name"):
+        pcc.canonical_tables(nameless)
+
+
+def test_read_opportunities_reads_the_published_columns(tmp_path: Path) -> None:
+    path = tmp_path / "opportunities.csv"
+    raw().assign(owner="Ava Chen", is_won="True").to_csv(path, index=False)
+    tables, _ = pcc.canonical_tables(pcc.read_opportunities(path))
+    assert len(tables["opportunities"]) == 4
+
+
+@settings(max_examples=40, deadline=None)
+@example([("SMB", 0, 10, True), ("SMB", 10, 5, True)])  # closed the instant the other opened
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["SMB", "Enterprise"]),
+            st.integers(0, 400),  # created, days after 2024-01-01
+            st.integers(1, 200),  # cycle in days
+            st.booleans(),  # closed (else open)
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_shown_close_is_the_median_cycle_of_deals_closed_before_creation(
+    deals: list[tuple[str, int, int, bool]],
+) -> None:
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    segment = pd.Series([d[0] for d in deals])
+    created = pd.Series([start + pd.Timedelta(days=d[1]) for d in deals])
+    closed = np.array([d[3] for d in deals])
+    closed_at = pd.Series(
+        [start + pd.Timedelta(days=d[1] + d[2]) if d[3] else pd.NaT for d in deals],
+        dtype="datetime64[ns, UTC]",
+    )
+    shown = pcc.shown_close_dates(segment, created, closed_at, closed)
+    for i, (seg, _, _, _) in enumerate(deals):
+        before = [
+            d[2] for j, d in enumerate(deals) if d[0] == seg and d[3] and closed_at[j] < created[i]
+        ]
+        days = float(np.median(before)) if before else pcc.UNKNOWN_CYCLE_DAYS
+        assert shown[i] == created[i] + pd.Timedelta(days=days)
