@@ -17,7 +17,9 @@ to get it:
 
     git clone https://github.com/Olga-lab1/sales-pipeline-forecasting
     git -C sales-pipeline-forecasting checkout 1b9c93ccf3d0c4f628a74cba9864794cd1ff139a
-    # the file measured: data/opportunities.csv as committed in 01c9019 (unchanged since)
+    # the file measured: data/opportunities.csv as committed in 01c9019 (unchanged since),
+    # sha256 8faf6ed6d8fdd632f1413200e02b4f71aa09d010d71afa1af67bea868369a52c; its
+    # `python src/generate_data.py` rewrites the same bytes (numpy 2.4.6, pandas 3.1.1)
 
 and pass that CSV (or set ACM_PUBLIC_DATA_PCC). Without it the script says so and exits 0.
 
@@ -44,6 +46,7 @@ Mapping to the canonical tables (what the data has, and what it lacks):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import sys
@@ -59,6 +62,7 @@ sys.path.insert(0, str(REPO / "bench"))
 SOURCE = "github.com/Olga-lab1/sales-pipeline-forecasting"
 SOURCE_COMMIT = "1b9c93ccf3d0c4f628a74cba9864794cd1ff139a"
 ENV_VAR = "ACM_PUBLIC_DATA_PCC"
+MEASURED_SHA256 = "8faf6ed6d8fdd632f1413200e02b4f71aa09d010d71afa1af67bea868369a52c"
 
 COLUMNS = (
     "opportunity_id",
@@ -231,6 +235,9 @@ def main() -> None:
     from acm_sync.scoring.periods import past_quarter_starts
     from backtest_table import print_backtest
 
+    digest = hashlib.sha256(Path(args.data).read_bytes()).hexdigest()
+    if digest != MEASURED_SHA256:
+        print(f"NOTE: {args.data} is not the file measured (sha256 {digest[:12]}…)")
     raw = read_opportunities(Path(args.data))
     tables, as_of = canonical_tables(raw)
     config = AcmSyncConfig().forecast
@@ -252,6 +259,25 @@ def main() -> None:
         f"{len(result.origins)} origins, horizon 1 quarter; {time.perf_counter() - started:.1f}s\n"
     )
     print_backtest(result)
+    print_split(result.origins)
+
+
+def print_split(origins: pd.DataFrame) -> None:
+    """Where each origin's total error comes from: deals open at the origin (model and
+    baseline forecast vs what they booked in the quarter) and deals created after it (run-rate
+    vs what they booked)."""
+    print(
+        "\nsplit: open pipeline — actual, model, baseline | created after the origin — "
+        "actual, run-rate"
+    )
+    for row in origins.itertuples(index=False):
+        origin = pd.Timestamp(str(row.origin))
+        print(
+            f"  {origin.year}Q{(origin.month - 1) // 3 + 1}  "
+            f"{row.actual_open_pipeline:>12,.0f}{row.model_open_forecast:>12,.0f}"
+            f"{row.baseline_open_forecast:>12,.0f}   |{row.actual_new_pipeline:>12,.0f}"
+            f"{row.run_rate:>12,.0f}"
+        )
 
 
 if __name__ == "__main__":
