@@ -83,11 +83,8 @@ def generator_python(checkout: Path) -> Path:
         return python
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        + list(GENERATOR_REQUIREMENTS),
-        check=True,
-    )
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, *GENERATOR_REQUIREMENTS], check=True)
     marker.write_text(wanted)
     return python
 
@@ -103,9 +100,9 @@ def make_one(
     python: Path, checkout: Path, out: Path, profile: str, seed: int, size: int, commit: str
 ) -> dict[str, object]:
     started = time.perf_counter()
+    argv = [profile, PROFILE_CLASSES[profile], str(seed), str(size), str(out.resolve())]
     done = subprocess.run(
-        [str(python), "-c", DRIVER, profile, PROFILE_CLASSES[profile], str(seed), str(size)]
-        + [str(out.resolve())],
+        [str(python), "-c", DRIVER, *argv],
         cwd=checkout,
         capture_output=True,
         text=True,
