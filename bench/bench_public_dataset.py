@@ -37,10 +37,12 @@ Modes.
 The generator's known artefact (src/generators/deals.py, DATE_RANGE_END 2026-02-01,
 ACTIVE_WINDOW_START 2025-08-01): every primary-pipeline deal whose drawn outcome is "Open"
 (about 20 %) is created inside that window and never closes, and no deal created before it
-stays open. So the last six months hold a class of never-closing deals that exists nowhere in
-the history before them — the generator's way of filling "the currently open pipeline", not a
-process a model could learn. The script prints a one-line note about it whenever the data's
-pipelines are crm-dataset-builder's; `--as-of 2025-08-01` backtests on the data before it.
+stays open (bar a few renewal / expansion deals whose drawn close falls past 2026-02-01: 6–56
+per manufacturer set, none in the others). So the last six months hold a class of
+never-closing deals that exists nowhere in the history before them — the generator's way of
+filling "the currently open pipeline", not a process a model could learn. The script prints
+a one-line note about it whenever the data's pipelines are crm-dataset-builder's;
+`--as-of 2025-08-01` backtests on the data before it.
 
 Mapping to the canonical tables (what the data has, and what it lacks):
 - The profile is detected from the pipeline names in deals.csv (or given with --profile);
@@ -336,10 +338,10 @@ def window_note(deals: pd.DataFrame, profile: Profile, as_of: pd.Timestamp | Non
     else:
         cut = f"--as-of {ACTIVE_WINDOW_START:%Y-%m-%d} backtests on the data before it"
     return (
-        f"note: crm-dataset-builder creates every deal it leaves open inside its active window "
-        f"{ACTIVE_WINDOW_START:%Y-%m-%d} – {DATE_RANGE_END:%Y-%m-%d} ({inside:,} open deals "
-        f"here, {before:,} created before it) — a class of never-closing deals no earlier "
-        f"history shows; {cut}"
+        f"note: crm-dataset-builder makes its open pipeline from deals created in its active "
+        f"window {ACTIVE_WINDOW_START:%Y-%m-%d} – {DATE_RANGE_END:%Y-%m-%d} that never close "
+        f"(here {inside:,} open deals created in it; {before:,} before it, whose drawn close "
+        f"fell past the end) — a class no earlier history shows; {cut}"
     )
 
 
