@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -228,3 +230,56 @@ def test_summary_without_eligible_origins_reads_all_and_meets_none() -> None:
     assert (s.met, s.eligible) == (0, 0)
     assert s.worst_total_error == pytest.approx(0.02)
     assert math.isnan(s.model_wape)
+
+
+# --- snapshot, any data -------------------------------------------------------------------
+
+DAY0 = pd.Timestamp("2023-01-01", tz="UTC")
+a_deal = st.tuples(
+    st.sampled_from(["New Business", "Renewal", "Self-Serve"]),
+    st.integers(0, 900),  # created, days after DAY0
+    st.one_of(st.none(), st.integers(0, 200)),  # cycle in days; None: still open
+    st.booleans(),  # won
+)
+
+
+def deals_from(drawn: list[tuple[str, int, int | None, bool]]) -> pd.DataFrame:
+    rows = []
+    for i, (pipeline, created, cycle, won) in enumerate(drawn, start=1):
+        day = (DAY0 + pd.Timedelta(days=created)).strftime("%Y-%m-%d")
+        if cycle is None:
+            rows.append((i, pipeline, "Discovery", day, None))
+            continue
+        closed = (DAY0 + pd.Timedelta(days=created + cycle)).strftime("%Y-%m-%d")
+        if pipeline == "Self-Serve":
+            stage = "Converted" if won else "Churned"
+        else:
+            stage = "Closed Won" if won else "Closed Lost"
+        rows.append((i, pipeline, stage, day, closed))
+    return deals_frame(rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(a_deal, min_size=1, max_size=25), st.integers(0, 1200), st.integers(0, 300))
+def test_snapshot_keeps_what_was_known_then(
+    drawn: list[tuple[str, int, int | None, bool]], cut_day: int, earlier_by: int
+) -> None:
+    at = DAY0 + pd.Timedelta(days=cut_day)
+    deals = deals_from(drawn)
+    cut = snapshot(deals, at, PROFILES["b2b_saas"]).set_index("deal_id")
+    kept = [i for i, (_, created, _, _) in enumerate(drawn, start=1) if created < cut_day]
+    assert list(cut.index) == kept
+    original = deals.set_index("deal_id")
+    for i in kept:
+        _, created, cycle, _ = drawn[i - 1]
+        if cycle is not None and created + cycle >= cut_day:  # closed later: open then
+            assert cut.loc[i, "stage"] == SNAPSHOT_OPEN_STAGE
+            assert pd.isna(cut.loc[i, "close_date"])
+            assert cut.loc[i, "deal_status"] == "Open"
+        else:  # as it was
+            assert cut.loc[i].equals(original.loc[i])
+    # cutting later, then earlier, is cutting earlier
+    earlier = at - pd.Timedelta(days=earlier_by)
+    twice = snapshot(snapshot(deals, at, PROFILES["b2b_saas"]), earlier, PROFILES["b2b_saas"])
+    once = snapshot(deals, earlier, PROFILES["b2b_saas"])
+    pd.testing.assert_frame_equal(twice, once)
