@@ -20,9 +20,11 @@ def ts(day: str) -> pd.Timestamp:
     return pd.Timestamp(day, tz="UTC")
 
 
-def won_deal(amount: float, created: str, closed: str, kind: str = "new") -> dict[str, object]:
+def won_deal(
+    amount: float, created: str, closed: str, kind: str = "new", account: str = "sf:A"
+) -> dict[str, object]:
     return {
-        "account_id": "sf:A",
+        "account_id": account,
         "amount": amount,
         "is_won": True,
         "created_at": ts(created),
@@ -32,8 +34,9 @@ def won_deal(amount: float, created: str, closed: str, kind: str = "new") -> dic
 
 
 def book(*deals: dict[str, object]) -> AccountBook:
+    ids = sorted({"sf:A", *(str(d["account_id"]) for d in deals)})
     return AccountBook.from_canonical(
-        accounts({"account_id": "sf:A"}), contacts(), opportunities(*deals)
+        accounts(*({"account_id": i} for i in ids)), contacts(), opportunities(*deals)
     )
 
 
@@ -52,7 +55,8 @@ def test_the_same_point_of_past_quarters_averaged() -> None:
         won_deal(3_000, "2024-09-16", "2024-09-25"),
         # created before its shifted as-of: it was pipeline then, not a new deal
         won_deal(9_000, "2025-03-01", "2025-03-25"),
-        won_deal(400, "2025-03-16", "2025-03-30", kind="renewal"),
+        # a renewal on an account with no contract in the CRM (an orphan: the run-rate's)
+        won_deal(400, "2025-03-16", "2025-03-30", kind="renewal", account="sf:B"),
     )
     table = rates(b)
     # 2025Q2 (rest of the quarter from 06-15), shifted back 1…4 quarters: 1,000 + 2,000 +
@@ -64,10 +68,13 @@ def test_the_same_point_of_past_quarters_averaged() -> None:
     assert table.loc[("2025Q2", "new"), "run_rate_amount"] == pytest.approx(1_125)
     assert table.loc[("2025Q2", "new"), "basis"] == "mean + flow"
     assert table.loc[("2025Q2", "new"), "quarters_averaged"] == 4
-    # renewals: 400 once in four samples; no renewal pipeline was ever created in a quarter
-    # before a sample's as-of, so no flow → the mean alone
-    assert table.loc[("2025Q2", "renewal"), "run_rate_amount"] == pytest.approx(100)
-    assert table.loc[("2025Q2", "renewal"), "basis"] == "mean"
+    # orphan renewals: the CRM's first deal is a term old on 2025-01-01, so 2025Q2 learns only
+    # from the sample that starts after it (from 2025-03-15: the 400); no renewal pipeline in
+    # the quarter before it → the mean alone. The new deals won on sf:A are an installed base,
+    # but none of their terms ends within the two quarters.
+    assert table.loc[("2025Q2", "renewal"), "run_rate_amount"] == pytest.approx(400)
+    assert table.loc[("2025Q2", "renewal"), "quarters_averaged"] == 1
+    assert table.loc[("2025Q2", "renewal"), "basis"] == "installed_base + mean"
     # 2025Q3, shifted back 2…5 quarters: created after 2024-12-15 and won in 2025Q1 are the
     # 1,000 and the 9,000 (new then, from that earlier point); 2024Q4 from 09-15: the 2,000;
     # 2024Q3 from 06-15: the 3,000; 2024Q2 from 03-15: nothing → mean 15,000 / 4 = 3,750.
@@ -107,16 +114,17 @@ def test_the_flow_follows_growing_pipeline() -> None:
     # as of a quarter start: the run-rate of 2025Q2 from the samples 2025Q1 … 2024Q2
     as_of = ts("2025-04-01")
     b = book(
-        base_deal(100, "2023-01-05"),  # first deal created 2023-01-01
-        base_deal(1_000, "2024-05-01"),  # created long ago: neither a sample nor a flow
-        # renewals created and won within each sample quarter
-        won_deal(500, "2024-04-10", "2024-05-10", kind="renewal"),
-        won_deal(500, "2024-07-10", "2024-08-10", kind="renewal"),
-        won_deal(500, "2024-10-10", "2024-11-10", kind="renewal"),
-        won_deal(500, "2025-01-10", "2025-02-10", kind="renewal"),
+        base_deal(100, "2023-01-05", kind="other"),  # first deal created 2023-01-01
+        base_deal(1_000, "2024-05-01", kind="other"),  # neither a sample nor a flow
+        # renewals created and won within each sample quarter, each on an account with no
+        # contract in the CRM (orphans: the run-rate's, not the installed base's)
+        won_deal(500, "2024-04-10", "2024-05-10", kind="renewal", account="sf:R1"),
+        won_deal(500, "2024-07-10", "2024-08-10", kind="renewal", account="sf:R2"),
+        won_deal(500, "2024-10-10", "2024-11-10", kind="renewal", account="sf:R3"),
+        won_deal(500, "2025-01-10", "2025-02-10", kind="renewal", account="sf:R4"),
         # more renewal pipeline opened in the last quarter, still open
         {
-            "account_id": "sf:A",
+            "account_id": "sf:R5",
             "amount": 100,
             "created_at": ts("2025-03-01"),
             "close_date": ts("2025-06-01"),
@@ -128,24 +136,27 @@ def test_the_flow_follows_growing_pipeline() -> None:
     # mean of the samples: 2,000 / 4 = 500. Flow: renewals created in the quarter before each
     # sample's as-of (2024Q4, Q3, Q2, Q1): 500, 500, 500, 0 → mean 375; today (2025Q1):
     # 500 + 100 = 600 → growth 1.6 → 500 × 1.6 = 800. Run-rate: (500 + 800) / 2 = 650.
-    assert row["basis"] == "mean + flow"
-    assert row["run_rate_amount"] == pytest.approx(650)
+    # The renewal won 2024-05-10 is itself a contract whose term ends 2025-05-10 with no
+    # renewal deal yet: 500 × the prior rate 0.9 (no outcome known) = 450 from the base.
+    assert row["basis"] == "installed_base + mean + flow"
+    assert row["run_rate_amount"] == pytest.approx(650 + 450)
     # new business: no "new" deal was created within a sample nor in a flow quarter
     assert table.loc[("2025Q2", "new"), "basis"] == "mean"  # no new pipeline since 2023
     assert table.loc[("2025Q2", "new"), "run_rate_amount"] == 0
 
 
 def test_a_shrinking_flow_lowers_the_run_rate() -> None:
-    # first deal 2024-01-01; renewals created 800 (2024Q4) and 400 (2025Q1), both won at once
+    # orphan renewals created 800 (2024Q4) and 400 (2025Q1), both won at once; their terms end
+    # after 2025Q2 (nothing from the installed base)
     as_of = ts("2025-04-01")
     b = book(
-        won_deal(1_000, "2024-01-01", "2024-02-01"),
-        won_deal(800, "2024-10-10", "2024-11-10", kind="renewal"),
-        won_deal(400, "2025-01-10", "2025-02-10", kind="renewal"),
+        won_deal(1_000, "2023-01-01", "2023-02-01", kind="other"),
+        won_deal(800, "2024-10-10", "2024-11-10", kind="renewal", account="sf:R1"),
+        won_deal(400, "2025-01-10", "2025-02-10", kind="renewal", account="sf:R2"),
     )
     table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
     row = table.loc[("2025Q2", "renewal")]
-    assert row["basis"] == "mean + flow"
+    assert row["basis"] == "installed_base + mean + flow"
     assert row["quarters_averaged"] == 4
     # mean (400 + 800 + 0 + 0) / 4 = 300. Flow: renewals created in the quarter before each
     # sample's as-of: 800, 0, 0, 0 → mean 200; today 400 → growth 2 (the cap) → 600.
@@ -191,11 +202,11 @@ def test_the_flow_growth_is_held_within_the_cap() -> None:
     # 25); today 100 + an open 700 = 800 → growth 32, held at MAX_GROWTH = 2
     as_of = ts("2025-04-01")
     b = book(
-        won_deal(10, "2024-01-01", "2024-01-05"),
-        won_deal(100, "2024-10-10", "2024-11-10", kind="renewal"),
-        won_deal(100, "2025-01-10", "2025-02-10", kind="renewal"),
+        won_deal(10, "2023-01-01", "2023-01-05", kind="other"),
+        won_deal(100, "2024-10-10", "2024-11-10", kind="renewal", account="sf:R1"),
+        won_deal(100, "2025-01-10", "2025-02-10", kind="renewal", account="sf:R2"),
         {
-            "account_id": "sf:A",
+            "account_id": "sf:R3",
             "amount": 700,
             "created_at": ts("2025-02-01"),
             "close_date": ts("2025-05-01"),
@@ -204,6 +215,6 @@ def test_the_flow_growth_is_held_within_the_cap() -> None:
     )
     table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
     row = table.loc[("2025Q2", "renewal")]
-    assert row["basis"] == "mean + flow"
+    assert row["basis"] == "installed_base + mean + flow"
     # mean (100 + 100 + 0 + 0) / 4 = 50; flow 50 × 2 = 100 (uncapped it would be 1,600)
     assert row["run_rate_amount"] == pytest.approx(75)
