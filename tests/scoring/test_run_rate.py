@@ -11,8 +11,8 @@ from scoring_builders import accounts, contacts, opportunities
 
 from acm_sync.config import RunRateConfig
 from acm_sync.scoring import AccountBook, run_rate
-from acm_sync.scoring.run_rate import installed_base
 from acm_sync.scoring.periods import quarters
+from acm_sync.scoring.run_rate import installed_base
 
 AS_OF = pd.Timestamp("2025-06-15", tz="UTC")
 

@@ -2,7 +2,7 @@
 
 A quarter's bookings are not only the open pipeline's: deals created after the forecast date
 and won within the same quarter (a quick expansion, a renewal opened late, an inbound new logo)
-made 40–57 % of each quarter's bookings on independent data. Those deals exist in no CRM yet,
+made 40–57 % of each quarter's bookings on independent data (#13). Those deals exist in no CRM yet,
 so they cannot be forecast per account; they are forecast per type and quarter.
 
 Renewals: from the installed base
@@ -22,26 +22,37 @@ renewal season, and lags any change in what was sold a term ago).
   a contract is renewed by the first renewal deal on its account created after the contract's
   close date. Contracts won before that renewal deal and after the previous one form its group
   (co-termed contracts renew together).
-- Expected renewal bookings of period P from deals not created yet = Σ amount × rate over the
-  contracts won before the forecast date, whose term ends in P, and for which no renewal deal
-  has been created yet. A contract whose renewal deal exists is in the open pipeline (the
-  time-to-close model forecasts it) or already booked: never counted twice. A term that ended
-  before the forecast date with no renewal deal yet counts nothing (lapsed or late). The
-  renewal is assumed booked when the term ends.
-- The renewal rate: over the contracts whose term ended at least `LAPSE_DAYS` before the
-  forecast date (their renewal had time to be opened), with a known outcome — renewal deal won
-  (its amount, split over its group by contract amount), lost (0) or never opened (0); a
-  renewal deal still open is unknown and left out — observed = renewal bookings / expiring
-  amount. With n such contracts and k = `renewal_prior_strength`,
-      rate = (n · observed + k · renewal_rate_prior) / (n + k)
-  The prior (0.9) is a published benchmark, not fitted here: SaaS Capital's 2023 survey of
-  1,500+ private B2B SaaS companies puts median gross revenue retention at 90–93 %.
+- Expected renewal bookings of period P from deals not created yet = Σ amount × B(P) over the
+  contracts won before the forecast date for which no renewal deal has been created yet. A
+  contract whose renewal deal exists is in the open pipeline (the time-to-close model forecasts
+  it) or already booked: never counted twice.
+- B(P), the booking curve: per unit of contract amount, the renewal bookings expected in P,
+  by when P falls relative to the contract's term end. Renewals book before, at or after the
+  term's end depending on the org (renewal deals opened a quarter ahead, or chased after
+  expiry), so the curve is learnt per contract type from the org's own contracts: F(x) =
+  renewal bookings per unit of amount booked less than x after the term's end, by Kaplan–Meier
+  weighted by amount — a renewed contract is an event at its renewal's close date; one not
+  renewed yet (or whose renewal was lost) is censored at the forecast date: it counts as at
+  risk up to then and says nothing after. So contracts whose term ends later teach only about
+  early renewals, without making early renewals look typical, and a first renewal season
+  learns from the first renewals booked. F(end of P) − F(start of P) for the contract.
+- Shrinkage (the tested rule): with n = contracts of the type whose renewal deal was won or
+  lost, or whose term ended, by the forecast date, and k = `renewal_prior_strength`,
+      B = n / (n + k) · learnt + k / (n + k) · prior,
+  the prior being "renewed at `renewal_rate_prior`, booked when the term ends". The prior
+  (0.9) is a published benchmark, not fitted here: SaaS Capital's 2023 survey of 1,500+
+  private B2B SaaS companies puts median gross revenue retention at 90–93 % by contract value.
+  Per contract type because a new logo's first renewal and a renewal's next one are different
+  populations (retention usually differs by contract age).
 - Renewal deals that renew no contract in the CRM (the account had none won since its previous
   renewal deal — typically contracts signed before the CRM went live) are forecast like the
   other types, by the run-rate below, over those "orphan" renewals only. Before the CRM's first
   deal is a term old, every renewal is of a contract the CRM never saw; after that they renew
   the CRM's own contracts. So for a period starting a term or more after the first deal, the
   orphan run-rate learns only from samples that also start then (none yet: nothing).
+- Not modelled: contracts won after the forecast date that renew within the horizon (only a
+  horizon longer than a term has them); an expansion co-termed with its account's contract is
+  expected a term after its own close, while its amount books with the contract's renewal.
 - `basis` of the renewal row: "installed_base + <the orphan run-rate's basis>" once any contract
   was won before the forecast date; else the run-rate alone.
 
@@ -82,7 +93,7 @@ import pandas as pd
 
 from acm_sync.scoring import text
 from acm_sync.scoring.book import AccountBook
-from acm_sync.scoring.periods import NAT, NS_PER_DAY, Quarter, nanos, utc
+from acm_sync.scoring.periods import NAT, Quarter, nanos, utc
 from acm_sync.scoring.settings import RunRateConfig
 
 RUN_RATE_COLUMNS = ("period", "type", "run_rate_amount", "quarters_averaged", "basis")
@@ -99,8 +110,8 @@ class InstalledBase:
 
     amounts: expected renewal bookings per forecast period from contracts with no renewal deal
     yet; known: per contract type (CONTRACT_TYPES), contracts whose renewal deal was won or
-    lost, or whose term ended, by the forecast date (the n of the shrinkage); contracts: contracts won before the
-    forecast date (0 → no installed base)."""
+    lost, or whose term ended, by the forecast date (the n of the shrinkage); contracts:
+    contracts won before the forecast date (0 → no installed base)."""
 
     amounts: npt.NDArray[np.float64]
     known: npt.NDArray[np.int64]
