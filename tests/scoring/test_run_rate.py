@@ -12,6 +12,7 @@ from scoring_builders import accounts, contacts, opportunities
 from acm_sync.config import RunRateConfig
 from acm_sync.scoring import AccountBook, run_rate
 from acm_sync.scoring.periods import quarters
+from acm_sync.scoring.run_rate import installed_base
 
 AS_OF = pd.Timestamp("2025-06-15", tz="UTC")
 
@@ -20,9 +21,11 @@ def ts(day: str) -> pd.Timestamp:
     return pd.Timestamp(day, tz="UTC")
 
 
-def won_deal(amount: float, created: str, closed: str, kind: str = "new") -> dict[str, object]:
+def won_deal(
+    amount: float, created: str, closed: str, kind: str = "new", account: str = "sf:A"
+) -> dict[str, object]:
     return {
-        "account_id": "sf:A",
+        "account_id": account,
         "amount": amount,
         "is_won": True,
         "created_at": ts(created),
@@ -32,8 +35,9 @@ def won_deal(amount: float, created: str, closed: str, kind: str = "new") -> dic
 
 
 def book(*deals: dict[str, object]) -> AccountBook:
+    ids = sorted({"sf:A", *(str(d["account_id"]) for d in deals)})
     return AccountBook.from_canonical(
-        accounts({"account_id": "sf:A"}), contacts(), opportunities(*deals)
+        accounts(*({"account_id": i} for i in ids)), contacts(), opportunities(*deals)
     )
 
 
@@ -52,7 +56,8 @@ def test_the_same_point_of_past_quarters_averaged() -> None:
         won_deal(3_000, "2024-09-16", "2024-09-25"),
         # created before its shifted as-of: it was pipeline then, not a new deal
         won_deal(9_000, "2025-03-01", "2025-03-25"),
-        won_deal(400, "2025-03-16", "2025-03-30", kind="renewal"),
+        # a renewal on an account with no contract in the CRM (an orphan: the run-rate's)
+        won_deal(400, "2025-03-16", "2025-03-30", kind="renewal", account="sf:B"),
     )
     table = rates(b)
     # 2025Q2 (rest of the quarter from 06-15), shifted back 1…4 quarters: 1,000 + 2,000 +
@@ -64,10 +69,13 @@ def test_the_same_point_of_past_quarters_averaged() -> None:
     assert table.loc[("2025Q2", "new"), "run_rate_amount"] == pytest.approx(1_125)
     assert table.loc[("2025Q2", "new"), "basis"] == "mean + flow"
     assert table.loc[("2025Q2", "new"), "quarters_averaged"] == 4
-    # renewals: 400 once in four samples; no renewal pipeline was ever created in a quarter
-    # before a sample's as-of, so no flow → the mean alone
-    assert table.loc[("2025Q2", "renewal"), "run_rate_amount"] == pytest.approx(100)
-    assert table.loc[("2025Q2", "renewal"), "basis"] == "mean"
+    # orphan renewals: the CRM's first deal is a term old on 2025-01-01, so 2025Q2 learns only
+    # from the sample that starts after it (from 2025-03-15: the 400); no renewal pipeline in
+    # the quarter before it → the mean alone. The new deals won on sf:A are an installed base,
+    # but none of their terms ends within the two quarters.
+    assert table.loc[("2025Q2", "renewal"), "run_rate_amount"] == pytest.approx(400)
+    assert table.loc[("2025Q2", "renewal"), "quarters_averaged"] == 1
+    assert table.loc[("2025Q2", "renewal"), "basis"] == "installed_base + mean"
     # 2025Q3, shifted back 2…5 quarters: created after 2024-12-15 and won in 2025Q1 are the
     # 1,000 and the 9,000 (new then, from that earlier point); 2024Q4 from 09-15: the 2,000;
     # 2024Q3 from 06-15: the 3,000; 2024Q2 from 03-15: nothing → mean 15,000 / 4 = 3,750.
@@ -107,16 +115,17 @@ def test_the_flow_follows_growing_pipeline() -> None:
     # as of a quarter start: the run-rate of 2025Q2 from the samples 2025Q1 … 2024Q2
     as_of = ts("2025-04-01")
     b = book(
-        base_deal(100, "2023-01-05"),  # first deal created 2023-01-01
-        base_deal(1_000, "2024-05-01"),  # created long ago: neither a sample nor a flow
-        # renewals created and won within each sample quarter
-        won_deal(500, "2024-04-10", "2024-05-10", kind="renewal"),
-        won_deal(500, "2024-07-10", "2024-08-10", kind="renewal"),
-        won_deal(500, "2024-10-10", "2024-11-10", kind="renewal"),
-        won_deal(500, "2025-01-10", "2025-02-10", kind="renewal"),
+        base_deal(100, "2023-01-05", kind="other"),  # first deal created 2023-01-01
+        base_deal(1_000, "2024-05-01", kind="other"),  # neither a sample nor a flow
+        # renewals created and won within each sample quarter, each on an account with no
+        # contract in the CRM (orphans: the run-rate's, not the installed base's)
+        won_deal(500, "2024-04-10", "2024-05-10", kind="renewal", account="sf:R1"),
+        won_deal(500, "2024-07-10", "2024-08-10", kind="renewal", account="sf:R2"),
+        won_deal(500, "2024-10-10", "2024-11-10", kind="renewal", account="sf:R3"),
+        won_deal(500, "2025-01-10", "2025-02-10", kind="renewal", account="sf:R4"),
         # more renewal pipeline opened in the last quarter, still open
         {
-            "account_id": "sf:A",
+            "account_id": "sf:R5",
             "amount": 100,
             "created_at": ts("2025-03-01"),
             "close_date": ts("2025-06-01"),
@@ -128,24 +137,27 @@ def test_the_flow_follows_growing_pipeline() -> None:
     # mean of the samples: 2,000 / 4 = 500. Flow: renewals created in the quarter before each
     # sample's as-of (2024Q4, Q3, Q2, Q1): 500, 500, 500, 0 → mean 375; today (2025Q1):
     # 500 + 100 = 600 → growth 1.6 → 500 × 1.6 = 800. Run-rate: (500 + 800) / 2 = 650.
-    assert row["basis"] == "mean + flow"
-    assert row["run_rate_amount"] == pytest.approx(650)
+    # The renewal won 2024-05-10 is itself a contract whose term ends 2025-05-10 with no
+    # renewal deal yet: 500 × the prior rate 0.9 (no outcome known) = 450 from the base.
+    assert row["basis"] == "installed_base + mean + flow"
+    assert row["run_rate_amount"] == pytest.approx(650 + 450)
     # new business: no "new" deal was created within a sample nor in a flow quarter
     assert table.loc[("2025Q2", "new"), "basis"] == "mean"  # no new pipeline since 2023
     assert table.loc[("2025Q2", "new"), "run_rate_amount"] == 0
 
 
 def test_a_shrinking_flow_lowers_the_run_rate() -> None:
-    # first deal 2024-01-01; renewals created 800 (2024Q4) and 400 (2025Q1), both won at once
+    # orphan renewals created 800 (2024Q4) and 400 (2025Q1), both won at once; their terms end
+    # after 2025Q2 (nothing from the installed base)
     as_of = ts("2025-04-01")
     b = book(
-        won_deal(1_000, "2024-01-01", "2024-02-01"),
-        won_deal(800, "2024-10-10", "2024-11-10", kind="renewal"),
-        won_deal(400, "2025-01-10", "2025-02-10", kind="renewal"),
+        won_deal(1_000, "2023-01-01", "2023-02-01", kind="other"),
+        won_deal(800, "2024-10-10", "2024-11-10", kind="renewal", account="sf:R1"),
+        won_deal(400, "2025-01-10", "2025-02-10", kind="renewal", account="sf:R2"),
     )
     table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
     row = table.loc[("2025Q2", "renewal")]
-    assert row["basis"] == "mean + flow"
+    assert row["basis"] == "installed_base + mean + flow"
     assert row["quarters_averaged"] == 4
     # mean (400 + 800 + 0 + 0) / 4 = 300. Flow: renewals created in the quarter before each
     # sample's as-of: 800, 0, 0, 0 → mean 200; today 400 → growth 2 (the cap) → 600.
@@ -191,11 +203,11 @@ def test_the_flow_growth_is_held_within_the_cap() -> None:
     # 25); today 100 + an open 700 = 800 → growth 32, held at MAX_GROWTH = 2
     as_of = ts("2025-04-01")
     b = book(
-        won_deal(10, "2024-01-01", "2024-01-05"),
-        won_deal(100, "2024-10-10", "2024-11-10", kind="renewal"),
-        won_deal(100, "2025-01-10", "2025-02-10", kind="renewal"),
+        won_deal(10, "2023-01-01", "2023-01-05", kind="other"),
+        won_deal(100, "2024-10-10", "2024-11-10", kind="renewal", account="sf:R1"),
+        won_deal(100, "2025-01-10", "2025-02-10", kind="renewal", account="sf:R2"),
         {
-            "account_id": "sf:A",
+            "account_id": "sf:R3",
             "amount": 700,
             "created_at": ts("2025-02-01"),
             "close_date": ts("2025-05-01"),
@@ -204,6 +216,162 @@ def test_the_flow_growth_is_held_within_the_cap() -> None:
     )
     table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
     row = table.loc[("2025Q2", "renewal")]
-    assert row["basis"] == "mean + flow"
+    assert row["basis"] == "installed_base + mean + flow"
     # mean (100 + 100 + 0 + 0) / 4 = 50; flow 50 × 2 = 100 (uncapped it would be 1,600)
     assert row["run_rate_amount"] == pytest.approx(75)
+
+
+# --- renewals from the installed base ---------------------------------------------------------
+
+Q2_START = ts("2025-04-01")  # as-of of the installed-base tests: the run-rate of 2025Q2 (, Q3)
+
+
+def renewal_row(b: AccountBook, config: RunRateConfig | None = None, n: int = 1) -> pd.DataFrame:
+    table = run_rate(b, Q2_START, quarters(Q2_START, n), config or RunRateConfig())
+    return table.loc[table["type"] == "renewal"].set_index("period")
+
+
+def contract(amount: float, closed: str, account: str = "sf:A") -> dict[str, object]:
+    """A new logo won long after it was created (never a run-rate sample)."""
+    return won_deal(amount, "2023-01-01", closed, account=account)
+
+
+def renewal_deal(created: str, account: str = "sf:A", **outcome: object) -> dict[str, object]:
+    """A renewal deal: open (close date ahead) unless `outcome` says otherwise."""
+    return {
+        "account_id": account,
+        "amount": 10_000.0,
+        "created_at": ts(created),
+        "close_date": ts("2025-06-01"),
+        "type": "renewal",
+        **outcome,
+    }
+
+
+def test_a_contract_won_a_term_ago_forecasts_its_renewal() -> None:
+    # won 2024-05-01: its 12-month term ends 2025-05-01, inside 2025Q2; no renewal deal yet and
+    # no renewal outcome known anywhere → the prior rate 0.9, booked when the term ends
+    row = renewal_row(book(contract(10_000, "2024-05-01"))).loc["2025Q2"]
+    assert row["run_rate_amount"] == pytest.approx(9_000)
+    assert row["basis"] == "installed_base + mean"
+
+
+def test_a_contract_whose_renewal_deal_exists_is_not_counted_twice() -> None:
+    alone = [contract(10_000, "2024-05-01"), contract(4_000, "2024-06-01", account="sf:B")]
+    # sf:A's renewal deal is open: the pipeline forecasts it, the installed base must not
+    opened = renewal_row(book(*alone, renewal_deal("2025-03-01"))).loc["2025Q2"]
+    assert opened["run_rate_amount"] == pytest.approx(0.9 * 4_000)
+    # a renewal deal on another account renews nothing of sf:A's
+    elsewhere = renewal_row(book(*alone, renewal_deal("2025-03-01", account="sf:C")))
+    assert elsewhere.loc["2025Q2", "run_rate_amount"] == pytest.approx(0.9 * 14_000)
+    # a renewal deal opened before the contract was won renews an earlier contract, not it
+    earlier = renewal_row(book(*alone, renewal_deal("2024-04-01")))
+    assert earlier.loc["2025Q2", "run_rate_amount"] == pytest.approx(0.9 * 14_000)
+
+
+def lapsed_history(n: int) -> list[dict[str, object]]:
+    """n contracts (own accounts) won 2023-05-01 whose renewal deal was lost at term end."""
+    out: list[dict[str, object]] = []
+    for i in range(n):
+        account = f"sf:L{i}"
+        out.append(contract(10_000, "2023-05-01", account=account))
+        lost = {"is_closed": True, "is_won": False, "close_date": ts("2024-05-01")}
+        out.append(renewal_deal("2024-03-01", account=account, **lost))
+    return out
+
+
+@pytest.mark.parametrize("history", [2, 200])
+def test_the_renewal_rate_shrinks_toward_the_prior_with_few_outcomes(history: int) -> None:
+    # n contracts' renewals were all lost (observed rate 0), k = 20:
+    # expected = 10,000 × (n / (n + 20) · 0 + 20 / (n + 20) · 0.9)
+    b = book(contract(10_000, "2024-05-01"), *lapsed_history(history))
+    value = renewal_row(b).loc["2025Q2", "run_rate_amount"]
+    assert value == pytest.approx(10_000 * 0.9 * 20 / (history + 20))
+
+
+def test_the_renewal_rate_follows_what_renewals_booked() -> None:
+    # 200 contracts (2022–23) renewed at half their amount, booked 60 days before their term
+    # ended:
+    # the booking curve learns both — a contract whose term ends 2025-08-01 (in 2025Q3)
+    # books in 2025Q2 (on 2025-06-02), at 0.5
+    history: list[dict[str, object]] = []
+    for i in range(200):
+        account = f"sf:R{i}"
+        history.append(contract(10_000, "2022-08-01", account=account))
+        booked = {"is_closed": True, "is_won": True, "amount": 5_000.0}
+        history.append(
+            renewal_deal("2023-05-01", account=account, close_date=ts("2023-06-02"), **booked)
+        )
+    b = book(contract(10_000, "2024-08-01"), *history)
+    table = renewal_row(b, n=2)
+    w = 200 / 220  # 200 outcomes against k = 20
+    # 2025Q2: the learnt half (0.5) from the curve; the prior books at the term end (Q3)
+    assert table.loc["2025Q2", "run_rate_amount"] == pytest.approx(10_000 * w * 0.5)
+    # 2025Q3: only the prior's share, booked at the term's end. (The 200 renewals are contracts
+    # too: their terms ended 2024-06-02 with no renewal deal — lapsed, nothing ahead.)
+    assert table.loc["2025Q3", "run_rate_amount"] == pytest.approx(10_000 * (1 - w) * 0.9)
+
+
+def test_the_term_moves_the_forecast() -> None:
+    b = book(contract(10_000, "2024-05-01"))
+
+    def forecast(months: int) -> pd.Series:
+        config = RunRateConfig(renewal_term_months=months)
+        return renewal_row(b, config, n=2)["run_rate_amount"]
+
+    assert forecast(12).to_dict() == pytest.approx({"2025Q2": 9_000, "2025Q3": 0})
+    assert forecast(15).to_dict() == pytest.approx({"2025Q2": 0, "2025Q3": 9_000})
+    # a 6-month term ended 2024-11-01 with no renewal deal: lapsed, nothing ahead (and the
+    # ended term is one known outcome, renewed at 0 so far: the learnt part is 0 as well)
+    assert forecast(6).to_dict() == pytest.approx({"2025Q2": 0, "2025Q3": 0})
+
+
+def test_no_contracts_no_installed_base() -> None:
+    # open and lost deals are no contracts; a won "other" deal (services) is none either
+    b = book(
+        {"account_id": "sf:A", "created_at": ts("2024-01-01"), "close_date": ts("2025-05-01")},
+        {
+            "account_id": "sf:A",
+            "created_at": ts("2024-01-01"),
+            "close_date": ts("2024-05-01"),
+            "is_closed": True,
+        },
+        won_deal(5_000, "2023-01-01", "2024-05-01", kind="other"),
+    )
+    base = installed_base(b, Q2_START, quarters(Q2_START, 2), RunRateConfig())
+    assert base.contracts == 0
+    assert (base.amounts == 0).all()
+    row = renewal_row(b).loc["2025Q2"]
+    assert row["run_rate_amount"] == 0
+    assert row["basis"] == "mean"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    amounts=st.lists(st.integers(1, 50_000), min_size=1, max_size=6),
+    months=st.lists(st.integers(0, 11), min_size=6, max_size=6),
+    opened=st.lists(st.booleans(), min_size=6, max_size=6),
+    extra=st.integers(1, 1_000_000),
+)
+def test_contracts_with_a_renewal_deal_never_add_to_the_base(
+    amounts: list[int], months: list[int], opened: list[bool], extra: int
+) -> None:
+    # contracts won in 2024 (one per account); some have a renewal deal opened already. Making
+    # those contracts larger changes nothing; every forecast stays within [0, prior × expiring]
+    def org(bump: int) -> AccountBook:
+        deals: list[dict[str, object]] = []
+        for i, amount in enumerate(amounts):
+            account = f"sf:C{i}"
+            closed = str(ts("2024-01-15") + pd.DateOffset(months=months[i]))[:10]
+            deals.append(contract(amount + (bump if opened[i] else 0), closed, account=account))
+            if opened[i]:
+                deals.append(renewal_deal("2025-03-20", account=account))
+        return book(*deals)
+
+    periods = quarters(Q2_START, 2)
+    one = installed_base(org(0), Q2_START, periods, RunRateConfig())
+    bumped = installed_base(org(extra), Q2_START, periods, RunRateConfig())
+    assert bumped.amounts == pytest.approx(one.amounts)
+    pending = sum(a for a, o in zip(amounts, opened, strict=False) if not o)
+    assert (one.amounts >= 0).all()
+    assert one.amounts.sum() <= 0.9 * pending + 1e-6

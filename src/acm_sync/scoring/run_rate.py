@@ -2,9 +2,62 @@
 
 A quarter's bookings are not only the open pipeline's: deals created after the forecast date
 and won within the same quarter (a quick expansion, a renewal opened late, an inbound new logo)
-made 40–57 % of each quarter's bookings on independent data. Those deals exist in no CRM yet,
-so they cannot be forecast per account; they are forecast per type and quarter from history.
+made 40–57 % of each quarter's bookings on independent data (#13). Those deals exist in no CRM yet,
+so they cannot be forecast per account; they are forecast per type and quarter.
 
+Renewals: from the installed base
+---------------------------------
+A renewal is not a random arrival: the contract it renews was won a term ago, and the CRM
+knows it. So renewal bookings from deals not created yet are forecast the way renewal tools
+(Clari, Gainsight) forecast them — from the contracts coming up for renewal, not from how many
+renewals past quarters happened to book (a mean of past quarters knows nothing of an org's first
+renewal season, and lags any change in what was sold a term ago).
+
+- Contracts: every won deal of type new, renewal or expansion (in the book, with a close date).
+  A new logo and a renewal each start a term; an expansion adds to what the account pays, and
+  that amount comes up for renewal too. "other" (services, one-offs) is not a contract.
+  The term ends `renewal_term_months` (default 12) after the close date.
+- Matching a renewal deal to what it renews: CRM renewal opportunities carry no standard link to
+  the contract they renew (Salesforce has none outside CPQ, HubSpot none), so it is per account:
+  a contract is renewed by the first renewal deal on its account created after the contract's
+  close date. Contracts won before that renewal deal and after the previous one form its group
+  (co-termed contracts renew together).
+- Expected renewal bookings of period P from deals not created yet = Σ amount × B(P) over the
+  contracts won before the forecast date for which no renewal deal has been created yet. A
+  contract whose renewal deal exists is in the open pipeline (the time-to-close model forecasts
+  it) or already booked: never counted twice.
+- B(P), the booking curve: per unit of contract amount, the renewal bookings expected in P,
+  by when P falls relative to the contract's term end. Renewals book before, at or after the
+  term's end depending on the org (renewal deals opened a quarter ahead, or chased after
+  expiry), so the curve is learnt per contract type from the org's own contracts: F(x) =
+  renewal bookings per unit of amount booked less than x after the term's end, by Kaplan–Meier
+  weighted by amount — a renewed contract is an event at its renewal's close date; one not
+  renewed yet (or whose renewal was lost) is censored at the forecast date: it counts as at
+  risk up to then and says nothing after. So contracts whose term ends later teach only about
+  early renewals, without making early renewals look typical, and a first renewal season
+  learns from the first renewals booked. F(end of P) − F(start of P) for the contract.
+- Shrinkage (the tested rule): with n = contracts of the type whose renewal deal was won or
+  lost, or whose term ended, by the forecast date, and k = `renewal_prior_strength`,
+      B = n / (n + k) · learnt + k / (n + k) · prior,
+  the prior being "renewed at `renewal_rate_prior`, booked when the term ends". The prior
+  (0.9) is a published benchmark, not fitted here: SaaS Capital's 2023 survey of 1,500+
+  private B2B SaaS companies puts median gross revenue retention at 90–93 % by contract value.
+  Per contract type because a new logo's first renewal and a renewal's next one are different
+  populations (retention usually differs by contract age).
+- Renewal deals that renew no contract in the CRM (the account had none won since its previous
+  renewal deal — typically contracts signed before the CRM went live) are forecast like the
+  other types, by the run-rate below, over those "orphan" renewals only. Before the CRM's first
+  deal is a term old, every renewal is of a contract the CRM never saw; after that they renew
+  the CRM's own contracts. So for a period starting a term or more after the first deal, the
+  orphan run-rate learns only from samples that also start then (none yet: nothing).
+- Not modelled: contracts won after the forecast date that renew within the horizon (only a
+  horizon longer than a term has them); an expansion co-termed with its account's contract is
+  expected a term after its own close, while its amount books with the contract's renewal.
+- `basis` of the renewal row: "installed_base + <the orphan run-rate's basis>" once any contract
+  was won before the forecast date; else the run-rate alone.
+
+The run-rate (new business, expansion, other, orphan renewals)
+--------------------------------------------------------------
 Samples. For each forecast period P (the rest of the current quarter from as_of, then whole
 quarters) and each of the last `run_rate.quarters` past quarters j at the same point of the
 quarter: x_j = the bookings of deals created on or after (as_of − j quarters) and won within
@@ -20,34 +73,58 @@ Per type, the samples give one or two forecasts, and the run-rate is their plain
   c_j, against the same for today, c_0: the mean of x_j times the growth factor
   c_0 / mean(c_j), held within [1 / MAX_GROWTH, MAX_GROWTH] (a ratio of small early numbers
   must not multiply a forecast tenfold). A mean of past quarters lags a growing org by half a
-  year or more; the pipeline being opened now is the earliest sign of growth the CRM holds —
-  in a young CRM the contracts now renewing were signed before it existed, but their renewal
-  deals are already being opened. Used when at least `MIN_SAMPLES` samples have their c_j
-  after the first deal, and Σ c_j > 0.
+  year or more; the pipeline being opened now is the earliest sign of growth the CRM holds.
+  Used when at least `MIN_SAMPLES` samples have their c_j after the first deal, and Σ c_j > 0.
 
 Why the mean of the two and not the flow alone: the flow follows a burst of deals that will
 never close as readily as real growth, the mean lags real growth; an equal-weight combination
-of forecasts with different errors is the robust choice. Measured (#13), mean absolute total
-error over the backtest origins, mean alone → mean + flow: demo org 13.7 % → 8.3 %, young demo
-org 11.4 % → 9.2 %, crm-dataset-builder 18.7 % → 19.7 %. A third forecast from the installed
-base (renewals ∝ bookings a term earlier) was tried and dropped: it made every data set worse
-than mean + flow. MAX_GROWTH = 2 was the one value tried.
+of forecasts with different errors is the robust choice. MAX_GROWTH = 2 was the one value tried.
+
+Measured (#13; backtest, 1-quarter horizon, calendar-quarter origins with ≥ 50 closed training
+deals; total = open pipeline × p + this run-rate), before → with the installed base: mean
+|total error| demo org (10k accounts, seed 7, 8 origins) 8.5 % → 8.4 %, worst −35.9 % →
+−30.1 % (2024Q4, its first renewal season: renewals there book ~80 days before the term ends
+and only 11 outcomes are known yet, so the prior "at the term's end" still weighs 0.65);
+young demo org (CRM 540 days, 5 origins) 9.6 % → 8.9 %, worst −20.1 % → −17.3 %;
+crm-dataset-builder b2b_saas seed 42 3,000 companies (8 origins) 19.9 % → 15.5 %, its first
+renewal season 2024Q1–Q3 −28.3 / −30.0 / −24.6 % → −20.5 / +2.7 / −5.2 %.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from acm_sync.scoring import text
 from acm_sync.scoring.book import AccountBook
 from acm_sync.scoring.periods import NAT, Quarter, nanos, utc
 from acm_sync.scoring.settings import RunRateConfig
 
 RUN_RATE_COLUMNS = ("period", "type", "run_rate_amount", "quarters_averaged", "basis")
 TYPES = ("new", "renewal", "expansion", "other")
+RENEWAL: Final = TYPES.index("renewal")
+CONTRACT_TYPES: Final = ("new", "renewal", "expansion")
 MIN_SAMPLES = 2  # samples with a known flow needed for the "flow" forecast
 MAX_GROWTH = 2.0  # the flow's growth factor is held within [1 / MAX_GROWTH, MAX_GROWTH]
+
+
+@dataclass(frozen=True)
+class InstalledBase:
+    """The renewal side of the run-rate at one forecast date.
+
+    amounts: expected renewal bookings per forecast period from contracts with no renewal deal
+    yet; known: per contract type (CONTRACT_TYPES), contracts whose renewal deal was won or
+    lost, or whose term ended, by the forecast date (the n of the shrinkage); contracts:
+    contracts won before the forecast date (0 → no installed base)."""
+
+    amounts: npt.NDArray[np.float64]
+    known: npt.NDArray[np.int64]
+    contracts: int
 
 
 def run_rate(
@@ -59,17 +136,25 @@ def run_rate(
     deals = book.opportunities
     all_created = nanos(deals["created_at"])
     all_amount = deals["amount"].to_numpy(dtype=float)
-    all_kind = pd.Series(deals["type"], dtype=object).to_numpy(dtype=object)
+    all_kind = text.objects(deals["type"])
     all_type = np.full(len(deals), len(TYPES) - 1)
     for i, name in enumerate(TYPES[:-1]):
         all_type[all_kind == name] = i
     in_book = deals["account_pos"].to_numpy() >= 0
+    renewed_by, orphan = match_renewals(book)
+    # renewals of contracts in the CRM are the installed base's; the run-rate sees only orphans
+    counted = in_book & ((all_type != RENEWAL) | orphan)
     earliest = all_created[all_created != NAT]
     first_created = int(earliest.min()) if len(earliest) else instant.value
+    # from here on, renewals renew the CRM's own contracts (see the module docstring)
+    base_era = (
+        pd.Timestamp(first_created, tz="UTC") + pd.DateOffset(months=config.renewal_term_months)
+    ).value
     close = nanos(deals["close_date"])
-    won = deals["is_won"].to_numpy(dtype=bool) & in_book & (all_created != NAT) & (close != NAT)
+    won = deals["is_won"].to_numpy(dtype=bool) & counted & (all_created != NAT) & (close != NAT)
     created, close = all_created[won], close[won]
     amount, type_code = all_amount[won], all_type[won]
+    base = installed_base(book, instant, periods, config, renewed_by)
 
     def flow(origin: pd.Timestamp) -> npt.NDArray:
         """Per type, the amount of deals created in the quarter before `origin` (any outcome);
@@ -77,7 +162,7 @@ def run_rate(
         a = origin - pd.DateOffset(months=3)
         if a.value < first_created:
             return np.full(len(TYPES), np.nan)
-        hit = in_book & (all_created >= a.value) & (all_created < origin.value)
+        hit = counted & (all_created >= a.value) & (all_created < origin.value)
         return np.bincount(all_type[hit], weights=all_amount[hit], minlength=len(TYPES))
 
     rows = []
@@ -86,24 +171,28 @@ def run_rate(
         sums = np.zeros(len(TYPES))
         flowed = np.zeros((len(TYPES), 2))
         n_flowed = np.zeros(len(TYPES), dtype=np.int64)
-        used = 0
+        used = np.zeros(len(TYPES), dtype=np.int64)
+        n_samples = 0
         for j in range(i + 1, i + 1 + 4 * config.quarters):
-            if used == config.quarters:
+            if n_samples == config.quarters:
                 break
             back = pd.DateOffset(months=3 * j)
             origin, lo, hi = instant - back, start - back, quarter.end - back
             if hi > instant or origin.value < first_created:
                 continue
+            n_samples += 1
+            counts = np.ones(len(TYPES), dtype=bool)
+            counts[RENEWAL] = start.value < base_era or lo.value >= base_era
             hit = (created >= origin.value) & (close >= lo.value) & (close < hi.value)
-            x = np.bincount(type_code[hit], weights=amount[hit], minlength=len(TYPES))
+            x = np.bincount(type_code[hit], weights=amount[hit], minlength=len(TYPES)) * counts
             sums += x
+            used += counts
             c = flow(origin)
             if np.isfinite(c).all():
                 flowed[:, 0] += x
-                flowed[:, 1] += c
-                n_flowed += 1
-            used += 1
-        mean = sums / used if used else sums
+                flowed[:, 1] += c * counts
+                n_flowed += counts
+        mean = np.divide(sums, used, out=np.zeros(len(TYPES)), where=used > 0)
         c_today = flow(instant)
         for t, name in enumerate(TYPES):
             basis = "mean"
@@ -114,5 +203,149 @@ def run_rate(
                 parts.append(float(flowed[t, 0] / n_flowed[t] * growth))
                 basis += " + flow"
             value = float(np.mean(parts))
-            rows.append((quarter.label, name, value, used, basis))
+            if t == RENEWAL and base.contracts:
+                value += float(base.amounts[i])
+                basis = "installed_base + " + basis
+            rows.append((quarter.label, name, value, int(used[t]), basis))
     return pd.DataFrame(rows, columns=list(RUN_RATE_COLUMNS))
+
+
+def match_renewals(
+    book: AccountBook,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Per deal: for a contract (won new / renewal / expansion), the position of the renewal
+    deal that renews it — the first renewal deal on its account created after its close date
+    (-1: none, or not a contract); and whether a renewal deal is an orphan (renews no
+    contract in the CRM)."""
+    deals = book.opportunities
+    n = len(deals)
+    account = deals["account_pos"].to_numpy().astype(np.int64)
+    created = nanos(deals["created_at"])
+    close = nanos(deals["close_date"])
+    kind = text.objects(deals["type"])
+    in_book = account >= 0
+    contract = (
+        in_book
+        & deals["is_won"].to_numpy(dtype=bool)
+        & np.isin(kind, CONTRACT_TYPES)
+        & (close != NAT)
+    )
+    renewal = in_book & (kind == "renewal") & (created != NAT)
+    r_idx = np.flatnonzero(renewal)
+    c_idx = np.flatnonzero(contract)
+    # (account, time) as one sortable integer: times as dense ranks, so nothing overflows
+    times, rank = np.unique(np.concatenate([created[r_idx], close[c_idx]]), return_inverse=True)
+    rank = rank.reshape(-1).astype(np.int64)
+    span = np.int64(len(times) + 1)
+    r_key = account[r_idx] * span + rank[: len(r_idx)]
+    c_key = account[c_idx] * span + rank[len(r_idx) :]
+    order = np.argsort(r_key, kind="stable")
+    r_idx, r_key = r_idx[order], r_key[order]
+    at = np.searchsorted(r_key, c_key, side="right")  # first renewal created strictly after
+    found = at < len(r_idx)
+    found[found] = account[r_idx[at[found]]] == account[c_idx[found]]
+    renewed_by = np.full(n, -1, dtype=np.int64)
+    renewed_by[c_idx[found]] = r_idx[at[found]]
+    orphan = renewal.copy()
+    orphan[renewed_by[renewed_by >= 0]] = False
+    return renewed_by, orphan
+
+
+def installed_base(
+    book: AccountBook,
+    as_of: pd.Timestamp,
+    periods: tuple[Quarter, ...],
+    config: RunRateConfig,
+    renewed_by: npt.NDArray[np.int64] | None = None,
+) -> InstalledBase:
+    """Expected renewal bookings per period from contracts with no renewal deal yet (see the
+    module docstring)."""
+    instant = utc(as_of).value
+    if renewed_by is None:
+        renewed_by, _ = match_renewals(book)
+    deals = book.opportunities
+    created = nanos(deals["created_at"])
+    close = nanos(deals["close_date"])
+    amount = deals["amount"].to_numpy(dtype=float)
+    is_won = deals["is_won"].to_numpy(dtype=bool)
+    is_closed = deals["is_closed"].to_numpy(dtype=bool)
+    kind = text.objects(deals["type"])
+    contract = (
+        (deals["account_pos"].to_numpy() >= 0)
+        & is_won
+        & np.isin(kind, CONTRACT_TYPES)
+        & (close != NAT)
+        & (close < instant)
+    )
+    c_idx = np.flatnonzero(contract)
+    c_amount = amount[c_idx]
+    c_type = np.zeros(len(c_idx), dtype=np.int64)
+    for t, name in enumerate(CONTRACT_TYPES):
+        c_type[kind[c_idx] == name] = t
+    term = pd.DateOffset(months=config.renewal_term_months)
+    ends = (pd.DatetimeIndex(close[c_idx].astype("datetime64[ns]"), tz="UTC") + term).asi8
+    r = renewed_by[c_idx]
+    has_r = r >= 0
+    r_safe = np.where(has_r, r, 0)
+    seen = has_r & (created[r_safe] < instant)  # a renewal deal exists: pipeline or booked
+    resolved = seen & is_closed[r_safe] & (close[r_safe] < instant)
+    booked = resolved & is_won[r_safe]
+    # a renewal deal renewing several contracts books its amount once, split by contract amount
+    grouped = renewed_by >= 0
+    group_total = np.bincount(renewed_by[grouped], weights=amount[grouped], minlength=len(deals))[
+        r_safe
+    ]
+    share = np.divide(c_amount, group_total, out=np.zeros(len(c_idx)), where=group_total > 0)
+    renewed = np.where(booked, amount[r_safe] * share, 0.0)
+    # when each contract renewed, in ns after its term's end (else: followed until as_of)
+    lag = np.where(booked, close[r_safe] - ends, instant - ends).astype(np.float64)
+
+    pending = ~seen
+    amounts = np.zeros(len(periods))
+    # outcome seen: the renewal deal closed, or the term ended (renewed late or not at all)
+    observed = resolved | (ends < instant)
+    known = np.bincount(c_type[observed], minlength=len(CONTRACT_TYPES)).astype(np.int64)
+    for t in range(len(CONTRACT_TYPES)):
+        mine = c_type == t
+        curve = booking_curve(lag[mine], booked[mine], c_amount[mine], renewed[mine])
+        weight = known[t] / (known[t] + config.renewal_prior_strength) if known[t] else 0.0
+        due = mine & pending
+        offset = ends[due].astype(np.float64)
+        for i, quarter in enumerate(periods):
+            lo = instant if i == 0 else max(quarter.start.value, instant)
+            a, b = lo - offset, quarter.end.value - offset
+            at_end = config.renewal_rate_prior * ((a <= 0) & (b > 0))
+            learnt = curve(b) - curve(a)
+            amounts[i] += float((c_amount[due] * (weight * learnt + (1 - weight) * at_end)).sum())
+    return InstalledBase(amounts, known, len(c_idx))
+
+
+def booking_curve(
+    lag: npt.NDArray[np.float64],
+    booked: npt.NDArray[np.bool_],
+    amount: npt.NDArray[np.float64],
+    renewed: npt.NDArray[np.float64],
+) -> Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]:
+    """F(x): renewal bookings per unit of contract amount booked less than x ns after the
+    term's end, by Kaplan–Meier weighted by amount: a contract renewed at `lag` (booked) is an
+    event there; one not renewed yet (or whose renewal was lost) is censored at `lag` (as_of −
+    term end): it counts as at risk up to then and says nothing after. So contracts whose
+    term ends in the future teach only about early renewals, without making them look
+    typical. No event → F = 0."""
+    order = np.argsort(lag, kind="stable")
+    times, events = lag[order], booked[order]
+    weights, gained = amount[order], renewed[order]
+    # amount at risk at each time: every contract whose lag is at or after it
+    at_risk = np.cumsum(weights[::-1])[::-1]
+    event_times = times[events]
+    risk = at_risk[events]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(risk > 0, weights[events] / risk, 0.0)
+        per_unit = np.where(risk > 0, gained[events] / risk, 0.0)
+    survival_before = np.concatenate([[1.0], np.cumprod(1.0 - np.clip(hazard, 0.0, 1.0))[:-1]])
+    cumulative = np.concatenate([[0.0], np.cumsum(per_unit * survival_before)])
+
+    def curve(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return cumulative[np.searchsorted(event_times, x, side="left")]
+
+    return curve

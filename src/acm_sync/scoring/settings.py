@@ -214,6 +214,16 @@ class RunRateConfig(Section):
 
     # How many past quarters (at the same point of the quarter) the run-rate averages.
     quarters: Annotated[int, Field(ge=1, le=12)] = 4
+    # Renewals from the installed base: a won subscription deal (new, renewal, expansion) is a
+    # contract that comes up for renewal this many months after its close date.
+    renewal_term_months: Annotated[int, Field(ge=1, le=60)] = 12
+    # Renewal bookings per unit of expiring contract amount, before any renewal outcome is
+    # known. 0.9: SaaS Capital's 2023 B2B SaaS retention survey (1,500+ private companies)
+    # puts median gross revenue retention at 90–93 % across contract-value bands.
+    renewal_rate_prior: Annotated[float, Field(ge=0, le=2)] = 0.9
+    # Pseudo-count of contracts at the prior: with n contracts whose renewal outcome is known,
+    # rate = (n · observed + k · prior) / (n + k).
+    renewal_prior_strength: Annotated[float, Field(ge=0)] = 20
 
 
 class ForecastConfig(Section):
