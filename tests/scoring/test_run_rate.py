@@ -326,6 +326,54 @@ def test_the_term_moves_the_forecast() -> None:
     assert forecast(6).to_dict() == pytest.approx({"2025Q2": 0, "2025Q3": 0})
 
 
+def expired_contracts(n: int) -> list[dict[str, object]]:
+    """n contracts (own accounts) won 2023-06-01: their terms ended 2024-06-01."""
+    return [contract(10_000, "2023-06-01", account=f"sf:E{i}") for i in range(n)]
+
+
+def test_an_org_that_books_no_renewal_deals_gets_no_renewal_forecast() -> None:
+    # 30 terms ended a year ago and the CRM holds no renewal deal at all: renewals are not
+    # booked as opportunities here — the contract ending in 2025Q2 forecasts nothing (the
+    # shrinkage alone would still leave 20 / (30 + 20) of the prior: 3,600)
+    b = book(contract(10_000, "2024-05-01"), *expired_contracts(30))
+    row = renewal_row(b).loc["2025Q2"]
+    assert row["run_rate_amount"] == 0
+    assert not row["basis"].startswith("installed_base")
+    # one renewal deal anywhere, even lost, says the org books renewals as deals
+    lost = {"is_closed": True, "is_won": False, "close_date": ts("2024-06-01")}
+    with_one = book(
+        contract(10_000, "2024-05-01"),
+        *expired_contracts(30),
+        renewal_deal("2024-05-01", account="sf:E0", **lost),
+    )
+    # 30 ended terms, none renewed (one lost, 29 lapsed): 10,000 × 0.9 × 20 / 50
+    assert renewal_row(with_one).loc["2025Q2", "run_rate_amount"] == pytest.approx(3_600)
+
+
+def test_a_first_renewal_season_keeps_the_prior_before_any_term_ended() -> None:
+    # no renewal deal yet, but no term has ended either: nothing tells a non-renewing org from
+    # one whose first renewals are still ahead
+    b = book(contract(10_000, "2024-05-01"), contract(5_000, "2024-04-15", account="sf:B"))
+    assert renewal_row(b).loc["2025Q2", "run_rate_amount"] == pytest.approx(0.9 * 15_000)
+
+
+def test_the_installed_base_can_be_forced_on_or_off() -> None:
+    silent = book(contract(10_000, "2024-05-01"), *expired_contracts(30))
+    forced = renewal_row(silent, RunRateConfig(renewals_from_installed_base="on"))
+    assert forced.loc["2025Q2", "run_rate_amount"] == pytest.approx(10_000 * 0.9 * 20 / 50)
+    # off: renewals are the run-rate's like any type — here a renewal created and won within
+    # 2025Q1 (not an orphan: sf:B has a contract, and it counts all the same), one of the 4
+    # past quarters averaged: 2,000 / 4
+    renewed = book(
+        contract(10_000, "2024-05-01"),
+        contract(8_000, "2024-01-01", account="sf:B"),
+        won_deal(2_000, "2025-01-02", "2025-02-01", kind="renewal", account="sf:B"),
+    )
+    off = renewal_row(renewed, RunRateConfig(renewals_from_installed_base="off"))
+    assert off.loc["2025Q2", "basis"] == "mean"
+    assert off.loc["2025Q2", "run_rate_amount"] == pytest.approx(500)
+
+
 def test_no_contracts_no_installed_base() -> None:
     # open and lost deals are no contracts; a won "other" deal (services) is none either
     b = book(
