@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from acm_sync.scoring import BacktestResult
+from acm_sync.scoring.backtest import chances_within
 
 TOTAL_TOLERANCE = 0.15
 
@@ -49,7 +50,7 @@ def print_backtest(result: BacktestResult) -> None:
         "noise: the open pipeline's own standard deviation (√Σ amount²·p(1−p), the model's p) "
         "over actual bookings — what even a perfect model misses by, about, at one origin"
     )
-    chances = perfect_model_chances(eligible)
+    chances = chances_within(eligible, TOTAL_TOLERANCE)
     if len(chances):
         print(
             f"a perfect model (every p exact, deals independent, run-rate exact; normal "
@@ -64,21 +65,6 @@ def print_backtest(result: BacktestResult) -> None:
             f"{_num(row.model_won_share):>8}   |{row.baseline_deals:>7,}"
             f"{_num(row.baseline_mean_p):>8}{_num(row.baseline_won_share):>8}"
         )
-
-
-def perfect_model_chances(origins: pd.DataFrame) -> list[float]:
-    """Per origin, the chance that the total lands within ±TOTAL_TOLERANCE of actual when the
-    only error is the open pipeline's own randomness: the error is then about normal with
-    standard deviation open_sd / actual, so the chance is erf(tolerance / (σ √2)). An upper
-    bound: the run-rate's own noise is left out."""
-    chances = []
-    for _, row in origins.iterrows():
-        actual, sd = row["actual_total"], row["open_sd"]
-        if not (actual > 0 and math.isfinite(sd)):
-            continue
-        sigma = sd / actual
-        chances.append(1.0 if sigma == 0 else math.erf(TOTAL_TOLERANCE / (sigma * math.sqrt(2))))
-    return chances
 
 
 def _misses(row: pd.Series) -> list[str]:

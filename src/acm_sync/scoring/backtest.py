@@ -26,6 +26,7 @@ Both model and baseline are reported; `eligible` marks origins with at least
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -40,6 +41,8 @@ from acm_sync.scoring.settings import ForecastConfig
 from acm_sync.scoring.stages import DealHistory
 
 MIN_TRAINING_DEALS: Final = 50
+# The total-bookings tolerance the forecast is judged on (#13: within ±15 % of actual).
+TOTAL_TOLERANCE: Final = 0.15
 
 ORIGIN_COLUMNS: Final = (
     "origin",
@@ -275,6 +278,7 @@ def _pooled(table: pd.DataFrame) -> dict[str, float]:
     use = table.loc[table["eligible"]] if table["eligible"].any() else table
     actual_open = use["actual_open_pipeline"].sum()
     actual_total = use["actual_total"].sum()
+    chances = chances_within(use)
     return {
         "eligible_origins": float(table["eligible"].sum()),
         "actual_total": float(actual_total),
@@ -289,7 +293,25 @@ def _pooled(table: pd.DataFrame) -> dict[str, float]:
         "baseline_bias": _ratio(use["baseline_open_forecast"].sum() - actual_open, actual_open),
         "model_brier": _mean_by_deals(table, "model_brier"),
         "baseline_brier": _mean_by_deals(table, "baseline_brier"),
+        # what a perfect model would score on the total, from the open pipeline's spread alone
+        "perfect_model_origins_within": float(sum(chances)),
+        "perfect_model_all_within": float(math.prod(chances)),
     }
+
+
+def chances_within(origins: pd.DataFrame, tolerance: float = TOTAL_TOLERANCE) -> list[float]:
+    """Per origin, the chance a perfect model (every p exact, deals independent) has the total
+    within ±`tolerance` of actual: its error is then about normal with standard deviation
+    σ = open_sd / actual, so the chance is erf(tolerance / (σ √2)). An upper bound: the
+    run-rate's own noise is left out. Origins with nothing booked or no spread known are left
+    out."""
+    out = []
+    for actual, sd in zip(origins["actual_total"], origins["open_sd"], strict=True):
+        if not (actual > 0 and math.isfinite(sd)):
+            continue
+        sigma = sd / actual
+        out.append(1.0 if sigma == 0 else math.erf(tolerance / (sigma * math.sqrt(2))))
+    return out
 
 
 def _mean_by_deals(table: pd.DataFrame, column: str) -> float:
