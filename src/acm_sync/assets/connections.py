@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 import dagster as dg
-from dagster._config.pythonic_config import ConfigurableResourceFactory
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from acm_sync.config import (
@@ -209,7 +208,7 @@ def _run_resource(
         yield initialized
 
 
-class ConnectionSalesforce(ConfigurableResourceFactory[SalesforceResource]):
+class ConnectionSalesforce(dg.ConfigurableResource[SalesforceResource]):
     """The Salesforce resource of the run's connection: `plain` (the SALESFORCE_* variables,
     as EnvVar) for the connection without a prefix, the prefixed variables otherwise."""
 
@@ -228,7 +227,7 @@ class ConnectionSalesforce(ConfigurableResourceFactory[SalesforceResource]):
             return resource
 
 
-class ConnectionHubSpot(ConfigurableResourceFactory[HubSpotResource]):
+class ConnectionHubSpot(dg.ConfigurableResource[HubSpotResource]):
     """The HubSpot resource of the run's connection (as ConnectionSalesforce)."""
 
     plain: HubSpotResource
