@@ -412,16 +412,16 @@ def test_a_run_of_a_connection_without_its_credentials_fails_naming_them(
     monkeypatch.setenv("ACME_US_SALESFORCE_USERNAME", "ops@acme.example")
     monkeypatch.setenv("ACME_US_SALESFORCE_PASSWORD", secret)
     defs = build_definitions(parse_config(TWO))
-    instance = dg.DagsterInstance.ephemeral()
-    result = defs.resolve_job_def("ingest").execute_in_process(
-        partition_key="acme_us", instance=instance, raise_on_error=False
-    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("ingest").execute_in_process(
+            partition_key="acme_us", instance=instance, raise_on_error=False
+        )
+        text = " ".join(
+            str(e.dagster_event.event_specific_data)
+            for e in instance.all_logs(result.run_id)
+            if e.dagster_event is not None
+        )
     assert not result.success
-    text = " ".join(
-        str(e.dagster_event.event_specific_data)
-        for e in instance.all_logs(result.run_id)
-        if e.dagster_event is not None
-    )
     assert (
         "connection acme_us: salesforce credentials incomplete: "
         "ACME_US_SALESFORCE_SECURITY_TOKEN not set" in text

@@ -118,7 +118,8 @@ def runs(
             }
         )
     )
-    with pytest.MonkeyPatch.context() as env:
+    # The instance is disposed once the runs are in (the results keep their events).
+    with pytest.MonkeyPatch.context() as env, dg.DagsterInstance.ephemeral() as instance:
         for name in [*salesforce_connector.ENV.values(), *hubspot_connector.ENV.values()]:
             env.delenv(name, raising=False)
         for connection, org in orgs.items():
@@ -129,7 +130,6 @@ def runs(
         env.delenv(ROOT_ENV, raising=False)
         defs = build_definitions(load_config())
         job = defs.resolve_job_def("sync")
-        instance = dg.DagsterInstance.ephemeral()
         admins = {
             **{
                 (c, "salesforce"): Admin(o.salesforce_instance_url, verify=o.salesforce_ca_bundle)

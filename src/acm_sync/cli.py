@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -326,10 +326,13 @@ def _writeback_mode(config: Any) -> str:
     from acm_sync.connectors.salesforce import SalesforceResource
 
     settings = config.writeback
-    local = local_crms(
-        SalesforceResource.from_env().process_config_and_initialize(),
-        HubSpotResource.from_env().process_config_and_initialize(),
-    )
+    # Initialized in a `with`: Dagster gives each an ephemeral instance, disposed on exit (left
+    # to the garbage collector, its SQLite connections end in "closed database" errors).
+    with (
+        SalesforceResource.from_env().process_config_and_initialize_cm() as sf,
+        HubSpotResource.from_env().process_config_and_initialize_cm() as hs,
+    ):
+        local = local_crms(sf, hs)
     setting = {"auto": "auto", True: "true", False: "false"}[settings.dry_run]
     parts = []
     for crm, label in (("salesforce", "Salesforce"), ("hubspot", "HubSpot")):
@@ -423,14 +426,15 @@ def doctor(
     }
     secrets = [v for k, v in {**os.environ, **env}.items() if k in secret_names]
 
-    # The resources read their EnvVars from the process environment.
-    with temporary_environment(env):
+    # The resources read their EnvVars from the process environment; each is initialized within
+    # `resources`, which disposes the ephemeral Dagster instance it was given (see _writeback_mode).
+    with temporary_environment(env), ExitStack() as resources:
         # -- Salesforce
         sf_settings = config.sync.salesforce
         try:
             # a fresh login: the check is of the credentials, not of a session stored by a run
             sf_resource = SalesforceResource.from_env(session_reuse=False)
-            sf_resource = sf_resource.process_config_and_initialize()
+            sf_resource = resources.enter_context(sf_resource.process_config_and_initialize_cm())
             sf = sf_resource.connect(budget=ApiBudget("salesforce"), retry=sf_settings.retry)
             check(
                 "Salesforce login",
@@ -479,7 +483,9 @@ def doctor(
         # -- HubSpot
         hs_settings = config.sync.hubspot
         try:
-            hs_resource = HubSpotResource.from_env().process_config_and_initialize()
+            hs_resource = resources.enter_context(
+                HubSpotResource.from_env().process_config_and_initialize_cm()
+            )
             hs = hs_resource.connect(budget=ApiBudget("hubspot"), settings=hs_settings)
             # The properties list is the cheapest call that proves the token (and its schema
             # scopes) and brings back the daily-limit headers.

@@ -22,7 +22,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.launcher import DefaultRunLauncher
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
 
 
@@ -53,7 +52,7 @@ def process_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-class LocalRunLauncher(DefaultRunLauncher):
+class LocalRunLauncher(dg.DefaultRunLauncher):
     """`DefaultRunLauncher` that tells Dagster's run monitoring whether a run's process lives."""
 
     @property

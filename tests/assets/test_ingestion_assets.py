@@ -81,8 +81,9 @@ def test_definitions_load_with_groups_kinds_and_descriptions() -> None:
     assert defs.resolve_job_def("full_refresh") and defs.resolve_job_def("ingest")
 
 
-def test_a_full_then_an_incremental_materialization(resources: dict[str, Any]) -> None:
-    instance = dg.DagsterInstance.ephemeral()
+def test_a_full_then_an_incremental_materialization(
+    resources: dict[str, Any], instance: dg.DagsterInstance
+) -> None:
     first = dg.materialize(ASSETS, resources=resources, instance=instance)
     assert first.success
     meta = materializations(first)

@@ -293,12 +293,11 @@ def slack() -> Iterator[SlackStub]:
 
 @pytest.fixture()
 def failed_ingest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance: dg.DagsterInstance
 ) -> tuple[dg.DagsterInstance, dg.ExecuteInProcessResult]:
     """A real failure: the ingest job with no CRM credentials at all."""
     for name in ("SALESFORCE_USERNAME", "SALESFORCE_INSTANCE_URL", "SALESFORCE_CONSUMER_KEY"):
         monkeypatch.delenv(name, raising=False)
-    instance = dg.DagsterInstance.ephemeral()
     defs = dg.Definitions(
         assets=[*salesforce_assets, *hubspot_assets],
         jobs=[ingest_job],
@@ -355,12 +354,15 @@ def test_a_failed_run_is_posted_to_slack(
 
 
 def test_a_run_stopped_for_the_budget_is_posted_as_budget_spent_not_failed(
-    sandbox: SandboxSettings, tmp_path: Path, slack: SlackStub, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxSettings,
+    tmp_path: Path,
+    slack: SlackStub,
+    monkeypatch: pytest.MonkeyPatch,
+    instance: dg.DagsterInstance,
 ) -> None:
     for name, value in sandbox.env().items():
         monkeypatch.setenv(name, value)
     config = write_config(tmp_path, {"sync": {"salesforce": {"budget": {"max_calls_per_run": 1}}}})
-    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         salesforce_assets,
         resources={
@@ -433,10 +435,11 @@ def leaky_pull() -> None:
     raise RuntimeError(f"login to https://example.my.salesforce.com refused for pw={password}")
 
 
-def test_secrets_in_an_error_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_in_an_error_are_masked(
+    monkeypatch: pytest.MonkeyPatch, instance: dg.DagsterInstance
+) -> None:
     secret = "Sup3r-S3cret-Passw0rd"
     monkeypatch.setenv("SALESFORCE_PASSWORD", secret)
-    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([leaky_pull], instance=instance, raise_on_error=False)
     context = dg.build_run_status_sensor_context(
         sensor_name=RUN_FAILURE_SENSOR,
@@ -454,7 +457,7 @@ def test_secrets_in_an_error_are_masked(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_freshness_checks_fail_stale_pulls_and_alert_through_a_failed_run(
-    tmp_path: Path,
+    tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
     alerts = build_alerts(AlertSettings(freshness_hours=1))
     checks = alerts.checks
@@ -467,7 +470,6 @@ def test_freshness_checks_fail_stale_pulls_and_alert_through_a_failed_run(
         sensors=alerts.sensors,
         resources=resources(tmp_path),
     )
-    instance = dg.DagsterInstance.ephemeral()
 
     # Nothing pulled yet: "not yet", not stale — the sensor launches no check (no failed run,
     # no alert before anyone has run anything).
@@ -502,10 +504,10 @@ def test_freshness_checks_fail_stale_pulls_and_alert_through_a_failed_run(
     assert run_checks().success
 
     # Once a pull has run, the sensor asks for its check (here one pulled, never checked yet).
-    fresh = dg.DagsterInstance.ephemeral()
     first = next(iter(sorted(keys, key=lambda k: k.to_user_string())))
-    fresh.report_runless_asset_event(dg.AssetMaterialization(asset_key=first.asset_key))
-    request = sensor(dg.build_sensor_context(instance=fresh, definitions=defs))
+    with dg.DagsterInstance.ephemeral() as fresh:
+        fresh.report_runless_asset_event(dg.AssetMaterialization(asset_key=first.asset_key))
+        request = sensor(dg.build_sensor_context(instance=fresh, definitions=defs))
     assert isinstance(request, dg.RunRequest)
     assert set(request.asset_check_keys or []) == {first}
 

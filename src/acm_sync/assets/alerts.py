@@ -20,9 +20,9 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import dagster as dg
-from dagster._utils.error import SerializableErrorInfo
 from dagster_slack import SlackResource
 from pydantic import Field
 from slack_sdk.errors import SlackApiError
@@ -120,7 +120,18 @@ def _clean(message: str, secrets: Sequence[str]) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
-def _root_message(error: SerializableErrorInfo) -> str:
+class _ErrorInfo(Protocol):
+    """What _root_message reads of Dagster's serialized error (SerializableErrorInfo, which
+    dagster does not export)."""
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def cause(self) -> "_ErrorInfo | None": ...
+
+
+def _root_message(error: _ErrorInfo) -> str:
     """The user's error, not Dagster's wrapper around it."""
     while error.cause is not None:
         error = error.cause

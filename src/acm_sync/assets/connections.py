@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Final
 
 import dagster as dg
-from dagster._config.pythonic_config import ConfigurableResourceFactory
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from acm_sync.config import (
@@ -184,47 +184,65 @@ def _prefixed_resource(
     kwargs: dict[str, Any] = {
         key: dg.EnvVar(name) for key, name in env.items() if os.environ.get(name)
     }
-    return cls(**kwargs).process_config_and_initialize()
+    return cls(**kwargs)
 
 
+@contextmanager
 def _run_resource(
     context: dg.InitResourceContext,
     config_path: str | None,
     plain: SalesforceResource | HubSpotResource,
     env: Mapping[str, str],
-) -> SalesforceResource | HubSpotResource:
+) -> Iterator[SalesforceResource | HubSpotResource]:
     """The CRM resource of the run's connection: `plain` for the connection without a prefix,
-    else one of the same class on the prefixed variables."""
+    else one of the same class on the prefixed variables, initialized for as long as the run
+    uses it (Dagster gives it an ephemeral instance, disposed on exit: left to the garbage
+    collector, its SQLite connections end in "closed database" errors)."""
     config, name = resolve(_tags(context), config_path)
     connection = config.connection(name)
     if not connection.env_prefix:
-        return plain
-    return _prefixed_resource(type(plain), connection, env)
+        yield plain
+        return
+    resource = _prefixed_resource(type(plain), connection, env)
+    with resource.process_config_and_initialize_cm() as initialized:
+        yield initialized
 
 
-class ConnectionSalesforce(ConfigurableResourceFactory[SalesforceResource]):
+class ConnectionSalesforce(dg.ConfigurableResource[SalesforceResource]):
     """The Salesforce resource of the run's connection: `plain` (the SALESFORCE_* variables,
     as EnvVar) for the connection without a prefix, the prefixed variables otherwise."""
 
     plain: SalesforceResource
     config_path: str | None = None
 
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[SalesforceResource]:
+        with _run_resource(context, self.config_path, self.plain, salesforce_connector.ENV) as r:
+            assert isinstance(r, SalesforceResource)
+            yield r
+
     def create_resource(self, context: dg.InitResourceContext) -> SalesforceResource:
-        resource = _run_resource(context, self.config_path, self.plain, salesforce_connector.ENV)
-        assert isinstance(resource, SalesforceResource)
-        return resource
+        # Runs use yield_for_execution; this serves a one-off initialization.
+        with self.yield_for_execution(context) as resource:
+            return resource
 
 
-class ConnectionHubSpot(ConfigurableResourceFactory[HubSpotResource]):
+class ConnectionHubSpot(dg.ConfigurableResource[HubSpotResource]):
     """The HubSpot resource of the run's connection (as ConnectionSalesforce)."""
 
     plain: HubSpotResource
     config_path: str | None = None
 
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[HubSpotResource]:
+        with _run_resource(context, self.config_path, self.plain, hubspot_connector.ENV) as r:
+            assert isinstance(r, HubSpotResource)
+            yield r
+
     def create_resource(self, context: dg.InitResourceContext) -> HubSpotResource:
-        resource = _run_resource(context, self.config_path, self.plain, hubspot_connector.ENV)
-        assert isinstance(resource, HubSpotResource)
-        return resource
+        # Runs use yield_for_execution; this serves a one-off initialization.
+        with self.yield_for_execution(context) as resource:
+            return resource
 
 
 def for_connections(

@@ -80,61 +80,49 @@ def _run(
     return result, wh
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds=KINDS,
-    owners=OWNERS,
-    description="HubSpot companies → `accounts` (source = hubspot): archived as is_deleted, "
-    "merged-away ids (hs_merged_object_ids) as is_deleted + merged_into; raw rows in "
-    "`raw_hubspot_companies`.",
-    metadata={"object_type": "companies", "canonical_table": "accounts"},
-    output_required=False,  # not produced when the API budget stops the pull
-)
-def hubspot_companies(
-    context: dg.AssetExecutionContext,
-    config: PullConfig,
-    hubspot: HubSpotResource,
-    warehouse: WarehouseResource,
-    sync_settings: SyncSettingsResource,
-) -> Iterator[dg.MaterializeResult]:
-    skipped = not_used("hubspot", sync_settings)
-    if skipped is not None:
-        yield dg.MaterializeResult(metadata=skipped)
-        return
-    pulled = _run(
-        context, config, hubspot, warehouse, sync_settings, "accounts", "hubspot_companies"
+def _hubspot_asset(table: str, name: str, description: str) -> dg.AssetsDefinition:
+    """The asset that pulls the HubSpot object behind a canonical table (one pull a run)."""
+
+    @dg.asset(
+        name=name,
+        group_name=GROUP,
+        kinds=KINDS,
+        owners=OWNERS,
+        description=description,
+        metadata={"object_type": HS_OBJECTS[table].name, "canonical_table": table},
+        output_required=False,  # not produced when the API budget stops the pull
     )
-    if pulled is not None:
-        result, wh = pulled
-        yield dg.MaterializeResult(metadata=metadata(result, wh, "accounts"))
+    def _pull(
+        context: dg.AssetExecutionContext,
+        config: PullConfig,
+        hubspot: HubSpotResource,
+        warehouse: WarehouseResource,
+        sync_settings: SyncSettingsResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        skipped = not_used("hubspot", sync_settings)
+        if skipped is not None:
+            yield dg.MaterializeResult(metadata=skipped)
+            return
+        pulled = _run(context, config, hubspot, warehouse, sync_settings, table, name)
+        if pulled is not None:
+            result, wh = pulled
+            yield dg.MaterializeResult(metadata=metadata(result, wh, table))
+
+    return _pull
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds=KINDS,
-    owners=OWNERS,
-    description="HubSpot contacts → `contacts` with their primary company (contact→company "
-    "association); archives and merges included; raw rows in `raw_hubspot_contacts`.",
-    metadata={"object_type": "contacts", "canonical_table": "contacts"},
-    output_required=False,  # not produced when the API budget stops the pull
+hubspot_companies = _hubspot_asset(
+    "accounts",
+    "hubspot_companies",
+    "HubSpot companies → `accounts` (source = hubspot): archived as is_deleted, merged-away ids "
+    "(hs_merged_object_ids) as is_deleted + merged_into; raw rows in `raw_hubspot_companies`.",
 )
-def hubspot_contacts(
-    context: dg.AssetExecutionContext,
-    config: PullConfig,
-    hubspot: HubSpotResource,
-    warehouse: WarehouseResource,
-    sync_settings: SyncSettingsResource,
-) -> Iterator[dg.MaterializeResult]:
-    skipped = not_used("hubspot", sync_settings)
-    if skipped is not None:
-        yield dg.MaterializeResult(metadata=skipped)
-        return
-    pulled = _run(
-        context, config, hubspot, warehouse, sync_settings, "contacts", "hubspot_contacts"
-    )
-    if pulled is not None:
-        result, wh = pulled
-        yield dg.MaterializeResult(metadata=metadata(result, wh, "contacts"))
+hubspot_contacts = _hubspot_asset(
+    "contacts",
+    "hubspot_contacts",
+    "HubSpot contacts → `contacts` with their primary company (contact→company association); "
+    "archives and merges included; raw rows in `raw_hubspot_contacts`.",
+)
 
 
 @dg.multi_asset(

@@ -9,6 +9,8 @@
     salesforce_pull.py   full / incremental pulls, REST or Bulk API 2.0, deletes and merges
     hubspot.py           HubSpotResource / HubSpotClient over hubspot-api-client (raw JSON)
     hubspot_pull.py      full (list) / incremental (search) pulls, archives, merges, history
+    pull_run.py          what both pulls share: where a pull starts, its stop on a spent budget,
+                         its tally
     http.py              login-host routing and CA trust for simple-salesforce's session
     common.py            errors that say what to fix, secret masking, pull results
 

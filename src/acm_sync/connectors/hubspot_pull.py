@@ -30,8 +30,6 @@ records merged away; each becomes a row with `is_deleted` and `merged_into` = th
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,15 +60,15 @@ from acm_sync.connectors.mapping import (
 )
 from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.connectors.progress import Progress
+from acm_sync.connectors.pull_run import PullRun
 from acm_sync.connectors.settings import (
     ASSOCIATION_PREFIX,
     HubSpotSync,
     field_names,
     mapping_fingerprint,
 )
-from acm_sync.warehouse import Batch, SyncState, Warehouse, raw_table_name
+from acm_sync.warehouse import Batch, Warehouse, raw_table_name
 
-log = logging.getLogger(__name__)
 SOURCE = "hubspot"
 MERGED = "hs_merged_object_ids"
 # What a write of ours changes besides the owned properties (see Batch.echo_columns).
@@ -220,22 +218,11 @@ def millis(moment: datetime) -> str:
     return str(int(moment.timestamp() * 1000))
 
 
-class _Pull:
-    def __init__(
-        self,
-        client: HubSpotClient,
-        wh: Warehouse,
-        settings: HubSpotSync,
-        spec: HsObject,
-        *,
-        full_refresh: bool,
-        run_id: str,
-        owned: Sequence[str] = (),
-        progress: Progress | None = None,
-    ) -> None:
-        self.client, self.wh, self.settings, self.spec = client, wh, settings, spec
-        self.progress = progress or Progress(f"hubspot {spec.name}")
-        self.run_id = run_id
+class _Pull(PullRun[HubSpotClient, HubSpotSync, HsObject]):
+    source = SOURCE
+
+    def _prepare(self, owned: Sequence[str]) -> None:
+        settings, spec = self.settings, self.spec
         self.mapped = properties_for(spec, settings)
         # The owned properties are read along for the write-back's diff. HubSpot leaves a
         # property it doesn't have out of the answer, so they need no check (a portal the
@@ -245,20 +232,6 @@ class _Pull:
         self.history = history_properties(settings) if spec.history else []
         self.rules = rules_for(spec, settings)
         self.raw_table = raw_table_name(SOURCE, spec.name)
-        self.result = PullResult(SOURCE, spec.name, spec.table)
-        self.calls_before = client.calls
-        self.state = wh.state(SOURCE, spec.name)
-        self.previews: list[pd.DataFrame] = []
-        if (full_refresh or self.state.cursor is None) and self.state.mode != "full":
-            self.state = SyncState(
-                SOURCE,
-                spec.name,
-                mode="full",
-                full_started_at=datetime.now(UTC) - timedelta(seconds=1),
-                complete=False,
-            )
-        self.result.mode = self.state.mode
-        self.state.run_id = run_id
 
     # -- committing -------------------------------------------------------------------------
 
@@ -328,15 +301,7 @@ class _Pull:
         r.rows_pulled += len(canonical)
         r.rows_deleted += int(canonical["is_deleted"].fillna(False).astype(bool).sum())
         r.rows_merged += len(stubs)
-        if len(canonical):
-            self.previews = [*self.previews[-1:], canonical.tail(5)]
-
-    def _stopped(self, exc: BudgetExhausted) -> None:
-        self.result.complete = False
-        self.result.stopped = exc.reason
-        self.state.complete = False
-        self.wh.save_state(self.state)
-        log.warning("hubspot %s: stopped early: %s", self.spec.name, exc.reason)
+        self._keep_preview(canonical)
 
     # -- full ------------------------------------------------------------------------------------
 
@@ -576,27 +541,16 @@ class _Pull:
             raise MappingError(problem)
         self.wh.save_schema_check(SOURCE, self.spec.name, fingerprint)
 
-    def run(self) -> PullResult:
-        started = time.perf_counter()
+    def _run(self) -> None:
         try:
-            try:
-                self.check_properties()
-            except BudgetExhausted as exc:
-                self._stopped(exc)
-            else:
-                if self.state.mode == "full":
-                    self.run_full()
-                else:
-                    self.run_incremental()
-        finally:
-            r = self.result
-            r.api_calls = self.client.calls - self.calls_before
-            r.retries = self.client.retries
-            r.cursor = self.state.cursor
-            r.complete = r.complete and self.state.complete
-            r.seconds = time.perf_counter() - started
-            r.preview = pd.concat(self.previews).tail(5) if self.previews else None
-        return self.result
+            self.check_properties()
+        except BudgetExhausted as exc:
+            self._stopped(exc)
+            return
+        if self.state.mode == "full":
+            self.run_full()
+        else:
+            self.run_incremental()
 
 
 def windowed_search(

@@ -16,8 +16,6 @@
 from __future__ import annotations
 
 import io
-import logging
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,11 +38,11 @@ from acm_sync.connectors.common import (
 from acm_sync.connectors.mapping import MappingRules, parse_timestamp, raw_text, to_canonical
 from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.connectors.progress import Progress
+from acm_sync.connectors.pull_run import PullRun
 from acm_sync.connectors.salesforce import SalesforceClient
 from acm_sync.connectors.settings import SalesforceSync, field_names, mapping_fingerprint
-from acm_sync.warehouse import Batch, SyncState, Warehouse, raw_table_name
+from acm_sync.warehouse import Batch, Warehouse, raw_table_name
 
-log = logging.getLogger(__name__)
 SOURCE = "salesforce"
 CURSOR_FIELD = "SystemModstamp"
 # What a write of ours changes besides the owned fields (see Batch.echo_columns).
@@ -188,24 +186,13 @@ def csv_frame(text: str, fields: list[str]) -> pd.DataFrame:
     return raw_text(frame.reindex(columns=fields))
 
 
-class _Pull:
+class _Pull(PullRun[SalesforceClient, SalesforceSync, SfObject]):
     """The state of one pull while it runs."""
 
-    def __init__(
-        self,
-        client: SalesforceClient,
-        wh: Warehouse,
-        settings: SalesforceSync,
-        spec: SfObject,
-        *,
-        full_refresh: bool,
-        run_id: str,
-        owned: Sequence[str] = (),
-        progress: Progress | None = None,
-    ) -> None:
-        self.progress = progress or Progress(f"salesforce {spec.name}")
-        self.client, self.wh, self.settings, self.spec = client, wh, settings, spec
-        self.run_id = run_id
+    source = SOURCE
+
+    def _prepare(self, owned: Sequence[str]) -> None:
+        settings, spec = self.settings, self.spec
         self.required = select_fields(spec, settings)
         # The owned fields are read along (the write-back diffs against them); an org without
         # them deployed is still pulled: check_fields says which to leave out.
@@ -213,22 +200,6 @@ class _Pull:
         self.fields = self.required + self.optional
         self.rules = rules_for(spec, settings)
         self.raw_table = raw_table_name(SOURCE, spec.name)
-        self.result = PullResult(SOURCE, spec.name, spec.table)
-        self.calls_before = client.calls
-        self.state = wh.state(SOURCE, spec.name)
-        self.previews: list[pd.DataFrame] = []
-        starting_full = (full_refresh or self.state.cursor is None) and self.state.mode != "full"
-        if starting_full:
-            self.state = SyncState(
-                SOURCE,
-                spec.name,
-                cursor=None,
-                mode="full",
-                full_started_at=datetime.now(UTC) - timedelta(seconds=1),
-                complete=False,
-            )
-        self.result.mode = self.state.mode
-        self.state.run_id = run_id
 
     @property
     def since(self) -> datetime | None:
@@ -296,9 +267,7 @@ class _Pull:
                 if isinstance(merged, pd.Series)
                 else int(deleted.sum())
             )
-        if len(canonical):
-            self.previews.append(canonical.tail(5))
-            self.previews = self.previews[-2:]
+        self._keep_preview(canonical)
 
     # -- REST --------------------------------------------------------------------------------
 
@@ -370,28 +339,7 @@ class _Pull:
         except BudgetExhausted as exc:
             self._stopped(exc)
 
-    def _stopped(self, exc: BudgetExhausted) -> None:
-        self.result.complete = False
-        self.result.stopped = exc.reason
-        self.state.complete = False
-        self.wh.save_state(self.state)
-        log.warning("salesforce %s: stopped early: %s", self.spec.name, exc.reason)
-
     # -- entry ---------------------------------------------------------------------------------
-
-    def run(self) -> PullResult:
-        started = time.perf_counter()
-        try:
-            self._run()
-        finally:
-            r = self.result
-            r.api_calls = self.client.calls - self.calls_before
-            r.retries = self.client.retries
-            r.cursor = self.state.cursor
-            r.complete = r.complete and self.state.complete
-            r.seconds = time.perf_counter() - started
-            r.preview = pd.concat(self.previews).tail(5) if self.previews else None
-        return self.result
 
     def _check_fields(self, *, force: bool = False) -> None:
         absent = check_fields(
