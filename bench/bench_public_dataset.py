@@ -87,6 +87,8 @@ from acm_sync.scoring import BacktestResult
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
+from public_deals import backtest_by_origin, deal_tables  # noqa: E402
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -181,29 +183,6 @@ def snapshot(deals: pd.DataFrame, at: pd.Timestamp, profile: Profile) -> pd.Data
     return out.reset_index(drop=True)
 
 
-UNKNOWN_CYCLE_DAYS = 30.0
-UNKNOWN_WIN_RATE = 0.1
-
-
-def shown_close_dates(
-    pipeline: pd.Series, created: pd.Series, closed_at: pd.Series, closed: np.ndarray
-) -> pd.Series:
-    """created + the median cycle of the pipeline's deals closed before this one was created
-    (UNKNOWN_CYCLE_DAYS while none had)."""
-    days = np.full(len(created), UNKNOWN_CYCLE_DAYS)
-    cycle = (closed_at - created).dt.days.to_numpy(dtype=float)
-    created_ns = created.to_numpy(dtype="datetime64[ns]")
-    closed_ns = closed_at.to_numpy(dtype="datetime64[ns]")
-    for name in pipeline.unique():
-        mine = (pipeline == name).to_numpy()
-        done = np.flatnonzero(mine & closed)
-        order = done[np.argsort(closed_ns[done], kind="stable")]
-        known = np.searchsorted(closed_ns[order], created_ns[mine], side="left")
-        cycles = cycle[order]
-        days[mine] = [np.median(cycles[:k]) if k else UNKNOWN_CYCLE_DAYS for k in known]
-    return created + pd.to_timedelta(days, unit="D")
-
-
 def read_data(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(accounts.csv, deals.csv) as read from a crm-dataset-builder output directory."""
     accounts_csv = pd.read_csv(data / "accounts.csv")
@@ -247,54 +226,24 @@ def tables_from(
     closed_at = pd.to_datetime(deals["close_date"], utc=True)
     won = deals["stage"].isin(chosen.won_stages).to_numpy()
     lost = deals["stage"].isin(chosen.lost_stages).to_numpy()
-    closed = won | lost
     if as_of is None:
         as_of = (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
 
     pipeline = deals["pipeline"].astype(str)
-    open_stage = "Open (" + pipeline + ")"
-    planned_close = shown_close_dates(pipeline, created, closed_at, closed)
-    known = closed & (closed_at < (as_of if known_at is None else known_at)).to_numpy()
-    win_rate = pd.Series(won[known]).groupby(pipeline[known].to_numpy()).mean()
-    open_probability = pipeline.map(win_rate).fillna(UNKNOWN_WIN_RATE).to_numpy()
-
     account_id = "sf:A" + deals["account_id"].astype(str)
-    opportunity_id = "sf:O" + deals["deal_id"].astype(str)
-    final_stage = np.where(won, "Closed Won", np.where(lost, "Closed Lost", open_stage))
-    opportunities = pd.DataFrame(
-        {
-            "opportunity_id": opportunity_id,
-            "source": "salesforce",
-            "source_id": deals["deal_id"].astype(str),
-            "account_id": account_id,
-            "name": deals["deal_name"],
-            "stage": final_stage,
-            "stage_probability": np.where(won, 1.0, np.where(lost, 0.0, open_probability)),
-            "amount": deals["amount"].astype(float),
-            "currency": "USD",
-            "close_date": closed_at.where(closed, planned_close),
-            "created_at": created,
-            "updated_at": closed_at.where(closed, created),
-            "is_closed": closed,
-            "is_won": won,
-            "type": pipeline.map(chosen.type_of_pipeline),
-            "forecast_category": np.where(won, "Closed", np.where(lost, "Omitted", "Pipeline")),
-            "is_deleted": False,
-        }
+    opportunities, history = deal_tables(
+        source_id=deals["deal_id"].astype(str),
+        account_id=account_id,
+        name=deals["deal_name"],
+        group=pipeline,
+        kind=pipeline.map(chosen.type_of_pipeline),
+        amount=deals["amount"],
+        created=created,
+        closed_at=closed_at,
+        won=won,
+        lost=lost,
+        known_at=as_of if known_at is None else known_at,
     )
-    opening = pd.DataFrame(
-        {
-            "opportunity_id": opportunity_id,
-            "stage": open_stage,
-            "amount": deals["amount"].astype(float),
-            "close_date": planned_close,
-            "changed_at": created,
-        }
-    )
-    closing = opening.loc[closed].assign(
-        stage=final_stage[closed], close_date=closed_at[closed], changed_at=closed_at[closed]
-    )
-    history = pd.concat([opening, closing], ignore_index=True)
     first_deal = created.groupby(account_id).min()
     accounts = pd.DataFrame(
         {
@@ -398,28 +347,19 @@ def run(
 ) -> tuple[BacktestResult, float]:
     """Backtest one data set (its snapshot at `as_of`, if given) and print note, header and
     table; (result, seconds)."""
-    from acm_sync.config import AcmSyncConfig
-    from acm_sync.scoring import AccountBook, DealHistory, backtest
-    from acm_sync.scoring.backtest import combine
-    from acm_sync.scoring.periods import past_quarter_starts
     from backtest_table import print_backtest
 
     started = time.perf_counter()
     accounts_csv, deals = read_data(data)
     chosen = profile_of(deals["pipeline"].astype(str), profile)
     tables, instant = tables_from(accounts_csv, deals, profile=chosen.name, as_of=as_of)
-    config = AcmSyncConfig().forecast
-    results = []
-    for origin in past_quarter_starts(instant, origins, config.backtest.horizon_quarters):
-        known, _ = tables_from(
+    result = backtest_by_origin(
+        lambda origin: tables_from(
             accounts_csv, deals, known_at=origin, profile=chosen.name, as_of=as_of
-        )
-        book = AccountBook.from_canonical(
-            known["accounts"], known["contacts"], known["opportunities"]
-        )
-        history = DealHistory.build(book, known["opportunity_stage_history"])
-        results.append(backtest(history, instant, config, origins=(origin,)))
-    result = combine(results)
+        )[0],
+        instant,
+        origins,
+    )
     seconds = time.perf_counter() - started
     opportunities = tables["opportunities"]
     print(window_note(deals, chosen, as_of))

@@ -59,6 +59,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
+from public_deals import LOST_STAGE, WON_STAGE, backtest_by_origin, deal_tables  # noqa: E402
+
 SOURCE = "github.com/Olga-lab1/sales-pipeline-forecasting"
 SOURCE_COMMIT = "1b9c93ccf3d0c4f628a74cba9864794cd1ff139a"
 ENV_VAR = "ACM_PUBLIC_DATA_PCC"
@@ -74,35 +76,12 @@ COLUMNS = (
     "stage",
     "amount",
 )
-WON_STAGE = "Closed Won"
-LOST_STAGE = "Closed Lost"
 EXPANSION_SOURCE = "Customer Expansion"
-UNKNOWN_CYCLE_DAYS = 30.0
-UNKNOWN_WIN_RATE = 0.1
 
 
 def read_opportunities(path: Path) -> pd.DataFrame:
     """The data set's CSV as text columns (parsed by `canonical_tables`)."""
     return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-
-
-def shown_close_dates(
-    segment: pd.Series, created: pd.Series, closed_at: pd.Series, closed: np.ndarray
-) -> pd.Series:
-    """created + the median cycle of the segment's deals closed before this one was created
-    (UNKNOWN_CYCLE_DAYS while none had)."""
-    days = np.full(len(created), UNKNOWN_CYCLE_DAYS)
-    cycle = (closed_at - created).dt.days.to_numpy(dtype=float)
-    created_ns = created.to_numpy(dtype="datetime64[ns]")
-    closed_ns = closed_at.to_numpy(dtype="datetime64[ns]")
-    for name in segment.unique():
-        mine = (segment == name).to_numpy()
-        done = np.flatnonzero(mine & closed)
-        order = done[np.argsort(closed_ns[done], kind="stable")]
-        known = np.searchsorted(closed_ns[order], created_ns[mine], side="left")
-        cycles = cycle[order]
-        days[mine] = [np.median(cycles[:k]) if k else UNKNOWN_CYCLE_DAYS for k in known]
-    return created + pd.to_timedelta(days, unit="D")
 
 
 def _account_key(name: pd.Series) -> pd.Series:
@@ -141,49 +120,20 @@ def canonical_tables(
     as_of = (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
 
     segment = raw["segment"].astype(str)
-    open_stage = "Open (" + segment + ")"
-    planned_close = shown_close_dates(segment, created, closed_at, closed)
-    known = closed & (closed_at < (as_of if known_at is None else known_at)).to_numpy()
-    win_rate = pd.Series(won[known]).groupby(segment[known].to_numpy()).mean()
-    open_probability = segment.map(win_rate).fillna(UNKNOWN_WIN_RATE).to_numpy()
-
     account_id = _account_key(raw["account_name"])
-    opportunity_id = "sf:O" + raw["opportunity_id"].astype(str)
-    final_stage = np.where(won, WON_STAGE, np.where(lost, LOST_STAGE, open_stage))
-    opportunities = pd.DataFrame(
-        {
-            "opportunity_id": opportunity_id,
-            "source": "salesforce",
-            "source_id": raw["opportunity_id"].astype(str),
-            "account_id": account_id,
-            "name": raw["account_name"] + " – " + segment,
-            "stage": final_stage,
-            "stage_probability": np.where(won, 1.0, np.where(lost, 0.0, open_probability)),
-            "amount": amount.astype(float),
-            "currency": "USD",
-            "close_date": closed_at.where(closed, planned_close),
-            "created_at": created,
-            "updated_at": closed_at.where(closed, created),
-            "is_closed": closed,
-            "is_won": won,
-            "type": np.where(raw["lead_source"] == EXPANSION_SOURCE, "expansion", "new"),
-            "forecast_category": np.where(won, "Closed", np.where(lost, "Omitted", "Pipeline")),
-            "is_deleted": False,
-        }
+    opportunities, history = deal_tables(
+        source_id=raw["opportunity_id"].astype(str),
+        account_id=account_id,
+        name=raw["account_name"] + " – " + segment,
+        group=segment,
+        kind=np.where(raw["lead_source"] == EXPANSION_SOURCE, "expansion", "new"),
+        amount=amount,
+        created=created,
+        closed_at=closed_at,
+        won=won,
+        lost=lost,
+        known_at=as_of if known_at is None else known_at,
     )
-    opening = pd.DataFrame(
-        {
-            "opportunity_id": opportunity_id,
-            "stage": open_stage,
-            "amount": amount.astype(float),
-            "close_date": planned_close,
-            "changed_at": created,
-        }
-    )
-    closing = opening.loc[closed].assign(
-        stage=final_stage[closed], close_date=closed_at[closed], changed_at=closed_at[closed]
-    )
-    history = pd.concat([opening, closing], ignore_index=True)
     first_deal = created.groupby(account_id).min()
     names = raw["account_name"].groupby(account_id).first()
     accounts = pd.DataFrame(
@@ -229,10 +179,6 @@ def main() -> None:
         )
         return
 
-    from acm_sync.config import AcmSyncConfig
-    from acm_sync.scoring import AccountBook, DealHistory, backtest
-    from acm_sync.scoring.backtest import combine
-    from acm_sync.scoring.periods import past_quarter_starts
     from backtest_table import print_backtest
 
     digest = hashlib.sha256(Path(args.data).read_bytes()).hexdigest()
@@ -240,17 +186,10 @@ def main() -> None:
         print(f"NOTE: {args.data} is not the file measured (sha256 {digest[:12]}…)")
     raw = read_opportunities(Path(args.data))
     tables, as_of = canonical_tables(raw)
-    config = AcmSyncConfig().forecast
     started = time.perf_counter()
-    results = []
-    for origin in past_quarter_starts(as_of, args.origins, config.backtest.horizon_quarters):
-        known, _ = canonical_tables(raw, known_at=origin)
-        book = AccountBook.from_canonical(
-            known["accounts"], known["contacts"], known["opportunities"]
-        )
-        history = DealHistory.build(book, known["opportunity_stage_history"])
-        results.append(backtest(history, as_of, config, origins=(origin,)))
-    result = combine(results)
+    result = backtest_by_origin(
+        lambda origin: canonical_tables(raw, known_at=origin)[0], as_of, args.origins
+    )
     deals = tables["opportunities"]
     print(
         f"Backtest: Pipeline Command Center ({SOURCE} @ {SOURCE_COMMIT[:7]}; "

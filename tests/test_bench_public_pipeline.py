@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 pcc = importlib.import_module("bench_public_pipeline_command_center")
+public_deals = importlib.import_module("public_deals")
 
 HEADER = (
     "opportunity_id",
@@ -171,10 +172,10 @@ def test_shown_close_is_the_median_cycle_of_deals_closed_before_creation(
         [start + pd.Timedelta(days=d[1] + d[2]) if d[3] else pd.NaT for d in deals],
         dtype="datetime64[ns, UTC]",
     )
-    shown = pcc.shown_close_dates(segment, created, closed_at, closed)
+    shown = public_deals.shown_close_dates(segment, created, closed_at, closed)
     for i, (seg, _, _, _) in enumerate(deals):
         before = [
             d[2] for j, d in enumerate(deals) if d[0] == seg and d[3] and closed_at[j] < created[i]
         ]
-        days = float(np.median(before)) if before else pcc.UNKNOWN_CYCLE_DAYS
+        days = float(np.median(before)) if before else public_deals.UNKNOWN_CYCLE_DAYS
         assert shown[i] == created[i] + pd.Timedelta(days=days)

@@ -1,0 +1,131 @@
+"""What the public-data backtests share (`bench_public_dataset.py`, crm-dataset-builder;
+`bench_public_pipeline_command_center.py`): data sets with a created date, a close date and an
+outcome per deal but no stage history, made into canonical tables with only what was known at
+each origin, and backtested one origin at a time.
+
+- Each deal is open in one stage per group ("Open (<pipeline or segment>)") from its creation
+  to its close, then Closed Won / Closed Lost; deals still open keep that stage.
+- The shown close date is created + the group's median cycle over the deals that had closed
+  before this one was created (UNKNOWN_CYCLE_DAYS while none had) — what a rep could have
+  typed, never the deal's own future.
+- The CRM's stage probability of each open stage (the baseline's only knowledge, and the
+  model's prior) is the group's win rate over the deals closed before the origin
+  (UNKNOWN_WIN_RATE while none had), so each origin is backtested on its own tables and the
+  origins are combined (`scoring.backtest.combine`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from acm_sync.scoring import BacktestResult
+
+UNKNOWN_CYCLE_DAYS = 30.0
+UNKNOWN_WIN_RATE = 0.1
+WON_STAGE = "Closed Won"
+LOST_STAGE = "Closed Lost"
+
+
+def shown_close_dates(
+    group: pd.Series, created: pd.Series, closed_at: pd.Series, closed: np.ndarray
+) -> pd.Series:
+    """created + the median cycle of the group's deals closed before this one was created
+    (UNKNOWN_CYCLE_DAYS while none had)."""
+    days = np.full(len(created), UNKNOWN_CYCLE_DAYS)
+    cycle = (closed_at - created).dt.days.to_numpy(dtype=float)
+    created_ns = created.to_numpy(dtype="datetime64[ns]")
+    closed_ns = closed_at.to_numpy(dtype="datetime64[ns]")
+    for name in group.unique():
+        mine = (group == name).to_numpy()
+        done = np.flatnonzero(mine & closed)
+        order = done[np.argsort(closed_ns[done], kind="stable")]
+        known = np.searchsorted(closed_ns[order], created_ns[mine], side="left")
+        cycles = cycle[order]
+        days[mine] = [np.median(cycles[:k]) if k else UNKNOWN_CYCLE_DAYS for k in known]
+    return created + pd.to_timedelta(days, unit="D")
+
+
+def deal_tables(
+    *,
+    source_id: pd.Series,
+    account_id: pd.Series,
+    name: pd.Series,
+    group: pd.Series,
+    kind: pd.Series | np.ndarray,
+    amount: pd.Series,
+    created: pd.Series,
+    closed_at: pd.Series,
+    won: np.ndarray,
+    lost: np.ndarray,
+    known_at: pd.Timestamp,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(opportunities, opportunity_stage_history), not yet conformed, for deals in one open
+    stage per `group`; open stages at the group's win rate over the deals closed before
+    `known_at`."""
+    closed = won | lost
+    open_stage = "Open (" + group + ")"
+    planned_close = shown_close_dates(group, created, closed_at, closed)
+    known = closed & (closed_at < known_at).to_numpy()
+    win_rate = pd.Series(won[known]).groupby(group[known].to_numpy()).mean()
+    open_probability = group.map(win_rate).fillna(UNKNOWN_WIN_RATE).to_numpy()
+    opportunity_id = "sf:O" + source_id
+    final_stage = np.where(won, WON_STAGE, np.where(lost, LOST_STAGE, open_stage))
+    opportunities = pd.DataFrame(
+        {
+            "opportunity_id": opportunity_id,
+            "source": "salesforce",
+            "source_id": source_id,
+            "account_id": account_id,
+            "name": name,
+            "stage": final_stage,
+            "stage_probability": np.where(won, 1.0, np.where(lost, 0.0, open_probability)),
+            "amount": amount.astype(float),
+            "currency": "USD",
+            "close_date": closed_at.where(closed, planned_close),
+            "created_at": created,
+            "updated_at": closed_at.where(closed, created),
+            "is_closed": closed,
+            "is_won": won,
+            "type": kind,
+            "forecast_category": np.where(won, "Closed", np.where(lost, "Omitted", "Pipeline")),
+            "is_deleted": False,
+        }
+    )
+    opening = pd.DataFrame(
+        {
+            "opportunity_id": opportunity_id,
+            "stage": open_stage,
+            "amount": amount.astype(float),
+            "close_date": planned_close,
+            "changed_at": created,
+        }
+    )
+    closing = opening.loc[closed].assign(
+        stage=final_stage[closed], close_date=closed_at[closed], changed_at=closed_at[closed]
+    )
+    return opportunities, pd.concat([opening, closing], ignore_index=True)
+
+
+def backtest_by_origin(
+    tables_at: Callable[[pd.Timestamp], dict[str, pd.DataFrame]], as_of: pd.Timestamp, origins: int
+) -> BacktestResult:
+    """The backtest at the last `origins` quarter starts before `as_of`, each on the tables as
+    known at its origin (`tables_at(origin)`), combined."""
+    from acm_sync.config import AcmSyncConfig
+    from acm_sync.scoring import AccountBook, DealHistory, backtest
+    from acm_sync.scoring.backtest import combine
+    from acm_sync.scoring.periods import past_quarter_starts
+
+    config = AcmSyncConfig().forecast
+    results = []
+    for origin in past_quarter_starts(as_of, origins, config.backtest.horizon_quarters):
+        known = tables_at(origin)
+        book = AccountBook.from_canonical(
+            known["accounts"], known["contacts"], known["opportunities"]
+        )
+        history = DealHistory.build(book, known["opportunity_stage_history"])
+        results.append(backtest(history, as_of, config, origins=(origin,)))
+    return combine(results)
