@@ -151,17 +151,7 @@ def run_rate(
         all_type[all_kind == name] = i
     in_book = deals["account_pos"].to_numpy() >= 0
     renewed_by, orphan = match_renewals(book)
-    close = nanos(deals["close_date"])
-    contract = (
-        in_book
-        & deals["is_won"].to_numpy(dtype=bool)
-        & np.isin(all_kind, CONTRACT_TYPES)
-        & (close != NAT)
-        & (close < instant.value)
-    )
-    term = pd.DateOffset(months=config.renewal_term_months)
-    term_ends = (pd.DatetimeIndex(close[contract].astype("datetime64[ns]"), tz="UTC") + term).asi8
-    from_base = uses_installed_base(all_type, all_created, term_ends, instant.value, config)
+    from_base = uses_installed_base(book, instant.value, config)
     # renewals of contracts in the CRM are the installed base's; the run-rate sees only orphans
     counted = in_book & ((all_type != RENEWAL) | orphan | (not from_base))
     earliest = all_created[all_created != NAT]
@@ -170,6 +160,7 @@ def run_rate(
     base_era = (
         pd.Timestamp(first_created, tz="UTC") + pd.DateOffset(months=config.renewal_term_months)
     ).value
+    close = nanos(deals["close_date"])
     won = deals["is_won"].to_numpy(dtype=bool) & counted & (all_created != NAT) & (close != NAT)
     created, close = all_created[won], close[won]
     amount, type_code = all_amount[won], all_type[won]
@@ -229,24 +220,41 @@ def run_rate(
     return pd.DataFrame(rows, columns=list(RUN_RATE_COLUMNS))
 
 
-def uses_installed_base(
-    type_code: npt.NDArray[np.int64],
-    created: npt.NDArray[np.int64],
-    term_ends: npt.NDArray[np.int64],
-    instant: int,
-    config: RunRateConfig,
-) -> bool:
+def uses_installed_base(book: AccountBook, instant: int, config: RunRateConfig) -> bool:
     """Whether renewals are forecast from the installed base: always ("on"), never ("off"), or
-    ("auto") unless a contract's term has ended (`term_ends`, before the forecast date) while
-    the CRM holds no renewal deal created before it. Such an org books no renewal as an
-    opportunity (renewals are invoiced outside the CRM, or there are no subscriptions): a
-    renewal forecast would never come true in it. Before any term has ended nothing says so,
-    and an org's first renewal season is just what the installed base is for."""
+    ("auto") unless a contract's term has ended before the forecast date while the CRM holds
+    no renewal deal created before it. Such an org books no renewal as an opportunity
+    (renewals are invoiced outside the CRM, or there are no subscriptions): a renewal forecast
+    would never come true in it. Before any term has ended nothing says so, and an org's first
+    renewal season is just what the installed base is for."""
     if config.renewals_from_installed_base != "auto":
         return config.renewals_from_installed_base == "on"
-    if ((type_code == RENEWAL) & (created != NAT) & (created < instant)).any():
+    deals = book.opportunities
+    created = nanos(deals["created_at"])
+    renewal = text.objects(deals["type"]) == "renewal"
+    if (renewal & (created != NAT) & (created < instant)).any():
         return True
-    return not (term_ends < instant).any()
+    close = nanos(deals["close_date"])
+    won_before = contracts(book) & (close < instant)
+    return not (term_ends(close[won_before], config) < instant).any()
+
+
+def contracts(book: AccountBook) -> npt.NDArray[np.bool_]:
+    """Per deal: a contract — won, of a type that starts a term (CONTRACT_TYPES), on an account
+    in the book, with a close date."""
+    deals = book.opportunities
+    return (
+        (deals["account_pos"].to_numpy() >= 0)
+        & deals["is_won"].to_numpy(dtype=bool)
+        & np.isin(text.objects(deals["type"]), CONTRACT_TYPES)
+        & (nanos(deals["close_date"]) != NAT)
+    )
+
+
+def term_ends(close: npt.NDArray[np.int64], config: RunRateConfig) -> npt.NDArray[np.int64]:
+    """When the terms of contracts closed at `close` (ns) end."""
+    term = pd.DateOffset(months=config.renewal_term_months)
+    return (pd.DatetimeIndex(close.astype("datetime64[ns]"), tz="UTC") + term).asi8
 
 
 def match_renewals(
@@ -263,12 +271,7 @@ def match_renewals(
     close = nanos(deals["close_date"])
     kind = text.objects(deals["type"])
     in_book = account >= 0
-    contract = (
-        in_book
-        & deals["is_won"].to_numpy(dtype=bool)
-        & np.isin(kind, CONTRACT_TYPES)
-        & (close != NAT)
-    )
+    contract = contracts(book)
     renewal = in_book & (kind == "renewal") & (created != NAT)
     r_idx = np.flatnonzero(renewal)
     c_idx = np.flatnonzero(contract)
@@ -309,20 +312,12 @@ def installed_base(
     is_won = deals["is_won"].to_numpy(dtype=bool)
     is_closed = deals["is_closed"].to_numpy(dtype=bool)
     kind = text.objects(deals["type"])
-    contract = (
-        (deals["account_pos"].to_numpy() >= 0)
-        & is_won
-        & np.isin(kind, CONTRACT_TYPES)
-        & (close != NAT)
-        & (close < instant)
-    )
-    c_idx = np.flatnonzero(contract)
+    c_idx = np.flatnonzero(contracts(book) & (close < instant))
     c_amount = amount[c_idx]
     c_type = np.zeros(len(c_idx), dtype=np.int64)
     for t, name in enumerate(CONTRACT_TYPES):
         c_type[kind[c_idx] == name] = t
-    term = pd.DateOffset(months=config.renewal_term_months)
-    ends = (pd.DatetimeIndex(close[c_idx].astype("datetime64[ns]"), tz="UTC") + term).asi8
+    ends = term_ends(close[c_idx], config)
     r = renewed_by[c_idx]
     has_r = r >= 0
     r_safe = np.where(has_r, r, 0)
