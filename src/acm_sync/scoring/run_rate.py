@@ -152,7 +152,8 @@ def run_rate(
     in_book = deals["account_pos"].to_numpy() >= 0
     renewed_by, orphan = match_renewals(book)
     from_base = uses_installed_base(book, instant.value, config)
-    # renewals of contracts in the CRM are the installed base's; the run-rate sees only orphans
+    # renewals of contracts in the CRM are the installed base's (when used): the run-rate sees
+    # only orphans then, every renewal otherwise
     counted = in_book & ((all_type != RENEWAL) | orphan | (not from_base))
     earliest = all_created[all_created != NAT]
     first_created = int(earliest.min()) if len(earliest) else instant.value
