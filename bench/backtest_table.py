@@ -7,9 +7,7 @@ import math
 import pandas as pd
 
 from acm_sync.scoring import BacktestResult
-from acm_sync.scoring.backtest import chances_within
-
-TOTAL_TOLERANCE = 0.15
+from acm_sync.scoring.backtest import TOTAL_TOLERANCE, chances_within
 
 
 def print_backtest(result: BacktestResult) -> None:
@@ -50,7 +48,7 @@ def print_backtest(result: BacktestResult) -> None:
         "noise: the open pipeline's own standard deviation (√Σ amount²·p(1−p), the model's p) "
         "over actual bookings — what even a perfect model misses by, about, at one origin"
     )
-    chances = chances_within(eligible, TOTAL_TOLERANCE)
+    chances = chances_within(eligible)
     if len(chances):
         print(
             f"a perfect model (every p exact, deals independent, run-rate exact; normal "

@@ -236,8 +236,7 @@ def uses_installed_base(book: AccountBook, instant: int, config: RunRateConfig) 
     if (renewal & (created != NAT) & (created < instant)).any():
         return True
     close = nanos(deals["close_date"])
-    won_before = contracts(book) & (close < instant)
-    return not (term_ends(close[won_before], config) < instant).any()
+    return not (term_ends(close[contracts(book)], config) < instant).any()
 
 
 def contracts(book: AccountBook) -> npt.NDArray[np.bool_]:
