@@ -25,6 +25,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
+import requests
 from cluster import Cluster, running_cluster
 from many_orgs import (
     CONNECTION_TAG,
@@ -68,25 +69,51 @@ def _worker_steps(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, 
     return out
 
 
+# The step a worker is killed in, and the request that holds it up long enough to be killed
+# mid-step: each org's first HubSpot companies read answers SLOW_READ_MS late (only the first, so
+# the step's rerun elsewhere is not slowed). Without it a 100-account pull can end within the
+# 2 s the test waits, and the kill lands between steps (seen in CI).
+KILLED_STEP = "hubspot_companies"
+SLOW_READ = {
+    "kind": "latency",
+    "path": r"^/crm/v3/objects/companies(/search)?$",
+    "times": 1,
+    "latency_ms": 10_000,
+}
+
+
+def _slow_first_companies_read(orgs: list[Org]) -> None:
+    for org in orgs:
+        response = requests.post(
+            f"{org.settings.hubspot_base_url}/__sandbox__/faults", json=SLOW_READ, timeout=10
+        )
+        response.raise_for_status()
+
+
+def _succeeded_steps(instance: dg.DagsterInstance, run_id: str) -> set[str | None]:
+    return {e.step_key for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)}
+
+
 def _kill_a_worker_mid_step(
     cluster: Cluster, instance: dg.DagsterInstance, timeout: float = 900
 ) -> tuple[str, str]:
-    """Wait until worker w1 runs a step, SIGKILL it (the whole worker) 2 s in; (run id, step)."""
+    """Wait until worker w1 runs KILLED_STEP, SIGKILL it (the whole worker) 2 s in; (run id,
+    step). The step must still be running when the worker dies, or the test proves nothing."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for record in _sync_runs(instance):
             run_id = record.dagster_run.run_id
-            done = {
-                e.step_key
-                for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
-            }
+            done = _succeeded_steps(instance, run_id)
             for step, worker, _ in _worker_steps(instance, run_id):
-                if worker == "w1" and step not in done:
+                if worker == "w1" and step == KILLED_STEP and step not in done:
                     time.sleep(2)
                     cluster.kill_worker(cluster.workers[0])
+                    assert step not in _succeeded_steps(instance, run_id), (
+                        f"{step} ended on w1 before the kill: the kill was not mid-step"
+                    )
                     return run_id, step
         time.sleep(0.5)
-    raise TimeoutError("worker w1 never ran a step")
+    raise TimeoutError(f"worker w1 never ran {KILLED_STEP}")
 
 
 def _wait_for_connections(
@@ -146,6 +173,7 @@ def test_ten_orgs_sync_through_the_queue_on_two_celery_workers_and_survive_a_kil
     warehouse_root = tmp_path / "warehouses"
     with running_orgs(tmp_path / "orgs", N_ORGS, ACCOUNTS) as orgs:
         env = write_work_dir(tmp_path / "work", orgs, warehouse_root)
+        _slow_first_companies_read(orgs)
         with running_cluster(
             tmp_path / "cluster",
             tmp_path / "work",
