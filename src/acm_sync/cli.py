@@ -1082,23 +1082,34 @@ def docs(
         ),
     ] = None,
 ) -> None:
-    """Serve the GX Data Docs over HTTP (the Dagster UI links them here; `make dev` starts it)."""
+    """Serve the GX Data Docs over HTTP (the Dagster UI links them here; `make dev` starts it).
+    With connections listed: each connection's site under /<name>/ (all, or the one named)."""
     import os
 
     from acm_sync.quality.docs import docs_root
     from acm_sync.quality.serve import docs_server
     from acm_sync.warehouse import DEFAULT_PATH, PATH_ENV
 
-    root = docs_root(
-        warehouse or _warehouse_of(connection) or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH)
-    )
+    listed = [] if warehouse is not None else _listed_connections()
+    if connection is not None and listed and connection not in listed:
+        _fail(f"no connection {connection!r} in acm_sync.yaml (connections: {', '.join(listed)})")
+    root: Path | dict[str, Path]
+    if listed:  # the links the quality assets write name the connection: /<name>/…
+        names = [connection] if connection is not None else listed
+        root = {name: docs_root(_warehouse_of(name) or Path()) for name in names}
+        where = "\n".join(f"  {name}: {site} → /{name}/" for name, site in root.items())
+    else:
+        root = docs_root(
+            warehouse or _warehouse_of(connection) or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH)
+        )
+        where = f"  {root}"
     try:
         server = docs_server(root, port=port)
     except OSError as exc:
         _fail(f"cannot serve on 127.0.0.1:{port} ({exc.strerror}); pick another with --port")
     console.print(
-        f"Data Docs of {root} on http://127.0.0.1:{port}/ "
-        "(built by each validation run; Ctrl-C stops)",
+        f"Data Docs on http://127.0.0.1:{port}/ (built by each validation run; Ctrl-C stops)\n"
+        + where,
         highlight=False,
     )
     try:
@@ -1118,6 +1129,16 @@ def defs_connections() -> list[str]:
 
     try:
         return list(load_config().connection_names())
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _listed_connections() -> list[str]:
+    """The connections acm_sync.yaml lists (none: the single org; a bad config: exit 1)."""
+    from acm_sync.config import ConfigError, load_config
+
+    try:
+        return [c.name for c in load_config().connections]
     except ConfigError as exc:
         _fail(str(exc))
 

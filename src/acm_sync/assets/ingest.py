@@ -46,6 +46,11 @@ class ConfigFileResource(dg.ConfigurableResource):
         """The run's connection (its name, CRMs, credential prefix)."""
         return self._resolve()[1]
 
+    def listed(self) -> bool:
+        """Whether the run's connection is one listed in acm_sync.yaml (`connections:`), not
+        the implicit single org."""
+        return bool(self._resolve()[0].connections)
+
     def _resolve(self) -> tuple[AcmSyncConfig, ConnectionConfig]:
         try:
             config = load_config(self.config_path)
