@@ -625,6 +625,18 @@ def _doctor_crms(
         check("write-back", False, f"{type(exc).__name__}: {exc}", "")
 
 
+def _mapping_check(check: Check, crm: str, unmapped: list[str], thing: str, things: str) -> None:
+    """The `sync` field mapping of `crm` against what the CRM has (as a pull checks it)."""
+    label = _CRM_LABELS[crm]
+    check(
+        f"{label} field mapping",
+        not unmapped,
+        "\n".join(unmapped) or f"every mapped {thing} exists (sync.{crm}.fields)",
+        f"fix the names under sync.{crm}.fields in acm_sync.yaml, or create the "
+        f"{things} in {label}",
+    )
+
+
 def _doctor_salesforce(check: Check, reports: dict[str, Any], sf_settings: Any) -> None:
     from acm_sync.connectors.policy import ApiBudget
     from acm_sync.connectors.salesforce import SalesforceResource
@@ -670,13 +682,8 @@ def _doctor_salesforce(check: Check, reports: dict[str, Any], sf_settings: Any) 
             # The `sync` mapping, checked against describe as a pull checks it.
             from acm_sync.connectors.salesforce_pull import mapping_problems
 
-            unmapped = mapping_problems(sf, sf_settings)
-            check(
-                "Salesforce field mapping",
-                not unmapped,
-                "\n".join(unmapped) or "every mapped field exists (sync.salesforce.fields)",
-                "fix the names under sync.salesforce.fields in acm_sync.yaml, or create the "
-                "fields in Salesforce",
+            _mapping_check(
+                check, "salesforce", mapping_problems(sf, sf_settings), "field", "fields"
             )
         except Exception as exc:
             check("Salesforce API", False, f"{type(exc).__name__}: {exc}", "")
@@ -724,13 +731,8 @@ def _doctor_hubspot(check: Check, reports: dict[str, Any], hs_settings: Any, *, 
         from acm_sync.connectors.hubspot_pull import mapping_problems as hs_mapping_problems
 
         try:
-            unmapped_hs = hs_mapping_problems(hs, hs_settings)
-            check(
-                "HubSpot field mapping",
-                not unmapped_hs,
-                "\n".join(unmapped_hs) or "every mapped property exists (sync.hubspot.fields)",
-                "fix the names under sync.hubspot.fields in acm_sync.yaml, or create the "
-                "properties in HubSpot",
+            _mapping_check(
+                check, "hubspot", hs_mapping_problems(hs, hs_settings), "property", "properties"
             )
         except Exception as exc:
             check("HubSpot API", False, f"{type(exc).__name__}: {exc}", "")
