@@ -31,7 +31,13 @@ def sandbox_serve(
     accounts: Annotated[
         int, typer.Option(min=100, max=100_000, help="Accounts in a newly seeded org.")
     ] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the demo-org generator.")] = 7,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the demo-org generator (default 7; with --connection and no `sandbox` "
+            "block: 7 + the connection's position in the list, so no two orgs are alike)."
+        ),
+    ] = None,
     sf_port: Annotated[
         int | None,
         typer.Option(
@@ -67,6 +73,8 @@ def sandbox_serve(
         prefix = chosen.env_prefix
         if chosen.sandbox is not None:
             seed, accounts = chosen.sandbox.seed, chosen.sandbox.accounts
+        elif seed is None:
+            seed = DEFAULT_SEED + _connection_position(connection)
         if data_dir == Path(".sandbox"):
             data_dir = data_dir / connection
     # Many sandboxes side by side: a connection's picks free ports unless told otherwise.
@@ -102,7 +110,7 @@ def sandbox_serve(
     serve(
         data_dir,
         accounts=accounts,
-        seed=seed,
+        seed=DEFAULT_SEED if seed is None else seed,
         sf_port=sf_port,
         hs_port=hs_port,
         hubspot_tier=hubspot_tier,
@@ -136,6 +144,49 @@ def sandbox_env(
             param_hint="--data-dir",
         )
     typer.echo(_exports(SandboxSettings.read(data_dir), prefix), nl=False)
+
+
+@sandbox_app.command("connections")
+def sandbox_connections() -> None:
+    """For `make dev`: one line `NAME sandbox|credentials PREFIX` per connection acm_sync.yaml
+    lists — `sandbox` when none of its login variables is set (it gets a sandbox org),
+    `credentials` when some are (an incomplete set is named on stderr). Nothing when none is
+    listed (the single org on the plain variables)."""
+    import os
+
+    from acm_sync.assets.connections import missing_credentials
+    from acm_sync.config import ConfigError, load_config
+
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        _fail(str(exc))
+    for connection in config.connections:
+        prefix = connection.env_prefix
+        if any(os.environ.get(prefix + name) for name in _LOGIN_VARIABLES):
+            for problem in missing_credentials(connection):
+                typer.echo(f"warning: {problem}", err=True)
+            typer.echo(f"{connection.name} credentials {prefix}")
+        else:
+            typer.echo(f"{connection.name} sandbox {prefix}")
+
+
+DEFAULT_SEED = 7
+# Any of these set means a connection has an org of its own (make dev starts no sandbox for it).
+_LOGIN_VARIABLES = (
+    "SALESFORCE_USERNAME",
+    "SALESFORCE_INSTANCE_URL",
+    "SALESFORCE_CONSUMER_KEY",
+    "HUBSPOT_ACCESS_TOKEN",
+)
+
+
+def _connection_position(name: str) -> int:
+    """Where connection `name` stands in acm_sync.yaml's list (0: first, or not listed)."""
+    from acm_sync.config import load_config
+
+    names = [c.name for c in load_config().connections]
+    return names.index(name) if name in names else 0
 
 
 def _connection_config(name: str) -> Any:
