@@ -5,6 +5,7 @@ stops everything it started."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -117,11 +118,9 @@ def dev(sandbox: SandboxSettings, tmp_path: Path) -> Iterator[dict[str, Any]]:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                for pid in [process.pid, *_children(process.pid)]:
-                    try:
+                for pid in [*_children(process.pid), process.pid]:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
         log.close()
 
 
