@@ -676,6 +676,18 @@ def _doctor_crms(
         check("write-back", False, f"{type(exc).__name__}: {exc}", "")
 
 
+_OWNED_CHECKS = {
+    "salesforce_fields": "Salesforce owned fields",
+    "hubspot_properties": "HubSpot owned properties",
+}
+
+
+def _owned_check(check: Check, reports: dict[str, Any], key: str, report: Any) -> None:
+    """Whether the fields acm_sync writes exist in the CRM (the report kept under `key`)."""
+    reports[key] = report.to_dict()
+    check(_OWNED_CHECKS[key], report.ok, report.message(with_fix=False), report.fix())
+
+
 def _mapping_check(check: Check, crm: str, unmapped: list[str], thing: str, things: str) -> None:
     """The `sync` field mapping of `crm` against what the CRM has (as a pull checks it)."""
     label = _CRM_LABELS[crm]
@@ -722,14 +734,7 @@ def _doctor_salesforce(check: Check, reports: dict[str, Any], sf_settings: Any) 
                 f"{left:,} of {cap:,} daily API requests left (reserve {reserve:,})",
                 "wait for the rolling 24 h window, or lower sync.salesforce.budget.reserve_calls",
             )
-            sf_report = check_salesforce_fields(sf)
-            reports["salesforce_fields"] = sf_report.to_dict()
-            check(
-                "Salesforce owned fields",
-                sf_report.ok,
-                sf_report.message(with_fix=False),
-                sf_report.fix(),
-            )
+            _owned_check(check, reports, "salesforce_fields", check_salesforce_fields(sf))
             # The `sync` mapping, checked against describe as a pull checks it.
             from acm_sync.connectors.salesforce_pull import mapping_problems
 
@@ -771,13 +776,7 @@ def _doctor_hubspot(check: Check, reports: dict[str, Any], hs_settings: Any, *, 
                 "wait for the daily limit to reset (midnight in the portal's time zone), or "
                 "lower sync.hubspot.budget.reserve_calls",
             )
-        reports["hubspot_properties"] = hs_report.to_dict()
-        check(
-            "HubSpot owned properties",
-            hs_report.ok,
-            hs_report.message(with_fix=False),
-            hs_report.fix(),
-        )
+        _owned_check(check, reports, "hubspot_properties", hs_report)
         # The `sync` mapping, checked against the properties API as a pull checks it.
         from acm_sync.connectors.hubspot_pull import mapping_problems as hs_mapping_problems
 
