@@ -10,8 +10,10 @@ are unset: a connection falling back to another's credentials would fail or show
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import dagster as dg
 import hubspot
 import pandas as pd
 import pytest
+import requests
 import yaml
 
 from acm_sync.config import CONFIG_ENV_VAR, load_config
@@ -28,6 +31,7 @@ from acm_sync.connectors import hubspot as hubspot_connector
 from acm_sync.connectors import salesforce as salesforce_connector
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.definitions import build_definitions
+from acm_sync.quality.docs import URL_ENV
 from acm_sync.sandbox.process import SandboxProcess
 from acm_sync.sandbox.server import SandboxSettings
 from acm_sync.warehouse import PATH_ENV, ROOT_ENV, Warehouse
@@ -78,6 +82,12 @@ def hs_companies(org: SandboxSettings) -> pd.DataFrame:
     )
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def metadata_text(result: dg.ExecuteInProcessResult) -> str:
     """Every value of every materialization's and check's metadata in the run, as text."""
     parts: list[str] = []
@@ -101,7 +111,7 @@ def runs(
         yaml.safe_dump(
             {
                 "currency": shipped["currency"],
-                "quality": {"expectations_dir": str(REPO / "expectations"), "data_docs": False},
+                "quality": {"expectations_dir": str(REPO / "expectations")},
                 "warehouse": {"root": str(tmp / "warehouses")},
                 "connections": [
                     {"name": "alpha", "env_prefix": PREFIX["alpha"]},
@@ -128,6 +138,8 @@ def runs(
         env.setenv(CONFIG_ENV_VAR, str(config))
         env.setenv(PATH_ENV, str(tmp / "plain" / "acm_sync.duckdb"))
         env.delenv(ROOT_ENV, raising=False)
+        docs_port = free_port()  # where `acm-sync docs` will serve every connection's site
+        env.setenv(URL_ENV, f"http://127.0.0.1:{docs_port}")
         defs = build_definitions(load_config())
         job = defs.resolve_job_def("sync")
         admins = {
@@ -148,7 +160,13 @@ def runs(
             # after each run: the records written in each org's CRMs so far
             writes[connection] = {key: a.writes() for key, a in admins.items()}
         calls = {key: a.calls()["total"] for key, a in admins.items()}
-    yield {"tmp": tmp, "results": results, "writes": writes, "calls": calls}
+    yield {
+        "tmp": tmp,
+        "results": results,
+        "writes": writes,
+        "calls": calls,
+        "docs_port": docs_port,
+    }
 
 
 def test_each_run_is_one_connection_tagged_for_the_concurrency_rule(runs: dict[str, Any]) -> None:
@@ -272,16 +290,10 @@ def test_the_command_line_runs_one_connection(
     tmp: Path = runs["tmp"]
     files = {c: tmp / "warehouses" / c / "acm_sync.duckdb" for c in orgs}
     before = {c: f.stat().st_mtime_ns for c, f in files.items()}
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SALESFORCE_", "HUBSPOT_", "ACM"))
-    }
-    for connection, org in orgs.items():
-        env |= {PREFIX[connection] + k: v for k, v in org.env().items()}
-    env |= {CONFIG_ENV_VAR: str(tmp / "acm_sync.yaml"), "COLUMNS": "200"}
     done = subprocess.run(
         [str(Path(sys.executable).parent / "acm-sync"), "sync", "-c", "beta", "--job", "ingest"],
         cwd=tmp,
-        env=env,
+        env=cli_env(tmp, orgs),
         capture_output=True,
         text=True,
         timeout=600,
@@ -293,3 +305,74 @@ def test_the_command_line_runs_one_connection(
     state = Warehouse(files["beta"]).query("SELECT DISTINCT run_id FROM _sync_state")
     assert run_id in set(state["run_id"])
     assert files["alpha"].stat().st_mtime_ns == before["alpha"]
+
+
+def cli_env(tmp: Path, orgs: dict[str, SandboxSettings]) -> dict[str, str]:
+    """The shell of a user of both connections: each org's prefixed variables, no plain ones."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SALESFORCE_", "HUBSPOT_", "ACM"))
+    }
+    for connection, org in orgs.items():
+        env |= {PREFIX[connection] + k: v for k, v in org.env().items()}
+    return env | {CONFIG_ENV_VAR: str(tmp / "acm_sync.yaml"), "COLUMNS": "200"}
+
+
+def test_each_run_links_its_own_connection_s_data_docs(
+    runs: dict[str, Any], orgs: dict[str, SandboxSettings]
+) -> None:
+    """The quality assets' Data Docs links of each connection open that connection's pages on
+    the one `acm-sync docs` server (as `make dev` starts it), never the other org's."""
+    tmp: Path = runs["tmp"]
+    base = f"http://127.0.0.1:{runs['docs_port']}"
+    links = {}
+    for connection in orgs:
+        metadata = {
+            event.asset_key.to_user_string(): event.materialization.metadata
+            for event in runs["results"][connection].get_asset_materialization_events()
+            if event.materialization is not None
+        }
+        links[connection] = {
+            "page": str(metadata["quality_contacts"]["data_docs"].value),
+            "index": str(metadata["quality_contacts"]["data_docs_index"].value),
+        }
+    assert links["alpha"]["page"] != links["beta"]["page"]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "acm-sync"), "docs", "--port", str(runs["docs_port"])],
+        cwd=tmp,
+        env=cli_env(tmp, orgs),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    http = requests.Session()
+    http.trust_env = False
+    try:
+        deadline = time.monotonic() + 120  # the CLI imports Dagster first: slow on a busy box
+        while True:
+            try:
+                http.get(f"{base}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None, server.communicate()[0]
+                assert time.monotonic() < deadline, "acm-sync docs did not answer in 120 s"
+                time.sleep(0.2)
+        for connection, other in (("alpha", "beta"), ("beta", "alpha")):
+            page = links[connection]["page"]
+            assert page.startswith(f"{base}/{connection}/validations/contacts/"), page
+            relative = page.removeprefix(f"{base}/{connection}/")
+            site = tmp / "warehouses" / connection / "data_docs"
+            own = site / relative
+            answer = http.get(page, timeout=10)
+            assert answer.status_code == 200, page
+            assert answer.content == own.read_bytes()
+            assert not (tmp / "warehouses" / other / "data_docs" / relative).exists()
+            index = http.get(links[connection]["index"], timeout=10)
+            assert index.status_code == 200
+            assert index.content == (site / "index.html").read_bytes()
+            assert http.get(f"{base}/{connection}/.results/", timeout=10).status_code == 404
+        # the server's front page lists both connections
+        front = http.get(f"{base}/", timeout=10).text
+        assert 'href="/alpha/"' in front and 'href="/beta/"' in front
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -23,3 +23,10 @@ def test_keys_are_set_inside_and_restored_or_removed_after(
         raise RuntimeError("the block failed")
     assert os.environ["ACM_TEST_KEPT"] == "before"
     assert "ACM_TEST_NEW" not in os.environ
+
+
+def test_a_none_value_unsets_the_key_inside_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACM_TEST_HIDDEN", "outside")
+    with temporary_environment({"ACM_TEST_HIDDEN": None}):
+        assert "ACM_TEST_HIDDEN" not in os.environ
+    assert os.environ["ACM_TEST_HIDDEN"] == "outside"

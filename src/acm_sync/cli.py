@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -31,7 +31,13 @@ def sandbox_serve(
     accounts: Annotated[
         int, typer.Option(min=100, max=100_000, help="Accounts in a newly seeded org.")
     ] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the demo-org generator.")] = 7,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the demo-org generator (default 7; with --connection and no `sandbox` "
+            "block: 7 + the connection's position in the list, so no two orgs are alike)."
+        ),
+    ] = None,
     sf_port: Annotated[
         int | None,
         typer.Option(
@@ -67,6 +73,8 @@ def sandbox_serve(
         prefix = chosen.env_prefix
         if chosen.sandbox is not None:
             seed, accounts = chosen.sandbox.seed, chosen.sandbox.accounts
+        elif seed is None:
+            seed = DEFAULT_SEED + _connection_position(connection)
         if data_dir == Path(".sandbox"):
             data_dir = data_dir / connection
     # Many sandboxes side by side: a connection's picks free ports unless told otherwise.
@@ -102,7 +110,7 @@ def sandbox_serve(
     serve(
         data_dir,
         accounts=accounts,
-        seed=seed,
+        seed=DEFAULT_SEED if seed is None else seed,
         sf_port=sf_port,
         hs_port=hs_port,
         hubspot_tier=hubspot_tier,
@@ -136,6 +144,49 @@ def sandbox_env(
             param_hint="--data-dir",
         )
     typer.echo(_exports(SandboxSettings.read(data_dir), prefix), nl=False)
+
+
+@sandbox_app.command("connections")
+def sandbox_connections() -> None:
+    """For `make dev`: one line `NAME sandbox|credentials PREFIX` per connection acm_sync.yaml
+    lists — `sandbox` when none of its login variables is set (it gets a sandbox org),
+    `credentials` when some are (an incomplete set is named on stderr). Nothing when none is
+    listed (the single org on the plain variables)."""
+    import os
+
+    from acm_sync.assets.connections import missing_credentials
+    from acm_sync.config import ConfigError, load_config
+
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        _fail(str(exc))
+    for connection in config.connections:
+        prefix = connection.env_prefix
+        if any(os.environ.get(prefix + name) for name in _LOGIN_VARIABLES):
+            for problem in missing_credentials(connection):
+                typer.echo(f"warning: {problem}", err=True)
+            typer.echo(f"{connection.name} credentials {prefix}")
+        else:
+            typer.echo(f"{connection.name} sandbox {prefix}")
+
+
+DEFAULT_SEED = 7
+# Any of these set means a connection has an org of its own (make dev starts no sandbox for it).
+_LOGIN_VARIABLES = (
+    "SALESFORCE_USERNAME",
+    "SALESFORCE_INSTANCE_URL",
+    "SALESFORCE_CONSUMER_KEY",
+    "HUBSPOT_ACCESS_TOKEN",
+)
+
+
+def _connection_position(name: str) -> int:
+    """Where connection `name` stands in acm_sync.yaml's list (0: first, or not listed)."""
+    from acm_sync.config import load_config
+
+    names = [c.name for c in load_config().connections]
+    return names.index(name) if name in names else 0
 
 
 def _connection_config(name: str) -> Any:
@@ -318,9 +369,9 @@ def pd_isna(value: Any) -> bool:
     return bool(pd.isna(value)) if not isinstance(value, list | dict) else False
 
 
-def _writeback_mode(config: Any) -> str:
-    """What writeback_apply will do to each CRM, from writeback.dry_run and where the
-    credentials point (dry_run auto: writes to the local sandbox only)."""
+def _writeback_mode(config: Any, crms: tuple[str, ...] = ("salesforce", "hubspot")) -> str:
+    """What writeback_apply will do to each CRM (of `crms`), from writeback.dry_run and where
+    the credentials point (dry_run auto: writes to the local sandbox only)."""
     from acm_sync.assets.writeback import local_crms
     from acm_sync.connectors.hubspot import HubSpotResource
     from acm_sync.connectors.salesforce import SalesforceResource
@@ -332,21 +383,57 @@ def _writeback_mode(config: Any) -> str:
         SalesforceResource.from_env().process_config_and_initialize_cm() as sf,
         HubSpotResource.from_env().process_config_and_initialize_cm() as hs,
     ):
-        local = local_crms(sf, hs)
+        local = local_crms(sf, hs) & set(crms)
     setting = {"auto": "auto", True: "true", False: "false"}[settings.dry_run]
     parts = []
     for crm, label in (("salesforce", "Salesforce"), ("hubspot", "HubSpot")):
+        if crm not in crms:
+            continue
         where = "the local sandbox" if crm in local else "a real org"
         if settings.is_dry_run(sandbox=crm in local):
             parts.append(f"{label} ({where}): dry run, plans only")
         else:
             parts.append(f"{label} ({where}): writes")
     text = f"writeback.dry_run: {setting} → " + "; ".join(parts)
-    if settings.dry_run == "auto" and len(local) < 2:
+    if settings.dry_run == "auto" and len(local) < len(crms):
         text += " (set writeback.dry_run: false in acm_sync.yaml to write to a real org)"
     if settings.require_approval:
         text += "; require_approval: a scheduled sync stops at the plan until applied"
     return text
+
+
+# A doctor check: (name, ok, detail, how to fix).
+Check = Callable[[str, bool, str, str], None]
+# Every variable a CRM login reads (the connectors' ENV, plus the OAuth refresh token).
+_CRM_VARIABLES = ("SALESFORCE_REFRESH_TOKEN",)
+
+
+def _crm_variables() -> list[str]:
+    from acm_sync.connectors.hubspot import ENV as HS_ENV
+    from acm_sync.connectors.salesforce import ENV as SF_ENV
+
+    return [*SF_ENV.values(), *HS_ENV.values(), *_CRM_VARIABLES]
+
+
+def _secret_variables() -> set[str]:
+    from acm_sync.connectors.hubspot import ENV as HS_ENV
+    from acm_sync.connectors.salesforce import ENV as SF_ENV
+    from acm_sync.connectors.salesforce import SECRET_FIELDS
+
+    return {SF_ENV[f] for f in SECRET_FIELDS} | {HS_ENV["access_token"], *_CRM_VARIABLES}
+
+
+def _read_exports(path: Path) -> dict[str, str]:
+    """The `export NAME=value` lines of a sandbox's connection.env."""
+    import shlex
+
+    env = {}
+    for line in path.read_text().splitlines():
+        words = shlex.split(line)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            key, _, value = words[1].partition("=")
+            env[key] = value
+    return env
 
 
 @app.command("doctor")
@@ -359,23 +446,20 @@ def doctor(
     ] = False,
     sandbox_dir: Annotated[
         Path,
-        typer.Option(help="Sandbox whose connection.env is used when no credentials are set."),
+        typer.Option(
+            help="Sandbox whose connection.env is used when no credentials are set (a listed "
+            "connection's: <dir>/<name>/connection.env)."
+        ),
     ] = Path(".sandbox"),
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Check the config, both CRM logins, API limits left and the fields acm_sync writes."""
+    """Check the config, both CRM logins (of every connection listed), API limits left and the
+    fields acm_sync writes."""
     import os
-    import shlex
 
     from acm_sync.config import AcmSyncConfig, ConfigError, config_path, load_config
     from acm_sync.connectors.common import scrub
-    from acm_sync.connectors.hubspot import DEFAULT_BASE_URL, HubSpotResource
-    from acm_sync.connectors.hubspot import ENV as HS_ENV
-    from acm_sync.connectors.policy import ApiBudget
-    from acm_sync.connectors.salesforce import ENV as SF_ENV
-    from acm_sync.connectors.salesforce import SECRET_FIELDS, SalesforceResource
     from acm_sync.environment import temporary_environment
-    from acm_sync.writeback.target import check_salesforce_fields, ensure_hubspot_properties
 
     checks: list[dict[str, Any]] = []
     reports: dict[str, Any] = {}
@@ -392,148 +476,28 @@ def doctor(
     except ConfigError as exc:
         check("config", False, str(exc), "correct the key it names (ACM_SYNC_CONFIG: the file)")
 
-    # -- where the credentials come from
-    names = [*SF_ENV.values(), *HS_ENV.values(), "SALESFORCE_REFRESH_TOKEN"]
-    env = {n: os.environ[n] for n in names if os.environ.get(n)}
-    sandbox_env = sandbox_dir / "connection.env"
-    load_hint = f"set -a; . {sandbox_env}; set +a"
-    if env:
-        check("credentials", True, "from the environment")
-    elif sandbox_env.exists():
-        for line in sandbox_env.read_text().splitlines():
-            words = shlex.split(line)
-            if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-                key, _, value = words[1].partition("=")
-                env[key] = value
-        check(
-            "credentials",
-            True,
-            f"no SALESFORCE_* / HUBSPOT_* set: using the sandbox's {sandbox_env} "
-            f"(to load it into your shell: {load_hint})",
-        )
+    secret_names = _secret_variables()
+    secrets = [v for k, v in os.environ.items() if k in secret_names]
+    if config.connections:
+        # Each connection on its own variables (or its sandbox org): the plain ones serve no run
+        # of a listed connection unless it has no prefix.
+        reports["connections"] = {}
+        for connection in config.connections:
+            env = _doctor_connection(
+                check,
+                reports["connections"].setdefault(connection.name, {}),
+                config,
+                connection,
+                sandbox_dir=sandbox_dir,
+                fix=fix,
+            )
+            secrets += [v for k, v in env.items() if k in secret_names]
     else:
-        check(
-            "credentials",
-            False,
-            "no SALESFORCE_* / HUBSPOT_* variables set and no sandbox connection file at "
-            f"{sandbox_env}",
-            "set the credentials (README: Pulling the CRMs), or start the sandbox "
-            f"(make dev) and load it: {load_hint}",
-        )
-    secret_names = {SF_ENV[f] for f in SECRET_FIELDS} | {
-        HS_ENV["access_token"],
-        "SALESFORCE_REFRESH_TOKEN",
-    }
-    secrets = [v for k, v in {**os.environ, **env}.items() if k in secret_names]
-
-    # The resources read their EnvVars from the process environment; each is initialized within
-    # `resources`, which disposes the ephemeral Dagster instance it was given (see _writeback_mode).
-    with temporary_environment(env), ExitStack() as resources:
-        # -- Salesforce
-        sf_settings = config.sync.salesforce
-        try:
-            # a fresh login: the check is of the credentials, not of a session stored by a run
-            sf_resource = SalesforceResource.from_env(session_reuse=False)
-            sf_resource = resources.enter_context(sf_resource.process_config_and_initialize_cm())
-            sf = sf_resource.connect(budget=ApiBudget("salesforce"), retry=sf_settings.retry)
-            check(
-                "Salesforce login",
-                True,
-                f"{sf_resource.method()} login"
-                + (f" as {sf_resource.username}" if sf_resource.username else "")
-                + f" → {sf.sf.sf_instance}",
-            )
-        except Exception as exc:
-            sf = None
-            check("Salesforce login", False, str(exc), _doctor_login_fix(exc, "Salesforce"))
-        if sf is not None:
-            try:
-                daily = sf.limits()["DailyApiRequests"]
-                left, cap = int(daily["Remaining"]), int(daily["Max"])
-                reserve = sf_settings.budget.reserve_calls
-                check(
-                    "Salesforce API limit",
-                    left > reserve,
-                    f"{left:,} of {cap:,} daily API requests left (reserve {reserve:,})",
-                    "wait for the rolling 24 h window, or lower "
-                    "sync.salesforce.budget.reserve_calls",
-                )
-                sf_report = check_salesforce_fields(sf)
-                reports["salesforce_fields"] = sf_report.to_dict()
-                check(
-                    "Salesforce owned fields",
-                    sf_report.ok,
-                    sf_report.message(with_fix=False),
-                    sf_report.fix(),
-                )
-                # The `sync` mapping, checked against describe as a pull checks it.
-                from acm_sync.connectors.salesforce_pull import mapping_problems
-
-                unmapped = mapping_problems(sf, sf_settings)
-                check(
-                    "Salesforce field mapping",
-                    not unmapped,
-                    "\n".join(unmapped) or "every mapped field exists (sync.salesforce.fields)",
-                    "fix the names under sync.salesforce.fields in acm_sync.yaml, or create the "
-                    "fields in Salesforce",
-                )
-            except Exception as exc:
-                check("Salesforce API", False, f"{type(exc).__name__}: {exc}", "")
-
-        # -- HubSpot
-        hs_settings = config.sync.hubspot
-        try:
-            hs_resource = resources.enter_context(
-                HubSpotResource.from_env().process_config_and_initialize_cm()
-            )
-            hs = hs_resource.connect(budget=ApiBudget("hubspot"), settings=hs_settings)
-            # The properties list is the cheapest call that proves the token (and its schema
-            # scopes) and brings back the daily-limit headers.
-            hs_report = ensure_hubspot_properties(hs, create=fix)
-            host = hs_resource.base_url or DEFAULT_BASE_URL
-            check("HubSpot login", True, f"private-app token accepted by {host}")
-        except Exception as exc:
-            hs_report = None
-            check("HubSpot login", False, str(exc), _doctor_login_fix(exc, "HubSpot"))
-        if hs_report is not None:
-            left_hs, cap_hs = hs.budget.vendor_remaining, hs.budget.vendor_limit
-            reserve = hs_settings.budget.reserve_calls
-            if left_hs is None:
-                check("HubSpot API limit", True, "the daily limit headers were not sent")
-            else:
-                check(
-                    "HubSpot API limit",
-                    left_hs > reserve,
-                    f"{left_hs:,} of {cap_hs or 0:,} daily API calls left (reserve {reserve:,})",
-                    "wait for the daily limit to reset (midnight in the portal's time zone), or "
-                    "lower sync.hubspot.budget.reserve_calls",
-                )
-            reports["hubspot_properties"] = hs_report.to_dict()
-            check(
-                "HubSpot owned properties",
-                hs_report.ok,
-                hs_report.message(with_fix=False),
-                hs_report.fix(),
-            )
-            # The `sync` mapping, checked against the properties API as a pull checks it.
-            from acm_sync.connectors.hubspot_pull import mapping_problems as hs_mapping_problems
-
-            try:
-                unmapped_hs = hs_mapping_problems(hs, hs_settings)
-                check(
-                    "HubSpot field mapping",
-                    not unmapped_hs,
-                    "\n".join(unmapped_hs) or "every mapped property exists (sync.hubspot.fields)",
-                    "fix the names under sync.hubspot.fields in acm_sync.yaml, or create the "
-                    "properties in HubSpot",
-                )
-            except Exception as exc:
-                check("HubSpot API", False, f"{type(exc).__name__}: {exc}", "")
-        # -- whether write-back will really write, per CRM (as writeback_apply decides)
-        try:
-            check("write-back", True, _writeback_mode(config))
-        except Exception as exc:
-            check("write-back", False, f"{type(exc).__name__}: {exc}", "")
+        env = _doctor_plain_credentials(check, sandbox_dir)
+        secrets += [v for k, v in env.items() if k in secret_names]
+        # The resources read their EnvVars from the process environment.
+        with temporary_environment(env):
+            _doctor_crms(check, reports, config, fix=fix)
 
     for c in checks:
         c["detail"], c["fix"] = scrub(c["detail"], secrets), scrub(c["fix"], secrets)
@@ -565,6 +529,263 @@ def doctor(
         console.print(Text(summary, style="green" if ok else "bold red"))
     if not ok:
         raise typer.Exit(1)
+
+
+def _doctor_plain_credentials(check: Check, sandbox_dir: Path) -> dict[str, str]:
+    """Where the single org's credentials come from: the plain variables, else the sandbox's
+    connection.env (returned, to be set while the checks run)."""
+    import os
+
+    env = {n: os.environ[n] for n in _crm_variables() if os.environ.get(n)}
+    sandbox_env = sandbox_dir / "connection.env"
+    load_hint = f"set -a; . {sandbox_env}; set +a"
+    if env:
+        check("credentials", True, "from the environment", "")
+    elif sandbox_env.exists():
+        env = _read_exports(sandbox_env)
+        check(
+            "credentials",
+            True,
+            f"no SALESFORCE_* / HUBSPOT_* set: using the sandbox's {sandbox_env} "
+            f"(to load it into your shell: {load_hint})",
+            "",
+        )
+    else:
+        check(
+            "credentials",
+            False,
+            "no SALESFORCE_* / HUBSPOT_* variables set and no sandbox connection file at "
+            f"{sandbox_env}",
+            "set the credentials (README: Pulling the CRMs), or start the sandbox "
+            f"(make dev) and load it: {load_hint}",
+        )
+    return env
+
+
+_CRM_LABELS = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
+
+
+def _doctor_connection(
+    check: Check,
+    report: dict[str, Any],
+    config: Any,
+    connection: Any,
+    *,
+    sandbox_dir: Path,
+    fix: bool,
+) -> dict[str, str]:
+    """The checks of one listed connection, each named `<name>: …`: where its credentials come
+    from, then per CRM one login line — not used, not configured (the variables to set),
+    configured and reachable, or configured and not reachable — and, for each CRM that
+    answered, the same checks as a single org gets. Returns the credentials used (plain names),
+    whose secrets the caller scrubs."""
+    import os
+    import re
+
+    from acm_sync.assets.connections import missing_credentials
+    from acm_sync.environment import temporary_environment
+
+    name, prefix = connection.name, connection.env_prefix
+    variables = _crm_variables()
+    env = {n: os.environ[prefix + n] for n in variables if os.environ.get(prefix + n)}
+    sandbox_env = sandbox_dir / name / "connection.env"
+    start = f"acm-sync sandbox serve --connection {name}"
+    if env:
+        check(f"{name}: credentials", True, f"from the environment ({prefix}…)", "")
+    elif sandbox_env.exists():
+        env = _read_exports(sandbox_env)
+        check(
+            f"{name}: credentials",
+            True,
+            f"no {prefix}SALESFORCE_* / {prefix}HUBSPOT_* set: using its sandbox org's "
+            f"{sandbox_env} (to load it into your shell: "
+            f'eval "$(acm-sync sandbox env --connection {name})")',
+            "",
+        )
+    else:
+        check(
+            f"{name}: credentials",
+            False,
+            f"no {prefix}SALESFORCE_* / {prefix}HUBSPOT_* variables set and no sandbox org at "
+            f"{sandbox_env.parent}",
+            f"set them (docs/connections.md), or start its sandbox org: {start}",
+        )
+    # The connector's messages name the plain variables; this connection's are prefixed.
+    plain_name = re.compile(r"(?<![A-Z0-9_])(?=(?:SALESFORCE|HUBSPOT)_[A-Z])")
+
+    def named(text: str) -> str:
+        return plain_name.sub(prefix, text) if prefix else text
+
+    def connection_check(check_name: str, ok: bool, detail: str, how: str = "") -> None:
+        if check_name.endswith(" login"):
+            detail = ("configured, reachable: " if ok else "configured, not reachable: ") + detail
+        check(f"{name}: {check_name}", ok, named(detail), named(how))
+
+    usable = []
+    for crm, label in _CRM_LABELS.items():
+        if crm not in connection.crms:
+            used = ", ".join(connection.crms)
+            check(f"{name}: {label} login", True, f"not used (crms: {used})", "")
+            continue
+        one_crm = connection.model_copy(update={"crms": (crm,)})
+        problems = missing_credentials(one_crm, {prefix + k: v for k, v in env.items()})
+        if problems:
+            missing = problems[0].split(" credentials incomplete: ", 1)[-1]
+            check(
+                f"{name}: {label} login",
+                False,
+                f"not configured: {missing}",
+                f"set them (docs/connections.md), or start its sandbox org: {start}",
+            )
+            continue
+        usable.append(crm)
+    if usable:
+        # The connection's variables under the plain names the resources read (every other one
+        # unset), exactly what its runs get from its prefix.
+        with temporary_environment({n: env.get(n) for n in variables}):
+            _doctor_crms(
+                connection_check,
+                report,
+                config.for_connection(name),
+                fix=fix,
+                crms=tuple(usable),
+                writeback_crms=connection.crms,
+            )
+    return env
+
+
+def _doctor_crms(
+    check: Check,
+    reports: dict[str, Any],
+    config: Any,
+    *,
+    fix: bool,
+    crms: tuple[str, ...] = ("salesforce", "hubspot"),
+    writeback_crms: tuple[str, ...] = ("salesforce", "hubspot"),
+) -> None:
+    """Login, API limit, owned fields and field mapping of each CRM in `crms`, then what
+    write-back will do, on the credentials in the process environment (plain names)."""
+    if "salesforce" in crms:
+        _doctor_salesforce(check, reports, config.sync.salesforce)
+    if "hubspot" in crms:
+        _doctor_hubspot(check, reports, config.sync.hubspot, fix=fix)
+    # -- whether write-back will really write, per CRM (as writeback_apply decides)
+    try:
+        check("write-back", True, _writeback_mode(config, writeback_crms), "")
+    except Exception as exc:
+        check("write-back", False, f"{type(exc).__name__}: {exc}", "")
+
+
+_OWNED_CHECKS = {
+    "salesforce_fields": "Salesforce owned fields",
+    "hubspot_properties": "HubSpot owned properties",
+}
+
+
+def _owned_check(check: Check, reports: dict[str, Any], key: str, report: Any) -> None:
+    """Whether the fields acm_sync writes exist in the CRM (the report kept under `key`)."""
+    reports[key] = report.to_dict()
+    check(_OWNED_CHECKS[key], report.ok, report.message(with_fix=False), report.fix())
+
+
+def _mapping_check(check: Check, crm: str, unmapped: list[str], thing: str, things: str) -> None:
+    """The `sync` field mapping of `crm` against what the CRM has (as a pull checks it)."""
+    label = _CRM_LABELS[crm]
+    check(
+        f"{label} field mapping",
+        not unmapped,
+        "\n".join(unmapped) or f"every mapped {thing} exists (sync.{crm}.fields)",
+        f"fix the names under sync.{crm}.fields in acm_sync.yaml, or create the "
+        f"{things} in {label}",
+    )
+
+
+def _doctor_salesforce(check: Check, reports: dict[str, Any], sf_settings: Any) -> None:
+    from acm_sync.connectors.policy import ApiBudget
+    from acm_sync.connectors.salesforce import SalesforceResource
+    from acm_sync.writeback.target import check_salesforce_fields
+
+    # The resource is initialized within the `with`, which disposes the ephemeral Dagster
+    # instance it was given (see _writeback_mode).
+    with ExitStack() as resources:
+        try:
+            # a fresh login: the check is of the credentials, not of a session stored by a run
+            sf_resource = SalesforceResource.from_env(session_reuse=False)
+            sf_resource = resources.enter_context(sf_resource.process_config_and_initialize_cm())
+            sf = sf_resource.connect(budget=ApiBudget("salesforce"), retry=sf_settings.retry)
+            check(
+                "Salesforce login",
+                True,
+                f"{sf_resource.method()} login"
+                + (f" as {sf_resource.username}" if sf_resource.username else "")
+                + f" → {sf.sf.sf_instance}",
+                "",
+            )
+        except Exception as exc:
+            check("Salesforce login", False, str(exc), _doctor_login_fix(exc, "Salesforce"))
+            return
+        try:
+            daily = sf.limits()["DailyApiRequests"]
+            left, cap = int(daily["Remaining"]), int(daily["Max"])
+            reserve = sf_settings.budget.reserve_calls
+            check(
+                "Salesforce API limit",
+                left > reserve,
+                f"{left:,} of {cap:,} daily API requests left (reserve {reserve:,})",
+                "wait for the rolling 24 h window, or lower sync.salesforce.budget.reserve_calls",
+            )
+            _owned_check(check, reports, "salesforce_fields", check_salesforce_fields(sf))
+            # The `sync` mapping, checked against describe as a pull checks it.
+            from acm_sync.connectors.salesforce_pull import mapping_problems
+
+            _mapping_check(
+                check, "salesforce", mapping_problems(sf, sf_settings), "field", "fields"
+            )
+        except Exception as exc:
+            check("Salesforce API", False, f"{type(exc).__name__}: {exc}", "")
+
+
+def _doctor_hubspot(check: Check, reports: dict[str, Any], hs_settings: Any, *, fix: bool) -> None:
+    from acm_sync.connectors.hubspot import DEFAULT_BASE_URL, HubSpotResource
+    from acm_sync.connectors.policy import ApiBudget
+    from acm_sync.writeback.target import ensure_hubspot_properties
+
+    with ExitStack() as resources:
+        try:
+            hs_resource = resources.enter_context(
+                HubSpotResource.from_env().process_config_and_initialize_cm()
+            )
+            hs = hs_resource.connect(budget=ApiBudget("hubspot"), settings=hs_settings)
+            # The properties list is the cheapest call that proves the token (and its schema
+            # scopes) and brings back the daily-limit headers.
+            hs_report = ensure_hubspot_properties(hs, create=fix)
+            host = hs_resource.base_url or DEFAULT_BASE_URL
+            check("HubSpot login", True, f"private-app token accepted by {host}", "")
+        except Exception as exc:
+            check("HubSpot login", False, str(exc), _doctor_login_fix(exc, "HubSpot"))
+            return
+        left_hs, cap_hs = hs.budget.vendor_remaining, hs.budget.vendor_limit
+        reserve = hs_settings.budget.reserve_calls
+        if left_hs is None:
+            check("HubSpot API limit", True, "the daily limit headers were not sent", "")
+        else:
+            check(
+                "HubSpot API limit",
+                left_hs > reserve,
+                f"{left_hs:,} of {cap_hs or 0:,} daily API calls left (reserve {reserve:,})",
+                "wait for the daily limit to reset (midnight in the portal's time zone), or "
+                "lower sync.hubspot.budget.reserve_calls",
+            )
+        _owned_check(check, reports, "hubspot_properties", hs_report)
+        # The `sync` mapping, checked against the properties API as a pull checks it.
+        from acm_sync.connectors.hubspot_pull import mapping_problems as hs_mapping_problems
+
+        try:
+            _mapping_check(
+                check, "hubspot", hs_mapping_problems(hs, hs_settings), "property", "properties"
+            )
+        except Exception as exc:
+            check("HubSpot API", False, f"{type(exc).__name__}: {exc}", "")
 
 
 @app.command("plan")
@@ -913,23 +1134,34 @@ def docs(
         ),
     ] = None,
 ) -> None:
-    """Serve the GX Data Docs over HTTP (the Dagster UI links them here; `make dev` starts it)."""
+    """Serve the GX Data Docs over HTTP (the Dagster UI links them here; `make dev` starts it).
+    With connections listed: each connection's site under /<name>/ (all, or the one named)."""
     import os
 
     from acm_sync.quality.docs import docs_root
     from acm_sync.quality.serve import docs_server
     from acm_sync.warehouse import DEFAULT_PATH, PATH_ENV
 
-    root = docs_root(
-        warehouse or _warehouse_of(connection) or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH)
-    )
+    listed = [] if warehouse is not None else _listed_connections()
+    if connection is not None and listed and connection not in listed:
+        _fail(f"no connection {connection!r} in acm_sync.yaml (connections: {', '.join(listed)})")
+    root: Path | dict[str, Path]
+    if listed:  # the links the quality assets write name the connection: /<name>/…
+        names = [connection] if connection is not None else listed
+        root = {name: docs_root(_warehouse_of(name) or Path()) for name in names}
+        where = "\n".join(f"  {name}: {site} → /{name}/" for name, site in root.items())
+    else:
+        root = docs_root(
+            warehouse or _warehouse_of(connection) or Path(os.environ.get(PATH_ENV) or DEFAULT_PATH)
+        )
+        where = f"  {root}"
     try:
         server = docs_server(root, port=port)
     except OSError as exc:
         _fail(f"cannot serve on 127.0.0.1:{port} ({exc.strerror}); pick another with --port")
     console.print(
-        f"Data Docs of {root} on http://127.0.0.1:{port}/ "
-        "(built by each validation run; Ctrl-C stops)",
+        f"Data Docs on http://127.0.0.1:{port}/ (built by each validation run; Ctrl-C stops)\n"
+        + where,
         highlight=False,
     )
     try:
@@ -949,6 +1181,16 @@ def defs_connections() -> list[str]:
 
     try:
         return list(load_config().connection_names())
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _listed_connections() -> list[str]:
+    """The connections acm_sync.yaml lists (none: the single org; a bad config: exit 1)."""
+    from acm_sync.config import ConfigError, load_config
+
+    try:
+        return [c.name for c in load_config().connections]
     except ConfigError as exc:
         _fail(str(exc))
 

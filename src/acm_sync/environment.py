@@ -10,11 +10,15 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def temporary_environment(values: Mapping[str, str]) -> Iterator[None]:
-    """`values` in os.environ inside the block; afterwards each key is back to what it was
-    (removed again if it was not set)."""
+def temporary_environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """`values` in os.environ inside the block (a None value: the key is unset there);
+    afterwards each key is back to what it was (removed again if it was not set)."""
     saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     try:
         yield
     finally:

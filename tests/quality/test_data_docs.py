@@ -99,3 +99,43 @@ def test_served_over_http(site: tuple[Path, list[QualityRun]]) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_one_server_serves_each_connection_s_site_under_its_name(tmp_path: Path) -> None:
+    """Hand-made sites: each connection's page under /<name>/, and nothing else — no other
+    connection's files, no results store, no path out of a site."""
+    sites = {}
+    for name in ("acme_eu", "acme_us"):
+        root = tmp_path / name / "data_docs"
+        (root / "validations").mkdir(parents=True)
+        (root / "index.html").write_text(f"index of {name}")
+        (root / "validations" / "page.html").write_text(f"page of {name}")
+        (root / ".results").mkdir()
+        (root / ".results" / "r.json").write_text("{}")
+        sites[name] = root
+    (tmp_path / "secret.txt").write_text("outside every site")
+    server = start(sites)
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        http = requests.Session()
+        http.trust_env = False
+        for name, root in sites.items():
+            url = served_url(root, root / "validations" / "page.html", base, site=name)
+            assert url == f"{base}/{name}/validations/page.html"
+            assert http.get(url, timeout=10).text == f"page of {name}"
+            assert http.get(f"{base}/{name}/", timeout=10).text == f"index of {name}"
+            assert http.head(url, timeout=10).status_code == 200
+            for hidden in (f"/{name}/.results/r.json", f"/{name}/%2Eresults/r.json"):
+                assert http.get(base + hidden, timeout=10).status_code == 404
+                assert http.head(base + hidden, timeout=10).status_code == 404
+            assert http.get(f"{base}/{name}/../secret.txt", timeout=10).status_code == 404
+            assert http.get(f"{base}/{name}/%2E%2E/secret.txt", timeout=10).text != (
+                "outside every site"
+            )
+        front = http.get(f"{base}/", timeout=10).text
+        assert 'href="/acme_eu/"' in front and 'href="/acme_us/"' in front
+        assert http.get(f"{base}/acme_jp/validations/page.html", timeout=10).status_code == 404
+        assert http.get(f"{base}/validations/page.html", timeout=10).status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()

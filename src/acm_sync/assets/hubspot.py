@@ -6,21 +6,19 @@ from typing import Any
 import dagster as dg
 from hubspot.crm.owners.exceptions import ApiException
 
-from acm_sync.assets.budget import stop_for_budget
 from acm_sync.assets.ingest import (
     PullConfig,
     SyncSettingsResource,
-    log_result,
     metadata,
     not_used,
     pull_progress,
     run_budget,
+    run_pull,
 )
 from acm_sync.connectors.common import PullResult
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.hubspot_pull import HS_OBJECTS, pull_hubspot
 from acm_sync.connectors.links import learn_hubspot
-from acm_sync.connectors.policy import BudgetExhausted
 from acm_sync.owned_fields import owned_names
 from acm_sync.warehouse import Warehouse, WarehouseResource
 
@@ -55,9 +53,10 @@ def _run(
     hs_settings = settings.hubspot
     budget = run_budget("hubspot", hs_settings.budget, wh, context.run.run_id)
     client = hubspot.connect(budget=budget, settings=hs_settings)
-    try:
+
+    def pull() -> PullResult:
         _learn_links(context, wh, client, hubspot.base_url)
-        result = pull_hubspot(
+        return pull_hubspot(
             client,
             wh,
             hs_settings,
@@ -67,17 +66,9 @@ def _run(
             owned=owned_names("hubspot", HS_OBJECTS[table].name),
             progress=pull_progress(context, f"hubspot {HS_OBJECTS[table].name}"),
         )
-    except BudgetExhausted as exc:
-        stop_for_budget(context, exc)
-        return None
-    finally:
-        wh.record_calls(context.run.run_id, "hubspot", step, client.calls)
-    log_result(context, result)
-    if not result.complete:  # what it pulled is committed; the next run resumes there
-        stop = BudgetExhausted("hubspot", result.stopped or "stopped early")
-        stop_for_budget(context, stop, metadata=metadata(result, wh, table))
-        return None
-    return result, wh
+
+    result = run_pull(context, wh, client, pull, source="hubspot", step=step, table=table)
+    return None if result is None else (result, wh)
 
 
 def _hubspot_asset(table: str, name: str, description: str) -> dg.AssetsDefinition:

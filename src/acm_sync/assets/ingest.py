@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from acm_sync.assets.budget import stop_for_budget
 from acm_sync.config import AcmSyncConfig, ConfigError, ConnectionConfig, load_config
 from acm_sync.connections import ConnectionResolutionError, run_connection
 from acm_sync.connectors.common import PullResult
-from acm_sync.connectors.policy import ApiBudget
+from acm_sync.connectors.policy import ApiBudget, BudgetExhausted
 from acm_sync.connectors.progress import Progress, listeners, log_sink
 from acm_sync.connectors.settings import ApiBudget as BudgetSettings
 from acm_sync.connectors.settings import SyncSettings
@@ -45,6 +47,11 @@ class ConfigFileResource(dg.ConfigurableResource):
     def connection(self) -> ConnectionConfig:
         """The run's connection (its name, CRMs, credential prefix)."""
         return self._resolve()[1]
+
+    def listed(self) -> bool:
+        """Whether the run's connection is one listed in acm_sync.yaml (`connections:`), not
+        the implicit single org."""
+        return bool(self._resolve()[0].connections)
 
     def _resolve(self) -> tuple[AcmSyncConfig, ConnectionConfig]:
         try:
@@ -148,3 +155,30 @@ def log_result(context: dg.AssetExecutionContext, result: PullResult) -> None:
         context.log.info(line)
     else:
         context.log.warning(f"{line} — stopped early ({result.stopped}); the next run resumes")
+
+
+def run_pull(
+    context: dg.AssetExecutionContext,
+    wh: Warehouse,
+    client: Any,
+    pull: Callable[[], PullResult],
+    *,
+    source: str,
+    step: str,
+    table: str,
+) -> PullResult | None:
+    """A pull asset's pull: its API calls recorded under `step` whatever happens, the result
+    logged; None when the API budget stopped it (a clean stop, reported)."""
+    try:
+        result = pull()
+    except BudgetExhausted as exc:
+        stop_for_budget(context, exc)
+        return None
+    finally:
+        wh.record_calls(context.run.run_id, source, step, client.calls)
+    log_result(context, result)
+    if not result.complete:  # what it pulled is committed; the next run resumes there
+        stop = BudgetExhausted(source, result.stopped or "stopped early")
+        stop_for_budget(context, stop, metadata=metadata(result, wh, table))
+        return None
+    return result

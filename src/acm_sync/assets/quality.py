@@ -239,7 +239,9 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
                 raise dg.Failure(str(exc)) from None
             engine.build_docs({entity: report.issues}, run_name=context.run.run_id)
             page = engine.pages.get(entity)
-            docs_url = served_url(data_docs_dir(wh), page) if page else None
+            # With connections listed, one docs server serves each one's site under /<name>/.
+            site = quality_settings.connection().name if quality_settings.listed() else None
+            docs_url = served_url(data_docs_dir(wh), page, site=site) if page else None
             store.save_report(report)
             volumes = live_volumes(entity, table)
             critical = critical_gate(report, settings)

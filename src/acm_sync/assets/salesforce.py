@@ -8,11 +8,11 @@ from acm_sync.assets.budget import stop_for_budget
 from acm_sync.assets.ingest import (
     PullConfig,
     SyncSettingsResource,
-    log_result,
     metadata,
     not_used,
     pull_progress,
     run_budget,
+    run_pull,
 )
 from acm_sync.connectors.links import learn_salesforce
 from acm_sync.connectors.policy import BudgetExhausted
@@ -76,8 +76,11 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
             stop_for_budget(context, exc)
             return
         learn_salesforce(wh, f"https://{client.sf.sf_instance}")
-        try:
-            result = pull_salesforce(
+        result = run_pull(
+            context,
+            wh,
+            client,
+            lambda: pull_salesforce(
                 client,
                 wh,
                 sf_settings,
@@ -86,18 +89,13 @@ def _salesforce_asset(table: str) -> dg.AssetsDefinition:
                 run_id=context.run.run_id,
                 owned=owned_names("salesforce", spec.name),
                 progress=pull_progress(context, f"salesforce {spec.name}"),
-            )
-        except BudgetExhausted as exc:
-            stop_for_budget(context, exc)
-            return
-        finally:
-            wh.record_calls(context.run.run_id, "salesforce", ASSET_NAMES[table], client.calls)
-        log_result(context, result)
-        if not result.complete:  # what it pulled is committed; the next run resumes there
-            stop = BudgetExhausted("salesforce", result.stopped or "stopped early")
-            stop_for_budget(context, stop, metadata=metadata(result, wh, table))
-            return
-        yield dg.MaterializeResult(metadata=metadata(result, wh, table))
+            ),
+            source="salesforce",
+            step=ASSET_NAMES[table],
+            table=table,
+        )
+        if result is not None:
+            yield dg.MaterializeResult(metadata=metadata(result, wh, table))
 
     return _pull
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -202,13 +202,35 @@ def _default_categories() -> dict[str, str]:
     return dict(DEFAULT_FORECAST_CATEGORIES)
 
 
-class SalesforceSync(_Section):
-    """Pull settings for Salesforce (section `salesforce` of acm_sync.yaml)."""
+class _CrmSync(_Section):
+    """What both CRMs' pull settings have: the field map over the connector's defaults, the API
+    budget, retries, and the picklist values behind canonical `type` and `forecast_category`."""
+
+    default_fields: ClassVar[dict[str, FieldMap]]
 
     fields: dict[str, FieldMap] = Field(
         default_factory=dict,
         description="Overrides of the default field map, per canonical table: column → field.",
     )
+    budget: ApiBudget = Field(default_factory=ApiBudget)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    opportunity_types: dict[str, str] = Field(default_factory=_default_types)
+    forecast_categories: dict[str, str] = Field(default_factory=_default_categories)
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_known(cls, value: dict[str, FieldMap]) -> dict[str, FieldMap]:
+        return _check_fields(value, cls.default_fields)
+
+    def field_map(self, table: str) -> FieldMap:
+        return {**self.default_fields[table], **self.fields.get(table, {})}
+
+
+class SalesforceSync(_CrmSync):
+    """Pull settings for Salesforce (section `salesforce` of acm_sync.yaml)."""
+
+    default_fields = SALESFORCE_DEFAULT_FIELDS
+
     lookback_seconds: Annotated[int, Field(ge=0)] = Field(
         default=300, description="Incremental pulls re-read this much before the cursor."
     )
@@ -227,24 +249,13 @@ class SalesforceSync(_Section):
         default=None,
         description="Currency of amounts when `currency` is not mapped (single-currency org).",
     )
-    budget: ApiBudget = Field(default_factory=ApiBudget)
-    retry: RetrySettings = Field(default_factory=RetrySettings)
-    opportunity_types: dict[str, str] = Field(default_factory=_default_types)
-    forecast_categories: dict[str, str] = Field(default_factory=_default_categories)
-
-    @field_validator("fields")
-    @classmethod
-    def _fields_known(cls, value: dict[str, FieldMap]) -> dict[str, FieldMap]:
-        return _check_fields(value, SALESFORCE_DEFAULT_FIELDS)
-
-    def field_map(self, table: str) -> FieldMap:
-        return {**SALESFORCE_DEFAULT_FIELDS[table], **self.fields.get(table, {})}
 
 
-class HubSpotSync(_Section):
+class HubSpotSync(_CrmSync):
     """Pull settings for HubSpot (section `hubspot` of acm_sync.yaml)."""
 
-    fields: dict[str, FieldMap] = Field(default_factory=dict)
+    default_fields = HUBSPOT_DEFAULT_FIELDS
+
     lookback_seconds: Annotated[int, Field(ge=0)] = 300
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
     search_page_size: Annotated[int, Field(ge=1, le=200)] = 200
@@ -261,18 +272,6 @@ class HubSpotSync(_Section):
         default=None, description="Requests per 10 s; empty = what the rate-limit headers say."
     )
     search_requests_per_second: Annotated[float, Field(gt=0)] = 4.0
-    budget: ApiBudget = Field(default_factory=ApiBudget)
-    retry: RetrySettings = Field(default_factory=RetrySettings)
-    opportunity_types: dict[str, str] = Field(default_factory=_default_types)
-    forecast_categories: dict[str, str] = Field(default_factory=_default_categories)
-
-    @field_validator("fields")
-    @classmethod
-    def _fields_known(cls, value: dict[str, FieldMap]) -> dict[str, FieldMap]:
-        return _check_fields(value, HUBSPOT_DEFAULT_FIELDS)
-
-    def field_map(self, table: str) -> FieldMap:
-        return {**HUBSPOT_DEFAULT_FIELDS[table], **self.fields.get(table, {})}
 
 
 class SyncSettings(_Section):

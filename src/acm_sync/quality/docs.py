@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -55,10 +56,13 @@ DEFAULT_URL = "http://127.0.0.1:3100"
 URL_ENV = "ACM_DATA_DOCS_URL"
 
 
-def served_url(root: Path, page: Path, base: str | None = None) -> str:
+def served_url(root: Path, page: Path, base: str | None = None, site: str | None = None) -> str:
     """Where `acm-sync docs` serves a page of the site (base: ACM_DATA_DOCS_URL, else
-    http://127.0.0.1:3100)."""
+    http://127.0.0.1:3100). `site`: the connection whose site it is, when acm_sync.yaml lists
+    connections — one server serves each connection's site under `/<name>/`."""
     base = (base or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+    if site:
+        base = f"{base}/{quote(site)}"
     return f"{base}/{page.resolve().relative_to(root.resolve()).as_posix()}"
 
 
