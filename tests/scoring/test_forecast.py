@@ -37,6 +37,7 @@ from acm_sync.scoring.hazard import (
     fit_multinomial,
     shrink_toward,
     shrinkage_weight,
+    state_at,
 )
 
 
@@ -149,6 +150,7 @@ def test_survival_arithmetic_and_the_shrinkage_rule() -> None:
         coef=np.zeros((p, 2)),
         intercept=np.log(np.array([0.1, 0.05]) / 0.85),
         fitted=True,
+        segment_events={},
         stage_deals=np.full(n_stages, 20.0),
         stage_wins=np.zeros(n_stages),
         stage_losses=np.zeros(n_stages),
@@ -509,3 +511,128 @@ def test_company_size_bands_from_the_accounts_employee_counts() -> None:
     assert plain.n_company_sizes == 1 and not plain.deal_company_size.any()
     with pytest.raises(ConfigError, match="company_size_edges: must be strictly increasing"):
         forecast_config(company_size_edges=[1_000, 100])
+
+
+def young_crm_by_company_size(
+    small_won: int, small_lost: int, big_open: int, big_lost: int = 0
+) -> DealHistory:
+    """A CRM 110 days old. Small buyers (20 employees) decided within three weeks of a deal's
+    creation (`small_won` won, `small_lost` lost); large buyers' (5,000) deals of the same
+    age are all still open (`big_open`), bar `big_lost` lost in their first month. Two more
+    deals, one per size, were imported into the CRM 400 days after their creation: an age no
+    deal of either size has reached in training."""
+    deals: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    planned = AS_OF + pd.Timedelta(days=500)
+
+    def add(oid: str, account: str, created: float, outcome: str = "open", closed: float = 0):
+        rows.append(
+            {
+                "opportunity_id": oid,
+                "stage": "Qualification",
+                "amount": 10_000.0,
+                "close_date": planned,
+                "changed_at": days_ago(created),
+            }
+        )
+        deal: dict[str, Any] = {
+            "opportunity_id": oid,
+            "account_id": account,
+            "stage": "Qualification",
+            "stage_probability": 0.1,
+            "close_date": planned,
+            "created_at": days_ago(created),
+        }
+        if outcome != "open":
+            final = "Closed Won" if outcome == "won" else "Closed Lost"
+            rows.append({**rows[-1], "stage": final, "changed_at": days_ago(closed)})
+            deal.update(
+                stage=final,
+                stage_probability=1.0 if outcome == "won" else 0.0,
+                is_closed=True,
+                is_won=outcome == "won",
+                close_date=days_ago(closed),
+            )
+        deals.append(deal)
+
+    for i in range(small_won + small_lost):
+        add(f"sf:S{i:03d}", "sf:SMALL", 110, "won" if i < small_won else "lost", 80)
+    for i in range(big_open + big_lost):
+        add(f"sf:B{i:03d}", "sf:BIG", 110, "open" if i < big_open else "lost", 80)
+    # in the CRM only since yesterday (its stage history starts then), created 400 days ago
+    for oid, account in (("sf:OLD-S", "sf:SMALL"), ("sf:OLD-B", "sf:BIG")):
+        add(oid, account, 1)
+        deals[-1]["created_at"] = days_ago(400)
+    add("sf:NEW-S", "sf:SMALL", 1)
+    add("sf:NEW-B", "sf:BIG", 1)
+    accs = accounts(
+        {"account_id": "sf:SMALL", "employees": 20, "domain": "small.com"},
+        {"account_id": "sf:BIG", "employees": 5_000, "domain": "big.com"},
+    )
+    book = AccountBook.from_canonical(accs, contacts(), opportunities(*deals))
+    return DealHistory.build(book, history(*rows))
+
+
+SEGMENTS_ONLY_SIZE = {"segments": ["company_size"], "shrinkage_strength": 0}
+
+
+def test_a_segment_never_seen_closing_at_an_age_gets_the_pooled_hazard_there() -> None:
+    """In a CRM 110 days old no large buyer's deal has closed: young, they stay open. That
+    says nothing of a large buyer's deal 400 days old. The model must not carry the young
+    deals' "large buyers never close" to that age: the two 400-day-old deals, alike but for
+    the buyer's size, get the same p — while the young ones still differ as training showed."""
+    hist = young_crm_by_company_size(small_won=60, small_lost=20, big_open=80)
+    p = win_probabilities(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).set_index(
+        "opportunity_id"
+    )
+    assert p.loc["sf:OLD-B", "p_win_model"] == pytest.approx(p.loc["sf:OLD-S", "p_win_model"])
+    assert p.loc["sf:OLD-B", "p_win_model"] > 0.05
+    # at the ages seen, the segment effect is what training showed
+    assert p.loc["sf:NEW-B", "p_period_1"] < 0.05 < 0.25 < p.loc["sf:NEW-S", "p_period_1"]
+
+
+def test_beyond_data_flags_deals_at_ages_their_segment_never_closed_at() -> None:
+    hist = young_crm_by_company_size(small_won=60, small_lost=20, big_open=80)
+    model = learn_win_rates(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).model
+    # closes per company-size band (below 100, 100–999, 1,000+, unknown) × age band
+    # (≤ 90, 91–180, 181–365, 366–730, older): the 80 small buyers' closes, all in their
+    # first month
+    events = model.segment_events["company_size"]
+    assert events[0, 0] == pytest.approx(80)
+    assert events.sum() == pytest.approx(80)
+    state = state_at(hist, AS_OF.value)
+    ids = hist.book.opportunities["opportunity_id"].to_numpy()[state.opp_pos]
+    # the next three months: a young small buyer's deal stays under 90 days (small buyers
+    # closed there); large buyers never closed at any age; 400 days old, nobody did
+    flags = dict(zip(ids, model.beyond_data(state, 3.0), strict=True))
+    assert {k: flags[k] for k in ("sf:NEW-S", "sf:NEW-B", "sf:OLD-S", "sf:OLD-B")} == {
+        "sf:NEW-S": False,
+        "sf:NEW-B": True,
+        "sf:OLD-S": True,
+        "sf:OLD-B": True,
+    }
+    # within a year the young small buyer's deal passes 90 days too
+    assert dict(zip(ids, model.beyond_data(state, 12.0), strict=True))["sf:NEW-S"]
+    p = win_probabilities(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE))
+    assert p["beyond_data"].dtype == bool and p["beyond_data"].all()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    small_won=st.integers(20, 60),
+    small_lost=st.integers(20, 60),
+    big_open=st.integers(1, 60),
+    big_lost=st.integers(0, 30),
+)
+def test_no_segment_effect_is_carried_to_ages_never_seen(
+    small_won: int, small_lost: int, big_open: int, big_lost: int
+) -> None:
+    """Whatever young small and large buyers did (enough closes to fit: ≥ 20 wins and 20
+    losses, `hazard.min_events`), two deals at an age no training deal
+    reached, alike but for the buyer's size, get the same p."""
+    hist = young_crm_by_company_size(small_won, small_lost, big_open, big_lost)
+    p = win_probabilities(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).set_index(
+        "opportunity_id"
+    )
+    assert p.loc["sf:OLD-B", "p_win_model"] == pytest.approx(p.loc["sf:OLD-S", "p_win_model"])
+    assert p.loc["sf:OLD-B", "p_period_1"] == pytest.approx(p.loc["sf:OLD-S", "p_period_1"])

@@ -71,6 +71,8 @@ AGE_EDGES: Final = (90.0, 180.0, 365.0, 730.0)  # days since the deal was create
 TYPES: Final = ("new", "renewal", "expansion")  # anything else is "other"
 MAX_INDUSTRIES: Final = 8  # most frequent industries get their own level, the rest share one
 STAY, WON, LOST = 0, 1, 2
+# Factors whose effect is learnt per age band (FeatureSpace.design says why).
+SEGMENT_FACTORS: Final = frozenset({"size", "type", "industry", "company_size"})
 
 
 @dataclass(frozen=True)
@@ -170,13 +172,28 @@ class FeatureSpace:
         return out
 
     def design(self, codes: npt.NDArray[np.int64]) -> sparse.csr_matrix:
-        """One-hot main effects plus stage × timing (how late a deal is means different things
-        in different stages)."""
+        """One-hot main effects of stage, step, timing, time in stage and age; the segments
+        (deal size, type, industry, company size) per age band; plus stage × timing (how late
+        a deal is means different things in different stages).
+
+        Why segments per age band, with no main effect: a segment's effect is learnt only at
+        the ages the training data shows. In a young CRM every deal is young, and a segment
+        whose deals close late (large buyers) looks as if it never wins; a main effect would
+        carry that to every age. Nested in the age band, the effect at an age no training deal
+        of the segment reached has no column used in the fit (coefficient 0): such a deal gets
+        the pooled hazard of its stage, timing and age, not an extrapolation. Where every age
+        is well seen (a mature org), the bands simply let the effect change with age."""
         levels = self.levels(codes)
         blocks: list[npt.NDArray[np.int64]] = []
         offset = 0
+        n_ages = len(AGE_EDGES) + 1
         for name, size in self.factors:
-            if size > 1:
+            if size <= 1:
+                continue
+            if name in SEGMENT_FACTORS:
+                blocks.append(levels[name] * n_ages + levels["age"] + offset)
+                offset += size * n_ages
+            else:
                 blocks.append(levels[name] + offset)
                 offset += size
         n_timing = len(TIMING_LABELS)
@@ -195,6 +212,8 @@ class CloseModel:
     """A fitted hazard model (or none: `fitted` False → every p is the stage default).
 
     coef: (features × 2) log-odds of won / lost against staying open; intercept: (2,).
+    segment_events: per segment factor in use, (levels × age bands) closes (won or lost) seen
+        in training — where it is 0 the segment's effect at that age is unknown (`beyond_data`).
     stage_deals: per stage code, training deals seen open in it (the n of the shrinkage).
     stage_prior: per stage code, the CRM default probability (unknown → config fallback).
     """
@@ -204,6 +223,7 @@ class CloseModel:
     coef: npt.NDArray[np.float64]
     intercept: npt.NDArray[np.float64]
     fitted: bool
+    segment_events: dict[str, npt.NDArray[np.float64]]
     stage_deals: npt.NDArray[np.float64]
     stage_wins: npt.NDArray[np.float64]
     stage_losses: npt.NDArray[np.float64]
@@ -229,6 +249,26 @@ class CloseModel:
         survive = np.cumprod(1.0 - h_won - h_lost, axis=1)
         before = np.column_stack([np.ones(n), survive[:, :-1]])
         out[:, 1:] = np.cumsum(before * h_won, axis=1)
+        return out
+
+    def beyond_data(self, state: DealState, months: float) -> npt.NDArray[np.bool_]:
+        """Per deal: whether, in some month of the next `months` (at most `steps`), the deal is
+        at an age at which the training data never saw a deal of its segment close (won or
+        lost) — there the model gives the pooled hazard of stage, timing and age, not one of
+        the segment's own (`FeatureSpace.design`). False everywhere when the model is not
+        fitted (then every p is the stage default anyway)."""
+        n = len(state.opp_pos)
+        out = np.zeros(n, dtype=bool)
+        steps = min(int(np.ceil(months)), self.space.steps)
+        if not self.fitted or n == 0 or steps <= 0 or not self.segment_events:
+            return out
+        which = np.repeat(np.arange(n), steps)
+        step = np.tile(np.arange(1, steps + 1, dtype=np.int64), n)
+        levels = self.space.levels(self.space.cells(state, step, which))
+        unseen = np.zeros(len(which), dtype=bool)
+        for name, events in self.segment_events.items():
+            unseen |= events[levels[name], levels["age"]] <= 0
+        np.logical_or.at(out, which, unseen)
         return out
 
     def weight(self, stage_code: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
@@ -392,6 +432,16 @@ def learn_close_model(
     cells, inverse = np.unique(cell, return_inverse=True)
     table = np.zeros((len(cells), 3))
     np.add.at(table, (inverse.reshape(-1), outcome), counts * weight)
+    cell_levels = space.levels(cells)
+    n_ages = len(AGE_EDGES) + 1
+    closes = table[:, WON] + table[:, LOST]
+    segment_events = {
+        name: np.bincount(
+            cell_levels[name] * n_ages + cell_levels["age"], weights=closes, minlength=size * n_ages
+        ).reshape(size, n_ages)
+        for name, size in space.factors
+        if name in SEGMENT_FACTORS and size > 1
+    }
     events = table[:, WON].sum(), table[:, LOST].sum()
     enough = min(events) >= config.hazard.min_events
     p = space.design(np.zeros(1, dtype=np.int64)).shape[1]
@@ -404,6 +454,7 @@ def learn_close_model(
         coef=coef,
         intercept=intercept,
         fitted=bool(enough),
+        segment_events=segment_events,
         stage_deals=stage_deals,
         stage_wins=stage_wins,
         stage_losses=stage_losses,
