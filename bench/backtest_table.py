@@ -46,8 +46,8 @@ def print_backtest(result: BacktestResult) -> None:
     met = sum(not _misses(row) for _, row in eligible.iterrows())
     print(f"target met at {met} of {len(eligible)} eligible origins")
     print(
-        "beyond: share of the open amount forecast at ages at which the training data never "
-        "saw a deal of its segment close (there the model uses the pooled hazard)"
+        "beyond: share of the open amount forecast at ages at which training never saw a deal "
+        "of its segment (there the model uses the pooled hazard)"
     )
     print(
         "noise: the open pipeline's own standard deviation (√Σ amount²·p(1−p), the model's p) "

@@ -260,8 +260,8 @@ def account_scores(
             "forecast_by_category": dg.MetadataValue.md(_md(scores.forecast.totals)),
             "forecast_new_pipeline": dg.MetadataValue.md(_md(scores.forecast.new_pipeline)),
             "win_model": dg.MetadataValue.md(_win_model_md(scores)),
-            # how much of the open pipeline the model forecasts at ages its segment never
-            # closed at in training (a young CRM): there it falls back to the pooled hazard
+            # how much of the open pipeline the model forecasts at ages its segment was never
+            # seen at in training (a young CRM): there it falls back to the pooled hazard
             "forecast_beyond_data_share": dg.MetadataValue.float(_beyond_data_share(probabilities)),
             "open_opportunities_scored": dg.MetadataValue.int(len(probabilities)),
             "attention_flags": dg.MetadataValue.int(int(snapshot["attention"].fillna(False).sum())),

@@ -255,7 +255,7 @@ def _one_origin(
         "baseline_bias": _ratio(baseline_forecast.sum() - open_actual, open_actual),
         "model_brier": _brier(p_model, won_open),
         "baseline_brier": _brier(p_baseline, won_open),
-        # share of the open amount the model forecasts at ages its segment never closed at
+        # share of the open amount the model forecasts at ages its segment was never seen at
         "beyond_data_share": _ratio(
             amount[model.beyond_data(state, 3.0 * horizon)].sum(), amount.sum()
         ),
