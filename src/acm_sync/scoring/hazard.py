@@ -25,6 +25,13 @@ counts with a sparse design as directly): the whole fit is ~50 lines below (Newt
 exact Hessian, scipy for the sparse algebra) and takes well under a second on a 100k-account
 org.
 
+Ages never seen. Segments act per age band (`FeatureSpace.design`): a young CRM has seen only
+young deals, and a segment effect learnt there is not carried to older ages. Where training
+never saw a segment at an age, the deal gets the segment's pooled coefficients at that age
+(`pool_unseen_segments`); past the oldest band of age, time in stage, lateness or month ahead
+that training reached, the oldest band's hazard carries on (`carry_forward`). `beyond_data`
+says which deals were forecast so, so users see when the model extrapolates.
+
 Forecast. For an open deal at t0 the same features are projected month by month: with the
 won / lost hazards h_w(k), h_l(k), P(won in month k) = S(k − 1)·h_w(k) with
 S(k) = S(k − 1)·(1 − h_w(k) − h_l(k)); the cumulative curve F gives p(won within any period)
