@@ -16,7 +16,7 @@ def print_backtest(result: BacktestResult) -> None:
         f"{'origin':<9}{'train':>6}{'open':>6}{'actual':>13}{'forecast':>13}{'run-rate':>12}"
         f"{'total err':>10}{'noise':>7}{'WAPE mod':>9}{'WAPE base':>10}"
         f"{'bias mod':>9}{'bias base':>10}"
-        f"{'Brier mod':>10}{'Brier base':>11}  verdict"
+        f"{'Brier mod':>10}{'Brier base':>11}{'beyond':>7}  verdict"
     )
     for _, row in table.iterrows():
         origin = row["origin"]
@@ -30,7 +30,8 @@ def print_backtest(result: BacktestResult) -> None:
             f"{_unsigned_pct(noise):>7}"
             f"{_num(row['model_wape']):>9}{_num(row['baseline_wape']):>10}"
             f"{_signed(row['model_bias']):>9}{_signed(row['baseline_bias']):>10}"
-            f"{_num(row['model_brier']):>10}{_num(row['baseline_brier']):>11}  {_verdict(row)}"
+            f"{_num(row['model_brier']):>10}{_num(row['baseline_brier']):>11}"
+            f"{_unsigned_pct(row['beyond_data_share']):>7}  {_verdict(row)}"
         )
     s = result.summary
     use = table.loc[table["eligible"]] if table["eligible"].any() else table
@@ -44,6 +45,10 @@ def print_backtest(result: BacktestResult) -> None:
     eligible = table.loc[table["eligible"]]
     met = sum(not _misses(row) for _, row in eligible.iterrows())
     print(f"target met at {met} of {len(eligible)} eligible origins")
+    print(
+        "beyond: share of the open amount forecast at ages at which training never saw a deal "
+        "of its segment (there the model uses the pooled hazard)"
+    )
     print(
         "noise: the open pipeline's own standard deviation (√Σ amount²·p(1−p), the model's p) "
         "over actual bookings — what even a perfect model misses by, about, at one origin"

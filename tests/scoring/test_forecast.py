@@ -3,6 +3,7 @@ rule), win probabilities, stale flags, and the forecast arithmetic."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -34,9 +35,12 @@ from acm_sync.scoring.hazard import (
     CloseModel,
     DealState,
     FeatureSpace,
+    carry_forward,
     fit_multinomial,
+    pool_unseen_segments,
     shrink_toward,
     shrinkage_weight,
+    state_at,
 )
 
 
@@ -149,6 +153,7 @@ def test_survival_arithmetic_and_the_shrinkage_rule() -> None:
         coef=np.zeros((p, 2)),
         intercept=np.log(np.array([0.1, 0.05]) / 0.85),
         fitted=True,
+        segment_months={},
         stage_deals=np.full(n_stages, 20.0),
         stage_wins=np.zeros(n_stages),
         stage_losses=np.zeros(n_stages),
@@ -509,3 +514,192 @@ def test_company_size_bands_from_the_accounts_employee_counts() -> None:
     assert plain.n_company_sizes == 1 and not plain.deal_company_size.any()
     with pytest.raises(ConfigError, match="company_size_edges: must be strictly increasing"):
         forecast_config(company_size_edges=[1_000, 100])
+
+
+def young_crm_by_company_size(
+    small_won: int, small_lost: int, big_open: int, big_lost: int = 0
+) -> DealHistory:
+    """A CRM 110 days old. Small buyers (20 employees) decided within three weeks of a deal's
+    creation (`small_won` won, `small_lost` lost); large buyers' (5,000) deals of the same
+    age are all still open (`big_open`), bar `big_lost` lost in their first month. Two more
+    deals, one per size, were imported into the CRM 400 days after their creation: an age no
+    deal of either size has reached in training."""
+    deals: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    planned = AS_OF + pd.Timedelta(days=500)
+
+    def add(oid: str, account: str, created: float, outcome: str = "open", closed: float = 0):
+        rows.append(
+            {
+                "opportunity_id": oid,
+                "stage": "Qualification",
+                "amount": 10_000.0,
+                "close_date": planned,
+                "changed_at": days_ago(created),
+            }
+        )
+        deal: dict[str, Any] = {
+            "opportunity_id": oid,
+            "account_id": account,
+            "stage": "Qualification",
+            "stage_probability": 0.1,
+            "close_date": planned,
+            "created_at": days_ago(created),
+        }
+        if outcome != "open":
+            final = "Closed Won" if outcome == "won" else "Closed Lost"
+            rows.append({**rows[-1], "stage": final, "changed_at": days_ago(closed)})
+            deal.update(
+                stage=final,
+                stage_probability=1.0 if outcome == "won" else 0.0,
+                is_closed=True,
+                is_won=outcome == "won",
+                close_date=days_ago(closed),
+            )
+        deals.append(deal)
+
+    for i in range(small_won + small_lost):
+        add(f"sf:S{i:03d}", "sf:SMALL", 110, "won" if i < small_won else "lost", 80)
+    for i in range(big_open + big_lost):
+        add(f"sf:B{i:03d}", "sf:BIG", 110, "open" if i < big_open else "lost", 80)
+    # in the CRM only since yesterday (its stage history starts then), created 400 days ago
+    for oid, account in (("sf:OLD-S", "sf:SMALL"), ("sf:OLD-B", "sf:BIG")):
+        add(oid, account, 1)
+        deals[-1]["created_at"] = days_ago(400)
+    add("sf:NEW-S", "sf:SMALL", 1)
+    add("sf:NEW-B", "sf:BIG", 1)
+    accs = accounts(
+        {"account_id": "sf:SMALL", "employees": 20, "domain": "small.com"},
+        {"account_id": "sf:BIG", "employees": 5_000, "domain": "big.com"},
+    )
+    book = AccountBook.from_canonical(accs, contacts(), opportunities(*deals))
+    return DealHistory.build(book, history(*rows))
+
+
+SEGMENTS_ONLY_SIZE = {"segments": ["company_size"], "shrinkage_strength": 0}
+
+
+def test_a_segment_never_seen_closing_at_an_age_gets_the_pooled_hazard_there() -> None:
+    """In a CRM 110 days old no large buyer's deal has closed: young, they stay open. That
+    says nothing of a large buyer's deal 400 days old. The model must not carry the young
+    deals' "large buyers never close" to that age: the two 400-day-old deals, alike but for
+    the buyer's size, get the same p — while the young ones still differ as training showed."""
+    hist = young_crm_by_company_size(small_won=60, small_lost=20, big_open=80)
+    p = win_probabilities(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).set_index(
+        "opportunity_id"
+    )
+    assert p.loc["sf:OLD-B", "p_win_model"] == pytest.approx(p.loc["sf:OLD-S", "p_win_model"])
+    assert float(p.loc["sf:OLD-B", "p_win_model"]) > 0.05
+    # at the ages seen, the segment effect is what training showed
+    new_big, new_small = (
+        float(p.loc["sf:NEW-B", "p_period_1"]),
+        float(p.loc["sf:NEW-S", "p_period_1"]),
+    )
+    assert new_big < 0.05 < 0.25 < new_small
+
+
+def test_beyond_data_flags_deals_at_ages_their_segment_was_never_seen_at() -> None:
+    hist = young_crm_by_company_size(small_won=60, small_lost=20, big_open=80)
+    model = learn_win_rates(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).model
+    # deal-months per company-size band (below 100, 100–999, 1,000+, unknown) × age band
+    # (≤ 90, 91–180, 181–365, 366–730, older). Small buyers' deals were open at one month
+    # start (1 March), at 4 days old, and closed within that month: 80. Large buyers' deals,
+    # created 25 February, were open at the month starts of March, April and May, and
+    # followed to the as-of (15 June): 3 + 2 + 1 months each at 4–65 days old: 480.
+    months_seen = model.segment_months["company_size"]
+    assert months_seen[0, 0] == pytest.approx(80)
+    assert months_seen[2, 0] == pytest.approx(480)
+    assert months_seen.sum() == pytest.approx(560)
+    state = state_at(hist, AS_OF.value)
+    ids = hist.book.opportunities["opportunity_id"].to_numpy()[state.opp_pos]
+    # the next three months: young deals of either size stay under 90 days, an age seen for
+    # both (large buyers' deals were seen there, never closing: a low hazard, not unknown);
+    # 400 days old, nobody was seen
+    flags = dict(zip(ids, model.beyond_data(state, 3.0), strict=True))
+    assert {k: flags[k] for k in ("sf:NEW-S", "sf:NEW-B", "sf:OLD-S", "sf:OLD-B")} == {
+        "sf:NEW-S": False,
+        "sf:NEW-B": False,
+        "sf:OLD-S": True,
+        "sf:OLD-B": True,
+    }
+    # within a year the young deals pass 90 days too
+    assert dict(zip(ids, model.beyond_data(state, 12.0), strict=True))["sf:NEW-S"]
+    p = win_probabilities(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE))
+    assert p["beyond_data"].dtype == bool and p["beyond_data"].all()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    small_won=st.integers(20, 60),
+    small_lost=st.integers(20, 60),
+    big_open=st.integers(1, 60),
+    big_lost=st.integers(0, 30),
+)
+def test_no_segment_effect_is_carried_to_ages_never_seen(
+    small_won: int, small_lost: int, big_open: int, big_lost: int
+) -> None:
+    """Whatever young small and large buyers did (enough closes to fit: ≥ 20 wins and 20
+    losses, `hazard.min_events`), two deals at an age no training deal
+    reached, alike but for the buyer's size, get the same p."""
+    hist = young_crm_by_company_size(small_won, small_lost, big_open, big_lost)
+    p = win_probabilities(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).set_index(
+        "opportunity_id"
+    )
+    assert p.loc["sf:OLD-B", "p_win_model"] == pytest.approx(p.loc["sf:OLD-S", "p_win_model"])
+    assert p.loc["sf:OLD-B", "p_period_1"] == pytest.approx(p.loc["sf:OLD-S", "p_period_1"])
+
+
+def test_carry_forward_fills_unreached_bands_from_the_nearest_below() -> None:
+    coef = np.array([[1.0, -1.0], [2.0, -2.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [5.0, 5.0]])
+    used = np.array([False, True, False, True, False, True])
+    # one ordered group 0–4; column 5 belongs to none and stays as it is
+    filled = carry_forward(coef, used, [np.arange(5)])
+    # 0: nothing below → the nearest above (1); 2 → 1; 4 → 3 (used, though 0); 5 untouched
+    expected = [[2.0, -2.0], [2.0, -2.0], [2.0, -2.0], [0.0, 0.0], [0.0, 0.0], [5.0, 5.0]]
+    assert filled.tolist() == expected
+    # a group with no used column is left alone
+    assert carry_forward(coef, np.zeros(6, dtype=bool), [np.arange(5)]).tolist() == coef.tolist()
+
+
+def test_a_deal_older_than_any_seen_keeps_the_hazard_of_the_oldest_age_seen() -> None:
+    """Training saw deals up to 300 days old (the young org: 80 closes in their first month,
+    120 still open since). Two deals came into the CRM yesterday, alike (same stage, a day in
+    it, due in 500 days) but for their age: 250 days (an age band seen) and 400 days (older
+    than any seen). In their first month both get the hazard of the oldest band seen — not
+    the "average" a never-used band gets from the fit (0 on the one-hot scale)."""
+    deals, rows = [], []
+    for oid, created in (("AGE250-", 250), ("AGE400-", 400)):
+        part = cohort(oid, 1, created_days_ago=1)
+        part[0][0]["created_at"] = days_ago(created)
+        deals += part[0]
+        rows += part[1]
+    hist = build(*young_org(), (deals, rows))
+    p = win_probabilities(hist, AS_OF, forecast_config(shrinkage_strength=0)).set_index(
+        "opportunity_id"
+    )
+    # the rest of the quarter (15 days) lies in the first month: the same hazard, the same p
+    assert p.loc["sf:AGE400-0000", "p_period_1"] == pytest.approx(
+        p.loc["sf:AGE250-0000", "p_period_1"]
+    )
+
+
+def test_unseen_segment_cells_take_the_pooled_coefficients_of_their_age() -> None:
+    # a stage factor (2 levels: columns 0–1) and company size (2 levels × 5 age bands:
+    # columns 2 + level · 5 + band); one coefficient per column (won), lost left at 0
+    space = SimpleNamespace(factors=(("stage", 2), ("company_size", 2)))
+    coef = np.zeros((12, 2))
+    rows = np.zeros(12)
+    coef[0, 0], coef[1, 0] = 7.0, 8.0  # stage columns: never touched
+    coef[2 + 0, 0], rows[2 + 0] = 1.0, 3.0  # level 0, band 0: 3 deal-months
+    coef[2 + 5, 0], rows[2 + 5] = 3.0, 1.0  # level 1, band 0: 1 deal-month
+    coef[2 + 1, 0], rows[2 + 1] = 2.0, 1.0  # level 0, band 1; level 1 never seen there
+    filled = pool_unseen_segments(coef, rows, space)[:, 0]  # type: ignore[arg-type]
+    # band 0: both seen, kept; band 1: level 1 gets the mean of those seen there (level 0: 2);
+    # bands 2–4: nobody seen → the pooled band 1 (2) for both levels
+    assert filled.tolist() == [7.0, 8.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 2.0, 2.0, 2.0, 2.0]
+    # a band seen by both levels pools by deal-months: (3 · 1 + 1 · 3) / 4 = 1.5
+    rows[2 + 5 + 1], coef[2 + 5 + 1, 0] = 0.0, 0.0
+    rows_b0_only = rows.copy()
+    rows_b0_only[2 + 1] = 0.0  # now band 1 is unseen by everybody too
+    filled = pool_unseen_segments(coef, rows_b0_only, space)[:, 0]  # type: ignore[arg-type]
+    assert filled.tolist() == [7.0, 8.0, 1.0, 1.5, 1.5, 1.5, 1.5, 3.0, 1.5, 1.5, 1.5, 1.5]

@@ -183,6 +183,14 @@ def _win_model_md(scores: Scores) -> str:
     return head + "\n\n" + table.to_markdown(index=False, floatfmt=".3f")
 
 
+def _beyond_data_share(probabilities: pd.DataFrame) -> float:
+    """Share of the open amount whose deals are flagged `beyond_data` (0 with no amount)."""
+    amount = probabilities["amount"].to_numpy(dtype=float, na_value=0.0)
+    total = amount.sum()
+    beyond = amount[probabilities["beyond_data"].to_numpy(dtype=bool)].sum()
+    return round(float(beyond / total), 4) if total > 0 else 0.0
+
+
 def _money(value: Any) -> float:
     return round(float(value), 2) if pd.notna(value) else 0.0
 
@@ -252,6 +260,9 @@ def account_scores(
             "forecast_by_category": dg.MetadataValue.md(_md(scores.forecast.totals)),
             "forecast_new_pipeline": dg.MetadataValue.md(_md(scores.forecast.new_pipeline)),
             "win_model": dg.MetadataValue.md(_win_model_md(scores)),
+            # how much of the open pipeline the model forecasts at ages its segment was never
+            # seen at in training (a young CRM): there it falls back to the pooled hazard
+            "forecast_beyond_data_share": dg.MetadataValue.float(_beyond_data_share(probabilities)),
             "open_opportunities_scored": dg.MetadataValue.int(len(probabilities)),
             "attention_flags": dg.MetadataValue.int(int(snapshot["attention"].fillna(False).sum())),
             "preview": dg.MetadataValue.md(_md(preview)),

@@ -67,6 +67,7 @@ ORIGIN_COLUMNS: Final = (
     "baseline_bias",
     "model_brier",
     "baseline_brier",
+    "beyond_data_share",
 )
 RELIABILITY_COLUMNS: Final = (
     "decile",
@@ -97,7 +98,14 @@ class BacktestResult:
         }
         for _, row in self.origins.iterrows():
             label = _label(pd.Timestamp(str(row["origin"])))
-            for name in ("total_error", "model_wape", "baseline_wape", "model_bias", "model_brier"):
+            for name in (
+                "total_error",
+                "model_wape",
+                "baseline_wape",
+                "model_bias",
+                "model_brier",
+                "beyond_data_share",
+            ):
                 value = float(row[name])
                 if np.isfinite(value):
                     out[f"backtest_{label}_{name}"] = round(value, 4)
@@ -247,6 +255,10 @@ def _one_origin(
         "baseline_bias": _ratio(baseline_forecast.sum() - open_actual, open_actual),
         "model_brier": _brier(p_model, won_open),
         "baseline_brier": _brier(p_baseline, won_open),
+        # share of the open amount the model forecasts at ages its segment was never seen at
+        "beyond_data_share": _ratio(
+            amount[model.beyond_data(state, 3.0 * horizon)].sum(), amount.sum()
+        ),
     }
     scored = pd.DataFrame({"p_model": p_model, "p_baseline": p_baseline, "won": won_open})
     return row, scored

@@ -83,7 +83,9 @@ def win_probabilities(
     close_date, forecast_category (Closed/Commit/Best Case/Pipeline/Omitted),
     stage_probability (the CRM's), p_win (0–1: won within `hazard.steps` months),
     p_win_model (the model alone), p_win_basis (time-to-close model / stage default / unknown
-    stage), model_weight (n / (n + k) of the shrinkage), stage_samples, p_period_1 … (won
+    stage), model_weight (n / (n + k) of the shrinkage), stage_samples, beyond_data (within
+    `hazard.steps` months the deal reaches an age at which training never saw a deal of its
+    segment: the model gives it the pooled hazard there), p_period_1 … (won
     within each forecast quarter; 1 = the current one, from as_of), days_in_stage,
     close_date_pushes, is_overdue, is_stale, stale_reason.
     """
@@ -141,6 +143,7 @@ def win_probabilities(
             "p_win_basis": pd.array(basis, dtype=STRING),
             "model_weight": weight,
             "stage_samples": rates.by_stage["samples"].to_numpy()[stage_code],
+            "beyond_data": model.beyond_data(state, float(model.space.steps)),
         }
     )
     for i in range(by_period.shape[1]):

@@ -25,6 +25,13 @@ counts with a sparse design as directly): the whole fit is ~50 lines below (Newt
 exact Hessian, scipy for the sparse algebra) and takes well under a second on a 100k-account
 org.
 
+Ages never seen. Segments act per age band (`FeatureSpace.design`): a young CRM has seen only
+young deals, and a segment effect learnt there is not carried to older ages. Where training
+never saw a segment at an age, the deal gets the segment's pooled coefficients at that age
+(`pool_unseen_segments`); past the oldest band of age, time in stage, lateness or month ahead
+that training reached, the oldest band's hazard carries on (`carry_forward`). `beyond_data`
+says which deals were forecast so, so users see when the model extrapolates.
+
 Forecast. For an open deal at t0 the same features are projected month by month: with the
 won / lost hazards h_w(k), h_l(k), P(won in month k) = S(k − 1)·h_w(k) with
 S(k) = S(k − 1)·(1 − h_w(k) − h_l(k)); the cumulative curve F gives p(won within any period)
@@ -71,6 +78,8 @@ AGE_EDGES: Final = (90.0, 180.0, 365.0, 730.0)  # days since the deal was create
 TYPES: Final = ("new", "renewal", "expansion")  # anything else is "other"
 MAX_INDUSTRIES: Final = 8  # most frequent industries get their own level, the rest share one
 STAY, WON, LOST = 0, 1, 2
+# Factors whose effect is learnt per age band (FeatureSpace.design says why).
+SEGMENT_FACTORS: Final = frozenset({"size", "type", "industry", "company_size"})
 
 
 @dataclass(frozen=True)
@@ -170,13 +179,28 @@ class FeatureSpace:
         return out
 
     def design(self, codes: npt.NDArray[np.int64]) -> sparse.csr_matrix:
-        """One-hot main effects plus stage × timing (how late a deal is means different things
-        in different stages)."""
+        """One-hot main effects of stage, step, timing, time in stage and age; the segments
+        (deal size, type, industry, company size) per age band; plus stage × timing (how late
+        a deal is means different things in different stages).
+
+        Why segments per age band, with no main effect: a segment's effect is learnt only at
+        the ages the training data shows. In a young CRM every deal is young, and a segment
+        whose deals close late (large buyers) looks as if it never wins; a main effect would
+        carry that to every age. Nested in the age band, the effect at an age no training deal
+        of the segment reached has no column used in the fit (coefficient 0): such a deal gets
+        the pooled hazard of its stage, timing and age, not an extrapolation. Where every age
+        is well seen (a mature org), the bands simply let the effect change with age."""
         levels = self.levels(codes)
         blocks: list[npt.NDArray[np.int64]] = []
         offset = 0
+        n_ages = len(AGE_EDGES) + 1
         for name, size in self.factors:
-            if size > 1:
+            if size <= 1:
+                continue
+            if name in SEGMENT_FACTORS:
+                blocks.append(levels[name] * n_ages + levels["age"] + offset)
+                offset += size * n_ages
+            else:
                 blocks.append(levels[name] + offset)
                 offset += size
         n_timing = len(TIMING_LABELS)
@@ -189,12 +213,104 @@ class FeatureSpace:
             shape=(n, offset),
         )
 
+    def ordered_columns(self) -> list[npt.NDArray[np.int64]]:
+        """The design's columns along each duration axis, in order: months ahead, time in
+        stage, age, days past the close date (without "no close date"), and days past the
+        close date per stage (`carry_forward` fills the levels training never reached)."""
+        groups: list[npt.NDArray[np.int64]] = []
+        offset = 0
+        n_ages = len(AGE_EDGES) + 1
+        n_timing = len(TIMING_LABELS)
+        for name, size in self.factors:
+            if size <= 1:
+                continue
+            if name in SEGMENT_FACTORS:
+                offset += size * n_ages
+                continue
+            if name in ("step", "in_stage", "age"):
+                groups.append(offset + np.arange(size))
+            elif name == "timing":
+                groups.append(offset + np.arange(n_timing - 1))
+            offset += size
+        for stage in range(self.n_stages):
+            groups.append(offset + stage * n_timing + np.arange(n_timing - 1))
+        return groups
+
+
+def carry_forward(
+    coef: npt.NDArray[np.float64],
+    used: npt.NDArray[np.bool_],
+    groups: list[npt.NDArray[np.int64]],
+) -> npt.NDArray[np.float64]:
+    """Along each ordered group of columns, a level no training cell used takes the
+    coefficients of the nearest used level below it (above it, if none is below).
+
+    Why: the fit gives an unused column 0, which on a one-hot scale means "an average level"
+    — for a duration band beyond the oldest seen (deals older, later, longer in stage, or
+    further ahead than a young CRM has shown) that is an arbitrary guess. Carrying the last
+    band's hazard forward is the usual assumption past the end of observed follow-up (a
+    piecewise-constant hazard stays constant). Segment × age columns are not carried: there a
+    missing level means the pooled hazard (`FeatureSpace.design`)."""
+    out = coef.copy()
+    for group in groups:
+        seen = group[used[group]]
+        if not len(seen) or len(seen) == len(group):
+            continue
+        position = np.searchsorted(seen, group, side="right") - 1  # nearest used at or below
+        source = seen[np.maximum(position, 0)]
+        out[group] = coef[source]
+    return out
+
+
+def pool_unseen_segments(
+    coef: npt.NDArray[np.float64],
+    rows: npt.NDArray[np.float64],
+    space: FeatureSpace,
+) -> npt.NDArray[np.float64]:
+    """A (segment level, age band) training never saw gets the segment factor's pooled
+    coefficients at that age: the mean over the levels seen there, weighted by training rows
+    (`rows`: per design column), or — an age band nobody reached — those of the nearest band
+    seen below (above, if none is).
+
+    Why: the L2 penalty shares an age effect between the age columns and every segment ×
+    age column (they overlap), so a level's column holds its segment's part of the common age
+    effect plus its own deviation. Left at 0, an unseen cell would drop that common part;
+    pooled, it keeps it and drops only the deviation — the segment's own effect is never
+    carried to an age it was not seen at, the common age shape is (`carry_forward`)."""
+    out = coef.copy()
+    offset = 0
+    n_ages = len(AGE_EDGES) + 1
+    for name, size in space.factors:
+        if size <= 1:
+            continue
+        if name not in SEGMENT_FACTORS:
+            offset += size
+            continue
+        columns = offset + np.arange(size * n_ages).reshape(size, n_ages)
+        weight = rows[columns]  # levels × age bands
+        seen_band = weight.sum(axis=0) > 0
+        if seen_band.any():
+            pooled = np.zeros((n_ages, coef.shape[1]))
+            for band in np.flatnonzero(seen_band):
+                w = weight[:, band]
+                pooled[band] = (w[:, None] * coef[columns[:, band]]).sum(axis=0) / w.sum()
+            seen = np.flatnonzero(seen_band)
+            nearest = seen[np.maximum(np.searchsorted(seen, np.arange(n_ages), "right") - 1, 0)]
+            pooled = pooled[nearest]
+            unseen = weight <= 0
+            unseen_level, unseen_band = np.nonzero(unseen)
+            out[columns[unseen_level, unseen_band]] = pooled[unseen_band]
+        offset += size * n_ages
+    return out
+
 
 @dataclass(frozen=True)
 class CloseModel:
     """A fitted hazard model (or none: `fitted` False → every p is the stage default).
 
     coef: (features × 2) log-odds of won / lost against staying open; intercept: (2,).
+    segment_months: per segment factor in use, (levels × age bands) deal-months seen in
+        training — where it is 0 the segment was never seen at that age (`beyond_data`).
     stage_deals: per stage code, training deals seen open in it (the n of the shrinkage).
     stage_prior: per stage code, the CRM default probability (unknown → config fallback).
     """
@@ -204,6 +320,7 @@ class CloseModel:
     coef: npt.NDArray[np.float64]
     intercept: npt.NDArray[np.float64]
     fitted: bool
+    segment_months: dict[str, npt.NDArray[np.float64]]
     stage_deals: npt.NDArray[np.float64]
     stage_wins: npt.NDArray[np.float64]
     stage_losses: npt.NDArray[np.float64]
@@ -229,6 +346,27 @@ class CloseModel:
         survive = np.cumprod(1.0 - h_won - h_lost, axis=1)
         before = np.column_stack([np.ones(n), survive[:, :-1]])
         out[:, 1:] = np.cumsum(before * h_won, axis=1)
+        return out
+
+    def beyond_data(self, state: DealState, months: float) -> npt.NDArray[np.bool_]:
+        """Per deal: whether, in some month of the next `months` (at most `steps`), the deal is
+        at an age at which training never saw a deal of its segment (not even open) — there
+        the model gives it the pooled hazard of the deals seen at that age, or at the oldest
+        age seen (`pool_unseen_segments`, `carry_forward`), not one of the segment's own. An
+        age seen with no close is not beyond the data: the model learnt a low hazard there.
+        False everywhere when the model is not fitted (then every p is the stage default)."""
+        n = len(state.opp_pos)
+        out = np.zeros(n, dtype=bool)
+        steps = min(int(np.ceil(months)), self.space.steps)
+        if not self.fitted or n == 0 or steps <= 0 or not self.segment_months:
+            return out
+        which = np.repeat(np.arange(n), steps)
+        step = np.tile(np.arange(1, steps + 1, dtype=np.int64), n)
+        levels = self.space.levels(self.space.cells(state, step, which))
+        unseen = np.zeros(len(which), dtype=bool)
+        for name, months_seen in self.segment_months.items():
+            unseen |= months_seen[levels[name], levels["age"]] <= 0
+        np.logical_or.at(out, which, unseen)
         return out
 
     def weight(self, stage_code: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
@@ -392,18 +530,35 @@ def learn_close_model(
     cells, inverse = np.unique(cell, return_inverse=True)
     table = np.zeros((len(cells), 3))
     np.add.at(table, (inverse.reshape(-1), outcome), counts * weight)
+    cell_levels = space.levels(cells)
+    n_ages = len(AGE_EDGES) + 1
+    segment_months: dict[str, npt.NDArray[np.float64]] = {
+        name: np.bincount(
+            cell_levels[name] * n_ages + cell_levels["age"],
+            weights=table.sum(axis=1),
+            minlength=size * n_ages,
+        )
+        .astype(np.float64)
+        .reshape(size, n_ages)
+        for name, size in space.factors
+        if name in SEGMENT_FACTORS and size > 1
+    }
     events = table[:, WON].sum(), table[:, LOST].sum()
     enough = min(events) >= config.hazard.min_events
     p = space.design(np.zeros(1, dtype=np.int64)).shape[1]
     coef, intercept = np.zeros((p, 2)), np.zeros(2)
     if enough:
-        coef, intercept = fit_multinomial(space.design(cells), table, config.hazard.l2)
+        design = space.design(cells)
+        coef, intercept = fit_multinomial(design, table, config.hazard.l2)
+        coef = carry_forward(coef, design.getnnz(axis=0) > 0, space.ordered_columns())
+        coef = pool_unseen_segments(coef, design.T @ table.sum(axis=1), space)
     return CloseModel(
         as_of=instant,
         space=space,
         coef=coef,
         intercept=intercept,
         fitted=bool(enough),
+        segment_months=segment_months,
         stage_deals=stage_deals,
         stage_wins=stage_wins,
         stage_losses=stage_losses,
