@@ -35,8 +35,8 @@ from acm_sync.scoring.hazard import (
     CloseModel,
     DealState,
     FeatureSpace,
-    carry_forward,
     fit_multinomial,
+    pool_unseen_bands,
     pool_unseen_segments,
     shrink_toward,
     shrinkage_weight,
@@ -649,26 +649,68 @@ def test_no_segment_effect_is_carried_to_ages_never_seen(
     assert p.loc["sf:OLD-B", "p_period_1"] == pytest.approx(p.loc["sf:OLD-S", "p_period_1"])
 
 
-def test_carry_forward_fills_unreached_bands_from_the_nearest_below() -> None:
-    coef = np.array([[1.0, -1.0], [2.0, -2.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [5.0, 5.0]])
-    used = np.array([False, True, False, True, False, True])
-    # one ordered group 0–4; column 5 belongs to none and stays as it is
-    filled = carry_forward(coef, used, [np.arange(5)])
-    # 0: nothing below → the nearest above (1); 2 → 1; 4 → 3 (used, though 0); 5 untouched
-    expected = [[2.0, -2.0], [2.0, -2.0], [2.0, -2.0], [0.0, 0.0], [0.0, 0.0], [5.0, 5.0]]
+def test_unreached_bands_take_the_row_weighted_mean_of_the_reached_ones() -> None:
+    coef = np.array([[1.0, -1.0], [2.0, -2.0], [0.0, 0.0], [6.0, 4.0], [0.0, 0.0], [5.0, 5.0]])
+    rows = np.array([0.0, 3.0, 0.0, 1.0, 0.0, 9.0])
+    # one group 0–4; column 5 belongs to none and stays as it is. Reached: 1 (3 rows) and 3
+    # (1 row): won (3 · 2 + 1 · 6) / 4 = 3, lost (3 · −2 + 1 · 4) / 4 = −0.5 for 0, 2 and 4
+    filled = pool_unseen_bands(coef, rows, [np.arange(5)])
+    pooled = [3.0, -0.5]
+    expected = [pooled, [2.0, -2.0], pooled, [6.0, 4.0], pooled, [5.0, 5.0]]
     assert filled.tolist() == expected
-    # a group with no used column is left alone
-    assert carry_forward(coef, np.zeros(6, dtype=bool), [np.arange(5)]).tolist() == coef.tolist()
+    # a group with no band reached, or every band, is left alone
+    assert pool_unseen_bands(coef, np.zeros(6), [np.arange(5)]).tolist() == coef.tolist()
+    assert pool_unseen_bands(coef, np.ones(6), [np.arange(5)]).tolist() == coef.tolist()
 
 
-def test_a_deal_older_than_any_seen_keeps_the_hazard_of_the_oldest_age_seen() -> None:
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.tuples(
+            st.floats(-5, 5, allow_nan=False),
+            st.floats(-5, 5, allow_nan=False),
+            st.sampled_from([0.0, 0.5, 1.0, 7.0, 250.0]),
+        ),
+        min_size=2,
+        max_size=8,
+    ),
+    data=st.data(),
+)
+def test_unreached_bands_are_pooled_whatever_the_order_of_the_bands(
+    values: list[tuple[float, float, float]], data: st.DataObject
+) -> None:
+    """Reached bands keep their coefficients; every unreached one gets one value, within the
+    reached bands' range (per outcome), and the same value whatever the bands' order — the
+    rule assumes no direction past the data (the nearest band carried forward does)."""
+    coef = np.array([[w, lo] for w, lo, _ in values])
+    rows = np.array([r for _, _, r in values])
+    group = np.arange(len(values))
+    filled = pool_unseen_bands(coef, rows, [group])
+    seen = rows > 0
+    assert filled[seen].tolist() == coef[seen].tolist()
+    if seen.any() and not seen.all():
+        unseen_values = filled[~seen]
+        assert np.ptp(unseen_values, axis=0).max() == 0.0
+        for k in range(2):
+            assert coef[seen, k].min() - 1e-9 <= unseen_values[0, k] <= coef[seen, k].max() + 1e-9
+        order = np.asarray(data.draw(st.permutations(list(group))))
+        shuffled = pool_unseen_bands(coef[order], rows[order], [group])
+        assert shuffled[~seen[order]] == pytest.approx(
+            np.repeat(unseen_values[:1], (~seen).sum(), 0)
+        )
+    else:
+        assert filled.tolist() == coef.tolist()
+
+
+def test_a_deal_older_than_any_seen_gets_the_hazard_pooled_over_the_ages_seen() -> None:
     """Training saw deals up to 300 days old (the young org: 80 closes in their first month,
-    120 still open since). Two deals came into the CRM yesterday, alike (same stage, a day in
-    it, due in 500 days) but for their age: 250 days (an age band seen) and 400 days (older
-    than any seen). In their first month both get the hazard of the oldest band seen — not
-    the "average" a never-used band gets from the fit (0 on the one-hot scale)."""
+    none after; 120 still open since). Three deals came into the CRM yesterday, alike (same
+    stage, a day in it, due in 500 days) but for their age: 30 days (the band with the
+    closes), 250 days (a band seen, with none) and 400 days (older than any seen). The oldest
+    is not given the 250-day band's hazard carried on — nor the young band's: it gets the
+    mean over the ages seen, strictly between the two."""
     deals, rows = [], []
-    for oid, created in (("AGE250-", 250), ("AGE400-", 400)):
+    for oid, created in (("AGE30-", 30), ("AGE250-", 250), ("AGE400-", 400)):
         part = cohort(oid, 1, created_days_ago=1)
         part[0][0]["created_at"] = days_ago(created)
         deals += part[0]
@@ -676,11 +718,10 @@ def test_a_deal_older_than_any_seen_keeps_the_hazard_of_the_oldest_age_seen() ->
     hist = build(*young_org(), (deals, rows))
     p = win_probabilities(hist, AS_OF, forecast_config(shrinkage_strength=0)).set_index(
         "opportunity_id"
-    )
-    # the rest of the quarter (15 days) lies in the first month: the same hazard, the same p
-    assert p.loc["sf:AGE400-0000", "p_period_1"] == pytest.approx(
-        p.loc["sf:AGE250-0000", "p_period_1"]
-    )
+    )["p_period_1"]
+    young, seen_old, unseen_old = (float(p[f"sf:AGE{age}-0000"]) for age in (30, 250, 400))
+    assert seen_old < unseen_old < young
+    assert unseen_old - seen_old > 1e-4 and young - unseen_old > 1e-4
 
 
 def test_unseen_segment_cells_take_the_pooled_coefficients_of_their_age() -> None:
@@ -695,8 +736,11 @@ def test_unseen_segment_cells_take_the_pooled_coefficients_of_their_age() -> Non
     coef[2 + 1, 0], rows[2 + 1] = 2.0, 1.0  # level 0, band 1; level 1 never seen there
     filled = pool_unseen_segments(coef, rows, space)[:, 0]  # type: ignore[arg-type]
     # band 0: both seen, kept; band 1: level 1 gets the mean of those seen there (level 0: 2);
-    # bands 2–4: nobody seen → the pooled band 1 (2) for both levels
-    assert filled.tolist() == [7.0, 8.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 2.0, 2.0, 2.0, 2.0]
+    # bands 2–4: nobody seen → the pooled bands seen, by their deal-months: band 0 pools to
+    # (3 · 1 + 1 · 3) / 4 = 1.5 over 4, band 1 to 2 over 1 → (4 · 1.5 + 1 · 2) / 5 = 1.6
+    assert filled.tolist() == pytest.approx(
+        [7.0, 8.0, 1.0, 2.0, 1.6, 1.6, 1.6, 3.0, 2.0, 1.6, 1.6, 1.6]
+    )
     # a band seen by both levels pools by deal-months: (3 · 1 + 1 · 3) / 4 = 1.5
     rows[2 + 5 + 1], coef[2 + 5 + 1, 0] = 0.0, 0.0
     rows_b0_only = rows.copy()
