@@ -423,26 +423,27 @@ def test_forecast_equals_sum_of_amount_times_p(
     assert (p <= 1 + 1e-9).all()
 
 
-def test_company_size_separates_fast_small_buyers_from_slow_large_ones() -> None:
-    """Small companies (20 employees) decided within three weeks of a deal's creation: 60
-    won, 20 lost. Large ones (5,000) took half a year: 40 won after 200 days, 40 still open.
-    Everything else alike (stage, amount, type, close date). Two deals opened yesterday, one
-    per size: with the company-size feature the small buyer's deal is far likelier to be won
-    this quarter; without it the model cannot tell them apart."""
-    deals: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    planned = AS_OF + pd.Timedelta(days=500)
+class SizedBuyers:
+    """Qualification deals of 10,000, planned to close in 500 days, at a small buyer (sf:SMALL,
+    20 employees) and a large one (sf:BIG, 5,000): their opportunity and stage-history rows."""
 
-    def add(oid: str, account: str, created: float, outcome: str, closed: float = 0) -> None:
-        rows.append(
-            {
-                "opportunity_id": oid,
-                "stage": "Qualification",
-                "amount": 10_000.0,
-                "close_date": planned,
-                "changed_at": days_ago(created),
-            }
-        )
+    def __init__(self) -> None:
+        self.deals: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self, oid: str, account: str, created: float, outcome: str = "open", closed: float = 0
+    ) -> None:
+        """A deal created `created` days ago; won / lost `closed` days ago, or open."""
+        planned = AS_OF + pd.Timedelta(days=500)
+        row = {
+            "opportunity_id": oid,
+            "stage": "Qualification",
+            "amount": 10_000.0,
+            "close_date": planned,
+            "changed_at": days_ago(created),
+        }
+        self.rows.append(row)
         deal: dict[str, Any] = {
             "opportunity_id": oid,
             "account_id": account,
@@ -453,7 +454,7 @@ def test_company_size_separates_fast_small_buyers_from_slow_large_ones() -> None
         }
         if outcome != "open":
             final = "Closed Won" if outcome == "won" else "Closed Lost"
-            rows.append({**rows[-1], "stage": final, "changed_at": days_ago(closed)})
+            self.rows.append({**row, "stage": final, "changed_at": days_ago(closed)})
             deal.update(
                 stage=final,
                 stage_probability=1.0 if outcome == "won" else 0.0,
@@ -461,20 +462,31 @@ def test_company_size_separates_fast_small_buyers_from_slow_large_ones() -> None
                 is_won=outcome == "won",
                 close_date=days_ago(closed),
             )
-        deals.append(deal)
+        self.deals.append(deal)
 
+    def history(self) -> DealHistory:
+        accs = accounts(
+            {"account_id": "sf:SMALL", "employees": 20, "domain": "small.com"},
+            {"account_id": "sf:BIG", "employees": 5_000, "domain": "big.com"},
+        )
+        book = AccountBook.from_canonical(accs, contacts(), opportunities(*self.deals))
+        return DealHistory.build(book, history(*self.rows))
+
+
+def test_company_size_separates_fast_small_buyers_from_slow_large_ones() -> None:
+    """Small companies (20 employees) decided within three weeks of a deal's creation: 60
+    won, 20 lost. Large ones (5,000) took half a year: 40 won after 200 days, 40 still open.
+    Everything else alike (stage, amount, type, close date). Two deals opened yesterday, one
+    per size: with the company-size feature the small buyer's deal is far likelier to be won
+    this quarter; without it the model cannot tell them apart."""
+    buyers = SizedBuyers()
     for i in range(80):
-        add(f"sf:S{i:03d}", "sf:SMALL", 300, "won" if i < 60 else "lost", 280)
+        buyers.add(f"sf:S{i:03d}", "sf:SMALL", 300, "won" if i < 60 else "lost", 280)
     for i in range(80):
-        add(f"sf:B{i:03d}", "sf:BIG", 300, "won" if i < 40 else "open", 100)
-    add("sf:NEW-S", "sf:SMALL", 1, "open")
-    add("sf:NEW-B", "sf:BIG", 1, "open")
-    accs = accounts(
-        {"account_id": "sf:SMALL", "employees": 20, "domain": "small.com"},
-        {"account_id": "sf:BIG", "employees": 5_000, "domain": "big.com"},
-    )
-    book = AccountBook.from_canonical(accs, contacts(), opportunities(*deals))
-    hist = DealHistory.build(book, history(*rows))
+        buyers.add(f"sf:B{i:03d}", "sf:BIG", 300, "won" if i < 40 else "open", 100)
+    buyers.add("sf:NEW-S", "sf:SMALL", 1, "open")
+    buyers.add("sf:NEW-B", "sf:BIG", 1, "open")
+    hist = buyers.history()
 
     def p_now(segments: tuple[str, ...]) -> tuple[float, float]:
         config = forecast_config(segments=list(segments), shrinkage_strength=0)
@@ -524,56 +536,18 @@ def young_crm_by_company_size(
     age are all still open (`big_open`), bar `big_lost` lost in their first month. Two more
     deals, one per size, were imported into the CRM 400 days after their creation: an age no
     deal of either size has reached in training."""
-    deals: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    planned = AS_OF + pd.Timedelta(days=500)
-
-    def add(oid: str, account: str, created: float, outcome: str = "open", closed: float = 0):
-        rows.append(
-            {
-                "opportunity_id": oid,
-                "stage": "Qualification",
-                "amount": 10_000.0,
-                "close_date": planned,
-                "changed_at": days_ago(created),
-            }
-        )
-        deal: dict[str, Any] = {
-            "opportunity_id": oid,
-            "account_id": account,
-            "stage": "Qualification",
-            "stage_probability": 0.1,
-            "close_date": planned,
-            "created_at": days_ago(created),
-        }
-        if outcome != "open":
-            final = "Closed Won" if outcome == "won" else "Closed Lost"
-            rows.append({**rows[-1], "stage": final, "changed_at": days_ago(closed)})
-            deal.update(
-                stage=final,
-                stage_probability=1.0 if outcome == "won" else 0.0,
-                is_closed=True,
-                is_won=outcome == "won",
-                close_date=days_ago(closed),
-            )
-        deals.append(deal)
-
+    buyers = SizedBuyers()
     for i in range(small_won + small_lost):
-        add(f"sf:S{i:03d}", "sf:SMALL", 110, "won" if i < small_won else "lost", 80)
+        buyers.add(f"sf:S{i:03d}", "sf:SMALL", 110, "won" if i < small_won else "lost", 80)
     for i in range(big_open + big_lost):
-        add(f"sf:B{i:03d}", "sf:BIG", 110, "open" if i < big_open else "lost", 80)
+        buyers.add(f"sf:B{i:03d}", "sf:BIG", 110, "open" if i < big_open else "lost", 80)
     # in the CRM only since yesterday (its stage history starts then), created 400 days ago
     for oid, account in (("sf:OLD-S", "sf:SMALL"), ("sf:OLD-B", "sf:BIG")):
-        add(oid, account, 1)
-        deals[-1]["created_at"] = days_ago(400)
-    add("sf:NEW-S", "sf:SMALL", 1)
-    add("sf:NEW-B", "sf:BIG", 1)
-    accs = accounts(
-        {"account_id": "sf:SMALL", "employees": 20, "domain": "small.com"},
-        {"account_id": "sf:BIG", "employees": 5_000, "domain": "big.com"},
-    )
-    book = AccountBook.from_canonical(accs, contacts(), opportunities(*deals))
-    return DealHistory.build(book, history(*rows))
+        buyers.add(oid, account, 1)
+        buyers.deals[-1]["created_at"] = days_ago(400)
+    buyers.add("sf:NEW-S", "sf:SMALL", 1)
+    buyers.add("sf:NEW-B", "sf:BIG", 1)
+    return buyers.history()
 
 
 SEGMENTS_ONLY_SIZE = {"segments": ["company_size"], "shrinkage_strength": 0}
