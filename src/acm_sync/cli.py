@@ -74,7 +74,7 @@ def sandbox_serve(
         if chosen.sandbox is not None:
             seed, accounts = chosen.sandbox.seed, chosen.sandbox.accounts
         elif seed is None:
-            seed = DEFAULT_SEED + _connection_position(connection)
+            seed = DEFAULT_SEED + defs_connections().index(connection)
         if data_dir == Path(".sandbox"):
             data_dir = data_dir / connection
     # Many sandboxes side by side: a connection's picks free ports unless told otherwise.
@@ -179,14 +179,6 @@ _LOGIN_VARIABLES = (
     "SALESFORCE_CONSUMER_KEY",
     "HUBSPOT_ACCESS_TOKEN",
 )
-
-
-def _connection_position(name: str) -> int:
-    """Where connection `name` stands in acm_sync.yaml's list (0: first, or not listed)."""
-    from acm_sync.config import load_config
-
-    names = [c.name for c in load_config().connections]
-    return names.index(name) if name in names else 0
 
 
 def _connection_config(name: str) -> Any:
@@ -582,7 +574,7 @@ def _doctor_connection(
     import os
     import re
 
-    from acm_sync.assets.connections import missing_credentials
+    from acm_sync.assets.connections import missing_login
     from acm_sync.environment import temporary_environment
 
     name, prefix = connection.name, connection.env_prefix
@@ -627,10 +619,8 @@ def _doctor_connection(
             used = ", ".join(connection.crms)
             check(f"{name}: {label} login", True, f"not used (crms: {used})", "")
             continue
-        one_crm = connection.model_copy(update={"crms": (crm,)})
-        problems = missing_credentials(one_crm, {prefix + k: v for k, v in env.items()})
-        if problems:
-            missing = problems[0].split(" credentials incomplete: ", 1)[-1]
+        missing = missing_login(connection, crm, {prefix + k: v for k, v in env.items()})
+        if missing is not None:
             check(
                 f"{name}: {label} login",
                 False,

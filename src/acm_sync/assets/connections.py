@@ -125,31 +125,43 @@ def prefixed(prefix: str, names: Mapping[str, str]) -> dict[str, str]:
     return {key: f"{prefix}{name}" for key, name in names.items()}
 
 
+_CRM_LOGINS = {
+    "salesforce": (salesforce_connector.ENV, SALESFORCE_LOGINS),
+    "hubspot": (hubspot_connector.ENV, HUBSPOT_LOGINS),
+}
+
+
 def missing_credentials(
     connection: ConnectionConfig, environ: Mapping[str, str] | None = None
 ) -> list[str]:
     """What is missing for each CRM the connection uses: one line per CRM naming the variables
     to set (never a value). Empty when every CRM has a complete set of credentials."""
-    environ = os.environ if environ is None else environ
     problems = []
-    for crm, names, logins in (
-        ("salesforce", salesforce_connector.ENV, SALESFORCE_LOGINS),
-        ("hubspot", hubspot_connector.ENV, HUBSPOT_LOGINS),
-    ):
-        if crm not in connection.crms:
-            continue
-        env = prefixed(connection.env_prefix, names)
-        have = {key for key, name in env.items() if environ.get(name)}
-        if any(set(login) <= have for login in logins):
-            continue
-        # Name what is missing from the login closest to complete (the first one, when none
-        # is started).
-        login = max(logins, key=lambda keys: len(have & set(keys)))
-        missing = " + ".join(env[key] for key in login if key not in have)
-        others = " or ".join(" + ".join(env[k] for k in keys) for keys in logins if keys != login)
-        line = f"connection {connection.name}: {crm} credentials incomplete: {missing} not set"
-        problems.append(line + (f" (or set {others})" if others else ""))
+    for crm in _CRM_LOGINS:
+        missing = missing_login(connection, crm, environ) if crm in connection.crms else None
+        if missing is not None:
+            line = f"connection {connection.name}: {crm} credentials incomplete: {missing}"
+            problems.append(line)
     return problems
+
+
+def missing_login(
+    connection: ConnectionConfig, crm: str, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The variables to set for the connection's `crm` login ("A + B not set (or set C)"), or
+    None when a complete set is there."""
+    environ = os.environ if environ is None else environ
+    names, logins = _CRM_LOGINS[crm]
+    env = prefixed(connection.env_prefix, names)
+    have = {key for key, name in env.items() if environ.get(name)}
+    if any(set(login) <= have for login in logins):
+        return None
+    # Name what is missing from the login closest to complete (the first one, when none is
+    # started).
+    login = max(logins, key=lambda keys: len(have & set(keys)))
+    missing = " + ".join(env[key] for key in login if key not in have)
+    others = " or ".join(" + ".join(env[k] for k in keys) for keys in logins if keys != login)
+    return f"{missing} not set" + (f" (or set {others})" if others else "")
 
 
 class ConnectionUnavailable(dg.Failure):
