@@ -82,6 +82,22 @@ MAX_INDUSTRIES: Final = 8  # most frequent industries get their own level, the r
 STAY, WON, LOST = 0, 1, 2
 # Factors whose effect is learnt per age band (FeatureSpace.design says why).
 SEGMENT_FACTORS: Final = frozenset({"size", "type", "industry", "company_size"})
+N_AGES: Final = len(AGE_EDGES) + 1
+
+
+def factor_blocks(factors: tuple[tuple[str, int], ...]) -> list[tuple[str, int, int]]:
+    """(factor, first column, columns) of each factor's block in the design, in order: a
+    segment factor has levels × age bands columns (level-major), any other one column per
+    level; a factor of one level has none. The stage × timing block follows the last."""
+    blocks = []
+    offset = 0
+    for name, size in factors:
+        if size <= 1:
+            continue
+        width = size * N_AGES if name in SEGMENT_FACTORS else size
+        blocks.append((name, offset, width))
+        offset += width
+    return blocks
 
 
 @dataclass(frozen=True)
@@ -146,7 +162,7 @@ class FeatureSpace:
             ("step", self.steps),
             ("timing", len(TIMING_LABELS)),
             ("in_stage", len(IN_STAGE_EDGES) + 1),
-            ("age", len(AGE_EDGES) + 1),
+            ("age", N_AGES),
             ("size", len(self.size_edges) + 1),
             ("type", self.n_types),
             ("industry", self.n_industries),
@@ -195,16 +211,12 @@ class FeatureSpace:
         levels = self.levels(codes)
         blocks: list[npt.NDArray[np.int64]] = []
         offset = 0
-        n_ages = len(AGE_EDGES) + 1
-        for name, size in self.factors:
-            if size <= 1:
-                continue
+        for name, start, width in factor_blocks(self.factors):
             if name in SEGMENT_FACTORS:
-                blocks.append(levels[name] * n_ages + levels["age"] + offset)
-                offset += size * n_ages
+                blocks.append(levels[name] * N_AGES + levels["age"] + start)
             else:
-                blocks.append(levels[name] + offset)
-                offset += size
+                blocks.append(levels[name] + start)
+            offset = start + width
         n_timing = len(TIMING_LABELS)
         blocks.append(levels["stage"] * n_timing + levels["timing"] + offset)
         offset += self.n_stages * n_timing
@@ -221,19 +233,13 @@ class FeatureSpace:
         close date per stage (`pool_unseen_bands` fills the levels training never reached)."""
         groups: list[npt.NDArray[np.int64]] = []
         offset = 0
-        n_ages = len(AGE_EDGES) + 1
         n_timing = len(TIMING_LABELS)
-        for name, size in self.factors:
-            if size <= 1:
-                continue
-            if name in SEGMENT_FACTORS:
-                offset += size * n_ages
-                continue
+        for name, start, width in factor_blocks(self.factors):
             if name in ("step", "in_stage", "age"):
-                groups.append(offset + np.arange(size))
+                groups.append(start + np.arange(width))
             elif name == "timing":
-                groups.append(offset + np.arange(n_timing - 1))
-            offset += size
+                groups.append(start + np.arange(n_timing - 1))
+            offset = start + width
         for stage in range(self.n_stages):
             groups.append(offset + stage * n_timing + np.arange(n_timing - 1))
         return groups
@@ -286,19 +292,14 @@ def pool_unseen_segments(
     pooled, it keeps it and drops only the deviation — the segment's own effect is never
     carried to an age it was not seen at, the common age shape is (`pool_unseen_bands`)."""
     out = coef.copy()
-    offset = 0
-    n_ages = len(AGE_EDGES) + 1
-    for name, size in space.factors:
-        if size <= 1:
-            continue
+    for name, start, width in factor_blocks(space.factors):
         if name not in SEGMENT_FACTORS:
-            offset += size
             continue
-        columns = offset + np.arange(size * n_ages).reshape(size, n_ages)
+        columns = start + np.arange(width).reshape(-1, N_AGES)
         weight = rows[columns]  # levels × age bands
         seen_band = weight.sum(axis=0) > 0
         if seen_band.any():
-            pooled = np.zeros((n_ages, coef.shape[1]))
+            pooled = np.zeros((N_AGES, coef.shape[1]))
             for band in np.flatnonzero(seen_band):
                 w = weight[:, band]
                 pooled[band] = (w[:, None] * coef[columns[:, band]]).sum(axis=0) / w.sum()
@@ -309,7 +310,6 @@ def pool_unseen_segments(
             unseen = weight <= 0
             unseen_level, unseen_band = np.nonzero(unseen)
             out[columns[unseen_level, unseen_band]] = pooled[unseen_band]
-        offset += size * n_ages
     return out
 
 
@@ -540,15 +540,14 @@ def learn_close_model(
     table = np.zeros((len(cells), 3))
     np.add.at(table, (inverse.reshape(-1), outcome), counts * weight)
     cell_levels = space.levels(cells)
-    n_ages = len(AGE_EDGES) + 1
     segment_months: dict[str, npt.NDArray[np.float64]] = {
         name: np.bincount(
-            cell_levels[name] * n_ages + cell_levels["age"],
+            cell_levels[name] * N_AGES + cell_levels["age"],
             weights=table.sum(axis=1),
-            minlength=size * n_ages,
+            minlength=size * N_AGES,
         )
         .astype(np.float64)
-        .reshape(size, n_ages)
+        .reshape(size, N_AGES)
         for name, size in space.factors
         if name in SEGMENT_FACTORS and size > 1
     }
