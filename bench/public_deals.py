@@ -16,6 +16,7 @@ each origin, and backtested one origin at a time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -113,13 +114,15 @@ def backtest_by_origin(
     tables_at: Callable[[pd.Timestamp], dict[str, pd.DataFrame]], as_of: pd.Timestamp, origins: int
 ) -> BacktestResult:
     """The backtest at the last `origins` quarter starts before `as_of`, each on the tables as
-    known at its origin (`tables_at(origin)`), combined."""
-    from acm_sync.config import AcmSyncConfig
+    known at its origin (`tables_at(origin)`), combined. The forecast settings are the defaults,
+    or those of the file `$ACM_SYNC_CONFIG` names (to compare a setting's two values)."""
+    from acm_sync.config import CONFIG_ENV_VAR, AcmSyncConfig, load_config
     from acm_sync.scoring import AccountBook, DealHistory, backtest
     from acm_sync.scoring.backtest import combine
     from acm_sync.scoring.periods import past_quarter_starts
 
-    config = AcmSyncConfig().forecast
+    path = os.environ.get(CONFIG_ENV_VAR)
+    config = (load_config(path) if path else AcmSyncConfig()).forecast
     results = []
     for origin in past_quarter_starts(as_of, origins, config.backtest.horizon_quarters):
         known = tables_at(origin)
