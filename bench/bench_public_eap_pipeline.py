@@ -130,7 +130,8 @@ def deals_of(raw: pd.DataFrame) -> pd.DataFrame:
     within = np.concatenate([np.arange(1, n + 1) for n in repeat]) if len(repeat) else []
     deals_frame["amount"] = np.repeat((revenue / count).to_numpy(), repeat)
     deals_frame["source_id"] = [
-        f"EAP-{row}-{k}" for row, k in zip(np.repeat(line.loc[rows.index], repeat), within)
+        f"EAP-{row}-{k}"
+        for row, k in zip(np.repeat(line.loc[rows.index], repeat), within, strict=True)
     ]
     return deals_frame
 
