@@ -39,7 +39,10 @@ What the data has, and lacks:
 Mapping to the canonical tables:
 - The "Grand Total" row is checked (its deal count and revenue must equal the rows' sums) and
   dropped. A row counting n deals becomes n deals of equal amount (its sum / n) — the pivot
-  does not tell them apart (3,600 rows are single deals; 614 rows hold 1,864 deals).
+  does not tell them apart (3,600 rows are single deals; 614 rows hold 1,864 deals). The one
+  look-ahead this leaves: deals of one row share their close date and final stage, so a
+  grouped deal still open at an origin carries the mean amount of deals that will close with
+  it (its amount only; the row's total, and so every quarter's bookings, are exact).
 - Won = Closed Won or Verbal (the data's own author counts Verbal as won: a verbal yes whose
   close date is set), lost = Closed Lost, open = Qualified / Alignment / Solutioning (23 open
   rows have a closed date; an open deal's date is not used). Any other stage is an error, not
