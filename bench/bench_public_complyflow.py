@@ -1,0 +1,248 @@
+"""Backtest on a fourth public, independently made opportunity data set: the synthetic CRM of
+"ComplyFlow GTM Analytics Pipeline" (github.com/SaipriyaReddyTurpu/gtm-complyflow-pipeline,
+MIT licence).
+
+    .venv/bin/python bench/bench_public_complyflow.py [DATA_DIR] [--origins 8]
+
+The data. `gtm-complyflow-pipeline` is a RevOps analytics portfolio project written by someone
+outside this project (commits of 2026-07-09). Its `scripts/generate_synthetic_data.py` makes
+the CRM of a compliance-automation SaaS company with its own, simple sales model: leads created
+uniformly from 2024-01-01 to 2026-06-15; qualified leads become opportunities of one of three
+segments (SMB 7–30 days to close, Mid-Market 20–75, Enterprise 60–180, uniform), won with a
+fixed chance per segment (30 / 27 / 22 %; 45 % for Enterprise from Paid Search), amount a plan
+price (1,200 / 2,800 / 6,500, SMB always the first) × 0.85–1.3; a deal whose close would fall
+within five days of the data's end (2026-06-30) is left open in Discovery / Proposal /
+Negotiation with that date as its planned close. Each opportunity is put on a random account
+(so the account's own segment agrees with the deal's for only 43 % of deals). The repository
+commits the generated CSVs; they are not copied here (this machine reaches no code host at
+run-time; the licence would allow it, we prefer not). To get them:
+
+    git clone https://github.com/SaipriyaReddyTurpu/gtm-complyflow-pipeline
+    git -C gtm-complyflow-pipeline checkout de1010c466d60c2d58a8fdc70c6bd239b495916f
+    # the files measured, as committed in 1d01c64 (unchanged since), sha256:
+    #   data/opportunities.csv (2,784 rows)
+    #     67898e6772e73a82ac13d0afe94e7d01d905654e7f2c440002cecc20bdba5524
+    #   data/accounts.csv (1,800 rows)
+    #     e70aa23bc8bcef820080a298a3d3d7cf10c6eaeda46bf3dd4677a1cf844ccda0
+    mkdir -p /tmp/pub/complyflow
+    cp gtm-complyflow-pipeline/data/{opportunities,accounts}.csv /tmp/pub/complyflow/
+
+and pass that directory (or set ACM_PUBLIC_DATA_COMPLYFLOW). Without it the script says so
+and exits 0.
+
+What the data has, and lacks: opportunities.csv — opp_id, account_id, segment, lead source
+(82 blank), plan, final stage (Closed Won 787, Closed Lost 1,926; open: Discovery 20,
+Proposal 25, Negotiation 26), amount, created_date and close_date (the close of closed deals,
+the planned close of open ones), 2024-01-02 … 2026-06-30. accounts.csv — company name,
+segment, industry, region, ARR and a signup date drawn apart from the account's deals. No
+stage history, no renewal or expansion opportunities (their revenue events are in another
+table), no company size.
+
+Mapping to the canonical tables:
+- As in `public_deals`: each deal is open in one stage per deal segment ("Open (SMB)", …) from
+  its creation to its close, then Closed Won / Closed Lost; deals open at the end keep that
+  stage. Only what was known at each origin: the shown close date is created + the segment's
+  median cycle over the deals that had closed before this one was created (30 days while none
+  had) — the data's planned close of open deals is not used (the generator sets it from the
+  deal's true cycle); the open stages' probability is the segment's win rate over the deals
+  closed before the origin (`canonical_tables(..., known_at=origin)`), origins combined
+  (`scoring.backtest.combine`).
+- type: new for every deal (all come from leads). A stage other than Closed Won / Closed Lost
+  / Discovery / Proposal / Negotiation is an error, not a guess.
+- Accounts: the accounts that have deals, each existing from its first deal (the data's
+  signup date is drawn apart from the deals and can come after them); industry from
+  accounts.csv; employees unknown (the ARR column is revenue with this vendor, not company
+  size, so it is not used).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from public_deals import LOST_STAGE, WON_STAGE, backtest_by_origin, deal_tables  # noqa: E402
+
+SOURCE = "github.com/SaipriyaReddyTurpu/gtm-complyflow-pipeline"
+SOURCE_COMMIT = "de1010c466d60c2d58a8fdc70c6bd239b495916f"
+ENV_VAR = "ACM_PUBLIC_DATA_COMPLYFLOW"
+MEASURED_SHA256 = {
+    "opportunities.csv": "67898e6772e73a82ac13d0afe94e7d01d905654e7f2c440002cecc20bdba5524",
+    "accounts.csv": "e70aa23bc8bcef820080a298a3d3d7cf10c6eaeda46bf3dd4677a1cf844ccda0",
+}
+
+OPPORTUNITY_COLUMNS = ("opp_id", "account_id", "segment", "stage", "amount")
+OPPORTUNITY_COLUMNS += ("created_date", "close_date")
+ACCOUNT_COLUMNS = ("account_id", "company_name", "industry")
+OPEN_STAGES = frozenset({"Discovery", "Proposal", "Negotiation"})
+
+
+def read_data(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(opportunities.csv, accounts.csv) as text columns (parsed by `canonical_tables`)."""
+
+    def read(name: str) -> pd.DataFrame:
+        return pd.read_csv(directory / name, dtype=str, keep_default_na=False, na_values=[""])
+
+    return read("opportunities.csv"), read("accounts.csv")
+
+
+def _first_bad(parsed: pd.Series) -> int:
+    return int(np.flatnonzero(parsed.isna().to_numpy())[0])
+
+
+def canonical_tables(
+    opportunities: pd.DataFrame, accounts: pd.DataFrame, known_at: pd.Timestamp | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
+    """(canonical tables, as-of instant) from the data set's two CSVs; the open stages'
+    probabilities are the segments' win rates over the deals closed before `known_at`
+    (default: the as-of instant). Raises ValueError on a missing column, an unknown stage or
+    account, or an unreadable value, naming it."""
+    from acm_sync.model import conform, empty_frame
+
+    for name, frame, columns in (
+        ("opportunities", opportunities, OPPORTUNITY_COLUMNS),
+        ("accounts", accounts, ACCOUNT_COLUMNS),
+    ):
+        missing = [column for column in columns if column not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} CSV lacks column(s) {', '.join(missing)}")
+        empty = [c for c in columns if c != "industry" and frame[c].isna().any()]
+        if empty:
+            raise ValueError(f"{name} CSV has empty value(s) in {', '.join(empty)}")
+    stage = opportunities["stage"]
+    unknown = sorted(set(stage) - {WON_STAGE, LOST_STAGE} - OPEN_STAGES)
+    if unknown:
+        raise ValueError(f"opportunities CSV has stage(s) {', '.join(map(repr, unknown))}")
+    strange = ~opportunities["account_id"].isin(accounts["account_id"])
+    if strange.any():
+        at = int(np.flatnonzero(strange.to_numpy())[0])
+        raise ValueError(
+            f"opportunities CSV row {at}: account_id {opportunities['account_id'].iloc[at]!r} "
+            "is not in accounts CSV"
+        )
+    created = pd.to_datetime(opportunities["created_date"], utc=True, errors="coerce")
+    close = pd.to_datetime(opportunities["close_date"], utc=True, errors="coerce")
+    amount = pd.to_numeric(opportunities["amount"], errors="coerce")
+    won = (stage == WON_STAGE).to_numpy()
+    lost = (stage == LOST_STAGE).to_numpy()
+    closed = won | lost
+    closed_at = close.where(closed)  # an open deal's planned close is not used
+    for column, parsed in (
+        ("created_date", created),
+        ("amount", amount),
+        ("close_date", closed_at.where(closed, pd.Timestamp(0, tz="UTC"))),
+    ):
+        if parsed.isna().any():
+            row = _first_bad(parsed)
+            value = opportunities[column].iloc[row]
+            raise ValueError(f"opportunities CSV row {row}: {column} {value!r}")
+    early = (closed_at < created).to_numpy()
+    if early.any():
+        raise ValueError(
+            f"opportunities CSV row {int(np.flatnonzero(early)[0])}: closed before created"
+        )
+    as_of = (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
+
+    segment = opportunities["segment"].astype(str)
+    account_id = "sf:A" + opportunities["account_id"]
+    deals, history = deal_tables(
+        source_id=opportunities["opp_id"].astype(str),
+        account_id=account_id,
+        name=opportunities["account_id"] + " – " + segment,
+        group=segment,
+        kind=np.full(len(opportunities), "new"),
+        amount=amount,
+        created=created,
+        closed_at=closed_at,
+        won=won,
+        lost=lost,
+        known_at=as_of if known_at is None else known_at,
+    )
+    first_deal = created.groupby(account_id.to_numpy()).min()
+    about = accounts.set_index("sf:A" + accounts["account_id"]).reindex(first_deal.index)
+    account_rows = pd.DataFrame(
+        {
+            "account_id": first_deal.index,
+            "source": "salesforce",
+            "source_id": first_deal.index.str.removeprefix("sf:A"),
+            "name": about["company_name"].to_numpy(),
+            "domain": None,
+            "website": None,
+            "industry": about["industry"].to_numpy(),
+            "employees": np.nan,
+            "annual_revenue": np.nan,
+            "currency": "USD",
+            "owner_id": None,
+            "created_at": first_deal.to_numpy(),
+            "updated_at": first_deal.to_numpy(),
+            "last_activity_at": pd.NaT,
+            "is_deleted": False,
+            "merged_into": None,
+        }
+    )
+    tables = {
+        "accounts": conform(account_rows, "accounts"),
+        "contacts": empty_frame("contacts"),
+        "opportunities": conform(deals, "opportunities"),
+        "opportunity_stage_history": conform(history, "opportunity_stage_history"),
+    }
+    return tables, as_of
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument(
+        "data",
+        nargs="?",
+        type=Path,
+        default=os.environ.get(ENV_VAR),
+        help="directory holding opportunities.csv and accounts.csv",
+    )
+    parser.add_argument("--origins", type=int, default=8)
+    args = parser.parse_args()
+    directory = Path(args.data) if args.data is not None else None
+    if directory is None or not all((directory / name).is_file() for name in MEASURED_SHA256):
+        print(
+            f"SKIPPED: the ComplyFlow data is not here (DATA_DIR argument or {ENV_VAR} naming a "
+            "directory with its opportunities.csv and accounts.csv); see this script's "
+            "docstring to get it."
+        )
+        return
+
+    from backtest_table import print_backtest
+    from bench_public_pipeline_command_center import print_split
+
+    for name, measured in MEASURED_SHA256.items():
+        digest = hashlib.sha256((directory / name).read_bytes()).hexdigest()
+        if digest != measured:
+            print(f"NOTE: {directory / name} is not the file measured (sha256 {digest[:12]}…)")
+    opportunities, accounts = read_data(directory)
+    tables, as_of = canonical_tables(opportunities, accounts)
+    started = time.perf_counter()
+    result = backtest_by_origin(
+        lambda origin: canonical_tables(opportunities, accounts, known_at=origin)[0],
+        as_of,
+        args.origins,
+    )
+    deals = tables["opportunities"]
+    print(
+        f"Backtest: ComplyFlow ({SOURCE} @ {SOURCE_COMMIT[:7]}; "
+        f"{len(tables['accounts']):,} accounts, {len(deals):,} deals, "
+        f"{int(deals['is_won'].sum()):,} won), as of {as_of:%Y-%m-%d}, "
+        f"{len(result.origins)} origins, horizon 1 quarter; {time.perf_counter() - started:.1f}s\n"
+    )
+    print_backtest(result)
+    print_split(result.origins)
+
+
+if __name__ == "__main__":
+    main()
