@@ -52,9 +52,14 @@ Mapping to the canonical tables:
   created + the segment's median cycle over deals closed before this one was created, the
   open stages' probability the segment's win rate over deals closed before the origin
   (`canonical_tables(..., known_at=origin)`), origins combined (`scoring.backtest.combine`).
-- type: new for every deal (the data has no type). Each deal is its own account (id
-  "sf:AEAP-<row>-<k>", <row> the pivot row's line number, <k> the deal within it; created with
-  the deal; employees unknown) — the data names no account, so account-level WAPE here is
+- type: none (the data has no deal type). Left blank, as the connectors leave a blank Type /
+  dealtype: the forecast then reads every deal as "other" — not a contract, so no renewal is
+  forecast from an installed base the data never said it has. (Labelled "new" at first, the
+  installed base's prior added 3.9 M of renewals at the 2025Q1 origin, a year after the first
+  wins, that the data never booked: the data cannot say which deals are renewals.)
+- Each deal is its own account (id "sf:AEAP-<row>-<k>", <row> the pivot row's line number,
+  <k> the deal within it; created with the deal; employees unknown) — the data names no
+  account, so account-level WAPE here is
   deal-level WAPE.
 """
 
@@ -183,7 +188,7 @@ def canonical_tables(
         account_id=account_id,
         name=segment + " deal " + deals["source_id"],
         group=segment,
-        kind=np.full(len(deals), "new"),
+        kind=np.full(len(deals), None, dtype=object),
         amount=deals["amount"],
         created=created,
         closed_at=closed_at,

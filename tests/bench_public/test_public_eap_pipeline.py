@@ -71,7 +71,7 @@ def test_rows_become_deals_with_outcomes_amounts_and_types(tmp_path: Path) -> No
     assert list(opps["is_closed"]) == [True, True, True, False, True, False]
     assert list(opps["is_won"]) == [True, False, False, False, True, False]
     assert list(opps["amount"]) == [1000.0, 1500.0, 1500.0, 500.0, 20000.0, 7000.0]
-    assert set(opps["type"]) == {"new"}
+    assert opps["type"].isna().all()  # the data has no deal type: left blank, as a connector would
     assert list(opps["created_at"]) == [
         ts("2024-01-02"),
         ts("2024-01-10"),
