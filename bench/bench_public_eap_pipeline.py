@@ -59,8 +59,7 @@ Mapping to the canonical tables:
   wins, that the data never booked: the data cannot say which deals are renewals.)
 - Each deal is its own account (id "sf:AEAP-<row>-<k>", <row> the pivot row's line number,
   <k> the deal within it; created with the deal; employees unknown) — the data names no
-  account, so account-level WAPE here is
-  deal-level WAPE.
+  account, so account-level WAPE here is deal-level WAPE.
 """
 
 from __future__ import annotations
