@@ -448,8 +448,9 @@ def one_deal_a_quarter(first: str, amounts: list[float]) -> AccountBook:
 
 def new_row(b: AccountBook, as_of: pd.Timestamp, seasonality: str = "on") -> pd.Series:
     config = RunRateConfig(seasonality=seasonality)  # type: ignore[arg-type]
-    table = run_rate(b, as_of, quarters(as_of, 1), config).set_index("type")
-    return table.loc["new"]
+    row = run_rate(b, as_of, quarters(as_of, 1), config).set_index("type").loc["new"]
+    assert isinstance(row, pd.Series)
+    return row
 
 
 # three years, 2022Q4 … 2025Q3: 2,000 in every Q4, 1,000 in every other quarter

@@ -239,7 +239,7 @@ def run_rate(
         counts[RENEWAL] = not from_base or start.value < base_era or lo.value >= base_era
         hit = (created >= origin.value) & (close >= lo.value) & (close < hi.value)
         x = np.bincount(type_code[hit], weights=amount[hit], minlength=len(TYPES)) * counts
-        return x, counts
+        return x.astype(np.float64), counts
 
     seasonal = config.seasonality == "on"
     # the pipeline created in the quarter before as_of − j quarters (j = 0: today), per type
