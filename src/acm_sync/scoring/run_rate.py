@@ -112,7 +112,12 @@ same quarter stood out in the same direction year after year.
   the mean of r_j over the quarter's years, scaled so the four average 1.
 - Shrinkage, empirical Bayes (method of moments): σ² = the year-to-year spread of one
   quarter's ratio around its R_q, pooled over the four quarters (Σ (r_j − R_q)² / (N − 5): the
-  four means and the slope are fitted); τ² = max(0, Σ_q (R_q − 1)² / 3 − mean_q σ² / n_q),
+  four means and the slope are fitted), but at least the noise the deal count alone makes
+  (a quarter's bookings are a sum of deals arriving at random: Var x_j ≈ Σ amount², so a
+  ratio's variance Σ amount² / trend², averaged) — with two or three years per quarter the
+  spread has 3–7 degrees of freedom and comes out small by chance often enough, and a
+  quarter made by one big deal is noise however the years line up; τ² = max(0, Σ_q (R_q −
+  1)² / 3 − mean_q σ² / n_q),
   the spread between the quarters beyond what that noise alone would make; index_q = 1 +
   (R_q − 1) · τ² / (τ² + σ² / n_q), n_q the quarter's years. A pattern that repeats exactly
   keeps all of it; one whose quarters differ no more than its years differ (no seasonality,
@@ -216,21 +221,23 @@ def run_rate(
     amount, type_code = all_amount[won], all_type[won]
     base = installed_base(book, instant, periods, config, renewed_by) if from_base else None
 
-    def flow(origin: pd.Timestamp) -> npt.NDArray:
-        """Per type, the amount of deals created in the quarter before `origin` (any outcome);
-        NaN when that quarter began before the first deal."""
+    def flow(origin: pd.Timestamp, power: int = 1) -> npt.NDArray:
+        """Per type, the amount of deals created in the quarter before `origin` (any outcome;
+        power 2: the sum of their amounts squared); NaN when that quarter began before the
+        first deal."""
         a = origin - pd.DateOffset(months=3)
         if a.value < first_created:
             return np.full(len(TYPES), np.nan)
         hit = counted & (all_created >= a.value) & (all_created < origin.value)
-        return np.bincount(all_type[hit], weights=all_amount[hit], minlength=len(TYPES))
+        return np.bincount(all_type[hit], weights=all_amount[hit] ** power, minlength=len(TYPES))
 
     def sample(
-        j: int, start: pd.Timestamp, end: pd.Timestamp
+        j: int, start: pd.Timestamp, end: pd.Timestamp, power: int = 1
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None:
         """x_j per type: the bookings of deals created from (as_of − j quarters) on and won
-        within [start, end) − j quarters, and per type whether it counts; None when that
-        period does not end by as_of or its origin is before the first deal."""
+        within [start, end) − j quarters (power 2: the sum of their amounts squared), and per
+        type whether it counts; None when that period does not end by as_of or its origin is
+        before the first deal."""
         back = pd.DateOffset(months=3 * j)
         origin, lo, hi = instant - back, start - back, end - back
         if hi > instant or origin.value < first_created:
@@ -238,27 +245,30 @@ def run_rate(
         counts = np.ones(len(TYPES), dtype=bool)
         counts[RENEWAL] = not from_base or start.value < base_era or lo.value >= base_era
         hit = (created >= origin.value) & (close >= lo.value) & (close < hi.value)
-        x = np.bincount(type_code[hit], weights=amount[hit], minlength=len(TYPES)) * counts
+        x = np.bincount(type_code[hit], weights=amount[hit] ** power, minlength=len(TYPES))
+        x *= counts
         return x.astype(np.float64), counts
 
     seasonal = config.seasonality == "on"
     # the pipeline created in the quarter before as_of − j quarters (j = 0: today), per type
-    c_series = np.full((SEASON_SPAN + 1, len(TYPES)), np.nan)
+    c_series = np.full((2, SEASON_SPAN + 1, len(TYPES)), np.nan)
     for j in range(SEASON_SPAN + 1 if seasonal else 0):
-        c_series[j] = flow(instant - pd.DateOffset(months=3 * j))
+        for power in (1, 2):
+            c_series[power - 1, j] = flow(instant - pd.DateOffset(months=3 * j), power)
     # its seasonal index by j mod 4 (all 1 without seasonality or too little history)
-    c_index = seasonal_index(c_series)
+    c_index = seasonal_index(c_series[0], c_series[1])
 
     rows = []
     for i, quarter in enumerate(periods):
         start = instant if i == 0 else max(quarter.start, instant)
-        x_series = np.full((i + 1 + SEASON_SPAN, len(TYPES)), np.nan)
-        for j in range(i + 1, len(x_series) if seasonal else 0):
-            got = sample(j, start, quarter.end)
-            if got is not None:
-                x_series[j] = np.where(got[1], got[0], np.nan)
+        x_series = np.full((2, i + 1 + SEASON_SPAN, len(TYPES)), np.nan)
+        for j in range(i + 1, x_series.shape[1] if seasonal else 0):
+            for power in (1, 2):
+                got = sample(j, start, quarter.end, power)
+                if got is not None:
+                    x_series[power - 1, j] = np.where(got[1], got[0], np.nan)
         # x_j's seasonal index by j mod 4: the period's own is x_index[0]
-        x_index = seasonal_index(x_series)
+        x_index = seasonal_index(x_series[0], x_series[1])
         sums = np.zeros(len(TYPES))
         flowed = np.zeros((len(TYPES), 2))
         n_flowed = np.zeros(len(TYPES), dtype=np.int64)
@@ -301,11 +311,16 @@ def run_rate(
     return pd.DataFrame(rows, columns=list(RUN_RATE_COLUMNS))
 
 
-def seasonal_index(series: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def seasonal_index(
+    series: npt.NDArray[np.float64], squares: npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.float64]:
     """Per type (column), the seasonal index of a quarterly series by position mod 4: row r
     of the result is the index of every series[j] with j ≡ r (mod 4). series[j] is the value
-    j quarters back (NaN: unknown); the most recent run of known values is read, at most
+    j quarters back (NaN: unknown), a sum of deal amounts; squares[j] the sum of those
+    amounts squared (None: 0). The most recent run of known values is read, at most
     SEASON_SPAN of them. All 1 without a repeated pattern (see the module docstring)."""
+    if squares is None:
+        squares = np.zeros_like(series)
     out = np.ones((4, series.shape[1]))
     for t in range(series.shape[1]):
         known = np.flatnonzero(np.isfinite(series[:, t]))
@@ -314,17 +329,20 @@ def seasonal_index(series: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         first = int(known[0])
         gaps = np.flatnonzero(~np.isfinite(series[first:, t]))
         end = first + (int(gaps[0]) if len(gaps) else len(series) - first)
-        out[:, t] = season_of(series[first:end, t], first)
+        out[:, t] = season_of(series[first:end, t], first, squares[first:end, t])
     return out
 
 
-def season_of(x: npt.NDArray[np.float64], first: int) -> npt.NDArray[np.float64]:
+def season_of(
+    x: npt.NDArray[np.float64], first: int, squares: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """The index of one run of known quarterly values, x[k] at position first + k, by
     position mod 4 (see the module docstring): each value over the trend line (a common
     slope fitted with one intercept per quarter of the year), averaged per quarter of the
     year and scaled so the four average 1, then shrunk toward 1 by the empirical-Bayes
-    factor τ² / (τ² + σ² / n)."""
-    x = x[:SEASON_SPAN]
+    factor τ² / (τ² + σ² / n). squares[k]: Σ amount² of the deals in x[k], their count's
+    noise (at least that much is noise, whatever the years' spread says)."""
+    x, squares = x[:SEASON_SPAN], squares[: min(len(x), SEASON_SPAN)]
     position = np.arange(len(x))
     season = (first + position) % 4
     if np.bincount(season, minlength=4).min() < SEASON_MIN_YEARS:
@@ -334,6 +352,7 @@ def season_of(x: npt.NDArray[np.float64], first: int) -> npt.NDArray[np.float64]
     trend = coef[:4].mean() + coef[4] * position
     ok = trend > 0
     ratio, season = x[ok] / trend[ok], season[ok]
+    counting = squares[ok] / trend[ok] ** 2  # a ratio's variance from its deal count alone
     n = np.bincount(season, minlength=4)
     if n.min() < SEASON_MIN_YEARS:
         return np.ones(4)
@@ -343,8 +362,9 @@ def season_of(x: npt.NDArray[np.float64], first: int) -> npt.NDArray[np.float64]
         return np.ones(4)
     raw, ratio = raw / scale, ratio / scale
     # σ²: the year-to-year spread of one quarter's ratio, pooled over the four quarters (less
-    # the four means and the slope fitted)
-    noise = float(((ratio - raw[season]) ** 2).sum()) / (len(ratio) - 5)
+    # the four means and the slope fitted), and at least the deal count's own noise
+    spread = float(((ratio - raw[season]) ** 2).sum()) / (len(ratio) - 5)
+    noise = max(spread, float(counting.mean()) / scale**2)
     # τ²: the spread between the quarters' indices beyond what that noise alone makes
     signal = max(0.0, float(((raw - 1.0) ** 2).sum()) / 3 - float(np.mean(noise / n)))
     if signal == 0.0:
