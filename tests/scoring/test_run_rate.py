@@ -3,6 +3,7 @@ quarter, by type; young orgs average only the quarters they have."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -12,7 +13,7 @@ from scoring_builders import accounts, contacts, opportunities
 from acm_sync.config import RunRateConfig
 from acm_sync.scoring import AccountBook, run_rate
 from acm_sync.scoring.periods import quarters
-from acm_sync.scoring.run_rate import installed_base
+from acm_sync.scoring.run_rate import installed_base, seasonal_index
 
 AS_OF = pd.Timestamp("2025-06-15", tz="UTC")
 
@@ -423,3 +424,177 @@ def test_contracts_with_a_renewal_deal_never_add_to_the_base(
     pending = sum(a for a, o in zip(amounts, opened, strict=False) if not o)
     assert (one.amounts >= 0).all()
     assert one.amounts.sum() <= 0.9 * pending + 1e-6
+
+
+# --- seasonality ------------------------------------------------------------------------------
+
+
+def quarter_starts(first: str, n: int) -> list[pd.Timestamp]:
+    return [ts(first) + pd.DateOffset(months=3 * k) for k in range(n)]
+
+
+DEALS = 100  # deals a quarter in the seasonal books
+
+
+def deals_a_quarter(first: str, amounts: list[float]) -> AccountBook:
+    """From `first` on, each quarter's amount as DEALS equal new deals created on the
+    quarter's first day and won ten days later: each quarter's run-rate sample is its deals,
+    and the pipeline created in the quarter before an as-of is the previous quarter's deals.
+    Their count's noise: a ratio r's variance r² / DEALS."""
+    days = quarter_starts(first, len(amounts))
+    return book(
+        *(
+            won_deal(a / DEALS, f"{d:%Y-%m-%d}", f"{d + pd.Timedelta(days=10):%Y-%m-%d}")
+            for a, d in zip(amounts, days, strict=True)
+            for _ in range(DEALS)
+        )
+    )
+
+
+def new_row(b: AccountBook, as_of: pd.Timestamp, seasonality: str = "on") -> pd.Series:
+    config = RunRateConfig(seasonality=seasonality)  # type: ignore[arg-type]
+    row = run_rate(b, as_of, quarters(as_of, 1), config).set_index("type").loc["new"]
+    assert isinstance(row, pd.Series)
+    return row
+
+
+# three years, 2022Q4 … 2025Q3: 2,000 in every Q4, 1,000 in every other quarter
+Q4_PUSH = [2_000.0, 1_000.0, 1_000.0, 1_000.0] * 3
+
+
+def eb(tau2: float, noise: float, years: int) -> float:
+    """The shrinkage factor τ² / (τ² + σ² / n), written out for the expected values."""
+    return tau2 / (tau2 + noise / years)
+
+
+def test_a_repeated_q4_push_is_forecast_in_q4() -> None:
+    b = deals_a_quarter("2022-10-01", Q4_PUSH)
+    # The raw index: 2,000 / 1,250 = 1.6 in Q4, 0.8 otherwise (the trend is flat at the
+    # quarters' mean, 1,250). The pattern repeats exactly (no spread between years), so the
+    # noise is the deal count's: mean r² / DEALS over the twelve ratios = (3 × 1.6² + 9 ×
+    # 0.8²) / 12 / 100 = 0.0112, per quarter of the year (3 years) 0.0037333; τ² = (0.6² +
+    # 3 × 0.2²) / 3 − 0.0037333 = 0.1562667; B = τ² / 0.16 = 0.9766667.
+    big = eb(0.16 - 0.0112 / 3, 0.0112, 3)
+    q4, rest = 1 + 0.6 * big, 1 - 0.2 * big
+    # The last four samples over their indices: 1,000 / rest (2025Q3, Q2, Q1) and 2,000 / q4
+    # (2024Q4) → level 1,247.32. The pipeline created in the quarter before each is the
+    # quarter before's deals, with the same indices a quarter on: today 1,000 / rest vs the
+    # same level → growth 0.996335; (level + level × growth) / 2 × q4 = 1,974.6 (2,000 if
+    # the count made no noise).
+    level = (3_000 / rest + 2_000 / q4) / 4
+    growth = 1_000 / rest / level
+    on = new_row(b, ts("2025-10-01"))
+    assert on["run_rate_amount"] == pytest.approx((level + level * growth) / 2 * q4, rel=1e-6)
+    assert on["run_rate_amount"] == pytest.approx(1_974.6, abs=0.05)
+    assert on["basis"] == "mean + flow × season"
+    # Without: mean of the last four quarters (3 × 1,000 + 2,000) / 4 = 1,250; flow: pipeline
+    # today 1,000 (2025Q3) vs mean 1,250 (2025Q2, Q1, 2024Q4, Q3) → growth 0.8 → 1,000;
+    # (1,250 + 1,000) / 2 = 1,125.
+    off = new_row(b, ts("2025-10-01"), "off")
+    assert off["run_rate_amount"] == pytest.approx(1_125)
+    assert off["basis"] == "mean + flow"
+
+
+def test_a_repeated_q4_push_is_not_forecast_in_q3() -> None:
+    b = deals_a_quarter("2022-10-01", Q4_PUSH)
+    # As of 2025-07-01, eleven quarters are known (2022Q4 … 2025Q2): Q4, Q1, Q2 three times,
+    # Q3 twice. The same raw index; the count's noise (3 × 1.6² + 8 × 0.8²) / 11 / 100 =
+    # 0.0116364; τ² = 0.16 − 0.0116364 × (1/3 + 1/3 + 1/3 + 1/2) / 4 = 0.1556364.
+    noise, tau2 = 0.0116364, 0.16 - 0.0116364 * 0.375
+    q4, rest = 1 + 0.6 * eb(tau2, noise, 3), 1 - 0.2 * eb(tau2, noise, 3)
+    q3 = 1 - 0.2 * eb(tau2, noise, 2)
+    # samples 2025Q2, Q1 (rest), 2024Q4 (q4), Q3 (q3) over their indices; pipeline today
+    # (2025Q2) 1,000 / rest against the same four seasons → × q3 = 1,004.5 (the flat
+    # run-rate's 1,000, less shrunk than 1,125)
+    level = (2_000 / rest + 2_000 / q4 + 1_000 / q3) / 4
+    growth = 1_000 / rest / level
+    on = new_row(b, ts("2025-07-01"))
+    assert on["run_rate_amount"] == pytest.approx((level + level * growth) / 2 * q3, rel=1e-5)
+    assert on["run_rate_amount"] == pytest.approx(1_004.5, abs=0.05)
+    # Without: the same four samples, mean 1,250; pipeline 1,000 vs 2025Q1, 2024Q4, Q3, Q2 =
+    # 1,250 → 1,000; 1,125.
+    assert new_row(b, ts("2025-07-01"), "off")["run_rate_amount"] == pytest.approx(1_125)
+
+
+def test_a_pattern_that_does_not_repeat_is_no_season() -> None:
+    # two years from 2023Q3: each quarter of the year once at 800 and once at 1,200, in turn
+    # (Q3 800 then 1,200, Q4 1,200 then 800, …): every quarter of the year averages 1,000,
+    # the fitted slope is 0 (the rises and falls cancel), so R = 1 for all four quarters,
+    # τ² = 0 and the index is exactly 1 — the run-rate is the one without seasonality.
+    amounts = [800.0, 1_200.0, 800.0, 1_200.0, 1_200.0, 800.0, 1_200.0, 800.0]
+    b = deals_a_quarter("2023-07-01", amounts)
+    as_of = ts("2025-07-01")
+    on, off = new_row(b, as_of), new_row(b, as_of, "off")
+    assert on["run_rate_amount"] == off["run_rate_amount"]
+    assert on["basis"] == off["basis"] == "mean + flow"
+
+
+def test_no_season_before_every_quarter_was_seen_twice() -> None:
+    # seven quarters of a strong Q4 push: Q3 has been seen once → no index at all
+    b = deals_a_quarter("2023-10-01", [3_000.0, 1_000.0, 1_000.0, 1_000.0] * 2)
+    as_of = ts("2025-07-01")  # the last deal (2025Q2, the 8th) is the period's sample j = 1
+    assert new_row(b, as_of)["run_rate_amount"] == new_row(b, as_of, "off")["run_rate_amount"]
+    assert "season" not in new_row(b, as_of)["basis"]
+
+
+def test_year_to_year_noise_shrinks_a_pattern_toward_one() -> None:
+    # two years, 2023Q4 … 2025Q3: Q4 1,900 then 2,100; Q1 1,100 / 900; Q2 900 / 1,100; Q3
+    # 1,100 / 900. The rises and falls cancel: slope 0, trend = the quarters' mean, 1,250.
+    # Ratios: Q4 1.52 / 1.68 → R = 1.6; the others 0.88 / 0.72 → 0.8 (they average 1).
+    # σ² = 8 × 0.08² / (8 − 5) = 0.017067, σ² / n = 0.0085333 (n = 2 years);
+    # τ² = (0.6² + 3 × 0.2²) / 3 − 0.0085333 = 0.1514667; B = τ² / (τ² + σ² / n) = 0.946667;
+    # Q4 index 1 + 0.6 × B = 1.568, the others 1 − 0.2 × B = 0.810667. (The deal count's
+    # noise, mean r² / DEALS = 0.011264, is below the years' spread: the spread counts.)
+    amounts = [1_900.0, 1_100.0, 900.0, 1_100.0, 2_100.0, 900.0, 1_100.0, 900.0]
+    b = deals_a_quarter("2023-10-01", amounts)
+    q4, rest = 1 + 0.6 * 0.1514667 / 0.16, 1 - 0.2 * 0.1514667 / 0.16
+    # j quarters back from 2025-10-01 (j = 1: 2025Q3 … j = 8: 2023Q4); row j mod 4
+    series = np.concatenate([[np.nan], amounts[::-1]])[:, None]
+    assert seasonal_index(series)[:, 0] == pytest.approx([q4, rest, rest, rest], rel=1e-5)
+    # the run-rate of 2025Q4: samples 900, 1,100, 900 (2025Q3 … Q1) and 2,100 (2024Q4) over
+    # their indices → mean 1,229.147; the pipeline created in the quarter before each sample
+    # is the deal a quarter earlier: today 900 / rest = 1,110.197 vs (1,100 + 900 + 1,100) /
+    # rest + 2,100 / q4 over 4 = 1,290.825 → growth 0.860072 → flow 1,057.151;
+    # (1,229.147 + 1,057.151) / 2 × q4 = 1,792.4
+    level = (2_900 / rest + 2_100 / q4) / 4
+    growth = (900 / rest) / ((3_100 / rest + 2_100 / q4) / 4)
+    on = new_row(b, ts("2025-10-01"))
+    assert on["run_rate_amount"] == pytest.approx((level + level * growth) / 2 * q4, rel=1e-5)
+    assert on["run_rate_amount"] == pytest.approx(1_792.4, abs=0.5)
+    # without: mean 1,250; pipeline 900 vs (1,100 + 900 + 2,100 + 1,100) / 4 = 1,300 →
+    # flow 1,250 × 900 / 1,300 = 865.385; 1,057.692
+    off = new_row(b, ts("2025-10-01"), "off")
+    assert off["run_rate_amount"] == pytest.approx((1_250 + 1_250 * 900 / 1_300) / 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    level=st.floats(1.0, 1e7),
+    pattern=st.lists(st.floats(0.1, 10.0), min_size=4, max_size=4),
+    length=st.integers(8, 16),
+    first=st.integers(0, 3),
+    scale=st.sampled_from([0.001, 0.5, 7.0, 1e4]),
+    deals=st.integers(1, 1_000),
+)
+def test_season_properties(
+    level: float, pattern: list[float], length: int, first: int, scale: float, deals: int
+) -> None:
+    flat = np.full((first + length, 1), np.nan)
+    flat[first:, 0] = level
+    # every quarter identical → exactly no season (to rounding)
+    assert seasonal_index(flat) == pytest.approx(np.ones((4, 1)), abs=1e-9)
+    periodic = flat.copy()
+    periodic[first:, 0] = [level * pattern[(first + k) % 4] for k in range(length)]
+    index = seasonal_index(periodic)
+    # a pattern repeated exactly is kept whole: each quarter over the quarters' mean
+    assert index[:, 0] == pytest.approx(np.array(pattern) / np.mean(pattern), rel=1e-6)
+    # money's unit changes nothing
+    assert seasonal_index(periodic * scale) == pytest.approx(index, rel=1e-6)
+    # the deal count's noise (squares: Σ amount², here of `deals` equal deals a quarter)
+    # shrinks the pattern toward 1, never past it nor beyond what it was
+    noisy = seasonal_index(periodic, periodic**2 / deals)[:, 0]
+    assert ((noisy - 1) * (index[:, 0] - 1) >= -1e-12).all()
+    assert (np.abs(noisy - 1) <= np.abs(index[:, 0] - 1) + 1e-12).all()
+    # fewer than two of some quarter of the year → no index
+    short = periodic[: first + 7]
+    assert (seasonal_index(short) == 1.0).all()

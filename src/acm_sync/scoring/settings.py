@@ -228,6 +228,10 @@ class RunRateConfig(Section):
     # that books no renewal as an opportunity has nothing for that forecast to come true in);
     # "on" / "off": always / never (then renewals are forecast by the run-rate like new deals).
     renewals_from_installed_base: Literal["auto", "on", "off"] = "auto"
+    # "on": a quarter-of-year index per type, learnt from the org's own history and shrunk
+    # toward 1 by how repeated it is (none before two years of history), scales the run-rate;
+    # "off": no seasonality (the run-rate of before, to compare the two on the same data).
+    seasonality: Literal["on", "off"] = "on"
 
 
 class ForecastConfig(Section):
