@@ -254,7 +254,8 @@ def test_a_contract_won_a_term_ago_forecasts_its_renewal() -> None:
     # no renewal outcome known anywhere → the prior rate 0.9, booked when the term ends
     row = renewal_row(book(contract(10_000, "2024-05-01"))).loc["2025Q2"]
     assert row["run_rate_amount"] == pytest.approx(9_000)
-    assert row["basis"] == "installed_base + mean"
+    # no renewal deal in the CRM yet: the renewals rest on the assumption alone, and say so
+    assert row["basis"] == "installed_base (assumed) + mean"
 
 
 def test_a_contract_whose_renewal_deal_exists_is_not_counted_twice() -> None:
@@ -356,6 +357,19 @@ def test_a_first_renewal_season_keeps_the_prior_before_any_term_ended() -> None:
     # one whose first renewals are still ahead
     b = book(contract(10_000, "2024-05-01"), contract(5_000, "2024-04-15", account="sf:B"))
     assert renewal_row(b).loc["2025Q2", "run_rate_amount"] == pytest.approx(0.9 * 15_000)
+    assert renewal_row(b).loc["2025Q2", "basis"] == "installed_base (assumed) + mean"
+    # forced on, it is the user's word, not an assumption
+    forced = renewal_row(b, RunRateConfig(renewals_from_installed_base="on"))
+    assert forced.loc["2025Q2", "basis"] == "installed_base + mean"
+    # one renewal deal created before the forecast date (here lost, on another account) says
+    # the org books renewals as deals: no longer an assumption
+    lost = {"is_closed": True, "is_won": False, "close_date": ts("2025-02-01")}
+    seen = book(
+        contract(10_000, "2024-05-01"),
+        contract(5_000, "2024-04-15", account="sf:B"),
+        renewal_deal("2025-01-15", account="sf:C", **lost),
+    )
+    assert renewal_row(seen).loc["2025Q2", "basis"] == "installed_base + mean"
 
 
 def test_the_installed_base_can_be_forced_on_or_off() -> None:

@@ -63,7 +63,11 @@ renewal season, and lags any change in what was sold a term ago).
   2024Q3 that nothing ever booked — 86 expired contracts with no renewal still leave the prior
   (0.9, weight 20 / (86 + 20)) at 17 %.
 - `basis` of the renewal row: "installed_base + <the orphan run-rate's basis>" once any contract
-  was won before the forecast date; else the run-rate alone.
+  was won before the forecast date; else the run-rate alone. "installed_base (assumed) + …"
+  when "auto" keeps it on with no renewal deal in the CRM yet: the renewals forecast then rest
+  on the assumption alone, and a user whose renewals are not booked as opportunities sees it
+  and sets "off". Seen on two independent data sets with no renewal deals (ComplyFlow, and
+  EAP with every deal labelled new): the first renewal season's prior doubled the total.
 
 The run-rate (new business, expansion, other, orphan renewals)
 --------------------------------------------------------------
@@ -216,6 +220,9 @@ def run_rate(
     in_book = deals["account_pos"].to_numpy() >= 0
     renewed_by, orphan = match_renewals(book)
     from_base = uses_installed_base(book, instant.value, config)
+    assumed = config.renewals_from_installed_base == "auto" and not renewal_deal_before(
+        book, instant.value
+    )
     # renewals of contracts in the CRM are the installed base's (when used): the run-rate sees
     # only orphans then, every renewal otherwise
     counted = in_book & ((all_type != RENEWAL) | orphan | (not from_base))
@@ -316,7 +323,7 @@ def run_rate(
                 basis += " × season"
             if t == RENEWAL and base is not None and base.contracts:
                 value += float(base.amounts[i])
-                basis = "installed_base + " + basis
+                basis = f"installed_base{' (assumed)' if assumed else ''} + {basis}"
             rows.append((quarter.label, name, value, int(used[t]), basis))
     return pd.DataFrame(rows, columns=list(RUN_RATE_COLUMNS))
 
@@ -391,13 +398,18 @@ def uses_installed_base(book: AccountBook, instant: int, config: RunRateConfig) 
     renewal season is just what the installed base is for."""
     if config.renewals_from_installed_base != "auto":
         return config.renewals_from_installed_base == "on"
+    if renewal_deal_before(book, instant):
+        return True
+    close = nanos(book.opportunities["close_date"])
+    return not (term_ends(close[contracts(book)], config) < instant).any()
+
+
+def renewal_deal_before(book: AccountBook, instant: int) -> bool:
+    """Whether the CRM holds a renewal deal created before `instant` (ns)."""
     deals = book.opportunities
     created = nanos(deals["created_at"])
     renewal = text.objects(deals["type"]) == "renewal"
-    if (renewal & (created != NAT) & (created < instant)).any():
-        return True
-    close = nanos(deals["close_date"])
-    return not (term_ends(close[contracts(book)], config) < instant).any()
+    return bool((renewal & (created != NAT) & (created < instant)).any())
 
 
 def contracts(book: AccountBook) -> npt.NDArray[np.bool_]:
