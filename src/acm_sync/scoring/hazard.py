@@ -34,6 +34,12 @@ seen in each (`pool_unseen_bands`) — not the oldest band's carried on, which i
 the band seen least and only at its young end. `beyond_data` says which deals were forecast
 at an age their segment was never seen at, so users see when the model extrapolates.
 
+Deal-size bands learnt from the org's own amounts (equal-count bands, up to five) were tried
+and not kept (#13, branch issue-13h): they fixed a young manufacturer CRM's first origin
+(+49 % → −11 %) but cost the mature origins, where the fixed top band's over-forecast of young
+large deals had hidden an under-forecast of older ones (the 180–365 day age band is coarse for
+a hazard that rises inside it): origins met on the 20,000-company dev sets 82 → 70 of 96.
+
 Forecast. For an open deal at t0 the same features are projected month by month: with the
 won / lost hazards h_w(k), h_l(k), P(won in month k) = S(k − 1)·h_w(k) with
 S(k) = S(k − 1)·(1 − h_w(k) − h_l(k)); the cumulative curve F gives p(won within any period)

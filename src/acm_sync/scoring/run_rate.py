@@ -154,6 +154,11 @@ same quarter stood out in the same direction year after year.
   2025Q1, two years in); demo org 9.43 % → 9.45 % (only 2026Q3 has two years: −10.9 →
   −11.1 %); young demo org unchanged (too young). Account WAPE and bias unchanged (the
   run-rate is not per account). Scoring 100k accounts: the forecast step +0.15 s CPU.
+  Held out (judged once, after the design was frozen): six crm-dataset-builder sets never
+  run before (seeds 53 and 61 × 3 profiles × 20,000 companies), full and as of 2025-08-01 —
+  no seasonality there, and none read into it: met 82 → 82 of 96, the sum over the 12 runs of
+  mean |total error| 84.3 → 84.4; ComplyFlow and the EAP pipeline (public, made outside this
+  project; too short for an index) unchanged. So the benefit is measured on dev data only.
 
 Measured (#13; backtest, 1-quarter horizon, calendar-quarter origins with ≥ 50 closed training
 deals; total = open pipeline × p + this run-rate), before → with the installed base: mean
@@ -163,6 +168,14 @@ and only 11 outcomes are known yet, so the prior "at the term's end" still weigh
 young demo org (CRM 540 days, 5 origins) 9.6 % → 8.9 %, worst −20.1 % → −17.3 %;
 crm-dataset-builder b2b_saas seed 42 3,000 companies (8 origins) 19.9 % → 15.5 %, its first
 renewal season 2024Q1–Q3 −28.3 / −30.0 / −24.6 % → −20.5 / +2.7 / −5.2 %.
+
+Tried and not kept (#13; kept on their branches): renewal timing from the shown close dates of
+renewal deals plus a seasonal index (issue-13b), the installed base conditioned on "nothing
+booked yet" (issue-13e), and a two-stage estimator — when the renewal deal is created
+(Kaplan–Meier over days to the term's end, conditioned on none yet), then when it books
+(issue-13i). Each helped the demo org's first renewal season (13i: 2024Q4 −31.4 → −16.2 %)
+and each lost on held-out crm-dataset-builder sets (13i: mean |total error| worse in 8 of
+12 runs, sum 84.3 → 85.5, met 82 → 82 of 96).
 """
 
 from __future__ import annotations
