@@ -218,8 +218,7 @@ def main() -> None:
         )
         return
 
-    from backtest_table import print_backtest
-    from bench_public_pipeline_command_center import print_split
+    from backtest_table import print_backtest, print_split
 
     for name, measured in MEASURED_SHA256.items():
         digest = hashlib.sha256((directory / name).read_bytes()).hexdigest()

@@ -242,8 +242,7 @@ def main() -> None:
         )
         return
 
-    from backtest_table import print_backtest
-    from bench_public_pipeline_command_center import print_split
+    from backtest_table import print_backtest, print_split
 
     digest = hashlib.sha256(Path(args.data).read_bytes()).hexdigest()
     if digest != MEASURED_SHA256:

@@ -179,7 +179,7 @@ def main() -> None:
         )
         return
 
-    from backtest_table import print_backtest
+    from backtest_table import print_backtest, print_split
 
     digest = hashlib.sha256(Path(args.data).read_bytes()).hexdigest()
     if digest != MEASURED_SHA256:
@@ -199,24 +199,6 @@ def main() -> None:
     )
     print_backtest(result)
     print_split(result.origins)
-
-
-def print_split(origins: pd.DataFrame) -> None:
-    """Where each origin's total error comes from: deals open at the origin (model and
-    baseline forecast vs what they booked in the quarter) and deals created after it (run-rate
-    vs what they booked)."""
-    print(
-        "\nsplit: open pipeline — actual, model, baseline | created after the origin — "
-        "actual, run-rate"
-    )
-    for row in origins.itertuples(index=False):
-        origin = pd.Timestamp(str(row.origin))
-        print(
-            f"  {origin.year}Q{(origin.month - 1) // 3 + 1}  "
-            f"{row.actual_open_pipeline:>12,.0f}{row.model_open_forecast:>12,.0f}"
-            f"{row.baseline_open_forecast:>12,.0f}   |{row.actual_new_pipeline:>12,.0f}"
-            f"{row.run_rate:>12,.0f}"
-        )
 
 
 if __name__ == "__main__":
