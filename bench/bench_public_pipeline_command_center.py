@@ -46,11 +46,9 @@ Mapping to the canonical tables (what the data has, and what it lacks):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +57,18 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from public_deals import LOST_STAGE, WON_STAGE, backtest_by_origin, deal_tables  # noqa: E402
+from public_deals import (  # noqa: E402
+    LOST_STAGE,
+    WON_STAGE,
+    account_rows,
+    backtest_header,
+    backtest_tables,
+    conformed_tables,
+    day_after_last,
+    deal_tables,
+    first_deals,
+    note_if_not_measured,
+)
 
 SOURCE = "github.com/Olga-lab1/sales-pipeline-forecasting"
 SOURCE_COMMIT = "1b9c93ccf3d0c4f628a74cba9864794cd1ff139a"
@@ -95,8 +104,6 @@ def canonical_tables(
     probabilities are the segments' win rates over the deals closed before `known_at`
     (default: the as-of instant). Raises ValueError on a missing column or an unreadable
     value, naming it."""
-    from acm_sync.model import conform, empty_frame
-
     missing = [column for column in COLUMNS if column not in raw.columns]
     if missing:
         raise ValueError(f"opportunities CSV lacks column(s) {', '.join(missing)}")
@@ -117,7 +124,7 @@ def canonical_tables(
         row = int(np.flatnonzero((close.isna().to_numpy()) & closed)[0])
         raise ValueError(f"opportunities CSV row {row}: a closed deal without close_date")
     closed_at = close.where(closed)
-    as_of = (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
+    as_of = day_after_last(created, closed_at)
 
     segment = raw["segment"].astype(str)
     account_id = _account_key(raw["account_name"])
@@ -134,35 +141,12 @@ def canonical_tables(
         lost=lost,
         known_at=as_of if known_at is None else known_at,
     )
-    first_deal = created.groupby(account_id).min()
-    names = raw["account_name"].groupby(account_id).first()
-    accounts = pd.DataFrame(
-        {
-            "account_id": first_deal.index,
-            "source": "salesforce",
-            "source_id": first_deal.index.str.removeprefix("sf:A"),
-            "name": names.reindex(first_deal.index).to_numpy(),
-            "domain": None,
-            "website": None,
-            "industry": None,
-            "employees": np.nan,
-            "annual_revenue": np.nan,
-            "currency": "USD",
-            "owner_id": None,
-            "created_at": first_deal.to_numpy(),
-            "updated_at": first_deal.to_numpy(),
-            "last_activity_at": pd.NaT,
-            "is_deleted": False,
-            "merged_into": None,
-        }
+    first_deal = first_deals(account_id, created)
+    names = raw["account_name"].groupby(account_id.to_numpy()).first()
+    accounts = account_rows(
+        first_deal.index, names.reindex(first_deal.index).to_numpy(), first_deal.to_numpy()
     )
-    tables = {
-        "accounts": conform(accounts, "accounts"),
-        "contacts": empty_frame("contacts"),
-        "opportunities": conform(opportunities, "opportunities"),
-        "opportunity_stage_history": conform(history, "opportunity_stage_history"),
-    }
-    return tables, as_of
+    return conformed_tables(accounts, opportunities, history), as_of
 
 
 def main() -> None:
@@ -181,22 +165,14 @@ def main() -> None:
 
     from backtest_table import print_backtest, print_split
 
-    digest = hashlib.sha256(Path(args.data).read_bytes()).hexdigest()
-    if digest != MEASURED_SHA256:
-        print(f"NOTE: {args.data} is not the file measured (sha256 {digest[:12]}…)")
+    note_if_not_measured(Path(args.data), MEASURED_SHA256)
     raw = read_opportunities(Path(args.data))
-    tables, as_of = canonical_tables(raw)
-    started = time.perf_counter()
-    result = backtest_by_origin(
-        lambda origin: canonical_tables(raw, known_at=origin)[0], as_of, args.origins
+    tables, as_of, result, seconds = backtest_tables(
+        lambda known_at: canonical_tables(raw, known_at=known_at), args.origins
     )
-    deals = tables["opportunities"]
-    print(
-        f"Backtest: Pipeline Command Center ({SOURCE} @ {SOURCE_COMMIT[:7]}; "
-        f"{len(tables['accounts']):,} accounts, {len(deals):,} deals, "
-        f"{int(deals['is_won'].sum()):,} won), as of {as_of:%Y-%m-%d}, "
-        f"{len(result.origins)} origins, horizon 1 quarter; {time.perf_counter() - started:.1f}s\n"
-    )
+    title = "Pipeline Command Center"
+    source = f"{SOURCE} @ {SOURCE_COMMIT[:7]}; "
+    print(backtest_header(title, tables, f"{as_of:%Y-%m-%d}", result, seconds, source))
     print_backtest(result)
     print_split(result.origins)
 
