@@ -87,7 +87,13 @@ from acm_sync.scoring import BacktestResult
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from public_deals import backtest_by_origin, deal_tables  # noqa: E402
+from public_deals import (  # noqa: E402
+    backtest_by_origin,
+    backtest_header,
+    conformed_tables,
+    day_after_last,
+    deal_tables,
+)
 
 
 @dataclass(frozen=True)
@@ -215,8 +221,6 @@ def tables_from(
     as_of: pd.Timestamp | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
     """`canonical_tables` from the frames `read_data` returns."""
-    from acm_sync.model import conform, empty_frame
-
     chosen = profile_of(deals["pipeline"].astype(str), profile)
     if as_of is not None:
         deals = snapshot(deals, as_of, chosen)
@@ -227,7 +231,7 @@ def tables_from(
     won = deals["stage"].isin(chosen.won_stages).to_numpy()
     lost = deals["stage"].isin(chosen.lost_stages).to_numpy()
     if as_of is None:
-        as_of = (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
+        as_of = day_after_last(created, closed_at)
 
     pipeline = deals["pipeline"].astype(str)
     account_id = "sf:A" + deals["account_id"].astype(str)
@@ -267,13 +271,7 @@ def tables_from(
     accounts["created_at"] = accounts["account_id"].map(first_deal).fillna(start)
     accounts["updated_at"] = accounts["created_at"]
     accounts["last_activity_at"] = pd.NaT
-    tables = {
-        "accounts": conform(accounts, "accounts"),
-        "contacts": empty_frame("contacts"),
-        "opportunities": conform(opportunities, "opportunities"),
-        "opportunity_stage_history": conform(history, "opportunity_stage_history"),
-    }
-    return tables, as_of
+    return conformed_tables(accounts, opportunities, history), as_of
 
 
 def window_note(deals: pd.DataFrame, profile: Profile, as_of: pd.Timestamp | None) -> str:
@@ -361,15 +359,10 @@ def run(
         origins,
     )
     seconds = time.perf_counter() - started
-    opportunities = tables["opportunities"]
     print(window_note(deals, chosen, as_of))
-    print(
-        f"Backtest: crm-dataset-builder {chosen.name}, {data.name} "
-        f"({len(tables['accounts']):,} accounts, {len(opportunities):,} deals, "
-        f"{int(opportunities['is_won'].sum()):,} won), as of {instant:%Y-%m-%d}"
-        f"{' (snapshot)' if as_of is not None else ''}, {len(result.origins)} origins, "
-        f"horizon 1 quarter; {seconds:.1f}s\n"
-    )
+    title = f"crm-dataset-builder {chosen.name}, {data.name}"
+    shown = f"{instant:%Y-%m-%d}{' (snapshot)' if as_of is not None else ''}"
+    print(backtest_header(title, tables, shown, result, seconds))
     print_backtest(result)
     return result, seconds
 
