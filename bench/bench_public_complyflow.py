@@ -57,7 +57,6 @@ Mapping to the canonical tables:
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -68,18 +67,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from public_deals import (  # noqa: E402
-    LOST_STAGE,
-    WON_STAGE,
-    account_rows,
-    backtest_header,
-    backtest_tables,
-    conformed_tables,
-    day_after_last,
-    deal_tables,
-    first_deals,
-    note_if_not_measured,
-)
+import public_deals  # noqa: E402
 
 SOURCE = "github.com/SaipriyaReddyTurpu/gtm-complyflow-pipeline"
 SOURCE_COMMIT = "de1010c466d60c2d58a8fdc70c6bd239b495916f"
@@ -126,7 +114,7 @@ def canonical_tables(
         if empty:
             raise ValueError(f"{name} CSV has empty value(s) in {', '.join(empty)}")
     stage = opportunities["stage"]
-    unknown = sorted(set(stage) - {WON_STAGE, LOST_STAGE} - OPEN_STAGES)
+    unknown = sorted(set(stage) - {public_deals.WON_STAGE, public_deals.LOST_STAGE} - OPEN_STAGES)
     if unknown:
         raise ValueError(f"opportunities CSV has stage(s) {', '.join(map(repr, unknown))}")
     strange = ~opportunities["account_id"].isin(accounts["account_id"])
@@ -139,8 +127,8 @@ def canonical_tables(
     created = pd.to_datetime(opportunities["created_date"], utc=True, errors="coerce")
     close = pd.to_datetime(opportunities["close_date"], utc=True, errors="coerce")
     amount = pd.to_numeric(opportunities["amount"], errors="coerce")
-    won = (stage == WON_STAGE).to_numpy()
-    lost = (stage == LOST_STAGE).to_numpy()
+    won = (stage == public_deals.WON_STAGE).to_numpy()
+    lost = (stage == public_deals.LOST_STAGE).to_numpy()
     closed = won | lost
     closed_at = close.where(closed)  # an open deal's planned close is not used
     for column, parsed in (
@@ -157,11 +145,11 @@ def canonical_tables(
         raise ValueError(
             f"opportunities CSV row {int(np.flatnonzero(early)[0])}: closed before created"
         )
-    as_of = day_after_last(created, closed_at)
+    as_of = public_deals.day_after_last(created, closed_at)
 
     segment = opportunities["segment"].astype(str)
     account_id = "sf:A" + opportunities["account_id"]
-    deals, history = deal_tables(
+    deals, history = public_deals.deal_tables(
         source_id=opportunities["opp_id"].astype(str),
         account_id=account_id,
         name=opportunities["account_id"] + " – " + segment,
@@ -174,27 +162,21 @@ def canonical_tables(
         lost=lost,
         known_at=as_of if known_at is None else known_at,
     )
-    first_deal = first_deals(account_id, created)
+    first_deal = public_deals.first_deals(account_id, created)
     about = accounts.set_index("sf:A" + accounts["account_id"]).reindex(first_deal.index)
-    account_frame = account_rows(
+    account_frame = public_deals.account_rows(
         first_deal.index,
         about["company_name"].to_numpy(),
         first_deal.to_numpy(),
         industry=about["industry"].to_numpy(),
     )
-    return conformed_tables(account_frame, deals, history), as_of
+    return public_deals.conformed_tables(account_frame, deals, history), as_of
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument(
-        "data",
-        nargs="?",
-        type=Path,
-        default=os.environ.get(ENV_VAR),
-        help="directory holding opportunities.csv and accounts.csv",
+    parser = public_deals.public_data_parser(
+        __doc__, os.environ.get(ENV_VAR), "directory holding opportunities.csv and accounts.csv"
     )
-    parser.add_argument("--origins", type=int, default=8)
     args = parser.parse_args()
     directory = Path(args.data) if args.data is not None else None
     if directory is None or not all((directory / name).is_file() for name in MEASURED_SHA256):
@@ -208,14 +190,17 @@ def main() -> None:
     from backtest_table import print_backtest, print_split
 
     for name, measured in MEASURED_SHA256.items():
-        note_if_not_measured(directory / name, measured)
+        public_deals.note_if_not_measured(directory / name, measured)
     opportunities, accounts = read_data(directory)
-    tables, as_of, result, seconds = backtest_tables(
+    tables, as_of, result, seconds = public_deals.backtest_tables(
         lambda known_at: canonical_tables(opportunities, accounts, known_at=known_at),
         args.origins,
     )
     source = f"{SOURCE} @ {SOURCE_COMMIT[:7]}; "
-    print(backtest_header("ComplyFlow", tables, f"{as_of:%Y-%m-%d}", result, seconds, source))
+    header = public_deals.backtest_header(
+        "ComplyFlow", tables, f"{as_of:%Y-%m-%d}", result, seconds, source
+    )
+    print(header)
     print_backtest(result)
     print_split(result.origins)
 

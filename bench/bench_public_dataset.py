@@ -70,7 +70,6 @@ Mapping to the canonical tables (what the data has, and what it lacks):
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -87,13 +86,7 @@ from acm_sync.scoring import BacktestResult
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from public_deals import (  # noqa: E402
-    backtest_by_origin,
-    backtest_header,
-    conformed_tables,
-    day_after_last,
-    deal_tables,
-)
+import public_deals  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -231,11 +224,11 @@ def tables_from(
     won = deals["stage"].isin(chosen.won_stages).to_numpy()
     lost = deals["stage"].isin(chosen.lost_stages).to_numpy()
     if as_of is None:
-        as_of = day_after_last(created, closed_at)
+        as_of = public_deals.day_after_last(created, closed_at)
 
     pipeline = deals["pipeline"].astype(str)
     account_id = "sf:A" + deals["account_id"].astype(str)
-    opportunities, history = deal_tables(
+    opportunities, history = public_deals.deal_tables(
         source_id=deals["deal_id"].astype(str),
         account_id=account_id,
         name=deals["deal_name"],
@@ -271,7 +264,7 @@ def tables_from(
     accounts["created_at"] = accounts["account_id"].map(first_deal).fillna(start)
     accounts["updated_at"] = accounts["created_at"]
     accounts["last_activity_at"] = pd.NaT
-    return conformed_tables(accounts, opportunities, history), as_of
+    return public_deals.conformed_tables(accounts, opportunities, history), as_of
 
 
 def window_note(deals: pd.DataFrame, profile: Profile, as_of: pd.Timestamp | None) -> str:
@@ -351,7 +344,7 @@ def run(
     accounts_csv, deals = read_data(data)
     chosen = profile_of(deals["pipeline"].astype(str), profile)
     tables, instant = tables_from(accounts_csv, deals, profile=chosen.name, as_of=as_of)
-    result = backtest_by_origin(
+    result = public_deals.backtest_by_origin(
         lambda origin: tables_from(
             accounts_csv, deals, known_at=origin, profile=chosen.name, as_of=as_of
         )[0],
@@ -362,7 +355,7 @@ def run(
     print(window_note(deals, chosen, as_of))
     title = f"crm-dataset-builder {chosen.name}, {data.name}"
     shown = f"{instant:%Y-%m-%d}{' (snapshot)' if as_of is not None else ''}"
-    print(backtest_header(title, tables, shown, result, seconds))
+    print(public_deals.backtest_header(title, tables, shown, result, seconds))
     print_backtest(result)
     return result, seconds
 
@@ -373,11 +366,7 @@ def as_of_date(text: str) -> pd.Timestamp:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "data", nargs="?", type=Path, default=os.environ.get("ACM_PUBLIC_DATA"), help="output/"
-    )
-    parser.add_argument("--origins", type=int, default=8)
+    parser = public_deals.public_data_parser(__doc__, os.environ.get("ACM_PUBLIC_DATA"), "output/")
     parser.add_argument("--profile", choices=list(PROFILES), help="default: from the pipelines")
     parser.add_argument(
         "--as-of", type=as_of_date, help="backtest the data as it stood at this date"

@@ -64,7 +64,6 @@ Mapping to the canonical tables:
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -76,14 +75,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from public_deals import (  # noqa: E402
-    account_rows,
-    backtest_tables,
-    conformed_tables,
-    day_after_last,
-    deal_tables,
-    note_if_not_measured,
-)
+import public_deals  # noqa: E402
 
 SOURCE = "github.com/inzodious/pipeline_forecasting"
 SOURCE_COMMIT = "192bafdf473bfe1a796b80ebd6c62e47bfa9b9f6"
@@ -181,11 +173,11 @@ def canonical_tables(
     if early.any():
         at = int(np.flatnonzero(early)[0])
         raise ValueError(f"summary CSV deal {deals['source_id'].iloc[at]}: closed before created")
-    as_of = day_after_last(created, closed_at)
+    as_of = public_deals.day_after_last(created, closed_at)
 
     segment = deals[SEGMENT].astype(str)
     account_id = "sf:A" + deals["source_id"]
-    opportunities, history = deal_tables(
+    opportunities, history = public_deals.deal_tables(
         source_id=deals["source_id"],
         account_id=account_id,
         name=segment + " deal " + deals["source_id"],
@@ -198,20 +190,16 @@ def canonical_tables(
         lost=lost,
         known_at=as_of if known_at is None else known_at,
     )
-    accounts = account_rows(account_id, segment + " account " + deals["source_id"], created)
-    return conformed_tables(accounts, opportunities, history), as_of
+    accounts = public_deals.account_rows(
+        account_id, segment + " account " + deals["source_id"], created
+    )
+    return public_deals.conformed_tables(accounts, opportunities, history), as_of
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument(
-        "data",
-        nargs="?",
-        type=Path,
-        default=os.environ.get(ENV_VAR),
-        help="20251226_sample_summary.csv",
+    parser = public_deals.public_data_parser(
+        __doc__, os.environ.get(ENV_VAR), "20251226_sample_summary.csv"
     )
-    parser.add_argument("--origins", type=int, default=8)
     args = parser.parse_args()
     if args.data is None or not Path(args.data).is_file():
         print(
@@ -222,9 +210,9 @@ def main() -> None:
 
     from backtest_table import print_backtest, print_split
 
-    note_if_not_measured(Path(args.data), MEASURED_SHA256)
+    public_deals.note_if_not_measured(Path(args.data), MEASURED_SHA256)
     raw = read_summary(Path(args.data))
-    tables, as_of, result, seconds = backtest_tables(
+    tables, as_of, result, seconds = public_deals.backtest_tables(
         lambda known_at: canonical_tables(raw, known_at=known_at), args.origins
     )
     deals = tables["opportunities"]

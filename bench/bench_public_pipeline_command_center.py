@@ -45,7 +45,6 @@ Mapping to the canonical tables (what the data has, and what it lacks):
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -57,18 +56,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from public_deals import (  # noqa: E402
-    LOST_STAGE,
-    WON_STAGE,
-    account_rows,
-    backtest_header,
-    backtest_tables,
-    conformed_tables,
-    day_after_last,
-    deal_tables,
-    first_deals,
-    note_if_not_measured,
-)
+import public_deals  # noqa: E402
 
 SOURCE = "github.com/Olga-lab1/sales-pipeline-forecasting"
 SOURCE_COMMIT = "1b9c93ccf3d0c4f628a74cba9864794cd1ff139a"
@@ -117,18 +105,18 @@ def canonical_tables(
         if parsed.isna().any():
             row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
             raise ValueError(f"opportunities CSV row {row}: {column} {raw[column].iloc[row]!r}")
-    won = (raw["stage"] == WON_STAGE).to_numpy()
-    lost = (raw["stage"] == LOST_STAGE).to_numpy()
+    won = (raw["stage"] == public_deals.WON_STAGE).to_numpy()
+    lost = (raw["stage"] == public_deals.LOST_STAGE).to_numpy()
     closed = won | lost
     if close[closed].isna().any():
         row = int(np.flatnonzero((close.isna().to_numpy()) & closed)[0])
         raise ValueError(f"opportunities CSV row {row}: a closed deal without close_date")
     closed_at = close.where(closed)
-    as_of = day_after_last(created, closed_at)
+    as_of = public_deals.day_after_last(created, closed_at)
 
     segment = raw["segment"].astype(str)
     account_id = _account_key(raw["account_name"])
-    opportunities, history = deal_tables(
+    opportunities, history = public_deals.deal_tables(
         source_id=raw["opportunity_id"].astype(str),
         account_id=account_id,
         name=raw["account_name"] + " – " + segment,
@@ -141,20 +129,16 @@ def canonical_tables(
         lost=lost,
         known_at=as_of if known_at is None else known_at,
     )
-    first_deal = first_deals(account_id, created)
+    first_deal = public_deals.first_deals(account_id, created)
     names = raw["account_name"].groupby(account_id.to_numpy()).first()
-    accounts = account_rows(
+    accounts = public_deals.account_rows(
         first_deal.index, names.reindex(first_deal.index).to_numpy(), first_deal.to_numpy()
     )
-    return conformed_tables(accounts, opportunities, history), as_of
+    return public_deals.conformed_tables(accounts, opportunities, history), as_of
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument(
-        "data", nargs="?", type=Path, default=os.environ.get(ENV_VAR), help="opportunities.csv"
-    )
-    parser.add_argument("--origins", type=int, default=8)
+    parser = public_deals.public_data_parser(__doc__, os.environ.get(ENV_VAR), "opportunities.csv")
     args = parser.parse_args()
     if args.data is None or not Path(args.data).is_file():
         print(
@@ -165,14 +149,14 @@ def main() -> None:
 
     from backtest_table import print_backtest, print_split
 
-    note_if_not_measured(Path(args.data), MEASURED_SHA256)
+    public_deals.note_if_not_measured(Path(args.data), MEASURED_SHA256)
     raw = read_opportunities(Path(args.data))
-    tables, as_of, result, seconds = backtest_tables(
+    tables, as_of, result, seconds = public_deals.backtest_tables(
         lambda known_at: canonical_tables(raw, known_at=known_at), args.origins
     )
     title = "Pipeline Command Center"
     source = f"{SOURCE} @ {SOURCE_COMMIT[:7]}; "
-    print(backtest_header(title, tables, f"{as_of:%Y-%m-%d}", result, seconds, source))
+    print(public_deals.backtest_header(title, tables, f"{as_of:%Y-%m-%d}", result, seconds, source))
     print_backtest(result)
     print_split(result.origins)
 

@@ -16,6 +16,7 @@ each origin, and backtested one origin at a time.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import time
@@ -31,6 +32,18 @@ UNKNOWN_CYCLE_DAYS = 30.0
 UNKNOWN_WIN_RATE = 0.1
 WON_STAGE = "Closed Won"
 LOST_STAGE = "Closed Lost"
+
+
+def public_data_parser(
+    doc: str | None, default: str | None, data_help: str
+) -> argparse.ArgumentParser:
+    """The command line the public-data scripts share: the script's docstring's first line as
+    its description, the data as an optional argument (`default`: from the script's environment
+    variable) and --origins (8)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("data", nargs="?", type=Path, default=default, help=data_help)
+    parser.add_argument("--origins", type=int, default=8)
+    return parser
 
 
 def day_after_last(created: pd.Series, closed_at: pd.Series) -> pd.Timestamp:
