@@ -241,7 +241,7 @@ def tables_from(
         lost=lost,
         known_at=as_of if known_at is None else known_at,
     )
-    first_deal = created.groupby(account_id).min()
+    first_deal = public_deals.first_deals(account_id, created)
     accounts = pd.DataFrame(
         {
             "account_id": "sf:A" + accounts_csv["id"].astype(str),

@@ -1,7 +1,9 @@
 """What the public-data backtests share (`bench_public_dataset.py`, crm-dataset-builder;
-`bench_public_pipeline_command_center.py`): data sets with a created date, a close date and an
-outcome per deal but no stage history, made into canonical tables with only what was known at
-each origin, and backtested one origin at a time.
+`bench_public_pipeline_command_center.py`, `bench_public_eap_pipeline.py`,
+`bench_public_complyflow.py`): data sets with a created date, a close date and an outcome per
+deal but no stage history, made into canonical tables with only what was known at each origin,
+and backtested one origin at a time; and the scripts' common command line, sha256 note and
+"Backtest: …" header (the table itself: `backtest_table`).
 
 - Each deal is open in one stage per group ("Open (<pipeline or segment>)") from its creation
   to its close, then Closed Won / Closed Lost; deals still open keep that stage.
