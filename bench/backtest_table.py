@@ -70,6 +70,24 @@ def print_backtest(result: BacktestResult) -> None:
         )
 
 
+def print_split(origins: pd.DataFrame) -> None:
+    """Where each origin's total error comes from: deals open at the origin (model and
+    baseline forecast vs what they booked in the quarter) and deals created after it (run-rate
+    vs what they booked)."""
+    print(
+        "\nsplit: open pipeline — actual, model, baseline | created after the origin — "
+        "actual, run-rate"
+    )
+    for row in origins.itertuples(index=False):
+        origin = pd.Timestamp(str(row.origin))
+        print(
+            f"  {origin.year}Q{(origin.month - 1) // 3 + 1}  "
+            f"{row.actual_open_pipeline:>12,.0f}{row.model_open_forecast:>12,.0f}"
+            f"{row.baseline_open_forecast:>12,.0f}   |{row.actual_new_pipeline:>12,.0f}"
+            f"{row.run_rate:>12,.0f}"
+        )
+
+
 def _misses(row: pd.Series) -> list[str]:
     misses = []
     if not row["model_wape"] < row["baseline_wape"]:

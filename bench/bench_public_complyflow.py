@@ -57,11 +57,8 @@ Mapping to the canonical tables:
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +67,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from public_deals import LOST_STAGE, WON_STAGE, backtest_by_origin, deal_tables  # noqa: E402
+import public_deals  # noqa: E402
 
 SOURCE = "github.com/SaipriyaReddyTurpu/gtm-complyflow-pipeline"
 SOURCE_COMMIT = "de1010c466d60c2d58a8fdc70c6bd239b495916f"
@@ -106,8 +103,6 @@ def canonical_tables(
     probabilities are the segments' win rates over the deals closed before `known_at`
     (default: the as-of instant). Raises ValueError on a missing column, an unknown stage or
     account, or an unreadable value, naming it."""
-    from acm_sync.model import conform, empty_frame
-
     for name, frame, columns in (
         ("opportunities", opportunities, OPPORTUNITY_COLUMNS),
         ("accounts", accounts, ACCOUNT_COLUMNS),
@@ -119,7 +114,7 @@ def canonical_tables(
         if empty:
             raise ValueError(f"{name} CSV has empty value(s) in {', '.join(empty)}")
     stage = opportunities["stage"]
-    unknown = sorted(set(stage) - {WON_STAGE, LOST_STAGE} - OPEN_STAGES)
+    unknown = sorted(set(stage) - {public_deals.WON_STAGE, public_deals.LOST_STAGE} - OPEN_STAGES)
     if unknown:
         raise ValueError(f"opportunities CSV has stage(s) {', '.join(map(repr, unknown))}")
     strange = ~opportunities["account_id"].isin(accounts["account_id"])
@@ -132,8 +127,8 @@ def canonical_tables(
     created = pd.to_datetime(opportunities["created_date"], utc=True, errors="coerce")
     close = pd.to_datetime(opportunities["close_date"], utc=True, errors="coerce")
     amount = pd.to_numeric(opportunities["amount"], errors="coerce")
-    won = (stage == WON_STAGE).to_numpy()
-    lost = (stage == LOST_STAGE).to_numpy()
+    won = (stage == public_deals.WON_STAGE).to_numpy()
+    lost = (stage == public_deals.LOST_STAGE).to_numpy()
     closed = won | lost
     closed_at = close.where(closed)  # an open deal's planned close is not used
     for column, parsed in (
@@ -150,11 +145,11 @@ def canonical_tables(
         raise ValueError(
             f"opportunities CSV row {int(np.flatnonzero(early)[0])}: closed before created"
         )
-    as_of = (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
+    as_of = public_deals.day_after_last(created, closed_at)
 
     segment = opportunities["segment"].astype(str)
     account_id = "sf:A" + opportunities["account_id"]
-    deals, history = deal_tables(
+    deals, history = public_deals.deal_tables(
         source_id=opportunities["opp_id"].astype(str),
         account_id=account_id,
         name=opportunities["account_id"] + " – " + segment,
@@ -167,47 +162,21 @@ def canonical_tables(
         lost=lost,
         known_at=as_of if known_at is None else known_at,
     )
-    first_deal = created.groupby(account_id.to_numpy()).min()
+    first_deal = public_deals.first_deals(account_id, created)
     about = accounts.set_index("sf:A" + accounts["account_id"]).reindex(first_deal.index)
-    account_rows = pd.DataFrame(
-        {
-            "account_id": first_deal.index,
-            "source": "salesforce",
-            "source_id": first_deal.index.str.removeprefix("sf:A"),
-            "name": about["company_name"].to_numpy(),
-            "domain": None,
-            "website": None,
-            "industry": about["industry"].to_numpy(),
-            "employees": np.nan,
-            "annual_revenue": np.nan,
-            "currency": "USD",
-            "owner_id": None,
-            "created_at": first_deal.to_numpy(),
-            "updated_at": first_deal.to_numpy(),
-            "last_activity_at": pd.NaT,
-            "is_deleted": False,
-            "merged_into": None,
-        }
+    account_frame = public_deals.account_rows(
+        first_deal.index,
+        about["company_name"].to_numpy(),
+        first_deal.to_numpy(),
+        industry=about["industry"].to_numpy(),
     )
-    tables = {
-        "accounts": conform(account_rows, "accounts"),
-        "contacts": empty_frame("contacts"),
-        "opportunities": conform(deals, "opportunities"),
-        "opportunity_stage_history": conform(history, "opportunity_stage_history"),
-    }
-    return tables, as_of
+    return public_deals.conformed_tables(account_frame, deals, history), as_of
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument(
-        "data",
-        nargs="?",
-        type=Path,
-        default=os.environ.get(ENV_VAR),
-        help="directory holding opportunities.csv and accounts.csv",
+    parser = public_deals.public_data_parser(
+        __doc__, os.environ.get(ENV_VAR), "directory holding opportunities.csv and accounts.csv"
     )
-    parser.add_argument("--origins", type=int, default=8)
     args = parser.parse_args()
     directory = Path(args.data) if args.data is not None else None
     if directory is None or not all((directory / name).is_file() for name in MEASURED_SHA256):
@@ -218,28 +187,20 @@ def main() -> None:
         )
         return
 
-    from backtest_table import print_backtest
-    from bench_public_pipeline_command_center import print_split
+    from backtest_table import print_backtest, print_split
 
     for name, measured in MEASURED_SHA256.items():
-        digest = hashlib.sha256((directory / name).read_bytes()).hexdigest()
-        if digest != measured:
-            print(f"NOTE: {directory / name} is not the file measured (sha256 {digest[:12]}…)")
+        public_deals.note_if_not_measured(directory / name, measured)
     opportunities, accounts = read_data(directory)
-    tables, as_of = canonical_tables(opportunities, accounts)
-    started = time.perf_counter()
-    result = backtest_by_origin(
-        lambda origin: canonical_tables(opportunities, accounts, known_at=origin)[0],
-        as_of,
+    tables, as_of, result, seconds = public_deals.backtest_tables(
+        lambda known_at: canonical_tables(opportunities, accounts, known_at=known_at),
         args.origins,
     )
-    deals = tables["opportunities"]
-    print(
-        f"Backtest: ComplyFlow ({SOURCE} @ {SOURCE_COMMIT[:7]}; "
-        f"{len(tables['accounts']):,} accounts, {len(deals):,} deals, "
-        f"{int(deals['is_won'].sum()):,} won), as of {as_of:%Y-%m-%d}, "
-        f"{len(result.origins)} origins, horizon 1 quarter; {time.perf_counter() - started:.1f}s\n"
+    source = f"{SOURCE} @ {SOURCE_COMMIT[:7]}; "
+    header = public_deals.backtest_header(
+        "ComplyFlow", tables, f"{as_of:%Y-%m-%d}", result, seconds, source
     )
+    print(header)
     print_backtest(result)
     print_split(result.origins)
 

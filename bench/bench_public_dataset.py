@@ -70,7 +70,6 @@ Mapping to the canonical tables (what the data has, and what it lacks):
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -87,7 +86,7 @@ from acm_sync.scoring import BacktestResult
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from public_deals import backtest_by_origin, deal_tables  # noqa: E402
+import public_deals  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -215,8 +214,6 @@ def tables_from(
     as_of: pd.Timestamp | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
     """`canonical_tables` from the frames `read_data` returns."""
-    from acm_sync.model import conform, empty_frame
-
     chosen = profile_of(deals["pipeline"].astype(str), profile)
     if as_of is not None:
         deals = snapshot(deals, as_of, chosen)
@@ -227,11 +224,11 @@ def tables_from(
     won = deals["stage"].isin(chosen.won_stages).to_numpy()
     lost = deals["stage"].isin(chosen.lost_stages).to_numpy()
     if as_of is None:
-        as_of = (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
+        as_of = public_deals.day_after_last(created, closed_at)
 
     pipeline = deals["pipeline"].astype(str)
     account_id = "sf:A" + deals["account_id"].astype(str)
-    opportunities, history = deal_tables(
+    opportunities, history = public_deals.deal_tables(
         source_id=deals["deal_id"].astype(str),
         account_id=account_id,
         name=deals["deal_name"],
@@ -244,7 +241,7 @@ def tables_from(
         lost=lost,
         known_at=as_of if known_at is None else known_at,
     )
-    first_deal = created.groupby(account_id).min()
+    first_deal = public_deals.first_deals(account_id, created)
     accounts = pd.DataFrame(
         {
             "account_id": "sf:A" + accounts_csv["id"].astype(str),
@@ -267,13 +264,7 @@ def tables_from(
     accounts["created_at"] = accounts["account_id"].map(first_deal).fillna(start)
     accounts["updated_at"] = accounts["created_at"]
     accounts["last_activity_at"] = pd.NaT
-    tables = {
-        "accounts": conform(accounts, "accounts"),
-        "contacts": empty_frame("contacts"),
-        "opportunities": conform(opportunities, "opportunities"),
-        "opportunity_stage_history": conform(history, "opportunity_stage_history"),
-    }
-    return tables, as_of
+    return public_deals.conformed_tables(accounts, opportunities, history), as_of
 
 
 def window_note(deals: pd.DataFrame, profile: Profile, as_of: pd.Timestamp | None) -> str:
@@ -353,7 +344,7 @@ def run(
     accounts_csv, deals = read_data(data)
     chosen = profile_of(deals["pipeline"].astype(str), profile)
     tables, instant = tables_from(accounts_csv, deals, profile=chosen.name, as_of=as_of)
-    result = backtest_by_origin(
+    result = public_deals.backtest_by_origin(
         lambda origin: tables_from(
             accounts_csv, deals, known_at=origin, profile=chosen.name, as_of=as_of
         )[0],
@@ -361,15 +352,10 @@ def run(
         origins,
     )
     seconds = time.perf_counter() - started
-    opportunities = tables["opportunities"]
     print(window_note(deals, chosen, as_of))
-    print(
-        f"Backtest: crm-dataset-builder {chosen.name}, {data.name} "
-        f"({len(tables['accounts']):,} accounts, {len(opportunities):,} deals, "
-        f"{int(opportunities['is_won'].sum()):,} won), as of {instant:%Y-%m-%d}"
-        f"{' (snapshot)' if as_of is not None else ''}, {len(result.origins)} origins, "
-        f"horizon 1 quarter; {seconds:.1f}s\n"
-    )
+    title = f"crm-dataset-builder {chosen.name}, {data.name}"
+    shown = f"{instant:%Y-%m-%d}{' (snapshot)' if as_of is not None else ''}"
+    print(public_deals.backtest_header(title, tables, shown, result, seconds))
     print_backtest(result)
     return result, seconds
 
@@ -380,11 +366,7 @@ def as_of_date(text: str) -> pd.Timestamp:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "data", nargs="?", type=Path, default=os.environ.get("ACM_PUBLIC_DATA"), help="output/"
-    )
-    parser.add_argument("--origins", type=int, default=8)
+    parser = public_deals.public_data_parser(__doc__, os.environ.get("ACM_PUBLIC_DATA"), "output/")
     parser.add_argument("--profile", choices=list(PROFILES), help="default: from the pipelines")
     parser.add_argument(
         "--as-of", type=as_of_date, help="backtest the data as it stood at this date"

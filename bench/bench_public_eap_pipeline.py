@@ -64,12 +64,9 @@ Mapping to the canonical tables:
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +75,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from public_deals import backtest_by_origin, deal_tables  # noqa: E402
+import public_deals  # noqa: E402
 
 SOURCE = "github.com/inzodious/pipeline_forecasting"
 SOURCE_COMMIT = "192bafdf473bfe1a796b80ebd6c62e47bfa9b9f6"
@@ -158,8 +155,6 @@ def canonical_tables(
     """(canonical tables, as-of instant) from the pivot's rows; the open stages' probabilities
     are the segments' win rates over the deals closed before `known_at` (default: the as-of
     instant). Raises ValueError naming the column and line of a value it cannot read."""
-    from acm_sync.model import conform, empty_frame
-
     deals = deals_of(raw)
     stage = deals[STAGE]
     unknown = sorted(set(stage) - WON_STAGES - LOST_STAGES - OPEN_STAGES)
@@ -178,11 +173,11 @@ def canonical_tables(
     if early.any():
         at = int(np.flatnonzero(early)[0])
         raise ValueError(f"summary CSV deal {deals['source_id'].iloc[at]}: closed before created")
-    as_of = (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
+    as_of = public_deals.day_after_last(created, closed_at)
 
     segment = deals[SEGMENT].astype(str)
     account_id = "sf:A" + deals["source_id"]
-    opportunities, history = deal_tables(
+    opportunities, history = public_deals.deal_tables(
         source_id=deals["source_id"],
         account_id=account_id,
         name=segment + " deal " + deals["source_id"],
@@ -195,45 +190,16 @@ def canonical_tables(
         lost=lost,
         known_at=as_of if known_at is None else known_at,
     )
-    accounts = pd.DataFrame(
-        {
-            "account_id": account_id,
-            "source": "salesforce",
-            "source_id": deals["source_id"],
-            "name": segment + " account " + deals["source_id"],
-            "domain": None,
-            "website": None,
-            "industry": None,
-            "employees": np.nan,
-            "annual_revenue": np.nan,
-            "currency": "USD",
-            "owner_id": None,
-            "created_at": created,
-            "updated_at": created,
-            "last_activity_at": pd.NaT,
-            "is_deleted": False,
-            "merged_into": None,
-        }
+    accounts = public_deals.account_rows(
+        account_id, segment + " account " + deals["source_id"], created
     )
-    tables = {
-        "accounts": conform(accounts, "accounts"),
-        "contacts": empty_frame("contacts"),
-        "opportunities": conform(opportunities, "opportunities"),
-        "opportunity_stage_history": conform(history, "opportunity_stage_history"),
-    }
-    return tables, as_of
+    return public_deals.conformed_tables(accounts, opportunities, history), as_of
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument(
-        "data",
-        nargs="?",
-        type=Path,
-        default=os.environ.get(ENV_VAR),
-        help="20251226_sample_summary.csv",
+    parser = public_deals.public_data_parser(
+        __doc__, os.environ.get(ENV_VAR), "20251226_sample_summary.csv"
     )
-    parser.add_argument("--origins", type=int, default=8)
     args = parser.parse_args()
     if args.data is None or not Path(args.data).is_file():
         print(
@@ -242,17 +208,12 @@ def main() -> None:
         )
         return
 
-    from backtest_table import print_backtest
-    from bench_public_pipeline_command_center import print_split
+    from backtest_table import print_backtest, print_split
 
-    digest = hashlib.sha256(Path(args.data).read_bytes()).hexdigest()
-    if digest != MEASURED_SHA256:
-        print(f"NOTE: {args.data} is not the file measured (sha256 {digest[:12]}…)")
+    public_deals.note_if_not_measured(Path(args.data), MEASURED_SHA256)
     raw = read_summary(Path(args.data))
-    tables, as_of = canonical_tables(raw)
-    started = time.perf_counter()
-    result = backtest_by_origin(
-        lambda origin: canonical_tables(raw, known_at=origin)[0], as_of, args.origins
+    tables, as_of, result, seconds = public_deals.backtest_tables(
+        lambda known_at: canonical_tables(raw, known_at=known_at), args.origins
     )
     deals = tables["opportunities"]
     first_close = deals.loc[deals["is_closed"], "close_date"].min()
@@ -261,7 +222,7 @@ def main() -> None:
         f"only; {len(deals):,} deals, {int(deals['is_won'].sum()):,} won, "
         f"{int((~deals['is_closed']).sum()):,} open; each deal its own account), as of "
         f"{as_of:%Y-%m-%d}, {len(result.origins)} origins, horizon 1 quarter; "
-        f"{time.perf_counter() - started:.1f}s"
+        f"{seconds:.1f}s"
     )
     print(
         f"note: {int((deals['close_date'] == first_close).sum()):,} deals closed on the first "

@@ -45,12 +45,9 @@ Mapping to the canonical tables (what the data has, and what it lacks):
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +56,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from public_deals import LOST_STAGE, WON_STAGE, backtest_by_origin, deal_tables  # noqa: E402
+import public_deals  # noqa: E402
 
 SOURCE = "github.com/Olga-lab1/sales-pipeline-forecasting"
 SOURCE_COMMIT = "1b9c93ccf3d0c4f628a74cba9864794cd1ff139a"
@@ -95,8 +92,6 @@ def canonical_tables(
     probabilities are the segments' win rates over the deals closed before `known_at`
     (default: the as-of instant). Raises ValueError on a missing column or an unreadable
     value, naming it."""
-    from acm_sync.model import conform, empty_frame
-
     missing = [column for column in COLUMNS if column not in raw.columns]
     if missing:
         raise ValueError(f"opportunities CSV lacks column(s) {', '.join(missing)}")
@@ -110,18 +105,18 @@ def canonical_tables(
         if parsed.isna().any():
             row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
             raise ValueError(f"opportunities CSV row {row}: {column} {raw[column].iloc[row]!r}")
-    won = (raw["stage"] == WON_STAGE).to_numpy()
-    lost = (raw["stage"] == LOST_STAGE).to_numpy()
+    won = (raw["stage"] == public_deals.WON_STAGE).to_numpy()
+    lost = (raw["stage"] == public_deals.LOST_STAGE).to_numpy()
     closed = won | lost
     if close[closed].isna().any():
         row = int(np.flatnonzero((close.isna().to_numpy()) & closed)[0])
         raise ValueError(f"opportunities CSV row {row}: a closed deal without close_date")
     closed_at = close.where(closed)
-    as_of = (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
+    as_of = public_deals.day_after_last(created, closed_at)
 
     segment = raw["segment"].astype(str)
     account_id = _account_key(raw["account_name"])
-    opportunities, history = deal_tables(
+    opportunities, history = public_deals.deal_tables(
         source_id=raw["opportunity_id"].astype(str),
         account_id=account_id,
         name=raw["account_name"] + " – " + segment,
@@ -134,43 +129,16 @@ def canonical_tables(
         lost=lost,
         known_at=as_of if known_at is None else known_at,
     )
-    first_deal = created.groupby(account_id).min()
-    names = raw["account_name"].groupby(account_id).first()
-    accounts = pd.DataFrame(
-        {
-            "account_id": first_deal.index,
-            "source": "salesforce",
-            "source_id": first_deal.index.str.removeprefix("sf:A"),
-            "name": names.reindex(first_deal.index).to_numpy(),
-            "domain": None,
-            "website": None,
-            "industry": None,
-            "employees": np.nan,
-            "annual_revenue": np.nan,
-            "currency": "USD",
-            "owner_id": None,
-            "created_at": first_deal.to_numpy(),
-            "updated_at": first_deal.to_numpy(),
-            "last_activity_at": pd.NaT,
-            "is_deleted": False,
-            "merged_into": None,
-        }
+    first_deal = public_deals.first_deals(account_id, created)
+    names = raw["account_name"].groupby(account_id.to_numpy()).first()
+    accounts = public_deals.account_rows(
+        first_deal.index, names.reindex(first_deal.index).to_numpy(), first_deal.to_numpy()
     )
-    tables = {
-        "accounts": conform(accounts, "accounts"),
-        "contacts": empty_frame("contacts"),
-        "opportunities": conform(opportunities, "opportunities"),
-        "opportunity_stage_history": conform(history, "opportunity_stage_history"),
-    }
-    return tables, as_of
+    return public_deals.conformed_tables(accounts, opportunities, history), as_of
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument(
-        "data", nargs="?", type=Path, default=os.environ.get(ENV_VAR), help="opportunities.csv"
-    )
-    parser.add_argument("--origins", type=int, default=8)
+    parser = public_deals.public_data_parser(__doc__, os.environ.get(ENV_VAR), "opportunities.csv")
     args = parser.parse_args()
     if args.data is None or not Path(args.data).is_file():
         print(
@@ -179,44 +147,18 @@ def main() -> None:
         )
         return
 
-    from backtest_table import print_backtest
+    from backtest_table import print_backtest, print_split
 
-    digest = hashlib.sha256(Path(args.data).read_bytes()).hexdigest()
-    if digest != MEASURED_SHA256:
-        print(f"NOTE: {args.data} is not the file measured (sha256 {digest[:12]}…)")
+    public_deals.note_if_not_measured(Path(args.data), MEASURED_SHA256)
     raw = read_opportunities(Path(args.data))
-    tables, as_of = canonical_tables(raw)
-    started = time.perf_counter()
-    result = backtest_by_origin(
-        lambda origin: canonical_tables(raw, known_at=origin)[0], as_of, args.origins
+    tables, as_of, result, seconds = public_deals.backtest_tables(
+        lambda known_at: canonical_tables(raw, known_at=known_at), args.origins
     )
-    deals = tables["opportunities"]
-    print(
-        f"Backtest: Pipeline Command Center ({SOURCE} @ {SOURCE_COMMIT[:7]}; "
-        f"{len(tables['accounts']):,} accounts, {len(deals):,} deals, "
-        f"{int(deals['is_won'].sum()):,} won), as of {as_of:%Y-%m-%d}, "
-        f"{len(result.origins)} origins, horizon 1 quarter; {time.perf_counter() - started:.1f}s\n"
-    )
+    title = "Pipeline Command Center"
+    source = f"{SOURCE} @ {SOURCE_COMMIT[:7]}; "
+    print(public_deals.backtest_header(title, tables, f"{as_of:%Y-%m-%d}", result, seconds, source))
     print_backtest(result)
     print_split(result.origins)
-
-
-def print_split(origins: pd.DataFrame) -> None:
-    """Where each origin's total error comes from: deals open at the origin (model and
-    baseline forecast vs what they booked in the quarter) and deals created after it (run-rate
-    vs what they booked)."""
-    print(
-        "\nsplit: open pipeline — actual, model, baseline | created after the origin — "
-        "actual, run-rate"
-    )
-    for row in origins.itertuples(index=False):
-        origin = pd.Timestamp(str(row.origin))
-        print(
-            f"  {origin.year}Q{(origin.month - 1) // 3 + 1}  "
-            f"{row.actual_open_pipeline:>12,.0f}{row.model_open_forecast:>12,.0f}"
-            f"{row.baseline_open_forecast:>12,.0f}   |{row.actual_new_pipeline:>12,.0f}"
-            f"{row.run_rate:>12,.0f}"
-        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """What the public-data backtests share (`bench_public_dataset.py`, crm-dataset-builder;
-`bench_public_pipeline_command_center.py`): data sets with a created date, a close date and an
-outcome per deal but no stage history, made into canonical tables with only what was known at
-each origin, and backtested one origin at a time.
+`bench_public_pipeline_command_center.py`, `bench_public_eap_pipeline.py`,
+`bench_public_complyflow.py`): data sets with a created date, a close date and an outcome per
+deal but no stage history, made into canonical tables with only what was known at each origin,
+and backtested one origin at a time; and the scripts' common command line, sha256 note and
+"Backtest: …" header (the table itself: `backtest_table`).
 
 - Each deal is open in one stage per group ("Open (<pipeline or segment>)") from its creation
   to its close, then Closed Won / Closed Lost; deals still open keep that stage.
@@ -16,8 +18,12 @@ each origin, and backtested one origin at a time.
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,6 +34,23 @@ UNKNOWN_CYCLE_DAYS = 30.0
 UNKNOWN_WIN_RATE = 0.1
 WON_STAGE = "Closed Won"
 LOST_STAGE = "Closed Lost"
+
+
+def public_data_parser(
+    doc: str | None, default: str | None, data_help: str
+) -> argparse.ArgumentParser:
+    """The command line the public-data scripts share: the script's docstring's first line as
+    its description, the data as an optional argument (`default`: from the script's environment
+    variable) and --origins (8)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("data", nargs="?", type=Path, default=default, help=data_help)
+    parser.add_argument("--origins", type=int, default=8)
+    return parser
+
+
+def day_after_last(created: pd.Series, closed_at: pd.Series) -> pd.Timestamp:
+    """The data's as-of instant: midnight of the day after its last created or close date."""
+    return (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
 
 
 def shown_close_dates(
@@ -108,6 +131,96 @@ def deal_tables(
         stage=final_stage[closed], close_date=closed_at[closed], changed_at=closed_at[closed]
     )
     return opportunities, pd.concat([opening, closing], ignore_index=True)
+
+
+def first_deals(account_id: pd.Series, created: pd.Series) -> pd.Series:
+    """When each account's first deal was created, indexed by account id (sorted)."""
+    return created.groupby(account_id.to_numpy()).min()
+
+
+def account_rows(
+    account_id: pd.Series | pd.Index,
+    name: pd.Series | np.ndarray,
+    created_at: pd.Series | np.ndarray,
+    industry: pd.Series | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Canonical accounts, not yet conformed, of data that knows only an account's id ("sf:A…"),
+    name, industry (maybe) and when it came to be: no domain, size, revenue, owner or
+    activity; created and updated at `created_at`."""
+    return pd.DataFrame(
+        {
+            "account_id": account_id,
+            "source": "salesforce",
+            "source_id": account_id.str.removeprefix("sf:A"),
+            "name": name,
+            "domain": None,
+            "website": None,
+            "industry": industry,
+            "employees": np.nan,
+            "annual_revenue": np.nan,
+            "currency": "USD",
+            "owner_id": None,
+            "created_at": created_at,
+            "updated_at": created_at,
+            "last_activity_at": pd.NaT,
+            "is_deleted": False,
+            "merged_into": None,
+        }
+    )
+
+
+def conformed_tables(
+    accounts: pd.DataFrame, opportunities: pd.DataFrame, history: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """The canonical tables a backtest reads, conformed (no contacts: the data sets have none)."""
+    from acm_sync.model import conform, empty_frame
+
+    return {
+        "accounts": conform(accounts, "accounts"),
+        "contacts": empty_frame("contacts"),
+        "opportunities": conform(opportunities, "opportunities"),
+        "opportunity_stage_history": conform(history, "opportunity_stage_history"),
+    }
+
+
+def note_if_not_measured(path: Path, measured_sha256: str) -> None:
+    """Print a NOTE when the file at `path` is not the one the script's docstring measured."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != measured_sha256:
+        print(f"NOTE: {path} is not the file measured (sha256 {digest[:12]}…)")
+
+
+def backtest_tables(
+    tables_at: Callable[[pd.Timestamp | None], tuple[dict[str, pd.DataFrame], pd.Timestamp]],
+    origins: int,
+) -> tuple[dict[str, pd.DataFrame], pd.Timestamp, BacktestResult, float]:
+    """(tables, as-of instant, backtest, seconds the backtest took) of a loader:
+    `tables_at(None)` is the whole data as of its end, `tables_at(origin)` what was known at the
+    origin (`backtest_by_origin`)."""
+    tables, as_of = tables_at(None)
+    started = time.perf_counter()
+    result = backtest_by_origin(lambda origin: tables_at(origin)[0], as_of, origins)
+    return tables, as_of, result, time.perf_counter() - started
+
+
+def backtest_header(
+    title: str,
+    tables: dict[str, pd.DataFrame],
+    as_of: str,
+    result: BacktestResult,
+    seconds: float,
+    source: str = "",
+) -> str:
+    """The "Backtest: …" line (and the blank line after it) above the backtest table: `title`,
+    then in brackets `source` and the data's accounts, deals and won deals, then `as_of` (the
+    date as shown), the origins, the horizon and the seconds taken."""
+    deals = tables["opportunities"]
+    return (
+        f"Backtest: {title} ({source}"
+        f"{len(tables['accounts']):,} accounts, {len(deals):,} deals, "
+        f"{int(deals['is_won'].sum()):,} won), as of {as_of}, "
+        f"{len(result.origins)} origins, horizon 1 quarter; {seconds:.1f}s\n"
+    )
 
 
 def backtest_by_origin(

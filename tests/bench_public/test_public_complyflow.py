@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from canonical_frames import by_id, openings, ts
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 complyflow = importlib.import_module("bench_public_complyflow")
@@ -44,14 +45,6 @@ def tables(
 ) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
     opps, accounts = read(tmp_path, opportunities)
     return complyflow.canonical_tables(opps, accounts, known_at=known_at)
-
-
-def ts(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz="UTC")
-
-
-def by_id(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.set_index("opportunity_id")
 
 
 def test_outcomes_amounts_types_and_dates(tmp_path: Path) -> None:
@@ -102,7 +95,7 @@ def test_open_deals_show_a_close_from_earlier_cycles_not_their_plan(tmp_path: Pa
     # OPP-5 (Enterprise, created 2/10): no Enterprise deal had closed → 30 days
     assert opps.loc["sf:OOPP-5", "close_date"] == ts("2024-03-11")
     history = canonical["opportunity_stage_history"]
-    opening = by_id(history.loc[history["stage"].str.startswith("Open")])
+    opening = openings(history)
     assert opening.loc["sf:OOPP-2", "close_date"] == ts("2024-02-04")  # 1/5 + 30: none closed
     assert opening.loc["sf:OOPP-4", "changed_at"] == ts("2024-01-03")
     assert len(history) == 8  # 5 openings + 3 closings

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from canonical_frames import by_id, closings, openings, ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,14 +43,6 @@ def tables(
 ) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
     raw = eap.read_summary(write(tmp_path, lines, total))
     return eap.canonical_tables(raw, known_at=known_at)
-
-
-def ts(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz="UTC")
-
-
-def by_id(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.set_index("opportunity_id")
 
 
 IDS = ["EAP-2-1", "EAP-3-1", "EAP-3-2", "EAP-4-1", "EAP-5-1", "EAP-6-1"]
@@ -103,10 +96,10 @@ def test_open_deals_show_a_close_from_earlier_cycles_not_their_own_date(tmp_path
     # line 6 (Large Market, created 1/15): none had closed → 30 days; its 3/8 is not used
     assert opps.loc["sf:OEAP-6-1", "close_date"] == ts("2024-02-14")
     history = canonical["opportunity_stage_history"]
-    opening = by_id(history.loc[history["stage"].str.startswith("Open")])
+    opening = openings(history)
     assert opening.loc["sf:OEAP-3-1", "close_date"] == ts("2024-02-09")  # 1/10 + 30 days
     assert opening.loc["sf:OEAP-3-1", "changed_at"] == ts("2024-01-10")
-    closing = by_id(history.loc[~history["stage"].str.startswith("Open")])
+    closing = closings(history)
     assert sorted(closing.index) == sorted(
         "sf:O" + i for i in IDS if i not in ("EAP-4-1", "EAP-6-1")
     )
