@@ -179,3 +179,27 @@ def test_shown_close_is_the_median_cycle_of_deals_closed_before_creation(
         ]
         days = float(np.median(before)) if before else public_deals.UNKNOWN_CYCLE_DAYS
         assert shown[i] == created[i] + pd.Timedelta(days=days)
+
+
+def test_the_backtest_takes_its_settings_from_the_config_file_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the public benches compare a setting's two values on the same data through
+    # $ACM_SYNC_CONFIG; unset, the defaults (a one-quarter horizon)
+    data = raw()
+
+    def tables_at(origin: pd.Timestamp) -> dict[str, pd.DataFrame]:
+        return pcc.canonical_tables(data, known_at=origin)[0]
+
+    as_of = ts("2024-12-02")
+    monkeypatch.delenv("ACM_SYNC_CONFIG", raising=False)
+    default = public_deals.backtest_by_origin(tables_at, as_of, 1).origins
+    assert list(default["origin"]) == [ts("2024-07-01")]
+    assert list(default["horizon_end"]) == [ts("2024-10-01")]
+    config = tmp_path / "two_quarters.yaml"
+    config.write_text("forecast:\n  backtest:\n    horizon_quarters: 2\n", encoding="utf-8")
+    monkeypatch.setenv("ACM_SYNC_CONFIG", str(config))
+    named = public_deals.backtest_by_origin(tables_at, as_of, 1).origins
+    # the last quarter start whose two-quarter horizon ended by as_of, and its horizon
+    assert list(named["origin"]) == [ts("2024-04-01")]
+    assert list(named["horizon_end"]) == [ts("2024-10-01")]
