@@ -36,7 +36,6 @@ from acm_sync.scoring.hazard import (
     DealState,
     FeatureSpace,
     fit_multinomial,
-    learn_close_model,
     pool_unseen_bands,
     pool_unseen_segments,
     shrink_toward,
@@ -234,26 +233,6 @@ def test_still_open_deals_are_censored_not_ignored() -> None:
     assert 0.1 < p["p_win"] < 0.3
     # the 120 still open get less: they already sat ten months without closing
     assert probabilities.loc["sf:O0000", "p_win"] < p["p_win"]
-
-
-def test_a_whole_month_of_30_days_is_learnt() -> None:
-    """A CRM whose first deals opened on 2025-05-20: by 2025-07-01 June is its one whole month
-    since a month start, and June has 30 days. Months of 30.4375 days dropped it — and with it
-    every Q3 and Q4 origin's latest month (June, September), a young CRM's only one."""
-    june = [
-        cohort("W", 30, created_days_ago=26.5, outcome="won", closed_days_ago=-4.5),  # 06-20
-        cohort("L", 20, created_days_ago=26.5, outcome="lost", closed_days_ago=-9.5),  # 06-25
-        cohort("O", 50, created_days_ago=26.5),  # still open on 07-01
-    ]
-    hist = build(*june)
-    config = forecast_config(shrinkage_strength=0)
-    model = learn_close_model(hist, pd.Timestamp("2025-07-01", tz="UTC"), config)
-    assert model.fitted
-    # landmark 06-01: 100 deals open, one month each (30 won in it, 20 lost, 50 stayed)
-    assert (model.training_deals, model.training_rows) == (100, 100)
-    # a day earlier June is not over: nothing whole to learn from
-    early = learn_close_model(hist, pd.Timestamp("2025-06-30", tz="UTC"), config)
-    assert not early.fitted
 
 
 def test_deals_closed_after_as_of_are_not_learnt() -> None:

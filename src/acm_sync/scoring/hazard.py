@@ -13,8 +13,8 @@ deal 700 days late gets what deals 700 days late really did (almost never win).
 How. Landmarks at every calendar month start of the training window: each deal open then is a
 snapshot (stage, time in stage, age, close date, amount band, type, industry, the buying
 account's size by employees — as of the landmark; `forecast.segments` picks the last four). Each
-snapshot contributes one row per calendar month ahead k = 1…`steps` until it closes or the
-data end (the last whole month before the as-of instant) — the person-period data. A month's row carries the snapshot's features
+snapshot contributes one row per month ahead k = 1…`steps` until it closes or the data end
+(the as-of instant) — the person-period data. A month's row carries the snapshot's features
 aged by k − 1 months (days past the close date grow, so do age and time in stage) and the
 outcome of that month: stay / won / lost. All features are categorical bands, so identical rows
 are counted once (a few thousand cells, whatever the org size), and a multinomial logistic
@@ -89,11 +89,6 @@ STAY, WON, LOST = 0, 1, 2
 # Factors whose effect is learnt per age band (FeatureSpace.design says why).
 SEGMENT_FACTORS: Final = frozenset({"size", "type", "industry", "company_size"})
 N_AGES: Final = len(AGE_EDGES) + 1
-
-
-def calendar_month(ns: npt.ArrayLike) -> npt.NDArray[np.int64]:
-    """Calendar months since 1970-01 (UTC) of instants in ns (not NAT)."""
-    return np.asarray(ns, dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
 
 
 def factor_blocks(factors: tuple[tuple[str, int], ...]) -> list[tuple[str, int, int]]:
@@ -506,12 +501,8 @@ def learn_close_model(
         which = np.flatnonzero(ok)
         done = closed_at[state.opp_pos[which]]
         observed = (done != NAT) & (done < cutoff)
-        # months from the landmark (a month start) in calendar months: a month is whole once
-        # its last day has passed, whatever its length (30.4375-day steps dropped June, April,
-        # September, November and February before a cutoff on the next month's first day)
-        months_on = calendar_month(np.where(observed, done, t0)) - calendar_month(t0)
-        event_step = np.where(observed, months_on + 1, np.iinfo(np.int64).max)
-        full_steps = calendar_month(cutoff) - calendar_month(t0)
+        event_step = np.where(observed, (done - t0) // MONTH_NS + 1, np.iinfo(np.int64).max)
+        full_steps = (cutoff - t0) // MONTH_NS
         n_steps = np.minimum(np.minimum(event_step, full_steps), space.steps)
         n_steps = np.maximum(n_steps, 0)
         has_event = observed & (event_step <= np.minimum(full_steps, space.steps))
