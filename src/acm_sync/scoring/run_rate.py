@@ -182,6 +182,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 
 import numpy as np
@@ -251,23 +252,29 @@ def run_rate(
     amount, type_code = all_amount[won], all_type[won]
     base = installed_base(book, instant, periods, config, renewed_by) if from_base else None
 
-    def flow(origin: pd.Timestamp, power: int = 1) -> npt.NDArray:
-        """Per type, the amount of deals created in the quarter before `origin` (any outcome;
-        power 2: the sum of their amounts squared); NaN when that quarter began before the
-        first deal."""
+    def flow(origin: pd.Timestamp) -> npt.NDArray[np.float64]:
+        """Per type (columns), the amount of deals created in the quarter before `origin` (any
+        outcome; row 0) and the sum of their amounts squared (row 1); NaN when that quarter
+        began before the first deal."""
         a = origin - pd.DateOffset(months=3)
         if a.value < first_created:
-            return np.full(len(TYPES), np.nan)
+            return np.full((2, len(TYPES)), np.nan)
         hit = counted & (all_created >= a.value) & (all_created < origin.value)
-        return np.bincount(all_type[hit], weights=all_amount[hit] ** power, minlength=len(TYPES))
+        return np.stack(
+            [
+                np.bincount(all_type[hit], weights=all_amount[hit] ** p, minlength=len(TYPES))
+                for p in (1, 2)
+            ]
+        ).astype(np.float64)
 
+    @cache  # read by the seasonal index and by the mean: computed once
     def sample(
-        j: int, start: pd.Timestamp, end: pd.Timestamp, power: int = 1
+        j: int, start: pd.Timestamp, end: pd.Timestamp
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None:
-        """x_j per type: the bookings of deals created from (as_of − j quarters) on and won
-        within [start, end) − j quarters (power 2: the sum of their amounts squared), and per
-        type whether it counts; None when that period does not end by as_of or its origin is
-        before the first deal."""
+        """x_j per type (columns): the bookings of deals created from (as_of − j quarters) on
+        and won within [start, end) − j quarters (row 0) and the sum of their amounts squared
+        (row 1), 0 where the type does not count; and per type whether it counts. None when
+        that period does not end by as_of or its origin is before the first deal."""
         back = pd.DateOffset(months=3 * j)
         origin, lo, hi = instant - back, start - back, end - back
         if hi > instant or origin.value < first_created:
@@ -275,29 +282,34 @@ def run_rate(
         counts = np.ones(len(TYPES), dtype=bool)
         counts[RENEWAL] = not from_base or start.value < base_era or lo.value >= base_era
         hit = (created >= origin.value) & (close >= lo.value) & (close < hi.value)
-        x = np.bincount(type_code[hit], weights=amount[hit] ** power, minlength=len(TYPES))
-        x *= counts
-        return x.astype(np.float64), counts
+        x = np.stack(
+            [
+                np.bincount(type_code[hit], weights=amount[hit] ** p, minlength=len(TYPES))
+                for p in (1, 2)
+            ]
+        ).astype(np.float64)
+        return x * counts, counts
 
     seasonal = config.seasonality == "on"
-    # the pipeline created in the quarter before as_of − j quarters (j = 0: today), per type
-    c_series = np.full((2, SEASON_SPAN + 1, len(TYPES)), np.nan)
-    for j in range(SEASON_SPAN + 1 if seasonal else 0):
-        for power in (1, 2):
-            c_series[power - 1, j] = flow(instant - pd.DateOffset(months=3 * j), power)
+    # the pipeline created in the quarter before as_of − j quarters (j = 0: today), per type:
+    # (quarters back, amount / amount², type); read by the flow and by its seasonal index
+    reach = max(SEASON_SPAN, len(periods) + 4 * config.quarters)
+    c_series = np.stack([flow(instant - pd.DateOffset(months=3 * j)) for j in range(reach + 1)])
     # its seasonal index by j mod 4 (all 1 without seasonality or too little history)
-    c_index = seasonal_index(c_series[0], c_series[1])
+    c_index = np.ones((4, len(TYPES)))
+    if seasonal:
+        c_index = seasonal_index(c_series[: SEASON_SPAN + 1, 0], c_series[: SEASON_SPAN + 1, 1])
 
     rows = []
     for i, quarter in enumerate(periods):
         start = instant if i == 0 else max(quarter.start, instant)
+        # x_j (counted types only) by j, for the seasonal index by j mod 4: the period's own
+        # is x_index[0]
         x_series = np.full((2, i + 1 + SEASON_SPAN, len(TYPES)), np.nan)
         for j in range(i + 1, x_series.shape[1] if seasonal else 0):
-            for power in (1, 2):
-                got = sample(j, start, quarter.end, power)
-                if got is not None:
-                    x_series[power - 1, j] = np.where(got[1], got[0], np.nan)
-        # x_j's seasonal index by j mod 4: the period's own is x_index[0]
+            got = sample(j, start, quarter.end)
+            if got is not None:
+                x_series[:, j] = np.where(got[1], got[0], np.nan)
         x_index = seasonal_index(x_series[0], x_series[1])
         sums = np.zeros(len(TYPES))
         flowed = np.zeros((len(TYPES), 2))
@@ -311,18 +323,18 @@ def run_rate(
             if got is None:
                 continue
             n_samples += 1
-            x, counts = got
+            counts = got[1]
             # deseasonalised: the level the period's own index scales back below
-            x = x / x_index[j % 4]
+            x = got[0][0] / x_index[j % 4]
             sums += x
             used += counts
-            c = flow(instant - pd.DateOffset(months=3 * j))
+            c = c_series[j, 0]
             if np.isfinite(c).all():
                 flowed[:, 0] += x
                 flowed[:, 1] += c / c_index[j % 4] * counts
                 n_flowed += counts
         mean = np.divide(sums, used, out=np.zeros(len(TYPES)), where=used > 0)
-        c_today = flow(instant) / c_index[0]
+        c_today = c_series[0, 0] / c_index[0]
         for t, name in enumerate(TYPES):
             basis = "mean"
             parts = [float(mean[t])]
