@@ -282,6 +282,44 @@ def test_the_reason_says_when_the_cap_decided_key() -> None:
     assert "not Key" not in reasons["sf:P06"]
 
 
+def test_a_payer_left_out_by_the_tie_break_says_so() -> None:
+    # ten payers; the top three paid 100 each. 80 % of 410 needs four, the 20 % cap allows
+    # two: the cut falls inside the tie at 100, and only the account id leaves P02 out
+    revenues = [100, 100, 100, 40, 30, 20, 10, 5, 3, 2]
+    accs = accounts(
+        *[{"account_id": f"sf:P{i:02d}", "last_activity_at": days_ago(5)} for i in range(10)]
+    )
+    opps = opportunities(*[won(f"sf:P{i:02d}", r, 100) for i, r in enumerate(revenues)])
+    tiers = score_tiers(book_of(accs, opps), AS_OF, TiersConfig()).set_index("account_key")
+    reasons = tiers["tier_reason"]
+    assert list(tiers.index[tiers["tier"] == "Key"]) == ["sf:P00", "sf:P01"]
+    assert reasons["sf:P02"] == (
+        "Existing: T12M won revenue $100, last deal won 2025-03-07; not Key: #3 of 10 paying"
+        " accounts, tied with #2 (the last Key account) at $100 — ties at the Key cut go by"
+        " account id"
+    )
+    # not tied: the cap's note as before
+    assert reasons["sf:P03"].endswith(
+        "not Key: #4 of 10 paying accounts, below the top 20 % cap (2 accounts)"
+    )
+
+
+def test_a_tie_at_the_revenue_share_cut_is_explained_too() -> None:
+    # four payers of 10, share 50 %, no cap: the top two reach it; the other two tie with #2
+    config = parse_config({"tiers": {"key_revenue_share": 0.5, "key_max_share": 1.0}}).tiers
+    accs = accounts(
+        *[{"account_id": f"sf:T{i}", "last_activity_at": days_ago(5)} for i in range(4)]
+    )
+    opps = opportunities(*[won(f"sf:T{i}", 10, 100) for i in range(4)])
+    tiers = score_tiers(book_of(accs, opps), AS_OF, config).set_index("account_key")
+    assert list(tiers.index[tiers["tier"] == "Key"]) == ["sf:T0", "sf:T1"]
+    for key, rank in (("sf:T2", 3), ("sf:T3", 4)):
+        assert tiers.loc[key, "tier_reason"].endswith(
+            f"not Key: #{rank} of 4 paying accounts, tied with #2 (the last Key account) at $10"
+            " — ties at the Key cut go by account id"
+        )
+
+
 def test_large_ranks_read_with_thousands_separators() -> None:
     from acm_sync.scoring import text
 

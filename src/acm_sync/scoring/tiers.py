@@ -5,7 +5,9 @@ Rules (all as of `as_of`; "won" = a won deal with close date on or before as_of)
 - **Key (revenue)**: the smallest set of paying accounts (T12M won revenue > 0), largest first,
   whose T12M won revenue reaches `key_revenue_share` of the total — capped at `key_max_share`
   of paying accounts (floor, but at least one once anyone pays). Ties in revenue are broken by
-  account_key so the set is deterministic.
+  account_key so the set is deterministic; a payer left out by that tie-break says so in its
+  reason ("tied with #k (the last Key account) …"), so two accounts with the same revenue in
+  different tiers read why.
 - **Key (strategic)**, when enabled: open pipeline ≥ `strategic.min_open_pipeline`, or T12M
   growth ≥ `strategic.min_growth` on a prior-12-month base ≥ `strategic.min_growth_base`.
   Applies to accounts that have won before (and prospects if `include_prospects`).
@@ -233,6 +235,23 @@ def _reasons(
         + f" of {paying:,} paying accounts, below the {cap_text} ({cap:,} accounts)",
         text.constant("", n),
     )
+    # a payer left out with the same revenue as the last Key account: the cut fell inside a
+    # tie, and only the account id (the deterministic tie-break) put it on this side
+    revenue = out["t12m_won_revenue"].to_numpy()
+    by_revenue = out["key_by_revenue"].to_numpy(dtype=bool)
+    if by_revenue.any():
+        last = int(rank[by_revenue].max())
+        cut = float(revenue[rank == last][0])
+        tied = (rank > last) & (revenue == cut)
+        not_key = text.choose(
+            tied,
+            "; not Key: #"
+            + text.grouped(rank)
+            + f" of {paying:,} paying accounts, tied with #{last:,} (the last Key account) at "
+            + text.money([cut], symbol)[0]
+            + " — ties at the Key cut go by account id",
+            not_key,
+        )
     key_strategic = _strategic_reason(facts, config, symbol, pipeline)
     by_tier: dict[str, text.Text] = {
         "Key": text.choose(out["key_by_revenue"], key_revenue, key_strategic),
