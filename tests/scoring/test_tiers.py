@@ -320,6 +320,39 @@ def test_a_tie_at_the_revenue_share_cut_is_explained_too() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("fraction", "expected"),
+    [
+        (0.123, "12 %"),
+        (0.0, "0 %"),
+        (1.0, "100 %"),
+        # under 1 %: one decimal, so a small share does not read as none
+        (0.004, "0.4 %"),
+        (0.0094, "0.9 %"),
+        (0.0096, "1 %"),
+        (-0.003, "-0.3 %"),
+        (0.0004, "< 0.1 %"),
+        (float("nan"), "0 %"),
+    ],
+)
+def test_percentages_keep_small_shares_visible(fraction: float, expected: str) -> None:
+    from acm_sync.scoring import text
+
+    assert list(text.percent([fraction])) == [expected]
+
+
+def test_a_key_account_among_hundreds_shows_its_share_of_revenue() -> None:
+    # 300 payers: one of 2,000 and 299 of 1,000 (total 301,000); the cap of 60 decides Key
+    accs = accounts(*[{"account_id": f"sf:P{i:03d}"} for i in range(300)])
+    opps = opportunities(
+        *[won(f"sf:P{i:03d}", 2_000 if i == 0 else 1_000, 100) for i in range(300)]
+    )
+    tiers = score_tiers(book_of(accs, opps), AS_OF, TiersConfig()).set_index("account_key")
+    # 2,000 / 301,000 = 0.66 %, 1,000 / 301,000 = 0.33 % (it used to read "0 % of total")
+    assert tiers.loc["sf:P000", "tier_reason"].endswith("(T12M won revenue $2k, 0.7 % of total)")
+    assert tiers.loc["sf:P001", "tier_reason"].endswith("(T12M won revenue $1k, 0.3 % of total)")
+
+
 def test_large_ranks_read_with_thousands_separators() -> None:
     from acm_sync.scoring import text
 

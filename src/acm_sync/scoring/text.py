@@ -86,8 +86,19 @@ def money(values: npt.ArrayLike, symbol: str = "$") -> Text:
 
 
 def percent(fraction: npt.ArrayLike) -> Text:
-    """0.123 → "12 %"."""
-    return integer(np.asarray(fraction, dtype=float) * 100) + " %"
+    """0.123 → "12 %"; NaN → "0 %". Under 1 % with one decimal, 0.004 → "0.4 %", and under
+    0.05 % "< 0.1 %": a small share is not read as none (one Key account of a few hundred
+    holds well under 1 % of the revenue)."""
+    share = np.clip(np.nan_to_num(np.asarray(fraction, dtype=float) * 100), -9e15, 9e15)
+    small = (share != 0) & (np.abs(share) < 0.95)
+    tenths = np.where(small, np.rint(share * 10), 0).astype(np.int64)
+    fine = _distinct(
+        tenths,
+        lambda v: f"{v / 10:.1f} %" if v else "",
+    )
+    tiny = np.where(share > 0, "< 0.1 %", "> -0.1 %").astype(object)
+    fine = np.where(fine == "", tiny, fine)
+    return np.where(small, fine, integer(share) + " %").astype(object)
 
 
 def dates(values: pd.Series) -> Text:
