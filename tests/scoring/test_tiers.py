@@ -257,15 +257,23 @@ def test_a_win_exactly_a_year_ago_is_dormant_not_in_between() -> None:
     assert tiers.loc["sf:DAY_LESS", "tier"] == "Key"  # the only payer
 
 
+def tiers_of_payers(revenues: list[float]) -> pd.DataFrame:
+    """Tiers of payers sf:P00, sf:P01, … who won these amounts 100 days ago, by account key."""
+    accs = accounts(
+        *[
+            {"account_id": f"sf:P{i:02d}", "last_activity_at": days_ago(5)}
+            for i in range(len(revenues))
+        ]
+    )
+    opps = opportunities(*[won(f"sf:P{i:02d}", r, 100) for i, r in enumerate(revenues)])
+    return score_tiers(book_of(accs, opps), AS_OF, TiersConfig()).set_index("account_key")
+
+
 def test_the_reason_says_when_the_cap_decided_key() -> None:
     # ten payers 100, 90, …, 10 (total 550): 80 % needs the top six (450 ≥ 440), the 20 % cap
     # allows two — so the cap decides, and #3 to #6 are told why they are not Key
     revenues = [100, 90, 80, 70, 60, 50, 40, 30, 20, 10]
-    accs = accounts(
-        *[{"account_id": f"sf:P{i:02d}", "last_activity_at": days_ago(5)} for i in range(10)]
-    )
-    opps = opportunities(*[won(f"sf:P{i:02d}", r, 100) for i, r in enumerate(revenues)])
-    tiers = score_tiers(book_of(accs, opps), AS_OF, TiersConfig()).set_index("account_key")
+    tiers = tiers_of_payers(revenues)
     reasons = tiers["tier_reason"]
     assert list(tiers.index[tiers["tier"] == "Key"]) == ["sf:P00", "sf:P01"]
     assert reasons["sf:P00"] == (
@@ -286,11 +294,7 @@ def test_a_payer_left_out_by_the_tie_break_says_so() -> None:
     # ten payers; the top three paid 100 each. 80 % of 410 needs four, the 20 % cap allows
     # two: the cut falls inside the tie at 100, and only the account id leaves P02 out
     revenues = [100, 100, 100, 40, 30, 20, 10, 5, 3, 2]
-    accs = accounts(
-        *[{"account_id": f"sf:P{i:02d}", "last_activity_at": days_ago(5)} for i in range(10)]
-    )
-    opps = opportunities(*[won(f"sf:P{i:02d}", r, 100) for i, r in enumerate(revenues)])
-    tiers = score_tiers(book_of(accs, opps), AS_OF, TiersConfig()).set_index("account_key")
+    tiers = tiers_of_payers(revenues)
     reasons = tiers["tier_reason"]
     assert list(tiers.index[tiers["tier"] == "Key"]) == ["sf:P00", "sf:P01"]
     assert reasons["sf:P02"] == (
