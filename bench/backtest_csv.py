@@ -9,7 +9,7 @@ The mapping. Each column the backtest reads is given by its option or guessed fr
 (case, spaces and punctuation ignored: "CreatedDate", "created_date" and "Create Date" all read
 as created); the mapping used is printed first, each column marked given or guessed.
 - Needed: created date, close date, amount, and the outcome — a stage column whose won / lost
-  values are given (--won / --lost, repeatable) or guessed ("Closed Won" / "closedwon" / "Won",
+  values are given (--won / --lost, repeatable; case and punctuation ignored) or guessed ("Closed Won" / "closedwon" / "Won",
   "Closed Lost" / "Lost"; every other value is open), or an is_won / is_closed pair (true /
   false, 1 / 0, yes / no). A needed column that is not there is a one-line error (exit 2)
   naming it and the columns found.
@@ -352,7 +352,9 @@ def export_from(
         source_id = "row-" + rows.astype(str)
 
     use = reason.isna().to_numpy()
-    account = raw[mapping["account"]] if "account" in mapping else pd.Series(np.nan, raw.index)
+    account = (
+        raw[mapping["account"]] if "account" in mapping else pd.Series(None, raw.index, object)
+    )
     own = account.isna()
     account_name = account.fillna("deal " + source_id)
     segment = raw[mapping["segment"]].fillna("(blank)") if "segment" in mapping else None
@@ -377,7 +379,9 @@ def export_from(
         .reset_index(drop=True)
     )
     if "account" in mapping and own[use].any():
-        lines.append(f"account: {int(own[use].sum()):,} deals have none: each is its own account")
+        lines.append(
+            f"account: blank for {int(own[use].sum()):,} deal(s) used: each is its own account"
+        )
     if kind is not None:
         values = raw.loc[use, mapping["type"]].fillna("(blank)").value_counts()
         read = [f"{v!r} → {contract_type(v) or 'other'} ({n:,})" for v, n in values.items()]
