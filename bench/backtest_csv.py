@@ -9,10 +9,10 @@ The mapping. Each column the backtest reads is given by its option or guessed fr
 (case, spaces and punctuation ignored: "CreatedDate", "created_date" and "Create Date" all read
 as created); the mapping used is printed first, each column marked given or guessed.
 - Needed: created date, close date, amount, and the outcome — a stage column whose won / lost
-  values are given (--won / --lost, repeatable; case and punctuation ignored) or guessed ("Closed Won" / "closedwon" / "Won",
-  "Closed Lost" / "Lost"; every other value is open), or an is_won / is_closed pair (true /
-  false, 1 / 0, yes / no). A needed column that is not there is a one-line error (exit 2)
-  naming it and the columns found.
+  values are given (--won / --lost, repeatable; case and punctuation ignored) or guessed
+  ("Closed Won" / "closedwon" / "Won", "Closed Lost" / "Lost"; every other value is open), or
+  an is_won / is_closed pair (true / false, 1 / 0, yes / no). A needed column that is not
+  there is a one-line error (exit 2) naming it and the columns found.
 - Optional: deal id (else the row number), account (else each deal is its own account, so
   account WAPE is deal WAPE), type (new / renewal / expansion read from the value's words —
   "renew", "expan" / "upsell" / "upgrade", "new" — anything else "other"), and a segment or
@@ -225,7 +225,10 @@ def parse_dates(text: pd.Series, date_format: str | None = None) -> pd.Series:
         todo = parsed.isna() & text.notna()
         if not todo.any():
             break
-        parsed[todo] = pd.to_datetime(text[todo], format=fmt, utc=True, errors="coerce")
+        try:
+            parsed[todo] = pd.to_datetime(text[todo], format=fmt, utc=True, errors="coerce")
+        except ValueError as error:  # a bad directive in --date-format
+            raise ExportError(f"--date-format {fmt!r}: {error}") from None
     return parsed
 
 
@@ -383,8 +386,8 @@ def export_from(
             f"account: blank for {int(own[use].sum()):,} deal(s) used: each is its own account"
         )
     if kind is not None:
-        values = raw.loc[use, mapping["type"]].fillna("(blank)").value_counts()
-        read = [f"{v!r} → {contract_type(v) or 'other'} ({n:,})" for v, n in values.items()]
+        type_counts = raw.loc[use, mapping["type"]].fillna("(blank)").value_counts()
+        read = [f"{v!r} → {contract_type(v) or 'other'} ({n:,})" for v, n in type_counts.items()]
         lines.append("type: " + ", ".join(read[:8]) + (", …" if len(read) > 8 else ""))
     at = as_of
     if at is None:
@@ -455,7 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--as-of", type=public_deals.as_of_date, help="the export as it stood then")
     parser.add_argument("--horizon", type=int, choices=range(1, 5), metavar="QUARTERS")
     for role, spec in ROLES.items():
-        parser.add_argument(spec.option, dest=role, metavar="COLUMN", help=f"the {spec.label}")
+        what = f"the {spec.label} column (default: guessed from the header)"
+        parser.add_argument(spec.option, dest=role, metavar="COLUMN", help=what)
     parser.add_argument("--won", action="append", default=[], metavar="VALUE")
     parser.add_argument("--lost", action="append", default=[], metavar="VALUE")
     parser.add_argument("--date-format", help="one strptime format for every date (%%d/%%m/%%Y)")

@@ -227,11 +227,9 @@ def test_dates_iso_and_us_with_or_without_times() -> None:
 
 
 def test_amounts_with_currency_and_thousands_separators() -> None:
-    text = pd.Series(
-        ["1200", "$1,200.50", "USD 99", "€ 2,000", "1,234,567", "-5", "$-5", "0", ".5"]
-        + ["12k", "1.200,50", "1,20", "abc", "1.2.3", None]
-    )
-    amounts = backtest_csv.parse_amounts(text)
+    readable = ["1200", "$1,200.50", "USD 99", "€ 2,000", "1,234,567", "-5", "$-5", "0", ".5"]
+    unreadable = ["12k", "1.200,50", "1,20", "abc", "1.2.3", None]
+    amounts = backtest_csv.parse_amounts(pd.Series([*readable, *unreadable]))
     assert list(amounts[:9]) == [1200.0, 1200.5, 99.0, 2000.0, 1234567.0, -5.0, -5.0, 0.0, 0.5]
     assert amounts[9:].isna().all()
 
@@ -456,6 +454,11 @@ def test_semicolons_and_latin_1_are_read(tmp_path: Path) -> None:
             ("created,close_date,stage,amount", "2024-01-02,,Open,10"),
             (),
             "no usable deal is won or lost",
+        ),
+        (
+            ("created,close_date,stage,amount", "2024-01-02,,Open,10"),
+            ("--date-format", "%Q"),
+            "--date-format '%Q': 'Q' is a bad directive",
         ),
         (
             ("created,close_date,stage,amount", "2024-01-02,,Open,10"),
