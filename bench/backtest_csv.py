@@ -308,13 +308,15 @@ def export_from(
         lost_keys = {normalised(v) for v in lost_values} or LOST_VALUES
         won, lost = key.isin(won_keys), key.isin(lost_keys)
         aside(stage.isna(), "no stage")
-        how = "given" if won_values or lost_values else "guessed; --won / --lost to change"
         counts = stage.value_counts(sort=True)
-        lines.append(f"outcome ({how}):")
-        for name, mask in (("won", won), ("lost", lost), ("open", ~won & ~lost & stage.notna())):
-            lines.append(
-                f"  {name:<5}{_values(counts[counts.index.isin(stage[mask])]) or '(none)'}"
-            )
+        lines.append("outcome: stage values (rows) read as won, lost or open")
+        for name, mask, how in (
+            ("won", won, "given" if won_values else "guessed; --won to change"),
+            ("lost", lost, "given" if lost_values else "guessed; --lost to change"),
+            ("open", ~won & ~lost & stage.notna(), "every other value"),
+        ):
+            shown = _values(counts[counts.index.isin(stage[mask])]) or "(none)"
+            lines.append(f"  {name:<5}{shown} — {how}")
         for option, values in (("--won", won_values), ("--lost", lost_values)):
             for value in values:
                 if not (key == normalised(value)).any():

@@ -352,9 +352,9 @@ def test_stages_named_won_lost_open_deals_without_close_dates_or_amounts(
     assert deals.loc["C-1", "closed_at"] == ts("2024-03-30 17:00")
     assert pd.isna(deals.loc["B-2", "closed_at"])
     assert export.as_of == ts("2024-04-10")  # the day after the last date used (B-2's creation)
-    assert "  won  'Won' (2)" in export.lines
-    assert "  lost 'Lost' (1)" in export.lines
-    assert "  open 'Engaging' (2), 'Prospecting' (1)" in export.lines
+    assert "  won  'Won' (2) — guessed; --won to change" in export.lines
+    assert "  lost 'Lost' (1) — guessed; --lost to change" in export.lines
+    assert "  open 'Engaging' (2), 'Prospecting' (1) — every other value" in export.lines
     assert "account: blank for 1 deal(s) used: each is its own account" in export.lines
 
     tables, _ = backtest_csv.canonical_tables(export)
@@ -381,7 +381,8 @@ def test_given_won_and_lost_values_and_an_unknown_one_is_noted(tmp_path: Path) -
     assert list(export.deals["won"]) == [True, False, False, False]
     assert list(export.deals["lost"]) == [False, True, False, False]
     assert "  note: --won 'Signed' is no stage value here" in export.lines
-    assert "  open 'Closed Won' (1), 'Trial' (1)" in export.lines
+    assert "  won  'Converted' (1) — given" in export.lines
+    assert "  open 'Closed Won' (1), 'Trial' (1) — every other value" in export.lines
 
 
 def test_an_is_won_is_closed_pair(tmp_path: Path) -> None:
