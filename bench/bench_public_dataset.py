@@ -360,16 +360,11 @@ def run(
     return result, seconds
 
 
-def as_of_date(text: str) -> pd.Timestamp:
-    stamp = pd.Timestamp(text)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
 def main() -> None:
     parser = public_deals.public_data_parser(__doc__, os.environ.get("ACM_PUBLIC_DATA"), "output/")
     parser.add_argument("--profile", choices=list(PROFILES), help="default: from the pipelines")
     parser.add_argument(
-        "--as-of", type=as_of_date, help="backtest the data as it stood at this date"
+        "--as-of", type=public_deals.as_of_date, help="backtest the data as it stood at this date"
     )
     parser.add_argument(
         "--all",

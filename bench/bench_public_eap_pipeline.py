@@ -221,7 +221,8 @@ def main() -> None:
         f"Backtest: EAP pipeline summary ({SOURCE} @ {SOURCE_COMMIT[:7]}; no licence, measured "
         f"only; {len(deals):,} deals, {int(deals['is_won'].sum()):,} won, "
         f"{int((~deals['is_closed']).sum()):,} open; each deal its own account), as of "
-        f"{as_of:%Y-%m-%d}, {len(result.origins)} origins, horizon 1 quarter; "
+        f"{as_of:%Y-%m-%d}, {len(result.origins)} origins, horizon "
+        f"{public_deals.horizon_of(result)}; "
         f"{seconds:.1f}s"
     )
     print(

@@ -48,6 +48,12 @@ def public_data_parser(
     return parser
 
 
+def as_of_date(text: str) -> pd.Timestamp:
+    """A command line's --as-of DATE as an instant in UTC (00:00 when no time is given)."""
+    stamp = pd.Timestamp(text)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def day_after_last(created: pd.Series, closed_at: pd.Series) -> pd.Timestamp:
     """The data's as-of instant: midnight of the day after its last created or close date."""
     return (pd.concat([created, closed_at]).max() + pd.Timedelta(days=1)).floor("D")
@@ -193,13 +199,16 @@ def note_if_not_measured(path: Path, measured_sha256: str) -> None:
 def backtest_tables(
     tables_at: Callable[[pd.Timestamp | None], tuple[dict[str, pd.DataFrame], pd.Timestamp]],
     origins: int,
+    horizon_quarters: int | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.Timestamp, BacktestResult, float]:
     """(tables, as-of instant, backtest, seconds the backtest took) of a loader:
     `tables_at(None)` is the whole data as of its end, `tables_at(origin)` what was known at the
     origin (`backtest_by_origin`)."""
     tables, as_of = tables_at(None)
     started = time.perf_counter()
-    result = backtest_by_origin(lambda origin: tables_at(origin)[0], as_of, origins)
+    result = backtest_by_origin(
+        lambda origin: tables_at(origin)[0], as_of, origins, horizon_quarters
+    )
     return tables, as_of, result, time.perf_counter() - started
 
 
@@ -219,16 +228,33 @@ def backtest_header(
         f"Backtest: {title} ({source}"
         f"{len(tables['accounts']):,} accounts, {len(deals):,} deals, "
         f"{int(deals['is_won'].sum()):,} won), as of {as_of}, "
-        f"{len(result.origins)} origins, horizon 1 quarter; {seconds:.1f}s\n"
+        f"{len(result.origins)} origins, horizon {horizon_of(result)}; {seconds:.1f}s\n"
     )
 
 
+def horizon_of(result: BacktestResult) -> str:
+    """The backtest's horizon as read from its origins ("1 quarter", "2 quarters")."""
+    table = result.origins
+    quarters = 1
+    if len(table):
+        start, end = (
+            pd.Timestamp(table["origin"].iloc[0]),
+            pd.Timestamp(table["horizon_end"].iloc[0]),
+        )
+        quarters = ((end.year - start.year) * 12 + end.month - start.month) // 3
+    return f"{quarters} quarter{'s' if quarters != 1 else ''}"
+
+
 def backtest_by_origin(
-    tables_at: Callable[[pd.Timestamp], dict[str, pd.DataFrame]], as_of: pd.Timestamp, origins: int
+    tables_at: Callable[[pd.Timestamp], dict[str, pd.DataFrame]],
+    as_of: pd.Timestamp,
+    origins: int,
+    horizon_quarters: int | None = None,
 ) -> BacktestResult:
     """The backtest at the last `origins` quarter starts before `as_of`, each on the tables as
     known at its origin (`tables_at(origin)`), combined. The forecast settings are the defaults,
-    or those of the file `$ACM_SYNC_CONFIG` names (to compare a setting's two values)."""
+    or those of the file `$ACM_SYNC_CONFIG` names (to compare a setting's two values);
+    `horizon_quarters`, when given, overrides their backtest horizon."""
     from acm_sync.config import CONFIG_ENV_VAR, AcmSyncConfig, load_config
     from acm_sync.scoring import AccountBook, DealHistory, backtest
     from acm_sync.scoring.backtest import combine
@@ -236,6 +262,9 @@ def backtest_by_origin(
 
     path = os.environ.get(CONFIG_ENV_VAR)
     config = (load_config(path) if path else AcmSyncConfig()).forecast
+    if horizon_quarters is not None:
+        horizon = config.backtest.model_copy(update={"horizon_quarters": horizon_quarters})
+        config = config.model_copy(update={"backtest": horizon})
     results = []
     for origin in past_quarter_starts(as_of, origins, config.backtest.horizon_quarters):
         known = tables_at(origin)

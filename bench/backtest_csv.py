@@ -1,0 +1,505 @@
+"""Backtest the forecast on any deals export: one CSV, one row per deal (opportunity).
+
+    .venv/bin/python bench/backtest_csv.py DEALS.csv [--origins 8] [--as-of YYYY-MM-DD]
+        [--horizon QUARTERS] [--created COL] [--close-date COL] [--amount COL]
+        [--stage COL [--won VALUE]... [--lost VALUE]...] [--is-won COL --is-closed COL]
+        [--id COL] [--account COL] [--type COL] [--segment COL] [--date-format FORMAT]
+
+The mapping. Each column the backtest reads is given by its option or guessed from the header
+(case, spaces and punctuation ignored: "CreatedDate", "created_date" and "Create Date" all read
+as created); the mapping used is printed first, each column marked given or guessed.
+- Needed: created date, close date, amount, and the outcome — a stage column whose won / lost
+  values are given (--won / --lost, repeatable; case and punctuation ignored) or guessed
+  ("Closed Won" / "closedwon" / "Won", "Closed Lost" / "Lost"; every other value is open), or
+  an is_won / is_closed pair (true / false, 1 / 0, yes / no). A needed column that is not
+  there is a one-line error (exit 2) naming it and the columns found.
+- Optional: deal id (else the row number), account (else each deal is its own account, so
+  account WAPE is deal WAPE), type (new / renewal / expansion read from the value's words —
+  "renew", "expan" / "upsell" / "upgrade", "new" — anything else "other"), and a segment or
+  pipeline column (else one group): open deals are in one open stage per segment.
+- Dates: ISO (with or without a time or zone) or US month/day/year ("1/5/2024",
+  "01/05/2024 10:30 AM", "Jan 5, 2024"); --date-format forces one strptime format (e.g.
+  %d/%m/%Y). Amounts: digits with an optional currency symbol or code and thousands commas.
+
+Nothing is dropped silently: every row either is used or is set aside with one reason (no or
+unreadable created date; created on or after --as-of; no stage; closed without, or with an
+unreadable, close date; closed before created; no, unreadable or negative amount — an open deal
+without an amount is set aside, never read as 0; a repeated id), and the script prints
+"pulled = used + set aside" with the count and first rows of each reason.
+
+What the backtest sees is what `public_deals` makes of deals with a created date, a close date
+and an outcome but no stage history: each deal is open in "Open (<segment>)" from its creation
+to its close; its shown close date is created + the segment's median cycle over deals closed
+before it was created (an open deal's own close date in the export is not used: for deals that
+later closed it is often their true close); the open stage's probability is the segment's win
+rate over deals closed before each origin. `--as-of DATE` backtests the export as it stood then
+(deals created later set aside, later closes still open). Forecast settings: the defaults, or
+the file $ACM_SYNC_CONFIG names; --horizon overrides its backtest horizon.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+import public_deals  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Role:
+    """A column the backtest reads: its option, what it is called in messages, the header names
+    (normalised: lower case, letters and digits only) that are guessed as it, best first."""
+
+    option: str
+    label: str
+    guesses: tuple[str, ...]
+
+
+def _role(option: str, label: str, guesses: str) -> Role:
+    return Role(option, label, tuple(guesses.split()))
+
+
+ROLES = {
+    "created": _role(
+        "--created",
+        "created date",
+        "created createddate createdate createdat datecreated createdon",
+    ),
+    "close_date": _role(
+        "--close-date",
+        "close date",
+        "closedate closeddate dateclosed closedat closedon closingdate",
+    ),
+    "amount": _role(
+        "--amount",
+        "amount",
+        "amount closevalue dealvalue dealamount opportunityamount value amountincompanycurrency",
+    ),
+    "stage": _role("--stage", "stage", "stage stagename dealstage opportunitystage status"),
+    "is_won": _role("--is-won", "is_won", "iswon hsisclosedwon closedwon won"),
+    "is_closed": _role("--is-closed", "is_closed", "isclosed hsisclosed closed"),
+    "id": _role("--id", "deal id", "id opportunityid dealid oppid recordid"),
+    "account": _role(
+        "--account",
+        "account",
+        "account accountid accountname company companyid companyname associatedcompany "
+        "associatedcompanyprimary",
+    ),
+    "type": _role("--type", "type", "type dealtype opportunitytype"),
+    "segment": _role(
+        "--segment", "segment", "segment marketsegment customersegment pipeline dealpipeline group"
+    ),
+}
+NEEDED = ("created", "close_date", "amount")
+WON_VALUES = frozenset({"closedwon", "won"})
+LOST_VALUES = frozenset({"closedlost", "lost"})
+TRUE, FALSE = frozenset({"true", "t", "yes", "y", "1"}), frozenset({"false", "f", "no", "n", "0"})
+US_DATE_FORMATS = (
+    "%m/%d/%Y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%y",
+    "%m/%d/%y %H:%M",
+    "%m/%d/%y %I:%M %p",
+    "%Y/%m/%d",
+    "%b %d, %Y",
+    "%B %d, %Y",
+)
+CURRENCY = r"(?:[A-Za-z]{3}|[$€£¥])"
+AMOUNT = re.compile(
+    rf"^(-?){CURRENCY}?(-?)(\d{{1,3}}(?:,\d{{3}})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
+    rf"{CURRENCY}?$"
+)
+ONE_GROUP = "all deals"
+
+
+class ExportError(ValueError):
+    """A deals export the backtest cannot read at all (one line, for the user)."""
+
+
+def normalised(name: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def read_export(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """(the CSV as text columns, notes on how it was read): UTF-8 (Latin-1 when it is not), the
+    separator of the header line (comma, semicolon, tab or bar). ExportError when the file is
+    missing, empty or has no rows."""
+    if not path.is_file():
+        raise ExportError(f"{path}: no such file")
+    data = path.read_bytes()
+    notes = []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+        notes.append("read as Latin-1 (the file is not UTF-8)")
+    header = text.split("\n", 1)[0]
+    if not header.strip():
+        raise ExportError(f"{path}: the file is empty (no header line)")
+    sep = max(",;\t|", key=header.count)
+    try:
+        raw = pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""]
+        )
+    except pd.errors.ParserError as error:
+        raise ExportError(f"{path}: not a readable CSV ({str(error).strip()})") from None
+    if raw.empty:
+        raise ExportError(f"{path}: no deal rows under the header ({', '.join(raw.columns)})")
+    raw.index = pd.RangeIndex(1, len(raw) + 1, name="row")  # 1 = the first row under the header
+    return raw.apply(lambda column: column.str.strip()).replace("", np.nan), notes
+
+
+ABSENT = {
+    "id": "deals numbered by row",
+    "account": "each deal is its own account (account WAPE = deal WAPE)",
+    "type": "every deal's type is other",
+    "segment": f"one group ({ONE_GROUP!r})",
+}
+
+
+def column_mapping(
+    columns: Sequence[str], given: Mapping[str, str | None]
+) -> tuple[dict[str, str], list[str]]:
+    """(role → column, one line per role saying which column and whether given or guessed).
+    The outcome is the stage column, or the is_won / is_closed pair when they are given or no
+    stage column is. ExportError naming the role and the columns found when a given column is
+    not there or a needed one is neither given nor guessed."""
+    found = ", ".join(map(repr, columns))
+    by_name: dict[str, str] = {}
+    for column in columns:
+        by_name.setdefault(normalised(column), column)
+    mapping, how = {}, {}
+    for role, spec in ROLES.items():
+        column = given.get(role)
+        if column is not None and column not in columns:
+            raise ExportError(f"{spec.option} {column!r} is not a column; columns found: {found}")
+        if column is None:
+            column = next((by_name[name] for name in spec.guesses if name in by_name), None)
+            if column is None:
+                continue
+        mapping[role], how[role] = column, "given" if given.get(role) is not None else "guessed"
+    pair_given = given.get("is_won") is not None or given.get("is_closed") is not None
+    if given.get("stage") is None and (pair_given or "stage" not in mapping):
+        mapping.pop("stage", None)
+        if not ("is_won" in mapping and "is_closed" in mapping):
+            raise ExportError(
+                "no stage column (give --stage COLUMN, or --is-won COLUMN and --is-closed "
+                f"COLUMN); columns found: {found}"
+            )
+    else:
+        mapping.pop("is_won", None)
+        mapping.pop("is_closed", None)
+    for role in NEEDED:
+        if role not in mapping:
+            spec = ROLES[role]
+            raise ExportError(
+                f"no {spec.label} column (give {spec.option} COLUMN); columns found: {found}"
+            )
+    lines = []
+    for role, spec in ROLES.items():
+        if role in mapping:
+            lines.append(f"  {spec.label:<13}{spec.option:<13}{mapping[role]!r} ({how[role]})")
+        elif role in ABSENT:
+            lines.append(f"  {spec.label:<13}{spec.option:<13}none: {ABSENT[role]}")
+    return mapping, lines
+
+
+def parse_dates(text: pd.Series, date_format: str | None = None) -> pd.Series:
+    """Each value in the first format that reads it (ISO, then US month/day/year; or only
+    `date_format`), in UTC; NaT where none does or the value is blank."""
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    for fmt in (date_format,) if date_format else ("ISO8601", *US_DATE_FORMATS):
+        todo = parsed.isna() & text.notna()
+        if not todo.any():
+            break
+        try:
+            parsed[todo] = pd.to_datetime(text[todo], format=fmt, utc=True, errors="coerce")
+        except ValueError as error:  # a bad directive in --date-format
+            raise ExportError(f"--date-format {fmt!r}: {error}") from None
+    return parsed
+
+
+def parse_amounts(text: pd.Series) -> pd.Series:
+    """ "$1,200.50", "1200", "EUR 99", "-5" → numbers; NaN where the value is blank or not an
+    amount (letters, several dots, "1.200,50")."""
+    parts = text.str.replace(r"\s", "", regex=True).str.extract(AMOUNT)
+    number = pd.to_numeric(parts[2].str.replace(",", "", regex=False), errors="coerce")
+    negative = (parts[0] == "-") | (parts[1] == "-")
+    return number.where(~negative, -number)
+
+
+def contract_type(value: object) -> str | None:
+    """The canonical type a deal type value reads as (None: other)."""
+    if not isinstance(value, str):
+        return None
+    word = normalised(value)
+    if "renew" in word or word == "existingbusiness":  # HubSpot's default renewal type
+        return "renewal"
+    if any(part in word for part in ("expan", "upsell", "upgrade", "crosssell", "addon")):
+        return "expansion"
+    return "new" if "new" in word else None
+
+
+def flags(text: pd.Series) -> pd.Series:
+    """true / false (1 / 0, yes / no, …) → True / False; anything else NaN."""
+    lower = text.str.lower()
+    return lower.map(lambda v: True if v in TRUE else False if v in FALSE else np.nan)
+
+
+@dataclass(frozen=True)
+class Export:
+    """What a deals export gives the backtest: the deals it can use, parsed (one row each,
+    `row` the export's row), the reason each other row was set aside (by row), the export's
+    row count, the printed lines saying how it was read, and the as-of instant."""
+
+    deals: pd.DataFrame
+    set_aside: pd.Series
+    rows: int
+    lines: tuple[str, ...]
+    as_of: pd.Timestamp
+
+
+def _values(counts: pd.Series, limit: int = 8) -> str:
+    shown = [f"{value!r} ({count:,})" for value, count in counts.head(limit).items()]
+    return ", ".join(shown) + (f", … {len(counts) - limit} more" if len(counts) > limit else "")
+
+
+def export_from(
+    raw: pd.DataFrame,
+    given: Mapping[str, str | None] | None = None,
+    *,
+    won_values: Sequence[str] = (),
+    lost_values: Sequence[str] = (),
+    as_of: pd.Timestamp | None = None,
+    date_format: str | None = None,
+) -> Export:
+    """The usable deals of an export's rows (`read_export`) and why each other row is set aside.
+    ExportError when the columns cannot be mapped (`column_mapping`)."""
+    mapping, lines = column_mapping(list(raw.columns), given or {})
+    lines.insert(0, "mapping (an option changes a column):")
+    reason = pd.Series(None, index=raw.index, dtype=object)
+
+    def aside(mask: pd.Series | np.ndarray, why: str) -> None:
+        reason[np.asarray(mask) & reason.isna().to_numpy()] = why
+
+    created = parse_dates(raw[mapping["created"]], date_format)
+    aside(raw[mapping["created"]].isna(), "no created date")
+    aside(created.isna(), "created date unreadable")
+    if as_of is not None:
+        aside(created >= as_of, f"created on or after --as-of {as_of:%Y-%m-%d}")
+
+    if "stage" in mapping:
+        stage = raw[mapping["stage"]]
+        key = stage.map(normalised, na_action="ignore")
+        won_keys = {normalised(v) for v in won_values} or WON_VALUES
+        lost_keys = {normalised(v) for v in lost_values} or LOST_VALUES
+        won, lost = key.isin(won_keys), key.isin(lost_keys)
+        aside(stage.isna(), "no stage")
+        counts = stage.value_counts(sort=True)
+        lines.append("outcome: stage values (rows) read as won, lost or open")
+        for name, mask, how in (
+            ("won", won, "given" if won_values else "guessed; --won to change"),
+            ("lost", lost, "given" if lost_values else "guessed; --lost to change"),
+            ("open", ~won & ~lost & stage.notna(), "every other value"),
+        ):
+            shown = _values(counts[counts.index.isin(stage[mask])]) or "(none)"
+            lines.append(f"  {name:<5}{shown} — {how}")
+        for option, values in (("--won", won_values), ("--lost", lost_values)):
+            for value in values:
+                if not (key == normalised(value)).any():
+                    lines.append(f"  note: {option} {value!r} is no stage value here")
+    else:
+        is_won, is_closed = flags(raw[mapping["is_won"]]), flags(raw[mapping["is_closed"]])
+        aside(is_won.isna() | is_closed.isna(), "is_won / is_closed blank or unreadable")
+        aside((is_won == True) & (is_closed == False), "won but not closed")  # noqa: E712
+        won = (is_won == True) & (is_closed == True)  # noqa: E712
+        lost = (is_won == False) & (is_closed == True)  # noqa: E712
+        lines.append("outcome: is_won / is_closed (true / false, 1 / 0, yes / no)")
+
+    close_text = raw[mapping["close_date"]]
+    close = parse_dates(close_text, date_format)
+    closed = (won | lost).to_numpy()
+    aside(closed & close_text.isna(), "closed deal without a close date")
+    aside(closed & close.isna(), "close date unreadable")
+    aside(closed & (close < created), "closed before created")
+    closed_at = close.where(closed)
+    if as_of is not None:  # closed on or after the as-of date: still open then
+        later = (closed_at >= as_of).to_numpy()
+        won, lost, closed_at = won & ~later, lost & ~later, closed_at.where(~later)
+
+    amount_text = raw[mapping["amount"]]
+    amount = parse_amounts(amount_text)
+    is_open = ~(won | lost).to_numpy()
+    aside(is_open & amount_text.isna(), "open deal without an amount (not read as 0)")
+    aside(amount_text.isna(), "closed deal without an amount")
+    aside(amount.isna(), "amount unreadable")
+    aside(amount < 0, "negative amount")
+
+    rows = raw.index.to_series()
+    if "id" in mapping:
+        source_id = raw[mapping["id"]].fillna("row-" + rows.astype(str))
+        repeated = source_id.where(reason.isna()).duplicated() & reason.isna()
+        aside(repeated, "repeated id (its first usable row kept)")
+    else:
+        source_id = "row-" + rows.astype(str)
+
+    use = reason.isna().to_numpy()
+    account = (
+        raw[mapping["account"]] if "account" in mapping else pd.Series(None, raw.index, object)
+    )
+    own = account.isna()
+    account_name = account.fillna("deal " + source_id)
+    segment = raw[mapping["segment"]].fillna("(blank)") if "segment" in mapping else None
+    kind = raw[mapping["type"]].map(contract_type) if "type" in mapping else None
+    deals = (
+        pd.DataFrame(
+            {
+                "row": rows,
+                "source_id": source_id,
+                "account_id": "sf:A" + np.where(own, "deal-" + source_id, "acct-" + account_name),
+                "account_name": account_name,
+                "group": ONE_GROUP if segment is None else segment,
+                "type": None if kind is None else kind,
+                "amount": amount,
+                "created": created,
+                "closed_at": closed_at,
+                "won": won,
+                "lost": lost,
+            }
+        )
+        .loc[use]
+        .reset_index(drop=True)
+    )
+    if "account" in mapping and own[use].any():
+        lines.append(
+            f"account: blank for {int(own[use].sum()):,} deal(s) used: each is its own account"
+        )
+    if kind is not None:
+        type_counts = raw.loc[use, mapping["type"]].fillna("(blank)").value_counts()
+        read = [f"{v!r} → {contract_type(v) or 'other'} ({n:,})" for v, n in type_counts.items()]
+        lines.append("type: " + ", ".join(read[:8]) + (", …" if len(read) > 8 else ""))
+    at = as_of
+    if at is None:
+        at = (
+            pd.NaT
+            if deals.empty
+            else public_deals.day_after_last(deals["created"], deals["closed_at"])
+        )
+    return Export(deals, reason.dropna(), len(raw), tuple(lines), at)
+
+
+def set_aside_lines(export: Export) -> list[str]:
+    """ "pulled N = used U + set aside S", then each reason with its count and first rows."""
+    aside = export.set_aside
+    lines = [f"pulled {export.rows:,} = used {len(export.deals):,} + set aside {len(aside):,}"]
+    for why, rows in aside.groupby(aside, sort=False).groups.items():
+        first = ", ".join(str(r) for r in list(rows)[:5]) + (", …" if len(rows) > 5 else "")
+        lines.append(
+            f"  set aside {len(rows):,}: {why} (row{'s' if len(rows) > 1 else ''} {first})"
+        )
+    return lines
+
+
+def canonical_tables(
+    export: Export, known_at: pd.Timestamp | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
+    """(canonical tables, as-of instant) of the export's usable deals; the open stages'
+    probabilities are the segments' win rates over the deals closed before `known_at`
+    (default: the as-of instant)."""
+    deals = export.deals
+    opportunities, history = public_deals.deal_tables(
+        source_id=deals["source_id"],
+        account_id=deals["account_id"],
+        name=deals["account_name"] + " – " + deals["group"],
+        group=deals["group"],
+        kind=deals["type"].to_numpy(dtype=object),
+        amount=deals["amount"],
+        created=deals["created"],
+        closed_at=deals["closed_at"],
+        won=deals["won"].to_numpy(dtype=bool),
+        lost=deals["lost"].to_numpy(dtype=bool),
+        known_at=export.as_of if known_at is None else known_at,
+    )
+    first_deal = public_deals.first_deals(deals["account_id"], deals["created"])
+    names = deals["account_name"].groupby(deals["account_id"].to_numpy()).first()
+    accounts = public_deals.account_rows(
+        first_deal.index, names.reindex(first_deal.index).to_numpy(), first_deal.to_numpy()
+    )
+    return public_deals.conformed_tables(accounts, opportunities, history), export.as_of
+
+
+def check_usable(export: Export) -> None:
+    """ExportError when no deal can be used, or none is won or lost (nothing to learn from)."""
+    if export.deals.empty:
+        reasons = export.set_aside.value_counts()
+        raise ExportError(
+            "no row can be used: " + ", ".join(f"{why} ({n:,})" for why, n in reasons.items())
+        )
+    if not (export.deals["won"] | export.deals["lost"]).any():
+        raise ExportError(
+            "no usable deal is won or lost (give --won / --lost VALUE for the stage values, or "
+            "--stage / --is-won / --is-closed)"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = public_deals.public_data_parser(__doc__, None, "the deals export (CSV)")
+    parser.add_argument("--as-of", type=public_deals.as_of_date, help="the export as it stood then")
+    parser.add_argument("--horizon", type=int, choices=range(1, 5), metavar="QUARTERS")
+    for role, spec in ROLES.items():
+        what = f"the {spec.label} column (default: guessed from the header)"
+        parser.add_argument(spec.option, dest=role, metavar="COLUMN", help=what)
+    parser.add_argument("--won", action="append", default=[], metavar="VALUE")
+    parser.add_argument("--lost", action="append", default=[], metavar="VALUE")
+    parser.add_argument("--date-format", help="one strptime format for every date (%%d/%%m/%%Y)")
+    args = parser.parse_args(argv)
+    if args.data is None:
+        parser.error("give the deals export (CSV)")
+    try:
+        raw, notes = read_export(Path(args.data))
+        export = export_from(
+            raw,
+            {role: getattr(args, role) for role in ROLES},
+            won_values=args.won,
+            lost_values=args.lost,
+            as_of=args.as_of,
+            date_format=args.date_format,
+        )
+        print(
+            f"deals export: {args.data} ({len(raw):,} rows{'; ' if notes else ''}"
+            f"{'; '.join(notes)})"
+        )
+        print("\n".join(export.lines))
+        print("\n".join(set_aside_lines(export)))
+        check_usable(export)
+    except ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from backtest_table import print_backtest, print_split
+
+    tables, as_of, result, seconds = public_deals.backtest_tables(
+        lambda known_at: canonical_tables(export, known_at), args.origins, args.horizon
+    )
+    shown = f"{as_of:%Y-%m-%d}{' (--as-of)' if args.as_of is not None else ''}"
+    print()
+    print(public_deals.backtest_header(Path(args.data).name, tables, shown, result, seconds))
+    print_backtest(result)
+    print_split(result.origins)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
