@@ -574,7 +574,8 @@ def test_a_segment_never_seen_closing_at_an_age_gets_the_pooled_hazard_there() -
 
 def test_beyond_data_flags_deals_at_ages_their_segment_was_never_seen_at() -> None:
     hist = young_crm_by_company_size(small_won=60, small_lost=20, big_open=80)
-    model = learn_win_rates(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).model
+    quarterly = {**SEGMENTS_ONLY_SIZE, "hazard": {"age_edges": [90, 180, 365, 730]}}
+    model = learn_win_rates(hist, AS_OF, forecast_config(**quarterly)).model
     # deal-months per company-size band (below 100, 100–999, 1,000+, unknown) × age band
     # (≤ 90, 91–180, 181–365, 366–730, older). Small buyers' deals were open at one month
     # start (1 March), at 4 days old, and closed within that month: 80. Large buyers' deals,
@@ -598,7 +599,7 @@ def test_beyond_data_flags_deals_at_ages_their_segment_was_never_seen_at() -> No
     }
     # within a year the young deals pass 90 days too
     assert dict(zip(ids, model.beyond_data(state, 12.0), strict=True))["sf:NEW-S"]
-    p = win_probabilities(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE))
+    p = win_probabilities(hist, AS_OF, forecast_config(**quarterly))
     assert p["beyond_data"].dtype == bool and p["beyond_data"].all()
 
 
@@ -701,7 +702,7 @@ def test_a_deal_older_than_any_seen_gets_the_hazard_pooled_over_the_ages_seen() 
 def test_unseen_segment_cells_take_the_pooled_coefficients_of_their_age() -> None:
     # a stage factor (2 levels: columns 0–1) and company size (2 levels × 5 age bands:
     # columns 2 + level · 5 + band); one coefficient per column (won), lost left at 0
-    space = SimpleNamespace(factors=(("stage", 2), ("company_size", 2)))
+    space = SimpleNamespace(factors=(("stage", 2), ("company_size", 2)), n_ages=5)
     coef = np.zeros((12, 2))
     rows = np.zeros(12)
     coef[0, 0], coef[1, 0] = 7.0, 8.0  # stage columns: never touched

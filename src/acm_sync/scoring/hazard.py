@@ -82,16 +82,16 @@ TIMING_LABELS: Final = (
     "no close date",
 )
 IN_STAGE_EDGES: Final = (30.0, 90.0, 180.0)  # days in the current stage
-AGE_EDGES: Final = (90.0, 180.0, 365.0, 730.0)  # days since the deal was created
 TYPES: Final = ("new", "renewal", "expansion")  # anything else is "other"
 MAX_INDUSTRIES: Final = 8  # most frequent industries get their own level, the rest share one
 STAY, WON, LOST = 0, 1, 2
 # Factors whose effect is learnt per age band (FeatureSpace.design says why).
 SEGMENT_FACTORS: Final = frozenset({"size", "type", "industry", "company_size"})
-N_AGES: Final = len(AGE_EDGES) + 1
 
 
-def factor_blocks(factors: tuple[tuple[str, int], ...]) -> list[tuple[str, int, int]]:
+def factor_blocks(
+    factors: tuple[tuple[str, int], ...], n_ages: int
+) -> list[tuple[str, int, int]]:
     """(factor, first column, columns) of each factor's block in the design, in order: a
     segment factor has levels × age bands columns (level-major), any other one column per
     level; a factor of one level has none. The stage × timing block follows the last."""
@@ -100,7 +100,7 @@ def factor_blocks(factors: tuple[tuple[str, int], ...]) -> list[tuple[str, int, 
     for name, size in factors:
         if size <= 1:
             continue
-        width = size * N_AGES if name in SEGMENT_FACTORS else size
+        width = size * n_ages if name in SEGMENT_FACTORS else size
         blocks.append((name, offset, width))
         offset += width
     return blocks
@@ -126,6 +126,8 @@ class FeatureSpace:
         deals = history.book.opportunities
         self.steps = config.hazard.steps
         self.n_stages = len(history.stages)
+        self.age_edges = tuple(float(edge) for edge in config.hazard.age_edges)
+        self.n_ages = len(self.age_edges) + 1
         use = set(config.segments)
         self.size_edges = (
             np.asarray(config.size_band_edges, dtype=float) if "size_band" in use else np.empty(0)
@@ -168,7 +170,7 @@ class FeatureSpace:
             ("step", self.steps),
             ("timing", len(TIMING_LABELS)),
             ("in_stage", len(IN_STAGE_EDGES) + 1),
-            ("age", N_AGES),
+            ("age", self.n_ages),
             ("size", len(self.size_edges) + 1),
             ("type", self.n_types),
             ("industry", self.n_industries),
@@ -183,7 +185,7 @@ class FeatureSpace:
             "step": step - 1,
             "timing": _timing(state.close[which], start),
             "in_stage": _band(_days(state.entered[which], start), IN_STAGE_EDGES),
-            "age": _band(_days(state.created[which], start), AGE_EDGES),
+            "age": _band(_days(state.created[which], start), self.age_edges),
             "size": np.searchsorted(self.size_edges, state.amount[which], side="left"),
             "type": self.deal_type[state.opp_pos[which]],
             "industry": self.deal_industry[state.opp_pos[which]],
@@ -217,9 +219,9 @@ class FeatureSpace:
         levels = self.levels(codes)
         blocks: list[npt.NDArray[np.int64]] = []
         offset = 0
-        for name, start, width in factor_blocks(self.factors):
+        for name, start, width in factor_blocks(self.factors, self.n_ages):
             if name in SEGMENT_FACTORS:
-                blocks.append(levels[name] * N_AGES + levels["age"] + start)
+                blocks.append(levels[name] * self.n_ages + levels["age"] + start)
             else:
                 blocks.append(levels[name] + start)
             offset = start + width
@@ -240,7 +242,7 @@ class FeatureSpace:
         groups: list[npt.NDArray[np.int64]] = []
         offset = 0
         n_timing = len(TIMING_LABELS)
-        for name, start, width in factor_blocks(self.factors):
+        for name, start, width in factor_blocks(self.factors, self.n_ages):
             if name in ("step", "in_stage", "age"):
                 groups.append(start + np.arange(width))
             elif name == "timing":
@@ -298,14 +300,15 @@ def pool_unseen_segments(
     pooled, it keeps it and drops only the deviation — the segment's own effect is never
     carried to an age it was not seen at, the common age shape is (`pool_unseen_bands`)."""
     out = coef.copy()
-    for name, start, width in factor_blocks(space.factors):
+    n_ages = space.n_ages
+    for name, start, width in factor_blocks(space.factors, n_ages):
         if name not in SEGMENT_FACTORS:
             continue
-        columns = start + np.arange(width).reshape(-1, N_AGES)
+        columns = start + np.arange(width).reshape(-1, n_ages)
         weight = rows[columns]  # levels × age bands
         seen_band = weight.sum(axis=0) > 0
         if seen_band.any():
-            pooled = np.zeros((N_AGES, coef.shape[1]))
+            pooled = np.zeros((n_ages, coef.shape[1]))
             for band in np.flatnonzero(seen_band):
                 w = weight[:, band]
                 pooled[band] = (w[:, None] * coef[columns[:, band]]).sum(axis=0) / w.sum()
@@ -552,12 +555,12 @@ def learn_close_model(
     cell_levels = space.levels(cells)
     segment_months: dict[str, npt.NDArray[np.float64]] = {
         name: np.bincount(
-            cell_levels[name] * N_AGES + cell_levels["age"],
+            cell_levels[name] * space.n_ages + cell_levels["age"],
             weights=table.sum(axis=1),
-            minlength=size * N_AGES,
+            minlength=size * space.n_ages,
         )
         .astype(np.float64)
-        .reshape(size, N_AGES)
+        .reshape(size, space.n_ages)
         for name, size in space.factors
         if name in SEGMENT_FACTORS and size > 1
     }

@@ -207,6 +207,16 @@ class HazardConfig(Section):
     min_events: Annotated[int, Field(ge=1)] = 20
     # Large orgs learn from a fixed, deterministic sample of deals (weighted back up).
     max_training_deals: Annotated[int, Field(ge=1000)] = 100_000
+    # Deal-age bands (days since created; upper bounds) of the hazard's age axis and of the
+    # segments' per-age effects (hazard.py says why monthly while young).
+    age_edges: tuple[float, ...] = (30.0, 60.0, 90.0, 120.0, 150.0, 180.0, 270.0, 365.0, 545.0, 730.0)
+
+    @field_validator("age_edges")
+    @classmethod
+    def _age_edges_increasing(cls, edges: tuple[float, ...]) -> tuple[float, ...]:
+        if not edges or edges[0] <= 0 or any(b <= a for a, b in pairwise(edges)):
+            raise PydanticCustomError("edges_order", "must be positive, strictly increasing", {})
+        return edges
 
 
 class RunRateConfig(Section):
