@@ -3,6 +3,7 @@ rule), win probabilities, stale flags, and the forecast arithmetic."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,6 +32,8 @@ from acm_sync.scoring import (
     win_probabilities,
 )
 from acm_sync.scoring.hazard import (
+    MAX_SIZE_BANDS,
+    MIN_SIZE_BAND_DEALS,
     MONTH_NS,
     CloseModel,
     DealState,
@@ -40,6 +43,7 @@ from acm_sync.scoring.hazard import (
     pool_unseen_segments,
     shrink_toward,
     shrinkage_weight,
+    size_band_edges,
     state_at,
 )
 
@@ -64,9 +68,10 @@ def cohort(
     closed_days_ago: float | None = None,
     close_date: pd.Timestamp | None = None,
     stage: str = "Qualification",
+    amount: float = 10_000.0,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """`n` deals created in `stage` at one moment; won / lost at `closed_days_ago`, or open.
-    Their close date is `close_date` (default: 500 days after as_of, never overdue)."""
+    """`n` deals of `amount` created in `stage` at one moment; won / lost at `closed_days_ago`,
+    or open. Their close date is `close_date` (default: 500 days after as_of, never overdue)."""
     planned = close_date if close_date is not None else AS_OF + pd.Timedelta(days=500)
     deals, rows = [], []
     for i in range(n):
@@ -76,7 +81,7 @@ def cohort(
             {
                 "opportunity_id": oid,
                 "stage": stage,
-                "amount": 10_000.0,
+                "amount": amount,
                 "close_date": planned,
                 "changed_at": created,
             }
@@ -86,6 +91,7 @@ def cohort(
             "account_id": "sf:A",
             "stage": stage,
             "stage_probability": 0.1 if stage == "Qualification" else 0.2,
+            "amount": amount,
             "close_date": planned,
             "created_at": created,
         }
@@ -97,7 +103,7 @@ def cohort(
                 {
                     "opportunity_id": oid,
                     "stage": final,
-                    "amount": 10_000.0,
+                    "amount": amount,
                     "close_date": at,
                     "changed_at": at,
                 }
@@ -722,3 +728,109 @@ def test_unseen_segment_cells_take_the_pooled_coefficients_of_their_age() -> Non
     rows_b0_only[2 + 1] = 0.0  # now band 1 is unseen by everybody too
     filled = pool_unseen_segments(coef, rows_b0_only, space)[:, 0]  # type: ignore[arg-type]
     assert filled.tolist() == [7.0, 8.0, 1.0, 1.5, 1.5, 1.5, 1.5, 3.0, 1.5, 1.5, 1.5, 1.5]
+
+
+def test_size_band_edges_by_hand() -> None:
+    mid_and_big = [20_000.0] * 100 + [300_000.0] * 100 + [2_000_000.0] * 100
+    # n = 300 → five bands wanted; ranks 60, 120, 180, 240 hold 20k, 300k, 300k, 2M. 20k and
+    # 300k close bands of 100 with 200 and 100 above; 2M would leave nothing above it
+    assert size_band_edges(mid_and_big).tolist() == [20_000.0, 300_000.0]
+    # one package for most deals: ranks 60–180 all 5,000; 8,000 would leave 40 above (< 50)
+    one_package = [5_000.0] * 200 + [8_000.0] * 60 + [9_000.0] * 40
+    assert size_band_edges(one_package).tolist() == [5_000.0]
+    # distinct amounts 1 … 1,000: quintiles at ranks 200, 400, 600, 800
+    assert size_band_edges(np.arange(1.0, 1001.0)).tolist() == [200.0, 400.0, 600.0, 800.0]
+    # 100 deals: two bands (ranks ≤ 50, the rest); 99: too few for two; unknown ones ignored
+    assert size_band_edges(np.arange(1.0, 101.0)).tolist() == [50.0]
+    assert size_band_edges([*np.arange(1.0, 100.0), np.nan, np.nan]).tolist() == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    amounts=st.lists(st.integers(0, 10_000_000), min_size=0, max_size=600),
+    scale=st.sampled_from([0.25, 0.5, 2.0, 10.0, 1_000.0]),
+)
+def test_size_band_edges_are_increasing_hold_enough_deals_and_follow_the_scale(
+    amounts: list[int], scale: float
+) -> None:
+    x = np.asarray(amounts, dtype=float)
+    edges = size_band_edges(x)
+    assert len(edges) <= MAX_SIZE_BANDS - 1
+    assert (np.diff(edges) > 0).all()
+    bounds = np.r_[-np.inf, edges, np.inf]
+    per_band = [((x > lo) & (x <= hi)).sum() for lo, hi in pairwise(bounds)]
+    assert sum(per_band) == len(x)
+    if len(edges):
+        assert min(per_band) >= MIN_SIZE_BAND_DEALS
+    assert size_band_edges(x * scale).tolist() == (edges * scale).tolist()
+
+
+def mid_and_big_deals(scale: float = 1.0) -> DealHistory:
+    """A young org. 300 deals opened 300 days ago: 100 of 20k and 100 of 300k (each half won,
+    half lost within their first month after a month start), and 100 of 2 M, all still open
+    (never won young). Two more of 300k and 2 M opened yesterday. Amounts × `scale`."""
+    parts = [
+        cohort("SW", 50, created_days_ago=300, outcome="won", closed_days_ago=272, amount=20e3),
+        cohort("SL", 50, created_days_ago=300, outcome="lost", closed_days_ago=268, amount=20e3),
+        cohort("MW", 50, created_days_ago=300, outcome="won", closed_days_ago=272, amount=3e5),
+        cohort("ML", 50, created_days_ago=300, outcome="lost", closed_days_ago=268, amount=3e5),
+        cohort("BO", 100, created_days_ago=300, amount=2e6),
+        cohort("NEW-MID", 1, created_days_ago=1, amount=3e5),
+        cohort("NEW-BIG", 1, created_days_ago=1, amount=2e6),
+    ]
+    for deals, rows in parts:
+        for record in (*deals, *rows):
+            record["amount"] *= scale
+    return build(*parts)
+
+
+SIZE_ONLY = {"segments": ["size_band"], "shrinkage_strength": 0}
+
+
+def test_auto_size_bands_part_big_deals_from_mid_ones_the_fixed_edges_lump() -> None:
+    """The manufacturer case by hand: above 250k, 300k deals decide within a month (half
+    won) while 2 M deals never close young. The fixed edges (10k / 50k / 250k) put both in
+    one band, so a new 300k deal and a new 2 M deal get one p; the bands learnt from the
+    org's amounts (edges 20k, 300k: three bands of 100) tell them apart."""
+    hist = mid_and_big_deals()
+    model = learn_win_rates(hist, AS_OF, forecast_config(**SIZE_ONLY)).model
+    assert model.space.size_edges.tolist() == [20_000.0, 300_000.0]
+
+    def p_now(**config: object) -> tuple[float, float]:
+        rates = win_probabilities(hist, AS_OF, forecast_config(**SIZE_ONLY, **config))
+        p = rates.set_index("opportunity_id")["p_period_1"]
+        return float(p["sf:NEW-MID0000"]), float(p["sf:NEW-BIG0000"])
+
+    # The rest of the quarter is 15.5 days, 0.51 of a month (p linear within a month). In
+    # their first month, 300k deals were won at a hazard of 50 / 100 and 2 M ones at 0 / 100:
+    # p ≈ 0.51 · 0.5 = 0.25 and ≈ 0; lumped, 50 / 200 → 0.51 · 0.25 = 0.13 for both (the L2
+    # penalty pulls the fitted hazards slightly toward the pooled one)
+    mid, big = p_now()
+    assert mid == pytest.approx(0.51 * 0.5, abs=0.02)
+    assert big < 0.02
+    lumped_mid, lumped_big = p_now(size_band_edges=[10_000, 50_000, 250_000])
+    assert lumped_mid == pytest.approx(lumped_big)
+    assert lumped_mid == pytest.approx(0.51 * 0.25, abs=0.01)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scale=st.sampled_from([0.5, 4.0, 1_000.0]))
+def test_scaling_every_amount_leaves_every_p_unchanged(scale: float) -> None:
+    """Auto bands read ranks, not amounts: the same org in another currency (every amount
+    × c) gets the same p for every deal — with fixed edges it would not."""
+    config = forecast_config(**SIZE_ONLY)
+    columns = ["p_win", "p_win_model", "p_period_1", "p_period_2"]
+    base = win_probabilities(mid_and_big_deals(), AS_OF, config).set_index("opportunity_id")
+    scaled = win_probabilities(mid_and_big_deals(scale), AS_OF, config).set_index("opportunity_id")
+    assert scaled[columns].to_numpy().tolist() == base[columns].to_numpy().tolist()
+
+
+def test_an_unknown_amount_is_its_own_size_level_not_the_top_band() -> None:
+    hist = mid_and_big_deals()
+    space = FeatureSpace(hist, forecast_config(size_band_edges=[50_000, 1_000_000]))
+    levels = space.size_level(np.array([10.0, 50_000.0, 50_001.0, 5e6, np.nan]))
+    assert levels.tolist() == [0, 0, 1, 2, 3]
+    assert space.n_sizes == 4
+    with pytest.raises(ConfigError, match="size_band_edges"):
+        forecast_config(size_band_edges=[1_000, 100])
+    assert forecast_config().size_band_edges == "auto"

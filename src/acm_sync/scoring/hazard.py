@@ -34,11 +34,33 @@ seen in each (`pool_unseen_bands`) — not the oldest band's carried on, which i
 the band seen least and only at its young end. `beyond_data` says which deals were forecast
 at an age their segment was never seen at, so users see when the model extrapolates.
 
-Deal-size bands learnt from the org's own amounts (equal-count bands, up to five) were tried
-and not kept (#13, branch issue-13h): they fixed a young manufacturer CRM's first origin
-(+49 % → −11 %) but cost the mature origins, where the fixed top band's over-forecast of young
-large deals had hidden an under-forecast of older ones (the 180–365 day age band is coarse for
-a hazard that rises inside it): origins met on the 20,000-company dev sets 82 → 70 of 96.
+Deal size (`forecast.size_band_edges`, default auto). What a deal's amount says about when it
+closes is the org's own: an SMB org's "large" deal is 20k, an enterprise org's smallest is
+250k, and the corporate currency may be yen. Fixed edges (10k / 50k / 250k, the rule before)
+put an SMB org in one or two bands and an enterprise org in the top one; measured on
+crm-dataset-builder's manufacturer, the top band lumped 250–500k deals (11–28 % won within a
+quarter) with 0.5–3.5 M ones (almost never won young; median cycle 258 days against 135 for
+the next quintile down), and at a young CRM's first origin the total overshot by +30–35 %.
+So the edges are learnt at each training from the training deals' own amounts
+(`size_band_edges`): equal-count bands (quantiles), at most five, each holding at least
+50 deals. Why these: equal counts give every band the same evidence, and ranks make the bands
+independent of the currency and of the scale — every amount × c gives edges × c and the very
+same p (tested). Five: Cochran (1968, Biometrics 24:295) showed five classes of a continuous
+covariate remove about 90 % of the bias it would cause if ignored, and more add little; the
+same count Harrell (Regression Modeling Strategies, §2.4.6) gives for spline knots in large
+samples. Fifty deals: a band's effect is one coefficient per age band (five) and outcome;
+ten events per coefficient is the usual floor for a logistic model (Peduzzi et al. 1996) and
+a training deal is at most one event, so fewer deals cannot carry a band (one value tried).
+Tied amounts (an org selling one package) are never split: an edge whose band or the rest
+above it would fall under 50 deals is dropped. An unknown amount is a level of its own (the
+pooled hazard), not the top band's. Rejected: (1) a log-amount term per age band — the fit
+counts identical cells, and a continuous feature makes every deal its own cell (the fit
+grows with the org, against the 100k-accounts budget); it would impose one slope where the
+measured effect is a step (cycle doubling above ~1 M in manufacturer, flat below), and it
+extrapolates past the largest amount seen, which the pooling rules above are there to avoid.
+(2) finer fixed log-spaced edges (1k, 3k, 10k, …) — still the wrong scale for another
+currency or market, most bands empty for any one org and the rest thin. Configured edges
+(a list) still win; `[10000, 50000, 250000]` is the rule before.
 
 Forecast. For an open deal at t0 the same features are projected month by month: with the
 won / lost hazards h_w(k), h_l(k), P(won in month k) = S(k − 1)·h_w(k) with
@@ -56,7 +78,7 @@ else 0. No samples → exactly the CRM's own forecast; many → the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -87,6 +109,41 @@ MAX_INDUSTRIES: Final = 8  # most frequent industries get their own level, the r
 STAY, WON, LOST = 0, 1, 2
 # Factors whose effect is learnt per age band (FeatureSpace.design says why).
 SEGMENT_FACTORS: Final = frozenset({"size", "type", "industry", "company_size"})
+# Deal-size bands learnt from the org's amounts (`size_band_edges`; the module docstring says
+# why): at most five equal-count bands, each holding at least 50 training deals.
+MAX_SIZE_BANDS: Final = 5
+MIN_SIZE_BAND_DEALS: Final = 50
+
+
+def size_band_edges(
+    amounts: npt.ArrayLike,
+    max_bands: int = MAX_SIZE_BANDS,
+    min_deals: int = MIN_SIZE_BAND_DEALS,
+) -> npt.NDArray[np.float64]:
+    """Upper bounds of the deal-size bands learnt from training deals' `amounts` (one per
+    deal; unknown ones ignored): a band is (previous edge, edge], the last one open above.
+
+    k = min(`max_bands`, n // `min_deals`) equal-count bands: the edges are the amounts at
+    ranks ⌈j·n/k⌉, j = 1 … k − 1 (order statistics, so they are amounts the org really has).
+    Tied amounts cannot be split, so an edge is kept only if the band it closes and the rest
+    above it each hold at least `min_deals` deals (bottom up); the others are dropped, their
+    band merged with the next. Fewer than 2 · `min_deals` deals: no edge (one band).
+    Only ranks and comparisons are used: amounts all multiplied by c > 0 give edges × c."""
+    x = np.sort(np.asarray(amounts, dtype=np.float64))
+    x = x[np.isfinite(x)]
+    n = len(x)
+    k = min(max_bands, n // max(min_deals, 1))
+    if k <= 1:
+        return np.empty(0)
+    ranks = (np.arange(1, k) * n + k - 1) // k  # ⌈j·n/k⌉, 1-based
+    edges: list[float] = []
+    below = 0  # deals in the bands kept so far
+    for edge in np.unique(x[ranks - 1]):
+        at_most = int(np.searchsorted(x, edge, side="right"))
+        if at_most - below >= min_deals and n - at_most >= min_deals:
+            edges.append(float(edge))
+            below = at_most
+    return np.asarray(edges, dtype=np.float64)
 
 
 def factor_blocks(
@@ -122,16 +179,29 @@ class DealState:
 class FeatureSpace:
     """Categorical levels of every feature, and the mixed-radix code of a feature cell."""
 
-    def __init__(self, history: DealHistory, config: ForecastConfig) -> None:
+    def __init__(
+        self,
+        history: DealHistory,
+        config: ForecastConfig,
+        training_amounts: npt.ArrayLike | None = None,
+    ) -> None:
+        """`training_amounts`: one amount per training deal, for `size_band_edges: auto`
+        (without them: every deal's amount in the book). Configured edges ignore them."""
         deals = history.book.opportunities
         self.steps = config.hazard.steps
         self.n_stages = len(history.stages)
         self.age_edges = tuple(float(edge) for edge in config.hazard.age_edges)
         self.n_ages = len(self.age_edges) + 1
         use = set(config.segments)
-        self.size_edges = (
-            np.asarray(config.size_band_edges, dtype=float) if "size_band" in use else np.empty(0)
-        )
+        self.size_edges = np.empty(0)
+        if "size_band" in use and config.size_band_edges == "auto":
+            if training_amounts is None:
+                training_amounts = deals["amount"].to_numpy(dtype=float, na_value=np.nan)
+            self.size_edges = size_band_edges(training_amounts)
+        elif "size_band" in use:
+            self.size_edges = np.asarray(config.size_band_edges, dtype=float)
+        # size levels: the bands, then "amount unknown" (only with the segment in use)
+        self.n_sizes = len(self.size_edges) + 2 if "size_band" in use else 1
         type_text = pd.Series(deals["type"], dtype=object).fillna("").to_numpy(dtype=object)
         type_code = np.full(len(deals), len(TYPES), dtype=np.int64)
         if "type" in use:
@@ -171,7 +241,7 @@ class FeatureSpace:
             ("timing", len(TIMING_LABELS)),
             ("in_stage", len(IN_STAGE_EDGES) + 1),
             ("age", self.n_ages),
-            ("size", len(self.size_edges) + 1),
+            ("size", self.n_sizes),
             ("type", self.n_types),
             ("industry", self.n_industries),
             ("company_size", self.n_company_sizes),
@@ -186,7 +256,7 @@ class FeatureSpace:
             "timing": _timing(state.close[which], start),
             "in_stage": _band(_days(state.entered[which], start), IN_STAGE_EDGES),
             "age": _band(_days(state.created[which], start), self.age_edges),
-            "size": np.searchsorted(self.size_edges, state.amount[which], side="left"),
+            "size": self.size_level(state.amount[which]),
             "type": self.deal_type[state.opp_pos[which]],
             "industry": self.deal_industry[state.opp_pos[which]],
             "company_size": self.deal_company_size[state.opp_pos[which]],
@@ -195,6 +265,14 @@ class FeatureSpace:
         for name, size in self.factors:
             code = code * size + np.asarray(levels[name], dtype=np.int64)
         return code
+
+    def size_level(self, amount: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """Deal-size band of each amount: band i holds (edge i − 1, edge i]; an unknown amount
+        is its own level, the last (not the top band's: nothing says it is a large deal)."""
+        if self.n_sizes == 1:
+            return np.zeros(len(amount), dtype=np.int64)
+        level = np.searchsorted(self.size_edges, amount, side="left").astype(np.int64)
+        return np.where(np.isnan(amount), self.n_sizes - 1, level)
 
     def levels(self, codes: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.int64]]:
         out: dict[str, npt.NDArray[np.int64]] = {}
@@ -475,16 +553,20 @@ def learn_close_model(
     """Fit the hazard model on what the stage history shows before `as_of`."""
     instant = utc(as_of)
     cutoff = instant.value
-    space = FeatureSpace(history, config)
     closed_at, won = resolution(history)
     n_deals = len(history.book.opportunities)
     fraction = min(1.0, config.hazard.max_training_deals / max(n_deals, 1))
     sampled = _sample(n_deals, fraction)
     weight = 1.0 / fraction
 
-    codes: list[npt.NDArray[np.int64]] = []
+    steps = config.hazard.steps
     seen_in_stage = np.zeros((0,), dtype=np.int64)
     seen_parts: list[npt.NDArray[np.int64]] = []
+    # per landmark: the open deals, which of them are learnt from, months followed, and
+    # whether the last month ends in a close (cells are coded once the size bands are known)
+    followed: list[
+        tuple[DealState, npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.bool_]]
+    ] = []
     landmarks = pd.date_range(
         (instant - pd.Timedelta(days=config.training_window_days)).floor("D"),
         instant,
@@ -510,13 +592,18 @@ def learn_close_model(
         # measured worse on held-out data (#13), so this stays until the model's size and age
         # bands are fixed.
         full_steps = (cutoff - t0) // MONTH_NS
-        n_steps = np.minimum(np.minimum(event_step, full_steps), space.steps)
+        n_steps = np.minimum(np.minimum(event_step, full_steps), steps)
         n_steps = np.maximum(n_steps, 0)
-        has_event = observed & (event_step <= np.minimum(full_steps, space.steps))
+        has_event = observed & (event_step <= np.minimum(full_steps, steps))
         which, n_steps, has_event = which[n_steps > 0], n_steps[n_steps > 0], has_event[n_steps > 0]
         if not len(which):
             continue
         seen_parts.append(state.opp_pos[which] * n_stages + state.stage_code[which])
+        followed.append((state, which, n_steps, has_event))
+
+    space = FeatureSpace(history, config, _last_amounts(followed))
+    codes: list[npt.NDArray[np.int64]] = []
+    for state, which, n_steps, has_event in followed:
         rows = np.repeat(np.arange(len(which)), n_steps)
         first = np.cumsum(n_steps) - n_steps
         step = np.arange(len(rows)) - np.repeat(first, n_steps) + 1
@@ -686,6 +773,18 @@ def resolution(history: DealHistory) -> tuple[npt.NDArray[np.int64], npt.NDArray
     closed_at[fallback] = nanos(deals["close_date"])[fallback]
     won[fallback] = deals["is_won"].to_numpy(dtype=bool)[fallback]
     return closed_at, won
+
+
+def _last_amounts(
+    followed: list[tuple[DealState, npt.NDArray[np.intp], Any, Any]],
+) -> npt.NDArray[np.float64]:
+    """One amount per training deal: as the last landmark that learnt from it saw it."""
+    if not followed:
+        return np.empty(0)
+    opp = np.concatenate([state.opp_pos[which] for state, which, _, _ in followed])
+    amount = np.concatenate([state.amount[which] for state, which, _, _ in followed])
+    _, last = np.unique(opp[::-1], return_index=True)
+    return amount[::-1][last]
 
 
 def _stage_prior(history: DealHistory, config: ForecastConfig) -> npt.NDArray[np.float64]:

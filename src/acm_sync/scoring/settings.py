@@ -253,8 +253,10 @@ class ForecastConfig(Section):
     shrinkage_strength: Annotated[float, Field(ge=0)] = 20
     # Features of the time-to-close model besides stage, timing, time in stage and age.
     segments: tuple[Segment, ...] = ("type", "size_band", "company_size")
-    # Deal-size bands (corporate currency) for the `size_band` segment: upper bounds.
-    size_band_edges: tuple[Money, ...] = (10_000.0, 50_000.0, 250_000.0)
+    # Deal-size bands for the `size_band` segment: "auto" = from the org's own deal amounts at
+    # each training (equal-count bands, acm_sync.scoring.hazard.size_band_edges), or upper
+    # bounds in the corporate currency, e.g. (10_000, 50_000, 250_000) (the rule before auto).
+    size_band_edges: Literal["auto"] | tuple[Money, ...] = "auto"
     # Employee-count bands of the buying account for the `company_size` segment: upper bounds
     # (small business / mid-market / enterprise); an unknown count is its own band.
     company_size_edges: tuple[float, ...] = (100.0, 1_000.0)
@@ -269,8 +271,8 @@ class ForecastConfig(Section):
 
     @field_validator("size_band_edges", "company_size_edges")
     @classmethod
-    def _edges_increasing(cls, edges: tuple[float, ...]) -> tuple[float, ...]:
-        if any(b <= a for a, b in pairwise(edges)):
+    def _edges_increasing(cls, edges: str | tuple[float, ...]) -> str | tuple[float, ...]:
+        if not isinstance(edges, str) and any(b <= a for a, b in pairwise(edges)):
             raise PydanticCustomError("edges_order", "must be strictly increasing", {})
         return edges
 
