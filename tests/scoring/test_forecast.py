@@ -834,3 +834,13 @@ def test_an_unknown_amount_is_its_own_size_level_not_the_top_band() -> None:
     with pytest.raises(ConfigError, match="size_band_edges"):
         forecast_config(size_band_edges=[1_000, 100])
     assert forecast_config().size_band_edges == "auto"
+
+
+def test_the_size_bands_in_words() -> None:
+    hist = mid_and_big_deals()
+    space = learn_win_rates(hist, AS_OF, forecast_config(**SIZE_ONLY)).model.space
+    assert space.size_bands_text() == (
+        "deal-size bands: up to 20,000 · 20,000–300,000 · over 300,000"
+    )
+    plain = FeatureSpace(hist, forecast_config(segments=["type"]))
+    assert plain.size_bands_text() == ""

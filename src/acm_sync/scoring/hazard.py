@@ -78,6 +78,7 @@ else 0. No samples → exactly the CRM's own forecast; many → the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Final
 
 import numpy as np
@@ -273,6 +274,17 @@ class FeatureSpace:
             return np.zeros(len(amount), dtype=np.int64)
         level = np.searchsorted(self.size_edges, amount, side="left").astype(np.int64)
         return np.where(np.isnan(amount), self.n_sizes - 1, level)
+
+    def size_bands_text(self) -> str:
+        """The deal-size bands in words ("" when deal size is not a feature)."""
+        if self.n_sizes == 1:
+            return ""
+        if not len(self.size_edges):
+            return "one deal-size band (too few training deals to split)"
+        bounds = [f"{edge:,.0f}" for edge in self.size_edges]
+        bands = [f"up to {bounds[0]}"]
+        bands += [f"{lo}–{hi}" for lo, hi in pairwise(bounds)]
+        return "deal-size bands: " + " · ".join([*bands, f"over {bounds[-1]}"])
 
     def levels(self, codes: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.int64]]:
         out: dict[str, npt.NDArray[np.int64]] = {}
