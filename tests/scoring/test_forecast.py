@@ -580,8 +580,7 @@ def test_a_segment_never_seen_closing_at_an_age_gets_the_pooled_hazard_there() -
 
 def test_beyond_data_flags_deals_at_ages_their_segment_was_never_seen_at() -> None:
     hist = young_crm_by_company_size(small_won=60, small_lost=20, big_open=80)
-    quarterly = {**SEGMENTS_ONLY_SIZE, "hazard": {"age_edges": [90, 180, 365, 730]}}
-    model = learn_win_rates(hist, AS_OF, forecast_config(**quarterly)).model
+    model = learn_win_rates(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).model
     # deal-months per company-size band (below 100, 100–999, 1,000+, unknown) × age band
     # (≤ 90, 91–180, 181–365, 366–730, older). Small buyers' deals were open at one month
     # start (1 March), at 4 days old, and closed within that month: 80. Large buyers' deals,
@@ -605,7 +604,7 @@ def test_beyond_data_flags_deals_at_ages_their_segment_was_never_seen_at() -> No
     }
     # within a year the young deals pass 90 days too
     assert dict(zip(ids, model.beyond_data(state, 12.0), strict=True))["sf:NEW-S"]
-    p = win_probabilities(hist, AS_OF, forecast_config(**quarterly))
+    p = win_probabilities(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE))
     assert p["beyond_data"].dtype == bool and p["beyond_data"].all()
 
 
@@ -784,7 +783,7 @@ def mid_and_big_deals(scale: float = 1.0) -> DealHistory:
     return build(*parts)
 
 
-SIZE_ONLY = {"segments": ["size_band"], "shrinkage_strength": 0}
+SIZE_ONLY = {"segments": ["size_band"], "shrinkage_strength": 0, "size_band_edges": "auto"}
 
 
 def test_auto_size_bands_part_big_deals_from_mid_ones_the_fixed_edges_lump() -> None:
@@ -797,7 +796,7 @@ def test_auto_size_bands_part_big_deals_from_mid_ones_the_fixed_edges_lump() -> 
     assert model.space.size_edges.tolist() == [20_000.0, 300_000.0]
 
     def p_now(**config: object) -> tuple[float, float]:
-        rates = win_probabilities(hist, AS_OF, forecast_config(**SIZE_ONLY, **config))
+        rates = win_probabilities(hist, AS_OF, forecast_config(**{**SIZE_ONLY, **config}))
         p = rates.set_index("opportunity_id")["p_period_1"]
         return float(p["sf:NEW-MID0000"]), float(p["sf:NEW-BIG0000"])
 
@@ -833,7 +832,8 @@ def test_an_unknown_amount_is_its_own_size_level_not_the_top_band() -> None:
     assert space.n_sizes == 4
     with pytest.raises(ConfigError, match="size_band_edges"):
         forecast_config(size_band_edges=[1_000, 100])
-    assert forecast_config().size_band_edges == "auto"
+    assert forecast_config().size_band_edges == (10_000.0, 50_000.0, 250_000.0)
+    assert forecast_config(size_band_edges="auto").size_band_edges == "auto"
 
 
 def test_the_size_bands_in_words() -> None:
@@ -844,3 +844,69 @@ def test_the_size_bands_in_words() -> None:
     )
     plain = FeatureSpace(hist, forecast_config(segments=["type"]))
     assert plain.size_bands_text() == ""
+
+
+def every_deal_closes_at_160_days() -> DealHistory:
+    """Five deals created every 10 days from 400 to 50 days ago; each closes exactly 160 days
+    after its creation — three won, two lost — if that day has come, else it is still open
+    (close dates far ahead, so lateness says nothing: only the deal's age tells)."""
+    parts = []
+    for created in range(50, 401, 10):
+        closed = created - 160
+        if closed > 0:
+            parts.append(
+                cohort(
+                    f"W{created}-",
+                    3,
+                    created_days_ago=created,
+                    outcome="won",
+                    closed_days_ago=closed,
+                )
+            )
+            parts.append(
+                cohort(
+                    f"L{created}-",
+                    2,
+                    created_days_ago=created,
+                    outcome="lost",
+                    closed_days_ago=closed,
+                )
+            )
+        else:
+            parts.append(cohort(f"O{created}-", 5, created_days_ago=created))
+    return build(*parts)
+
+
+MONTHLY_AGES = [30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330, 365, 545, 730]
+
+
+def test_monthly_age_bands_let_the_hazard_rise_within_a_quarter_of_age() -> None:
+    """Deals close 160 days after creation, never earlier. Open at 100 days old, a deal
+    reaches 130 days in a month: by the data, it cannot close in it (p ≈ 0); open at 150
+    days, it reaches 160 in the month and closes then, won 3 times in 5 (p ≈ 0.6). Monthly
+    age bands (`hazard.age_edges`) tell the two apart; the default one band for 90–180 days
+    gives both that band's average hazard."""
+    hist = every_deal_closes_at_160_days()
+    state = state_at(hist, AS_OF.value)
+    ids = hist.book.opportunities["opportunity_id"].to_numpy()[state.opp_pos]
+    month = np.array([AS_OF.value, AS_OF.value + MONTH_NS], dtype=np.int64)
+
+    def p_next_month(**hazard: object) -> dict[str, float]:
+        config = forecast_config(shrinkage_strength=0, hazard=hazard)
+        model = learn_win_rates(hist, AS_OF, config).model
+        return dict(zip(ids, model.win_within(state, month)[1][:, 0], strict=True))
+
+    monthly = p_next_month(age_edges=MONTHLY_AGES)
+    assert monthly["sf:O100-0000"] < 0.05
+    assert monthly["sf:O150-0000"] == pytest.approx(0.6, abs=0.08)
+    quarterly = p_next_month()
+    assert quarterly["sf:O100-0000"] > 0.1
+    assert quarterly["sf:O100-0000"] == pytest.approx(quarterly["sf:O150-0000"], abs=0.05)
+
+
+def test_age_edges_must_increase() -> None:
+    with pytest.raises(ConfigError, match="age_edges"):
+        forecast_config(hazard={"age_edges": [90, 90, 365]})
+    with pytest.raises(ConfigError, match="age_edges"):
+        forecast_config(hazard={"age_edges": [0, 90]})
+    assert forecast_config().hazard.age_edges == (90.0, 180.0, 365.0, 730.0)
