@@ -3,6 +3,7 @@ rule), win probabilities, stale flags, and the forecast arithmetic."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,6 +32,8 @@ from acm_sync.scoring import (
     win_probabilities,
 )
 from acm_sync.scoring.hazard import (
+    MAX_SIZE_BANDS,
+    MIN_SIZE_BAND_DEALS,
     MONTH_NS,
     CloseModel,
     DealState,
@@ -40,6 +43,7 @@ from acm_sync.scoring.hazard import (
     pool_unseen_segments,
     shrink_toward,
     shrinkage_weight,
+    size_band_edges,
     state_at,
 )
 
@@ -64,9 +68,10 @@ def cohort(
     closed_days_ago: float | None = None,
     close_date: pd.Timestamp | None = None,
     stage: str = "Qualification",
+    amount: float = 10_000.0,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """`n` deals created in `stage` at one moment; won / lost at `closed_days_ago`, or open.
-    Their close date is `close_date` (default: 500 days after as_of, never overdue)."""
+    """`n` deals of `amount` created in `stage` at one moment; won / lost at `closed_days_ago`,
+    or open. Their close date is `close_date` (default: 500 days after as_of, never overdue)."""
     planned = close_date if close_date is not None else AS_OF + pd.Timedelta(days=500)
     deals, rows = [], []
     for i in range(n):
@@ -76,7 +81,7 @@ def cohort(
             {
                 "opportunity_id": oid,
                 "stage": stage,
-                "amount": 10_000.0,
+                "amount": amount,
                 "close_date": planned,
                 "changed_at": created,
             }
@@ -86,6 +91,7 @@ def cohort(
             "account_id": "sf:A",
             "stage": stage,
             "stage_probability": 0.1 if stage == "Qualification" else 0.2,
+            "amount": amount,
             "close_date": planned,
             "created_at": created,
         }
@@ -97,7 +103,7 @@ def cohort(
                 {
                     "opportunity_id": oid,
                     "stage": final,
-                    "amount": 10_000.0,
+                    "amount": amount,
                     "close_date": at,
                     "changed_at": at,
                 }
@@ -701,7 +707,7 @@ def test_a_deal_older_than_any_seen_gets_the_hazard_pooled_over_the_ages_seen() 
 def test_unseen_segment_cells_take_the_pooled_coefficients_of_their_age() -> None:
     # a stage factor (2 levels: columns 0–1) and company size (2 levels × 5 age bands:
     # columns 2 + level · 5 + band); one coefficient per column (won), lost left at 0
-    space = SimpleNamespace(factors=(("stage", 2), ("company_size", 2)))
+    space = SimpleNamespace(factors=(("stage", 2), ("company_size", 2)), n_ages=5)
     coef = np.zeros((12, 2))
     rows = np.zeros(12)
     coef[0, 0], coef[1, 0] = 7.0, 8.0  # stage columns: never touched
@@ -721,3 +727,186 @@ def test_unseen_segment_cells_take_the_pooled_coefficients_of_their_age() -> Non
     rows_b0_only[2 + 1] = 0.0  # now band 1 is unseen by everybody too
     filled = pool_unseen_segments(coef, rows_b0_only, space)[:, 0]  # type: ignore[arg-type]
     assert filled.tolist() == [7.0, 8.0, 1.0, 1.5, 1.5, 1.5, 1.5, 3.0, 1.5, 1.5, 1.5, 1.5]
+
+
+def test_size_band_edges_by_hand() -> None:
+    mid_and_big = [20_000.0] * 100 + [300_000.0] * 100 + [2_000_000.0] * 100
+    # n = 300 → five bands wanted; ranks 60, 120, 180, 240 hold 20k, 300k, 300k, 2M. 20k and
+    # 300k close bands of 100 with 200 and 100 above; 2M would leave nothing above it
+    assert size_band_edges(mid_and_big).tolist() == [20_000.0, 300_000.0]
+    # one package for most deals: ranks 60–180 all 5,000; 8,000 would leave 40 above (< 50)
+    one_package = [5_000.0] * 200 + [8_000.0] * 60 + [9_000.0] * 40
+    assert size_band_edges(one_package).tolist() == [5_000.0]
+    # distinct amounts 1 … 1,000: quintiles at ranks 200, 400, 600, 800
+    assert size_band_edges(np.arange(1.0, 1001.0)).tolist() == [200.0, 400.0, 600.0, 800.0]
+    # 100 deals: two bands (ranks ≤ 50, the rest); 99: too few for two; unknown ones ignored
+    assert size_band_edges(np.arange(1.0, 101.0)).tolist() == [50.0]
+    assert size_band_edges([*np.arange(1.0, 100.0), np.nan, np.nan]).tolist() == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    amounts=st.lists(st.integers(0, 10_000_000), min_size=0, max_size=600),
+    scale=st.sampled_from([0.25, 0.5, 2.0, 10.0, 1_000.0]),
+)
+def test_size_band_edges_are_increasing_hold_enough_deals_and_follow_the_scale(
+    amounts: list[int], scale: float
+) -> None:
+    x = np.asarray(amounts, dtype=float)
+    edges = size_band_edges(x)
+    assert len(edges) <= MAX_SIZE_BANDS - 1
+    assert (np.diff(edges) > 0).all()
+    bounds = np.r_[-np.inf, edges, np.inf]
+    per_band = [((x > lo) & (x <= hi)).sum() for lo, hi in pairwise(bounds)]
+    assert sum(per_band) == len(x)
+    if len(edges):
+        assert min(per_band) >= MIN_SIZE_BAND_DEALS
+    assert size_band_edges(x * scale).tolist() == (edges * scale).tolist()
+
+
+def mid_and_big_deals(scale: float = 1.0) -> DealHistory:
+    """A young org. 300 deals opened 300 days ago: 100 of 20k and 100 of 300k (each half won,
+    half lost within their first month after a month start), and 100 of 2 M, all still open
+    (never won young). Two more of 300k and 2 M opened yesterday. Amounts × `scale`."""
+    parts = [
+        cohort("SW", 50, created_days_ago=300, outcome="won", closed_days_ago=272, amount=20e3),
+        cohort("SL", 50, created_days_ago=300, outcome="lost", closed_days_ago=268, amount=20e3),
+        cohort("MW", 50, created_days_ago=300, outcome="won", closed_days_ago=272, amount=3e5),
+        cohort("ML", 50, created_days_ago=300, outcome="lost", closed_days_ago=268, amount=3e5),
+        cohort("BO", 100, created_days_ago=300, amount=2e6),
+        cohort("NEW-MID", 1, created_days_ago=1, amount=3e5),
+        cohort("NEW-BIG", 1, created_days_ago=1, amount=2e6),
+    ]
+    for deals, rows in parts:
+        for record in (*deals, *rows):
+            record["amount"] *= scale
+    return build(*parts)
+
+
+SIZE_ONLY = {"segments": ["size_band"], "shrinkage_strength": 0, "size_band_edges": "auto"}
+
+
+def test_auto_size_bands_part_big_deals_from_mid_ones_the_fixed_edges_lump() -> None:
+    """The manufacturer case by hand: above 250k, 300k deals decide within a month (half
+    won) while 2 M deals never close young. The fixed edges (10k / 50k / 250k) put both in
+    one band, so a new 300k deal and a new 2 M deal get one p; the bands learnt from the
+    org's amounts (edges 20k, 300k: three bands of 100) tell them apart."""
+    hist = mid_and_big_deals()
+    model = learn_win_rates(hist, AS_OF, forecast_config(**SIZE_ONLY)).model
+    assert model.space.size_edges.tolist() == [20_000.0, 300_000.0]
+
+    def p_now(**config: object) -> tuple[float, float]:
+        rates = win_probabilities(hist, AS_OF, forecast_config(**{**SIZE_ONLY, **config}))
+        p = rates.set_index("opportunity_id")["p_period_1"]
+        return float(p["sf:NEW-MID0000"]), float(p["sf:NEW-BIG0000"])
+
+    # The rest of the quarter is 15.5 days, 0.51 of a month (p linear within a month). In
+    # their first month, 300k deals were won at a hazard of 50 / 100 and 2 M ones at 0 / 100:
+    # p ≈ 0.51 · 0.5 = 0.25 and ≈ 0; lumped, 50 / 200 → 0.51 · 0.25 = 0.13 for both (the L2
+    # penalty pulls the fitted hazards slightly toward the pooled one)
+    mid, big = p_now()
+    assert mid == pytest.approx(0.51 * 0.5, abs=0.02)
+    assert big < 0.02
+    lumped_mid, lumped_big = p_now(size_band_edges=[10_000, 50_000, 250_000])
+    assert lumped_mid == pytest.approx(lumped_big)
+    assert lumped_mid == pytest.approx(0.51 * 0.25, abs=0.01)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scale=st.sampled_from([0.5, 4.0, 1_000.0]))
+def test_scaling_every_amount_leaves_every_p_unchanged(scale: float) -> None:
+    """Auto bands read ranks, not amounts: the same org in another currency (every amount
+    × c) gets the same p for every deal — with fixed edges it would not."""
+    config = forecast_config(**SIZE_ONLY)
+    columns = ["p_win", "p_win_model", "p_period_1", "p_period_2"]
+    base = win_probabilities(mid_and_big_deals(), AS_OF, config).set_index("opportunity_id")
+    scaled = win_probabilities(mid_and_big_deals(scale), AS_OF, config).set_index("opportunity_id")
+    assert scaled[columns].to_numpy().tolist() == base[columns].to_numpy().tolist()
+
+
+def test_an_unknown_amount_is_its_own_size_level_not_the_top_band() -> None:
+    hist = mid_and_big_deals()
+    space = FeatureSpace(hist, forecast_config(size_band_edges=[50_000, 1_000_000]))
+    levels = space.size_level(np.array([10.0, 50_000.0, 50_001.0, 5e6, np.nan]))
+    assert levels.tolist() == [0, 0, 1, 2, 3]
+    assert space.n_sizes == 4
+    with pytest.raises(ConfigError, match="size_band_edges"):
+        forecast_config(size_band_edges=[1_000, 100])
+    assert forecast_config().size_band_edges == (10_000.0, 50_000.0, 250_000.0)
+    assert forecast_config(size_band_edges="auto").size_band_edges == "auto"
+
+
+def test_the_size_bands_in_words() -> None:
+    hist = mid_and_big_deals()
+    space = learn_win_rates(hist, AS_OF, forecast_config(**SIZE_ONLY)).model.space
+    assert space.size_bands_text() == (
+        "deal-size bands: up to 20,000 · 20,000–300,000 · over 300,000"
+    )
+    plain = FeatureSpace(hist, forecast_config(segments=["type"]))
+    assert plain.size_bands_text() == ""
+
+
+def every_deal_closes_at_160_days() -> DealHistory:
+    """Five deals created every 10 days from 400 to 50 days ago; each closes exactly 160 days
+    after its creation — three won, two lost — if that day has come, else it is still open
+    (close dates far ahead, so lateness says nothing: only the deal's age tells)."""
+    parts = []
+    for created in range(50, 401, 10):
+        closed = created - 160
+        if closed > 0:
+            parts.append(
+                cohort(
+                    f"W{created}-",
+                    3,
+                    created_days_ago=created,
+                    outcome="won",
+                    closed_days_ago=closed,
+                )
+            )
+            parts.append(
+                cohort(
+                    f"L{created}-",
+                    2,
+                    created_days_ago=created,
+                    outcome="lost",
+                    closed_days_ago=closed,
+                )
+            )
+        else:
+            parts.append(cohort(f"O{created}-", 5, created_days_ago=created))
+    return build(*parts)
+
+
+MONTHLY_AGES = [30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330, 365, 545, 730]
+
+
+def test_monthly_age_bands_let_the_hazard_rise_within_a_quarter_of_age() -> None:
+    """Deals close 160 days after creation, never earlier. Open at 100 days old, a deal
+    reaches 130 days in a month: by the data, it cannot close in it (p ≈ 0); open at 150
+    days, it reaches 160 in the month and closes then, won 3 times in 5 (p ≈ 0.6). Monthly
+    age bands (`hazard.age_edges`) tell the two apart; the default one band for 90–180 days
+    gives both that band's average hazard."""
+    hist = every_deal_closes_at_160_days()
+    state = state_at(hist, AS_OF.value)
+    ids = hist.book.opportunities["opportunity_id"].to_numpy()[state.opp_pos]
+    month = np.array([AS_OF.value, AS_OF.value + MONTH_NS], dtype=np.int64)
+
+    def p_next_month(**hazard: object) -> dict[str, float]:
+        config = forecast_config(shrinkage_strength=0, hazard=hazard)
+        model = learn_win_rates(hist, AS_OF, config).model
+        return dict(zip(ids, model.win_within(state, month)[1][:, 0], strict=True))
+
+    monthly = p_next_month(age_edges=MONTHLY_AGES)
+    assert monthly["sf:O100-0000"] < 0.05
+    assert monthly["sf:O150-0000"] == pytest.approx(0.6, abs=0.08)
+    quarterly = p_next_month()
+    assert quarterly["sf:O100-0000"] > 0.1
+    assert quarterly["sf:O100-0000"] == pytest.approx(quarterly["sf:O150-0000"], abs=0.05)
+
+
+def test_age_edges_must_increase() -> None:
+    with pytest.raises(ConfigError, match="age_edges"):
+        forecast_config(hazard={"age_edges": [90, 90, 365]})
+    with pytest.raises(ConfigError, match="age_edges"):
+        forecast_config(hazard={"age_edges": [0, 90]})
+    assert forecast_config().hazard.age_edges == (90.0, 180.0, 365.0, 730.0)

@@ -177,6 +177,7 @@ def _win_model_md(scores: Scores) -> str:
     head = (
         f"time-to-close model fitted on {model.training_deals:,} deals "
         f"({model.training_rows:,} deal-months)"
+        + (f"; {bands}" if (bands := model.space.size_bands_text()) else "")
         if model.fitted
         else "time-to-close model not fitted (too few wins / losses): stage defaults used"
     )

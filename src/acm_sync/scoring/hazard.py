@@ -34,11 +34,40 @@ seen in each (`pool_unseen_bands`) — not the oldest band's carried on, which i
 the band seen least and only at its young end. `beyond_data` says which deals were forecast
 at an age their segment was never seen at, so users see when the model extrapolates.
 
-Deal-size bands learnt from the org's own amounts (equal-count bands, up to five) were tried
-and not kept (#13, branch issue-13h): they fixed a young manufacturer CRM's first origin
-(+49 % → −11 %) but cost the mature origins, where the fixed top band's over-forecast of young
-large deals had hidden an under-forecast of older ones (the 180–365 day age band is coarse for
-a hazard that rises inside it): origins met on the 20,000-company dev sets 82 → 70 of 96.
+Deal size (`forecast.size_band_edges`): fixed upper bounds, by default 10k / 50k / 250k, or
+`auto` — learnt at each training from the training deals' own amounts: equal-count bands
+(quantiles), at most five, each holding at least 50 deals, tied amounts never split, so the
+bands fit the org's market and currency (every amount × c gives edges × c and the very same
+p, tested). Five: Cochran (1968, Biometrics 24:295) — five classes of a continuous covariate
+remove about 90 % of the bias of ignoring it; fifty deals: ten events per coefficient
+(Peduzzi et al. 1996) for a band's five age-band coefficients (one value tried). Rejected: a
+log-amount term (every deal its own cell; one slope where the effect is a step; extrapolates
+past the largest amount) and finer fixed log-spaced edges (wrong scale for another market).
+An unknown amount is a level of its own (the pooled hazard), not the top band's, either way.
+
+Deal age (`forecast.hazard.age_edges`, default 90 / 180 / 365 / 730 days). Monthly bands
+through the first year (30, 60, …, 330, 365, 545, 730) are the general specification of time
+of a discrete-time hazard model (Singer & Willett, Applied Longitudinal Data Analysis, ch. 11:
+one parameter per period where the data carry it) and let a hazard rise inside a quarter of
+age (tested). Why neither option is the default — measured in #13 on the 20,000-company
+crm-dataset-builder dev sets (6 sets × full / as of 2025-08-01, 8 origins each): where the
+young CRM's first origins miss, the error is in large new-business deals and it is timing,
+not level. At manufacturer s42's first as-of origin (a CRM six months old; main's model) the
+deals over 250k carry it all: those under 90 days old were forecast 51 M for the quarter
+against 19 M won but 238 M against 343 M for the year, those 90–180 days old 123 M against
+91 M but 190 M against 336 M. The quarter ahead takes them past 180 days, an age no deal had
+reached in training, where they get the hazard pooled over the ages seen (fast, smaller
+deals); their real hazard is nil before ~90–180 days and rises to a close by ~365. With
+auto sizes the top band (> ~1 M) still takes 130 M against 70 M won for the quarter.
+Origins met / sum of mean |total error| over the 12 runs:
+main 82 / 95.3; auto sizes 70 / 119.5 (branch issue-13h; it hid an under-forecast of
+180–365-day-old large deals, whose hazard rises inside that band); monthly ages with fixed
+sizes: manufacturer s42 alone 15 → 9 of 16 met; auto sizes + monthly ages 79 / 95.0 — the six
+young first origins' |error| summed 152 → 94 points (manufacturer s7 +51 → +3 %,
+consultancy s7 −35 → −24 %, but manufacturer s42 +49 → +56 %), while the other origins'
+part of the sum went about 76 → 83 and 3 fewer origins met. Not kept: what the first origin
+lacks is data at the ages the quarter ahead reaches, which no band layout supplies;
+`beyond_data` (the share of open amount forecast there, 30 % at that origin) says so.
 
 Forecast. For an open deal at t0 the same features are projected month by month: with the
 won / lost hazards h_w(k), h_l(k), P(won in month k) = S(k − 1)·h_w(k) with
@@ -56,7 +85,8 @@ else 0. No samples → exactly the CRM's own forecast; many → the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from itertools import pairwise
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -82,16 +112,49 @@ TIMING_LABELS: Final = (
     "no close date",
 )
 IN_STAGE_EDGES: Final = (30.0, 90.0, 180.0)  # days in the current stage
-AGE_EDGES: Final = (90.0, 180.0, 365.0, 730.0)  # days since the deal was created
 TYPES: Final = ("new", "renewal", "expansion")  # anything else is "other"
 MAX_INDUSTRIES: Final = 8  # most frequent industries get their own level, the rest share one
 STAY, WON, LOST = 0, 1, 2
 # Factors whose effect is learnt per age band (FeatureSpace.design says why).
 SEGMENT_FACTORS: Final = frozenset({"size", "type", "industry", "company_size"})
-N_AGES: Final = len(AGE_EDGES) + 1
+# Deal-size bands learnt from the org's amounts (`size_band_edges`; the module docstring says
+# why): at most five equal-count bands, each holding at least 50 training deals.
+MAX_SIZE_BANDS: Final = 5
+MIN_SIZE_BAND_DEALS: Final = 50
 
 
-def factor_blocks(factors: tuple[tuple[str, int], ...]) -> list[tuple[str, int, int]]:
+def size_band_edges(
+    amounts: npt.ArrayLike,
+    max_bands: int = MAX_SIZE_BANDS,
+    min_deals: int = MIN_SIZE_BAND_DEALS,
+) -> npt.NDArray[np.float64]:
+    """Upper bounds of the deal-size bands learnt from training deals' `amounts` (one per
+    deal; unknown ones ignored): a band is (previous edge, edge], the last one open above.
+
+    k = min(`max_bands`, n // `min_deals`) equal-count bands: the edges are the amounts at
+    ranks ⌈j·n/k⌉, j = 1 … k − 1 (order statistics, so they are amounts the org really has).
+    Tied amounts cannot be split, so an edge is kept only if the band it closes and the rest
+    above it each hold at least `min_deals` deals (bottom up); the others are dropped, their
+    band merged with the next. Fewer than 2 · `min_deals` deals: no edge (one band).
+    Only ranks and comparisons are used: amounts all multiplied by c > 0 give edges × c."""
+    x = np.sort(np.asarray(amounts, dtype=np.float64))
+    x = x[np.isfinite(x)]
+    n = len(x)
+    k = min(max_bands, n // max(min_deals, 1))
+    if k <= 1:
+        return np.empty(0)
+    ranks = (np.arange(1, k) * n + k - 1) // k  # ⌈j·n/k⌉, 1-based
+    edges: list[float] = []
+    below = 0  # deals in the bands kept so far
+    for edge in np.unique(x[ranks - 1]):
+        at_most = int(np.searchsorted(x, edge, side="right"))
+        if at_most - below >= min_deals and n - at_most >= min_deals:
+            edges.append(float(edge))
+            below = at_most
+    return np.asarray(edges, dtype=np.float64)
+
+
+def factor_blocks(factors: tuple[tuple[str, int], ...], n_ages: int) -> list[tuple[str, int, int]]:
     """(factor, first column, columns) of each factor's block in the design, in order: a
     segment factor has levels × age bands columns (level-major), any other one column per
     level; a factor of one level has none. The stage × timing block follows the last."""
@@ -100,7 +163,7 @@ def factor_blocks(factors: tuple[tuple[str, int], ...]) -> list[tuple[str, int, 
     for name, size in factors:
         if size <= 1:
             continue
-        width = size * N_AGES if name in SEGMENT_FACTORS else size
+        width = size * n_ages if name in SEGMENT_FACTORS else size
         blocks.append((name, offset, width))
         offset += width
     return blocks
@@ -122,14 +185,29 @@ class DealState:
 class FeatureSpace:
     """Categorical levels of every feature, and the mixed-radix code of a feature cell."""
 
-    def __init__(self, history: DealHistory, config: ForecastConfig) -> None:
+    def __init__(
+        self,
+        history: DealHistory,
+        config: ForecastConfig,
+        training_amounts: npt.ArrayLike | None = None,
+    ) -> None:
+        """`training_amounts`: one amount per training deal, for `size_band_edges: auto`
+        (without them: every deal's amount in the book). Configured edges ignore them."""
         deals = history.book.opportunities
         self.steps = config.hazard.steps
         self.n_stages = len(history.stages)
+        self.age_edges = tuple(float(edge) for edge in config.hazard.age_edges)
+        self.n_ages = len(self.age_edges) + 1
         use = set(config.segments)
-        self.size_edges = (
-            np.asarray(config.size_band_edges, dtype=float) if "size_band" in use else np.empty(0)
-        )
+        self.size_edges = np.empty(0)
+        if "size_band" in use and config.size_band_edges == "auto":
+            if training_amounts is None:
+                training_amounts = deals["amount"].to_numpy(dtype=float, na_value=np.nan)
+            self.size_edges = size_band_edges(training_amounts)
+        elif "size_band" in use:
+            self.size_edges = np.asarray(config.size_band_edges, dtype=float)
+        # size levels: the bands, then "amount unknown" (only with the segment in use)
+        self.n_sizes = len(self.size_edges) + 2 if "size_band" in use else 1
         type_text = pd.Series(deals["type"], dtype=object).fillna("").to_numpy(dtype=object)
         type_code = np.full(len(deals), len(TYPES), dtype=np.int64)
         if "type" in use:
@@ -168,8 +246,8 @@ class FeatureSpace:
             ("step", self.steps),
             ("timing", len(TIMING_LABELS)),
             ("in_stage", len(IN_STAGE_EDGES) + 1),
-            ("age", N_AGES),
-            ("size", len(self.size_edges) + 1),
+            ("age", self.n_ages),
+            ("size", self.n_sizes),
             ("type", self.n_types),
             ("industry", self.n_industries),
             ("company_size", self.n_company_sizes),
@@ -183,8 +261,8 @@ class FeatureSpace:
             "step": step - 1,
             "timing": _timing(state.close[which], start),
             "in_stage": _band(_days(state.entered[which], start), IN_STAGE_EDGES),
-            "age": _band(_days(state.created[which], start), AGE_EDGES),
-            "size": np.searchsorted(self.size_edges, state.amount[which], side="left"),
+            "age": _band(_days(state.created[which], start), self.age_edges),
+            "size": self.size_level(state.amount[which]),
             "type": self.deal_type[state.opp_pos[which]],
             "industry": self.deal_industry[state.opp_pos[which]],
             "company_size": self.deal_company_size[state.opp_pos[which]],
@@ -193,6 +271,25 @@ class FeatureSpace:
         for name, size in self.factors:
             code = code * size + np.asarray(levels[name], dtype=np.int64)
         return code
+
+    def size_level(self, amount: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """Deal-size band of each amount: band i holds (edge i − 1, edge i]; an unknown amount
+        is its own level, the last (not the top band's: nothing says it is a large deal)."""
+        if self.n_sizes == 1:
+            return np.zeros(len(amount), dtype=np.int64)
+        level = np.searchsorted(self.size_edges, amount, side="left").astype(np.int64)
+        return np.where(np.isnan(amount), self.n_sizes - 1, level)
+
+    def size_bands_text(self) -> str:
+        """The deal-size bands in words ("" when deal size is not a feature)."""
+        if self.n_sizes == 1:
+            return ""
+        if not len(self.size_edges):
+            return "one deal-size band (too few training deals to split)"
+        bounds = [f"{edge:,.0f}" for edge in self.size_edges]
+        bands = [f"up to {bounds[0]}"]
+        bands += [f"{lo}–{hi}" for lo, hi in pairwise(bounds)]
+        return "deal-size bands: " + " · ".join([*bands, f"over {bounds[-1]}"])
 
     def levels(self, codes: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.int64]]:
         out: dict[str, npt.NDArray[np.int64]] = {}
@@ -217,9 +314,9 @@ class FeatureSpace:
         levels = self.levels(codes)
         blocks: list[npt.NDArray[np.int64]] = []
         offset = 0
-        for name, start, width in factor_blocks(self.factors):
+        for name, start, width in factor_blocks(self.factors, self.n_ages):
             if name in SEGMENT_FACTORS:
-                blocks.append(levels[name] * N_AGES + levels["age"] + start)
+                blocks.append(levels[name] * self.n_ages + levels["age"] + start)
             else:
                 blocks.append(levels[name] + start)
             offset = start + width
@@ -240,7 +337,7 @@ class FeatureSpace:
         groups: list[npt.NDArray[np.int64]] = []
         offset = 0
         n_timing = len(TIMING_LABELS)
-        for name, start, width in factor_blocks(self.factors):
+        for name, start, width in factor_blocks(self.factors, self.n_ages):
             if name in ("step", "in_stage", "age"):
                 groups.append(start + np.arange(width))
             elif name == "timing":
@@ -298,14 +395,15 @@ def pool_unseen_segments(
     pooled, it keeps it and drops only the deviation — the segment's own effect is never
     carried to an age it was not seen at, the common age shape is (`pool_unseen_bands`)."""
     out = coef.copy()
-    for name, start, width in factor_blocks(space.factors):
+    n_ages = space.n_ages
+    for name, start, width in factor_blocks(space.factors, n_ages):
         if name not in SEGMENT_FACTORS:
             continue
-        columns = start + np.arange(width).reshape(-1, N_AGES)
+        columns = start + np.arange(width).reshape(-1, n_ages)
         weight = rows[columns]  # levels × age bands
         seen_band = weight.sum(axis=0) > 0
         if seen_band.any():
-            pooled = np.zeros((N_AGES, coef.shape[1]))
+            pooled = np.zeros((n_ages, coef.shape[1]))
             for band in np.flatnonzero(seen_band):
                 w = weight[:, band]
                 pooled[band] = (w[:, None] * coef[columns[:, band]]).sum(axis=0) / w.sum()
@@ -472,16 +570,20 @@ def learn_close_model(
     """Fit the hazard model on what the stage history shows before `as_of`."""
     instant = utc(as_of)
     cutoff = instant.value
-    space = FeatureSpace(history, config)
     closed_at, won = resolution(history)
     n_deals = len(history.book.opportunities)
     fraction = min(1.0, config.hazard.max_training_deals / max(n_deals, 1))
     sampled = _sample(n_deals, fraction)
     weight = 1.0 / fraction
 
-    codes: list[npt.NDArray[np.int64]] = []
+    steps = config.hazard.steps
     seen_in_stage = np.zeros((0,), dtype=np.int64)
     seen_parts: list[npt.NDArray[np.int64]] = []
+    # per landmark: the open deals, which of them are learnt from, months followed, and
+    # whether the last month ends in a close (cells are coded once the size bands are known)
+    followed: list[
+        tuple[DealState, npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.bool_]]
+    ] = []
     landmarks = pd.date_range(
         (instant - pd.Timedelta(days=config.training_window_days)).floor("D"),
         instant,
@@ -507,13 +609,18 @@ def learn_close_model(
         # measured worse on held-out data (#13), so this stays until the model's size and age
         # bands are fixed.
         full_steps = (cutoff - t0) // MONTH_NS
-        n_steps = np.minimum(np.minimum(event_step, full_steps), space.steps)
+        n_steps = np.minimum(np.minimum(event_step, full_steps), steps)
         n_steps = np.maximum(n_steps, 0)
-        has_event = observed & (event_step <= np.minimum(full_steps, space.steps))
+        has_event = observed & (event_step <= np.minimum(full_steps, steps))
         which, n_steps, has_event = which[n_steps > 0], n_steps[n_steps > 0], has_event[n_steps > 0]
         if not len(which):
             continue
         seen_parts.append(state.opp_pos[which] * n_stages + state.stage_code[which])
+        followed.append((state, which, n_steps, has_event))
+
+    space = FeatureSpace(history, config, _last_amounts(followed))
+    codes: list[npt.NDArray[np.int64]] = []
+    for state, which, n_steps, has_event in followed:
         rows = np.repeat(np.arange(len(which)), n_steps)
         first = np.cumsum(n_steps) - n_steps
         step = np.arange(len(rows)) - np.repeat(first, n_steps) + 1
@@ -552,12 +659,12 @@ def learn_close_model(
     cell_levels = space.levels(cells)
     segment_months: dict[str, npt.NDArray[np.float64]] = {
         name: np.bincount(
-            cell_levels[name] * N_AGES + cell_levels["age"],
+            cell_levels[name] * space.n_ages + cell_levels["age"],
             weights=table.sum(axis=1),
-            minlength=size * N_AGES,
+            minlength=size * space.n_ages,
         )
         .astype(np.float64)
-        .reshape(size, N_AGES)
+        .reshape(size, space.n_ages)
         for name, size in space.factors
         if name in SEGMENT_FACTORS and size > 1
     }
@@ -683,6 +790,18 @@ def resolution(history: DealHistory) -> tuple[npt.NDArray[np.int64], npt.NDArray
     closed_at[fallback] = nanos(deals["close_date"])[fallback]
     won[fallback] = deals["is_won"].to_numpy(dtype=bool)[fallback]
     return closed_at, won
+
+
+def _last_amounts(
+    followed: list[tuple[DealState, npt.NDArray[np.intp], Any, Any]],
+) -> npt.NDArray[np.float64]:
+    """One amount per training deal: as the last landmark that learnt from it saw it."""
+    if not followed:
+        return np.empty(0)
+    opp = np.concatenate([state.opp_pos[which] for state, which, _, _ in followed])
+    amount = np.concatenate([state.amount[which] for state, which, _, _ in followed])
+    _, last = np.unique(opp[::-1], return_index=True)
+    return amount[::-1][last]
 
 
 def _stage_prior(history: DealHistory, config: ForecastConfig) -> npt.NDArray[np.float64]:

@@ -207,6 +207,17 @@ class HazardConfig(Section):
     min_events: Annotated[int, Field(ge=1)] = 20
     # Large orgs learn from a fixed, deterministic sample of deals (weighted back up).
     max_training_deals: Annotated[int, Field(ge=1000)] = 100_000
+    # Deal-age bands (days since created; upper bounds) of the hazard's age axis and of the
+    # segments' per-age effects. Monthly through the first year, (30, 60, …, 330, 365, 545,
+    # 730), was measured in #13 and is not the default (acm_sync.scoring.hazard says why).
+    age_edges: tuple[float, ...] = (90.0, 180.0, 365.0, 730.0)
+
+    @field_validator("age_edges")
+    @classmethod
+    def _age_edges_increasing(cls, edges: tuple[float, ...]) -> tuple[float, ...]:
+        if not edges or edges[0] <= 0 or any(b <= a for a, b in pairwise(edges)):
+            raise PydanticCustomError("edges_order", "must be positive, strictly increasing", {})
+        return edges
 
 
 class RunRateConfig(Section):
@@ -243,8 +254,10 @@ class ForecastConfig(Section):
     shrinkage_strength: Annotated[float, Field(ge=0)] = 20
     # Features of the time-to-close model besides stage, timing, time in stage and age.
     segments: tuple[Segment, ...] = ("type", "size_band", "company_size")
-    # Deal-size bands (corporate currency) for the `size_band` segment: upper bounds.
-    size_band_edges: tuple[Money, ...] = (10_000.0, 50_000.0, 250_000.0)
+    # Deal-size bands for the `size_band` segment: upper bounds in the corporate currency, or
+    # "auto" = from the org's own deal amounts at each training (equal-count bands,
+    # acm_sync.scoring.hazard.size_band_edges; measured in #13, not the default — hazard.py).
+    size_band_edges: Literal["auto"] | tuple[Money, ...] = (10_000.0, 50_000.0, 250_000.0)
     # Employee-count bands of the buying account for the `company_size` segment: upper bounds
     # (small business / mid-market / enterprise); an unknown count is its own band.
     company_size_edges: tuple[float, ...] = (100.0, 1_000.0)
@@ -259,8 +272,8 @@ class ForecastConfig(Section):
 
     @field_validator("size_band_edges", "company_size_edges")
     @classmethod
-    def _edges_increasing(cls, edges: tuple[float, ...]) -> tuple[float, ...]:
-        if any(b <= a for a, b in pairwise(edges)):
+    def _edges_increasing(cls, edges: str | tuple[float, ...]) -> str | tuple[float, ...]:
+        if not isinstance(edges, str) and any(b <= a for a, b in pairwise(edges)):
             raise PydanticCustomError("edges_order", "must be strictly increasing", {})
         return edges
 
