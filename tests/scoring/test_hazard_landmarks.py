@@ -189,3 +189,17 @@ def test_min_events_counts_each_deal_close_once() -> None:
     model is fitted; with 19 it is not."""
     assert learn_win_rates(three_week_book(20), AS_OF, config()).model.fitted
     assert not learn_win_rates(three_week_book(19), AS_OF, config()).model.fitted
+
+
+def test_a_close_seen_from_many_month_starts_is_one_close() -> None:
+    """2 deals won and 2 lost on 10 May 2025, each open since 2 June 2024: every month start
+    from 1 July to 1 May saw them (11 landmarks, the close within 12 months of each). Counted
+    per landmark that is 22 wins and 22 losses, past `min_events` (20), and the model was
+    fitted on 2 wins; counted per deal it is 2 and 2: no model, the stage default."""
+    created, closed = pd.Timestamp("2024-06-02T00:00Z"), pd.Timestamp("2025-05-10T00:00Z")
+    parts = [deal(f"sf:W{i}", created, "won", closed) for i in range(2)]
+    parts += [deal(f"sf:L{i}", created, "lost", closed) for i in range(2)]
+    parts += [deal(f"sf:O{i:02d}", created) for i in range(20)]
+    for per_month in (1, 4):
+        model = learn_win_rates(book(parts), AS_OF, config(landmarks_per_month=per_month)).model
+        assert not model.fitted
