@@ -576,17 +576,14 @@ def test_beyond_data_flags_deals_at_ages_their_segment_was_never_seen_at() -> No
     hist = young_crm_by_company_size(small_won=60, small_lost=20, big_open=80)
     model = learn_win_rates(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).model
     # deal-months per company-size band (below 100, 100–999, 1,000+, unknown) × age band
-    # (≤ 90, 91–180, 181–365, 366–730, older), 4 landmarks a month weighing 1/4 each. Small
-    # buyers' deals (25 February noon – 27 March noon) were open at the landmarks of 1, 8, 16
-    # and 23 March, at 4–26 days old, and closed within a month of each: 4 × 1/4 × 80 = 80.
-    # Large buyers' deals, created 25 February, were open at every landmark from 1 March to 8
-    # June and followed to the as-of (15 June noon): whole months 3, 3, 3, 2 (March 1, 8, 16,
-    # 23), 2, 2, 1, 1 (April), 1, 1, 1, 0 (May), 0, 0 (June) — 20 / 4 = 5 each at 4–81 days
-    # old: 400.
+    # (≤ 90, 91–180, 181–365, 366–730, older). Small buyers' deals were open at one month
+    # start (1 March), at 4 days old, and closed within that month: 80. Large buyers' deals,
+    # created 25 February, were open at the month starts of March, April and May, and
+    # followed to the as-of (15 June): 3 + 2 + 1 months each at 4–65 days old: 480.
     months_seen = model.segment_months["company_size"]
     assert months_seen[0, 0] == pytest.approx(80)
-    assert months_seen[2, 0] == pytest.approx(400)
-    assert months_seen.sum() == pytest.approx(480)
+    assert months_seen[2, 0] == pytest.approx(480)
+    assert months_seen.sum() == pytest.approx(560)
     state = state_at(hist, AS_OF.value)
     ids = hist.book.opportunities["opportunity_id"].to_numpy()[state.opp_pos]
     # the next three months: young deals of either size stay under 90 days, an age seen for

@@ -10,7 +10,7 @@ count for every month they were seen open and nothing after. Overdue deals are n
 days past the shown close date is one more feature, in learning and in forecasting alike, so a
 deal 700 days late gets what deals 700 days late really did (almost never win).
 
-How. Landmarks in the training window, four a month ("Landmarks" below): each deal open then is a
+How. Landmarks at every calendar month start of the training window: each deal open then is a
 snapshot (stage, time in stage, age, close date, amount band, type, industry, the buying
 account's size by employees — as of the landmark; `forecast.segments` picks the last four). Each
 snapshot contributes one row per month ahead k = 1…`steps` until it closes or the data end
@@ -25,26 +25,34 @@ counts with a sparse design as directly): the whole fit is ~50 lines below (Newt
 exact Hessian, scipy for the sparse algebra) and takes well under a second on a 100k-account
 org.
 
-Landmarks (`forecast.hazard.landmarks_per_month`, default 4; 1 = calendar month starts only,
-the rule before #13's issue-13o). The training rows should look like the open pipeline on the
-day a forecast is made: the deals open then, each at its age. That a deal in training has
-survived to its age is no bias — a deal open at the forecast has survived to its age too — so
-the hazard given the snapshot's features is the right one to learn. What month starts alone
-get wrong is coverage: a deal open less than a month is seen only if its life spans a month
-start (on crm-dataset-builder's 20,000-company dev sets, of the closed deals 27 % of renewals,
-35 % of manufacturer reorders and 53 % of self-serve deals — 4–11 % of the won amount — were
-never open at one; Pipeline Command Center SMB 5.5 %), so short-cycle segments are learnt from
-a random part of their deals, and the last weeks before the as-of that hold no whole month
-after a month start are not learnt from at all. Four landmarks a month (days 1, 8, 16, 23)
-see every deal open longer than 9 days (on those sets: all but 13–14 % of self-serve deals).
-Each landmark's rows weigh 1/4: overlapping snapshots of one deal a week apart are one deal's
-months seen four times, not four times the evidence, so the rows stay deal-months (the L2
-penalty and the shrinkage keep their meaning), and `hazard.min_events` counts each deal's
-close once (`closes_seen`). Not chosen: entering every deal at its creation as an age-0
-snapshot (delayed entry). With age in bands, that counts each deal's first days once more
-than the pipeline on any day holds them, and raises the young band's hazard of short-cycle
-segments above what a forecast's open deals of that band do. Cost: four times the landmarks
-in training.
+Landmarks (#13, issue-13o; `training_landmarks`, `forecast.hazard.landmarks_per_month`). The
+training rows should look like the open pipeline on the day a forecast is made: the deals open
+then, each at its age. That a deal in training has survived to its age is no bias — a deal
+open at the forecast has survived to its age too — so the hazard given a snapshot's features
+is the one to learn, and month starts give it without bias as long as deals do not open and
+close in step with the calendar. What they lose is coverage: a deal open less than a month is
+seen only if its life spans a month start. On crm-dataset-builder's 20,000-company dev sets,
+of the closed deals 27 % of renewals, 35 % of manufacturer reorders and 53 % of self-serve
+deals (4–12 % of all won amount) were never open at one; Pipeline Command Center SMB 5.5 %.
+`landmarks_per_month: 4` adds days 8, 16 and 23 (every deal open more than 9 days is seen:
+all but 13–14 % of self-serve deals there), each landmark's rows weighing 1/4 — overlapping
+snapshots of one deal a week apart are one deal's months, not four times the evidence, so the
+rows stay deal-months and the L2 penalty keeps its meaning. Measured (dev data: the six 20k
+sets, full and as of 2025-08-01, 96 origins): met 82 → 79, sum of the runs' mean |total
+error| 95.3 → 99.8 — the young first origins moved most (manufacturer s42 as of 2025-08-01,
+2023Q3: +49 → +57 %; consultancy s42: +6 → −15 %), mature ones by 0–4 points. The short-cycle
+pipelines were not under-forecast with month starts alone (open pipeline vs actual at mature
+origins: b2b renewals +2.9 / +2.6 %, manufacturer reorders +14 % either way). So the default
+stays 1. The young demo org (CRM live 540 days) is not fitted at 2025Q3 either way: of the
+1,959 deals closed before 1 July, 4 were won (its fast first closes are losses), fewer than
+`hazard.min_events` — the stage default is right there. Not tried: entering each deal at its
+creation as an age-0 snapshot (delayed entry): with age in bands, it counts each deal's first
+days once more than the pipeline on any day holds them, raising the young band's hazard of
+short-cycle segments above what a forecast's open deals in that band do.
+
+`hazard.min_events` counts deals (`closes_seen`): a close seen from many landmarks is one
+close. Counted per landmark (until issue-13o), two wins of deals open eleven months counted
+22, and the model was fitted on them.
 
 Ages never seen. Segments act per age band (`FeatureSpace.design`): a young CRM has seen only
 young deals, and a segment effect learnt there is not carried to older ages. Where training
