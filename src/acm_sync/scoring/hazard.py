@@ -644,7 +644,8 @@ def training_landmarks(as_of: pd.Timestamp, window_days: int, per_month: int) ->
     start = (as_of - pd.Timedelta(days=window_days)).floor("D")
     months = pd.date_range(start.replace(day=1), as_of, freq="MS")
     offsets = [pd.Timedelta(days=int(j * 30.4375 / per_month)) for j in range(per_month)]
-    instants = months.append([months + offset for offset in offsets[1:]]).sort_values()
+    instants = pd.DatetimeIndex(months.append([months + offset for offset in offsets[1:]]))
+    instants = instants.sort_values()
     return instants[(instants >= start) & (instants < as_of)]
 
 
