@@ -108,10 +108,10 @@ def test_the_default_is_the_month_starts() -> None:
 
 
 def test_each_landmark_weighs_a_quarter_so_rows_stay_deal_months() -> None:
-    """Deals that stay open from November to as-of (June 15) are open at every landmark: with
-    4 a month each landmark's rows weigh 1/4, so the training rows are the same deal-months
-    as with month starts alone — 40 deals × Σ over landmarks of the whole months left before
-    as-of (capped at 12), / 4 — not four times as many (overlapping landmarks of one deal are
+    """40 deals open from 1 November to as-of (June 15) are open at every later landmark:
+    with 4 a month each landmark's rows weigh 1/4, so the training rows are 40 × Σ over the
+    landmarks of the whole months left before as-of (at most 12), / 4 — about the months
+    month starts alone give, not four times as many (overlapping landmarks of one deal are
     one deal's months, not new evidence)."""
     parts = [deal(f"sf:O{i:02d}", pd.Timestamp("2024-11-01T00:00Z")) for i in range(40)]
     parts += fast_book(open_per_month=0)
