@@ -211,6 +211,11 @@ class HazardConfig(Section):
     # segments' per-age effects. Monthly through the first year, (30, 60, …, 330, 365, 545,
     # 730), was measured in #13 and is not the default (acm_sync.scoring.hazard says why).
     age_edges: tuple[float, ...] = (90.0, 180.0, 365.0, 730.0)
+    # Training snapshots per month (the deals open then; hazard.training_landmarks): 1 = at
+    # each calendar month start only; 4 = also about weekly (days 8, 16, 23), each weighing
+    # 1/4, so a deal open a week or more is seen whenever in the month it opens (measured no
+    # better on the dev data, #13: hazard.py's docstring, "Landmarks").
+    landmarks_per_month: Annotated[int, Field(ge=1, le=8)] = 1
 
     @field_validator("age_edges")
     @classmethod
