@@ -13,7 +13,7 @@ from scoring_builders import accounts, contacts, opportunities
 from acm_sync.config import RunRateConfig
 from acm_sync.scoring import AccountBook, run_rate
 from acm_sync.scoring.periods import quarters
-from acm_sync.scoring.run_rate import installed_base, seasonal_index
+from acm_sync.scoring.run_rate import installed_base, seasonal_index, window_exposure
 
 AS_OF = pd.Timestamp("2025-06-15", tz="UTC")
 
@@ -612,3 +612,41 @@ def test_season_properties(
     # fewer than two of some quarter of the year → no index
     short = periodic[: first + 7]
     assert (seasonal_index(short) == 1.0).all()
+
+
+def test_a_crm_begun_inside_a_sample_counts_it_by_its_exposure() -> None:
+    # as of 2025-04-01, 2025Q2: the one past sample is 2025Q1 (deals created from 01-01 and won
+    # by 04-01: a window of L = 90 days). The CRM's first deal came on 01-19: it saw the last
+    # S = 72 days. Its won deals took D = 13 and 19 days, so its exposure is
+    # E[(S − D)+] / E[(L − D)+] = (59 + 53) / (77 + 71) = 112 / 148, and its 800 of bookings
+    # are 800 × 148 / 112 = 1,057.14 a full window (it used to be skipped: a run-rate of 0).
+    as_of = ts("2025-04-01")
+    b = book(
+        won_deal(400, "2025-01-19", "2025-02-01"),
+        won_deal(400, "2025-02-10", "2025-03-01"),
+    )
+    table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
+    assert table.loc[("2025Q2", "new"), "run_rate_amount"] == pytest.approx(800 * 148 / 112)
+    assert table.loc[("2025Q2", "new"), "quarters_averaged"] == 1
+    # no flow: the quarter before the sample is before the first deal
+    assert table.loc[("2025Q2", "new"), "basis"] == "mean"
+    # a CRM begun on the window's first day: exposure 1, the bookings as they are
+    b = book(
+        won_deal(0, "2025-01-01", "2025-01-02", kind="other"),
+        won_deal(400, "2025-01-19", "2025-02-01"),
+        won_deal(400, "2025-02-10", "2025-03-01"),
+    )
+    table = run_rate(b, as_of, quarters(as_of, 1), RunRateConfig()).set_index(["period", "type"])
+    assert table.loc[("2025Q2", "new"), "run_rate_amount"] == pytest.approx(800)
+
+
+def test_window_exposure_weighs_the_days_seen_by_the_time_to_win() -> None:
+    lags = np.array([0, 4, 20])
+    # a window of 10 whose last 5 were seen: (5 + 1 + 0) / (10 + 6 + 0) — less than the time
+    # share 0.5, since deals created early have more time to be won within the window
+    assert window_exposure(10, 5, lags) == pytest.approx(6 / 16)
+    assert window_exposure(10, 5, np.array([], dtype=np.int64)) == 0.5  # no won deal yet
+    assert window_exposure(10, 10, lags) == 1.0
+    assert window_exposure(10, 12, lags) == 1.0
+    # no deal was ever won within a window's length: the time share
+    assert window_exposure(10, 5, np.array([30])) == 0.5
