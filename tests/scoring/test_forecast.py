@@ -340,7 +340,8 @@ def test_stale_flags() -> None:
 def test_forecast_is_closed_plus_amount_times_p_by_period_and_category() -> None:
     opps = opportunities(
         won("sf:A", 1_000, 30),  # closed this quarter (2025Q2)
-        won("sf:A", 9_999, 200),  # closed before the horizon
+        # closed before the horizon; the CRM's first deal, created before any run-rate sample
+        won("sf:A", 9_999, 200, created_at=days_ago(400)),
         {"account_id": "sf:A", "amount": 10_000, "close_date": days_ago(-5)},
         {
             "account_id": "sf:A",
@@ -385,9 +386,9 @@ def test_forecast_is_closed_plus_amount_times_p_by_period_and_category() -> None
     assert totals.loc["2025Q3", "forecast_amount"] == pytest.approx(expected_q3)
     by_period = result.by_period.set_index(["account_key", "period"])
     assert by_period.loc[("sf:A", "2025Q3"), "best_case_amount"] == 20_000
-    # deals not created yet: every deal here was created 200 days ago, none after a shifted
-    # as-of and won within its shifted quarter — the run-rate is 0 and the bookings total is
-    # the pipeline's
+    # deals not created yet: the other deals were created 200 days ago, after the CRM began
+    # (400 days ago), and none of them after a shifted as-of and won within its shifted
+    # quarter — the run-rate is 0 and the bookings total is the pipeline's
     assert (totals["run_rate_amount"] == 0).all()
     assert (totals["total_forecast_amount"] == totals["forecast_amount"]).all()
     assert set(result.new_pipeline["type"]) == {"new", "renewal", "expansion", "other"}

@@ -89,7 +89,8 @@ def percent(fraction: npt.ArrayLike) -> Text:
     """0.123 → "12 %"; NaN → "0 %". Under 1 % with one decimal, 0.004 → "0.4 %", and under
     0.05 % "< 0.1 %": a small share is not read as none (one Key account of a few hundred
     holds well under 1 % of the revenue)."""
-    share = np.clip(np.nan_to_num(np.asarray(fraction, dtype=float) * 100), -9e15, 9e15)
+    with np.errstate(over="ignore"):  # a huge ratio is clipped below, not an error
+        share = np.clip(np.nan_to_num(np.asarray(fraction, dtype=float) * 100), -9e15, 9e15)
     small = (share != 0) & (np.abs(share) < 0.95)
     tenths = np.where(small, np.rint(share * 10), 0).astype(np.int64)
     fine = _distinct(
