@@ -650,3 +650,22 @@ def test_window_exposure_weighs_the_days_seen_by_the_time_to_win() -> None:
     assert window_exposure(10, 12, lags) == 1.0
     # no deal was ever won within a window's length: the time share
     assert window_exposure(10, 5, np.array([30])) == 0.5
+
+
+def test_a_deal_closed_before_it_was_created_is_in_no_sample() -> None:
+    # a CRM migrated on 2025-01-19 without audit fields: an old deal, closed on 01-10, carries
+    # the import day as its creation. It was not created and then won, so the sample holds only
+    # the two deals of the case above (800 × 148 / 112; with it: 5,800, and a time to win of 0
+    # in the exposure). Closed on its creation day (created 15:00, closed that day): it counts.
+    as_of = ts("2025-04-01")
+    imported = won_deal(5_000, "2025-01-19", "2025-01-10")
+    deals = [won_deal(400, "2025-01-19", "2025-02-01"), won_deal(400, "2025-02-10", "2025-03-01")]
+    table = run_rate(book(imported, *deals), as_of, quarters(as_of, 1), RunRateConfig())
+    new = table.set_index(["period", "type"]).loc[("2025Q2", "new")]
+    assert new["run_rate_amount"] == pytest.approx(800 * 148 / 112)
+    same_day = won_deal(400, "2025-02-10", "2025-02-10")
+    same_day["created_at"] = pd.Timestamp("2025-02-10T15:00", tz="UTC")
+    table = run_rate(book(*deals, same_day), as_of, quarters(as_of, 1), RunRateConfig())
+    new = table.set_index(["period", "type"]).loc[("2025Q2", "new")]
+    # lags 13, 19 and 0 days: e = (59 + 53 + 72) / (77 + 71 + 90) = 184 / 238
+    assert new["run_rate_amount"] == pytest.approx(1_200 * 238 / 184)

@@ -88,7 +88,11 @@ bookings than its days. With deals created evenly through a window of length L a
 win D drawn from the org's own won deals (created → won, known by as_of), the share of the
 bookings created in its last S is e = E[(S − D)+] / E[(L − D)+] (`window_exposure`; the time
 share S / L when no deal was won yet). A partial sample is left out of the seasonal index (it
-is no quarter's full level). Measured (#13, backtest as below; before → after): a fresh judge
+is no quarter's full level). A deal closed on a day before the day it was created counts in no
+sample and no time to win: it was not created and then won — typically a CRM migrated without
+audit fields, whose old deals all carry the import day as their creation (they would otherwise
+fill the first, partial quarter's sample, which its exposure then scales up).
+Measured (#13, backtest as below; before → after): a fresh judge
 made for it — crm-dataset-builder seeds 67 / 71 × 3 profiles × 20,000 companies (never run
 before this session), every deal created before 2023-02-14 removed, a CRM gone live mid-quarter,
 full and as of 2025-05-01 — sum over the 12 runs of mean |total error| 141.0 → 136.5, origins
@@ -213,7 +217,7 @@ import pandas as pd
 
 from acm_sync.scoring import text
 from acm_sync.scoring.book import AccountBook
-from acm_sync.scoring.periods import NAT, Quarter, nanos, utc
+from acm_sync.scoring.periods import NAT, NS_PER_DAY, Quarter, nanos, utc
 from acm_sync.scoring.settings import RunRateConfig
 
 RUN_RATE_COLUMNS = ("period", "type", "run_rate_amount", "quarters_averaged", "basis")
@@ -269,7 +273,16 @@ def run_rate(
         pd.Timestamp(first_created, tz="UTC") + pd.DateOffset(months=config.renewal_term_months)
     ).value
     close = nanos(deals["close_date"])
-    won = deals["is_won"].to_numpy(dtype=bool) & counted & (all_created != NAT) & (close != NAT)
+    # a deal closed on a day before the one it was created is no deal created and then won
+    # (a migration without audit fields dates every old deal on its import day): not a sample's
+    created_day = all_created - all_created % NS_PER_DAY
+    won = (
+        deals["is_won"].to_numpy(dtype=bool)
+        & counted
+        & (all_created != NAT)
+        & (close != NAT)
+        & (close >= created_day)
+    )
     created, close = all_created[won], close[won]
     amount, type_code = all_amount[won], all_type[won]
     base = installed_base(book, instant, periods, config, renewed_by) if from_base else None
