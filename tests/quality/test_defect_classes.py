@@ -156,6 +156,13 @@ def made(crm: SandboxSettings, resources: dict[str, Any]) -> dict[str, Any]:
         },
     )
 
+    # Entered today for a deal won long ago (what a migration without audit fields does to
+    # every historical deal): the CRMs stamp CreatedDate / createdate themselves.
+    sf_create(
+        "Opportunity",
+        "back_dated_win",
+        {**deal, "Name": "Pumps F", "StageName": "Closed Won", "CloseDate": "2024-03-28"},
+    )
     company = hs.crm.companies.basic_api.create(
         CompanyCreate(properties={"name": "Lumen\u200fWorks", "domain": "lumen-works.io"})
     )
@@ -185,6 +192,18 @@ def made(crm: SandboxSettings, resources: dict[str, Any]) -> dict[str, Any]:
         )
     )
     ids["hs_deal_gbp"] = "hs:" + gbp.id
+    back_dated = hs.crm.deals.basic_api.create(
+        DealCreate(
+            properties={**deal_props, "dealstage": "closedwon", "closedate": "2024-03-28"},
+            associations=[
+                {
+                    "to": {"id": company.id},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}],
+                }
+            ],
+        )
+    )
+    ids["hs_back_dated_win"] = "hs:" + back_dated.id
     issues, texts = run_pipeline(resources, env)
     return {"ids": ids, "issues": issues, "texts": texts, "hs": hs, "env": env}
 
@@ -238,6 +257,21 @@ def test_defect_is_caught_with_an_actionable_reason_and_written_back(
     assert (row["severity"], row["reason"]) == (severity, reason)
     prefix = "Critical: " if severity == "critical" else "Warning: "
     assert prefix + reason in text(made, key).splitlines()
+
+
+@pytest.mark.parametrize("key", ["back_dated_win", "hs_back_dated_win"])
+def test_a_deal_closed_before_it_was_created_is_a_warning_and_flows_on(
+    made: dict[str, Any], resources: dict[str, Any], key: str
+) -> None:
+    wh = Warehouse(Path(resources["warehouse"].path))
+    deals = wh.table("opportunities").set_index("opportunity_id")
+    created = pd.Timestamp(deals.loc[made["ids"][key], "created_at"]).strftime("%Y-%m-%d")
+    assert created > "2024-03-28"  # stamped by the CRM when the test typed it
+    reason = f"Close date 2024-03-28 is before the deal was created ({created})"
+    row = issue(made, key, "closed_before_created")
+    assert (row["severity"], row["reason"]) == ("warning", reason)
+    assert "Warning: " + reason in text(made, key).splitlines()
+    assert made["ids"][key] in set(wh.table("valid_opportunities")["opportunity_id"])
 
 
 def test_critical_defects_are_held_back_from_scoring(

@@ -31,6 +31,11 @@ def _copy_id(frame: pd.DataFrame, row: int) -> None:
     frame.at[row, key] = previous
 
 
+def _close_before_created(frame: pd.DataFrame, row: int) -> None:
+    created: Any = frame.at[row, "created_at"]
+    frame.at[row, "close_date"] = created.floor("D") - pd.Timedelta(days=1)
+
+
 # entity → (issue code, mutation) for one clean live record each.
 CASES: dict[str, list[tuple[str, Mutation]]] = {
     "accounts": [
@@ -71,6 +76,7 @@ CASES: dict[str, list[tuple[str, Mutation]]] = {
         ("control_characters", _set("name", "Platform\x1b deal")),
         ("overlong_string", _set("name", "Renewal " * 20)),
         ("invalid_currency", _set("currency", "$")),
+        ("closed_before_created", _close_before_created),
     ],
     "opportunity_stage_history": [
         ("missing_id", _set("opportunity_id", None)),

@@ -54,6 +54,13 @@ opportunities
   _close_days_ahead
                   days from the run's as-of time to the close date (a close date decades ahead
                   is a typo, not pipeline).
+  _days_created_to_close
+                  whole calendar days (UTC) from the creation date to the close date; null when
+                  either is missing. Dates, not times: close_date is a date (HubSpot may add a
+                  time of day), so a deal created at 15:00 and closed that day is 0, not -0.6.
+                  Negative = closed before it was created (a CRM migrated without its audit
+                  fields): `expect_column_values_to_be_between(min_value=0)`, the bound in the
+                  suite where revops can widen it.
 opportunity_stage_history
   _source         salesforce / hubspot from the id prefix (the table has no source column), for
                   the per-CRM stage rules' row_condition.
@@ -117,6 +124,7 @@ HELPERS: Final[dict[str, tuple[str, ...]]] = {
         "_stage_is_won",
         "_days_overdue_open",
         "_close_days_ahead",
+        "_days_created_to_close",
     ),
     "opportunity_stage_history": ("_source", "_missing_opportunity_id"),
 }
@@ -393,6 +401,8 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
         is_open = out["is_closed"].eq(False).fillna(False).astype(bool)
         out["_days_overdue_open"] = np.floor(overdue.where(is_open).astype("float64"))
         out["_close_days_ahead"] = np.floor(-overdue.astype("float64"))
+        to_close = out["close_date"].dt.floor("D") - out["created_at"].dt.floor("D")
+        out["_days_created_to_close"] = (to_close / DAY).astype("float64")
     elif entity == "opportunity_stage_history":
         out["_source"] = sources(entity, out)
         out["_missing_opportunity_id"] = _missing(out["opportunity_id"], context.opportunity_ids)
