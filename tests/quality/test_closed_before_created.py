@@ -1,6 +1,7 @@
-"""Rule `closed_before_created` on a hand-made frame: a deal whose close date is before the day it
-was created (a CRM migrated without its audit fields) is flagged as a warning and flows on; the
-comparison is on calendar dates, and a missing date is not judged."""
+"""Rule `closed_before_created` on a hand-made frame: a deal whose close date is more than a day
+before the day it was created (a CRM migrated without its audit fields) is flagged as a warning
+and flows on; the comparison is on calendar dates with a day's slack (Salesforce's CloseDate is
+the org's local date, CreatedDate UTC), and a missing date is not judged."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def _ts(text: str | None) -> pd.Timestamp | None:
 
 # opportunity_id → (close_date, created_at); every other field clean.
 DEALS: dict[str, tuple[str | None, str | None]] = {
-    "sf:day_before": ("2025-03-04", "2025-03-05 09:30"),
+    "sf:two_days_before": ("2025-03-03", "2025-03-05 09:30"),
+    # created 18:00 in California (01:00 UTC the next day), closed that local day: not flagged
+    "sf:day_before_in_utc": ("2025-03-04", "2025-03-05 01:00"),
     "sf:years_before": ("2021-11-30", "2024-02-01 00:00"),  # the migration import day
     "sf:same_day_later_hour": ("2025-03-05", "2025-03-05 15:00"),
     "sf:same_day_close_at_noon": ("2025-03-05 12:00", "2025-03-05 15:00"),  # a HubSpot-like time
@@ -35,7 +38,7 @@ DEALS: dict[str, tuple[str | None, str | None]] = {
     "sf:no_created_at": ("2025-03-04", None),
     "sf:no_close_date": (None, "2025-03-05 09:30"),
 }
-FLAGGED = {"sf:day_before", "sf:years_before"}
+FLAGGED = {"sf:two_days_before", "sf:years_before"}
 
 
 def _tables() -> dict[str, pd.DataFrame]:
@@ -115,8 +118,8 @@ def test_a_deal_closed_before_it_was_created_gets_exactly_that_warning(run: Qual
     assert len(issues) == len(FLAGGED)  # one issue per deal
     assert set(issues["severity"]) == {"warning"}
     reasons = dict(zip(issues["record_id"], issues["reason"], strict=True))
-    assert reasons["sf:day_before"] == (
-        "Close date 2025-03-04 is before the deal was created (2025-03-05)"
+    assert reasons["sf:two_days_before"] == (
+        "Close date 2025-03-03 is before the deal was created (2025-03-05)"
     )
     assert reasons["sf:years_before"] == (
         "Close date 2021-11-30 is before the deal was created (2024-02-01)"
@@ -140,8 +143,8 @@ def test_the_warning_never_holds_a_deal_back(run: QualityRun) -> None:
 
 def test_the_issue_text_written_back_carries_the_reason(run: QualityRun) -> None:
     texts = run.issue_texts().set_index("record_id")
-    row = texts.loc["sf:day_before"]
-    assert "Close date 2025-03-04 is before the deal was created (2025-03-05)" in str(row["issues"])
+    row = texts.loc["sf:two_days_before"]
+    assert "Close date 2025-03-03 is before the deal was created (2025-03-05)" in str(row["issues"])
     assert not bool(row["held_back"])
 
 
@@ -150,7 +153,7 @@ def test_the_rule_is_a_warning_in_the_suite_with_a_why() -> None:
     rules = [r for r in suite["opportunities"].rules if r.code == CODE]
     assert len(rules) == 1
     assert rules[0].severity == "warning" and not rules[0].is_critical
-    assert "migrat" in rules[0].why and "0" in rules[0].why
+    assert "migrat" in rules[0].why and "run-rate" in rules[0].why
 
 
 def test_days_created_to_close_is_whole_calendar_days() -> None:
@@ -158,7 +161,8 @@ def test_days_created_to_close_is_whole_calendar_days() -> None:
     context = RunContext.from_tables(tables, as_of=AS_OF)
     frame = derive.prepare("opportunities", tables["opportunities"], context)
     days = dict(zip(frame["opportunity_id"], frame["_days_created_to_close"], strict=True))
-    assert days["sf:day_before"] == -1
+    assert days["sf:two_days_before"] == -2
+    assert days["sf:day_before_in_utc"] == -1
     assert days["sf:years_before"] == -793
     assert days["sf:same_day_later_hour"] == 0
     assert days["sf:same_day_close_at_noon"] == 0

@@ -33,7 +33,7 @@ def _copy_id(frame: pd.DataFrame, row: int) -> None:
 
 def _close_before_created(frame: pd.DataFrame, row: int) -> None:
     created: Any = frame.at[row, "created_at"]
-    frame.at[row, "close_date"] = created.floor("D") - pd.Timedelta(days=1)
+    frame.at[row, "close_date"] = created.floor("D") - pd.Timedelta(days=2)
 
 
 # entity → (issue code, mutation) for one clean live record each.

@@ -656,7 +656,8 @@ def test_a_deal_closed_before_it_was_created_is_in_no_sample() -> None:
     # a CRM migrated on 2025-01-19 without audit fields: an old deal, closed on 01-10, carries
     # the import day as its creation. It was not created and then won, so the sample holds only
     # the two deals of the case above (800 × 148 / 112; with it: 5,800, and a time to win of 0
-    # in the exposure). Closed on its creation day (created 15:00, closed that day): it counts.
+    # in the exposure). Closed on its creation day (created 15:00, closed that day): it counts;
+    # so does a close the day before (a local close date, a UTC creation time).
     as_of = ts("2025-04-01")
     imported = won_deal(5_000, "2025-01-19", "2025-01-10")
     deals = [won_deal(400, "2025-01-19", "2025-02-01"), won_deal(400, "2025-02-10", "2025-03-01")]
@@ -668,4 +669,9 @@ def test_a_deal_closed_before_it_was_created_is_in_no_sample() -> None:
     table = run_rate(book(*deals, same_day), as_of, quarters(as_of, 1), RunRateConfig())
     new = table.set_index(["period", "type"]).loc[("2025Q2", "new")]
     # lags 13, 19 and 0 days: e = (59 + 53 + 72) / (77 + 71 + 90) = 184 / 238
+    assert new["run_rate_amount"] == pytest.approx(1_200 * 238 / 184)
+    day_before = won_deal(400, "2025-02-09", "2025-02-09")
+    day_before["created_at"] = pd.Timestamp("2025-02-10T01:00", tz="UTC")
+    table = run_rate(book(*deals, day_before), as_of, quarters(as_of, 1), RunRateConfig())
+    new = table.set_index(["period", "type"]).loc[("2025Q2", "new")]
     assert new["run_rate_amount"] == pytest.approx(1_200 * 238 / 184)

@@ -59,8 +59,10 @@ opportunities
                   either is missing. Dates, not times: close_date is a date (HubSpot may add a
                   time of day), so a deal created at 15:00 and closed that day is 0, not -0.6.
                   Negative = closed before it was created (a CRM migrated without its audit
-                  fields): `expect_column_values_to_be_between(min_value=0)`, the bound in the
-                  suite where revops can widen it.
+                  fields): `expect_column_values_to_be_between(min_value=-1)` — a day's slack,
+                  as Salesforce's CloseDate is the org's local date and CreatedDate is UTC (a
+                  deal created on a US evening and closed that day reads -1) — the bound in the
+                  suite where revops can change it.
 opportunity_stage_history
   _source         salesforce / hubspot from the id prefix (the table has no source column), for
                   the per-CRM stage rules' row_condition.

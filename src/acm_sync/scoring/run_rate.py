@@ -88,10 +88,12 @@ bookings than its days. With deals created evenly through a window of length L a
 win D drawn from the org's own won deals (created → won, known by as_of), the share of the
 bookings created in its last S is e = E[(S − D)+] / E[(L − D)+] (`window_exposure`; the time
 share S / L when no deal was won yet). A partial sample is left out of the seasonal index (it
-is no quarter's full level). A deal closed on a day before the day it was created counts in no
-sample and no time to win: it was not created and then won — typically a CRM migrated without
-audit fields, whose old deals all carry the import day as their creation (they would otherwise
-fill the first, partial quarter's sample, which its exposure then scales up).
+is no quarter's full level). A deal closed more than a day before the day it was created (a day
+of slack: a close date is the org's local date, a creation time UTC) counts in no sample and no
+time to win: it was not created and then won — typically a CRM migrated without audit fields,
+whose old deals all carry the import day as their creation (they would otherwise fill the
+first, partial quarter's sample, which its exposure then scales up; the quality warning
+`closed_before_created` flags them on the record).
 Measured (#13, backtest as below; before → after): a fresh judge
 made for it — crm-dataset-builder seeds 67 / 71 × 3 profiles × 20,000 companies (never run
 before this session), every deal created before 2023-02-14 removed, a CRM gone live mid-quarter,
@@ -273,9 +275,10 @@ def run_rate(
         pd.Timestamp(first_created, tz="UTC") + pd.DateOffset(months=config.renewal_term_months)
     ).value
     close = nanos(deals["close_date"])
-    # a deal closed on a day before the one it was created is no deal created and then won
-    # (a migration without audit fields dates every old deal on its import day): not a sample's
-    created_day = all_created - all_created % NS_PER_DAY
+    # a deal closed more than a day before the day it was created is no deal created and then
+    # won (a migration without audit fields dates every old deal on its import day): not a
+    # sample's. A day's slack: a close date is the org's local date, a creation time UTC.
+    created_day = all_created - all_created % NS_PER_DAY - NS_PER_DAY
     won = (
         deals["is_won"].to_numpy(dtype=bool)
         & counted
