@@ -650,7 +650,9 @@ def learn_close_model(
         followed.append((state, which, n_steps, has_event))
         closed_parts.append(state.opp_pos[which[has_event]])
 
-    space = FeatureSpace(history, config, _last_amounts(followed))
+    # the training deals' amounts are read only for bands learnt from them
+    learnt_sizes = config.size_band_edges == "auto" and "size_band" in config.segments
+    space = FeatureSpace(history, config, _last_amounts(followed) if learnt_sizes else None)
     codes: list[npt.NDArray[np.int64]] = []
     for state, which, n_steps, has_event in followed:
         rows = np.repeat(np.arange(len(which)), n_steps)

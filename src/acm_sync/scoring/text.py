@@ -93,12 +93,9 @@ def percent(fraction: npt.ArrayLike) -> Text:
         share = np.clip(np.nan_to_num(np.asarray(fraction, dtype=float) * 100), -9e15, 9e15)
     small = (share != 0) & (np.abs(share) < 0.95)
     tenths = np.where(small, np.rint(share * 10), 0).astype(np.int64)
-    fine = _distinct(
-        tenths,
-        lambda v: f"{v / 10:.1f} %" if v else "",
-    )
-    tiny = np.where(share > 0, "< 0.1 %", "> -0.1 %").astype(object)
-    fine = np.where(fine == "", tiny, fine)
+    fine = _distinct(tenths, lambda v: f"{v / 10:.1f} %")
+    tiny = np.where(share > 0, "< 0.1 %", "> -0.1 %")
+    fine = np.where(tenths == 0, tiny, fine)
     return np.where(small, fine, integer(share) + " %").astype(object)
 
 
