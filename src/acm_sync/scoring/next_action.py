@@ -143,7 +143,7 @@ def _no_action(accounts: pd.DataFrame, probabilities: pd.DataFrame, as_of: Insta
     health = np.where(band == "Green", "healthy (" + score + ")", "health ")
     health = np.where(
         (band == "Yellow") | (band == "Red"),
-        health + text.strings(band) + " (" + score + ")",
+        health + text.strings(np.where(pd.isna(band), "", band)) + " (" + score + ")",
         health,
     )
     health = np.where(pd.isna(band), "no health data", health).astype(object)
@@ -153,7 +153,10 @@ def _no_action(accounts: pd.DataFrame, probabilities: pd.DataFrame, as_of: Insta
         ["account_key", "close_date"],
     ]
     next_renewal = renewals.groupby("account_key")["close_date"].min()
-    due = accounts["account_key"].map(next_renewal)
+    # reindex, not map: map fails on an empty datetime mapper (an org with no open renewal)
+    due = pd.Series(
+        next_renewal.reindex(accounts["account_key"].to_numpy()).to_numpy(), index=accounts.index
+    )
     overdue = (nanos(due) != NAT) & (nanos(due) < today)
     renewal = text.choose(
         due.notna().to_numpy(),
