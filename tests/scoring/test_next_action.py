@@ -218,3 +218,29 @@ def test_an_account_without_health_data_and_a_deal_without_a_type_are_scored() -
     actions = scores.next_actions.set_index("account_key")["next_action"]
     assert actions["sf:OLD"] == "No action: health Yellow (50), no renewal open"
     assert actions["sf:YOUNG"] == "No action: no health data, no renewal open"
+
+
+def test_a_red_health_review_names_a_weighted_component() -> None:
+    # Engagement has weight 0 and scores 0 (never touched); revenue trend, the only weighted
+    # component, is 10 (T12M 1k vs 5k before: 50 + 50 · −4k / 5k). The review names what made
+    # the score Red, not the lower component left out of it.
+    weights = dict.fromkeys(
+        (
+            "engagement_recency",
+            "contact_coverage",
+            "pipeline_coverage",
+            "renewal_risk",
+            "data_quality",
+            "satisfaction",
+        ),
+        0,
+    )
+    config = parse_config({"health": {"weights": {**weights, "revenue_trend": 100}}})
+    accs = accounts({"account_id": "sf:BIG"}, {"account_id": "sf:GONE"})
+    opps = opportunities(
+        won("sf:BIG", 50_000, 10), won("sf:GONE", 5_000, 400), won("sf:GONE", 1_000, 100)
+    )
+    scores = score_accounts(_tables(accs, contacts(), opps), as_of=AS_OF, config=config)
+    actions = scores.next_actions.set_index("account_key")
+    assert scores.tiers.set_index("account_key").loc["sf:GONE", "tier"] == "Existing"
+    assert actions.loc["sf:GONE", "next_action"] == "Health Red (10): review revenue trend"
