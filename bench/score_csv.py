@@ -136,6 +136,9 @@ ORDER_ABSENT = {
 }
 RETURN_REASON = "return with no earlier purchase of the customer's to net against"
 TOLERANCE = 1e-9
+# The canonical account id before the customer id: ours for a purchase log, backtest_csv's
+# (public_deals') for a deals export's accounts.
+ORDER_PREFIX, DEALS_PREFIX = "sf:A", "sf:Aacct-"
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -463,7 +466,9 @@ def _customers(
             "since": grouped["since"].min(),
         }
     )
-    out["since"] = pd.to_datetime(out["since"], utc=True).fillna(out["first"])
+    # a customer exists from its since date, or its first order if that is earlier
+    since = pd.to_datetime(out["since"], utc=True)
+    out["since"] = since.where(since <= out["first"], out["first"])
     out["name"] = out["name"].where(out["name"].notna(), out.index.to_series())
     return out.rename_axis("customer").reset_index()
 
@@ -472,7 +477,7 @@ def order_tables(orders: Orders, currency: str) -> dict[str, pd.DataFrame]:
     """Canonical tables of a purchase log: its customers as accounts, each purchase a won deal
     closed (and created) on its day; no contacts, no stage history."""
     customers, deals = orders.customers, orders.deals
-    account_id = "sf:A" + customers["customer"].astype(str)
+    account_id = ORDER_PREFIX + customers["customer"].astype(str)
     accounts = public_deals.account_rows(
         account_id,
         customers["name"].to_numpy(),
@@ -487,7 +492,7 @@ def order_tables(orders: Orders, currency: str) -> dict[str, pd.DataFrame]:
             "opportunity_id": "sf:O" + source_id,
             "source": "salesforce",
             "source_id": source_id,
-            "account_id": "sf:A" + deals["customer"].astype(str).to_numpy(),
+            "account_id": ORDER_PREFIX + deals["customer"].astype(str).to_numpy(),
             "name": deals["order"].to_numpy(dtype=object),
             "stage": public_deals.WON_STAGE,
             "stage_probability": 1.0,
@@ -549,6 +554,38 @@ def deals_from(
     if as_of is None and not deals.empty:
         at = public_deals.day_after_last(deals["created"], deals["closed_at"])
     return replace(export, deals=deals, set_aside=set_aside, lines=lines, as_of=at)
+
+
+def with_own_close_dates(
+    tables: dict[str, pd.DataFrame],
+    export: backtest_csv.Export,
+    raw: pd.DataFrame,
+    given: Mapping[str, str | None],
+    date_format: str | None,
+) -> dict[str, pd.DataFrame]:
+    """`tables` with each open deal's close date its own in the export (what the CRM shows now,
+    for renewal risk, overdue and stale deals) where readable. backtest_csv makes one from
+    earlier cycles instead (an open deal's own date is often its later true close); that is kept
+    for a blank or unreadable date, and with --as-of (then the export's date is not what the CRM
+    showed at the time)."""
+    mapping, _ = backtest_csv.column_mapping(list(raw.columns), given)
+    deals = export.deals
+    own = backtest_csv.parse_dates(
+        raw.loc[deals["row"], mapping["close_date"]].reset_index(drop=True), date_format
+    )
+    use = (~(deals["won"] | deals["lost"]) & own.notna()).to_numpy()
+    if not use.any():
+        return tables
+    by_id = pd.Series(own[use].to_numpy(), index=("sf:O" + deals["source_id"][use]).to_numpy())
+    out = dict(tables)
+    for name in ("opportunities", "opportunity_stage_history"):
+        frame = tables[name]
+        shown = frame["opportunity_id"].map(by_id)
+        if name == "opportunity_stage_history":  # only the opening row of an open deal
+            shown = shown.where(frame["stage"].str.startswith("Open"))
+        close = frame["close_date"].astype("datetime64[us, UTC]")
+        out[name] = frame.assign(close_date=close.where(shown.isna(), shown))
+    return out
 
 
 # --- what the export can measure -------------------------------------------------------------
@@ -635,7 +672,7 @@ def export_settings(
 # --- the report ------------------------------------------------------------------------------
 
 
-def customer_scores(scores: Scores) -> pd.DataFrame:
+def customer_scores(scores: Scores, prefix: str = ORDER_PREFIX) -> pd.DataFrame:
     """One row per customer: the --out columns, largest T12M revenue first."""
     book = scores.book.accounts[["account_key", "name"]]
     frame = (
@@ -645,7 +682,7 @@ def customer_scores(scores: Scores) -> pd.DataFrame:
     )
     out = pd.DataFrame(
         {
-            "customer_id": frame["account_key"].str.removeprefix("sf:A"),
+            "customer_id": frame["account_key"].str.removeprefix(prefix),
             "name": frame["name"],
             "tier": frame["tier"],
             "tier_reason": frame["tier_reason"],
@@ -662,13 +699,15 @@ def customer_scores(scores: Scores) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def report_lines(scores: Scores, settings: ScoringSettings) -> list[str]:
+def report_lines(
+    scores: Scores, settings: ScoringSettings, prefix: str = ORDER_PREFIX
+) -> list[str]:
     """Tiers (counts, share of T12M revenue), the Pareto check, health bands, next actions and
     example reasons per tier."""
     from acm_sync.scoring.settings import TIERS
     from acm_sync.scoring.tiers import pareto_cut
 
-    table = customer_scores(scores)
+    table = customer_scores(scores, prefix)
     tiers = scores.tiers
     revenue = tiers["t12m_won_revenue"].to_numpy(dtype=float)
     total = float(revenue.sum())
@@ -723,6 +762,33 @@ def report_lines(scores: Scores, settings: ScoringSettings) -> list[str]:
         for row in table.loc[table["tier"] == tier].head(3).itertuples():
             lines.append(f"  {row.customer_id}: {row.tier_reason} → {row.next_action}")
     return lines
+
+
+def bands_as_is(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, settings: ScoringSettings
+) -> pd.Series:
+    """Accounts per health band (Green, Yellow, Red, no score) with the settings as they are,
+    every component weighted — what the CRM sync's scoring would show on these tables."""
+    from acm_sync.scoring import build_book, existing_by, score_health
+
+    book, _ = build_book(existing_by(tables, as_of), settings)
+    health = score_health(
+        book, as_of, settings.health, revenue_window_days=settings.tiers.revenue_window_days
+    )
+    counts = health["health_band"].fillna("no score").value_counts()
+    return counts.reindex(["Green", "Yellow", "Red", "no score"], fill_value=0)
+
+
+def as_is_line(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, settings: ScoringSettings
+) -> str:
+    """The bands with the settings as they are, and why they are not the ones shown."""
+    counts = bands_as_is(tables, as_of, settings)
+    return (
+        "with every component weighted (the settings as they are) health would read "
+        + ", ".join(f"{band} {int(n):,}" for band, n in counts.items())
+        + ": an export's missing activities and contacts would score 0 for every customer"
+    )
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -784,7 +850,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if orders.used == 0:
                 raise ExportError("no row can be used")
             tables = order_tables(orders, settings.currency.corporate)
-            as_of = orders.as_of
+            as_of, prefix = orders.as_of, ORDER_PREFIX
             has_open, has_type = False, False
         else:
             given = {role: getattr(args, role) for role in backtest_csv.ROLES}
@@ -806,9 +872,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if export.deals.empty:
                 raise ExportError("no row can be used")
             tables, as_of = backtest_csv.canonical_tables(export)
+            if args.as_of is None:
+                tables = with_own_close_dates(tables, export, raw, given, args.date_format)
+            prefix = DEALS_PREFIX
             deals = export.deals
             has_open = bool((~(deals["won"] | deals["lost"])).any())
             has_type = deals["type"].notna().any()
+        base = settings
         settings, measured = export_settings(settings, kind, has_open, has_type)
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -828,9 +898,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(measured))
     scores = score_accounts(tables, as_of=as_of, config=settings)
     print()
-    print("\n".join(report_lines(scores, settings)))
+    print("\n".join(report_lines(scores, settings, prefix)))
+    print(as_is_line(tables, as_of, base))
     if args.out is not None:
-        customer_scores(scores).to_csv(args.out, index=False)
+        customer_scores(scores, prefix).to_csv(args.out, index=False)
         print(f"wrote {len(scores.tiers):,} customers to {args.out}")
     return 0
 
