@@ -467,8 +467,8 @@ def _customers(
         }
     )
     # a customer exists from its since date, or its first order if that is earlier
-    since = pd.to_datetime(out["since"], utc=True)
-    out["since"] = since.where(since <= out["first"], out["first"])
+    since, first = pd.to_datetime(out["since"], utc=True), pd.to_datetime(out["first"], utc=True)
+    out["since"] = since.where(since <= first, first)
     out["name"] = out["name"].where(out["name"].notna(), out.index.to_series())
     return out.rename_axis("customer").reset_index()
 
