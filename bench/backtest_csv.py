@@ -403,8 +403,13 @@ def export_from(
 
 def set_aside_lines(export: Export) -> list[str]:
     """ "pulled N = used U + set aside S", then each reason with its count and first rows."""
-    aside = export.set_aside
-    lines = [f"pulled {export.rows:,} = used {len(export.deals):,} + set aside {len(aside):,}"]
+    return pulled_lines(export.rows, len(export.deals), export.set_aside)
+
+
+def pulled_lines(pulled: int, used: int, aside: pd.Series) -> list[str]:
+    """ "pulled N = used U + set aside S", then each reason of `aside` (by row) with its count
+    and first rows."""
+    lines = [f"pulled {pulled:,} = used {used:,} + set aside {len(aside):,}"]
     for why, rows in aside.groupby(aside, sort=False).groups.items():
         first = ", ".join(str(r) for r in list(rows)[:5]) + (", …" if len(rows) > 5 else "")
         lines.append(

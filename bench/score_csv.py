@@ -198,9 +198,10 @@ def guess_columns(
     its guesses in the header. ExportError when a given column is not there."""
     found = ", ".join(map(repr, columns))
     by_name: dict[str, str] = {}
-    for column in columns:
-        by_name.setdefault(normalised(column), column)
-    mapping, how = {}, {}
+    for name in columns:
+        by_name.setdefault(normalised(name), name)
+    mapping: dict[str, str] = {}
+    how: dict[str, str] = {}
     for role, spec in roles.items():
         column = given.get(role)
         if column is not None and column not in columns:
@@ -290,7 +291,7 @@ def net_returns(customer: np.ndarray, amount: np.ndarray) -> tuple[np.ndarray, n
             if amount[position] > 0:
                 stack.append(position)
             position += 1
-        position = r + 1
+        position = int(r) + 1
         left = -amount[r]
         while left > TOLERANCE and stack:
             j = stack[-1]
@@ -419,13 +420,9 @@ def orders_from(
     )
 
     customers = _customers(raw, mapping, used_rows, reason, date_format)
-    at = as_of
-    if at is None:
-        at = (
-            pd.NaT
-            if used_rows.empty
-            else (used_rows["day"].max() + pd.Timedelta(days=1)).floor("D")
-        )
+    at: pd.Timestamp = pd.Timestamp("NaT") if as_of is None else as_of
+    if as_of is None and not used_rows.empty:
+        at = (pd.Timestamp(used_rows["day"].max()) + pd.Timedelta(days=1)).floor("D")
     return Orders(
         deals=kept[["customer", "order", "day", "net"]].rename(columns={"net": "amount"}),
         customers=customers,
@@ -845,7 +842,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "to read it as a deals export)"
             )
             print("\n".join(orders.lines))
-            print("\n".join(pulled_lines(orders.rows, orders.used, orders.set_aside)))
+            print("\n".join(backtest_csv.pulled_lines(orders.rows, orders.used, orders.set_aside)))
             print("\n".join(orders.notes))
             if orders.used == 0:
                 raise ExportError("no row can be used")
@@ -877,7 +874,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             prefix = DEALS_PREFIX
             deals = export.deals
             has_open = bool((~(deals["won"] | deals["lost"])).any())
-            has_type = deals["type"].notna().any()
+            has_type = bool(deals["type"].notna().any())
         base = settings
         settings, measured = export_settings(settings, kind, has_open, has_type)
     except ExportError as error:
@@ -915,17 +912,6 @@ def detect(raw: pd.DataFrame, args: argparse.Namespace) -> str:
     except ExportError:
         return "orders"
     return "deals"
-
-
-def pulled_lines(rows: int, used: int, set_aside: pd.Series) -> list[str]:
-    """ "pulled N = used U + set aside S", then each reason with its count and first rows."""
-    lines = [f"pulled {rows:,} = used {used:,} + set aside {len(set_aside):,}"]
-    for why, index in set_aside.groupby(set_aside, sort=False).groups.items():
-        first = ", ".join(str(r) for r in list(index)[:5]) + (", …" if len(index) > 5 else "")
-        lines.append(
-            f"  set aside {len(index):,}: {why} (row{'s' if len(index) > 1 else ''} {first})"
-        )
-    return lines
 
 
 if __name__ == "__main__":
