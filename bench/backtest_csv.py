@@ -122,6 +122,7 @@ AMOUNT = re.compile(
     rf"^(-?){CURRENCY}?(-?)(\d{{1,3}}(?:,\d{{3}})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
     rf"{CURRENCY}?$"
 )
+PLAIN_NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 ONE_GROUP = "all deals"
 
 
@@ -234,11 +235,19 @@ def parse_dates(text: pd.Series, date_format: str | None = None) -> pd.Series:
 
 def parse_amounts(text: pd.Series) -> pd.Series:
     """ "$1,200.50", "1200", "EUR 99", "-5" → numbers; NaN where the value is blank or not an
-    amount (letters, several dots, "1.200,50")."""
-    parts = text.str.replace(r"\s", "", regex=True).str.extract(AMOUNT)
-    number = pd.to_numeric(parts[2].str.replace(",", "", regex=False), errors="coerce")
-    negative = (parts[0] == "-") | (parts[1] == "-")
-    return number.where(~negative, -number)
+    amount (letters, several dots, "1.200,50"). Plain numbers ("1200", "-5.5": most of a large
+    log) are read directly, the rest through the amount pattern."""
+    plain = text.str.fullmatch(PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
+    number = pd.Series(np.nan, index=text.index)
+    if plain.any():
+        number[plain] = pd.to_numeric(text[plain]).astype(float).to_numpy()
+    rest = ~plain & text.notna().to_numpy()
+    if rest.any():
+        parts = text[rest].str.replace(r"\s", "", regex=True).str.extract(AMOUNT)
+        value = pd.to_numeric(parts[2].str.replace(",", "", regex=False), errors="coerce")
+        negative = (parts[0] == "-") | (parts[1] == "-")
+        number[rest] = value.where(~negative, -value).to_numpy(dtype=float)
+    return number
 
 
 def contract_type(value: object) -> str | None:

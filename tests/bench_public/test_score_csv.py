@@ -453,3 +453,21 @@ def test_the_command_line(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
+
+
+def _amounts_by_pattern(text: pd.Series) -> pd.Series:
+    """backtest_csv.parse_amounts before its plain-number fast path: every value through the
+    amount pattern (the reference the fast path must agree with)."""
+    parts = text.str.replace(r"\s", "", regex=True).str.extract(score_csv.backtest_csv.AMOUNT)
+    number = pd.to_numeric(parts[2].str.replace(",", "", regex=False), errors="coerce")
+    negative = (parts[0] == "-") | (parts[1] == "-")
+    return number.where(~negative, -number)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789.,-+$€ eE１", max_size=8), min_size=1, max_size=20))
+def test_reading_plain_numbers_directly_changes_no_amount(values: list[str]) -> None:
+    text = pd.Series([v.strip() or None for v in values], dtype=object)
+    fast = score_csv.backtest_csv.parse_amounts(text).to_numpy(dtype=float)
+    reference = _amounts_by_pattern(text).to_numpy(dtype=float)
+    assert ((fast == reference) | (pd.isna(fast) & pd.isna(reference))).all()
