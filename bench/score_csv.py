@@ -12,7 +12,8 @@ Two shapes of input (the shape read is printed; --kind forces one):
   amount, or a quantity and a unit price (amount = quantity × price). Every row is an order won
   on its date; lines of one order (same customer, order / invoice id and day) are one deal, and
   without an order column one deal is a customer's day. Optional: customer name, customer-since
-  date (the account's created date; else its first order), industry or country.
+  date (the account's created date; its first order when that is earlier or the date is
+  missing), industry or country.
   A CSV with a header (columns guessed as in backtest_csv: CustomerID / customer_id / Client,
   InvoiceDate / order_date / Date, Amount / Total / Sales, Quantity / Qty, UnitPrice / Price,
   InvoiceNo / OrderID), or text with no header separated by whitespace, tabs or commas whose
@@ -20,6 +21,8 @@ Two shapes of input (the shape read is printed; --kind forces one):
 - **A deals export**: a CSV backtest_csv reads (created date, close date, amount, a stage or an
   is_won / is_closed pair), read by backtest_csv's own mapping, plus a needed account column:
   won deals are revenue, open deals pipeline. It is read as one when those columns are there.
+  An open deal keeps its own close date (what the CRM shows: renewals due or overdue, stale
+  deals); with --as-of, or when it is blank, the date backtest_csv makes from earlier cycles.
 
 Dates: ISO (also YYYYMMDD, read as a date, never as a number), US month/day/year, or
 --date-format. Amounts: digits with an optional currency sign or code and thousands commas.
@@ -30,11 +33,14 @@ no customer id; no or unreadable date; dated on or after --as-of (not seen yet);
 unreadable amount, quantity or price; a zero amount (no revenue: not an order); a return with no
 earlier purchase of the customer's to net against. Returns — a negative amount or quantity
 (credit notes, e.g. invoice "C536379") — are netted, as a revops report of net revenue does:
-each return reduces that customer's latest purchases on or before its date, never below zero;
-a return is never a purchase itself (it does not make a customer New or keep one from Dormant).
-A purchase returned in full is no longer a purchase. Exact duplicate rows are kept (a log may
-list the same line twice) and counted. In a deals export: backtest_csv's reasons, and a deal
-without an account.
+each return reduces that customer's latest purchases on or before its date (lines of one order
+net first), never below zero, and the purchase's revenue counts net on its own date; a return
+is never a purchase itself (it does not make a customer New or keep one from Dormant). A
+purchase returned in full is no longer a purchase (a customer left with none is a Prospect); a
+return larger than the purchases before it is netted as far as they go and the rest printed.
+Exact duplicate rows are kept (a log may list the same line twice) and counted. In a deals
+export: backtest_csv's reasons (a negative amount is set aside there: a deals export has no
+returns), and a deal without an account.
 
 As of: the day after the data's last date (printed; scoring an old log "as of today" would make
 every customer Dormant). --as-of DATE replays the data as of that day: later rows are not seen,
@@ -48,7 +54,9 @@ components and next-action rules whose source the export does not hold are not m
 health weights are set to 0 and the others scaled to sum to 100; the rules are switched off),
 since a purchase log's lack of activities and contacts says nothing about its customers. A
 purchase log scores revenue trend only (accounts without a prior year of revenue get no health
-score); a deals export adds pipeline coverage and, with a type column, renewal risk.
+score: "No action: no health data"); a deals export adds pipeline coverage and, with a type
+column, renewal risk. The bands the settings as they are would give (every component weighted:
+Red nearly everywhere, for want of activities and contacts) are printed last, for comparison.
 
 It prints the accounts per tier (count, share of T12M revenue), the Pareto check (Key accounts'
 share of payers and of T12M revenue, the cap), health bands, next actions and example reasons
@@ -132,7 +140,7 @@ ORDER_ABSENT = {
     "order": "one deal per customer and day",
     "name": "the customer id is the name",
     "since": "a customer exists from its first order",
-    "industry": "none",
+    "industry": "no industry or country",
 }
 RETURN_REASON = "return with no earlier purchase of the customer's to net against"
 TOLERANCE = 1e-9
@@ -697,7 +705,7 @@ def customer_scores(scores: Scores, prefix: str = ORDER_PREFIX) -> pd.DataFrame:
 
 
 def report_lines(
-    scores: Scores, settings: ScoringSettings, prefix: str = ORDER_PREFIX
+    scores: Scores, settings: ScoringSettings, prefix: str = ORDER_PREFIX, as_is: str = ""
 ) -> list[str]:
     """Tiers (counts, share of T12M revenue), the Pareto check, health bands, next actions and
     example reasons per tier."""
@@ -723,11 +731,11 @@ def report_lines(
     needed, cap = pareto_cut(payers, config.key_revenue_share, config.key_max_share)
     if len(payers):
         decided = (
-            f"the top {config.key_max_share:.0%} cap ({cap:,} accounts) decided: "
+            f"the top {config.key_max_share:.0%} cap ({_accounts(cap)}) decided: "
             f"{needed:,} would reach {config.key_revenue_share:.0%} of revenue"
             if needed > cap
             else f"the {config.key_revenue_share:.0%} revenue share decided "
-            f"(cap {config.key_max_share:.0%} = {cap:,} accounts)"
+            f"(cap {config.key_max_share:.0%} = {_accounts(cap)})"
         )
         lines.append(
             f"Pareto: Key by revenue = {int(key.sum()):,} of {len(payers):,} payers "
@@ -747,6 +755,8 @@ def report_lines(
             "  no score: no measured component has data for the account (e.g. no revenue in "
             "the prior 12 months to compare with)"
         )
+    if as_is:
+        lines.append("  " + as_is)
     rule = scores.next_actions["action_rule"].fillna("").replace("", "no action")
     counts = rule.value_counts()
     lines.append(
@@ -759,6 +769,10 @@ def report_lines(
         for row in table.loc[table["tier"] == tier].head(3).itertuples():
             lines.append(f"  {row.customer_id}: {row.tier_reason} → {row.next_action}")
     return lines
+
+
+def _accounts(n: int) -> str:
+    return f"{n:,} account{'' if n == 1 else 's'}"
 
 
 def bands_as_is(
@@ -895,8 +909,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(measured))
     scores = score_accounts(tables, as_of=as_of, config=settings)
     print()
-    print("\n".join(report_lines(scores, settings, prefix)))
-    print(as_is_line(tables, as_of, base))
+    print("\n".join(report_lines(scores, settings, prefix, as_is_line(tables, as_of, base))))
     if args.out is not None:
         customer_scores(scores, prefix).to_csv(args.out, index=False)
         print(f"wrote {len(scores.tiers):,} customers to {args.out}")
