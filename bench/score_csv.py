@@ -319,6 +319,7 @@ def orders_from(
     *,
     as_of: pd.Timestamp | None = None,
     date_format: str | None = None,
+    symbol: str = "$",
 ) -> Orders:
     """The deals and customers of a purchase log's rows and why each other row is set aside."""
     mapping, lines = order_mapping(list(raw.columns), given or {})
@@ -396,7 +397,6 @@ def orders_from(
     purchases = deals.loc[~deals["is_return"] & (deals["amount"] > 0)]
     kept = purchases.loc[purchases["net"] > TOLERANCE]
     notes = []
-    symbol = "$"
     if returns.any():
         netted = -(deals.loc[returns, "amount"] + deals.loc[returns, "left_over"]).sum()
         rows = int(deals.loc[returns, "lines"].sum())
@@ -717,7 +717,10 @@ def report_lines(
     revenue = tiers["t12m_won_revenue"].to_numpy(dtype=float)
     total = float(revenue.sum())
     n = len(table)
-    lines = [f"tiers ({n:,} accounts, T12M revenue ${total:,.0f}):"]
+    from acm_sync.scoring.text import currency_symbol
+
+    symbol = currency_symbol(settings.currency.corporate)
+    lines = [f"tiers ({n:,} accounts, T12M revenue {symbol}{total:,.0f}):"]
     for tier in TIERS:
         mine = (tiers["tier"] == tier).to_numpy()
         share = revenue[mine].sum() / total if total > 0 else 0.0
@@ -835,6 +838,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--won", action="append", default=[], metavar="VALUE")
     parser.add_argument("--lost", action="append", default=[], metavar="VALUE")
     args = parser.parse_args(argv)
+    from acm_sync.scoring.text import currency_symbol
+
     try:
         if args.columns is not None:
             raw = read_positional(args.data, [c.strip() for c in args.columns.split(",")])
@@ -850,7 +855,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if kind == "orders":
             given = {role: getattr(args, role) for role in ORDER_ROLES}
             given["customer"] = given["customer"] or args.account
-            orders = orders_from(raw, given, as_of=args.as_of, date_format=args.date_format)
+            orders = orders_from(
+                raw,
+                given,
+                as_of=args.as_of,
+                date_format=args.date_format,
+                symbol=currency_symbol(settings.currency.corporate),
+            )
             print(
                 "read as a purchase log: every row an order won on its date (--kind deals "
                 "to read it as a deals export)"
