@@ -471,3 +471,32 @@ def test_reading_plain_numbers_directly_changes_no_amount(values: list[str]) -> 
     fast = score_csv.backtest_csv.parse_amounts(text).to_numpy(dtype=float)
     reference = _amounts_by_pattern(text).to_numpy(dtype=float)
     assert ((fast == reference) | (pd.isna(fast) & pd.isna(reference))).all()
+
+
+def test_names_industries_and_a_deals_export_without_open_deals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "Customer ID,Customer Name,Sector,Order Date,Total",
+        "17,Acme Ltd,Retail,2024-01-02,100",
+        "17,,Retail,2024-02-02,50",
+        "18,Beta GmbH,,2024-02-03,70",
+    )
+    code, out, _, table = run(tmp_path, path, capsys=capsys)
+    assert code == 0 and table is not None
+    assert table["name"].to_dict() == {"17": "Acme Ltd", "18": "Beta GmbH"}
+    assert "  industry       --industry   'Sector' (guessed)" in out
+    # a deals export with no open deal: pipeline coverage and renewal risk are not measured
+    path = write(
+        tmp_path,
+        "Account,Stage,Amount,Created,Close Date",
+        "Acme,Won,100,2023-01-01,2023-02-01",
+        "Acme,Lost,100,2023-03-01,2023-04-01",
+        name="closed.csv",
+    )
+    code, out, _, table = run(tmp_path, path, capsys=capsys)
+    assert code == 0 and table is not None
+    assert "health scored from: revenue trend (weight 100)" in out
+    assert "  pipeline coverage: no open deal in the export" in out.splitlines()
+    assert "  renewal risk: no type column: no deal reads as a renewal" in out.splitlines()
