@@ -122,6 +122,7 @@ AMOUNT = re.compile(
     rf"^(-?){CURRENCY}?(-?)(\d{{1,3}}(?:,\d{{3}})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
     rf"{CURRENCY}?$"
 )
+PLAIN_NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 ONE_GROUP = "all deals"
 
 
@@ -234,11 +235,19 @@ def parse_dates(text: pd.Series, date_format: str | None = None) -> pd.Series:
 
 def parse_amounts(text: pd.Series) -> pd.Series:
     """ "$1,200.50", "1200", "EUR 99", "-5" → numbers; NaN where the value is blank or not an
-    amount (letters, several dots, "1.200,50")."""
-    parts = text.str.replace(r"\s", "", regex=True).str.extract(AMOUNT)
-    number = pd.to_numeric(parts[2].str.replace(",", "", regex=False), errors="coerce")
-    negative = (parts[0] == "-") | (parts[1] == "-")
-    return number.where(~negative, -number)
+    amount (letters, several dots, "1.200,50"). Plain numbers ("1200", "-5.5": most of a large
+    log) are read directly, the rest through the amount pattern."""
+    plain = text.str.fullmatch(PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
+    number = pd.Series(np.nan, index=text.index)
+    if plain.any():
+        number[plain] = pd.to_numeric(text[plain]).astype(float).to_numpy()
+    rest = ~plain & text.notna().to_numpy()
+    if rest.any():
+        parts = text[rest].str.replace(r"\s", "", regex=True).str.extract(AMOUNT)
+        value = pd.to_numeric(parts[2].str.replace(",", "", regex=False), errors="coerce")
+        negative = (parts[0] == "-") | (parts[1] == "-")
+        number[rest] = value.where(~negative, -value).to_numpy(dtype=float)
+    return number
 
 
 def contract_type(value: object) -> str | None:
@@ -403,8 +412,13 @@ def export_from(
 
 def set_aside_lines(export: Export) -> list[str]:
     """ "pulled N = used U + set aside S", then each reason with its count and first rows."""
-    aside = export.set_aside
-    lines = [f"pulled {export.rows:,} = used {len(export.deals):,} + set aside {len(aside):,}"]
+    return pulled_lines(export.rows, len(export.deals), export.set_aside)
+
+
+def pulled_lines(pulled: int, used: int, aside: pd.Series) -> list[str]:
+    """ "pulled N = used U + set aside S", then each reason of `aside` (by row) with its count
+    and first rows."""
+    lines = [f"pulled {pulled:,} = used {used:,} + set aside {len(aside):,}"]
     for why, rows in aside.groupby(aside, sort=False).groups.items():
         first = ", ".join(str(r) for r in list(rows)[:5]) + (", …" if len(rows) > 5 else "")
         lines.append(

@@ -179,3 +179,68 @@ def test_no_action_text_names_the_health_and_the_next_renewal() -> None:
     assert action["action_rule"] == ""
     assert action["next_action"].startswith("No action: healthy (")
     assert action["next_action"].endswith("), renewal not due (next 2026-01-01)")
+
+
+def test_an_account_without_health_data_and_a_deal_without_a_type_are_scored() -> None:
+    # Health is <NA> when no weighted component has data: here only revenue trend is weighted
+    # and sf:YOUNG has no prior year to compare with. Its next action says so instead of
+    # failing; deals without a type (a blank Salesforce Type is <NA>; here every deal's, as in
+    # an org that does not use the field) are no renewals; and no open renewal anywhere is
+    # "no renewal open".
+    weights = dict.fromkeys(
+        (
+            "engagement_recency",
+            "contact_coverage",
+            "pipeline_coverage",
+            "renewal_risk",
+            "data_quality",
+            "satisfaction",
+        ),
+        0,
+    )
+    config = parse_config(
+        {
+            "health": {"weights": {**weights, "revenue_trend": 100}},
+            "next_action": {"rules": ["red_health"]},
+        }
+    )
+    accs = accounts({"account_id": "sf:OLD"}, {"account_id": "sf:YOUNG"})
+    opps = opportunities(
+        won("sf:OLD", 10_000, 10, type=None),  # in the forecast's current quarter
+        won("sf:OLD", 10_000, 400, type=None),
+        won("sf:YOUNG", 5_000, 100, type=None),
+        {"account_id": "sf:YOUNG", "type": None, "amount": 1_000, "close_date": days_ago(-30)},
+    )
+    scores = score_accounts(_tables(accs, contacts(), opps), as_of=AS_OF, config=config)
+    health = scores.health.set_index("account_key")
+    assert health.loc["sf:OLD", "health_score"] == 50.0  # flat: 10k vs 10k
+    assert pd.isna(health.loc["sf:YOUNG", "health_score"])
+    actions = scores.next_actions.set_index("account_key")["next_action"]
+    assert actions["sf:OLD"] == "No action: health Yellow (50), no renewal open"
+    assert actions["sf:YOUNG"] == "No action: no health data, no renewal open"
+
+
+def test_a_red_health_review_names_a_weighted_component() -> None:
+    # Engagement has weight 0 and scores 0 (never touched); revenue trend, the only weighted
+    # component, is 10 (T12M 1k vs 5k before: 50 + 50 · −4k / 5k). The review names what made
+    # the score Red, not the lower component left out of it.
+    weights = dict.fromkeys(
+        (
+            "engagement_recency",
+            "contact_coverage",
+            "pipeline_coverage",
+            "renewal_risk",
+            "data_quality",
+            "satisfaction",
+        ),
+        0,
+    )
+    config = parse_config({"health": {"weights": {**weights, "revenue_trend": 100}}})
+    accs = accounts({"account_id": "sf:BIG"}, {"account_id": "sf:GONE"})
+    opps = opportunities(
+        won("sf:BIG", 50_000, 10), won("sf:GONE", 5_000, 400), won("sf:GONE", 1_000, 100)
+    )
+    scores = score_accounts(_tables(accs, contacts(), opps), as_of=AS_OF, config=config)
+    actions = scores.next_actions.set_index("account_key")
+    assert scores.tiers.set_index("account_key").loc["sf:GONE", "tier"] == "Existing"
+    assert actions.loc["sf:GONE", "next_action"] == "Health Red (10): review revenue trend"

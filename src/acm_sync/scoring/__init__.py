@@ -128,6 +128,12 @@ def score_accounts(
     probabilities = win_probabilities(history, instant, config.forecast, rates)
     outlook = forecast(book, probabilities, instant, config.forecast)
     actions = next_actions(
-        tiers, health, probabilities, instant, config.next_action, currency=book.currency
+        tiers,
+        health,
+        probabilities,
+        instant,
+        config.next_action,
+        currency=book.currency,
+        weights=config.health.weights,
     )
     return Scores(instant, book, tiers, health, rates, probabilities, outlook, actions)

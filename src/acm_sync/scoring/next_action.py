@@ -29,7 +29,7 @@ import pandas as pd
 from acm_sync.scoring import text
 from acm_sync.scoring.health import COMPONENTS, LABELS
 from acm_sync.scoring.periods import NAT, NS_PER_DAY, Instant, nanos, utc
-from acm_sync.scoring.settings import NextActionConfig
+from acm_sync.scoring.settings import HealthWeights, NextActionConfig
 
 
 def next_actions(
@@ -40,8 +40,11 @@ def next_actions(
     config: NextActionConfig,
     *,
     currency: str = "USD",
+    weights: HealthWeights | None = None,
 ) -> pd.DataFrame:
-    """Columns: account_key, next_action (≤ 255 chars; "No action: …" when nothing to do), attention
+    """`weights`: the health weights (a component with weight 0 is never named weakest).
+
+    Columns: account_key, next_action (≤ 255 chars; "No action: …" when nothing to do), attention
     (bool), action_rule (id of the rule that wrote the text, "" if none), matched_rules
     (comma-separated ids of every rule that matched)."""
     accounts = tiers[["account_key", "tier", "last_won_at"]].merge(
@@ -49,7 +52,7 @@ def next_actions(
     )
     n = len(accounts)
     symbol = text.currency_symbol(currency)
-    matched, actions = _rules(accounts, probabilities, as_of, config, symbol)
+    matched, actions = _rules(accounts, probabilities, as_of, config, symbol, weights)
 
     action = _no_action(accounts, probabilities, as_of)
     rule_id = text.constant("", n)
@@ -78,6 +81,7 @@ def _rules(
     as_of: Instant,
     config: NextActionConfig,
     symbol: str,
+    weights: HealthWeights | None,
 ) -> tuple[dict[str, npt.NDArray[np.bool_]], dict[str, text.Text]]:
     n = len(accounts)
     tier = text.objects(accounts["tier"])
@@ -85,7 +89,7 @@ def _rules(
     score = text.integer(accounts["health_score"].to_numpy(dtype=float, na_value=np.nan))
     days_quiet = accounts["days_since_activity"].to_numpy(dtype=float)
     decision_makers = accounts["decision_makers"].to_numpy(dtype=float, na_value=0)
-    weakest = _weakest_component(accounts)
+    weakest = _weakest_component(accounts, weights)
     key = tier == "Key"
     quiet = np.isnan(days_quiet) | (days_quiet >= config.key_no_activity_days)
     renewal = _renewal_at_risk(accounts["account_key"], probabilities, as_of, config, symbol)
@@ -143,7 +147,7 @@ def _no_action(accounts: pd.DataFrame, probabilities: pd.DataFrame, as_of: Insta
     health = np.where(band == "Green", "healthy (" + score + ")", "health ")
     health = np.where(
         (band == "Yellow") | (band == "Red"),
-        health + text.strings(band) + " (" + score + ")",
+        health + text.strings(np.where(pd.isna(band), "", band)) + " (" + score + ")",
         health,
     )
     health = np.where(pd.isna(band), "no health data", health).astype(object)
@@ -153,7 +157,10 @@ def _no_action(accounts: pd.DataFrame, probabilities: pd.DataFrame, as_of: Insta
         ["account_key", "close_date"],
     ]
     next_renewal = renewals.groupby("account_key")["close_date"].min()
-    due = accounts["account_key"].map(next_renewal)
+    # reindex, not map: map fails on an empty datetime mapper (an org with no open renewal)
+    due = pd.Series(
+        next_renewal.reindex(accounts["account_key"].to_numpy()).to_numpy(), index=accounts.index
+    )
     overdue = (nanos(due) != NAT) & (nanos(due) < today)
     renewal = text.choose(
         due.notna().to_numpy(),
@@ -169,10 +176,13 @@ def _no_action(accounts: pd.DataFrame, probabilities: pd.DataFrame, as_of: Insta
     return "No action: " + prospect + health + ", " + renewal
 
 
-def _weakest_component(accounts: pd.DataFrame) -> text.Text:
+def _weakest_component(accounts: pd.DataFrame, weights: HealthWeights | None) -> text.Text:
+    """The label of each account's lowest component score among those in its health score
+    (a component with weight 0 is not: a Red score is never "review" one it leaves out)."""
     columns = [f"{c}_score" for c in COMPONENTS]
     scores = accounts[columns].to_numpy(dtype=float, na_value=np.nan)
-    filled = np.where(np.isnan(scores), np.inf, scores)
+    weighted = np.array([weights is None or getattr(weights, c) > 0 for c in COMPONENTS])
+    filled = np.where(np.isnan(scores) | ~weighted, np.inf, scores)
     weakest = np.argmin(filled, axis=1)
     labels = np.array([LABELS[c].lower() for c in COMPONENTS], dtype=object)
     return labels[weakest]
