@@ -55,6 +55,13 @@ def sandbox_serve(
         int, typer.Option(help="Salesforce DailyApiRequests allocation.")
     ] = 100_000,
     reset: Annotated[bool, typer.Option(help="Wipe the data directory and seed anew.")] = False,
+    empty: Annotated[
+        bool,
+        typer.Option(
+            help="A new org with no records (the admin user, opportunity stages, HubSpot's "
+            "default pipeline), to load your own data into through the CRM APIs."
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="Print nothing but errors.")] = False,
     connection: Annotated[
         str | None,
@@ -111,6 +118,7 @@ def sandbox_serve(
         data_dir,
         accounts=accounts,
         seed=DEFAULT_SEED if seed is None else seed,
+        empty=empty,
         sf_port=sf_port,
         hs_port=hs_port,
         hubspot_tier=hubspot_tier,

@@ -145,6 +145,7 @@ def serve(
     *,
     accounts: int = 1000,
     seed: int = 7,
+    empty: bool = False,
     sf_port: int = DEFAULT_SF_PORT,
     hs_port: int = DEFAULT_HS_PORT,
     host: str = "127.0.0.1",
@@ -154,7 +155,9 @@ def serve(
 ) -> None:
     """Start both sandboxes and serve until SIGINT/SIGTERM.
 
-    A new data directory is seeded with a generated demo org (`accounts`, `seed`); an existing
+    A new data directory is seeded with a generated demo org (`accounts`, `seed`), or with no
+    records at all when `empty` (the admin user, Salesforce's opportunity stages and HubSpot's
+    default pipeline, as a new org has them: load your own data through the APIs); an existing
     one is served as it is. Port 0 picks free ports; the settings file names the real ones.
     """
     from acm_sync.sandbox.hubspot.app import create_app as create_hubspot_app
@@ -169,7 +172,7 @@ def serve(
     sf_db, hs_db = data_dir / "salesforce.db", data_dir / "hubspot.db"
 
     org = None
-    if not (sf_db.exists() and hs_db.exists()):
+    if not empty and not (sf_db.exists() and hs_db.exists()):
         from acm_sync.sandbox.generator import generate_org
 
         started = time.perf_counter()

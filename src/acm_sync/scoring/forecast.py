@@ -294,7 +294,7 @@ def _won_in_horizon(
     won = deals["is_won"].to_numpy() & (close >= starts[0]) & (close < end) & (account >= 0)
     period = np.searchsorted(starts, close[won], side="right") - 1
     cell = account[won] * len(starts) + period
-    renewal = deals["type"].to_numpy(dtype=object)[won] == "renewal"
+    renewal = text.objects(deals["type"])[won] == "renewal"
     return cell.astype(np.int64), deals["amount"].to_numpy()[won], renewal
 
 

@@ -217,7 +217,7 @@ def _inputs(
     amount = deals["amount"].to_numpy()
     today = now - now % NS_PER_DAY
     overdue = open_ & (close != NAT) & (close < today)
-    renewal = open_ & (deals["type"].to_numpy(dtype=object) == "renewal")
+    renewal = open_ & (text.objects(deals["type"]) == "renewal")
     soon = close <= now + config.renewal_risk.window_days * NS_PER_DAY
     early = ~(deals["stage_probability"].to_numpy() >= config.renewal_risk.safe_probability)
     risk = np.where(overdue, 1.0, np.where(soon & early, 0.5, 0.0))

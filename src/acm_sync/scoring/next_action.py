@@ -153,7 +153,11 @@ def _no_action(accounts: pd.DataFrame, probabilities: pd.DataFrame, as_of: Insta
         ["account_key", "close_date"],
     ]
     next_renewal = renewals.groupby("account_key")["close_date"].min()
-    due = accounts["account_key"].map(next_renewal)
+    # reindex, not map: with no open renewal in the org, pandas' map of an empty date series
+    # fails ("Cannot cast DatetimeArray to dtype float64")
+    due = pd.Series(
+        next_renewal.reindex(accounts["account_key"].to_numpy()).array, index=accounts.index
+    )
     overdue = (nanos(due) != NAT) & (nanos(due) < today)
     renewal = text.choose(
         due.notna().to_numpy(),

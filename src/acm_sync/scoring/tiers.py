@@ -204,7 +204,7 @@ def _reasons(
     key_revenue = (
         "Key: #"
         + text.grouped(rank)
-        + f" of {paying:,} paying accounts by T12M won revenue ("
+        + f" of {paying:,} paying {_accounts(paying)} by T12M won revenue ("
         + t12m
         + ", "
         + text.percent(out["revenue_share"])
@@ -220,7 +220,7 @@ def _reasons(
         key_revenue = (
             "Key: #"
             + text.grouped(rank)
-            + f" of {paying:,} paying accounts — {cap_text} (T12M won revenue "
+            + f" of {paying:,} paying {_accounts(paying)} — {cap_text} (T12M won revenue "
             + t12m
             + ", "
             + text.percent(out["revenue_share"])
@@ -232,7 +232,7 @@ def _reasons(
         beyond_cap,
         "; not Key: #"
         + text.grouped(rank)
-        + f" of {paying:,} paying accounts, below the {cap_text} ({cap:,} accounts)",
+        + f" of {paying:,} paying {_accounts(paying)}, below the {cap_text} ({cap:,} {_accounts(cap)})",
         text.constant("", n),
     )
     # a payer left out with the same revenue as the last Key account: the cut fell inside a
@@ -247,7 +247,7 @@ def _reasons(
             tied,
             "; not Key: #"
             + text.grouped(rank)
-            + f" of {paying:,} paying accounts, tied with #{last:,} (the last Key account) at "
+            + f" of {paying:,} paying {_accounts(paying)}, tied with #{last:,} (the last Key account) at "
             + text.money([cut], symbol)[0]
             + " — ties at the Key cut go by account id",
             not_key,
@@ -302,3 +302,7 @@ def _strategic_reason(
     )
     pipeline_text = "Key (strategic): open pipeline " + pipeline + " ≥ " + threshold
     return text.choose(by_pipeline, pipeline_text, growth_text)
+
+
+def _accounts(n: int) -> str:
+    return "account" if n == 1 else "accounts"
