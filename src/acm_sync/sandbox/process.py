@@ -23,6 +23,7 @@ class SandboxProcess:
         accounts: int = 1000,
         seed: int = 7,
         empty: bool = False,
+        set_audit_fields: bool = False,
         sf_port: int = 0,
         hs_port: int = 0,
         hubspot_tier: str = "professional",
@@ -54,6 +55,8 @@ class SandboxProcess:
         ]
         if empty:
             self.args.append("--empty")
+        if set_audit_fields:
+            self.args.append("--set-audit-fields")
         self.log_path = log_path or data_dir / "sandbox.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.settings: SandboxSettings | None = None

@@ -27,6 +27,7 @@ from acm_sync.sandbox.salesforce.jobs import BulkJobs
 from acm_sync.sandbox.salesforce.orgfile import OrgFile, quote
 from acm_sync.sandbox.salesforce.reads import RecordReader
 from acm_sync.sandbox.salesforce.schema import (
+    AUDIT_SETTABLE,
     FORECAST_CATEGORY_LABELS,
     SOBJECTS,
     STAGE_BY_NAME,
@@ -180,6 +181,8 @@ class Org:
             "LastModifiedById": user_id,
             "SystemModstamp": now,
         }
+        # audit fields given on insert (only with the org's permission: see the validator)
+        audit.update({k: v for k, v in out.items() if k in AUDIT_SETTABLE and v is not None})
         for key, value in audit.items():
             if key in row:
                 row[key] = value
@@ -192,8 +195,8 @@ class Org:
         self.db.execute(
             self.file.insert_sql[sobj.name], [row[c] for c in self.file.columns[sobj.name]]
         )
-        if sobj.name == "Opportunity":
-            self._history(row, now, user_id)
+        if sobj.name == "Opportunity":  # its history begins when the record was created
+            self._history(row, now, row["CreatedById"], created=row["CreatedDate"])
         return Result(row["Id"], True, [], created=True)
 
     def _update(
@@ -341,12 +344,14 @@ class Org:
             None if amount is None or probability is None else round(amount * probability / 100, 2)
         )
 
-    def _history(self, opp: dict[str, Any], now: str, user_id: str) -> None:
+    def _history(
+        self, opp: dict[str, Any], now: str, user_id: str, created: str | None = None
+    ) -> None:
         values = {
             "Id": self.file.new_id("OpportunityHistory"),
             "OpportunityId": opp["Id"],
             "CreatedById": user_id,
-            "CreatedDate": now,
+            "CreatedDate": created or now,
             "StageName": opp.get("StageName"),
             "Amount": opp.get("Amount"),
             "ExpectedRevenue": opp.get("ExpectedRevenue"),
