@@ -155,8 +155,7 @@ def loaded(org: SandboxSettings, first_run: dict[str, Any]) -> dict[str, Any]:
     second = run_sync(org, warehouse)
     wh = Warehouse(warehouse)
     scores = wh.query(
-        "SELECT account_key, tier, tier_reason, next_action FROM account_scores "
-        "WHERE run_id = ?",
+        "SELECT account_key, tier, tier_reason, next_action FROM account_scores WHERE run_id = ?",
         [second.run_id],
     ).set_index("account_key")
     plan_rows = wh.count("writeback_plan")
