@@ -195,8 +195,8 @@ class Org:
         self.db.execute(
             self.file.insert_sql[sobj.name], [row[c] for c in self.file.columns[sobj.name]]
         )
-        if sobj.name == "Opportunity":  # its history begins when the record was created
-            self._history(row, now, row["CreatedById"], created=row["CreatedDate"])
+        if sobj.name == "Opportunity":  # history rows are the system's, dated by its clock
+            self._history(row, now, user_id)
         return Result(row["Id"], True, [], created=True)
 
     def _update(
@@ -344,14 +344,12 @@ class Org:
             None if amount is None or probability is None else round(amount * probability / 100, 2)
         )
 
-    def _history(
-        self, opp: dict[str, Any], now: str, user_id: str, created: str | None = None
-    ) -> None:
+    def _history(self, opp: dict[str, Any], now: str, user_id: str) -> None:
         values = {
             "Id": self.file.new_id("OpportunityHistory"),
             "OpportunityId": opp["Id"],
             "CreatedById": user_id,
-            "CreatedDate": created or now,
+            "CreatedDate": now,
             "StageName": opp.get("StageName"),
             "Amount": opp.get("Amount"),
             "ExpectedRevenue": opp.get("ExpectedRevenue"),
