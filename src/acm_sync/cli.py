@@ -55,6 +55,23 @@ def sandbox_serve(
         int, typer.Option(help="Salesforce DailyApiRequests allocation.")
     ] = 100_000,
     reset: Annotated[bool, typer.Option(help="Wipe the data directory and seed anew.")] = False,
+    empty: Annotated[
+        bool,
+        typer.Option(
+            help="A new org with no records (the admin user, opportunity stages, HubSpot's "
+            "default pipeline), to load your own data into through the CRM APIs."
+        ),
+    ] = False,
+    set_audit_fields: Annotated[
+        bool | None,
+        typer.Option(
+            "--set-audit-fields/--no-set-audit-fields",
+            help="Grant (or withdraw) the Salesforce org's 'Set Audit Fields upon Record "
+            "Creation' permission: CreatedDate, CreatedById, LastModifiedDate and "
+            "LastModifiedById may be given on insert, as a migration user loading history "
+            "does. Kept with the org; off in a new one.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="Print nothing but errors.")] = False,
     connection: Annotated[
         str | None,
@@ -111,6 +128,8 @@ def sandbox_serve(
         data_dir,
         accounts=accounts,
         seed=DEFAULT_SEED if seed is None else seed,
+        empty=empty,
+        set_audit_fields=set_audit_fields,
         sf_port=sf_port,
         hs_port=hs_port,
         hubspot_tier=hubspot_tier,

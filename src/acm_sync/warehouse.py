@@ -229,8 +229,7 @@ class Warehouse:
         a re-run of the same run id replaces its rows, earlier runs stay for trends."""
         with self.connect() as con:
             con.register("_rows", frame)
-            con.execute(f"CREATE TABLE IF NOT EXISTS {_q(table)} AS SELECT * FROM _rows LIMIT 0")
-            _add_new_columns(con, table, "_rows")
+            ensure_table_like(con, table, "_rows")
             con.execute("BEGIN")
             con.execute(f"DELETE FROM {_q(table)} WHERE run_id = ?", [run_id])
             con.execute(f"INSERT INTO {_q(table)} BY NAME SELECT * FROM _rows")
@@ -481,12 +480,34 @@ class Warehouse:
                 _unregister(con, "_batch")
 
 
-def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
-    """Columns of `source` the table lacks (a newer release added them) are added, empty."""
-    have = {r[0] for r in con.execute(f"DESCRIBE {_q(table)}").fetchall()}
-    for name, type_, *_ in con.execute(f"DESCRIBE {_q(source)}").fetchall():
+def ensure_table_like(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
+    """`table` with every column of `source` (a registered frame or a table): created when
+    missing, given the columns it lacks (a newer release added them, empty).
+
+    A column whose values are all null — an org's first run with no issue of a kind, no URL,
+    no reason — is scanned by DuckDB as type NULL, and a table created with it could never
+    hold a value in it: such a column is made VARCHAR, or given `source`'s type when `source`
+    has one. A table an earlier release created that way is repaired the same way."""
+    wanted = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {_q(source)}").fetchall()]
+    if not _exists(con, table):
+        columns = ", ".join(f"{_q(name)} {_typed(type_)}" for name, type_ in wanted)
+        con.execute(f"CREATE TABLE {_q(table)} ({columns})")
+        return
+    have = {r[0]: r[1] for r in con.execute(f"DESCRIBE {_q(table)}").fetchall()}
+    for name, type_ in wanted:
         if name not in have:
-            con.execute(f"ALTER TABLE {_q(table)} ADD COLUMN {_q(name)} {type_}")
+            con.execute(f"ALTER TABLE {_q(table)} ADD COLUMN {_q(name)} {_typed(type_)}")
+        elif _is_null_type(have[name]):
+            retyped = _typed(type_)
+            con.execute(f"ALTER TABLE {_q(table)} ALTER COLUMN {_q(name)} TYPE {retyped}")
+
+
+def _is_null_type(type_: str) -> bool:
+    return type_.strip('"') == "NULL"
+
+
+def _typed(type_: str) -> str:
+    return "VARCHAR" if _is_null_type(type_) else type_
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:

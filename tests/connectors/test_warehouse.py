@@ -102,3 +102,28 @@ def test_rows_not_seen_by_a_complete_full_pull_are_flagged_deleted(tmp_path: Pat
     assert flagged == 1
     deleted = wh.table("accounts").set_index("account_id")["is_deleted"].to_dict()
     assert deleted == {"hs:1": False, "hs:2": True}
+
+
+def test_a_snapshot_column_empty_on_the_first_run_takes_values_later(tmp_path: Path) -> None:
+    # An org's first run may have no value at all in a column (no reason, no URL yet): DuckDB
+    # scans such a pandas column as type NULL, and a table created from it could never hold one.
+    wh = Warehouse(tmp_path / "w.duckdb")
+    first = pd.DataFrame(
+        {"run_id": ["r1"], "key": ["a"], "reason": pd.Series([None], dtype=object)}
+    )
+    wh.replace_run("snapshots", first, "r1")
+    later = pd.DataFrame({"run_id": ["r2"], "key": ["a"], "reason": ["overdue"]})
+    wh.replace_run("snapshots", later, "r2")
+    rows = wh.query("SELECT run_id, reason FROM snapshots ORDER BY run_id")
+    assert rows["reason"].tolist()[1] == "overdue"
+    assert pd.isna(rows["reason"].tolist()[0])
+
+
+def test_a_table_an_earlier_release_made_with_a_null_column_is_repaired(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path / "w.duckdb")
+    with wh.connect() as con:  # as `CREATE TABLE … AS SELECT * FROM frame LIMIT 0` left it
+        con.execute('CREATE TABLE snapshots (run_id VARCHAR, key VARCHAR, reason "NULL")')
+    wh.replace_run(
+        "snapshots", pd.DataFrame({"run_id": ["r2"], "key": ["a"], "reason": ["x"]}), "r2"
+    )
+    assert wh.query("SELECT reason FROM snapshots")["reason"].tolist() == ["x"]

@@ -54,6 +54,12 @@ opportunities
   _close_days_ahead
                   days from the run's as-of time to the close date (a close date decades ahead
                   is a typo, not pipeline).
+  _closed_without_close_date / _open_without_close_date
+                  the stage of a deal with no close date, by whether the record says it is
+                  closed (or does not say: counted closed) or open; else null. A closed deal
+                  needs one (its revenue has no date); an open one often has none in HubSpot,
+                  where the close date is optional, and the forecast places it by its age and
+                  stage (hazard level "no close date").
   _days_created_to_close
                   whole calendar days (UTC) from the creation date to the close date; null when
                   either is missing. Dates, not times: close_date is a date (HubSpot may add a
@@ -126,6 +132,8 @@ HELPERS: Final[dict[str, tuple[str, ...]]] = {
         "_stage_is_won",
         "_days_overdue_open",
         "_close_days_ahead",
+        "_closed_without_close_date",
+        "_open_without_close_date",
         "_days_created_to_close",
     ),
     "opportunity_stage_history": ("_source", "_missing_opportunity_id"),
@@ -148,6 +156,8 @@ SPARSE_TEXT_HELPERS: Final = (
     "_account_currency",
     "_currency_mismatch",
     "_currency_problem",
+    "_closed_without_close_date",
+    "_open_without_close_date",
 )
 # Unicode general categories of characters nobody sees: control, format, line / paragraph sep.
 INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp"})
@@ -403,6 +413,10 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
         is_open = out["is_closed"].eq(False).fillna(False).astype(bool)
         out["_days_overdue_open"] = np.floor(overdue.where(is_open).astype("float64"))
         out["_close_days_ahead"] = np.floor(-overdue.astype("float64"))
+        no_close = out["close_date"].isna().to_numpy()
+        stage = out["stage"].astype(model.STRING).fillna("(none)")
+        out["_closed_without_close_date"] = stage.where(no_close & ~is_open.to_numpy())
+        out["_open_without_close_date"] = stage.where(no_close & is_open.to_numpy())
         to_close = out["close_date"].dt.floor("D") - out["created_at"].dt.floor("D")
         out["_days_created_to_close"] = (to_close / DAY).astype("float64")
     elif entity == "opportunity_stage_history":

@@ -41,7 +41,7 @@ from acm_sync.quality.stages import COLUMNS as STAGE_COLUMNS
 from acm_sync.quality.stages import StageCatalog
 from acm_sync.quality.suites import ENTITIES
 from acm_sync.quality.validate import EntityReport
-from acm_sync.warehouse import Warehouse
+from acm_sync.warehouse import Warehouse, ensure_table_like
 
 GATES_TABLE = "_quality_gates"
 STAGES_TABLE = "crm_stages"
@@ -250,9 +250,7 @@ class QualityStore:
             try:
                 for table, frame in ((ISSUES_TABLE, issues), ("quarantine", quarantine)):
                     con.register("_rows", frame)
-                    con.execute(
-                        f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM _rows LIMIT 0"
-                    )
+                    ensure_table_like(con, table, "_rows")
                     for column in RECORD_COLUMNS:  # warehouses made before records had names
                         con.execute(
                             f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} VARCHAR"

@@ -22,6 +22,8 @@ class SandboxProcess:
         *,
         accounts: int = 1000,
         seed: int = 7,
+        empty: bool = False,
+        set_audit_fields: bool = False,
         sf_port: int = 0,
         hs_port: int = 0,
         hubspot_tier: str = "professional",
@@ -51,6 +53,10 @@ class SandboxProcess:
             str(daily_api_limit),
             "--quiet",
         ]
+        if empty:
+            self.args.append("--empty")
+        if set_audit_fields:
+            self.args.append("--set-audit-fields")
         self.log_path = log_path or data_dir / "sandbox.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.settings: SandboxSettings | None = None

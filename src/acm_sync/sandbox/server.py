@@ -145,6 +145,8 @@ def serve(
     *,
     accounts: int = 1000,
     seed: int = 7,
+    empty: bool = False,
+    set_audit_fields: bool | None = None,
     sf_port: int = DEFAULT_SF_PORT,
     hs_port: int = DEFAULT_HS_PORT,
     host: str = "127.0.0.1",
@@ -154,8 +156,12 @@ def serve(
 ) -> None:
     """Start both sandboxes and serve until SIGINT/SIGTERM.
 
-    A new data directory is seeded with a generated demo org (`accounts`, `seed`); an existing
-    one is served as it is. Port 0 picks free ports; the settings file names the real ones.
+    A new data directory is seeded with a generated demo org (`accounts`, `seed`), or with no
+    records at all when `empty` (the admin user, Salesforce's opportunity stages and HubSpot's
+    default pipeline, as a new org has them: load your own data through the APIs); an existing
+    one is served as it is. `set_audit_fields` grants (True) or withdraws (False) the Salesforce
+    org's "Set Audit Fields upon Record Creation" permission; None leaves it as it is (off in a
+    new org). Port 0 picks free ports; the settings file names the real ones.
     """
     from acm_sync.sandbox.hubspot.app import create_app as create_hubspot_app
     from acm_sync.sandbox.salesforce.app import SalesforceCredentials
@@ -169,7 +175,7 @@ def serve(
     sf_db, hs_db = data_dir / "salesforce.db", data_dir / "hubspot.db"
 
     org = None
-    if not (sf_db.exists() and hs_db.exists()):
+    if not empty and not (sf_db.exists() and hs_db.exists()):
         from acm_sync.sandbox.generator import generate_org
 
         started = time.perf_counter()
@@ -197,6 +203,7 @@ def serve(
         faults=_injector("salesforce"),
         seed=org if not sf_db.exists() else None,
         daily_api_limit=daily_api_limit,
+        set_audit_fields=set_audit_fields,
     )
     hs_app = create_hubspot_app(
         hs_db,

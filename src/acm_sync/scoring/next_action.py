@@ -157,9 +157,10 @@ def _no_action(accounts: pd.DataFrame, probabilities: pd.DataFrame, as_of: Insta
         ["account_key", "close_date"],
     ]
     next_renewal = renewals.groupby("account_key")["close_date"].min()
-    # reindex, not map: map fails on an empty datetime mapper (an org with no open renewal)
+    # reindex, not map: with no open renewal in the org, pandas' map of an empty date series
+    # fails ("Cannot cast DatetimeArray to dtype float64")
     due = pd.Series(
-        next_renewal.reindex(accounts["account_key"].to_numpy()).to_numpy(), index=accounts.index
+        next_renewal.reindex(accounts["account_key"].to_numpy()).array, index=accounts.index
     )
     overdue = (nanos(due) != NAT) & (nanos(due) < today)
     renewal = text.choose(

@@ -197,6 +197,7 @@ def _reasons(
     pipeline = text.money(out["open_pipeline"], symbol)
     rank = out["revenue_rank"].fillna(0).to_numpy(dtype=np.int64)
     paying = int((out["t12m_won_revenue"] > 0).sum())
+    payers = f"{paying:,} paying {_accounts(paying)}"
     first_won, last_won = text.dates(out["first_won_at"]), text.dates(out["last_won_at"])
     days_first = text.count(days_between(nanos(out["first_won_at"]), now), "day")
     last_touch = text.dates(out["last_activity_at"])
@@ -204,7 +205,7 @@ def _reasons(
     key_revenue = (
         "Key: #"
         + text.grouped(rank)
-        + f" of {paying:,} paying accounts by T12M won revenue ("
+        + f" of {payers} by T12M won revenue ("
         + t12m
         + ", "
         + text.percent(out["revenue_share"])
@@ -220,7 +221,7 @@ def _reasons(
         key_revenue = (
             "Key: #"
             + text.grouped(rank)
-            + f" of {paying:,} paying accounts — {cap_text} (T12M won revenue "
+            + f" of {payers} — {cap_text} (T12M won revenue "
             + t12m
             + ", "
             + text.percent(out["revenue_share"])
@@ -232,7 +233,7 @@ def _reasons(
         beyond_cap,
         "; not Key: #"
         + text.grouped(rank)
-        + f" of {paying:,} paying accounts, below the {cap_text} ({cap:,} accounts)",
+        + f" of {payers}, below the {cap_text} ({cap:,} {_accounts(cap)})",
         text.constant("", n),
     )
     # a payer left out with the same revenue as the last Key account: the cut fell inside a
@@ -247,7 +248,7 @@ def _reasons(
             tied,
             "; not Key: #"
             + text.grouped(rank)
-            + f" of {paying:,} paying accounts, tied with #{last:,} (the last Key account) at "
+            + f" of {payers}, tied with #{last:,} (the last Key account) at "
             + text.money([cut], symbol)[0]
             + " — ties at the Key cut go by account id",
             not_key,
@@ -302,3 +303,7 @@ def _strategic_reason(
     )
     pipeline_text = "Key (strategic): open pipeline " + pipeline + " ≥ " + threshold
     return text.choose(by_pipeline, pipeline_text, growth_text)
+
+
+def _accounts(n: int) -> str:
+    return "account" if n == 1 else "accounts"

@@ -78,6 +78,7 @@ class SalesforceSandbox:
         daily_api_limit: int,
         session_ttl_s: float,
         clock: Callable[[], datetime] | None,
+        set_audit_fields: bool | None = None,
     ) -> None:
         self.instance_url = instance_url.rstrip("/")
         self.credentials = credentials
@@ -92,6 +93,8 @@ class SalesforceSandbox:
                 self.org.seeder.finish_init(credentials.username)
             log.info("salesforce sandbox initialised in %.1fs", time.perf_counter() - started)
         self.user_id = self.org.seeder.ensure_user(credentials.username)
+        if set_audit_fields is not None:  # the org's permission, kept with it until changed
+            self.org.file.set_audit_fields_settable(set_audit_fields)
         self.daily_api_limit = daily_api_limit
         self.session_ttl_s = session_ttl_s
         self.sessions = Sessions(
@@ -387,6 +390,7 @@ def create_app(
     daily_api_limit: int = 100_000,
     session_ttl_s: float = 7200.0,
     clock: Callable[[], datetime] | None = None,
+    set_audit_fields: bool | None = None,
 ) -> Starlette:
     """The Salesforce sandbox over the SQLite file `db_path` (seeded with `seed` when new).
 
@@ -402,6 +406,7 @@ def create_app(
         daily_api_limit=daily_api_limit,
         session_ttl_s=session_ttl_s,
         clock=clock,
+        set_audit_fields=set_audit_fields,
     )
     routes = [
         *faults.admin_routes(),

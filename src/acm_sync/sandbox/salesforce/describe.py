@@ -6,6 +6,7 @@ from typing import Any
 
 from acm_sync.sandbox.salesforce.ids import KEY_PREFIX
 from acm_sync.sandbox.salesforce.schema import (
+    AUDIT_SETTABLE,
     FORECAST_CATEGORY_LABELS,
     SOBJECTS,
     Field,
@@ -120,7 +121,8 @@ def _picklist_values(f: Field) -> list[dict[str, Any]]:
     return values
 
 
-def field_describe(sobj: SObject, f: Field) -> dict[str, Any]:
+def field_describe(sobj: SObject, f: Field, *, audit_fields: bool = False) -> dict[str, Any]:
+    """One field's describe; `audit_fields`: the org lets audit fields be set on insert."""
     is_text = f.type in (
         "string",
         "textarea",
@@ -144,7 +146,7 @@ def field_describe(sobj: SObject, f: Field) -> dict[str, Any]:
         "caseSensitive": False,
         "compoundFieldName": f.compound_name,
         "controllerName": None,
-        "createable": f.createable,
+        "createable": f.createable or (audit_fields and f.name in AUDIT_SETTABLE),
         "custom": f.custom,
         "defaultValue": (f.name == "IsActive") if f.type == "boolean" and not f.nillable else None,
         "defaultValueFormula": None,
@@ -206,7 +208,7 @@ def field_describe(sobj: SObject, f: Field) -> dict[str, Any]:
     }
 
 
-def describe(sobj: SObject, version: str) -> dict[str, Any]:
+def describe(sobj: SObject, version: str, *, audit_fields: bool = False) -> dict[str, Any]:
     out = object_summary(sobj, version)
     out.update(
         {
@@ -228,7 +230,10 @@ def describe(sobj: SObject, version: str) -> dict[str, Any]:
             "defaultImplementation": None,
             "extendedBy": None,
             "extendsInterfaces": None,
-            "fields": [field_describe(sobj, f) for f in (*sobj.fields, *sobj.compound)],
+            "fields": [
+                field_describe(sobj, f, audit_fields=audit_fields)
+                for f in (*sobj.fields, *sobj.compound)
+            ],
             "implementedBy": None,
             "implementsInterfaces": None,
             "listviewable": None,

@@ -27,6 +27,7 @@ from acm_sync.sandbox.salesforce.jobs import BulkJobs
 from acm_sync.sandbox.salesforce.orgfile import OrgFile, quote
 from acm_sync.sandbox.salesforce.reads import RecordReader
 from acm_sync.sandbox.salesforce.schema import (
+    AUDIT_SETTABLE,
     FORECAST_CATEGORY_LABELS,
     SOBJECTS,
     STAGE_BY_NAME,
@@ -180,6 +181,8 @@ class Org:
             "LastModifiedById": user_id,
             "SystemModstamp": now,
         }
+        # audit fields given on insert (only with the org's permission: see the validator)
+        audit.update({k: v for k, v in out.items() if k in AUDIT_SETTABLE and v is not None})
         for key, value in audit.items():
             if key in row:
                 row[key] = value
@@ -192,7 +195,7 @@ class Org:
         self.db.execute(
             self.file.insert_sql[sobj.name], [row[c] for c in self.file.columns[sobj.name]]
         )
-        if sobj.name == "Opportunity":
+        if sobj.name == "Opportunity":  # history rows are the system's, dated by its clock
             self._history(row, now, user_id)
         return Result(row["Id"], True, [], created=True)
 

@@ -18,6 +18,8 @@ from acm_sync.sandbox.salesforce.common import sf_datetime
 from acm_sync.sandbox.salesforce.ids import KEY_PREFIX, POD, make_id
 from acm_sync.sandbox.salesforce.schema import SOBJECTS
 
+AUDIT_PERMISSION = "set_audit_fields_upon_record_creation"
+
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 FLOAT_TYPES = {"double", "currency", "percent"}  # stored as REAL
@@ -103,6 +105,14 @@ class OrgFile:
                     )
         self.conn.execute("PRAGMA analysis_limit=2000")
         self.conn.execute("ANALYZE")
+
+    @property
+    def audit_fields_settable(self) -> bool:
+        """The org's "Set Audit Fields upon Record Creation" permission (off in a new org)."""
+        return self.meta(AUDIT_PERMISSION) == "1"
+
+    def set_audit_fields_settable(self, on: bool) -> None:
+        self.set_meta(AUDIT_PERMISSION, "1" if on else "0")
 
     def meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM _meta WHERE key = ?", (key,)).fetchone()

@@ -282,7 +282,8 @@ async def sobjects(app: SandboxState, call: Call) -> Response:
     third = parts[2]
     if len(parts) == 3 and third == "describe":
         allow(call, "GET")
-        return call.respond(describing.describe(sobj, call.version))
+        audit_fields = app.org.file.audit_fields_settable
+        return call.respond(describing.describe(sobj, call.version, audit_fields=audit_fields))
     if len(parts) == 3 and third in ("updated", "deleted"):
         allow(call, "GET")
         return call.respond(_changes(app, call, sobj, deleted=third == "deleted"))

@@ -194,6 +194,14 @@ def _address(prefix: str, label: str) -> Field:
     )
 
 
+# With the org permission "Set Audit Fields upon Record Creation" (granted to migration users)
+# these system fields may be given on insert — never on update — so that records loaded from
+# another system keep their history's dates and authors.
+AUDIT_SETTABLE: frozenset[str] = frozenset(
+    {"CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById"}
+)
+
+
 def _audit() -> list[Field]:
     """The system fields every object carries (read-only)."""
     ro: dict[str, Any] = {"createable": False, "updateable": False}

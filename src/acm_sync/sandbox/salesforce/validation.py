@@ -13,7 +13,7 @@ from typing import Any
 from acm_sync.sandbox.salesforce.common import RecordError
 from acm_sync.sandbox.salesforce.ids import KEY_PREFIX, is_valid_id, to_18
 from acm_sync.sandbox.salesforce.orgfile import FLOAT_TYPES, OrgFile, quote
-from acm_sync.sandbox.salesforce.schema import SOBJECTS, Field, SObject
+from acm_sync.sandbox.salesforce.schema import AUDIT_SETTABLE, SOBJECTS, Field, SObject
 
 _PREFIX_TO_OBJECT = {prefix: name for name, prefix in KEY_PREFIX.items()}
 _STRING_TYPES = {"string", "textarea", "email", "url", "phone", "picklist", "id", "reference"}
@@ -281,7 +281,10 @@ class RecordValidator:
                 raise RecordFailed(exc.record_error()) from None
             if value is _SKIP:
                 continue
-            if not (f.createable if create else f.updateable):
+            settable = f.createable if create else f.updateable
+            if create and f.name in AUDIT_SETTABLE and self.file.audit_fields_settable:
+                settable = True
+            if not settable:
                 raise RecordFailed(
                     RecordError(
                         "INVALID_FIELD_FOR_INSERT_UPDATE",
