@@ -273,3 +273,12 @@ def test_history_loaded_without_its_created_dates_is_flagged_not_held_back(
     critical = "WHERE entity = 'opportunities' AND severity = 'critical'"
     assert loaded["wh"].count("quarantine", critical) == 0
     assert pd.Series(issues["record_id"]).is_unique
+
+
+def test_the_run_says_the_org_keeps_no_activities_or_contacts(loaded: dict[str, Any]) -> None:
+    # every account scores 0 on engagement and contact coverage: the run says which weights to
+    # set to 0 if the CRM does not keep them (the scores themselves stay as they are)
+    [materialization] = loaded["second"].asset_materializations_for_node("account_scores")
+    gaps = str(materialization.metadata["health_data_gaps"].value)
+    assert "set health.weights.engagement_recency: 0" in gaps
+    assert "set health.weights.contact_coverage: 0" in gaps

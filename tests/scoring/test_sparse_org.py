@@ -16,6 +16,8 @@ from scoring_builders import AS_OF, accounts, contacts, days_ago, opportunities,
 
 from acm_sync.config import parse_config
 from acm_sync.scoring import score_accounts
+from acm_sync.scoring.health import data_gaps
+from acm_sync.scoring.settings import ScoringSettings
 
 NO_HISTORY = pd.DataFrame(columns=["opportunity_id", "stage", "amount", "close_date", "changed_at"])
 
@@ -159,3 +161,39 @@ def test_reasons_count_one_account_in_the_singular() -> None:
     assert reasons["sf:B"].endswith(
         "not Key: #2 of 3 paying accounts, below the top 20 % cap (1 account)"
     )
+
+
+def test_an_org_with_no_activity_and_no_contacts_says_which_weights_to_set() -> None:
+    accs = accounts({"account_id": "sf:A"}, {"account_id": "sf:B"})
+    opps = opportunities(won("sf:A", 10_000, 30))
+    scores = score_accounts(_tables(accs, contacts(), opps), as_of=AS_OF)
+    gaps = data_gaps(scores.health, scores.book, ScoringSettings().health)
+    assert [gap.split(":")[0] for gap in gaps] == ["engagement", "contact coverage"]
+    assert gaps[0].endswith("set health.weights.engagement_recency: 0")
+    assert gaps[1].endswith("set health.weights.contact_coverage: 0")
+    # weighted 0 already: nothing to say
+    config = parse_config(
+        {
+            "health": {
+                "weights": {
+                    "engagement_recency": 0,
+                    "contact_coverage": 0,
+                    "revenue_trend": 40,
+                    "pipeline_coverage": 30,
+                    "renewal_risk": 15,
+                    "data_quality": 5,
+                    "satisfaction": 10,
+                }
+            }
+        }
+    )
+    assert data_gaps(scores.health, scores.book, config.health) == []
+
+
+def test_one_activity_or_one_contact_anywhere_is_no_gap() -> None:
+    accs = accounts(
+        {"account_id": "sf:A", "last_activity_at": days_ago(500)}, {"account_id": "sf:B"}
+    )
+    people = contacts({"account_id": "sf:B", "email": None})
+    scores = score_accounts(_tables(accs, people, opportunities()), as_of=AS_OF)
+    assert data_gaps(scores.health, scores.book, ScoringSettings().health) == []

@@ -23,6 +23,7 @@ from acm_sync.assets.ingest import ConfigFileResource
 from acm_sync.config import AcmSyncConfig
 from acm_sync.quality.store import valid_table
 from acm_sync.scoring import Scores, backtest, build_book, score_accounts
+from acm_sync.scoring.health import data_gaps
 from acm_sync.warehouse import Warehouse, WarehouseResource
 
 GROUP = "scoring"
@@ -220,6 +221,9 @@ def account_scores(
         tables, as_of=as_of, config=cfg, identity=identity, previous_health=previous
     )
     run_id, computed_at = context.run.run_id, pd.Timestamp.now(tz="UTC")
+    gaps = data_gaps(scores.health, scores.book, cfg.health)
+    for gap in gaps:
+        context.log.warning("health: %s", gap)
     snapshot = account_snapshot(scores, run_id, computed_at)
     probabilities = scores.win_probabilities.assign(
         run_id=run_id, scored_at=scores.as_of, computed_at=computed_at
@@ -251,6 +255,9 @@ def account_scores(
             "tiers": dg.MetadataValue.md(_counts_md(snapshot["tier"], "tier")),
             "health_bands": dg.MetadataValue.md(_counts_md(snapshot["health_band"], "band")),
             "health_histogram": dg.MetadataValue.md(_band_histogram(snapshot["health_score"])),
+            "health_data_gaps": dg.MetadataValue.md(
+                "\n".join(f"- {gap}" for gap in gaps) or "none"
+            ),
             # open pipeline + closed won (what the CRM fields add up to) …
             "forecast_total": dg.MetadataValue.float(_money(total["forecast_amount"])),
             # … + deals not created yet: the bookings forecast

@@ -117,6 +117,32 @@ def score_health(
     return out
 
 
+def data_gaps(health: pd.DataFrame, book: AccountBook, config: HealthConfig) -> list[str]:
+    """Weighted components the whole org has no data for, each with what to do about it.
+
+    An org whose CRM logs no activities (reps work in another tool) or holds no contacts
+    scores every account 0 on engagement or contact coverage: silence is a signal on one
+    account, but the same silence on every account says the data is not kept here. The scores
+    stay as they are — treating it as missing would move every other account the day the first
+    activity is logged — and this says which weight to set to 0 if so."""
+    if not len(health):
+        return []
+    weights = config.weights
+    gaps = []
+    if weights.engagement_recency > 0 and health["days_since_activity"].isna().all():
+        gaps.append(
+            "engagement: no activity is recorded on any account or contact, so every account "
+            "scores 0 on it; if this CRM does not log activities, set "
+            "health.weights.engagement_recency: 0"
+        )
+    if weights.contact_coverage > 0 and not len(book.contacts):
+        gaps.append(
+            "contact coverage: the CRM holds no contacts, so every account scores 0 on it; if "
+            "contacts are kept elsewhere, set health.weights.contact_coverage: 0"
+        )
+    return gaps
+
+
 def combine(
     components: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
