@@ -112,9 +112,7 @@ CONTACT_ROLES = {
     "email": _role("", "email", "email emailaddress mail"),
     "title": _role("", "title", "title jobtitle position"),
     "phone": _role("", "phone", "phone phonenumber telephone mobile"),
-    "account": _role(
-        "", "account", "accountid account companyid company accountname companyname"
-    ),
+    "account": _role("", "account", "accountid account companyid company accountname companyname"),
 }
 
 
@@ -142,7 +140,9 @@ def guess_columns(columns: Sequence[str], roles: Mapping[str, Role]) -> dict[str
 def mapping_lines(what: str, found: Mapping[str, str], roles: Mapping[str, Role]) -> list[str]:
     lines = [f"{what} columns (guessed by header):"]
     for role, spec in roles.items():
-        lines.append(f"  {spec.label:<15}{found[role]!r}" if role in found else f"  {spec.label:<15}none")
+        lines.append(
+            f"  {spec.label:<15}{found[role]!r}" if role in found else f"  {spec.label:<15}none"
+        )
     return lines
 
 
@@ -156,7 +156,7 @@ def domain_of(website: object) -> str | None:
     return host or None
 
 
-def number_text(value: float | None) -> str | None:
+def number_text(value: Any) -> str | None:
     """A number as the CRMs read it: no exponent, no trailing .0."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -164,11 +164,11 @@ def number_text(value: float | None) -> str | None:
     return text if text not in ("", "-0") else "0"
 
 
-def sf_datetime(ts: pd.Timestamp) -> str:
+def sf_datetime(ts: Any) -> str:
     return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def hs_datetime(ts: pd.Timestamp) -> str:
+def hs_datetime(ts: Any) -> str:
     return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
@@ -195,7 +195,9 @@ def read_book(args: argparse.Namespace) -> Book:
         raw, given, won_values=args.won, lost_values=args.lost, date_format=args.date_format
     )
     mapping, _ = bc.column_mapping(list(raw.columns), given)
-    lines = [f"deals export: {args.data} ({len(raw):,} rows{'; ' if notes else ''}{'; '.join(notes)})"]
+    lines = [
+        f"deals export: {args.data} ({len(raw):,} rows{'; ' if notes else ''}{'; '.join(notes)})"
+    ]
     lines.extend(export.lines)
     at_outcome = next(i for i, line in enumerate(lines) if line.startswith("outcome:"))
     extra_lines: list[str] = []
@@ -262,9 +264,17 @@ def read_book(args: argparse.Namespace) -> Book:
         accounts, acc_aside, acc_lines, acc_rows = read_accounts(Path(args.accounts), args)
         aside["accounts"], pulled["accounts"] = acc_aside, acc_rows
         lines.extend(acc_lines)
-        by_id = dict(zip(accounts["file_id"].dropna(), accounts.loc[accounts["file_id"].notna(), "key"], strict=True))
+        by_id = dict(
+            zip(
+                accounts["file_id"].dropna(),
+                accounts.loc[accounts["file_id"].notna(), "key"],
+                strict=True,
+            )
+        )
         by_name = dict(zip(accounts["name"], accounts["key"], strict=False))
-        key = deals["account_key"].map(lambda v: by_id.get(v, by_name.get(v)) if isinstance(v, str) else None)
+        key = deals["account_key"].map(
+            lambda v: by_id.get(v, by_name.get(v)) if isinstance(v, str) else None
+        )
         missing = deals["account_key"].notna() & key.isna()
         if missing.any():
             lines.append(
@@ -279,6 +289,7 @@ def read_book(args: argparse.Namespace) -> Book:
                 "key": names.index.astype(str),
                 "file_id": None,
                 "name": names.index.astype(str),
+                "website": None,
                 "domain": None,
                 "industry": None,
                 "employees": np.nan,
@@ -296,7 +307,9 @@ def read_book(args: argparse.Namespace) -> Book:
     if blank.any():
         lines.append(f"account: {int(blank.sum()):,} deal(s) with no account: loaded without one")
 
-    contacts = pd.DataFrame(columns=["key", "first", "last", "email", "title", "phone", "account_key", "row"])
+    contacts = pd.DataFrame(
+        columns=["key", "first", "last", "email", "title", "phone", "account_key", "row"]
+    )
     if args.contacts:
         contacts, con_aside, con_lines, con_rows = read_contacts(Path(args.contacts), accounts)
         aside["contacts"], pulled["contacts"] = con_aside, con_rows
@@ -334,6 +347,7 @@ def read_accounts(
             "key": "row-" + raw.index.astype(str),
             "file_id": col("id"),
             "name": col("name"),
+            "website": col("website"),
             "domain": col("website").map(domain_of),
             "industry": col("industry"),
             "employees": bc.parse_amounts(col("employees").astype("string")).round(),
@@ -361,7 +375,13 @@ def read_contacts(
     def col(role: str) -> pd.Series:
         return raw[found[role]] if role in found else pd.Series(None, index=raw.index, dtype=object)
 
-    by_id = dict(zip(accounts["file_id"].dropna(), accounts.loc[accounts["file_id"].notna(), "key"], strict=True))
+    by_id = dict(
+        zip(
+            accounts["file_id"].dropna(),
+            accounts.loc[accounts["file_id"].notna(), "key"],
+            strict=True,
+        )
+    )
     by_name = dict(zip(accounts["name"], accounts["key"], strict=False))
     account = col("account").map(
         lambda v: by_id.get(v, by_name.get(v)) if isinstance(v, str) else None
@@ -399,7 +419,12 @@ class Outcome:
 
 
 def report(
-    crm: str, what: str, pulled: int, before: pd.Series, rows: Sequence[Any], out: Outcome,
+    crm: str,
+    what: str,
+    pulled: int,
+    before: pd.Series,
+    rows: Sequence[Any],
+    out: Outcome,
     extra: pd.Series | None = None,
 ) -> list[str]:
     """ "pulled N = loaded L + set aside S" with each reason's count and first rows."""
@@ -495,7 +520,9 @@ def org_stage_map(
     known = {normalised(s["label"]): s[value] for s in open_}
     known.update({normalised(s[value]): s[value] for s in open_})
     is_open = ~(deals["won"] | deals["lost"])
-    own = deals["stage_value"].map(lambda v: known.get(normalised(v)) if isinstance(v, str) else None)
+    own = deals["stage_value"].map(
+        lambda v: known.get(normalised(v)) if isinstance(v, str) else None
+    )
     stage = pd.Series(open_[0][value], index=deals.index, dtype=object)
     stage[is_open & own.notna()] = own[is_open & own.notna()]
     stage[deals["won"]] = won[0][value]
@@ -566,7 +593,11 @@ def salesforce_held(sf: Any) -> dict[str, int]:
 
 def hubspot_held(hs: Any) -> dict[str, int]:
     return {
-        obj: int(getattr(hs.crm, obj).search_api.do_search(public_object_search_request={"limit": 1}).total)
+        obj: int(
+            getattr(hs.crm, obj)
+            .search_api.do_search(public_object_search_request={"limit": 1})
+            .total
+        )
         for obj in ("companies", "contacts", "deals")
     }
 
@@ -579,28 +610,37 @@ def load_salesforce(book: Book) -> list[str]:
     fields = {f["name"]: f for f in described["fields"]}
     audit = bool(fields.get("CreatedDate", {}).get("createable"))
     account_audit = bool(
-        {f["name"]: f for f in sf.Account.describe()["fields"]}.get("CreatedDate", {}).get("createable")
+        {f["name"]: f for f in sf.Account.describe()["fields"]}.get("CreatedDate", {}).get(
+            "createable"
+        )
     )
     if audit:
         lines.append("Salesforce: the org grants audit fields: CreatedDate kept")
     else:
         lines.append(
-            "Salesforce: CreatedDate is not createable (the org does not grant \"Set Audit Fields "
-            "upon Record Creation\"): not sent — the deals are dated on the load day, and the "
+            'Salesforce: CreatedDate is not createable (the org does not grant "Set Audit Fields '
+            'upon Record Creation"): not sent — the deals are dated on the load day, and the '
             "closed ones will get the closed_before_created quality warning"
         )
     rows = sf.query_all(
         "SELECT MasterLabel, IsActive, IsClosed, IsWon, SortOrder FROM OpportunityStage"
     )["records"]
     stages = [
-        {"label": r["MasterLabel"], "value": r["MasterLabel"], "closed": r["IsClosed"], "won": r["IsWon"]}
+        {
+            "label": r["MasterLabel"],
+            "value": r["MasterLabel"],
+            "closed": r["IsClosed"],
+            "won": r["IsWon"],
+        }
         for r in sorted(rows, key=lambda r: (r.get("SortOrder") is None, r.get("SortOrder") or 0))
         if r.get("IsActive", True)
     ]
     stage, stage_lines = org_stage_map(stages, deals, label="Salesforce", value="value")
     lines.extend(stage_lines)
     type_values = [
-        v["value"] for v in fields.get("Type", {}).get("picklistValues", []) if v.get("active", True)
+        v["value"]
+        for v in fields.get("Type", {}).get("picklistValues", [])
+        if v.get("active", True)
     ]
     type_of = {}
     for kind in ("new", "renewal", "expansion"):
@@ -632,7 +672,7 @@ def load_salesforce(book: Book) -> list[str]:
     for a in accounts.itertuples():
         r: dict[str, str | None] = {
             "Name": a.name,
-            "Website": a.domain,
+            "Website": a.website,
             "Industry": a.industry if isinstance(a.industry, str) else None,
             "NumberOfEmployees": number_text(a.employees),
             "AnnualRevenue": number_text(a.revenue),
@@ -645,9 +685,12 @@ def load_salesforce(book: Book) -> list[str]:
     account_refused = {accounts["key"].iat[i]: why for i, why in acc.refused.items()}
     lines.extend(
         report(
-            "Salesforce", "accounts", book.pulled.get("accounts", len(accounts)),
+            "Salesforce",
+            "accounts",
+            book.pulled.get("accounts", len(accounts)),
             book.aside.get("accounts", pd.Series(dtype=object)),
-            list(accounts["row"]) if "accounts" in book.pulled else list(accounts["name"]), acc,
+            list(accounts["row"]) if "accounts" in book.pulled else list(accounts["name"]),
+            acc,
         )
     )
     contacts = book.contacts
@@ -665,8 +708,14 @@ def load_salesforce(book: Book) -> list[str]:
         ]
         con = bulk_insert(sf, "Contact", con_records)
         lines.extend(
-            report("Salesforce", "contacts", book.pulled["contacts"], book.aside["contacts"],
-                   list(contacts["row"]), con)
+            report(
+                "Salesforce",
+                "contacts",
+                book.pulled["contacts"],
+                book.aside["contacts"],
+                list(contacts["row"]),
+                con,
+            )
         )
 
     refused_account = deals["account_key"].map(account_refused)
@@ -689,14 +738,22 @@ def load_salesforce(book: Book) -> list[str]:
     opp = bulk_insert(sf, "Opportunity", opp_records)
     extra = pd.Series(
         {
-            row: f"its account was refused by Salesforce ({why.removeprefix('refused by Salesforce: ')})"
+            row: "its account was refused by Salesforce "
+            f"({why.removeprefix('refused by Salesforce: ')})"
             for row, why in zip(deals.loc[~keep, "row"], refused_account[~keep], strict=True)
         },
         dtype=object,
     )
     lines.extend(
-        report("Salesforce", "opportunities", book.pulled["deals"], book.aside["deals"],
-               list(deals.loc[keep, "row"]), opp, extra)
+        report(
+            "Salesforce",
+            "opportunities",
+            book.pulled["deals"],
+            book.aside["deals"],
+            list(deals.loc[keep, "row"]),
+            opp,
+            extra,
+        )
     )
     return lines
 
@@ -722,7 +779,7 @@ def _error_text(body: Any) -> str:
 
 
 def hs_batch_create(
-    hs: Any, obj: str, inputs: list[tuple[dict[str, str], list[dict[str, Any]]]]
+    hs: Any, obj: str, inputs: list[tuple[dict[str, Any], list[dict[str, Any]]]]
 ) -> Outcome:
     """Create through `…/batch/create`, 100 a call; each input's id, or HubSpot's error, by
     input position, matched by objectWriteTraceId (HubSpot does not promise the input order). A
@@ -785,7 +842,9 @@ def load_hubspot(book: Book) -> list[str]:
     lines: list[str] = []
     deals = book.deals
     pipelines = hs.crm.pipelines.pipelines_api.get_all("deals").results
-    pipeline = next((p for p in pipelines if p.id == "default"), pipelines[0] if pipelines else None)
+    pipeline = next(
+        (p for p in pipelines if p.id == "default"), pipelines[0] if pipelines else None
+    )
     if pipeline is None:
         raise LoadError("HubSpot: the portal has no deal pipeline")
     stages = [
@@ -814,7 +873,7 @@ def load_hubspot(book: Book) -> list[str]:
         industry_options = {}
 
     accounts = book.accounts
-    company_inputs = []
+    company_inputs: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
     industry_dropped = 0
     for a in accounts.itertuples():
         props = {
@@ -825,7 +884,11 @@ def load_hubspot(book: Book) -> list[str]:
             "createdate": hs_datetime(a.created) if not pd.isna(a.created) else None,
         }
         if isinstance(a.industry, str):
-            value = a.industry if industry_options is None else industry_options.get(normalised(a.industry))
+            value = (
+                a.industry
+                if industry_options is None
+                else industry_options.get(normalised(a.industry))
+            )
             industry_dropped += value is None
             props["industry"] = value
         company_inputs.append(({k: v for k, v in props.items() if v is not None}, []))
@@ -839,9 +902,12 @@ def load_hubspot(book: Book) -> list[str]:
     company_refused = {accounts["key"].iat[i]: why for i, why in com.refused.items()}
     lines.extend(
         report(
-            "HubSpot", "companies", book.pulled.get("accounts", len(accounts)),
+            "HubSpot",
+            "companies",
+            book.pulled.get("accounts", len(accounts)),
             book.aside.get("accounts", pd.Series(dtype=object)),
-            list(accounts["row"]) if "accounts" in book.pulled else list(accounts["name"]), com,
+            list(accounts["row"]) if "accounts" in book.pulled else list(accounts["name"]),
+            com,
         )
     )
     contacts = book.contacts
@@ -850,19 +916,30 @@ def load_hubspot(book: Book) -> list[str]:
         contact_inputs = []
         for c in contacts.itertuples():
             props = {
-                "firstname": c.first, "lastname": c.last, "email": c.email,
-                "jobtitle": c.title, "phone": c.phone,
+                "firstname": c.first,
+                "lastname": c.last,
+                "email": c.email,
+                "jobtitle": c.title,
+                "phone": c.phone,
             }
             company = company_id.get(c.account_key)
             contact_inputs.append(
-                ({k: v for k, v in props.items() if isinstance(v, str)},
-                 [_assoc(company, 1)] if company else [])
+                (
+                    {k: v for k, v in props.items() if isinstance(v, str)},
+                    [_assoc(company, 1)] if company else [],
+                )
             )
         con = hs_batch_create(hs, "contacts", contact_inputs)
         contact_id = {contacts["key"].iat[i]: cid for i, cid in con.ids.items()}
         lines.extend(
-            report("HubSpot", "contacts", book.pulled["contacts"], book.aside["contacts"],
-                   list(contacts["row"]), con)
+            report(
+                "HubSpot",
+                "contacts",
+                book.pulled["contacts"],
+                book.aside["contacts"],
+                list(contacts["row"]),
+                con,
+            )
         )
 
     refused_account = deals["account_key"].map(company_refused)
@@ -876,8 +953,13 @@ def load_hubspot(book: Book) -> list[str]:
             "amount": number_text(d.amount),
             "createdate": hs_datetime(d.created),
             "closedate": hs_datetime(d.close) if not pd.isna(d.close) else None,
-            "dealtype": {"new": "newbusiness", "renewal": "existingbusiness",
-                         "expansion": "existingbusiness"}.get(d.type) if isinstance(d.type, str) else None,
+            "dealtype": {
+                "new": "newbusiness",
+                "renewal": "existingbusiness",
+                "expansion": "existingbusiness",
+            }.get(d.type)
+            if isinstance(d.type, str)
+            else None,
         }
         assoc = []
         if company_id.get(d.account_key):
@@ -897,8 +979,15 @@ def load_hubspot(book: Book) -> list[str]:
         dtype=object,
     )
     lines.extend(
-        report("HubSpot", "deals", book.pulled["deals"], book.aside["deals"],
-               list(deals.loc[keep, "row"]), dl, extra)
+        report(
+            "HubSpot",
+            "deals",
+            book.pulled["deals"],
+            book.aside["deals"],
+            list(deals.loc[keep, "row"]),
+            dl,
+            extra,
+        )
     )
     return lines
 
