@@ -282,6 +282,14 @@ def read_book(args: argparse.Namespace) -> Book:
                 f"(e.g. {deals.loc[missing, 'account_key'].iloc[0]!r}): loaded without an account"
             )
         deals["account_key"] = key
+        first_deal = deals.dropna(subset=["account_key"]).groupby("account_key")["created"].min()
+        undated = accounts["created"].isna() & accounts["key"].isin(first_deal.index)
+        if undated.any():
+            accounts.loc[undated, "created"] = accounts.loc[undated, "key"].map(first_deal)
+            lines.append(
+                f"accounts: {int(undated.sum()):,} without a created date: created when their "
+                "first deal was"
+            )
     else:
         names = deals.dropna(subset=["account_key"]).groupby("account_key")["created"].min()
         accounts = pd.DataFrame(
@@ -945,6 +953,7 @@ def load_hubspot(book: Book) -> list[str]:
     refused_account = deals["account_key"].map(company_refused)
     keep = refused_account.isna()
     deal_inputs = []
+    unlinked = 0
     for d, s in zip(deals[keep].itertuples(), stage[keep], strict=True):
         props = {
             "dealname": d.name,
@@ -966,7 +975,13 @@ def load_hubspot(book: Book) -> list[str]:
             assoc.append(_assoc(company_id[d.account_key], 5))
         if isinstance(d.contact_key, str) and contact_id.get(d.contact_key):
             assoc.append(_assoc(contact_id[d.contact_key], 3))
+        elif isinstance(d.contact_key, str) and "contacts" in book.pulled:
+            unlinked += 1
         deal_inputs.append(({k: v for k, v in props.items() if v is not None}, assoc))
+    if unlinked:
+        lines.append(
+            f"HubSpot: {unlinked:,} deal(s) name a contact not loaded: not associated to one"
+        )
     no_close = int((keep & deals["close"].isna()).sum())
     if no_close:
         lines.append(f"HubSpot: {no_close:,} open deal(s) without a close date: loaded without one")

@@ -5,6 +5,8 @@ Every expected value is worked out by hand from the files below."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import subprocess
@@ -12,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import hubspot
@@ -41,10 +44,10 @@ C3,Cy,Fox,cy@initech.com,,A2
 """
 # Row 5's amount is beyond Salesforce's Amount (18 digits, 2 decimals: < 1e16); row 6's name is
 # 121 characters; row 7 is closed without an amount (set aside before loading); row 8's account
-# is not in the accounts file (loaded without one).
+# is not in the accounts file (loaded without one); row 2's contact is refused by both CRMs.
 DEALS = f"""Deal ID,Account,Deal Name,Stage,Amount,Created,Close Date,Deal Type,Contact
 D1,A1,Globex platform,Closed Won,"$1,200.50",2024-01-05,2024-02-10,New Business,C1
-D2,A1,Globex renewal,Closed Lost,800,2024-03-01T15:30:00Z,2024-04-15,Renewal,
+D2,A1,Globex renewal,Closed Lost,800,2024-03-01T15:30:00Z,2024-04-15,Renewal,C2
 D3,A1,Globex upsell,Negotiation/Review,5000,2024-05-01,2024-08-01,Upsell,C1
 D4,A2,Initech pilot,Discovery,300,2024-06-01,,,C3
 D5,A2,Initech huge,Closed Won,99999999999999999,2024-02-01,2024-03-01,New,
@@ -212,13 +215,15 @@ def test_salesforce_account_and_its_deals_read_back(
     assert loaded["code"] == 0
     sf = sf_client(audit_org.env())
     (globex,) = sf.query(
-        "SELECT Id, Website, Industry, NumberOfEmployees, AnnualRevenue FROM Account "
+        "SELECT Id, Website, Industry, NumberOfEmployees, AnnualRevenue, CreatedDate FROM Account "
         "WHERE Name = 'Globex'"
     )["records"]
     assert globex["Website"] == "https://www.globex.com/about"
     assert globex["Industry"] == "Manufacturing"
     assert globex["NumberOfEmployees"] == 250
     assert globex["AnnualRevenue"] == 12_000_000
+    # the accounts file has no created date: created when its first deal was (D1)
+    assert globex["CreatedDate"] == "2024-01-05T00:00:00.000+0000"
     deals = {
         r["Name"]: r
         for r in sf.query(
@@ -329,6 +334,11 @@ def test_hubspot_company_and_its_deals_read_back(
     ann = hs.crm.contacts.basic_api.get_by_id(links.results[0].id, properties=["email"])
     assert ann.properties["email"] == "ann@globex.com"
     assert company_ids(by_name["Unknown account"]) == set()
+    assert not (by_name["Globex renewal"].associations or {}).get("contacts")
+    assert "HubSpot: 1 deal(s) name a contact not loaded: not associated to one" in loaded["lines"]
+    assert (
+        "accounts: 3 without a created date: created when their first deal was" in (loaded["lines"])
+    )
 
 
 def test_a_non_empty_org_is_refused_without_append(
@@ -393,3 +403,83 @@ def test_command_line(plain_org: SandboxSettings, files: dict[str, Path]) -> Non
     assert "HubSpot companies: pulled 1 = loaded 1 + set aside 0" in done.stdout
     for secret in (plain_org.env()["HUBSPOT_ACCESS_TOKEN"], plain_org.env()["SALESFORCE_PASSWORD"]):
         assert secret not in done.stdout + done.stderr
+
+
+# --- matching results to inputs, whatever order the CRM answers in ----------------------------
+
+
+class ReversingBatchApi:
+    """hubspot-api-client's batch_api.create as HubSpot may answer: results in any order."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, str] = {}  # id → dealname
+
+    def create(self, batch: Any) -> Any:
+        results = []
+        for item in reversed(batch.inputs):
+            new_id = str(9000 + len(self.made))
+            self.made[new_id] = item.properties["dealname"]
+            results.append(
+                SimpleNamespace(id=new_id, object_write_trace_id=item.object_write_trace_id)
+            )
+        return SimpleNamespace(results=results, errors=None)
+
+
+def test_hubspot_results_are_matched_by_trace_id_not_order() -> None:
+    api = ReversingBatchApi()
+    hs = SimpleNamespace(crm=SimpleNamespace(deals=SimpleNamespace(batch_api=api)))
+    names = [f"deal {i}" for i in range(150)]  # two calls: 100 + 50
+    out = load_sandbox.hs_batch_create(hs, "deals", [({"dealname": n}, []) for n in names])
+    assert out.refused == {}
+    assert {i: api.made[rid] for i, rid in out.ids.items()} == dict(enumerate(names))
+
+
+class ShufflingBulk:
+    """simple-salesforce's bulk2.<Object> as Salesforce may answer: results in any order (rows
+    of several batches), each echoing the values sent; names starting "bad" fail."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, str]] = []
+
+    def insert(self, csv_file: str, wait: float) -> list[dict[str, Any]]:
+        with open(csv_file, newline="") as f:
+            self.rows = list(csv.DictReader(f))
+        return [{"job_id": "750J"}]
+
+    def _results(self, ok: bool) -> str:
+        buffer = io.StringIO()
+        columns = list(self.rows[0])
+        extra = ["sf__Id", "sf__Created" if ok else "sf__Error"]
+        writer = csv.DictWriter(buffer, fieldnames=extra + columns, lineterminator="\n")
+        writer.writeheader()
+        for n, row in reversed(list(enumerate(self.rows))):
+            if row["Name"].startswith("bad") != ok:
+                tag = (
+                    {"sf__Id": f"001{n:015d}", "sf__Created": "true"}
+                    if ok
+                    else {
+                        "sf__Id": "",
+                        "sf__Error": f"FIELD_CUSTOM_VALIDATION_EXCEPTION:{row['Name']}",
+                    }
+                )
+                writer.writerow({**tag, **row})
+        return buffer.getvalue()
+
+    def get_successful_records(self, job_id: str) -> str:
+        return self._results(True)
+
+    def get_failed_records(self, job_id: str) -> str:
+        return self._results(False)
+
+
+def test_bulk_results_are_matched_by_the_values_echoed() -> None:
+    bulk = ShufflingBulk()
+    sf = SimpleNamespace(bulk2=SimpleNamespace(Account=bulk))
+    records = [{"Name": "Acme", "Website": None}, {"Name": "bad one"}, {"Name": "Acme"}]
+    records.append({"Name": "Zed", "Website": "zed.com"})
+    out = load_sandbox.bulk_insert(sf, "Account", records)
+    # the two identical Acme rows each get one of the two ids; the failed row its own error
+    assert sorted(out.ids) == [0, 2, 3]
+    assert {out.ids[0], out.ids[2]} == {f"001{0:015d}", f"001{2:015d}"}
+    assert out.ids[3] == f"001{3:015d}"
+    assert out.refused == {1: "refused by Salesforce: FIELD_CUSTOM_VALIDATION_EXCEPTION:bad one"}
