@@ -610,9 +610,9 @@ def hubspot_held(hs: Any) -> dict[str, int]:
     }
 
 
-def load_salesforce(book: Book) -> list[str]:
+def load_salesforce(book: Book, lines: list[str]) -> None:
+    """Load the book into the Salesforce org; what happened is appended to `lines` as it goes."""
     sf = salesforce_env_client()
-    lines: list[str] = []
     deals = book.deals
     described = sf.Opportunity.describe()
     fields = {f["name"]: f for f in described["fields"]}
@@ -763,7 +763,6 @@ def load_salesforce(book: Book) -> list[str]:
             extra,
         )
     )
-    return lines
 
 
 def _hs_models(obj: str) -> tuple[Any, Any, Any]:
@@ -845,9 +844,9 @@ def _assoc(to: str, type_id: int) -> dict[str, Any]:
     }
 
 
-def load_hubspot(book: Book) -> list[str]:
+def load_hubspot(book: Book, lines: list[str]) -> None:
+    """Load the book into the HubSpot portal; what happened is appended to `lines` as it goes."""
     hs = hubspot_env_client()
-    lines: list[str] = []
     deals = book.deals
     pipelines = hs.crm.pipelines.pipelines_api.get_all("deals").results
     pipeline = next(
@@ -1004,7 +1003,6 @@ def load_hubspot(book: Book) -> list[str]:
             extra,
         )
     )
-    return lines
 
 
 def parser() -> argparse.ArgumentParser:
@@ -1043,13 +1041,53 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
                         f"the {crm} org already holds records ({counts}): loading again would "
                         "duplicate them; give --append to add to them"
                     )
-        for crm in crms:
-            out("")
-            out("\n".join(load_salesforce(book) if crm == "salesforce" else load_hubspot(book)))
     except (ExportError, LoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # the CRM refused a call (login, limits): one line, no secrets
+        if not client_error(error):
+            raise
+        print(f"error: {crm_failure(error)}", file=sys.stderr)
+        return 2
+    for crm in crms:
+        lines: list[str] = []
+        try:
+            (load_salesforce if crm == "salesforce" else load_hubspot)(book, lines)
+        except Exception as error:
+            if not (isinstance(error, LoadError) or client_error(error)):
+                raise
+            out("\n".join(["", *lines]))
+            why = error if isinstance(error, LoadError) else crm_failure(error)
+            print(
+                f"error: {crm}: {why} — the records loaded before it stay in the org (see above)",
+                file=sys.stderr,
+            )
+            return 2
+        out("\n".join(["", *lines]))
     return 0
+
+
+def client_error(error: Exception) -> bool:
+    """An error a CRM client raised (a refused call, a lost connection), not a bug of ours."""
+    import requests
+    from simple_salesforce.exceptions import SalesforceError
+
+    return isinstance(error, SalesforceError | requests.RequestException) or type(
+        error
+    ).__module__.startswith(("hubspot.", "urllib3."))
+
+
+def crm_failure(error: Exception) -> str:
+    """A client's exception in one line: its kind, HTTP status and the CRM's own message (an
+    error code and text, which carry no credentials), never the request."""
+    status = getattr(error, "status", None) or getattr(error, "status_code", None)
+    said = ""
+    content = getattr(error, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        said = f": {content[0].get('errorCode', '')} {content[0].get('message', '')}".rstrip()
+    elif getattr(error, "body", None):
+        said = f": {_error_text(error.body)}"  # type: ignore[attr-defined]
+    return f"{type(error).__name__}{f' (HTTP {status})' if status else ''}{said}"
 
 
 if __name__ == "__main__":

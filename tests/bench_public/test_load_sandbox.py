@@ -483,3 +483,28 @@ def test_bulk_results_are_matched_by_the_values_echoed() -> None:
     assert {out.ids[0], out.ids[2]} == {f"001{0:015d}", f"001{2:015d}"}
     assert out.ids[3] == f"001{3:015d}"
     assert out.refused == {1: "refused by Salesforce: FIELD_CUSTOM_VALIDATION_EXCEPTION:bad one"}
+
+
+@pytest.mark.parametrize(
+    ("crm", "variable"),
+    [("hubspot", "HUBSPOT_ACCESS_TOKEN"), ("salesforce", "SALESFORCE_PASSWORD")],
+)
+def test_a_refused_login_is_one_line_without_the_secret(
+    plain_org: SandboxSettings,
+    files: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    crm: str,
+    variable: str,
+) -> None:
+    wrong = "wrong-" + plain_org.env()[variable][-6:]
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in plain_org.env().items():
+            env.setenv(name, value)
+        env.setenv(variable, wrong)
+        code = load_sandbox.main([str(files["small"]), "--crm", crm], out=lambda _: None)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert ("401" in err) if crm == "hubspot" else ("login failed" in err)
+    assert wrong not in err and plain_org.env()[variable] not in err
