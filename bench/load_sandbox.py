@@ -49,6 +49,9 @@ HubSpot (batch create APIs through hubspot-api-client, 100 a call: companies, co
 - Companies carry name, domain (from the website), industry when it is one of the portal's
   industry options (else left out, counted), employees, annual revenue; associations: contact →
   company, deal → company, deal → contact. Results are matched to inputs by objectWriteTraceId.
+- Contacts are unique by email in HubSpot (a batch holding a taken one fails whole with 409):
+  an email repeated in the file, or one a contact of the portal already has (read by email
+  when the portal holds contacts), is set aside with that reason before the batch is sent.
 
 Re-running on the same org would duplicate every record: when the org already holds accounts,
 contacts or deals (counted through the clients) the script stops with a one-line error unless
@@ -837,6 +840,41 @@ def hs_batch_create(
     return out
 
 
+def contacts_not_to_create(hs: Any, contacts: pd.DataFrame) -> dict[int, str]:
+    """Contacts HubSpot would refuse for their email (unique per portal; a batch holding one
+    fails whole with 409), by position with the reason: an email a contact of the portal already
+    has (batch read by email, only when the portal holds contacts) or one repeated in the file."""
+    from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId
+
+    emails = [e.strip().lower() if isinstance(e, str) else None for e in contacts["email"]]
+    held: dict[str, str] = {}
+    wanted = sorted({e for e in emails if e})
+    portal = hs.crm.contacts.search_api.do_search(public_object_search_request={"limit": 1})
+    if portal.total and wanted:
+        for begin in range(0, len(wanted), BATCH):
+            answer = hs.crm.contacts.batch_api.read(
+                BatchReadInputSimplePublicObjectId(
+                    inputs=[{"id": e} for e in wanted[begin : begin + BATCH]],
+                    id_property="email",
+                    properties=["email"],
+                )
+            )
+            for record in answer.results:
+                held[str(record.properties.get("email", "")).lower()] = record.id
+    out: dict[int, str] = {}
+    first_row: dict[str, Any] = {}
+    for i, (email, row) in enumerate(zip(emails, contacts["row"], strict=True)):
+        if email is None:
+            continue
+        if email in held:
+            out[i] = f"a HubSpot contact already has this email (id {held[email]})"
+        elif email in first_row:
+            out[i] = "repeated email (HubSpot contacts are unique by email; first row kept)"
+        else:
+            first_row[email] = row
+    return out
+
+
 def _assoc(to: str, type_id: int) -> dict[str, Any]:
     return {
         "to": {"id": to},
@@ -936,7 +974,14 @@ def load_hubspot(book: Book, lines: list[str]) -> None:
                     [_assoc(company, 1)] if company else [],
                 )
             )
-        con = hs_batch_create(hs, "contacts", contact_inputs)
+        skipped = contacts_not_to_create(hs, contacts)
+        todo = [i for i in range(len(contact_inputs)) if i not in skipped]
+        sent = hs_batch_create(hs, "contacts", [contact_inputs[i] for i in todo])
+        con = Outcome(
+            ids={todo[j]: cid for j, cid in sent.ids.items()},
+            refused={**skipped, **{todo[j]: why for j, why in sent.refused.items()}},
+            seconds=sent.seconds,
+        )
         contact_id = {contacts["key"].iat[i]: cid for i, cid in con.ids.items()}
         lines.extend(
             report(

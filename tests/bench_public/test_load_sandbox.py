@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 import requests
 from simple_salesforce import Salesforce
+from urllib3.util.retry import Retry
 
 from acm_sync.sandbox.process import SandboxProcess
 from acm_sync.sandbox.server import SandboxSettings
@@ -84,7 +85,11 @@ def sf_client(env: dict[str, str]) -> Salesforce:
 
 
 def hs_client(env: dict[str, str]) -> hubspot.HubSpot:
-    return hubspot.HubSpot(access_token=env["HUBSPOT_ACCESS_TOKEN"], host=env["HUBSPOT_BASE_URL"])
+    """hubspot-api-client retrying 429s (search is limited to a few calls a second)."""
+    retry = Retry(total=6, backoff_factor=0.5, status_forcelist=(429,), allowed_methods=None)
+    return hubspot.HubSpot(
+        access_token=env["HUBSPOT_ACCESS_TOKEN"], host=env["HUBSPOT_BASE_URL"], retry=retry
+    )
 
 
 def run_loader(
@@ -508,3 +513,38 @@ def test_a_refused_login_is_one_line_without_the_secret(
     assert err.count("\n") == 1 and err.startswith("error: ")
     assert ("401" in err) if crm == "hubspot" else ("login failed" in err)
     assert wrong not in err and plain_org.env()[variable] not in err
+
+
+def test_hubspot_contacts_are_unique_by_email_across_runs(
+    plain_org: SandboxSettings, tmp_path: Path, files: dict[str, Path]
+) -> None:
+    contacts = tmp_path / "people.csv"
+    contacts.write_text(
+        "Email,First Name,Last Name,Company\n"
+        "Kel@Vandelay.com,Kel,Varn,Vandelay\n"
+        "kel@vandelay.com,Kel,Again,Vandelay\n"
+        "art@vandelay.com,Art,Vandelay,Vandelay\n"
+    )
+    argv = [str(files["small"]), "--crm", "hubspot", "--append", "--contacts", str(contacts)]
+    code, lines, _ = run_loader(plain_org, argv)
+    assert code == 0
+    assert pulled_line(lines, "HubSpot contacts") == (3, 2, 1)
+    assert reasons_after(lines, "HubSpot contacts") == [
+        "  set aside 1: repeated email (HubSpot contacts are unique by email; first row kept) "
+        "(row 2)"
+    ]
+    code, lines, _ = run_loader(plain_org, argv)
+    assert code == 0
+    assert pulled_line(lines, "HubSpot contacts") == (3, 0, 3)
+    # Kel's two rows name the contact made for row 1 the first time, Art's row Art's
+    kel, art = reasons_after(lines, "HubSpot contacts")
+    assert kel.startswith("  set aside 2: a HubSpot contact already has this email (id ")
+    assert kel.endswith("(rows 1, 2)")
+    assert art.startswith("  set aside 1: a HubSpot contact already has this email (id ")
+    assert art.endswith("(row 3)")
+    hs = hs_client(plain_org.env())
+    found = hs.crm.contacts.basic_api.get_page(limit=100, properties=["email", "lastname"])
+    assert sorted((c.properties["email"], c.properties["lastname"]) for c in found.results) == [
+        ("art@vandelay.com", "Vandelay"),
+        ("kel@vandelay.com", "Varn"),
+    ]
