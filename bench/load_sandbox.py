@@ -85,6 +85,7 @@ from backtest_csv import ExportError, Role, normalised  # noqa: E402
 BATCH = 100  # HubSpot batch create takes at most 100 inputs
 BULK_WAIT = 0.5  # seconds between polls of a Bulk API job
 NO_CLOSE_CYCLE_DAYS = 90  # stand-in cycle when the export has no closed deal
+MAX_REASONS = 15  # reasons shown per object (a CRM's message may quote the value: many kinds)
 
 
 def _role(option: str, label: str, guesses: str) -> Role:
@@ -452,9 +453,13 @@ def report(
         f"{crm} {what}: pulled {pulled:,} = loaded {loaded:,} + set aside {len(aside):,}"
         f" — {out.seconds:.1f} s{rate}"
     ]
-    for why, idx in aside.groupby(aside, sort=False).groups.items():
+    groups = list(aside.groupby(aside, sort=False).groups.items())
+    for why, idx in groups[:MAX_REASONS]:
         first = ", ".join(str(r) for r in list(idx)[:5]) + (", …" if len(idx) > 5 else "")
         lines.append(f"  set aside {len(idx):,}: {why} (row{'s' if len(idx) > 1 else ''} {first})")
+    if len(groups) > MAX_REASONS:
+        rest = sum(len(idx) for _, idx in groups[MAX_REASONS:])
+        lines.append(f"  set aside {rest:,}: {len(groups) - MAX_REASONS:,} more reasons")
     return lines
 
 
@@ -867,7 +872,7 @@ def contacts_not_to_create(hs: Any, contacts: pd.DataFrame) -> dict[int, str]:
         if email is None:
             continue
         if email in held:
-            out[i] = f"a HubSpot contact already has this email (id {held[email]})"
+            out[i] = "a contact of the portal already has this email"
         elif email in first_row:
             out[i] = "repeated email (HubSpot contacts are unique by email; first row kept)"
         else:
