@@ -639,12 +639,12 @@ def load_salesforce(book: Book, lines: list[str]) -> None:
             "closed ones will get the closed_before_created quality warning"
         )
     rows = sf.query_all(
-        "SELECT MasterLabel, IsActive, IsClosed, IsWon, SortOrder FROM OpportunityStage"
+        "SELECT MasterLabel, ApiName, IsActive, IsClosed, IsWon, SortOrder FROM OpportunityStage"
     )["records"]
     stages = [
         {
             "label": r["MasterLabel"],
-            "value": r["MasterLabel"],
+            "value": r.get("ApiName") or r["MasterLabel"],  # the StageName picklist value
             "closed": r["IsClosed"],
             "won": r["IsWon"],
         }
