@@ -3,6 +3,7 @@ rule), win probabilities, stale flags, and the forecast arithmetic."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
@@ -46,6 +47,7 @@ from acm_sync.scoring.hazard import (
     size_band_edges,
     state_at,
 )
+from acm_sync.scoring.periods import NS_PER_DAY
 
 
 def deal_history(opps: pd.DataFrame, rows: pd.DataFrame, *account_ids: str) -> DealHistory:
@@ -541,20 +543,26 @@ def young_crm_by_company_size(
     """A CRM 110 days old. Small buyers (20 employees) decided within three weeks of a deal's
     creation (`small_won` won, `small_lost` lost); large buyers' (5,000) deals of the same
     age are all still open (`big_open`), bar `big_lost` lost in their first month. Two more
-    deals, one per size, were imported into the CRM 400 days after their creation: an age no
-    deal of either size has reached in training."""
+    deals, one per size, were created yesterday (`aged_400_days` makes them 400 days old: an
+    age no deal of either size has reached in training)."""
     buyers = SizedBuyers()
     for i in range(small_won + small_lost):
         buyers.add(f"sf:S{i:03d}", "sf:SMALL", 110, "won" if i < small_won else "lost", 80)
     for i in range(big_open + big_lost):
         buyers.add(f"sf:B{i:03d}", "sf:BIG", 110, "open" if i < big_open else "lost", 80)
-    # in the CRM only since yesterday (its stage history starts then), created 400 days ago
-    for oid, account in (("sf:OLD-S", "sf:SMALL"), ("sf:OLD-B", "sf:BIG")):
-        buyers.add(oid, account, 1)
-        buyers.deals[-1]["created_at"] = days_ago(400)
     buyers.add("sf:NEW-S", "sf:SMALL", 1)
     buyers.add("sf:NEW-B", "sf:BIG", 1)
     return buyers.history()
+
+
+def aged_400_days(hist: DealHistory) -> tuple[list[str], DealState]:
+    """The open deals as of AS_OF (their ids), and the same deals were they 400 days old. (A
+    deal really that old would itself be in training at those ages: a CRM imported late
+    counts its deals open from their creation, `stages.UNRECORDED`.)"""
+    state = state_at(hist, AS_OF.value)
+    ids = list(hist.book.opportunities["opportunity_id"].to_numpy()[state.opp_pos])
+    old = replace(state, created=np.full_like(state.created, AS_OF.value - 400 * NS_PER_DAY))
+    return ids, old
 
 
 SEGMENTS_ONLY_SIZE = {"segments": ["company_size"], "shrinkage_strength": 0}
@@ -566,11 +574,13 @@ def test_a_segment_never_seen_closing_at_an_age_gets_the_pooled_hazard_there() -
     deals' "large buyers never close" to that age: the two 400-day-old deals, alike but for
     the buyer's size, get the same p — while the young ones still differ as training showed."""
     hist = young_crm_by_company_size(small_won=60, small_lost=20, big_open=80)
-    p = win_probabilities(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).set_index(
-        "opportunity_id"
-    )
-    assert p.loc["sf:OLD-B", "p_win_model"] == pytest.approx(p.loc["sf:OLD-S", "p_win_model"])
-    assert float(p.loc["sf:OLD-B", "p_win_model"]) > 0.05
+    config = forecast_config(**SEGMENTS_ONLY_SIZE)
+    model = learn_win_rates(hist, AS_OF, config).model
+    ids, old = aged_400_days(hist)
+    p_old = dict(zip(ids, model.cumulative(old)[:, -1], strict=True))
+    assert p_old["sf:NEW-B"] == pytest.approx(p_old["sf:NEW-S"])
+    assert p_old["sf:NEW-B"] > 0.05
+    p = win_probabilities(hist, AS_OF, config).set_index("opportunity_id")
     # at the ages seen, the segment effect is what training showed
     new_big, new_small = (
         float(p.loc["sf:NEW-B", "p_period_1"]),
@@ -592,16 +602,16 @@ def test_beyond_data_flags_deals_at_ages_their_segment_was_never_seen_at() -> No
     assert months_seen[2, 0] == pytest.approx(480)
     assert months_seen.sum() == pytest.approx(560)
     state = state_at(hist, AS_OF.value)
-    ids = hist.book.opportunities["opportunity_id"].to_numpy()[state.opp_pos]
+    ids, old = aged_400_days(hist)
     # the next three months: young deals of either size stay under 90 days, an age seen for
     # both (large buyers' deals were seen there, never closing: a low hazard, not unknown);
     # 400 days old, nobody was seen
     flags = dict(zip(ids, model.beyond_data(state, 3.0), strict=True))
-    assert {k: flags[k] for k in ("sf:NEW-S", "sf:NEW-B", "sf:OLD-S", "sf:OLD-B")} == {
-        "sf:NEW-S": False,
-        "sf:NEW-B": False,
-        "sf:OLD-S": True,
-        "sf:OLD-B": True,
+    old_flags = dict(zip(ids, model.beyond_data(old, 3.0), strict=True))
+    assert {k: flags[k] for k in ("sf:NEW-S", "sf:NEW-B")} == {"sf:NEW-S": False, "sf:NEW-B": False}
+    assert {k: old_flags[k] for k in ("sf:NEW-S", "sf:NEW-B")} == {
+        "sf:NEW-S": True,
+        "sf:NEW-B": True,
     }
     # within a year the young deals pass 90 days too
     assert dict(zip(ids, model.beyond_data(state, 12.0), strict=True))["sf:NEW-S"]
@@ -623,11 +633,14 @@ def test_no_segment_effect_is_carried_to_ages_never_seen(
     losses, `hazard.min_events`), two deals at an age no training deal
     reached, alike but for the buyer's size, get the same p."""
     hist = young_crm_by_company_size(small_won, small_lost, big_open, big_lost)
-    p = win_probabilities(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).set_index(
-        "opportunity_id"
-    )
-    assert p.loc["sf:OLD-B", "p_win_model"] == pytest.approx(p.loc["sf:OLD-S", "p_win_model"])
-    assert p.loc["sf:OLD-B", "p_period_1"] == pytest.approx(p.loc["sf:OLD-S", "p_period_1"])
+    model = learn_win_rates(hist, AS_OF, forecast_config(**SEGMENTS_ONLY_SIZE)).model
+    ids, old = aged_400_days(hist)
+    curve = model.cumulative(old)
+    bounds = np.array([AS_OF.value, AS_OF.value + 90 * NS_PER_DAY], dtype=np.int64)
+    by_period, _, _ = model.win_within(old, bounds, curve)
+    small, big = ids.index("sf:NEW-S"), ids.index("sf:NEW-B")
+    assert curve[big, -1] == pytest.approx(curve[small, -1])
+    assert by_period[big, 0] == pytest.approx(by_period[small, 0])
 
 
 def test_unreached_bands_take_the_row_weighted_mean_of_the_reached_ones() -> None:

@@ -44,6 +44,13 @@ STANDARD_STAGES: Final = (
     ("hubspot", "closedlost", 0.00, True, False, "Omitted"),
 )
 CATEGORIES: Final = ("Closed", "Commit", "Best Case", "Pipeline", "Omitted")
+# The stage of a deal before its recorded history begins, when that is after the deal was
+# created: a CRM migrated or imported (Salesforce's OpportunityHistory and HubSpot's property
+# history start on the import day, whatever CreatedDate / createdate say), or history tracking
+# switched on late. More than a day later: a record and its first history row are written
+# together.
+UNRECORDED: Final = "(not recorded)"
+RECORDING_SLACK_NS: Final = 86_400 * 10**9
 # CRM spellings of the forecast categories, compared upper-case without spaces / underscores
 _CATEGORY_SPELLINGS: Final = {
     "CLOSED": "Closed",
@@ -94,6 +101,7 @@ class DealHistory:
         known = opp_pos >= 0  # history of deleted / unknown deals is ignored
         history = stage_history if known.all() else stage_history.loc[known]
         opp_pos = opp_pos[known]
+        history, opp_pos = _with_unrecorded_start(history, opp_pos, deals)
         stages, deal_stage, history_stage = _catalogue(
             deals, opp_pos, history["stage"].to_numpy(dtype=object, na_value="")
         )
@@ -115,6 +123,7 @@ class DealHistory:
         )
         if not in_order:  # pulls usually arrive ordered; sort only when they do not
             rows = rows.iloc[np.lexsort((changed, opp))]
+        rows = _closed_on_import_at_close_date(rows, stages, deals)
         rows = rows.reset_index(drop=True)
         _add_runs_and_pushes(rows)
         return cls(book, stages, deal_stage, rows)
@@ -223,6 +232,76 @@ def _blank_if_missing(values: npt.NDArray[np.object_]) -> npt.NDArray[np.object_
     out = values.copy()
     out[pd.isna(out)] = ""
     return out
+
+
+def _with_unrecorded_start(
+    history: pd.DataFrame, opp_pos: npt.NDArray[np.intp], deals: pd.DataFrame
+) -> tuple[pd.DataFrame, npt.NDArray[np.intp]]:
+    """History plus, for each deal whose first history row is more than a day after it was
+    created, a row at its creation in stage UNRECORDED: it was open then, in a stage nobody
+    recorded, with no close date known (its later close date would tell the future)."""
+    if not len(history):
+        return history, opp_pos
+    changed = nanos(history["changed_at"])
+    frame = pd.DataFrame({"opp": opp_pos, "changed": changed}).loc[changed != NAT]
+    first = frame.groupby("opp")["changed"].min()
+    created = nanos(deals["created_at"])[first.index.to_numpy()]
+    late = (created != NAT) & (first.to_numpy() - created > RECORDING_SLACK_NS)
+    if not late.any():
+        return history, opp_pos
+    which = first.index.to_numpy()[late]
+    first_rows = (
+        pd.DataFrame({"opp": opp_pos, "changed": changed, "row": np.arange(len(history))})
+        .sort_values(["opp", "changed"], kind="stable")
+        .drop_duplicates("opp")
+        .set_index("opp")
+        .loc[which, "row"]
+        .to_numpy()
+    )
+    columns = ["opportunity_id", "stage", "amount", "close_date", "changed_at"]
+    added = pd.DataFrame(
+        {
+            "opportunity_id": deals["opportunity_id"].to_numpy()[which],
+            "stage": UNRECORDED,
+            "amount": history["amount"].to_numpy(dtype=float, na_value=np.nan)[first_rows],
+            "close_date": pd.Series(pd.NaT, index=range(len(which)), dtype="datetime64[ns, UTC]"),
+            "changed_at": pd.to_datetime(nanos(deals["created_at"])[which], utc=True),
+        }
+    )
+    recorded = history[columns].assign(
+        close_date=pd.to_datetime(nanos(history["close_date"]), utc=True).where(
+            nanos(history["close_date"]) != NAT
+        ),
+        changed_at=pd.to_datetime(nanos(history["changed_at"]), utc=True),
+    )
+    out = pd.concat([recorded, added], ignore_index=True)
+    return out, np.concatenate([opp_pos, which]).astype(opp_pos.dtype)
+
+
+def _closed_on_import_at_close_date(
+    rows: pd.DataFrame, stages: pd.DataFrame, deals: pd.DataFrame
+) -> pd.DataFrame:
+    """A deal whose history begins closed after an UNRECORDED start was imported with its
+    outcome: it closed at its close date (when that falls between its creation and the
+    import), not on the import day. `rows` sorted by deal and time; returns them so."""
+    stage = rows["stage_code"].to_numpy()
+    unrecorded = stages["stage"].to_numpy(dtype=object)[stage] == UNRECORDED
+    if not unrecorded.any():
+        return rows
+    opp = rows["opp_pos"].to_numpy()
+    # the row right after an UNRECORDED start is the deal's first recorded one
+    after = np.flatnonzero(unrecorded[:-1] & (opp[1:] == opp[:-1])) + 1
+    closed = stages["is_closed"].to_numpy(dtype=bool)[stage[after]]
+    after = after[closed]
+    if not len(after):
+        return rows
+    changed = rows["changed_at"].to_numpy().copy()
+    close = nanos(deals["close_date"])[opp[after]]
+    start = changed[after - 1]
+    move = (close != NAT) & (close > start) & (close < changed[after])
+    changed[after[move]] = close[move]
+    rows = rows.assign(changed_at=changed)
+    return rows.iloc[np.lexsort((rows["changed_at"].to_numpy(), opp))]
 
 
 def _add_runs_and_pushes(rows: pd.DataFrame) -> None:
