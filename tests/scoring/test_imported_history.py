@@ -13,7 +13,7 @@ import pandas as pd
 from scoring_builders import AS_OF, accounts, contacts, days_ago, history, opportunities
 
 from acm_sync.scoring import AccountBook, DealHistory, backtest
-from acm_sync.scoring.hazard import resolution, state_at
+from acm_sync.scoring.hazard import resolution
 from acm_sync.scoring.periods import NAT, nanos
 from acm_sync.scoring.settings import ForecastConfig
 from acm_sync.scoring.stages import UNRECORDED
