@@ -206,7 +206,13 @@ def serve(db_path: Path, seed: Any = None, tier: str = "professional") -> Iterat
         db_path, base_url=base_url, access_token=TOKEN, faults=faults, seed=seed, tier=tier
     )
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        date_header=False,  # the app dates each response (as server.py runs it)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -269,3 +269,31 @@ def test_a_relative_data_dir_gives_absolute_settings(tmp_path: Path) -> None:
         os.chdir(cwd)
     exports = (tmp_path / "rel-sbx" / "connection.env").read_text()
     assert f"SALESFORCE_CA_BUNDLE='{tmp_path}" in exports
+
+
+def test_hubspot_dates_each_response_once_and_freshly(sandbox: SandboxSettings) -> None:
+    """One `date` header, the moment of the response: the pull takes HubSpot's clock from it
+    for its incremental cursor. uvicorn's own header (refreshed once a second by its loop, later
+    when the loop is busy) is off; with both, a response would carry two."""
+    import http.client
+    import time
+    from email.utils import parsedate_to_datetime
+    from urllib.parse import urlsplit
+
+    url = urlsplit(sandbox.hubspot_base_url)
+    token = sandbox.credentials.hubspot_access_token
+    for _ in range(3):
+        conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+        before = time.time()
+        conn.request(
+            "GET", "/crm/v3/objects/companies?limit=1", headers={"Authorization": f"Bearer {token}"}
+        )
+        response = conn.getresponse()
+        after = time.time()
+        dates = response.headers.get_all("date") or []
+        response.read()
+        conn.close()
+        assert len(dates) == 1, dates
+        stamp = parsedate_to_datetime(dates[0]).timestamp()
+        assert int(before) <= stamp <= after  # whole seconds: floor(before) at the earliest
+        time.sleep(0.4)

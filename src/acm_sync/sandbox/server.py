@@ -248,7 +248,8 @@ def serve(
                 **common,
             )
         ),
-        _Server(uvicorn.Config(hs_app, **common)),
+        # the app dates each response itself (uvicorn's `date` lags by up to seconds)
+        _Server(uvicorn.Config(hs_app, date_header=False, **common)),
     ]
 
     def stop_all() -> None:

@@ -18,6 +18,7 @@ import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -158,6 +159,32 @@ class _Gate:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+class _FreshDate:
+    """A `date` header of the moment each response starts, as HubSpot's edge sends it.
+
+    uvicorn's own `date` header is refreshed once a second by its main loop, and later when the
+    loop is busy: clients that take the server's clock from it (our pull's incremental cursor
+    does) would read a time up to seconds old. The servers run with uvicorn's switched off."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"date" for k, _ in headers):
+                    headers.append((b"date", formatdate(usegmt=True).encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_dated)
 
 
 class _Faults:
@@ -1092,6 +1119,7 @@ def create_app(
     app = Starlette(
         routes=sandbox.routes(),
         middleware=[
+            Middleware(_FreshDate),
             Middleware(_Faults, injector=faults),
             Middleware(_Gate, token=access_token, limiter=limiter),
         ],
