@@ -240,24 +240,19 @@ def _with_unrecorded_start(
     """History plus, for each deal whose first history row is more than a day after it was
     created, a row at its creation in stage UNRECORDED: it was open then, in a stage nobody
     recorded, with no close date known (its later close date would tell the future)."""
-    if not len(history):
-        return history, opp_pos
     changed = nanos(history["changed_at"])
-    frame = pd.DataFrame({"opp": opp_pos, "changed": changed}).loc[changed != NAT]
-    first = frame.groupby("opp")["changed"].min()
-    created = nanos(deals["created_at"])[first.index.to_numpy()]
-    late = (created != NAT) & (first.to_numpy() - created > RECORDING_SLACK_NS)
+    dated = np.flatnonzero(changed != NAT)  # rows with no time are dropped later anyway
+    if not len(dated):
+        return history, opp_pos
+    # each deal's first dated row: its time, and its amount for the unrecorded start
+    order = dated[np.lexsort((changed[dated], opp_pos[dated]))]
+    first = order[np.r_[True, opp_pos[order][1:] != opp_pos[order][:-1]]]
+    created = nanos(deals["created_at"])[opp_pos[first]]
+    late = (created != NAT) & (changed[first] - created > RECORDING_SLACK_NS)
     if not late.any():
         return history, opp_pos
-    which = first.index.to_numpy()[late]
-    first_rows = (
-        pd.DataFrame({"opp": opp_pos, "changed": changed, "row": np.arange(len(history))})
-        .sort_values(["opp", "changed"], kind="stable")
-        .drop_duplicates("opp")
-        .set_index("opp")
-        .loc[which, "row"]
-        .to_numpy()
-    )
+    first_rows = first[late]
+    which = opp_pos[first_rows]
     columns = ["opportunity_id", "stage", "amount", "close_date", "changed_at"]
     added = pd.DataFrame(
         {
@@ -268,11 +263,10 @@ def _with_unrecorded_start(
             "changed_at": pd.to_datetime(nanos(deals["created_at"])[which], utc=True),
         }
     )
+    close = nanos(history["close_date"])
     recorded = history[columns].assign(
-        close_date=pd.to_datetime(nanos(history["close_date"]), utc=True).where(
-            nanos(history["close_date"]) != NAT
-        ),
-        changed_at=pd.to_datetime(nanos(history["changed_at"]), utc=True),
+        close_date=pd.to_datetime(close, utc=True).where(close != NAT),
+        changed_at=pd.to_datetime(changed, utc=True),
     )
     out = pd.concat([recorded, added], ignore_index=True)
     return out, np.concatenate([opp_pos, which]).astype(opp_pos.dtype)
