@@ -4,6 +4,7 @@
         [--horizon QUARTERS] [--created COL] [--close-date COL] [--amount COL]
         [--stage COL [--won VALUE]... [--lost VALUE]...] [--is-won COL --is-closed COL]
         [--id COL] [--account COL] [--type COL] [--segment COL] [--date-format FORMAT]
+        [--count | --amounts]
 
 The mapping. Each column the backtest reads is given by its option or guessed from the header
 (case, spaces and punctuation ignored: "CreatedDate", "created_date" and "Create Date" all read
@@ -20,6 +21,17 @@ as created); the mapping used is printed first, each column marked given or gues
 - Dates: ISO (with or without a time or zone) or US month/day/year ("1/5/2024",
   "01/05/2024 10:30 AM", "Jan 5, 2024"); --date-format forces one strptime format (e.g.
   %d/%m/%Y). Amounts: digits with an optional currency symbol or code and thousands commas.
+
+Amounts or deal counts. The script prints how many lost, won and open deals have no amount
+(0 or blank). When lost deals exist but none has an amount while won deals do — an export that
+keeps a "close value", or clears a deal's amount when it is lost — an amount tells its deal's
+outcome: with no stage history, a past day's open pipeline is read from the final amounts, so
+every deal later lost would be open at $0 and the model would learn the outcome from its amount
+(measured: Pipeline Command Center with its lost deals' amounts set to 0 gave the model a Brier
+score of 0.074 against 0.184 on the real amounts). Then the backtest counts deals instead (each
+deal 1: bookings are deals won, account WAPE is on deal counts) and says so; `--amounts` sums
+the amounts anyway (with a warning), `--count` counts deals whatever the amounts (no amount
+column needed; open deals without an amount are then used, not set aside).
 
 Nothing is dropped silently: every row either is used or is set aside with one reason (no or
 unreadable created date; created on or after --as-of; no stage; closed without, or with an
@@ -124,6 +136,7 @@ AMOUNT = re.compile(
 )
 PLAIN_NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 ONE_GROUP = "all deals"
+UNITS = ("amount", "count", "auto")
 
 
 class ExportError(ValueError):
@@ -172,12 +185,13 @@ ABSENT = {
 
 
 def column_mapping(
-    columns: Sequence[str], given: Mapping[str, str | None]
+    columns: Sequence[str], given: Mapping[str, str | None], *, count: bool = False
 ) -> tuple[dict[str, str], list[str]]:
     """(role → column, one line per role saying which column and whether given or guessed).
     The outcome is the stage column, or the is_won / is_closed pair when they are given or no
     stage column is. ExportError naming the role and the columns found when a given column is
-    not there or a needed one is neither given nor guessed."""
+    not there or a needed one is neither given nor guessed (the amount is not needed when
+    `count`: each deal counts 1)."""
     found = ", ".join(map(repr, columns))
     by_name: dict[str, str] = {}
     for column in columns:
@@ -204,10 +218,12 @@ def column_mapping(
         mapping.pop("is_won", None)
         mapping.pop("is_closed", None)
     for role in NEEDED:
-        if role not in mapping:
+        if role not in mapping and not (count and role == "amount"):
             spec = ROLES[role]
+            counting = ", or --count to count deals" if role == "amount" else ""
             raise ExportError(
-                f"no {spec.label} column (give {spec.option} COLUMN); columns found: {found}"
+                f"no {spec.label} column (give {spec.option} COLUMN{counting}); "
+                f"columns found: {found}"
             )
     lines = []
     for role, spec in ROLES.items():
@@ -215,6 +231,8 @@ def column_mapping(
             lines.append(f"  {spec.label:<13}{spec.option:<13}{mapping[role]!r} ({how[role]})")
         elif role in ABSENT:
             lines.append(f"  {spec.label:<13}{spec.option:<13}none: {ABSENT[role]}")
+        elif role == "amount" and count:
+            lines.append(f"  {spec.label:<13}{spec.option:<13}none: each deal counts 1 (--count)")
     return mapping, lines
 
 
@@ -268,17 +286,41 @@ def flags(text: pd.Series) -> pd.Series:
     return lower.map(lambda v: True if v in TRUE else False if v in FALSE else np.nan)
 
 
+def amount_line(amount: pd.Series, won: pd.Series, lost: pd.Series) -> str:
+    """ "amount: 0 or blank on … of … lost, … of … won and … of … open deals" (rows with a
+    readable outcome as the export gives it; unreadable amounts count as blank)."""
+    none = ~(amount > 0)
+    parts = [
+        f"{int((none & mask).sum()):,} of {int(mask.sum()):,} {name}"
+        for name, mask in (("lost", lost), ("won", won), ("open", ~won & ~lost))
+    ]
+    return f"amount: 0 or blank on {parts[0]}, {parts[1]} and {parts[2]} deals"
+
+
+def amounts_tell_outcome(amount: pd.Series, won: pd.Series, lost: pd.Series) -> bool:
+    """True when the export has lost deals and won deals with an amount, but no lost deal with
+    one (every lost deal's amount 0 or blank): an export that keeps a deal's amount only once it
+    is won (a "close value"), or clears it when the deal is lost. Its deals carry their final
+    amounts, and with no stage history a past day's open pipeline is read from them: a deal open
+    then that was later lost would carry 0, and the model would learn the outcome from the
+    amount — the backtest would reward the leak, not the forecast. Deal counts do not leak."""
+    positive = amount > 0
+    return bool(lost.any() and (positive & won).any() and not (positive & lost).any())
+
+
 @dataclass(frozen=True)
 class Export:
     """What a deals export gives the backtest: the deals it can use, parsed (one row each,
     `row` the export's row), the reason each other row was set aside (by row), the export's
-    row count, the printed lines saying how it was read, and the as-of instant."""
+    row count, the printed lines saying how it was read, the as-of instant, and whether deals
+    are counted (each deal's amount 1) instead of their amounts summed."""
 
     deals: pd.DataFrame
     set_aside: pd.Series
     rows: int
     lines: tuple[str, ...]
     as_of: pd.Timestamp
+    counted: bool = False  # each deal's amount is 1: the backtest counts deals
 
 
 def _values(counts: pd.Series, limit: int = 8) -> str:
@@ -294,10 +336,16 @@ def export_from(
     lost_values: Sequence[str] = (),
     as_of: pd.Timestamp | None = None,
     date_format: str | None = None,
+    unit: str = "amount",
 ) -> Export:
     """The usable deals of an export's rows (`read_export`) and why each other row is set aside.
-    ExportError when the columns cannot be mapped (`column_mapping`)."""
-    mapping, lines = column_mapping(list(raw.columns), given or {})
+    ExportError when the columns cannot be mapped (`column_mapping`).
+
+    `unit`: "amount" (the deals' amounts), "count" (each deal 1; no amount needed) or "auto":
+    counts when the amounts tell each deal's outcome (`amounts_tell_outcome`), else amounts."""
+    if unit not in UNITS:
+        raise ValueError(f"unit {unit!r}: one of {', '.join(UNITS)}")
+    mapping, lines = column_mapping(list(raw.columns), given or {}, count=unit == "count")
     lines.insert(0, "mapping (an option changes a column):")
     reason = pd.Series(None, index=raw.index, dtype=object)
 
@@ -345,17 +393,40 @@ def export_from(
     aside(closed & close.isna(), "close date unreadable")
     aside(closed & (close < created), "closed before created")
     closed_at = close.where(closed)
+    final_won, final_lost = won, lost  # as the export says, whatever --as-of reopens
     if as_of is not None:  # closed on or after the as-of date: still open then
         later = (closed_at >= as_of).to_numpy()
         won, lost, closed_at = won & ~later, lost & ~later, closed_at.where(~later)
 
-    amount_text = raw[mapping["amount"]]
-    amount = parse_amounts(amount_text)
-    is_open = ~(won | lost).to_numpy()
-    aside(is_open & amount_text.isna(), "open deal without an amount (not read as 0)")
-    aside(amount_text.isna(), "closed deal without an amount")
-    aside(amount.isna(), "amount unreadable")
-    aside(amount < 0, "negative amount")
+    counted = unit == "count"
+    if "amount" in mapping and not counted:
+        amount_text = raw[mapping["amount"]]
+        amount = parse_amounts(amount_text)
+        lines.append(amount_line(amount, final_won, final_lost))
+        tells = amounts_tell_outcome(amount, final_won, final_lost)
+        if tells and unit == "auto":
+            counted = True
+            lines.append(
+                "  no lost deal has one, so an amount tells its deal's outcome (the export keeps "
+                "a deal's amount once it is won, or clears it when lost): the backtest counts "
+                "deals instead, each deal 1 (--amounts to sum the amounts anyway)"
+            )
+        elif tells:
+            lines.append(
+                "  warning: no lost deal has one, so an amount tells its deal's outcome: the "
+                "model learns the outcome from it and its figures below are no test (--count "
+                "counts deals instead)"
+            )
+    if counted:
+        amount = pd.Series(1.0, index=raw.index)
+        if unit == "count" and "amount" in mapping:
+            lines.append(f"amount: {mapping['amount']!r} not used (--count: each deal counts 1)")
+    else:
+        is_open = ~(won | lost).to_numpy()
+        aside(is_open & amount_text.isna(), "open deal without an amount (not read as 0)")
+        aside(amount_text.isna(), "closed deal without an amount")
+        aside(amount.isna(), "amount unreadable")
+        aside(amount < 0, "negative amount")
 
     rows = raw.index.to_series()
     if "id" in mapping:
@@ -407,7 +478,7 @@ def export_from(
             if deals.empty
             else public_deals.day_after_last(deals["created"], deals["closed_at"])
         )
-    return Export(deals, reason.dropna(), len(raw), tuple(lines), at)
+    return Export(deals, reason.dropna(), len(raw), tuple(lines), at, counted)
 
 
 def set_aside_lines(export: Export) -> list[str]:
@@ -479,6 +550,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--won", action="append", default=[], metavar="VALUE")
     parser.add_argument("--lost", action="append", default=[], metavar="VALUE")
     parser.add_argument("--date-format", help="one strptime format for every date (%%d/%%m/%%Y)")
+    unit = parser.add_mutually_exclusive_group()
+    unit.add_argument(
+        "--count",
+        dest="unit",
+        action="store_const",
+        const="count",
+        help="count deals (each deal 1) instead of summing amounts; no amount column needed",
+    )
+    unit.add_argument(
+        "--amounts",
+        dest="unit",
+        action="store_const",
+        const="amount",
+        help="sum the amounts even when no lost deal has one",
+    )
+    parser.set_defaults(unit="auto")
     args = parser.parse_args(argv)
     if args.data is None:
         parser.error("give the deals export (CSV)")
@@ -491,6 +578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lost_values=args.lost,
             as_of=args.as_of,
             date_format=args.date_format,
+            unit=args.unit,
         )
         print(
             f"deals export: {args.data} ({len(raw):,} rows{'; ' if notes else ''}"
@@ -509,7 +597,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     shown = f"{as_of:%Y-%m-%d}{' (--as-of)' if args.as_of is not None else ''}"
     print()
-    print(public_deals.backtest_header(Path(args.data).name, tables, shown, result, seconds))
+    counting = "counting deals, each 1: " if export.counted else ""
+    print(
+        public_deals.backtest_header(
+            Path(args.data).name, tables, shown, result, seconds, source=counting
+        )
+    )
     print_backtest(result)
     print_split(result.origins)
     return 0

@@ -4,7 +4,9 @@ files as one-line errors, and a backtest whose bookings are counted by hand."""
 
 from __future__ import annotations
 
+import csv
 import importlib
+import io
 import sys
 import tempfile
 from pathlib import Path
@@ -167,8 +169,8 @@ def test_explicit_mapping_overrides_the_guess_and_absent_roles_say_what_happens(
         (
             ["Created", "Stage", "Close Date", "Revenue"],
             {},
-            "no amount column (give --amount COLUMN); columns found: 'Created', 'Stage', "
-            "'Close Date', 'Revenue'",
+            "no amount column (give --amount COLUMN, or --count to count deals); columns found: "
+            "'Created', 'Stage', 'Close Date', 'Revenue'",
         ),
         (
             ["Created", "Stage", "Close Date", "Amount"],
@@ -563,6 +565,100 @@ def test_horizon_option_sets_the_backtest_horizon(
     assert row[3] == "7,250"
 
 
+def _lost_amounts(rows: tuple[str, ...], value: str) -> list[str]:
+    """SMALL_EXPORT's lines with every lost deal's amount replaced by `value`."""
+    table = list(csv.reader(rows))
+    amount = table[0].index("Amount")
+    for fields in table[1:]:
+        if fields[3] == "Closed Lost":
+            fields[amount] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(table)
+    return out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("lost", "won", "tells"),
+    [
+        (["0", "", "0"], ["100", "5"], True),  # a "close value": lost deals 0 or blank
+        (["", ""], ["100"], True),  # cleared when lost
+        (["0", "250", "0"], ["100"], False),  # one lost deal keeps its amount
+        ([], ["100"], False),  # nothing lost: nothing to tell
+        (["0"], ["0", ""], False),  # no won deal has an amount either
+        (["abc", "-5"], ["100"], True),  # unreadable or negative is no amount
+    ],
+)
+def test_amounts_tell_outcome_when_no_lost_deal_has_one(
+    lost: list[str], won: list[str], tells: bool
+) -> None:
+    text = pd.Series([*lost, *won, "40"]).replace("", None)  # and one open deal
+    amount = backtest_csv.parse_amounts(text)
+    is_lost = pd.Series([True] * len(lost) + [False] * (len(won) + 1))
+    is_won = pd.Series([False] * len(lost) + [True] * len(won) + [False])
+    assert backtest_csv.amounts_tell_outcome(amount, is_won, is_lost) is tells
+
+
+def test_lost_deals_without_amounts_are_backtested_by_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SMALL_EXPORT with every lost deal at $0: counted, each deal 1. By hand (the comment above
+    # SMALL_EXPORT): 2024Q3 won W5 (open at 07-01) and W6 (created after) → 2 deals; 2024Q4 W7
+    # (open at 10-01) and W8 (created after) → 2. O2 (no amount) is used, counting needs none:
+    # Moss is a 13th account.
+    monkeypatch.delenv("ACM_SYNC_CONFIG", raising=False)
+    path = write(tmp_path, *_lost_amounts(SMALL_EXPORT, "$0"), name="close_values.csv")
+    code, out, err = run(path, "--as-of", "2025-01-01", "--origins", "2", capsys=capsys)
+    assert (code, err) == (0, "")
+    assert "amount: 0 or blank on 5 of 5 lost, 0 of 9 won and 1 of 2 open deals" in out
+    assert "the backtest counts deals instead, each deal 1 (--amounts" in out
+    assert "pulled 16 = used 15 + set aside 1" in out
+    assert (
+        "Backtest: close_values.csv (counting deals, each 1: 13 accounts, 15 deals, 8 won)" in out
+    )
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line[:5] == "2024Q"}
+    assert [rows["2024Q3"][3], rows["2024Q4"][3]] == ["2", "2"]
+    split = [line.split() for line in out.splitlines() if line.startswith("  2024Q")]
+    assert [(s[0], s[1], s[5]) for s in split] == [("2024Q3", "1", "1"), ("2024Q4", "1", "1")]
+
+
+def test_counting_reads_the_same_deals_whatever_the_lost_amounts(tmp_path: Path) -> None:
+    # the leak removed: auto on the cleared export = --count on the real one, deal for deal
+    cleared = export_of(
+        write(tmp_path, *_lost_amounts(SMALL_EXPORT, ""), name="a.csv"), unit="auto"
+    )
+    real = export_of(write(tmp_path, *SMALL_EXPORT, name="b.csv"), unit="count")
+    assert cleared.counted and real.counted
+    pd.testing.assert_frame_equal(cleared.deals, real.deals)
+    assert (real.deals["amount"] == 1.0).all() and len(real.deals) == 16
+
+
+def test_amounts_kept_when_given_or_when_a_lost_deal_has_one(tmp_path: Path) -> None:
+    cleared = write(tmp_path, *_lost_amounts(SMALL_EXPORT, ""), name="a.csv")
+    forced = export_of(cleared, unit="amount")
+    assert not forced.counted
+    assert any(line.startswith("  warning: no lost deal has one") for line in forced.lines)
+    assert forced.set_aside.value_counts()["closed deal without an amount"] == 5
+    real = export_of(write(tmp_path, *SMALL_EXPORT, name="b.csv"), unit="auto")
+    assert not real.counted and list(real.deals["amount"])[:2] == [2000.0, 1200.0]
+    assert "amount: 0 or blank on 0 of 5 lost, 0 of 9 won and 1 of 2 open deals" in real.lines
+    assert not any("no lost deal has one" in line for line in real.lines)
+
+
+def test_count_needs_no_amount_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "created,close_date,stage",
+        "2024-01-02,2024-02-01,Closed Won",
+        "2024-01-03,2024-02-05,Closed Lost",
+        "2024-01-04,,Proposal",
+    )
+    export = export_of(path, unit="count")
+    assert list(export.deals["amount"]) == [1.0, 1.0, 1.0]
+    assert "  amount       --amount     none: each deal counts 1 (--count)" in export.lines
+    with pytest.raises(backtest_csv.ExportError, match="or --count to count deals"):
+        export_of(path)
+
+
 CREATED = st.sampled_from(["2024-01-05", "1/5/2024", "01/20/2024 10:30 AM", "", "31/12/2024"])
 CLOSE = st.sampled_from(["2024-03-01", "3/1/2024", "2024-01-01", "", "soon"])
 STAGE = st.sampled_from(["Closed Won", "won", "Closed Lost", "Prospecting", ""])
@@ -572,9 +668,9 @@ ROW = st.tuples(ID, CREATED, CLOSE, STAGE, AMOUNT)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(ROW, min_size=1, max_size=25), st.booleans())
+@given(st.lists(ROW, min_size=1, max_size=25), st.booleans(), st.sampled_from(backtest_csv.UNITS))
 def test_every_row_is_used_or_set_aside_with_exactly_one_reason(
-    rows: list[tuple[str, ...]], as_of: bool
+    rows: list[tuple[str, ...]], as_of: bool, unit: str
 ) -> None:
     text = "id,created,close_date,stage,amount\n" + "".join(
         ",".join(f'"{value}"' for value in row) + "\n" for row in rows
@@ -583,7 +679,7 @@ def test_every_row_is_used_or_set_aside_with_exactly_one_reason(
         path = Path(directory) / "deals.csv"
         path.write_text(text, encoding="utf-8")
         raw, _ = backtest_csv.read_export(path)
-    export = backtest_csv.export_from(raw, as_of=ts("2024-02-01") if as_of else None)
+    export = backtest_csv.export_from(raw, as_of=ts("2024-02-01") if as_of else None, unit=unit)
     used = list(export.deals["row"])
     aside = list(export.set_aside.index)
     assert sorted(used + aside) == list(range(1, len(rows) + 1))
