@@ -202,3 +202,21 @@ def test_figures_and_bins_read_as_people_write_them() -> None:
     assert _bin_label(pd.Interval(90.0, 100.0)) == "90–100"
     table = _md(pd.DataFrame({"period": ["2026Q1", "Total"], "amount": [1.5e6, 2_500_000.0]}))
     assert table.splitlines()[2:] == ["| 2026Q1 | 1,500,000.00 |", "| Total | 2,500,000.00 |"]
+
+
+def test_scoring_reads_the_crm_stage_lists_quality_fetched(
+    pipeline_run: tuple[Warehouse, list[dg.ExecuteInProcessResult]],
+) -> None:
+    # the stage lists as fetched through simple-salesforce (OpportunityStage) and
+    # hubspot-api-client (deal pipelines): the probability of a stage no current deal is in
+    from acm_sync.assets.scoring import load_inputs
+
+    wh, _ = pipeline_run
+    tables, _ = load_inputs(wh)
+    stages = tables["stages"].set_index(["source", "stage"])
+    # the vendors' out-of-the-box defaults, which the sandbox orgs keep
+    assert stages.loc[("salesforce", "Prospecting"), "default_probability"] == 0.1
+    assert stages.loc[("salesforce", "Closed Won"), "is_won"]
+    assert stages.loc[("hubspot", "contractsent"), "default_probability"] == 0.9
+    assert stages.loc[("hubspot", "closedlost"), "is_closed"]
+    assert not stages.loc[("hubspot", "closedlost"), "is_won"]

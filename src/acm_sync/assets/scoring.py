@@ -21,7 +21,7 @@ from pydantic import Field
 from acm_sync.assets import plots
 from acm_sync.assets.ingest import ConfigFileResource
 from acm_sync.config import AcmSyncConfig
-from acm_sync.quality.store import valid_table
+from acm_sync.quality.store import QualityStore, valid_table
 from acm_sync.scoring import Scores, backtest, build_book, score_accounts
 from acm_sync.scoring.health import data_gaps
 from acm_sync.warehouse import Warehouse, WarehouseResource
@@ -63,8 +63,13 @@ def _as_of(config: ScoringRunConfig) -> pd.Timestamp:
 
 
 def load_inputs(wh: Warehouse) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
-    """The rows that passed quality (quarantined rows never reach scoring) and the identity."""
+    """The rows that passed quality (quarantined rows never reach scoring), the CRMs' stage
+    lists as quality fetched them (`stages`, when there: the default probability of a stage no
+    current deal is in) and the identity."""
     tables = {e: wh.table(valid_table(e)) for e in ENTITIES}
+    stage_list = QualityStore(wh).stage_catalog().frame
+    if len(stage_list):
+        tables["stages"] = stage_list.rename(columns={"probability": "default_probability"})
     identity = wh.table("account_identity") if wh.has_table("account_identity") else None
     return tables, identity if identity is not None and len(identity) else None
 

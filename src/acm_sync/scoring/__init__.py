@@ -79,7 +79,9 @@ def build_book(
     config: ScoringSettings,
     identity: pd.DataFrame | None = None,
 ) -> tuple[AccountBook, DealHistory]:
-    """The canonical tables rolled up by unified account, and their deals' stage history."""
+    """The canonical tables rolled up by unified account, and their deals' stage history;
+    `tables["stages"]`, when there, is the CRMs' own stage list (source, stage,
+    default_probability, is_closed, is_won) for stages no current deal is in."""
     book = AccountBook.from_canonical(
         tables["accounts"],
         tables["contacts"],
@@ -87,7 +89,7 @@ def build_book(
         identity,
         currency=config.currency,
     )
-    return book, DealHistory.build(book, tables["opportunity_stage_history"])
+    return book, DealHistory.build(book, tables["opportunity_stage_history"], tables.get("stages"))
 
 
 def existing_by(tables: dict[str, pd.DataFrame], as_of: Instant) -> dict[str, pd.DataFrame]:

@@ -93,7 +93,15 @@ class DealHistory:
     rows: pd.DataFrame
 
     @classmethod
-    def build(cls, book: AccountBook, stage_history: pd.DataFrame) -> DealHistory:
+    def build(
+        cls,
+        book: AccountBook,
+        stage_history: pd.DataFrame,
+        stage_list: pd.DataFrame | None = None,
+    ) -> DealHistory:
+        """`stage_list` (optional): the CRM's own list of stages — columns source, stage and
+        any of default_probability, is_closed, is_won — for stages no current deal is in (what
+        current deals carry comes first, the vendors' standard stages last)."""
         deals = book.opportunities
         opp_pos = pd.Index(deals["opportunity_id"]).get_indexer(
             stage_history["opportunity_id"].astype(STRING).array
@@ -103,7 +111,7 @@ class DealHistory:
         opp_pos = opp_pos[known]
         history, opp_pos = _with_unrecorded_start(history, opp_pos, deals)
         stages, deal_stage, history_stage = _catalogue(
-            deals, opp_pos, history["stage"].to_numpy(dtype=object, na_value="")
+            deals, opp_pos, history["stage"].to_numpy(dtype=object, na_value=""), stage_list
         )
         rate = deals["currency_rate"].to_numpy()[opp_pos]
         amount = history["amount"].to_numpy(dtype=float, na_value=np.nan)
@@ -154,6 +162,7 @@ def _catalogue(
     deals: pd.DataFrame,
     history_opp_pos: npt.NDArray[np.int64],
     history_stage: npt.NDArray[np.object_],
+    stage_list: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Stage catalogue plus stage codes for current deals and history rows.
 
@@ -187,6 +196,8 @@ def _catalogue(
     stages["is_closed"] = (crm["is_closed"].mean() > 0.5).reindex(stages.index)
     stages["is_won"] = (crm["is_won"].mean() > 0.5).reindex(stages.index)
     stages["category"] = _usual_category(deals["forecast_category"], deal_pair, len(stages))
+    if stage_list is not None:
+        stages = _filled_from(stages, stage_list)
     stages = _with_standard_stages(stages)
     return stages, deal_pair.astype(np.int64), pair_code[n_deals:].astype(np.int64)
 
@@ -203,6 +214,23 @@ def _usual_category(
     top = top.drop_duplicates("stage")
     out = np.full(n_stages, None, dtype=object)
     out[top["stage"].to_numpy()] = np.asarray(names, dtype=object)[top["category"].to_numpy()]
+    return out
+
+
+def _filled_from(stages: pd.DataFrame, stage_list: pd.DataFrame) -> pd.DataFrame:
+    """`stages` with what the deals left unknown (no current deal in the stage) taken from the
+    CRM's stage list; stages the list has that no deal or history row uses are not added (a
+    stage no deal was ever in plays no part in a forecast). The first row of a (source, stage)
+    in the list counts."""
+    listed = stage_list.drop_duplicates(["source", "stage"]).set_index(["source", "stage"])
+    at = pd.MultiIndex.from_frame(stages[["source", "stage"]])
+    out = stages.copy()
+    for column in ("default_probability", "is_closed", "is_won"):
+        if column not in listed.columns:
+            continue
+        value = listed[column].reindex(at).to_numpy(dtype=object)
+        mine = out[column].to_numpy(dtype=object)
+        out[column] = np.where(pd.isna(mine), value, mine)
     return out
 
 
