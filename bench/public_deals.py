@@ -19,6 +19,7 @@ and backtested one origin at a time; and the scripts' common command line, sha25
 from __future__ import annotations
 
 import argparse
+import bisect
 import hashlib
 import os
 import time
@@ -63,7 +64,9 @@ def shown_close_dates(
     group: pd.Series, created: pd.Series, closed_at: pd.Series, closed: np.ndarray
 ) -> pd.Series:
     """created + the median cycle of the group's deals closed before this one was created
-    (UNKNOWN_CYCLE_DAYS while none had)."""
+    (UNKNOWN_CYCLE_DAYS while none had). One sweep per group in creation order, each close's
+    cycle inserted into a sorted list as its close date passes: O(n log n) comparisons, where a
+    median over each deal's earlier closes anew took 10 s for 43,000 deals."""
     days = np.full(len(created), UNKNOWN_CYCLE_DAYS)
     cycle = (closed_at - created).dt.days.to_numpy(dtype=float)
     created_ns = created.to_numpy(dtype="datetime64[ns]")
@@ -72,9 +75,17 @@ def shown_close_dates(
         mine = (group == name).to_numpy()
         done = np.flatnonzero(mine & closed)
         order = done[np.argsort(closed_ns[done], kind="stable")]
-        known = np.searchsorted(closed_ns[order], created_ns[mine], side="left")
-        cycles = cycle[order]
-        days[mine] = [np.median(cycles[:k]) if k else UNKNOWN_CYCLE_DAYS for k in known]
+        close_times, cycles = closed_ns[order], cycle[order].tolist()
+        deals = np.flatnonzero(mine)
+        known = np.searchsorted(close_times, created_ns[deals], side="left")
+        seen: list[float] = []  # the cycles of the first k closes, sorted
+        k = 0
+        for at in np.argsort(known, kind="stable"):
+            while k < known[at]:
+                bisect.insort(seen, cycles[k])
+                k += 1
+            if k:
+                days[deals[at]] = (seen[(k - 1) // 2] + seen[k // 2]) / 2
     return created + pd.to_timedelta(days, unit="D")
 
 
@@ -271,6 +282,6 @@ def backtest_by_origin(
         book = AccountBook.from_canonical(
             known["accounts"], known["contacts"], known["opportunities"]
         )
-        history = DealHistory.build(book, known["opportunity_stage_history"])
+        history = DealHistory.build(book, known["opportunity_stage_history"], known.get("stages"))
         results.append(backtest(history, as_of, config, origins=(origin,)))
     return combine(results)

@@ -691,3 +691,18 @@ def test_every_row_is_used_or_set_aside_with_exactly_one_reason(
     assert (deals.loc[closed, "closed_at"] >= deals.loc[closed, "created"]).all()
     assert deals.loc[~closed, "closed_at"].isna().all()
     assert deals["source_id"].is_unique
+
+
+def test_a_date_past_what_a_timestamp_holds_is_unreadable_not_an_error(tmp_path: Path) -> None:
+    # "2999-01-01" stands for "never" in many CRMs; it read as an error for the whole file
+    dates = backtest_csv.parse_dates(pd.Series(["2999-01-01", "12/31/2999", "2024-01-05"]))
+    assert dates[:2].isna().all() and dates[2] == ts("2024-01-05")
+    export = export_of(
+        write(
+            tmp_path,
+            "created,close_date,stage,amount",
+            "2024-01-02,2999-01-01,Closed Won,100",
+            "2024-01-02,2024-02-01,Closed Won,100",
+        )
+    )
+    assert export.set_aside.to_dict() == {1: "close date unreadable"}
