@@ -239,3 +239,25 @@ def test_several_currencies_are_converted_at_the_configs_rates(tmp_path: Path) -
     )  # fmt: skip
     export = backtest_csv.export_from(raw)
     assert list(export.deals["amount"]) == [100.0] and "currency: EUR (1)" in export.lines
+
+
+def test_a_data_loader_export_of_opportunity_history_is_read_as_it_comes() -> None:
+    # every field of OpportunityHistory, as Data Loader writes them (the object's API names):
+    # the change time is CreatedDate, not CreatedDateForInsert or SystemModstamp; the stage is
+    # StageName, not FromOpportunityStageName; the deal is OpportunityId, not the row's Id
+    header = (
+        "Id,OpportunityId,CreatedById,CreatedDate,CreatedDateForInsert,StageName,Amount,"
+        "ExpectedRevenue,CloseDate,Probability,FromForecastCategory,ForecastCategory,"
+        "PrevForecastUpdate,FromOpportunityStageName,PrevOpportunityStageUpdate,CurrencyIsoCode,"
+        "ValidThroughDate,SystemModstamp,IsDeleted,PrevAmount,PrevCloseDate"
+    ).split(",")
+    mapping, _ = history_csv.history_mapping(header, {}, backtest_csv.ExportError)
+    assert mapping == {
+        "id": "OpportunityId",
+        "at": "CreatedDate",
+        "stage": "StageName",
+        "amount": "Amount",
+        "close_date": "CloseDate",
+        "probability": "Probability",
+        "deleted": "IsDeleted",
+    }
