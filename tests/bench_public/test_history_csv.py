@@ -6,6 +6,7 @@ date at the time), the stages' default probabilities, and a backtest figure coun
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib
 import sys
 from pathlib import Path
@@ -250,8 +251,9 @@ def test_a_data_loader_export_of_opportunity_history_is_read_as_it_comes() -> No
         "ExpectedRevenue,CloseDate,Probability,FromForecastCategory,ForecastCategory,"
         "PrevForecastUpdate,FromOpportunityStageName,PrevOpportunityStageUpdate,CurrencyIsoCode,"
         "ValidThroughDate,SystemModstamp,IsDeleted,PrevAmount,PrevCloseDate"
-    ).split(",")
-    mapping, _ = history_csv.history_mapping(header, {}, backtest_csv.ExportError)
+    )
+    columns = next(csv.reader([header]))
+    mapping, _ = history_csv.history_mapping(columns, {}, backtest_csv.ExportError)
     assert mapping == {
         "id": "OpportunityId",
         "at": "CreatedDate",
