@@ -326,13 +326,15 @@ def currency_rates(
     the line saying what was done). One currency in the export (blanks are it too): rate 1, the
     amounts as they are, whatever it is. Several: each amount into `config`'s corporate
     currency at its date's rate (`when`: the close date, else the created date), as the product
-    converts; a currency with no rate there cannot be added up and its rows are set aside."""
+    converts; a currency with no rate there cannot be added up and its rows are set aside.
+    No `config` (a loader keeping each deal's own currency): the amounts as they are."""
     code = codes.str.upper()
     counts = code.value_counts()
     shown = ", ".join(f"{c} ({n:,})" for c, n in counts.items())
-    if len(counts) <= 1:
+    if len(counts) <= 1 or config is None:
         none = pd.Series(pd.NA, index=codes.index, dtype=object)
-        return pd.Series(1.0, index=codes.index), none, f"currency: {shown or 'none given'}"
+        kept = "" if len(counts) <= 1 else " — amounts as they are, not converted"
+        return pd.Series(1.0, index=codes.index), none, f"currency: {shown or 'none given'}{kept}"
     rates = Rates(config)
     home = code.where(code.notna(), rates.home)  # a blank currency is the corporate one
     rate = pd.Series(rates.rates(home, when), index=codes.index)
@@ -497,6 +499,7 @@ def export_from(
             aside(why.notna().to_numpy(), why)
             amount = amount * rate
             lines.append(line)
+            rate = rate.where(why.isna(), 1.0)
 
     rows = raw.index.to_series()
     if "id" in mapping:

@@ -86,6 +86,7 @@ import public_deals  # noqa: E402
 from backtest_csv import ExportError, Role, normalised  # noqa: E402
 
 if TYPE_CHECKING:
+    from acm_sync.currency import CurrencyConfig
     from acm_sync.scoring import Scores
     from acm_sync.scoring.settings import ScoringSettings
 
@@ -531,9 +532,11 @@ def deals_from(
     lost_values: Sequence[str] = (),
     as_of: pd.Timestamp | None = None,
     date_format: str | None = None,
+    currency: CurrencyConfig | None = None,
 ) -> backtest_csv.Export:
     """backtest_csv's reading of a deals export, with an account column needed and a deal
-    without an account set aside (scoring is per customer)."""
+    without an account set aside (scoring is per customer); amounts in several currencies
+    converted at `currency`'s rates."""
     mapping, _ = backtest_csv.column_mapping(list(raw.columns), given)
     if "account" not in mapping:
         raise ExportError(
@@ -547,6 +550,7 @@ def deals_from(
         lost_values=lost_values,
         as_of=as_of,
         date_format=date_format,
+        currency=currency,
     )
     blank = raw.loc[export.deals["row"], mapping["account"]].isna().to_numpy()
     if not blank.any():
@@ -884,6 +888,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lost_values=args.lost,
                 as_of=args.as_of,
                 date_format=args.date_format,
+                currency=settings.currency,
             )
             print(
                 "read as a deals export: won deals are revenue, open deals pipeline "

@@ -233,6 +233,10 @@ def test_several_currencies_are_converted_at_the_configs_rates(tmp_path: Path) -
         "currency: EUR (2), USD (1), PEN (1) → USD at the rates of currency.rates, on each close "
         "date"
     ) in export.lines
+    # a loader that keeps each deal's own currency (no rates given): nothing converted
+    kept = backtest_csv.export_from(raw)
+    assert kept.set_aside.empty and list(kept.deals["amount"]) == [100.0] * 5
+    assert "currency: EUR (2), USD (1), PEN (1) — amounts as they are, not converted" in kept.lines
     # one currency, whichever: the amounts as they are
     raw, _ = backtest_csv.read_export(
         write(tmp_path, "e.csv", ["Stage,Amount,Currency,Created,Close Date",
