@@ -179,8 +179,9 @@ def normalised(name: object) -> str:
 
 def read_export(path: Path) -> tuple[pd.DataFrame, list[str]]:
     """(the CSV as text columns, notes on how it was read): UTF-8 (Latin-1 when it is not), the
-    separator of the header line (comma, semicolon, tab or bar). ExportError when the file is
-    missing, empty or has no rows."""
+    separator of the header line (comma, semicolon, tab or bar; runs of spaces when the header
+    has none of those but several words). ExportError when the file is missing, empty or has no
+    rows."""
     if not path.is_file():
         raise ExportError(f"{path}: no such file")
     data = path.read_bytes()
@@ -194,6 +195,9 @@ def read_export(path: Path) -> tuple[pd.DataFrame, list[str]]:
     if not header.strip():
         raise ExportError(f"{path}: the file is empty (no header line)")
     sep = max(",;\t|", key=header.count)
+    if not header.count(sep) and len(header.split()) > 1:  # columns apart by spaces
+        sep = r"\s+"
+        notes.append("columns separated by spaces")
     try:
         raw = pd.read_csv(
             io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""]

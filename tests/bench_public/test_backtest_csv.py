@@ -706,3 +706,18 @@ def test_a_date_past_what_a_timestamp_holds_is_unreadable_not_an_error(tmp_path:
         )
     )
     assert export.set_aside.to_dict() == {1: "close date unreadable"}
+
+
+def test_columns_apart_by_spaces_with_a_header_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "log.txt"
+    path.write_text(
+        "customer   date      quantity  amount\n00001 19970101 1 11.77\n00002  19970112 5 77.00\n"
+    )
+    raw, notes = backtest_csv.read_export(path)
+    assert notes == ["columns separated by spaces"]
+    assert list(raw.columns) == ["customer", "date", "quantity", "amount"]
+    assert raw.loc[2].tolist() == ["00002", "19970112", "5", "77.00"]
+    # a comma file whose header has spaces inside names stays a comma file
+    path.write_text("Account Name,Close Date\nAcme Inc,2024-01-01\n")
+    raw, notes = backtest_csv.read_export(path)
+    assert notes == [] and list(raw.columns) == ["Account Name", "Close Date"]

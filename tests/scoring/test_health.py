@@ -337,3 +337,20 @@ def test_recent_wins_count_only_within_the_configured_days() -> None:
     assert health_of(org).iloc[0]["pipeline_coverage_score"] == 0
     config = parse_config({"health": {"pipeline_coverage": {"recent_win_days": 150}}}).health
     assert health_of(org, config).iloc[0]["pipeline_coverage_score"] == 100
+
+
+def test_an_account_with_no_score_says_so_in_its_drivers() -> None:
+    # revenue trend is the only weighted component and this account has no prior year: no
+    # score — its drivers must not read "components near neutral" (found by score_csv on a
+    # purchase log, where the trend is all there is)
+    org = {
+        "accounts": [{"account_id": "sf:A"}, {"account_id": "sf:B"}],
+        "contacts": [],
+        "opportunities": [won("sf:A", 60_000, 200), won("sf:B", 5_000, 100),
+                          won("sf:B", 10_000, 500)],
+    }  # fmt: skip
+    rows = health_of(org, two_component_config(revenue_trend=100)).set_index("account_key")
+    a, b = rows.iloc[0], rows.iloc[1]
+    assert pd.isna(a["health_score"])
+    assert a["health_drivers"] == "No health score: no weighted component has data"
+    assert b["health_score"] == 25.0 and b["health_drivers"].startswith("Down: Revenue trend 25")

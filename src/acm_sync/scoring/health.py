@@ -64,6 +64,7 @@ LABELS: Final = {
 BANDS: Final = ("Green", "Yellow", "Red")
 TRENDS: Final = ("Up", "Flat", "Down", "New")
 NEUTRAL: Final = 50.0  # a component at 50 neither lifts nor drags the score
+NO_SCORE: Final = "No health score: no weighted component has data"
 
 
 def score_health(
@@ -95,10 +96,10 @@ def score_health(
     out["health_band"] = pd.Series(band(score, config), dtype="string")
     previous_score = _previous(out["account_key"], previous)
     out["health_trend"] = pd.Series(trend(score, previous_score, config), dtype="string")
-    out["health_drivers"] = pd.Series(
-        drivers(components, impact, _details(inputs, book.currency), config.drivers_shown),
-        dtype="string",
-    )
+    shown = drivers(components, impact, _details(inputs, book.currency), config.drivers_shown)
+    # no weighted component has data: nothing drives a score that is not there
+    shown[np.isnan(score)] = NO_SCORE
+    out["health_drivers"] = pd.Series(shown, dtype="string")
     out["previous_health_score"] = pd.array(previous_score, dtype="Float64")
     out["health_change"] = pd.array(np.round(score - previous_score, 1), dtype="Float64")
     for i, name in enumerate(COMPONENTS):
