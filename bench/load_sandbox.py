@@ -248,6 +248,10 @@ def read_book(args: argparse.Namespace) -> Book:
             "contact_key": at[extra["contact"]].to_numpy(dtype=object)
             if "contact" in extra
             else None,
+            # each deal keeps its own currency (CurrencyIsoCode / deal_currency_code)
+            "currency": at[mapping["currency"]].str.upper().to_numpy(dtype=object)
+            if "currency" in mapping
+            else None,
         }
     )
     deals["created"] = pd.to_datetime(deals["created"], utc=True)
@@ -750,6 +754,8 @@ def load_salesforce(book: Book, lines: list[str]) -> None:
         }
         if audit:
             r["CreatedDate"] = sf_datetime(d.created)
+        if isinstance(d.currency, str):
+            r["CurrencyIsoCode"] = d.currency
         opp_records.append(r)
     opp = bulk_insert(sf, "Opportunity", opp_records)
     extra = pd.Series(
@@ -1019,6 +1025,8 @@ def load_hubspot(book: Book, lines: list[str]) -> None:
             if isinstance(d.type, str)
             else None,
         }
+        if isinstance(d.currency, str):
+            props["deal_currency_code"] = d.currency
         assoc = []
         if company_id.get(d.account_key):
             assoc.append(_assoc(company_id[d.account_key], 5))

@@ -545,3 +545,34 @@ def test_hubspot_contacts_are_unique_by_email_across_runs(
         ("art@vandelay.com", "Vandelay"),
         ("kel@vandelay.com", "Varn"),
     ]
+
+
+def test_each_deal_keeps_its_own_currency(tmp_path: Path) -> None:
+    # a multi-currency export: the amounts are loaded as they are, each with its currency (the
+    # CRM converts; the loader must not, nor add them up 1:1 as the corporate currency)
+    path = tmp_path / "eur.csv"
+    path.write_text(
+        "Id,Account Name,Stage,Amount,CurrencyIsoCode,Created Date,Close Date\n"
+        "E1,Zeta,Closed Won,1000,EUR,2024-01-02,2024-02-01\n"
+        "E2,Zeta,Closed Won,700,GBP,2024-01-03,2024-02-03\n"
+        "E3,Zeta,Closed Won,500,,2024-01-04,2024-02-04\n"
+    )
+    with SandboxProcess(tmp_path / "org", empty=True) as org:
+        code, lines, _ = run_loader(org, [str(path), "--crm", "both"])
+        assert code == 0, lines
+        assert "currency: EUR (1), GBP (1) — amounts as they are, not converted" in lines
+        sf = sf_client(org.env())
+        got = {
+            r["Name"]: (r["Amount"], r["CurrencyIsoCode"])
+            for r in sf.query("SELECT Name, Amount, CurrencyIsoCode FROM Opportunity")["records"]
+        }
+        assert sorted(got.values()) == [(500.0, "USD"), (700.0, "GBP"), (1000.0, "EUR")]
+        hs = hs_client(org.env())
+        deals = hs.crm.deals.basic_api.get_page(
+            limit=10, properties=["amount", "deal_currency_code"]
+        ).results
+        amounts = sorted(
+            (float(d.properties["amount"]), d.properties.get("deal_currency_code")) for d in deals
+        )
+        assert amounts[1:] == [(700.0, "GBP"), (1000.0, "EUR")]
+        assert amounts[0][0] == 500.0  # no currency given: the portal's own
