@@ -9,11 +9,14 @@ import argparse
 import csv
 import importlib
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from canonical_frames import ts
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 backtest_csv = importlib.import_module("backtest_csv")
@@ -267,3 +270,26 @@ def test_a_data_loader_export_of_opportunity_history_is_read_as_it_comes() -> No
         "probability": "Probability",
         "deleted": "IsDeleted",
     }
+
+
+H_ID = st.sampled_from(["D1", "D2", "D3", "D4", "X9", ""])
+H_AT = st.sampled_from(["2024-01-05", "1/20/2024", "soon", "", "2999-01-01"])
+H_STAGE = st.sampled_from(["Prospecting", "Closed Won", "closed lost", ""])
+H_P = st.sampled_from(["10", "0.5", "", "abc", "-3"])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(H_ID, H_AT, H_STAGE, H_P), min_size=1, max_size=20))
+def test_every_history_row_is_used_or_set_aside_once(rows: list[tuple[str, ...]]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        history = ["OpportunityId,CreatedDate,StageName,Probability"] + [
+            ",".join(row) for row in rows
+        ]
+        _, read_back = read(Path(directory), history)
+    used, aside = list(read_back.rows["row"]), list(read_back.set_aside.index)
+    assert sorted(used + aside) == list(range(1, len(rows) + 1))
+    assert not set(used) & set(aside)
+    assert read_back.rows["changed_at"].notna().all()
+    assert read_back.rows["source_id"].isin(["D1", "D2", "D3", "D4"]).all()
+    probability = read_back.rows["probability"].dropna()
+    assert ((probability >= 0) & (probability <= 1)).all()
