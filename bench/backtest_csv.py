@@ -649,6 +649,34 @@ def read_stage_history(args: argparse.Namespace, export: Export) -> history_csv.
     )
 
 
+def print_pulled(prefix: str, history: history_csv.History) -> None:
+    """ "history: pulled N = used U + set aside S", then each reason."""
+    lines = pulled_lines(history.pulled, len(history.rows), history.set_aside)
+    print("\n".join([prefix + lines[0], *lines[1:]]))
+
+
+def entered_stage_history(
+    raw: pd.DataFrame, args: argparse.Namespace, export: Export
+) -> history_csv.History:
+    """The stage history a HubSpot deals export's 'Date entered' columns hold (history_csv)."""
+    won = frozenset({normalised(v) for v in args.won} or WON_VALUES)
+    lost = frozenset({normalised(v) for v in args.lost} or LOST_VALUES)
+    long = history_csv.entered_history(
+        raw, export.deals["source_id"], export.deals["row"], won, lost
+    )
+    return history_csv.read_history(
+        long,
+        {"id": "OpportunityId", "at": "EnteredAt", "stage": "StageName"},
+        deal_ids=export.deals["source_id"],
+        won_keys=won,
+        lost_keys=lost,
+        parse_dates=lambda text: parse_dates(text, args.date_format),
+        parse_amounts=parse_amounts,
+        as_of=args.as_of,
+        error=ExportError,
+    )
+
+
 def check_usable(export: Export) -> None:
     """ExportError when no deal can be used, or none is won or lost (nothing to learn from)."""
     if export.deals.empty:
@@ -726,9 +754,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             history = read_stage_history(args, export)
             print(f"stage history: {args.history} ({history.pulled:,} rows)")
             print("\n".join(history.lines))
-            lines = pulled_lines(history.pulled, len(history.rows), history.set_aside)
-            print("\n".join("history: " + line.lstrip() for line in lines[:1]))
-            print("\n".join(lines[1:]))
+            print_pulled("history: ", history)
+        elif history_csv.entered_columns(list(raw.columns)):
+            history = entered_stage_history(raw, args, export)
+            columns = len(history_csv.entered_columns(list(raw.columns)))
+            print(
+                f"stage history: the export's {columns} 'Date entered' columns (HubSpot's "
+                "stage-entry dates), one row per stage a deal entered"
+            )
+            print_pulled("history: ", history)
+        if history is not None:
             covered = export.deals["source_id"].isin(set(history.rows["source_id"]))
             print(
                 f"history: {int(covered.sum()):,} of {len(covered):,} deals used have one; the "

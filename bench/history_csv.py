@@ -20,6 +20,11 @@ median probability its rows carry — the CRM's own stage default, the baseline'
 Without one, the stage's win rate: of the deals ever in the stage that had closed before the
 origin, the share won (UNKNOWN_WIN_RATE while none had).
 
+A HubSpot deals export carries its own history when its 'Date entered "<stage> (<pipeline>)"'
+columns were exported (HubSpot's calculated stage-entry dates): without --history, those
+columns are read as one history row per stage a deal entered (no amount, close date or
+probability per row: the deal's amount and the shown close date made from earlier cycles).
+
 Each history row is used or set aside with one reason (deleted in the CRM; no deal id; a deal
 the deals export does not use; no or unreadable time; no stage; on or after --as-of), counted
 as the deals are. A history amount is in its deal's currency and converted with it. A deal with
@@ -29,6 +34,7 @@ deal whose history does not end in its outcome closes at its close date.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -187,6 +193,54 @@ def read_history(
     return History(rows.reset_index(drop=True), reason.dropna(), len(raw), tuple(lines))
 
 
+DATE_ENTERED = re.compile(r'^(?:Date entered|hs_date_entered_)\s*"?(?P<stage>.+?)"?$', re.I)
+
+
+def entered_columns(columns: Sequence[str]) -> dict[str, str]:
+    """Column → stage of a HubSpot deals export's 'Date entered "<stage> (<pipeline>)"'
+    columns (HubSpot's calculated stage-entry dates, one column per stage)."""
+    found = {}
+    for column in columns:
+        match = DATE_ENTERED.match(str(column).strip())
+        if match:
+            found[column] = match["stage"].strip()
+    return found
+
+
+def entered_history(
+    raw: pd.DataFrame,
+    source_id: pd.Series,
+    rows: pd.Series,
+    won_keys: frozenset[str],
+    lost_keys: frozenset[str],
+) -> pd.DataFrame:
+    """A long stage history (OpportunityId, StageName, EnteredAt) made of the 'Date entered'
+    columns of the deals `rows` (export rows) with ids `source_id`: one row per stage a deal
+    entered. A stage named won or lost before its " (<pipeline>)" is WON_STAGE / LOST_STAGE."""
+    parts = []
+    for column, stage in entered_columns(list(raw.columns)).items():
+        key = _normalised(re.sub(r"\s*\([^()]*\)$", "", stage))
+        name = (
+            public_deals.WON_STAGE
+            if key in won_keys
+            else public_deals.LOST_STAGE
+            if key in lost_keys
+            else stage
+        )
+        at = raw.loc[rows.to_numpy(), column].to_numpy(dtype=object)
+        parts.append(
+            pd.DataFrame(
+                {"OpportunityId": source_id.to_numpy(), "StageName": name, "EnteredAt": at}
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=["OpportunityId", "StageName", "EnteredAt"])
+    out = pd.concat(parts, ignore_index=True)
+    out = out.loc[out["EnteredAt"].notna()].reset_index(drop=True)
+    out.index = pd.RangeIndex(1, len(out) + 1, name="row")
+    return out
+
+
 def stage_tables(
     history: History,
     *,
@@ -285,6 +339,4 @@ def _stage_list(
 
 
 def _normalised(name: object) -> str:
-    import re
-
     return re.sub(r"[^a-z0-9]", "", str(name).lower())

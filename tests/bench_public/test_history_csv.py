@@ -293,3 +293,51 @@ def test_every_history_row_is_used_or_set_aside_once(rows: list[tuple[str, ...]]
     assert read_back.rows["source_id"].isin(["D1", "D2", "D3", "D4"]).all()
     probability = read_back.rows["probability"].dropna()
     assert ((probability >= 0) & (probability <= 1)).all()
+
+
+HUBSPOT_EXPORT = (
+    "Record ID,Deal Name,Deal Stage,Amount,Create Date,Close Date,Associated Company,"
+    'Date entered "Appointment Scheduled (Sales Pipeline)",'
+    'Date entered "Contract Sent (Sales Pipeline)",Date entered "Closed Won (Sales Pipeline)",'
+    'Date entered "Closed Lost (Sales Pipeline)"',
+    "101,A deal,Closed Won,1000,2024-01-10 09:00,2024-05-20 10:00,Acme,2024-01-10 09:00,"
+    "2024-04-02 12:00,2024-05-20 10:00,",
+    "102,B deal,Closed Lost,2000,2024-02-01 09:00,2024-04-15 10:00,Birch,2024-02-01 09:00,"
+    "2024-03-10 12:00,,2024-04-15 10:00",
+    "103,C deal,Contract Sent,3500,2024-03-01 09:00,2024-07-31,Cedar,2024-03-01 09:00,"
+    "2024-05-01 12:00,,",
+)
+
+
+def test_a_hubspot_export_s_date_entered_columns_are_its_stage_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # origin 2024-04-01: A in Appointment Scheduled (Contract Sent only on 04-02), B in Contract
+    # Sent (03-10), C in Appointment Scheduled; no deal closed before it, so every stage's
+    # default is the unknown win rate 0.1: 0.1 × (1,000 + 2,000 + 3,500) = 650
+    monkeypatch.delenv("ACM_SYNC_CONFIG", raising=False)
+    path = write(tmp_path, "hubspot.csv", HUBSPOT_EXPORT)
+    code = backtest_csv.main([str(path), "--as-of", "2024-07-01", "--origins", "1"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert "stage history: the export's 4 'Date entered' columns" in out
+    assert "history: pulled 8 = used 8 + set aside 0" in out
+    assert "history: 3 of 3 deals used have one;" in out
+    split = next(line.split() for line in out.splitlines() if line.startswith("  2024Q2"))
+    assert (split[1], split[3]) == ("1,000", "650")
+    raw, _ = backtest_csv.read_export(path)
+    export = backtest_csv.export_from(raw)
+    won, lost = frozenset({"closedwon", "won"}), frozenset({"closedlost", "lost"})
+    long = history_csv.entered_history(
+        raw, export.deals["source_id"], export.deals["row"], won, lost
+    )
+    assert sorted(zip(long["OpportunityId"], long["StageName"], strict=True)) == [
+        ("101", "Appointment Scheduled (Sales Pipeline)"),
+        ("101", "Closed Won"),
+        ("101", "Contract Sent (Sales Pipeline)"),
+        ("102", "Appointment Scheduled (Sales Pipeline)"),
+        ("102", "Closed Lost"),
+        ("102", "Contract Sent (Sales Pipeline)"),
+        ("103", "Appointment Scheduled (Sales Pipeline)"),
+        ("103", "Contract Sent (Sales Pipeline)"),
+    ]
