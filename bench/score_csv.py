@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -825,6 +826,22 @@ def load_settings(path: str | None) -> tuple[ScoringSettings, str]:
     return config, str(resolved) if resolved.exists() else "the defaults (no acm_sync.yaml)"
 
 
+def header_hint(path: Path, columns: str | None) -> str:
+    """A hint for a file whose first line is data, not a header (every field a number or a
+    date): --columns names the columns by position. Empty otherwise."""
+    if columns is not None or not path.is_file():
+        return ""
+    with path.open(encoding="utf-8", errors="replace") as file:
+        first = file.readline()
+    fields = [f for f in re.split(r"[,;\t|\s]+", first.strip()) if f]
+    if fields and all(re.fullmatch(r"[\d.,/:+-]+", f) for f in fields):
+        return (
+            f" — the first line ({first.strip()[:60]!r}) looks like data, not a header: give "
+            "the columns by position with --columns (e.g. customer,date,quantity,amount)"
+        )
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("data", type=Path, help="the purchase log or deals export")
@@ -908,7 +925,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = settings
         settings, measured = export_settings(settings, kind, has_open, has_type)
     except ExportError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error}{header_hint(args.data, args.columns)}", file=sys.stderr)
         return 2
     from acm_sync.scoring import score_accounts
 

@@ -500,3 +500,17 @@ def test_names_industries_and_a_deals_export_without_open_deals(
     assert "health scored from: revenue trend (weight 100)" in out
     assert "  pipeline coverage: no open deal in the export" in out.splitlines()
     assert "  renewal risk: no type column: no deal reads as a renewal" in out.splitlines()
+
+
+def test_a_file_with_no_header_is_told_to_give_its_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "log.txt"
+    path.write_text("00001 19970101 1 11.77\n00002 19970112 5 77.00\n", encoding="utf-8")
+    code, _, err, _ = run(tmp_path, path, capsys=capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "looks like data, not a header: give the columns by position with --columns" in err
+    # a real header gets no such hint
+    path.write_text("client;when;total\nA;2024-01-01;5\n", encoding="utf-8")
+    code, _, err, _ = run(tmp_path, path, capsys=capsys)
+    assert code == 2 and "looks like data" not in err
