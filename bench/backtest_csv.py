@@ -112,19 +112,31 @@ ROLES = {
     "created": _role(
         "--created",
         "created date",
-        "created createddate createdate createdat datecreated createdon",
+        # … Zoho's "Created Time", Pipedrive's "Deal - Deal created"
+        "created createddate createdate createdat datecreated createdon createdtime dealcreated "
+        "dealdealcreated",
     ),
     "close_date": _role(
         "--close-date",
         "close date",
-        "closedate closeddate dateclosed closedat closedon closingdate",
+        # … Dynamics 365's "Actual Close Date", Pipedrive's "Deal - Deal closed on" (closed)
+        # before an estimated or expected one (open)
+        "closedate closeddate dateclosed closedat closedon closingdate actualclosedate "
+        "dealclosedon dealdealclosedon estclosedate estimatedclosedate expectedclosedate "
+        "dealexpectedclosedate",
     ),
     "amount": _role(
         "--amount",
         "amount",
-        "amount closevalue dealvalue dealamount opportunityamount value amountincompanycurrency",
+        # … Dynamics 365's "Est. Revenue", Pipedrive's "Deal - Value"
+        "amount closevalue dealvalue dealamount opportunityamount value amountincompanycurrency "
+        "estrevenue estimatedrevenue actualrevenue",
     ),
-    "stage": _role("--stage", "stage", "stage stagename dealstage opportunitystage status"),
+    "stage": _role(
+        "--stage",
+        "stage",
+        "stage stagename dealstage opportunitystage salesstage status dealstatus",
+    ),
     "is_won": _role("--is-won", "is_won", "iswon hsisclosedwon closedwon won"),
     "is_closed": _role("--is-closed", "is_closed", "isclosed hsisclosed closed"),
     "id": _role("--id", "deal id", "id opportunityid dealid oppid recordid"),
@@ -132,7 +144,7 @@ ROLES = {
         "--account",
         "account",
         "account accountid accountname company companyid companyname associatedcompany "
-        "associatedcompanyprimary",
+        "associatedcompanyprimary potentialcustomer dealorganization",
     ),
     "type": _role("--type", "type", "type dealtype opportunitytype"),
     "segment": _role(

@@ -100,6 +100,40 @@ def run(path: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int
                 "segment": "segment",
             },
         ),
+        (  # a Zoho CRM deals export
+            "Deal Name,Account Name,Type,Stage,Amount,Closing Date,Created Time",
+            {
+                "account": "Account Name",
+                "type": "Type",
+                "stage": "Stage",
+                "amount": "Amount",
+                "close_date": "Closing Date",
+                "created": "Created Time",
+            },
+        ),
+        (  # a Dynamics 365 opportunities export: Status is Open / Won / Lost
+            "Topic,Potential Customer,Status,Est. Revenue,Est. Close Date,Actual Close Date,"
+            "Created On",
+            {
+                "account": "Potential Customer",
+                "stage": "Status",
+                "amount": "Est. Revenue",
+                "close_date": "Actual Close Date",
+                "created": "Created On",
+            },
+        ),
+        (  # a Pipedrive deals export
+            "Deal - ID,Deal - Title,Deal - Organization,Deal - Value,Deal - Status,"
+            "Deal - Deal created,Deal - Expected close date,Deal - Deal closed on",
+            {
+                "id": "Deal - ID",
+                "account": "Deal - Organization",
+                "amount": "Deal - Value",
+                "stage": "Deal - Status",
+                "created": "Deal - Deal created",
+                "close_date": "Deal - Deal closed on",
+            },
+        ),
         (  # "deal value", mixed case, an is_won / is_closed pair instead of a stage
             "CREATED_DATE,CloseDate,Deal Value,IsWon,IsClosed",
             {
