@@ -501,6 +501,16 @@ def export_from(
                 "model learns the outcome from it and its figures below are no test (--count "
                 "counts deals instead)"
             )
+        else:
+            blank_lost = int((amount_text.isna() & final_lost).sum())
+            lost_share = blank_lost / max(int(final_lost.sum()), 1)
+            won_share = int((amount_text.isna() & final_won).sum()) / max(int(final_won.sum()), 1)
+            if blank_lost and lost_share > won_share:
+                lines.append(
+                    f"  note: {blank_lost:,} lost deal(s) without an amount are set aside "
+                    f"({lost_share:.0%} of lost, {won_share:.0%} of won deals): the backtest "
+                    "learns from fewer losses than happened (--count keeps every deal)"
+                )
     if counted:
         amount = pd.Series(1.0, index=raw.index)
         if unit == "count" and "amount" in mapping:

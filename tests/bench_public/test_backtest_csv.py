@@ -755,3 +755,23 @@ def test_columns_apart_by_spaces_with_a_header_are_read(tmp_path: Path) -> None:
     path.write_text("Account Name,Close Date\nAcme Inc,2024-01-01\n")
     raw, notes = backtest_csv.read_export(path)
     assert notes == [] and list(raw.columns) == ["Account Name", "Close Date"]
+
+
+def test_lost_deals_more_often_without_an_amount_are_noted(tmp_path: Path) -> None:
+    # two of three lost deals have no amount, no won deal lacks one: amounts are kept (one lost
+    # deal has one), the two are set aside, and the backtest says it learns from fewer losses
+    path = write(
+        tmp_path,
+        "created,close_date,stage,amount",
+        "2024-01-02,2024-02-01,Closed Won,100",
+        "2024-01-02,2024-02-01,Closed Lost,",
+        "2024-01-03,2024-02-02,Closed Lost,",
+        "2024-01-04,2024-02-03,Closed Lost,50",
+    )
+    export = export_of(path, unit="auto")
+    assert not export.counted
+    assert (
+        "  note: 2 lost deal(s) without an amount are set aside (67% of lost, 0% of won deals): "
+        "the backtest learns from fewer losses than happened (--count keeps every deal)"
+    ) in export.lines
+    assert export.set_aside.value_counts()["closed deal without an amount"] == 2
