@@ -30,9 +30,10 @@ Modes.
   and on its snapshot at `--as-of` (default 2025-08-01, the generator's active-window start,
   below): each per-origin table, then one summary line per data set and mode (origins met /
   eligible, worst total error, pooled WAPE and |bias| model vs base, median noise, seconds).
-  Measured (2 shared cores, under nice): 2 s per 3,000-company set, 10–36 s per 20,000-company
-  set (full data; about half as a 2025-08-01 snapshot); `--all` over the 12 sets made by
-  make_public_datasets.py plus one more 3,000-company copy: 215 s.
+  Measured (2 shared cores, under nice): about 1 s per 3,000-company set, 2.5–4 s per
+  20,000-company set (full data or a 2025-08-01 snapshot); `--all` over the 12 sets made by
+  make_public_datasets.py plus one more 3,000-company copy: 46 s (215 s before the shown close
+  dates' running median became one sorted sweep; the tables it printed are identical).
 
 The generator's known artefact (src/generators/deals.py, DATE_RANGE_END 2026-02-01,
 ACTIVE_WINDOW_START 2025-08-01): every primary-pipeline deal whose drawn outcome is "Open"
