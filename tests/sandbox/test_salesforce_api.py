@@ -558,6 +558,34 @@ def test_collections_limits_and_shapes(sf: Salesforce) -> None:
     assert [r and r["Id"] for r in fetched] == [*ids, None]
 
 
+def test_collections_retrieve_with_a_request_body(sf: Salesforce) -> None:
+    """POST composite/sobjects/{sObject} with {"ids", "fields"}: the documented form for id
+    lists too long for a URL ("Get Records With a Request Body Using sObject Collections"),
+    and what jsforce's retrieve() of several ids sends. An invalid id reads as null; an
+    unknown field is a 400."""
+    rows = sf.query("SELECT Id, Name FROM Account ORDER BY Id LIMIT 3")["records"]
+    ids = [r["Id"] for r in rows]
+    fetched = sf.restful(
+        "composite/sobjects/Account",
+        method="POST",
+        json={"ids": [*ids, "0015g00000zzzzzAAA", "bogus"], "fields": ["Id", "Name"]},
+    )
+    assert [r and (r["Id"], r["Name"]) for r in fetched] == [
+        *[(r["Id"], r["Name"]) for r in rows],
+        None,
+        None,
+    ]
+    assert fetched[0]["attributes"]["type"] == "Account"
+    assert set(fetched[0]) == {"attributes", "Id", "Name"}
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.restful(
+            "composite/sobjects/Account",
+            method="POST",
+            json={"ids": ids, "fields": ["Id", "Nope__c"]},
+        )
+    assert _code(exc) == "INVALID_FIELD"
+
+
 def test_per_record_rejections_from_the_fault_injector(served: Served, sf: Salesforce) -> None:
     ids = [r["Id"] for r in sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 3")["records"]]
     served.admin_post(
