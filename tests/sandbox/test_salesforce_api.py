@@ -128,6 +128,61 @@ def test_oauth_password_and_client_credentials_grants(served: Served) -> None:
     assert bad_client.status_code == 400 and bad_client.json()["error"] == "invalid_client_id"
 
 
+def test_identity_url_answers_its_own_document(served: Served) -> None:
+    """The token's `id` (the identity URL) answers the identity document of Salesforce Help
+    "Identity URLs" (id, username, display_name, urls ...; token as a header or
+    ?oauth_token=), not the OpenID userinfo shape (sub, preferred_username). jsforce's
+    identity() reads `id`, `user_id`, `organization_id` from it."""
+    http = served.session()
+    token = http.post(
+        f"{served.url}/services/oauth2/token",
+        data={
+            "grant_type": "password",
+            "client_id": CREDENTIALS.consumer_key,
+            "client_secret": CREDENTIALS.consumer_secret,
+            "username": CREDENTIALS.username,
+            "password": CREDENTIALS.password + CREDENTIALS.security_token,
+        },
+    ).json()
+    identity_url = token["id"]
+    org_id, user_id = identity_url.split("/")[-2:]
+    by_header = http.get(identity_url, headers={"Authorization": f"Bearer {token['access_token']}"})
+    by_param = http.get(
+        identity_url, params={"format": "json", "oauth_token": token["access_token"]}
+    )
+    for response in (by_header, by_param):
+        assert response.status_code == 200, response.text
+        doc = response.json()
+        assert doc["id"] == identity_url
+        assert (doc["user_id"], doc["organization_id"]) == (user_id, org_id)
+        assert doc["username"] == CREDENTIALS.username
+        assert doc["urls"]["rest"] == f"{served.url}/services/data/v{{version}}/"
+        assert "sub" not in doc and "preferred_username" not in doc
+    versioned = http.get(
+        identity_url, params={"version": "59.0", "oauth_token": token["access_token"]}
+    ).json()
+    assert versioned["urls"]["query"] == f"{served.url}/services/data/v59.0/query/"
+    # The userinfo endpoint keeps the OpenID Connect shape.
+    userinfo = http.get(
+        f"{served.url}/services/oauth2/userinfo",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    ).json()
+    assert userinfo["sub"] == identity_url
+    assert userinfo["preferred_username"] == CREDENTIALS.username
+    # The identity service's errors: an unknown user, another org, a bad token.
+    unknown = http.get(
+        identity_url.rsplit("/", 1)[0] + "/0055g00000zzzzzAAA",
+        params={"oauth_token": token["access_token"]},
+    )
+    assert unknown.status_code == 404
+    other_org = http.get(
+        f"{served.url}/id/00D5g00000zzzzzEAA/{user_id}",
+        params={"oauth_token": token["access_token"]},
+    )
+    assert other_org.status_code == 403
+    assert http.get(identity_url, params={"oauth_token": "nope"}).status_code == 403
+
+
 def test_direct_session_and_expiry(served: Served) -> None:
     sf = served.soap_client()
     direct = served.direct_client(sf.session_id)
