@@ -214,8 +214,17 @@ def test_jsforce(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
     for n, account_id in enumerate(account_ids[1:]):
         assert sf.Account.get(account_id)["Name"] == f"{config['bulkUpsertName']} {n}"
 
-    # The only 4xx is the one the script provokes (the unknown field).
-    unexpected = _unexpected_failures(run, {("PATCH", f"/sobjects/Account/{account_ids[0]}", 400)})
+    # logout() (SOAP): the session's token is refused afterwards.
+    assert run.result("logout") == {"before": 1, "after": "INVALID_SESSION_ID"}
+
+    # The only 4xx are those the script provokes (the unknown field, the logged-out token).
+    unexpected = _unexpected_failures(
+        run,
+        {
+            ("PATCH", f"/sobjects/Account/{account_ids[0]}", 400),
+            ("GET", "/query", 401),
+        },
+    )
     assert not unexpected, unexpected
     assert not any(c["status"] >= 500 for c in run.calls), describe_calls(run.calls)
     record_node_figures("jsforce", run, len(auto["records"]) + len(rows))

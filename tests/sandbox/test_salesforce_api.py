@@ -128,6 +128,35 @@ def test_oauth_password_and_client_credentials_grants(served: Served) -> None:
     assert bad_client.status_code == 400 and bad_client.json()["error"] == "invalid_client_id"
 
 
+def test_soap_logout_ends_the_session(served: Served) -> None:
+    """Partner API logout(): the SessionHeader's session ends (an empty logoutResponse);
+    REST calls with it then get INVALID_SESSION_ID. jsforce's logout() sends this."""
+    sf = served.soap_client()
+    direct = served.direct_client(sf.session_id)
+    assert direct.query("SELECT Id FROM Account LIMIT 1")["totalSize"] == 1
+    envelope = (
+        '<se:Envelope xmlns:se="http://schemas.xmlsoap.org/soap/envelope/"><se:Header>'
+        '<SessionHeader xmlns="urn:partner.soap.sforce.com"><sessionId>{sid}</sessionId>'
+        '</SessionHeader></se:Header><se:Body><logout xmlns="urn:partner.soap.sforce.com"/>'
+        "</se:Body></se:Envelope>"
+    )
+    out = served.session().post(
+        f"{served.url}/services/Soap/u/59.0",
+        envelope.format(sid=sf.session_id),
+        headers={"content-type": "text/xml", "SOAPAction": '""'},
+    )
+    assert out.status_code == 200, out.text
+    assert "<logoutResponse/>" in out.text and "Fault" not in out.text
+    with pytest.raises(SalesforceExpiredSession):
+        direct.query("SELECT Id FROM Account LIMIT 1")
+    again = served.session().post(
+        f"{served.url}/services/Soap/u/59.0",
+        envelope.format(sid=sf.session_id),
+        headers={"content-type": "text/xml", "SOAPAction": '""'},
+    )
+    assert again.status_code == 500 and "INVALID_SESSION_ID" in again.text
+
+
 def test_identity_url_answers_its_own_document(served: Served) -> None:
     """The token's `id` (the identity URL) answers the identity document of Salesforce Help
     "Identity URLs" (id, username, display_name, urls ...; token as a header or

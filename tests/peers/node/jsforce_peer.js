@@ -189,6 +189,21 @@ async function main() {
     });
     return res;
   });
+
+  // logout() ends the session: a connection holding only its token is then refused.
+  await step('logout', async () => {
+    const { instanceUrl, accessToken } = conn;
+    const before = await new jsforce.Connection({ instanceUrl, accessToken, version: config.version })
+      .query('SELECT Id FROM Account LIMIT 1');
+    await conn.logout();
+    try {
+      await new jsforce.Connection({ instanceUrl, accessToken, version: config.version })
+        .query('SELECT Id FROM Account LIMIT 1');
+      return { before: before.totalSize, after: 'accepted' };
+    } catch (err) {
+      return { before: before.totalSize, after: err.errorCode || err.name };
+    }
+  });
 }
 
 main()

@@ -192,10 +192,15 @@ class SalesforceSandbox:
             return soap.soap_fault(
                 "INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: Illegal Session"
             )
+        if name == "logout":
+            # logout() ends the session of the SessionHeader (partner API; answers an empty
+            # logoutResponse). jsforce's Connection#logout() sends it.
+            self.sessions.revoke(soap.session_id(body))
+            return soap.logout_response()
         if name != "merge":
             return soap.soap_fault(
                 "INVALID_OPERATION",
-                f"The sandbox's SOAP API supports login() and merge(), not {name}()",
+                f"The sandbox's SOAP API supports login(), logout() and merge(), not {name}()",
             )
         if self.org.usage.used() >= self.daily_api_limit:
             return soap.soap_fault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
