@@ -264,10 +264,20 @@ def test_hubspot_node_client(peer_sandbox: SandboxSettings, tmp_path: Path) -> N
     # A company with at least three contacts: its association pages (limit 2) are several.
     with_contacts = [(c.id, _associated(hs, c.id)) for c in companies[:40]]
     busy = next(cid for cid, to in with_contacts if len(to) >= 3)
+
+    def truth_contacts(company_id: str) -> list[str]:
+        return dict(with_contacts)[company_id]
+
     amounts = sorted(
         float(d.properties["amount"]) for d in deals if d.properties.get("amount") not in (None, "")
     )
     min_amount = amounts[len(amounts) // 2]  # the median: about half the deals match
+    fresh_pairs = [
+        [contact.id, company]
+        for contact, company in zip(contacts[-2:], [busy, busy], strict=True)
+        if contact.id not in truth_contacts(busy)
+    ]
+    assert len(fresh_pairs) == 2
     config = {
         "basePath": peer_sandbox.hubspot_base_url,
         "accessToken": peer_sandbox.credentials.hubspot_access_token,
@@ -276,6 +286,8 @@ def test_hubspot_node_client(peer_sandbox: SandboxSettings, tmp_path: Path) -> N
         "contactIds": [c.id for c in contacts[:5]],
         "missingContactId": "999999999999",
         "dealId": deals[0].id,
+        # contact → company pairs not associated yet, for the batch default association
+        "newAssociations": fresh_pairs,
         "minAmount": min_amount,
         "newDescription": f"node peer {datetime.now().strftime('%H%M%S')}",
     }
@@ -342,6 +354,21 @@ def test_hubspot_node_client(peer_sandbox: SandboxSettings, tmp_path: Path) -> N
     assert {r["from"]: sorted(r["to"]) for r in batch_assoc["results"]} == {
         cid: sorted(truth[cid]) for cid in config["companyIds"] if truth[cid]
     }
+
+    # Association labels (contacts → companies) and default associations made in a batch.
+    labels = run.result("association_labels")
+    truth_labels = hs.crm.associations.v4.schema.definitions_api.get_all("contacts", "companies")
+    assert [(t["category"], t["typeId"], t.get("label")) for t in labels] == [
+        (t.category, t.type_id, t.label) for t in truth_labels.results
+    ]
+    assert {t["typeId"] for t in labels} == {1, 279}  # HubSpot's ids: Primary, unlabelled
+    made = run.result("associate_default_batch")
+    assert made["status"] == "COMPLETE"
+    assert [[r["from"], r["to"]] for r in made["results"]] == fresh_pairs
+    assert {r["typeId"] for r in made["results"]} == {279}
+    for contact_id, company_id in fresh_pairs:
+        linked = hs.crm.associations.v4.basic_api.get_page("contacts", contact_id, "companies")
+        assert company_id in {str(r.to_object_id) for r in linked.results}
 
     # properties and pipelines, as the Python client reads them.
     properties = {p["name"]: p for p in run.result("properties_get_all")}

@@ -264,6 +264,28 @@ async function main() {
     };
   });
 
+  await step('association_labels', async () => {
+    const answer = await client.crm.associations.v4.schema.definitionsApi.getAll('contacts', 'companies');
+    return {
+      result: answer.results.map((t) => ({ category: t.category, typeId: t.typeId, label: t.label })),
+      answers: [[answer, 'associations/v4/schema']],
+    };
+  });
+
+  await step('associate_default_batch', async () => {
+    const answer = await client.crm.associations.v4.batchApi.createDefault('contacts', 'companies', {
+      inputs: config.newAssociations.map(([from, to]) => ({ _from: { id: from }, to: { id: to } })),
+    });
+    return {
+      result: {
+        status: answer.status,
+        results: answer.results.map((r) => ({ from: r._from.id, to: r.to.id,
+          typeId: r.associationSpec.associationTypeId })),
+      },
+      answers: [[answer, 'associations/v4']],
+    };
+  });
+
   await step('properties_get_all', async () => {
     const answer = await client.crm.properties.coreApi.getAll('deals');
     return {
