@@ -383,12 +383,12 @@ async def collections(app: SandboxState, call: Call) -> Response:
         # GET with ?ids=&fields=, or POST with {"ids": [...], "fields": [...]} in the body
         # ("Get Records With a Request Body Using sObject Collections", for long id lists).
         allow(call, "GET", "POST")
-        sobj = _sobject_or_404(parts[2])
+        target = _sobject_or_404(parts[2])
         if call.method == "GET":
             params = call.request.query_params
             raw_fields = params.get("fields")
             ids = [i.strip() for i in params.get("ids", "").split(",") if i.strip()]
-            return _retrieve(app, call, sobj, ids, raw_fields)
+            return _retrieve(app, call, target, ids, raw_fields)
         body = await call.json_body()
         if not isinstance(body, dict):
             raise SfError(400, "JSON_PARSER_ERROR", "the request body must be a JSON object")
@@ -403,7 +403,7 @@ async def collections(app: SandboxState, call: Call) -> Response:
             raise SfError(400, "JSON_PARSER_ERROR", "fields: must be a list of strings")
         ids = [i.strip() for i in ids_in or [] if i.strip()]
         raw_fields = None if fields_in is None else ",".join(fields_in)
-        return _retrieve(app, call, sobj, ids, raw_fields)
+        return _retrieve(app, call, target, ids, raw_fields)
     if len(parts) != 2:
         raise not_found()
     allow(call, "POST", "PATCH", "DELETE")
