@@ -141,6 +141,11 @@ def test_jsforce(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
         (r["Id"], r["Name"], r["AnnualRevenue"], r["CreatedDate"], r["OwnerId"]) for r in expected
     ]
     assert {r["type"] for r in auto["records"]} == {"Account"}
+    # Owner.Name (a parent's field through the lookup) as the User table has it.
+    users = {u["Id"]: u["Name"] for u in sf.query_all("SELECT Id, Name FROM User")["records"]}
+    assert [(r["OwnerName"], r["OwnerType"]) for r in auto["records"]] == [
+        (users[r["OwnerId"]], "User") for r in expected
+    ]
 
     # query + queryMore by hand.
     more = run.result("query_more")

@@ -309,6 +309,51 @@ def test_records_carry_json_types_and_attributes(sf: Salesforce) -> None:
     assert isinstance(acc["NumberOfEmployees"], int)
 
 
+def test_parent_fields_through_lookups(sf: Salesforce) -> None:
+    """`Owner.Name`, `Parent.Name` in the SELECT list: over REST one nested object per
+    relationship with its own attributes (null when the lookup is empty); over Bulk API 2.0 a
+    `Owner.Name` column. Checked against the parents read on their own."""
+    child, parent = (
+        r["Id"] for r in sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 2")["records"]
+    )
+    sf.Account.update(child, {"ParentId": parent})
+    users = {
+        u["Id"]: (u["Name"], u["IsActive"])
+        for u in sf.query_all("SELECT Id, Name, IsActive FROM User")["records"]
+    }
+    names = {a["Id"]: a["Name"] for a in sf.query_all("SELECT Id, Name FROM Account")["records"]}
+    rows = sf.query_all(
+        "SELECT Id, Owner.Name, OwnerId, ParentId, Parent.Name, Owner.IsActive FROM Account"
+    )["records"]
+    assert len(rows) == len(names)
+    for r in rows:
+        assert list(r) == ["attributes", "Id", "Owner", "OwnerId", "ParentId", "Parent"]
+        owner = r["Owner"]
+        assert owner["attributes"] == {
+            "type": "User",
+            "url": f"/services/data/v59.0/sobjects/User/{r['OwnerId']}",
+        }
+        assert (owner["Name"], owner["IsActive"]) == users[r["OwnerId"]]
+        if r["ParentId"] is None:
+            assert r["Parent"] is None
+        else:
+            assert r["Parent"]["Name"] == names[r["ParentId"]]
+            assert r["Parent"]["attributes"]["type"] == "Account"
+    assert next(r for r in rows if r["Id"] == child)["Parent"]["Name"] == names[parent]
+    csv_text = "".join(
+        sf.bulk2.Account.query(
+            f"SELECT Id, Owner.Name, Parent.Name FROM Account WHERE Id = '{child}'", wait=0.2
+        )
+    )
+    header, line = csv_text.strip().splitlines()
+    assert header == '"Id","Owner.Name","Parent.Name"'
+    owner_id = next(r["OwnerId"] for r in rows if r["Id"] == child)
+    assert line == f'"{child}","{users[owner_id][0]}","{names[parent]}"'
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.query("SELECT Id FROM Account WHERE Owner.Name = 'x'")
+    assert _code(exc) == "MALFORMED_QUERY"
+
+
 def test_count_filters_and_date_literals(sf: Salesforce) -> None:
     counted = sf.query("SELECT COUNT() FROM Account")
     assert counted["done"] is True and counted["records"] == []

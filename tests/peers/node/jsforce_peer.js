@@ -77,7 +77,7 @@ async function main() {
     let fetches = 0;
     const records = [];
     const query = conn
-      .query('SELECT Id, Name, AnnualRevenue, CreatedDate, OwnerId FROM Account ORDER BY Id')
+      .query('SELECT Id, Name, AnnualRevenue, CreatedDate, OwnerId, Owner.Name FROM Account ORDER BY Id')
       .on('fetch', () => { fetches += 1; })
       .on('record', (r) => records.push(r));
     const result = await query.run({
@@ -92,7 +92,8 @@ async function main() {
       streamed: records.length,
       records: result.records.map((r) => ({ Id: r.Id, Name: r.Name,
         AnnualRevenue: r.AnnualRevenue, CreatedDate: r.CreatedDate,
-        OwnerId: r.OwnerId, type: r.attributes.type })),
+        OwnerId: r.OwnerId, OwnerName: r.Owner ? r.Owner.Name : null,
+        OwnerType: r.Owner ? r.Owner.attributes.type : null, type: r.attributes.type })),
     };
   });
 
