@@ -207,9 +207,9 @@ class RecordReader:
                     f"CASE WHEN {col} IS NULL THEN '' ELSE "
                     f"'\"' || substr({col}, 1, 23) || 'Z\"' END"
                 )
-            elif f.type in FLOAT_TYPES:
+            elif f.type in FLOAT_TYPES:  # as Java's Double.toString writes it (orgfile)
                 parts.append(
-                    f"CASE WHEN {col} IS NULL THEN '' ELSE '\"' || CAST({col} AS REAL) || '\"' END"
+                    f"CASE WHEN {col} IS NULL THEN '' ELSE '\"' || java_double({col}) || '\"' END"
                 )
             else:
                 parts.append(
