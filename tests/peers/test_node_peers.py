@@ -256,6 +256,11 @@ def _associated(hs: Any, company_id: str) -> list[str]:
     return [str(r.to_object_id) for r in page.results]
 
 
+def pages_searched(run: NodeRun) -> int:
+    """The deals_search step's pages (each one search request answered 200)."""
+    return int(run.result("deals_search")["pages"])
+
+
 def _iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -294,6 +299,7 @@ def test_hubspot_node_client(peer_sandbox: SandboxSettings, tmp_path: Path) -> N
         # contact → company pairs not associated yet, for the batch default association
         "newAssociations": fresh_pairs,
         "minAmount": min_amount,
+        "burst": 12,  # searches at once: past the 5 a second HubSpot allows
         "newDescription": f"node peer {datetime.now().strftime('%H%M%S')}",
     }
     run = run_node_peer("hubspot_peer.js", config, workdir=tmp_path / "hubspot", admin=admin)
@@ -324,6 +330,14 @@ def test_hubspot_node_client(peer_sandbox: SandboxSettings, tmp_path: Path) -> N
     assert {d["id"] for d in search["deals"]} == {d.id for d in matching}
     got_amounts = [float(d["properties"]["amount"]) for d in search["deals"]]
     assert got_amounts == sorted(got_amounts, reverse=True)
+
+    # The burst of searches: some refused with 429 (the per-second search limit), all answered
+    # in the end because the client recognised the 429 and retried.
+    default_deals = sum(1 for d in deals if d.properties.get("pipeline") == "default")
+    assert run.result("search_burst") == [default_deals] * config["burst"]
+    searches = [c for c in run.calls if c["path"] == "/crm/v3/objects/deals/search"]
+    assert any(c["status"] == 429 for c in searches), "the burst stayed under the search limit"
+    assert sum(c["status"] == 200 for c in searches) == pages_searched(run) + config["burst"]
 
     # contacts.batchApi.read with one id that does not exist: 207, the rest read.
     batch = run.result("contacts_batch_read")
@@ -391,8 +405,14 @@ def test_hubspot_node_client(peer_sandbox: SandboxSettings, tmp_path: Path) -> N
         (s.id, s.metadata["probability"]) for p in truth_pipes for s in p.stages
     ]
 
-    # The only 4xx is the one the script provokes (the unknown property).
-    unexpected = _unexpected_failures(run, {("PATCH", f"/crm/v3/objects/deals/{deals[0].id}", 400)})
+    # The only 4xx are the one the script provokes (the unknown property) and the search 429s.
+    unexpected = _unexpected_failures(
+        run,
+        {
+            ("PATCH", f"/crm/v3/objects/deals/{deals[0].id}", 400),
+            ("POST", "/crm/v3/objects/deals/search", 429),
+        },
+    )
     assert not unexpected, unexpected
     assert not any(c["status"] >= 500 for c in run.calls), describe_calls(run.calls)
     record_node_figures("@hubspot/api-client", run, len(pages["ids"]) + len(search["deals"]))
