@@ -399,6 +399,11 @@ def test_hubspot_node_client(peer_sandbox: SandboxSettings, tmp_path: Path) -> N
     assert [(s["id"], s["metadata"]["probability"]) for p in pipelines for s in p["stages"]] == [
         (s.id, s.metadata["probability"]) for p in truth_pipes for s in p.stages
     ]
+    # The dealstage options are the pipelines' stages, labels included (HubSpot derives them).
+    dealstage = properties["dealstage"]
+    assert list(zip(dealstage["options"], dealstage["optionLabels"], strict=True)) == [
+        (s["id"], s["label"]) for p in pipelines for s in p["stages"]
+    ]
 
     # The only 4xx are the one the script provokes (the unknown property) and the search 429s.
     unexpected = _unexpected_failures(

@@ -237,6 +237,39 @@ def test_associations_v4_single_and_batch(hs_run: Running) -> None:
     assert with_missing.num_errors == 1 and len(with_missing.results) == 1
 
 
+def test_option_labels_are_hubspots(hs_run: Running) -> None:
+    """The dealstage and pipeline properties list the pipelines API's stages and pipeline (same
+    labels: HubSpot derives those options from the pipelines), lifecycle stages and deal types
+    carry HubSpot's labels, not the title-cased internal value ("Appointmentscheduled")."""
+    hs = client(hs_run.base_url)
+    pipelines = hs.crm.pipelines.pipelines_api.get_all("deals").results
+    stages = [(s.id, s.label) for p in pipelines for s in p.stages]
+    dealstage = hs.crm.properties.core_api.get_by_name("deals", "dealstage")
+    assert [(o.value, o.label) for o in dealstage.options] == stages
+    pipeline = hs.crm.properties.core_api.get_by_name("deals", "pipeline")
+    assert [(o.value, o.label) for o in pipeline.options] == [(p.id, p.label) for p in pipelines]
+    lifecycle = hs.crm.properties.core_api.get_by_name("contacts", "lifecyclestage")
+    assert [o.label for o in lifecycle.options] == [
+        "Subscriber",
+        "Lead",
+        "Marketing Qualified Lead",
+        "Sales Qualified Lead",
+        "Opportunity",
+        "Customer",
+        "Evangelist",
+        "Other",
+    ]
+    dealtype = hs.crm.properties.core_api.get_by_name("deals", "dealtype")
+    assert {(o.value, o.label) for o in dealtype.options} == {
+        ("newbusiness", "New Business"),
+        ("existingbusiness", "Existing Business"),
+    }
+    industry = hs.crm.properties.core_api.get_by_name("companies", "industry")
+    labels = {o.value: o.label for o in industry.options}
+    assert labels["FOOD_BEVERAGES"] == "Food & Beverages"
+    assert labels["COMPUTER_SOFTWARE"] == "Computer Software"
+
+
 def test_association_labels_between_two_objects(hs_run: Running) -> None:
     """GET /crm/v4/associations/{from}/{to}/labels (the Python client's schema
     definitions_api.get_all, the Node client's v4.schema.definitionsApi.getAll): the types between

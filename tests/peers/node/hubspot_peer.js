@@ -301,7 +301,8 @@ async function main() {
     const answer = await client.crm.properties.coreApi.getAll('deals');
     return {
       result: answer.results.map((p) => ({ name: p.name, type: p.type, fieldType: p.fieldType,
-        groupName: p.groupName, options: p.options.map((o) => o.value) })),
+        groupName: p.groupName, options: p.options.map((o) => o.value),
+        optionLabels: p.options.map((o) => o.label) })),
       answers: [[answer, 'properties']],
     };
   });
