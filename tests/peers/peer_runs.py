@@ -9,6 +9,7 @@ The truth the runs are checked against is read from the sandbox through the offi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -40,6 +41,109 @@ CONNECTORS: dict[str, tuple[str, str, str]] = {
 
 SALESFORCE_HOSTS = ("https://login.salesforce.com", "https://test.salesforce.com")
 HUBSPOT_HOST = "https://api.hubapi.com"
+
+
+# The JavaScript clients: tests/peers/node/{package.json, package-lock.json} (exact versions, the
+# lock file names no download host), installed with `npm ci` into .peers/node/.
+NODE_SOURCES = Path(__file__).resolve().parent / "node"
+NODE_MIN_MAJOR = 18  # the pinned packages' `engines` (jsforce 3.10.16, @hubspot/api-client 13.5)
+
+
+def node_binary() -> tuple[str | None, str]:
+    """(path to node, "") or (None, why it cannot be used)."""
+    node = shutil.which("node")
+    if node is None:
+        return None, "Node.js is not on PATH (`make test-peers` installs Debian's nodejs)"
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    try:
+        major = int(version.lstrip("v").split(".")[0])
+    except ValueError:
+        return None, f"cannot read the Node.js version from {node}: {version!r}"
+    if major < NODE_MIN_MAJOR:
+        return None, f"Node.js {version} at {node} is older than {NODE_MIN_MAJOR}"
+    return node, ""
+
+
+def ensure_node_packages() -> Path:
+    """The node_modules of the pinned JavaScript clients, `npm ci`-installed once into
+    .peers/node/ (again whenever the lock file changes)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is not on PATH (`make test-peers` installs Debian's npm)")
+    lock = (NODE_SOURCES / "package-lock.json").read_bytes()
+    target = PEERS_DIR / "node"
+    marker = target / f".installed-{hashlib.sha256(lock).hexdigest()[:16]}"
+    if not marker.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(NODE_SOURCES / name, target / name)
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=target,
+            check=True,
+        )
+        marker.touch()
+    return target / "node_modules"
+
+
+@dataclass
+class NodeRun:
+    """One peer script's steps ({name: {"result"...} | {"error"...}}), stderr and timing."""
+
+    steps: dict[str, dict[str, Any]]
+    seconds: float
+    stderr: str
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def result(self, name: str) -> Any:
+        step = self.steps.get(name)
+        assert step is not None, f"step {name} did not run; steps: {sorted(self.steps)}"
+        assert "error" not in step, f"{name}: {step['error']}\n{step.get('stack', '')}"
+        return step["result"]
+
+    def errors(self) -> dict[str, str]:
+        return {k: v["error"] for k, v in self.steps.items() if "error" in v}
+
+
+def run_node_peer(
+    script: str,
+    config: dict[str, Any],
+    *,
+    workdir: Path,
+    admin: Admin,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> NodeRun:
+    """Run tests/peers/node/<script> with `config` (a 0600 file, secrets stay off argv)."""
+    node, why = node_binary()
+    if node is None:
+        raise RuntimeError(why)
+    modules = ensure_node_packages()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / f"{Path(script).stem}.json"
+    config_path.touch(mode=0o600)
+    config_path.write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NODE_", "npm_"))}
+    env.update(NODE_PATH=str(modules), **(extra_env or {}))
+    admin.reset_calls()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [node, str(NODE_SOURCES / script), str(config_path)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    seconds = time.perf_counter() - started
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise AssertionError(
+            f"node {script} exited {done.returncode}:\n{done.stderr[-4000:]}\n{done.stdout[-2000:]}"
+        )
+    steps = json.loads(lines[-1])["steps"]
+    return NodeRun(steps, seconds, done.stderr, admin.calls()["calls"])
 
 
 def _uv() -> str:
@@ -259,5 +363,18 @@ def record_figures(connector: str, phase: str, run: Run, records: int) -> None:
             "seconds": round(run.seconds, 1),
             "requests": len(run.calls),
             "429s": run.rate_limited(),
+        }
+    )
+
+
+def record_node_figures(client: str, run: NodeRun, records: int) -> None:
+    FIGURES.append(
+        {
+            "connector": client,
+            "phase": "node",
+            "records": records,
+            "seconds": round(run.seconds, 1),
+            "requests": len(run.calls),
+            "429s": sum(1 for c in run.calls if c["status"] == 429),
         }
     )

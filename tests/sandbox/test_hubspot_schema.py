@@ -7,12 +7,16 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from hs_helpers import Running, client, serve, synthetic_org
+import requests
+from hs_helpers import TOKEN, Running, client, serve, synthetic_org
 from hubspot.crm.associations.v4 import (
+    BatchInputPublicDefaultAssociationMultiPost,
     BatchInputPublicFetchAssociationsBatchRequest,
     BatchResponsePublicAssociationMultiWithLabel,
     BatchResponsePublicAssociationMultiWithLabelWithErrors,
+    PublicDefaultAssociationMultiPost,
     PublicFetchAssociationsBatchRequest,
+    PublicObjectId,
 )
 from hubspot.crm.companies import SimplePublicObjectInput
 from hubspot.crm.pipelines.exceptions import ApiException as PipelinesApiException
@@ -231,6 +235,91 @@ def test_associations_v4_single_and_batch(hs_run: Running) -> None:
     )
     assert isinstance(with_missing, BatchResponsePublicAssociationMultiWithLabelWithErrors)
     assert with_missing.num_errors == 1 and len(with_missing.results) == 1
+
+
+def test_option_labels_are_hubspots(hs_run: Running) -> None:
+    """The dealstage and pipeline properties list the pipelines API's stages and pipeline (same
+    labels: HubSpot derives those options from the pipelines), lifecycle stages and deal types
+    carry HubSpot's labels, not the title-cased internal value ("Appointmentscheduled")."""
+    hs = client(hs_run.base_url)
+    pipelines = hs.crm.pipelines.pipelines_api.get_all("deals").results
+    stages = [(s.id, s.label) for p in pipelines for s in p.stages]
+    dealstage = hs.crm.properties.core_api.get_by_name("deals", "dealstage")
+    assert [(o.value, o.label) for o in dealstage.options] == stages
+    pipeline = hs.crm.properties.core_api.get_by_name("deals", "pipeline")
+    assert [(o.value, o.label) for o in pipeline.options] == [(p.id, p.label) for p in pipelines]
+    lifecycle = hs.crm.properties.core_api.get_by_name("contacts", "lifecyclestage")
+    assert [o.label for o in lifecycle.options] == [
+        "Subscriber",
+        "Lead",
+        "Marketing Qualified Lead",
+        "Sales Qualified Lead",
+        "Opportunity",
+        "Customer",
+        "Evangelist",
+        "Other",
+    ]
+    dealtype = hs.crm.properties.core_api.get_by_name("deals", "dealtype")
+    assert {(o.value, o.label) for o in dealtype.options} == {
+        ("newbusiness", "New Business"),
+        ("existingbusiness", "Existing Business"),
+    }
+    industry = hs.crm.properties.core_api.get_by_name("companies", "industry")
+    labels = {o.value: o.label for o in industry.options}
+    assert labels["FOOD_BEVERAGES"] == "Food & Beverages"
+    assert labels["COMPUTER_SOFTWARE"] == "Computer Software"
+
+
+def test_association_labels_between_two_objects(hs_run: Running) -> None:
+    """GET /crm/v4/associations/{from}/{to}/labels (the Python client's schema
+    definitions_api.get_all, the Node client's v4.schema.definitionsApi.getAll): the types between
+    the pair, Primary and the unlabelled one (label null), as HubSpot's association type id table
+    lists them."""
+    hs = client(hs_run.base_url)
+    labels = hs.crm.associations.v4.schema.definitions_api.get_all("contacts", "companies")
+    assert [(t.category, t.type_id, t.label) for t in labels.results] == [
+        ("HUBSPOT_DEFINED", 1, "Primary"),
+        ("HUBSPOT_DEFINED", 279, None),
+    ]
+    deals = hs.crm.associations.v4.schema.definitions_api.get_all("deals", "contacts")
+    assert [(t.type_id, t.label) for t in deals.results] == [(3, None)]
+
+
+def test_batch_associate_default(hs_run: Running) -> None:
+    """POST /crm/v4/associations/{from}/{to}/batch/associate/default: an unlabelled association
+    per {from, to} input, readable back through the v4 read; a missing record is an error in a
+    207 answer, the other inputs still associated."""
+    hs = client(hs_run.base_url)
+    deals = hs.crm.deals.basic_api.get_page(limit=3).results
+    company = hs.crm.companies.basic_api.get_page(limit=5).results[4]
+    inputs = [
+        PublicDefaultAssociationMultiPost(
+            _from=PublicObjectId(id=d.id), to=PublicObjectId(id=company.id)
+        )
+        for d in deals[:2]
+    ]
+    done = hs.crm.associations.v4.batch_api.create_default(
+        "deals", "companies", BatchInputPublicDefaultAssociationMultiPost(inputs=inputs)
+    )
+    assert done.status == "COMPLETE"
+    assert [(r._from.id, r.to.id) for r in done.results] == [(d.id, company.id) for d in deals[:2]]
+    assert {r.association_spec.association_type_id for r in done.results} == {341}
+    for d in deals[:2]:
+        linked = hs.crm.associations.v4.basic_api.get_page("deals", d.id, "companies").results
+        assert company.id in {str(r.to_object_id) for r in linked}
+    raw = requests.post(
+        f"{hs_run.base_url}/crm/v4/associations/deals/companies/batch/associate/default",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+        json={
+            "inputs": [
+                {"from": {"id": deals[2].id}, "to": {"id": company.id}},
+                {"from": {"id": "99999999"}, "to": {"id": company.id}},
+            ]
+        },
+    )
+    assert raw.status_code == 207, raw.text
+    assert raw.json()["numErrors"] == 1 and len(raw.json()["results"]) == 1
 
 
 def test_associate_through_v4_put(hs_run: Running) -> None:

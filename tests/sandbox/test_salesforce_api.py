@@ -128,6 +128,90 @@ def test_oauth_password_and_client_credentials_grants(served: Served) -> None:
     assert bad_client.status_code == 400 and bad_client.json()["error"] == "invalid_client_id"
 
 
+def test_soap_logout_ends_the_session(served: Served) -> None:
+    """Partner API logout(): the SessionHeader's session ends (an empty logoutResponse);
+    REST calls with it then get INVALID_SESSION_ID. jsforce's logout() sends this."""
+    sf = served.soap_client()
+    direct = served.direct_client(sf.session_id)
+    assert direct.query("SELECT Id FROM Account LIMIT 1")["totalSize"] == 1
+    envelope = (
+        '<se:Envelope xmlns:se="http://schemas.xmlsoap.org/soap/envelope/"><se:Header>'
+        '<SessionHeader xmlns="urn:partner.soap.sforce.com"><sessionId>{sid}</sessionId>'
+        '</SessionHeader></se:Header><se:Body><logout xmlns="urn:partner.soap.sforce.com"/>'
+        "</se:Body></se:Envelope>"
+    )
+    out = served.session().post(
+        f"{served.url}/services/Soap/u/59.0",
+        envelope.format(sid=sf.session_id),
+        headers={"content-type": "text/xml", "SOAPAction": '""'},
+    )
+    assert out.status_code == 200, out.text
+    assert "<logoutResponse/>" in out.text and "Fault" not in out.text
+    with pytest.raises(SalesforceExpiredSession):
+        direct.query("SELECT Id FROM Account LIMIT 1")
+    again = served.session().post(
+        f"{served.url}/services/Soap/u/59.0",
+        envelope.format(sid=sf.session_id),
+        headers={"content-type": "text/xml", "SOAPAction": '""'},
+    )
+    assert again.status_code == 500 and "INVALID_SESSION_ID" in again.text
+
+
+def test_identity_url_answers_its_own_document(served: Served) -> None:
+    """The token's `id` (the identity URL) answers the identity document of Salesforce Help
+    "Identity URLs" (id, username, display_name, urls ...; token as a header or
+    ?oauth_token=), not the OpenID userinfo shape (sub, preferred_username). jsforce's
+    identity() reads `id`, `user_id`, `organization_id` from it."""
+    http = served.session()
+    token = http.post(
+        f"{served.url}/services/oauth2/token",
+        data={
+            "grant_type": "password",
+            "client_id": CREDENTIALS.consumer_key,
+            "client_secret": CREDENTIALS.consumer_secret,
+            "username": CREDENTIALS.username,
+            "password": CREDENTIALS.password + CREDENTIALS.security_token,
+        },
+    ).json()
+    identity_url = token["id"]
+    org_id, user_id = identity_url.split("/")[-2:]
+    by_header = http.get(identity_url, headers={"Authorization": f"Bearer {token['access_token']}"})
+    by_param = http.get(
+        identity_url, params={"format": "json", "oauth_token": token["access_token"]}
+    )
+    for response in (by_header, by_param):
+        assert response.status_code == 200, response.text
+        doc = response.json()
+        assert doc["id"] == identity_url
+        assert (doc["user_id"], doc["organization_id"]) == (user_id, org_id)
+        assert doc["username"] == CREDENTIALS.username
+        assert doc["urls"]["rest"] == f"{served.url}/services/data/v{{version}}/"
+        assert "sub" not in doc and "preferred_username" not in doc
+    versioned = http.get(
+        identity_url, params={"version": "59.0", "oauth_token": token["access_token"]}
+    ).json()
+    assert versioned["urls"]["query"] == f"{served.url}/services/data/v59.0/query/"
+    # The userinfo endpoint keeps the OpenID Connect shape.
+    userinfo = http.get(
+        f"{served.url}/services/oauth2/userinfo",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    ).json()
+    assert userinfo["sub"] == identity_url
+    assert userinfo["preferred_username"] == CREDENTIALS.username
+    # The identity service's errors: an unknown user, another org, a bad token.
+    unknown = http.get(
+        identity_url.rsplit("/", 1)[0] + "/0055g00000zzzzzAAA",
+        params={"oauth_token": token["access_token"]},
+    )
+    assert unknown.status_code == 404
+    other_org = http.get(
+        f"{served.url}/id/00D5g00000zzzzzEAA/{user_id}",
+        params={"oauth_token": token["access_token"]},
+    )
+    assert other_org.status_code == 403
+    assert http.get(identity_url, params={"oauth_token": "nope"}).status_code == 403
+
+
 def test_direct_session_and_expiry(served: Served) -> None:
     sf = served.soap_client()
     direct = served.direct_client(sf.session_id)
@@ -223,6 +307,51 @@ def test_records_carry_json_types_and_attributes(sf: Salesforce) -> None:
         "records"
     ][0]
     assert isinstance(acc["NumberOfEmployees"], int)
+
+
+def test_parent_fields_through_lookups(sf: Salesforce) -> None:
+    """`Owner.Name`, `Parent.Name` in the SELECT list: over REST one nested object per
+    relationship with its own attributes (null when the lookup is empty); over Bulk API 2.0 a
+    `Owner.Name` column. Checked against the parents read on their own."""
+    child, parent = (
+        r["Id"] for r in sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 2")["records"]
+    )
+    sf.Account.update(child, {"ParentId": parent})
+    users = {
+        u["Id"]: (u["Name"], u["IsActive"])
+        for u in sf.query_all("SELECT Id, Name, IsActive FROM User")["records"]
+    }
+    names = {a["Id"]: a["Name"] for a in sf.query_all("SELECT Id, Name FROM Account")["records"]}
+    rows = sf.query_all(
+        "SELECT Id, Owner.Name, OwnerId, ParentId, Parent.Name, Owner.IsActive FROM Account"
+    )["records"]
+    assert len(rows) == len(names)
+    for r in rows:
+        assert list(r) == ["attributes", "Id", "Owner", "OwnerId", "ParentId", "Parent"]
+        owner = r["Owner"]
+        assert owner["attributes"] == {
+            "type": "User",
+            "url": f"/services/data/v59.0/sobjects/User/{r['OwnerId']}",
+        }
+        assert (owner["Name"], owner["IsActive"]) == users[r["OwnerId"]]
+        if r["ParentId"] is None:
+            assert r["Parent"] is None
+        else:
+            assert r["Parent"]["Name"] == names[r["ParentId"]]
+            assert r["Parent"]["attributes"]["type"] == "Account"
+    assert next(r for r in rows if r["Id"] == child)["Parent"]["Name"] == names[parent]
+    csv_text = "".join(
+        sf.bulk2.Account.query(
+            f"SELECT Id, Owner.Name, Parent.Name FROM Account WHERE Id = '{child}'", wait=0.2
+        )
+    )
+    header, line = csv_text.strip().splitlines()
+    assert header == '"Id","Owner.Name","Parent.Name"'
+    owner_id = next(r["OwnerId"] for r in rows if r["Id"] == child)
+    assert line == f'"{child}","{users[owner_id][0]}","{names[parent]}"'
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.query("SELECT Id FROM Account WHERE Owner.Name = 'x'")
+    assert _code(exc) == "MALFORMED_QUERY"
 
 
 def test_count_filters_and_date_literals(sf: Salesforce) -> None:
@@ -556,6 +685,34 @@ def test_collections_limits_and_shapes(sf: Salesforce) -> None:
         params={"ids": ",".join([*ids, "0015g00000zzzzzAAA"]), "fields": "Id,Name"},
     )
     assert [r and r["Id"] for r in fetched] == [*ids, None]
+
+
+def test_collections_retrieve_with_a_request_body(sf: Salesforce) -> None:
+    """POST composite/sobjects/{sObject} with {"ids", "fields"}: the documented form for id
+    lists too long for a URL ("Get Records With a Request Body Using sObject Collections"),
+    and what jsforce's retrieve() of several ids sends. An invalid id reads as null; an
+    unknown field is a 400."""
+    rows = sf.query("SELECT Id, Name FROM Account ORDER BY Id LIMIT 3")["records"]
+    ids = [r["Id"] for r in rows]
+    fetched = sf.restful(
+        "composite/sobjects/Account",
+        method="POST",
+        json={"ids": [*ids, "0015g00000zzzzzAAA", "bogus"], "fields": ["Id", "Name"]},
+    )
+    assert [r and (r["Id"], r["Name"]) for r in fetched] == [
+        *[(r["Id"], r["Name"]) for r in rows],
+        None,
+        None,
+    ]
+    assert fetched[0]["attributes"]["type"] == "Account"
+    assert set(fetched[0]) == {"attributes", "Id", "Name"}
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.restful(
+            "composite/sobjects/Account",
+            method="POST",
+            json={"ids": ids, "fields": ["Id", "Nope__c"]},
+        )
+    assert _code(exc) == "INVALID_FIELD"
 
 
 def test_per_record_rejections_from_the_fault_injector(served: Served, sf: Salesforce) -> None:

@@ -232,3 +232,23 @@ def test_ingest_wire_format_and_abort(served: Served, http: requests.Session) ->
     assert info["jobType"] == "V2Ingest" and info["numberRecordsProcessed"] == 0
     assert http.post(base, json={"object": "Nope", "operation": "insert"}).status_code == 404
     assert http.post(base, json={"object": "Account", "operation": "merge"}).status_code == 400
+
+
+def test_numbers_in_query_results_are_written_as_java_doubles(sf: Salesforce) -> None:
+    """Currency values in Bulk CSV as Salesforce writes them (Double.toString: see
+    test_java_double.py for the evidence): E-notation from 1e7 up, plain below."""
+    small, large = (
+        r["Id"] for r in sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 2")["records"]
+    )
+    sf.Account.update(small, {"AnnualRevenue": 948000})
+    sf.Account.update(large, {"AnnualRevenue": 99213206})
+    text = "".join(
+        sf.bulk2.Account.query(
+            f"SELECT Id, AnnualRevenue FROM Account WHERE Id IN ('{small}', '{large}')",
+            wait=0.05,
+        )
+    )
+    assert {r["Id"]: r["AnnualRevenue"] for r in _rows(text)} == {
+        small: "948000.0",
+        large: "9.9213206E7",
+    }

@@ -93,7 +93,9 @@ def db() -> Iterator[sqlite3.Connection]:
 
 def run(db: sqlite3.Connection, soql: str, now: datetime = NOW) -> list[tuple[object, ...]]:
     c = compile_soql(soql, now=now)
-    cols = "COUNT(*)" if c.count_only else ", ".join(f'"{f.name}"' for f in c.fields)
+    # Stored columns only: a parent's field (Owner.Name) is read through its lookup by reads.py.
+    stored = [f'"{f.name}"' for f in c.fields if f.path is None]
+    cols = "COUNT(*)" if c.count_only else ", ".join(stored) or "1"
     sql = f'SELECT {cols} FROM "{c.sobject.name}" WHERE {c.where_sql} {c.order_by_sql}'
     if c.limit is not None or c.offset is not None:
         sql += f" LIMIT {-1 if c.limit is None else c.limit} OFFSET {c.offset or 0}"
@@ -470,7 +472,11 @@ ERRORS = [
     ("SELECT Id FROM Account WHERE Nme = 'x'", "INVALID_FIELD", "No such column 'Nme'"),
     ("SELECT Id FROM Account ORDER BY Nme", "INVALID_FIELD", "No such column 'Nme'"),
     ("SELECT Foo.Name FROM Account", "INVALID_FIELD", "Didn't understand relationship 'Foo'"),
-    ("SELECT Owner.Name FROM Account", "MALFORMED_QUERY", "not supported"),
+    ("SELECT Id FROM Account WHERE Owner.Name = 'x'", "MALFORMED_QUERY",
+     "not supported by the sandbox in WHERE"),
+    ("SELECT Id FROM Account ORDER BY Owner.Name", "MALFORMED_QUERY", "in WHERE / ORDER BY"),
+    ("SELECT Account.Owner.Name FROM Contact", "MALFORMED_QUERY", "beyond one level"),
+    ("SELECT Owner.Nope FROM Account", "INVALID_FIELD", "No such column 'Nope' on entity 'User'"),
     ("SELECT Id, Name, id FROM Account", "MALFORMED_QUERY", "duplicate field selected: Id"),
     ("SELECT Id FROM Account WHERE CreatedDate > 2024-01-01", "INVALID_QUERY_FILTER_OPERATOR",
      "value of filter criterion for field 'CreatedDate' must be of type dateTime and should not "

@@ -934,6 +934,56 @@ class HubSpotSandbox:
             201,
         )
 
+    async def v4_labels(self, request: Request) -> Response:
+        """GET /crm/v4/associations/{from}/{to}/labels: the association types between the pair
+        (category, typeId, label; null for the unlabelled type)."""
+        obj = object_type(request.path_params["fromObjectType"])
+        to_type = object_type(request.path_params["toObjectType"])
+        results = [
+            {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": label}
+            for type_id, (src, dst, label, _inverse) in sorted(schema.ASSOCIATION_TYPE_INFO.items())
+            if (src, dst) == (obj, to_type)
+        ]
+        return json_response({"results": results})
+
+    async def v4_batch_default(self, request: Request) -> Response:
+        """POST /crm/v4/associations/{from}/{to}/batch/associate/default: unlabelled associations
+        for each {from: {id}, to: {id}} input (the batch form of the PUT .../default/...)."""
+        obj = object_type(request.path_params["fromObjectType"])
+        to_type = object_type(request.path_params["toObjectType"])
+        type_id = schema.DEFAULT_ASSOCIATION_TYPE.get((obj, to_type))
+        if type_id is None:
+            raise StoreError(
+                400, "VALIDATION_ERROR", f"No default association between {obj} and {to_type}"
+            )
+        started = self._now()
+        # The cap HubSpot documents for v4 batch reads, applied to this batch too.
+        inputs = batch_inputs(await read_body(request), V4_BATCH_READ_MAX)
+        spec = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
+        results, errors = [], []
+        for item in inputs:
+            src, dst = item.get("from"), item.get("to")
+            raw_from = src.get("id") if isinstance(src, dict) else None
+            raw_to = dst.get("id") if isinstance(dst, dict) else None
+            if raw_from is None or raw_to is None:
+                raise StoreError(400, "VALIDATION_ERROR", "each input needs from.id and to.id")
+            rid = self.store.resolve_id(obj, raw_from)
+            to_id = self.store.resolve_id(to_type, raw_to)
+            if rid is None or to_id is None:
+                errors.append(
+                    standard_error(
+                        "OBJECT_NOT_FOUND",
+                        "One of the records to associate does not exist",
+                        {"fromObjectId": [str(raw_from)], "toObjectId": [str(raw_to)]},
+                    )
+                )
+                continue
+            self.store.associate(obj, rid, to_type, to_id, type_id)
+            results.append(
+                {"from": {"id": str(rid)}, "to": {"id": str(to_id)}, "associationSpec": spec}
+            )
+        return self._batch(results, errors, started, 200)
+
     # -- owners --------------------------------------------------------------------------------
 
     async def owners(self, request: Request) -> Response:
@@ -1065,6 +1115,16 @@ class HubSpotSandbox:
                 f"{v4}/associations/{{fromObjectType}}/{{toObjectType}}/batch/read",
                 a(self.v4_batch_read),
                 methods=["POST"],
+            ),
+            Route(
+                f"{v4}/associations/{{fromObjectType}}/{{toObjectType}}/batch/associate/default",
+                a(self.v4_batch_default),
+                methods=["POST"],
+            ),
+            Route(
+                f"{v4}/associations/{{fromObjectType}}/{{toObjectType}}/labels",
+                a(self.v4_labels),
+                methods=["GET"],
             ),
             Route(f"{v3}/owners", a(self.owners), methods=["GET"]),
             Route(f"{v3}/owners/", a(self.owners), methods=["GET"]),

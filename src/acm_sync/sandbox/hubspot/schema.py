@@ -73,6 +73,23 @@ class Property:
     description: str = ""
 
 
+# Labels of HubSpot's default option values, as its properties API lists them: the deal stages
+# and the pipeline as the pipelines API names them, lifecycle stages, deal types, industries
+# whose label is not the title-cased value. Other values fall back to the title-cased value.
+OPTION_LABELS: dict[str, str] = {
+    **{stage[0]: stage[1] for stage in DEAL_STAGES},
+    DEFAULT_PIPELINE_ID: "Sales Pipeline",
+    "marketingqualifiedlead": "Marketing Qualified Lead",
+    "salesqualifiedlead": "Sales Qualified Lead",
+    "newbusiness": "New Business",
+    "existingbusiness": "Existing Business",
+    "FOOD_BEVERAGES": "Food & Beverages",
+    "HOSPITAL_HEALTH_CARE": "Hospital & Health Care",
+    "INFORMATION_TECHNOLOGY_AND_SERVICES": "Information Technology and Services",
+    "TRANSPORTATION_TRUCKING_RAILROAD": "Transportation/Trucking/Railroad",
+}
+
+
 def _p(
     name: str,
     label: str,
@@ -82,7 +99,7 @@ def _p(
     options: list[str] | None = None,
     ro: bool = False,
 ) -> Property:
-    opts = tuple((o, o.replace("_", " ").title()) for o in (options or []))
+    opts = tuple((o, OPTION_LABELS.get(o, o.replace("_", " ").title())) for o in (options or []))
     return Property(name, label, type_, field_type, group, opts, ro)
 
 

@@ -143,8 +143,17 @@ class SalesforceSandbox:
         if parts[:2] == ["services", "oauth2"] and len(parts) == 3:
             return await self._oauth(request, parts[2])
         if parts[:1] == ["id"] and len(parts) == 3:
-            session = self._authenticate(request)
-            return json_response(self._identity(session))
+            # The identity URL takes the token as a header or as ?oauth_token=.
+            token = request.query_params.get("oauth_token", "")
+            session = self.sessions.get(token) if token else self._authenticate(request)
+            if session is None:
+                raise SfError(403, "Bad_OAuth_Token", "Bad_OAuth_Token")
+            # Errors as the identity service names them: another org's URL, an unknown user.
+            if parts[1] != self.org.org_id:
+                raise SfError(403, "Wrong_Org", "Wrong_Org")
+            if "Username" not in self.org.reader.user_info(parts[2]):
+                raise SfError(404, "Bad_Id", "Bad_Id")
+            return json_response(self._identity_document(parts[2], request))
         if parts[:2] == ["services", "data"]:
             if len(parts) == 2:
                 if request.method != "GET":
@@ -183,10 +192,15 @@ class SalesforceSandbox:
             return soap.soap_fault(
                 "INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: Illegal Session"
             )
+        if name == "logout":
+            # logout() ends the session of the SessionHeader (partner API; answers an empty
+            # logoutResponse). jsforce's Connection#logout() sends it.
+            self.sessions.revoke(soap.session_id(body))
+            return soap.logout_response()
         if name != "merge":
             return soap.soap_fault(
                 "INVALID_OPERATION",
-                f"The sandbox's SOAP API supports login() and merge(), not {name}()",
+                f"The sandbox's SOAP API supports login(), logout() and merge(), not {name}()",
             )
         if self.org.usage.used() >= self.daily_api_limit:
             return soap.soap_fault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
@@ -229,6 +243,64 @@ class SalesforceSandbox:
             self.sessions.revoke(token)
             return Response(status_code=200)
         raise not_found()
+
+    def _identity_document(self, user_id: str, request: Request) -> dict[str, Any]:
+        """GET /id/{org}/{user}: the identity URL's own document (Salesforce Help, "Identity
+        URLs": id, asserted_user, user_id, organization_id, username, nick_name,
+        display_name, ..., urls with {version} unless ?version= names one), which is not the
+        OpenID Connect userinfo shape of /services/oauth2/userinfo (sub, preferred_username)."""
+        user = self.org.reader.user_info(user_id)
+        org_id = self.org.org_id
+        wanted = request.query_params.get("version", "")
+        version = f"{MAX_VERSION}.0" if wanted == "latest" else wanted or "{version}"
+        base = self.instance_url
+        username = user.get("Username")
+        return {
+            "id": f"{base}/id/{org_id}/{user_id}",
+            "asserted_user": True,
+            "user_id": user_id,
+            "organization_id": org_id,
+            "username": username,
+            "nick_name": (username or "").split("@")[0],
+            "display_name": user.get("Name"),
+            "email": user.get("Email"),
+            "email_verified": True,
+            "first_name": user.get("FirstName"),
+            "last_name": user.get("LastName"),
+            "timezone": "GMT",
+            "photos": {
+                "picture": f"{base}/profilephoto/005/F",
+                "thumbnail": f"{base}/profilephoto/005/T",
+            },
+            "addr_street": None,
+            "addr_city": None,
+            "addr_state": None,
+            "addr_country": None,
+            "addr_zip": None,
+            "mobile_phone": None,
+            "mobile_phone_verified": False,
+            "is_lightning_login_user": False,
+            "status": {"created_date": None, "body": None},
+            "urls": {
+                "enterprise": f"{base}/services/Soap/c/{version}/{org_id[:15]}",
+                "metadata": f"{base}/services/Soap/m/{version}/{org_id[:15]}",
+                "partner": f"{base}/services/Soap/u/{version}/{org_id[:15]}",
+                "rest": f"{base}/services/data/v{version}/",
+                "sobjects": f"{base}/services/data/v{version}/sobjects/",
+                "search": f"{base}/services/data/v{version}/search/",
+                "query": f"{base}/services/data/v{version}/query/",
+                "recent": f"{base}/services/data/v{version}/recent/",
+                "profile": f"{base}/{user_id}",
+                "custom_domain": base,
+            },
+            "active": True,
+            "user_type": "STANDARD",
+            "language": "en_US",
+            "locale": "en_US",
+            "utcOffset": 0,
+            "last_modified_date": user.get("LastModifiedDate"),
+            "is_app_installed": True,
+        }
 
     def _identity(self, session: Session) -> dict[str, Any]:
         user = self.org.reader.user_info(session.user_id)

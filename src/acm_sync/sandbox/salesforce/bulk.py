@@ -554,7 +554,7 @@ def _query_results(app: SandboxState, call: Call, info: dict[str, Any]) -> Respo
     if blob and blob[0]:
         rowids.frombytes(bytes(blob[0]))
     sobj = SOBJECTS[info["object"]]
-    fields = field_list(sobj, info["_fields"])
+    fields = field_list(sobj, info["_fields"], paths=True)
     delimiter = DELIMITERS[info["columnDelimiter"]]
     newline = LINE_ENDINGS[info["lineEnding"]]
     lines = app.org.reader.page_csv(sobj, fields, rowids, delimiter) if len(rowids) else []

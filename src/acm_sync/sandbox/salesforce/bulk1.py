@@ -378,7 +378,7 @@ class Bulk1:
         rowids: array.array[int] = array.array("q")
         rowids.frombytes(blob)
         sobj = SOBJECTS[info["object"]]
-        fields = field_list(sobj, batch["_fields"])
+        fields = field_list(sobj, batch["_fields"], paths=True)
         lines = self.app.org.reader.page_csv(sobj, fields, rowids, ",") if len(rowids) else []
         header = ",".join(f'"{f.name}"' for f in fields)
         body = (header + "\n" + "".join(line + "\n" for line in lines)).encode("utf-8")

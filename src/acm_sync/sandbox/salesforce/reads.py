@@ -8,19 +8,47 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from acm_sync.sandbox.salesforce.orgfile import FLOAT_TYPES, OrgFile, quote
-from acm_sync.sandbox.salesforce.schema import ADDRESS_PARTS, SOBJECTS, Field, SObject
+from acm_sync.sandbox.salesforce.schema import (
+    ADDRESS_PARTS,
+    SOBJECTS,
+    Field,
+    SObject,
+    path_field,
+)
 
 
-def field_list(sobj: SObject, fields: Iterable[Any]) -> list[Field]:
-    """Schema fields for names (any case) or field-like objects (with `.name`)."""
+def field_list(sobj: SObject, fields: Iterable[Any], *, paths: bool = False) -> list[Field]:
+    """Schema fields for names (any case) or field-like objects (with `.name`); with `paths`
+    also parent fields through a lookup (`Owner.Name`, as a SOQL SELECT list has them)."""
     out = []
     for item in fields:
         name = item if isinstance(item, str) else getattr(item, "name", str(item))
         f = sobj.field(name)
+        if f is None and paths and "." in name:
+            f = path_field(sobj, name)
         if f is None:
             raise KeyError(name)
         out.append(f)
     return out
+
+
+def _column(f: Field, alias: str = "t") -> str:
+    """The SQL value of a field: its column, or for `Owner.Name` the parent row's column."""
+    if f.path is None:
+        return f"{alias}.{quote(f.name)}"
+    lookup, parent, column = f.path
+    return (
+        f"(SELECT p.{quote(column)} FROM {quote(parent)} AS p "
+        f'WHERE p."Id" = {alias}.{quote(lookup)})'
+    )
+
+
+def _json_value(f: Field, col: str) -> str:
+    if f.type == "boolean":
+        return f"json(CASE WHEN {col} IS NULL THEN 'null' WHEN {col} THEN 'true' ELSE 'false' END)"
+    if f.type in FLOAT_TYPES:
+        return f"CAST({col} AS REAL)"
+    return col
 
 
 def _compound_expr(f: Field) -> str:
@@ -48,23 +76,35 @@ class RecordReader:
         self.db = file.conn
 
     def _json_expr(self, sobj: SObject, fields: Sequence[Field]) -> str:
+        """The record as REST JSON. Parameter ?1 is the record URL prefix (`.../sobjects/<Name>/`).
+        Parent fields (`Owner.Name`) nest as REST has them: one object per relationship (at its
+        first field's place) with its own attributes, or null when the lookup is empty."""
         parts = [
             "'attributes'",
-            f"json_object('type', '{sobj.name}', 'url', ? || t.\"Id\")",
+            f"json_object('type', '{sobj.name}', 'url', ?1 || t.\"Id\")",
         ]
+        done: set[str] = set()
         for f in fields:
+            if f.path is not None:
+                relationship = f.name.split(".", 1)[0]
+                if relationship in done:
+                    continue
+                done.add(relationship)
+                lookup, parent, _ = f.path
+                same = [g for g in fields if g.path and g.name.split(".", 1)[0] == relationship]
+                url = f"substr(?1, 1, length(?1) - {len(sobj.name) + 1}) || '{parent}/' || p.\"Id\""
+                inner = ["'attributes'", f"json_object('type', '{parent}', 'url', {url})"]
+                for g in same:
+                    assert g.path is not None
+                    inner += [f"'{g.path[2]}'", _json_value(g, f"p.{quote(g.path[2])}")]
+                parts += [
+                    f"'{relationship}'",
+                    f"json((SELECT json_object({', '.join(inner)}) FROM {quote(parent)} AS p "
+                    f'WHERE p."Id" = t.{quote(lookup)}))',
+                ]
+                continue
             col = f"t.{quote(f.name)}"
-            if f.type == "boolean":
-                expr = (
-                    f"json(CASE WHEN {col} IS NULL THEN 'null' WHEN {col} THEN 'true' "
-                    "ELSE 'false' END)"
-                )
-            elif f.type in FLOAT_TYPES:
-                expr = f"CAST({col} AS REAL)"
-            elif f.components:
-                expr = _compound_expr(f)
-            else:
-                expr = col
+            expr = _compound_expr(f) if f.components else _json_value(f, col)
             parts += [f"'{f.name}'", expr]
         return f"json_object({', '.join(parts)})"
 
@@ -156,7 +196,7 @@ class RecordReader:
         """Bulk API 2.0 CSV lines (no line ending) for these rowids, in their order."""
         parts = []
         for f in fields:
-            col = f"t.{quote(f.name)}"
+            col = _column(f)
             if f.type == "boolean":
                 parts.append(
                     f"CASE WHEN {col} IS NULL THEN '' WHEN {col} THEN '\"true\"' "
@@ -167,9 +207,9 @@ class RecordReader:
                     f"CASE WHEN {col} IS NULL THEN '' ELSE "
                     f"'\"' || substr({col}, 1, 23) || 'Z\"' END"
                 )
-            elif f.type in FLOAT_TYPES:
+            elif f.type in FLOAT_TYPES:  # as Java's Double.toString writes it (orgfile)
                 parts.append(
-                    f"CASE WHEN {col} IS NULL THEN '' ELSE '\"' || CAST({col} AS REAL) || '\"' END"
+                    f"CASE WHEN {col} IS NULL THEN '' ELSE '\"' || java_double({col}) || '\"' END"
                 )
             else:
                 parts.append(

@@ -380,8 +380,30 @@ def _bool_param(value: Any) -> bool:
 async def collections(app: SandboxState, call: Call) -> Response:
     parts = call.parts
     if len(parts) == 3:
-        allow(call, "GET")
-        return _retrieve(app, call, _sobject_or_404(parts[2]))
+        # GET with ?ids=&fields=, or POST with {"ids": [...], "fields": [...]} in the body
+        # ("Get Records With a Request Body Using sObject Collections", for long id lists).
+        allow(call, "GET", "POST")
+        target = _sobject_or_404(parts[2])
+        if call.method == "GET":
+            params = call.request.query_params
+            raw_fields = params.get("fields")
+            ids = [i.strip() for i in params.get("ids", "").split(",") if i.strip()]
+            return _retrieve(app, call, target, ids, raw_fields)
+        body = await call.json_body()
+        if not isinstance(body, dict):
+            raise SfError(400, "JSON_PARSER_ERROR", "the request body must be a JSON object")
+        ids_in, fields_in = body.get("ids"), body.get("fields")
+        if ids_in is not None and not (
+            isinstance(ids_in, list) and all(isinstance(i, str) for i in ids_in)
+        ):
+            raise SfError(400, "JSON_PARSER_ERROR", "ids: must be a list of strings")
+        if fields_in is not None and not (
+            isinstance(fields_in, list) and all(isinstance(f, str) for f in fields_in)
+        ):
+            raise SfError(400, "JSON_PARSER_ERROR", "fields: must be a list of strings")
+        ids = [i.strip() for i in ids_in or [] if i.strip()]
+        raw_fields = None if fields_in is None else ",".join(fields_in)
+        return _retrieve(app, call, target, ids, raw_fields)
     if len(parts) != 2:
         raise not_found()
     allow(call, "POST", "PATCH", "DELETE")
@@ -490,9 +512,9 @@ def _too_many() -> SfError:
     )
 
 
-def _retrieve(app: SandboxState, call: Call, sobj: SObject) -> Response:
-    params = call.request.query_params
-    ids = [i.strip() for i in params.get("ids", "").split(",") if i.strip()]
+def _retrieve(
+    app: SandboxState, call: Call, sobj: SObject, ids: list[str], raw_fields: str | None
+) -> Response:
     if not ids:
         raise SfError(400, "MISSING_ARGUMENT", "ids parameter is required")
     if len(ids) > 2000:
@@ -501,9 +523,9 @@ def _retrieve(app: SandboxState, call: Call, sobj: SObject) -> Response:
             "EXCEEDED_ID_LIMIT",
             "record limit reached. cannot submit more than 2000 records into this call",
         )
-    if params.get("fields") is None:
+    if raw_fields is None:
         raise SfError(400, "MISSING_ARGUMENT", "fields parameter is required")
-    fields = _fields_param(sobj, params.get("fields"))
+    fields = _fields_param(sobj, raw_fields)
     parts = []
     for raw in ids:
         text = None

@@ -116,6 +116,9 @@ class Field:
     # in SOQL (a nested object over REST), refused by Bulk queries, never filtered or written.
     components: tuple[str, ...] = ()
     compound_name: str | None = None  # on a component: its compound field
+    # A parent's field reached through a lookup in a SOQL SELECT (`Owner.Name`, one level):
+    # (the lookup field here, the parent sObject, the parent's field). Read-only, never stored.
+    path: tuple[str, str, str] | None = None
 
     @property
     def sqlite_type(self) -> str:
@@ -709,3 +712,39 @@ _SOBJECTS_LOWER = {k.lower(): v for k, v in SOBJECTS.items()}
 def sobject(name: str) -> SObject | None:
     """The sObject named `name`, case-insensitively, or None."""
     return _SOBJECTS_LOWER.get(name.lower())
+
+
+def path_field(sobj: SObject, text: str) -> Field | None:
+    """`Owner.Name` on Account: the parent's field through the lookup whose relationship name
+    is `Owner`, as a read-only Field named like the path; None when `text` is no such path."""
+    relationship, _, column = text.partition(".")
+    if not column or "." in column:
+        return None
+    lookup = next(
+        (
+            f
+            for f in sobj.fields
+            if f.relationship_name
+            and f.relationship_name.lower() == relationship.lower()
+            and len(f.reference_to) == 1
+        ),
+        None,
+    )
+    parent = sobject(lookup.reference_to[0]) if lookup is not None else None
+    target = parent.field(column) if parent is not None else None
+    if lookup is None or parent is None or target is None or target.components:
+        return None
+    return Field(
+        name=f"{lookup.relationship_name}.{target.name}",
+        type=target.type,
+        label=target.label,
+        length=target.length,
+        precision=target.precision,
+        scale=target.scale,
+        createable=False,
+        updateable=False,
+        picklist=target.picklist,
+        reference_to=target.reference_to,
+        custom=target.custom,
+        path=(lookup.name, parent.name, target.name),
+    )

@@ -1,4 +1,4 @@
-"""The partner SOAP API: login() (what simple-salesforce uses by default) and merge().
+"""The partner SOAP API: login() (what simple-salesforce uses by default), logout() and merge().
 
 POST /services/Soap/u/{version} with a `login` envelope answers a `loginResponse` whose
 `serverUrl` points back at this sandbox; a bad username / password+token is a SOAP Fault with
@@ -128,6 +128,10 @@ def merge_response(result: dict[str, Any]) -> Response:
     )
     body = f"<mergeResponse><result>{inner}</result></mergeResponse>"
     return Response(_ENVELOPE_OPEN + body + _ENVELOPE_CLOSE, 200, media_type=_XML)
+
+
+def logout_response() -> Response:
+    return Response(_ENVELOPE_OPEN + "<logoutResponse/>" + _ENVELOPE_CLOSE, 200, media_type=_XML)
 
 
 def soap_login(

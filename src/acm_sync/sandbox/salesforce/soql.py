@@ -4,7 +4,8 @@ Storage (fixed by the server): one table per sObject named like it, one column p
 like the field; datetimes as UTC TEXT 'YYYY-MM-DDTHH:MM:SS.000+0000', dates as 'YYYY-MM-DD',
 booleans as 0/1, numbers as INTEGER/REAL, everything else TEXT.
 
-Supported: SELECT fields | COUNT() | FIELDS(ALL|STANDARD|CUSTOM) FROM obj [alias]
+Supported: SELECT fields (and parent fields one level up, `Owner.Name`, in the SELECT list only)
+| COUNT() | FIELDS(ALL|STANDARD|CUSTOM) FROM obj [alias]
 [WHERE ...] [ORDER BY f [ASC|DESC] [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n].
 WHERE has AND / OR / NOT / parentheses (as in SOQL, AND and OR can't be mixed at one level
 without parentheses), = != <> < <= > >= [NOT] IN LIKE, and string / number / boolean / null /
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from acm_sync.sandbox.salesforce import ids
-from acm_sync.sandbox.salesforce.schema import Field, SObject, sobject
+from acm_sync.sandbox.salesforce.schema import Field, SObject, path_field, sobject
 
 
 class SoqlError(Exception):
@@ -420,7 +421,7 @@ class _Compiler:
         fields_fn: _Tok | None = None
         for kind, tok in items:
             if kind == "FIELD":
-                f = self.field(tok)
+                f = self.field(tok, select=True)
                 if f.name in explicit:
                     raise SoqlError("MALFORMED_QUERY", f"duplicate field selected: {f.name}")
                 explicit.add(f.name)
@@ -433,15 +434,42 @@ class _Compiler:
                     out.setdefault(f.name, f)
         return tuple(out.values()), False, fields_fn
 
-    def field(self, tok: _Tok) -> Field:
+    def field(self, tok: _Tok, *, select: bool = False) -> Field:
+        """The field a name token names; in the SELECT list also a parent's field through a
+        lookup (`Owner.Name`, one level), which WHERE / ORDER BY don't take here."""
         assert self.obj is not None
         name, *rest = tok.text.split(".")
+        qualifiers = {self.obj.name.lower(), (self.alias or self.obj.name).lower()}
+        if len(rest) > 1 and name.lower() in qualifiers:
+            name, *rest = rest
         if rest:
-            qualifiers = {self.obj.name.lower(), (self.alias or self.obj.name).lower()}
+            is_relationship = any(
+                (f.relationship_name or "").lower() == name.lower() for f in self.obj.fields
+            )
+            path = path_field(self.obj, ".".join([name, *rest])) if select else None
+            if path is not None:
+                return path
             if len(rest) == 1 and name.lower() in qualifiers:
                 name = rest[0]
-            elif any((f.relationship_name or "").lower() == name.lower() for f in self.obj.fields):
-                msg = f"relationship paths such as '{tok.text}' are not supported by the sandbox"
+            elif is_relationship and len(rest) == 1 and select:
+                parent = next(
+                    f.reference_to[0]
+                    for f in self.obj.fields
+                    if (f.relationship_name or "").lower() == name.lower() and f.reference_to
+                )
+                raise self.error(
+                    "INVALID_FIELD", tok,
+                    f"No such column '{rest[0]}' on entity '{parent}'. If you are attempting to "
+                    "use a custom field, be sure to append the '__c' after the custom field "
+                    "name. Please reference your WSDL or the describe call for the appropriate "
+                    "names.",
+                )  # fmt: skip
+            elif is_relationship:
+                where = "beyond one level" if select else "in WHERE / ORDER BY"
+                msg = (
+                    f"relationship paths such as '{tok.text}' are not supported by the sandbox "
+                    f"{where}"
+                )
                 raise self.error("MALFORMED_QUERY", tok, msg)
             else:
                 raise self.error(
