@@ -363,6 +363,39 @@ def currency_rates(
     return rate.fillna(1.0), why, line
 
 
+def decide_unit(
+    text: pd.Series, amount: pd.Series, won: pd.Series, lost: pd.Series, unit: str
+) -> tuple[bool, list[str]]:
+    """(count deals instead of summing amounts?, the lines saying what the amounts show) for
+    `unit` "amount" or "auto", from the amounts as text and read, and the final outcomes."""
+    lines = [amount_line(amount, won, lost)]
+    tells = amounts_tell_outcome(amount, won, lost)
+    if tells and unit == "auto":
+        lines.append(
+            "  no lost deal has one, so an amount tells its deal's outcome (the export keeps a "
+            "deal's amount once it is won, or clears it when lost): the backtest counts deals "
+            "instead, each deal 1 (--amounts to sum the amounts anyway)"
+        )
+        return True, lines
+    if tells:
+        lines.append(
+            "  warning: no lost deal has one, so an amount tells its deal's outcome: the model "
+            "learns the outcome from it and its figures below are no test (--count counts deals "
+            "instead)"
+        )
+        return False, lines
+    blank_lost = int((text.isna() & lost).sum())
+    lost_share = blank_lost / max(int(lost.sum()), 1)
+    won_share = int((text.isna() & won).sum()) / max(int(won.sum()), 1)
+    if blank_lost and lost_share > won_share:
+        lines.append(
+            f"  note: {blank_lost:,} lost deal(s) without an amount are set aside "
+            f"({lost_share:.0%} of lost, {won_share:.0%} of won deals): the backtest learns from "
+            "fewer losses than happened (--count keeps every deal)"
+        )
+    return False, lines
+
+
 def amount_line(amount: pd.Series, won: pd.Series, lost: pd.Series) -> str:
     """ "amount: 0 or blank on … of … lost, … of … won and … of … open deals" (rows with a
     readable outcome as the export gives it; unreadable amounts count as blank)."""
@@ -486,31 +519,8 @@ def export_from(
     if "amount" in mapping and not counted:
         amount_text = raw[mapping["amount"]]
         amount = parse_amounts(amount_text)
-        lines.append(amount_line(amount, final_won, final_lost))
-        tells = amounts_tell_outcome(amount, final_won, final_lost)
-        if tells and unit == "auto":
-            counted = True
-            lines.append(
-                "  no lost deal has one, so an amount tells its deal's outcome (the export keeps "
-                "a deal's amount once it is won, or clears it when lost): the backtest counts "
-                "deals instead, each deal 1 (--amounts to sum the amounts anyway)"
-            )
-        elif tells:
-            lines.append(
-                "  warning: no lost deal has one, so an amount tells its deal's outcome: the "
-                "model learns the outcome from it and its figures below are no test (--count "
-                "counts deals instead)"
-            )
-        else:
-            blank_lost = int((amount_text.isna() & final_lost).sum())
-            lost_share = blank_lost / max(int(final_lost.sum()), 1)
-            won_share = int((amount_text.isna() & final_won).sum()) / max(int(final_won.sum()), 1)
-            if blank_lost and lost_share > won_share:
-                lines.append(
-                    f"  note: {blank_lost:,} lost deal(s) without an amount are set aside "
-                    f"({lost_share:.0%} of lost, {won_share:.0%} of won deals): the backtest "
-                    "learns from fewer losses than happened (--count keeps every deal)"
-                )
+        counted, said = decide_unit(amount_text, amount, final_won, final_lost, unit)
+        lines.extend(said)
     if counted:
         amount = pd.Series(1.0, index=raw.index)
         if unit == "count" and "amount" in mapping:
