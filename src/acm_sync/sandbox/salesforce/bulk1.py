@@ -1,27 +1,39 @@
-"""Bulk API 1.0 query jobs, under /services/async/{version}/ (tap-salesforce's bulk mode).
+"""Bulk API 1.0 query and ingest jobs, under /services/async/{version}/ (tap-salesforce's bulk
+mode, salesforce-bulk).
 
     POST /services/async/{v}/job                                   create (JSON or XML jobInfo)
     GET  /services/async/{v}/job/{jobId}                           jobInfo
     POST /services/async/{v}/job/{jobId}                           {"state": "Closed"|"Aborted"}
-    POST /services/async/{v}/job/{jobId}/batch                     add a batch: the SOQL (text/csv)
+    POST /services/async/{v}/job/{jobId}/batch                     add a batch: the SOQL, or the
+                                                                   records (CSV) of an ingest job
     GET  /services/async/{v}/job/{jobId}/batch                     batchInfoList (XML)
     GET  /services/async/{v}/job/{jobId}/batch/{batchId}           batchInfo (XML)
-    GET  /services/async/{v}/job/{jobId}/batch/{batchId}/result    result-list (XML)
+    GET  /services/async/{v}/job/{jobId}/batch/{batchId}/request   the batch as it was sent
+    GET  /services/async/{v}/job/{jobId}/batch/{batchId}/result    query: result-list (XML);
+                                                                   ingest: "Id","Success",
+                                                                   "Created","Error" (CSV)
     GET  /services/async/{v}/job/{jobId}/batch/{batchId}/result/{resultId}   the rows (CSV)
 
 Authentication is the `X-SFDC-Session` header (a session id / access token). Every request counts
 against the daily API allocation. Errors are `{exceptionCode, exceptionMessage}`, as JSON for a
 JSON job and as XML (`<error>`) otherwise.
 
-Refused, with a clear InvalidJob / FeatureNotEnabled error: ingest operations (insert, update,
-upsert, delete, hardDelete — Bulk API 2.0 ingest is emulated), content types other than CSV,
-and PK chunking (`Sforce-Enable-PKChunking`). A batch runs when it is added (the answer says
-Queued, as Salesforce's does; the next read says Completed); its result is one CSV file.
+Ingest jobs (insert, update, upsert, delete, hardDelete) take CSV batches; each row is written
+as Bulk API 2.0 ingest writes it (same validation, partial success), and the batch result has
+one row per request row, in order, as Salesforce's "Get Batch Results" documents:
+`"Id","Success","Created","Error"` with errors as `STATUS_CODE:message:fields --`. A header
+naming an unknown field fails the batch (`InvalidBatch : Field name not found : X`).
+
+Refused, with a clear InvalidJob error: content types other than CSV, and PK chunking
+(`Sforce-Enable-PKChunking`). A batch runs when it is added (the answer says Queued, as
+Salesforce's does; the next read says Completed); a query batch's result is one CSV file.
 """
 
 from __future__ import annotations
 
 import array
+import csv
+import io
 import secrets
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -31,18 +43,26 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from acm_sync.sandbox.salesforce.bulk import compound_refusal
+from acm_sync.sandbox.salesforce.bulk import (
+    _KINDS,
+    _header_problem,
+    _ingest_op,
+    _key_column,
+    compound_refusal,
+)
 from acm_sync.sandbox.salesforce.calls import MAX_VERSION, MIN_VERSION, SandboxState
 from acm_sync.sandbox.salesforce.ids import POD, case_safe_suffix
 from acm_sync.sandbox.salesforce.reads import field_list
 from acm_sync.sandbox.salesforce.schema import SOBJECTS
 from acm_sync.sandbox.salesforce.soql import SoqlError, compile_soql
+from acm_sync.sandbox.salesforce.validation import WriteOp
 
 NS = "http://www.force.com/2009/06/asyncapi/dataload"
 JSON_TYPE = "application/json"
 XML_TYPE = "application/xml"
 QUERY_OPERATIONS = ("query", "queryAll")
 INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
+MAX_BATCH_RECORDS = 10_000  # "A batch can contain a maximum of 10,000 records" (Bulk API limits)
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _JOB_KIND = "bulk1"
 _JOB_FIELDS = (
@@ -53,6 +73,7 @@ _JOB_FIELDS = (
     "createdDate",
     "systemModstamp",
     "state",
+    "externalIdFieldName",
     "concurrencyMode",
     "contentType",
     "numberBatchesQueued",
@@ -190,7 +211,7 @@ class Bulk1:
             raise AsyncError(404, "InvalidUrl", f"Unknown resource {request.url.path}")
         if len(rest) == 2:
             if method == "POST":
-                return await self._add_batch(request, info)
+                return await self._add_batch(request, info, user_id)
             if method == "GET":
                 batches = "".join(_xml("batchInfo", b, _BATCH_FIELDS) for b in info["_batches"])
                 return _xml_response(f"<batchInfoList>{batches}</batchInfoList>")
@@ -202,10 +223,21 @@ class Bulk1:
             raise AsyncError(405, "InvalidUrl", f"Method {method} not allowed on a batch")
         if len(rest) == 3:
             return _xml_response(_xml("batchInfo", batch, _BATCH_FIELDS))
+        if rest[3] == "request" and len(rest) == 4:
+            sent = self.app.org.bulk_jobs.blob(info["id"], f"request-{batch['id']}") or b""
+            media = "text/csv" if info["operation"] in INGEST_OPERATIONS else "text/plain"
+            return Response(sent, 200, media_type=media)
         if rest[3] != "result" or len(rest) > 5:
             raise AsyncError(404, "InvalidUrl", f"Unknown resource {request.url.path}")
         if batch["state"] != "Completed":
             raise AsyncError(400, "InvalidBatch", f"Batch {batch['id']} is {batch['state']}")
+        if info["operation"] in INGEST_OPERATIONS:
+            if len(rest) != 4:
+                raise AsyncError(404, "InvalidUrl", f"Unknown resource {request.url.path}")
+            data = self.app.org.bulk_jobs.blob(info["id"], f"result-{batch['id']}") or b""
+            # `text/csv` with no charset parameter: salesforce-bulk compares the header with
+            # 'text/csv' exactly, and its live-org CI test reads 50 results through it.
+            return Response(data, 200, headers={"content-type": "text/csv"})
         if len(rest) == 4:
             return _xml_response(f"<result-list><result>{batch['_result']}</result></result-list>")
         if rest[4] != batch["_result"]:
@@ -219,14 +251,7 @@ class Bulk1:
         body = await request.body()
         payload = self._job_payload(body, as_json)
         operation = payload.get("operation")
-        if operation in INGEST_OPERATIONS:
-            raise AsyncError(
-                400,
-                "FeatureNotEnabled",
-                f"The sandbox emulates Bulk API 1.0 query jobs only; {operation} jobs go "
-                "through Bulk API 2.0 ingest (/services/data/vXX.X/jobs/ingest)",
-            )
-        if operation not in QUERY_OPERATIONS:
+        if operation not in QUERY_OPERATIONS + INGEST_OPERATIONS:
             raise AsyncError(400, "InvalidJob", f"Invalid operation: {operation}")
         name = payload.get("object")
         if not isinstance(name, str) or name not in SOBJECTS:
@@ -247,16 +272,32 @@ class Bulk1:
                 "InvalidJob",
                 "PK chunking (Sforce-Enable-PKChunking) is not emulated by the sandbox",
             )
+        external_id = payload.get("externalIdFieldName") or None
+        if operation == "upsert":
+            field = SOBJECTS[name].field(str(external_id or ""))
+            if field is None:
+                raise AsyncError(
+                    400,
+                    "InvalidJob",
+                    f"External ID was blank for {name}"
+                    if not external_id
+                    else f"Field name not found : {external_id}",
+                )
+            external_id = field.name
+        concurrency = payload.get("concurrencyMode") or "Parallel"
+        if concurrency not in ("Parallel", "Serial"):
+            raise AsyncError(400, "InvalidJob", f"Invalid concurrencyMode: {concurrency}")
         now = self.app.org.file.now()
         info: dict[str, Any] = {
             "id": _new_id("750"),
             "operation": operation,
             "object": name,
+            "externalIdFieldName": external_id if operation == "upsert" else None,
             "createdById": user_id,
             "createdDate": now,
             "systemModstamp": now,
             "state": "Open",
-            "concurrencyMode": "Parallel",
+            "concurrencyMode": concurrency,
             "contentType": "CSV",
             "numberBatchesQueued": 0,
             "numberBatchesInProgress": 0,
@@ -295,7 +336,7 @@ class Bulk1:
 
     def _job_response(self, info: dict[str, Any], status: int = 200) -> Response:
         if info.get("_json"):
-            public = {k: info[k] for k in _JOB_FIELDS if k in info}
+            public = {k: info[k] for k in _JOB_FIELDS if info.get(k) is not None}
             return Response(orjson.dumps(public), status, media_type=JSON_TYPE)
         return _xml_response(_xml("jobInfo", info, _JOB_FIELDS), status)
 
@@ -313,7 +354,7 @@ class Bulk1:
 
     # -- batches -------------------------------------------------------------------------------
 
-    async def _add_batch(self, request: Request, info: dict[str, Any]) -> Response:
+    async def _add_batch(self, request: Request, info: dict[str, Any], user_id: str) -> Response:
         if info["state"] != "Open":
             raise AsyncError(400, "InvalidJobState", f"Job {info['id']} is {info['state']}")
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -321,7 +362,8 @@ class Bulk1:
             raise AsyncError(
                 400, "InvalidBatch", f"A batch of a CSV job must be text/csv, not {content_type}"
             )
-        soql = (await request.body()).decode("utf-8", errors="replace")
+        body = await request.body()
+        soql = body.decode("utf-8", errors="replace")
         now = self.app.org.file.now()
         batch: dict[str, Any] = {
             "id": _new_id("751"),
@@ -336,6 +378,10 @@ class Bulk1:
             "apexProcessingTime": 0,
         }
         answer = dict(batch)
+        self.app.org.bulk_jobs.put_blob(info["id"], f"request-{batch['id']}", body)
+        if info["operation"] in INGEST_OPERATIONS:
+            self._ingest(info, batch, body, user_id)
+            return self._batch_added(info, batch, answer)
         try:
             compiled = compile_soql(soql, now=self.app.clock())
             if compiled.sobject.name != info["object"]:
@@ -368,10 +414,66 @@ class Bulk1:
             self.app.org.bulk_jobs.put_blob(info["id"], f"rows-{batch['id']}", rowids.tobytes())
             info["numberBatchesCompleted"] += 1
             info["numberRecordsProcessed"] += len(rowids)
+        return self._batch_added(info, batch, answer)
+
+    def _batch_added(
+        self, info: dict[str, Any], batch: dict[str, Any], answer: dict[str, Any]
+    ) -> Response:
         info["numberBatchesTotal"] += 1
         info["_batches"].append(batch)
         self.app.org.bulk_jobs.save(info["id"], _JOB_KIND, info)
         return _xml_response(_xml("batchInfo", answer, _BATCH_FIELDS), 201)
+
+    def _ingest(
+        self, info: dict[str, Any], batch: dict[str, Any], body: bytes, user_id: str
+    ) -> None:
+        """Write an ingest batch's rows; its result CSV has one row per request row."""
+        sobj = SOBJECTS[info["object"]]
+        rows: list[list[str]] = []
+        problem = None
+        try:
+            text = body.decode("utf-8-sig")
+            rows = [r for r in csv.reader(io.StringIO(text, newline=""), strict=True) if r]
+        except UnicodeDecodeError:
+            problem = "InvalidBatch : The data is not valid UTF-8"
+        except csv.Error as exc:
+            problem = f"InvalidBatch : Failed to parse CSV: {exc}"
+        if problem is None:
+            problem = _header_problem(sobj, info, rows[0] if rows else [])
+        if problem is None and len(rows) - 1 > MAX_BATCH_RECORDS:
+            problem = f"InvalidBatch : Records in a batch exceed the limit of {MAX_BATCH_RECORDS}"
+        if problem is not None:
+            batch.update(state="Failed", stateMessage=problem)
+            info["numberBatchesFailed"] += 1
+            return
+        header, records = rows[0], rows[1:]
+        columns = [f.name for f in field_list(sobj, [name.strip() for name in header])]
+        key, kind = _key_column(info), _KINDS[info["operation"]]
+        ops: list[WriteOp] = [_ingest_op(sobj, kind, key, columns, row) for row in records]
+        results = self.app.org.write(
+            ops, all_or_none=False, user_id=user_id, reject=self.app.faults.take_rejection
+        )
+        self.app.faults.record_writes(sobj.name, [r.id for r in results if r.success and r.id])
+        out = io.StringIO()
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer.writerow(["Id", "Success", "Created", "Error"])
+        failed = 0
+        for result in results:
+            if result.success:
+                writer.writerow([result.id or "", "true", _text(bool(result.created)), ""])
+            else:
+                failed += 1
+                error = " ".join(e.bulk() for e in result.errors)
+                writer.writerow([result.id or "", "false", "false", error])
+        self.app.org.bulk_jobs.put_blob(
+            info["id"], f"result-{batch['id']}", out.getvalue().encode("utf-8")
+        )
+        batch.update(
+            state="Completed", numberRecordsProcessed=len(records), numberRecordsFailed=failed
+        )
+        info["numberBatchesCompleted"] += 1
+        info["numberRecordsProcessed"] += len(records)
+        info["numberRecordsFailed"] += failed
 
     def _result_csv(self, info: dict[str, Any], batch: dict[str, Any]) -> Response:
         blob = self.app.org.bulk_jobs.blob(info["id"], f"rows-{batch['id']}") or b""
