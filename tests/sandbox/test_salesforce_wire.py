@@ -143,11 +143,6 @@ def test_bulk_v1_query_job_returns_what_query_all_does(
 @pytest.mark.parametrize(
     ("body", "extra", "code"),
     [
-        (
-            {"operation": "insert", "object": "Account", "contentType": "CSV"},
-            {},
-            "FeatureNotEnabled",
-        ),
         ({"operation": "query", "object": "Account", "contentType": "JSON"}, {}, "InvalidJob"),
         (
             {"operation": "query", "object": "Account", "contentType": "CSV"},

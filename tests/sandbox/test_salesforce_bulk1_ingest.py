@@ -1,0 +1,180 @@
+"""Bulk API 1.0 ingest jobs on the Salesforce sandbox, over the wire as Salesforce documents them
+(XML jobInfo / batchInfo, CSV batches, "Get Batch Results": one `"Id","Success","Created","Error"`
+row per request row, in order). The records changed here are the ones the test inserts, so the
+shared org is left as it was."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+from simple_salesforce import Salesforce
+
+from acm_sync.sandbox.server import SandboxSettings
+
+NS = "http://www.force.com/2009/06/asyncapi/dataload"
+
+
+def _session(settings: SandboxSettings) -> tuple[requests.Session, str]:
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = settings.salesforce_ca_bundle
+    c = settings.credentials
+    token = http.post(
+        f"{settings.salesforce_instance_url}/services/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": c.salesforce_consumer_key,
+            "client_secret": c.salesforce_consumer_secret,
+            "refresh_token": c.salesforce_refresh_token,
+        },
+    )
+    token.raise_for_status()
+    return http, str(token.json()["access_token"])
+
+
+class Async:
+    """The Bulk API 1.0 calls, in the XML the documentation's examples send."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.http, self.token = _session(settings)
+        self.base = f"{settings.salesforce_instance_url}/services/async/61.0"
+        self.sf = Salesforce(
+            instance_url=settings.salesforce_instance_url,
+            session_id=self.token,
+            session=self.http,
+        )
+
+    def _headers(self, content_type: str) -> dict[str, str]:
+        return {"X-SFDC-Session": self.token, "Content-Type": f"{content_type}; charset=UTF-8"}
+
+    def create(self, operation: str, sobject: str, **extra: str) -> requests.Response:
+        fields = "".join(f"<{k}>{v}</{k}>" for k, v in extra.items())
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="{NS}">'
+            f"<operation>{operation}</operation><object>{sobject}</object>{fields}"
+            "<contentType>CSV</contentType></jobInfo>"
+        )
+        return self.http.post(
+            f"{self.base}/job", data=body, headers=self._headers("application/xml")
+        )
+
+    def job(self, operation: str, sobject: str, **extra: str) -> str:
+        answer = self.create(operation, sobject, **extra)
+        assert answer.status_code == 201, answer.text
+        return str(ET.fromstring(answer.content).findtext(f"{{{NS}}}id"))
+
+    def batch(self, job_id: str, rows: list[list[str]]) -> str:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        answer = self.http.post(
+            f"{self.base}/job/{job_id}/batch",
+            data=out.getvalue().encode(),
+            headers=self._headers("text/csv"),
+        )
+        assert answer.status_code == 201, answer.text
+        info = ET.fromstring(answer.content)
+        assert info.findtext(f"{{{NS}}}state") == "Queued"
+        return str(info.findtext(f"{{{NS}}}id"))
+
+    def wait(self, job_id: str, batch_id: str) -> dict[str, str]:
+        for _ in range(50):
+            answer = self.http.get(
+                f"{self.base}/job/{job_id}/batch/{batch_id}",
+                headers=self._headers("application/xml"),
+            )
+            info = {el.tag.split("}")[1]: el.text or "" for el in ET.fromstring(answer.content)}
+            if info["state"] in ("Completed", "Failed", "Not Processed"):
+                return info
+            time.sleep(0.1)
+        raise AssertionError(f"batch {batch_id} never finished: {info}")
+
+    def results(self, job_id: str, batch_id: str) -> tuple[str, list[list[str]]]:
+        answer = self.http.get(
+            f"{self.base}/job/{job_id}/batch/{batch_id}/result",
+            headers=self._headers("application/xml"),
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.headers["Content-Type"], list(csv.reader(io.StringIO(answer.text)))
+
+
+@pytest.fixture(scope="module")
+def bulk1(sandbox: SandboxSettings) -> Async:
+    return Async(sandbox)
+
+
+def test_insert_then_update_batches_write_and_report_per_row(bulk1: Async) -> None:
+    insert = bulk1.job("insert", "Account")
+    batch = bulk1.batch(
+        insert,
+        [["Name", "Industry"], ["Bulk1 Ingest A", "Energy"], ["Bulk1 Ingest B", "Retail"]],
+    )
+    info = bulk1.wait(insert, batch)
+    assert info["state"] == "Completed"
+    assert (info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("2", "0")
+    content_type, rows = bulk1.results(insert, batch)
+    assert content_type == "text/csv"  # exactly: salesforce-bulk compares it so
+    assert rows[0] == ["Id", "Success", "Created", "Error"]
+    assert [r[1:] for r in rows[1:]] == [["true", "true", ""], ["true", "true", ""]]
+    ids = [r[0] for r in rows[1:]]
+    read = {
+        r["Id"]: r
+        for r in bulk1.sf.query(
+            "SELECT Id, Name, Industry FROM Account WHERE Name LIKE 'Bulk1 Ingest%'"
+        )["records"]
+    }
+    assert [read[i]["Name"] for i in ids] == ["Bulk1 Ingest A", "Bulk1 Ingest B"]
+
+    update = bulk1.job("update", "Account", concurrencyMode="Serial")
+    sent = [
+        ["Id", "Industry", "Description"],
+        [ids[0], "Banking", "#N/A"],
+        ["001000000000000AAA", "Banking", ""],
+        [ids[1], "", "kept"],
+    ]
+    batch = bulk1.batch(update, sent)
+    info = bulk1.wait(update, batch)
+    assert (info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("3", "1")
+    _, rows = bulk1.results(update, batch)
+    assert [r[:3] for r in rows[1:]] == [
+        [ids[0], "true", "false"],
+        ["001000000000000AAA", "false", "false"],
+        [ids[1], "true", "false"],
+    ]
+    assert rows[2][3].endswith(" --") and rows[2][3].split(":")[0].isupper()
+    after = {
+        r["Id"]: (r["Industry"], r["Description"])
+        for r in bulk1.sf.query(
+            f"SELECT Id, Industry, Description FROM Account WHERE Id IN ('{ids[0]}', '{ids[1]}')"
+        )["records"]
+    }
+    # Bulk API: "Empty field values are ignored when you update records. To set a field value
+    # to null, use a field value of #N/A."
+    assert after == {ids[0]: ("Banking", None), ids[1]: ("Retail", "kept")}
+    request = bulk1.http.get(
+        f"{bulk1.base}/job/{update}/batch/{batch}/request",
+        headers=bulk1._headers("application/xml"),
+    )
+    assert list(csv.reader(io.StringIO(request.text))) == sent
+
+    job = bulk1.http.get(f"{bulk1.base}/job/{update}", headers=bulk1._headers("application/xml"))
+    info = {el.tag.split("}")[1]: el.text for el in ET.fromstring(job.content)}
+    assert info["concurrencyMode"] == "Serial" and info["numberRecordsFailed"] == "1"
+
+
+def test_a_batch_naming_an_unknown_field_fails(bulk1: Async) -> None:
+    job = bulk1.job("insert", "Account")
+    batch = bulk1.batch(job, [["Name", "NoSuchField__c"], ["x", "y"]])
+    info = bulk1.wait(job, batch)
+    assert info["state"] == "Failed"
+    assert info["stateMessage"] == "InvalidBatch : Field name not found : NoSuchField__c"
+
+
+def test_upsert_needs_an_external_id_field(bulk1: Async) -> None:
+    answer = bulk1.create("upsert", "Account")
+    assert answer.status_code == 400
+    assert ET.fromstring(answer.content).findtext(f"{{{NS}}}exceptionCode") == "InvalidJob"
