@@ -68,9 +68,13 @@ class Async:
         assert answer.status_code == 201, answer.text
         return str(ET.fromstring(answer.content).findtext(f"{{{NS}}}id"))
 
-    def batch(self, job_id: str, rows: list[list[str]]) -> str:
+    def batch(self, job_id: str, rows: list[list[str]] | str) -> str:
+        """Add a batch: CSV rows, or a query's SOQL."""
         out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(rows)
+        if isinstance(rows, str):
+            out.write(rows)
+        else:
+            csv.writer(out, lineterminator="\n").writerows(rows)
         answer = self.http.post(
             f"{self.base}/job/{job_id}/batch",
             data=out.getvalue().encode(),
@@ -178,3 +182,84 @@ def test_upsert_needs_an_external_id_field(bulk1: Async) -> None:
     answer = bulk1.create("upsert", "Account")
     assert answer.status_code == 400
     assert ET.fromstring(answer.content).findtext(f"{{{NS}}}exceptionCode") == "InvalidJob"
+
+
+# -- PK chunking ------------------------------------------------------------------------------
+
+
+def _batch_list(bulk1: Async, job_id: str) -> list[dict[str, str]]:
+    answer = bulk1.http.get(
+        f"{bulk1.base}/job/{job_id}/batch", headers=bulk1._headers("application/xml")
+    )
+    return [
+        {el.tag.split("}")[1]: el.text or "" for el in info}
+        for info in ET.fromstring(answer.content)
+    ]
+
+
+def _query_job(bulk1: Async, sobject: str, chunking: str) -> str:
+    answer = bulk1.http.post(
+        f"{bulk1.base}/job",
+        data=(
+            f'<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="{NS}">'
+            f"<operation>queryAll</operation><object>{sobject}</object>"
+            "<contentType>CSV</contentType></jobInfo>"
+        ),
+        headers={**bulk1._headers("application/xml"), "Sforce-Enable-PKChunking": chunking},
+    )
+    assert answer.status_code == 201, answer.text
+    return str(ET.fromstring(answer.content).findtext(f"{{{NS}}}id"))
+
+
+def _rows(bulk1: Async, job_id: str, batch_id: str) -> list[dict[str, str]]:
+    listing = bulk1.http.get(
+        f"{bulk1.base}/job/{job_id}/batch/{batch_id}/result",
+        headers=bulk1._headers("application/xml"),
+    )
+    rows = []
+    for result in ET.fromstring(listing.content).iter(f"{{{NS}}}result"):
+        data = bulk1.http.get(
+            f"{bulk1.base}/job/{job_id}/batch/{batch_id}/result/{result.text}",
+            headers=bulk1._headers("application/xml"),
+        )
+        rows += list(csv.DictReader(io.StringIO(data.text)))
+    return rows
+
+
+def test_pk_chunking_splits_the_query_into_id_ranges(bulk1: Async) -> None:
+    """The batch as sent is "Not Processed"; one batch per `chunkSize` ids (deleted rows counted,
+    queryAll returns them) covers every row exactly once, in Id ranges that do not overlap."""
+    truth = bulk1.sf.query_all("SELECT Id, IsDeleted FROM Contact", include_deleted=True)["records"]
+    size = 97  # a chunk size that divides nothing
+    job = _query_job(bulk1, "Contact", f"chunkSize={size}")
+    original = bulk1.batch(job, "SELECT Id, LastName FROM Contact")
+    batches = _batch_list(bulk1, job)
+    assert batches[0]["id"] == original and batches[0]["state"] == "Not Processed"
+    chunks = batches[1:]
+    assert len(chunks) == -(-len(truth) // size)
+    seen: list[str] = []
+    for chunk in chunks:
+        info = bulk1.wait(job, chunk["id"])
+        assert info["state"] == "Completed"
+        rows = _rows(bulk1, job, chunk["id"])
+        assert len(rows) == int(info["numberRecordsProcessed"]) <= size
+        seen += [r["Id"] for r in rows]
+    assert seen == sorted(r["Id"] for r in truth)  # ranges in Id order, none overlapping
+    assert len(set(seen)) == len(seen)
+
+
+@pytest.mark.parametrize(
+    ("sobject", "soql"),
+    [
+        ("Contact", "SELECT Id FROM Contact ORDER BY LastName"),
+        ("Contact", "SELECT Id FROM Contact LIMIT 10"),
+    ],
+)
+def test_pk_chunking_refuses_clauses_other_than_where(
+    bulk1: Async, sobject: str, soql: str
+) -> None:
+    job = _query_job(bulk1, sobject, "TRUE")
+    batch = bulk1.batch(job, soql)
+    info = bulk1.wait(job, batch)
+    assert info["state"] == "Failed" and "WHERE" in info["stateMessage"]
+    assert [b["id"] for b in _batch_list(bulk1, job)] == [batch]

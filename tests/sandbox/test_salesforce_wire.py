@@ -146,7 +146,7 @@ def test_bulk_v1_query_job_returns_what_query_all_does(
         ({"operation": "query", "object": "Account", "contentType": "JSON"}, {}, "InvalidJob"),
         (
             {"operation": "query", "object": "Account", "contentType": "CSV"},
-            {"Sforce-Enable-PKChunking": "true; chunkSize=100000"},
+            {"Sforce-Enable-PKChunking": "chunkSize=250001"},
             "InvalidJob",
         ),
         ({"operation": "query", "object": "NoSuchThing", "contentType": "CSV"}, {}, "InvalidJob"),

@@ -24,9 +24,14 @@ one row per request row, in order, as Salesforce's "Get Batch Results" documents
 `"Id","Success","Created","Error"` with errors as `STATUS_CODE:message:fields --`. A header
 naming an unknown field fails the batch (`InvalidBatch : Field name not found : X`).
 
-Refused, with a clear InvalidJob error: content types other than CSV, and PK chunking
-(`Sforce-Enable-PKChunking`). A batch runs when it is added (the answer says Queued, as
-Salesforce's does; the next read says Completed); a query batch's result is one CSV file.
+PK chunking (`Sforce-Enable-PKChunking: TRUE` / `chunkSize=N; startRow=ID`, query jobs on the
+objects Salesforce lists and custom objects): the batch as added turns "Not Processed" and one
+batch per Id range of `chunkSize` records (deleted ones counted, default 100,000, at most
+250,000) runs in its place, as Salesforce documents it; a query with anything but WHERE fails.
+
+Refused, with a clear InvalidJob error: content types other than CSV. A batch runs when it is
+added (the answer says Queued, as Salesforce's does; the next read says Completed); a query
+batch's result is one CSV file.
 """
 
 from __future__ import annotations
@@ -121,6 +126,54 @@ class AsyncError(Exception):
             f"<exceptionMessage>{escape(self.message)}</exceptionMessage></error>"
         )
         return Response(xml.encode(), self.status, media_type=XML_TYPE)
+
+
+# Bulk API 1.0 "PK Chunking": supported for these standard objects and custom objects; the
+# default chunk size is 100,000, the largest 250,000.
+PK_CHUNKING_OBJECTS = frozenset(
+    {
+        "Account",
+        "Campaign",
+        "CampaignMember",
+        "Case",
+        "Contact",
+        "Lead",
+        "LoginHistory",
+        "Opportunity",
+        "Task",
+        "User",
+    }
+)
+PK_CHUNK_DEFAULT, PK_CHUNK_MAX = 100_000, 250_000
+
+
+def _pk_chunking(header: str) -> dict[str, Any] | None:
+    """`Sforce-Enable-PKChunking` → {chunkSize, startRow?, parent?}, or None when off.
+
+    The header is `TRUE` / `FALSE`, or `;`-separated `chunkSize=N`, `startRow=ID`, `parent=X`
+    (with or without a leading `TRUE`)."""
+    parts = [p.strip() for p in header.split(";") if p.strip()]
+    if not parts or parts[0].lower() == "false":
+        return None
+    options: dict[str, Any] = {"chunkSize": PK_CHUNK_DEFAULT}
+    for part in parts:
+        if part.lower() == "true":
+            continue
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in ("chunkSize", "startRow", "parent"):
+            raise AsyncError(400, "InvalidJob", f"Invalid Sforce-Enable-PKChunking option: {part}")
+        if key == "chunkSize":
+            if not value.isdigit() or not 1 <= int(value) <= PK_CHUNK_MAX:
+                raise AsyncError(
+                    400,
+                    "InvalidJob",
+                    f"Invalid chunkSize {value!r}: a whole number up to {PK_CHUNK_MAX:,}",
+                )
+            options[key] = int(value)
+        else:
+            options[key] = value
+    return options
 
 
 def _new_id(prefix: str) -> str:
@@ -263,15 +316,9 @@ class Bulk1:
                 "InvalidJob",
                 f"The sandbox emulates CSV query results only, not contentType {content_type}",
             )
-        if request.headers.get("sforce-enable-pkchunking", "").strip().lower() not in (
-            "",
-            "false",
-        ):
-            raise AsyncError(
-                400,
-                "InvalidJob",
-                "PK chunking (Sforce-Enable-PKChunking) is not emulated by the sandbox",
-            )
+        pk_chunking = _pk_chunking(request.headers.get("sforce-enable-pkchunking", ""))
+        if pk_chunking is not None and operation not in QUERY_OPERATIONS:
+            pk_chunking = None  # the header is about query jobs; others go on without it
         external_id = payload.get("externalIdFieldName") or None
         if operation == "upsert":
             field = SOBJECTS[name].field(str(external_id or ""))
@@ -313,6 +360,7 @@ class Bulk1:
             "apexProcessingTime": 0,
             "_json": as_json,
             "_batches": [],
+            "_pk_chunking": pk_chunking,
         }
         self.app.org.bulk_jobs.save(info["id"], _JOB_KIND, info)
         return self._job_response(info, 201)
@@ -395,26 +443,73 @@ class Bulk1:
                 raise SoqlError(
                     "InvalidBatch", "Failed to process query: " + compound_refusal(compound)
                 )
-            rowids = self.app.org.reader.snapshot(
-                compiled.sobject.name,
-                compiled.where_sql,
-                compiled.params,
-                include_deleted=info["operation"] == "queryAll",
-                order_by_sql=compiled.order_by_sql,
-                limit=compiled.limit,
-                offset=compiled.offset,
-            )
+            chunking = info.get("_pk_chunking")
+            if chunking is not None:
+                ranges = self._pk_ranges(compiled, chunking)
+            else:
+                self._run_query(info, batch, compiled)
         except SoqlError as exc:
             batch.update(state="Failed", stateMessage=f"{exc.error_code} : {exc.message}")
             info["numberBatchesFailed"] += 1
-        else:
-            batch.update(state="Completed", numberRecordsProcessed=len(rowids))
-            batch["_fields"] = [f.name for f in compiled.fields]
-            batch["_result"] = _new_id("752")
-            self.app.org.bulk_jobs.put_blob(info["id"], f"rows-{batch['id']}", rowids.tobytes())
-            info["numberBatchesCompleted"] += 1
-            info["numberRecordsProcessed"] += len(rowids)
-        return self._batch_added(info, batch, answer)
+            return self._batch_added(info, batch, answer)
+        if chunking is None:
+            return self._batch_added(info, batch, answer)
+        # PK chunking: the batch as sent is "Not Processed"; one batch per Id range runs instead.
+        batch["state"] = "Not Processed"
+        response = self._batch_added(info, batch, answer)
+        for lo, hi in ranges:
+            chunk = dict(batch, id=_new_id("751"), state="Queued")
+            self._run_query(info, chunk, compiled, (lo, hi))
+            self._batch_added(info, chunk, chunk)
+        return response
+
+    def _pk_ranges(self, compiled: Any, chunking: dict[str, Any]) -> list[tuple[str, str | None]]:
+        """The Id ranges of a PK-chunked query: `chunkSize` records of the object each (deleted
+        ones counted too), from `startRow` (default: the first record) on."""
+        name = compiled.sobject.name
+        if name not in PK_CHUNKING_OBJECTS and not name.endswith("__c"):
+            raise SoqlError("InvalidBatch", f"PK chunking is not supported for {name}")
+        if compiled.order_by_sql or compiled.limit is not None or compiled.offset:
+            raise SoqlError(
+                "InvalidBatch",
+                "PK chunking works only with queries that have no clause other than WHERE",
+            )
+        start = chunking.get("startRow") or ""
+        rows = self.app.org.reader.db.execute(
+            f'SELECT "Id" FROM "{name}" WHERE "Id" >= ? ORDER BY "Id"', (start,)
+        ).fetchall()
+        ids = [str(r[0]) for r in rows]
+        size = int(chunking["chunkSize"])
+        starts = ids[::size] or [start or "0"]
+        return [(lo, starts[i + 1] if i + 1 < len(starts) else None) for i, lo in enumerate(starts)]
+
+    def _run_query(
+        self,
+        info: dict[str, Any],
+        batch: dict[str, Any],
+        compiled: Any,
+        id_range: tuple[str, str | None] | None = None,
+    ) -> None:
+        where, params = compiled.where_sql, list(compiled.params)
+        if id_range is not None:
+            lo, hi = id_range
+            where = f'({where}) AND "Id" >= ?' + (' AND "Id" < ?' if hi else "")
+            params += [lo, hi] if hi else [lo]
+        rowids = self.app.org.reader.snapshot(
+            compiled.sobject.name,
+            where,
+            params,
+            include_deleted=info["operation"] == "queryAll",
+            order_by_sql=compiled.order_by_sql,
+            limit=compiled.limit,
+            offset=compiled.offset,
+        )
+        batch.update(state="Completed", numberRecordsProcessed=len(rowids))
+        batch["_fields"] = [f.name for f in compiled.fields]
+        batch["_result"] = _new_id("752")
+        self.app.org.bulk_jobs.put_blob(info["id"], f"rows-{batch['id']}", rowids.tobytes())
+        info["numberBatchesCompleted"] += 1
+        info["numberRecordsProcessed"] += len(rowids)
 
     def _batch_added(
         self, info: dict[str, Any], batch: dict[str, Any], answer: dict[str, Any]
