@@ -9,6 +9,7 @@ import csv
 import io
 import time
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -263,3 +264,47 @@ def test_pk_chunking_refuses_clauses_other_than_where(
     info = bulk1.wait(job, batch)
     assert info["state"] == "Failed" and "WHERE" in info["stateMessage"]
     assert [b["id"] for b in _batch_list(bulk1, job)] == [batch]
+
+
+# -- JSON query jobs --------------------------------------------------------------------------
+
+
+def test_json_query_job_answers_in_json_with_epoch_millisecond_dates(bulk1: Async) -> None:
+    """A JSON query job: batchInfo, the batch list and the result list are JSON, and the rows
+    are records with `attributes` whose dates and datetimes are epoch milliseconds (as Bulk API
+    1.0 writes them: simple-salesforce issue #290, salesforce-bulk issue #70)."""
+    created = bulk1.http.post(
+        f"{bulk1.base}/job",
+        json={"operation": "query", "object": "Opportunity", "contentType": "JSON"},
+        headers={"X-SFDC-Session": bulk1.token, "Content-Type": "application/json"},
+    )
+    assert created.status_code == 201, created.text
+    job = created.json()["id"]
+    soql = "SELECT Id, Name, Amount, CloseDate, CreatedDate, IsWon FROM Opportunity ORDER BY Id"
+    headers = {"X-SFDC-Session": bulk1.token, "Content-Type": "application/json; charset=UTF-8"}
+    added = bulk1.http.post(f"{bulk1.base}/job/{job}/batch", data=soql, headers=headers)
+    assert added.status_code == 201 and added.headers["content-type"] == "application/json"
+    batch = added.json()
+    assert batch["state"] == "Queued" and batch["jobId"] == job
+    listing = bulk1.http.get(f"{bulk1.base}/job/{job}/batch", headers=headers).json()
+    assert [b["id"] for b in listing["batchInfo"]] == [batch["id"]]
+    status = bulk1.http.get(f"{bulk1.base}/job/{job}/batch/{batch['id']}", headers=headers)
+    assert status.json()["state"] == "Completed"
+    results = bulk1.http.get(f"{bulk1.base}/job/{job}/batch/{batch['id']}/result", headers=headers)
+    (result_id,) = results.json()
+    rows = bulk1.http.get(
+        f"{bulk1.base}/job/{job}/batch/{batch['id']}/result/{result_id}", headers=headers
+    ).json()
+    truth = bulk1.sf.query_all(soql)["records"]
+    assert [r["Id"] for r in rows] == [t["Id"] for t in truth]
+    for row, t in zip(rows, truth, strict=True):
+        assert row["attributes"]["type"] == "Opportunity"
+        assert row["attributes"]["url"].endswith(f"/sobjects/Opportunity/{t['Id']}")
+        assert (row["Name"], row["Amount"], row["IsWon"]) == (t["Name"], t["Amount"], t["IsWon"])
+        created_at = datetime.strptime(t["CreatedDate"], "%Y-%m-%dT%H:%M:%S.%f%z")
+        assert row["CreatedDate"] == int(created_at.timestamp() * 1000)
+        if t["CloseDate"] is None:
+            assert row["CloseDate"] is None
+        else:
+            midnight = datetime.fromisoformat(t["CloseDate"]).replace(tzinfo=UTC)
+            assert row["CloseDate"] == int(midnight.timestamp() * 1000)

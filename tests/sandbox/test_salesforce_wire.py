@@ -143,7 +143,8 @@ def test_bulk_v1_query_job_returns_what_query_all_does(
 @pytest.mark.parametrize(
     ("body", "extra", "code"),
     [
-        ({"operation": "query", "object": "Account", "contentType": "JSON"}, {}, "InvalidJob"),
+        ({"operation": "query", "object": "Account", "contentType": "XML"}, {}, "InvalidJob"),
+        ({"operation": "insert", "object": "Account", "contentType": "JSON"}, {}, "InvalidJob"),
         (
             {"operation": "query", "object": "Account", "contentType": "CSV"},
             {"Sforce-Enable-PKChunking": "chunkSize=250001"},

@@ -29,9 +29,13 @@ objects Salesforce lists and custom objects): the batch as added turns "Not Proc
 batch per Id range of `chunkSize` records (deleted ones counted, default 100,000, at most
 250,000) runs in its place, as Salesforce documents it; a query with anything but WHERE fails.
 
-Refused, with a clear InvalidJob error: content types other than CSV. A batch runs when it is
+A query job may be JSON (`contentType` JSON, batches sent as application/json): its batchInfo,
+batch list and result list answer in JSON, and its rows are REST-shaped records with
+`attributes`, but dates and datetimes as epoch milliseconds, as Bulk API 1.0 writes them.
+
+Refused, with a clear InvalidJob error: XML jobs and JSON ingest jobs. A batch runs when it is
 added (the answer says Queued, as Salesforce's does; the next read says Completed); a query
-batch's result is one CSV file.
+batch's result is one file.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import csv
 import io
 import secrets
 import xml.etree.ElementTree as ET
+from datetime import UTC, date, datetime, time
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -176,6 +181,26 @@ def _pk_chunking(header: str) -> dict[str, Any] | None:
     return options
 
 
+def _epoch_ms(wire: str) -> int:
+    """`2024-05-03T12:00:00.000+0000` or `2024-05-03` (midnight UTC) → epoch milliseconds."""
+    if len(wire) == 10:
+        moment = datetime.combine(date.fromisoformat(wire), time.min, tzinfo=UTC)
+    else:
+        moment = datetime.strptime(wire, "%Y-%m-%dT%H:%M:%S.%f%z")
+    return int(moment.timestamp() * 1000)
+
+
+def _batch_json(batch: dict[str, Any]) -> dict[str, Any]:
+    return {k: batch.get(k) for k in _BATCH_FIELDS}
+
+
+def _batch_response(info: dict[str, Any], batch: dict[str, Any], status: int = 200) -> Response:
+    """batchInfo: JSON for a JSON job, XML otherwise."""
+    if info["contentType"] == "JSON":
+        return Response(orjson.dumps(_batch_json(batch)), status, media_type=JSON_TYPE)
+    return _xml_response(_xml("batchInfo", batch, _BATCH_FIELDS), status)
+
+
 def _new_id(prefix: str) -> str:
     n, digits = secrets.randbelow(62**9), []
     for _ in range(10):
@@ -266,6 +291,9 @@ class Bulk1:
             if method == "POST":
                 return await self._add_batch(request, info, user_id)
             if method == "GET":
+                if info["contentType"] == "JSON":
+                    listing = {"batchInfo": [_batch_json(b) for b in info["_batches"]]}
+                    return Response(orjson.dumps(listing), 200, media_type=JSON_TYPE)
                 batches = "".join(_xml("batchInfo", b, _BATCH_FIELDS) for b in info["_batches"])
                 return _xml_response(f"<batchInfoList>{batches}</batchInfoList>")
             raise AsyncError(405, "InvalidUrl", f"Method {method} not allowed on batches")
@@ -275,7 +303,7 @@ class Bulk1:
         if method != "GET":
             raise AsyncError(405, "InvalidUrl", f"Method {method} not allowed on a batch")
         if len(rest) == 3:
-            return _xml_response(_xml("batchInfo", batch, _BATCH_FIELDS))
+            return _batch_response(info, batch)
         if rest[3] == "request" and len(rest) == 4:
             sent = self.app.org.bulk_jobs.blob(info["id"], f"request-{batch['id']}") or b""
             media = "text/csv" if info["operation"] in INGEST_OPERATIONS else "text/plain"
@@ -292,9 +320,13 @@ class Bulk1:
             # 'text/csv' exactly, and its live-org CI test reads 50 results through it.
             return Response(data, 200, headers={"content-type": "text/csv"})
         if len(rest) == 4:
+            if info["contentType"] == "JSON":
+                return Response(orjson.dumps([batch["_result"]]), 200, media_type=JSON_TYPE)
             return _xml_response(f"<result-list><result>{batch['_result']}</result></result-list>")
         if rest[4] != batch["_result"]:
             raise AsyncError(400, "InvalidBatch", f"Unable to find result {rest[4]}")
+        if info["contentType"] == "JSON":
+            return self._result_json(info, batch)
         return self._result_csv(info, batch)
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -310,11 +342,14 @@ class Bulk1:
         if not isinstance(name, str) or name not in SOBJECTS:
             raise AsyncError(400, "InvalidJob", f"Unable to find object: {name}")
         content_type = payload.get("contentType", "CSV")
-        if content_type != "CSV":
+        if content_type not in ("CSV", "JSON") or (
+            content_type == "JSON" and operation not in QUERY_OPERATIONS
+        ):
             raise AsyncError(
                 400,
                 "InvalidJob",
-                f"The sandbox emulates CSV query results only, not contentType {content_type}",
+                f"The sandbox emulates CSV jobs and JSON query jobs, not a {content_type} "
+                f"{operation} job",
             )
         pk_chunking = _pk_chunking(request.headers.get("sforce-enable-pkchunking", ""))
         if pk_chunking is not None and operation not in QUERY_OPERATIONS:
@@ -345,7 +380,7 @@ class Bulk1:
             "systemModstamp": now,
             "state": "Open",
             "concurrencyMode": concurrency,
-            "contentType": "CSV",
+            "contentType": content_type,
             "numberBatchesQueued": 0,
             "numberBatchesInProgress": 0,
             "numberBatchesCompleted": 0,
@@ -406,9 +441,12 @@ class Bulk1:
         if info["state"] != "Open":
             raise AsyncError(400, "InvalidJobState", f"Job {info['id']} is {info['state']}")
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "text/csv":
+        expected = JSON_TYPE if info["contentType"] == "JSON" else "text/csv"
+        if content_type != expected:
             raise AsyncError(
-                400, "InvalidBatch", f"A batch of a CSV job must be text/csv, not {content_type}"
+                400,
+                "InvalidBatch",
+                f"A batch of a {info['contentType']} job must be {expected}, not {content_type}",
             )
         body = await request.body()
         soql = body.decode("utf-8", errors="replace")
@@ -517,7 +555,7 @@ class Bulk1:
         info["numberBatchesTotal"] += 1
         info["_batches"].append(batch)
         self.app.org.bulk_jobs.save(info["id"], _JOB_KIND, info)
-        return _xml_response(_xml("batchInfo", answer, _BATCH_FIELDS), 201)
+        return _batch_response(info, answer, 201)
 
     def _ingest(
         self, info: dict[str, Any], batch: dict[str, Any], body: bytes, user_id: str
@@ -569,6 +607,26 @@ class Bulk1:
         info["numberBatchesCompleted"] += 1
         info["numberRecordsProcessed"] += len(records)
         info["numberRecordsFailed"] += failed
+
+    def _result_json(self, info: dict[str, Any], batch: dict[str, Any]) -> Response:
+        """A JSON query job's rows: REST-shaped records, but dates and datetimes as epoch
+        milliseconds, as Bulk API 1.0 writes them."""
+        blob = self.app.org.bulk_jobs.blob(info["id"], f"rows-{batch['id']}") or b""
+        rowids: array.array[int] = array.array("q")
+        rowids.frombytes(blob)
+        sobj = SOBJECTS[info["object"]]
+        fields = field_list(sobj, batch["_fields"], paths=True)
+        prefix = f"/services/data/v{info['apiVersion']:.1f}/sobjects/{sobj.name}/"
+        texts = self.app.org.reader.page_json(sobj, fields, rowids, prefix) if len(rowids) else []
+        timed = [f.name for f in fields if f.type in ("date", "datetime")]
+        records = []
+        for text in texts:
+            record = orjson.loads(text)
+            for name in timed:
+                if isinstance(record.get(name), str):
+                    record[name] = _epoch_ms(record[name])
+            records.append(record)
+        return Response(orjson.dumps(records), 200, media_type=JSON_TYPE)
 
     def _result_csv(self, info: dict[str, Any], batch: dict[str, Any]) -> Response:
         blob = self.app.org.bulk_jobs.blob(info["id"], f"rows-{batch['id']}") or b""
