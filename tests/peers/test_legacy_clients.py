@@ -1,9 +1,10 @@
 """Two widely used Python clients of the vendors' older APIs, unmodified, against the sandbox:
 
 - **salesforce-bulk 2.2.0** (Bulk API 1.0): logs in with username + password + token (through
-  simple-salesforce's SOAP login, the host rewritten by tests/peers/hostmap), runs a query job on
-  Account, a PK-chunked query job on Opportunity (every chunk batch read), and an update job with
-  one row for an id that does not exist. Checked against the org read through simple-salesforce.
+  simple-salesforce's SOAP login, the host rewritten by tests/peers/hostmap), runs a CSV query
+  job on Account, a JSON one on Contact (its README's example), a PK-chunked query job on
+  Opportunity (every chunk batch read), and an update job with one row for an id that does not
+  exist. Checked against the org read through simple-salesforce.
 - **hubspot3 3.2.56** (HubSpot's legacy v1 / v2 endpoints): a private-app token and the sandbox as
   its `api_base`; lists every company, contact and deal, reads one company, and updates a
   company and a deal. Checked against the portal read through hubspot-api-client.
@@ -19,6 +20,7 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +183,21 @@ def test_salesforce_bulk(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
         assert r["Name"] == t["Name"] and r["Industry"] == (t["Industry"] or "")
         assert _number(r["AnnualRevenue"]) == t["AnnualRevenue"]
 
+    # A JSON query job, as the client's README shows it: records with `attributes`, datetimes
+    # as epoch milliseconds.
+    contacts = {
+        r["Id"]: r
+        for r in sf.query_all("SELECT Id, LastName, Email, CreatedDate FROM Contact")["records"]
+    }
+    json_rows = run.result("query_contacts_json")
+    assert sorted(r["Id"] for r in json_rows) == sorted(contacts)
+    for r in json_rows:
+        t = contacts[r["Id"]]
+        assert r["attributes"]["type"] == "Contact"
+        assert (r["LastName"], r["Email"]) == (t["LastName"], t["Email"])
+        created = datetime.strptime(t["CreatedDate"], "%Y-%m-%dT%H:%M:%S.%f%z")
+        assert r["CreatedDate"] == int(created.timestamp() * 1000)
+
     # PK chunking: the batch as sent is "Not Processed", the chunk batches cover the
     # opportunities (live ones: a "query" job) once each.
     chunked = run.result("query_opportunities_pk_chunked")
@@ -210,7 +227,7 @@ def test_salesforce_bulk(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
     assert not [c for c in run.calls if c["status"] >= 400], describe_calls(
         [c for c in run.calls if c["status"] >= 400]
     )
-    _figures("salesforce-bulk 2.2.0", run, len(rows) + len(got) + len(sent))
+    _figures("salesforce-bulk 2.2.0", run, len(rows) + len(json_rows) + len(got) + len(sent))
 
 
 # -- hubspot3 -------------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ import csv
 import io
 import json
 import sys
+import time
 import traceback
 from typing import Any
 
 from salesforce_bulk import CsvDictsAdapter, SalesforceBulk
+from salesforce_bulk.util import IteratorBytesIO
 
 STEPS: dict[str, dict[str, Any]] = {}
 
@@ -59,6 +61,22 @@ def main() -> None:
         return rows_of(bulk, job, batch)
 
     accounts = step("query_accounts", query_accounts)
+
+    def query_contacts_json() -> list[dict[str, Any]]:
+        # The README's JSON example, as written there (is_batch_done in a loop).
+        job = bulk.create_query_job("Contact", contentType="JSON")
+        batch = bulk.query(job, "SELECT Id, LastName, Email, CreatedDate FROM Contact")
+        bulk.close_job(job)
+        for _ in range(60):
+            if bulk.is_batch_done(batch):
+                break
+            time.sleep(1)
+        rows: list[dict[str, Any]] = []
+        for result in bulk.get_all_results_for_query_batch(batch):
+            rows += json.load(IteratorBytesIO(result))
+        return rows
+
+    step("query_contacts_json", query_contacts_json)
 
     def query_opportunities_pk_chunked() -> dict[str, Any]:
         job = bulk.create_query_job("Opportunity", contentType="CSV", pk_chunking=200)
