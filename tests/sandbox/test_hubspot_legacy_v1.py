@@ -94,7 +94,9 @@ def test_deal_v1_update_writes_and_answers_the_deal(
 def test_contacts_v1_get_all_walks_every_live_contact(
     sandbox: SandboxSettings, http: requests.Session, hs: hubspot.HubSpot
 ) -> None:
-    truth = {int(c.id): c.properties for c in hs.crm.contacts.get_all(properties=["firstname"])}
+    truth = {
+        int(c.id): c.properties for c in hs.crm.contacts.get_all(properties=["firstname", "email"])
+    }
     seen: list[int] = []
     offset, pages = 0, 0
     while True:
@@ -109,6 +111,11 @@ def test_contacts_v1_get_all_walks_every_live_contact(
         for c in page["contacts"]:
             assert c["canonical-vid"] == c["vid"] and c["is-contact"] is True
             assert "list-memberships" not in c  # gone since the v1 lists sunset
+            # The identity profile names the primary email even when `email` was not asked for.
+            (profile,) = c["identity-profiles"]
+            emails = [i["value"] for i in profile["identities"] if i["type"] == "EMAIL"]
+            assert emails == ([truth[c["vid"]]["email"]] if truth[c["vid"]].get("email") else [])
+            assert "email" not in c["properties"]
             first = truth[c["vid"]].get("firstname")
             if first is not None:
                 assert c["properties"]["firstname"]["value"] == first

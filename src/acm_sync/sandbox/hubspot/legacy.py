@@ -36,6 +36,7 @@ reads are emulated here; contacts carry no `list-memberships`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -453,12 +454,16 @@ class Legacy:
         self, rid: int, record: dict[str, Any], props: dict[str, dict[str, Any]], added: bool
     ) -> dict[str, Any]:
         email = record["properties"].get("email")
-        identities = [{"type": "LEAD_GUID", "value": f"sandbox-{rid}", "timestamp": 0}]
+        created = _epoch_ms(record["createdAt"])
+        # HubSpot's identities: the primary email, and the contact's lead GUID (a UUID).
+        guid = uuid.uuid5(uuid.NAMESPACE_URL, f"hubspot-sandbox/{self.store.db.portal_id}/{rid}")
+        identities: list[dict[str, Any]] = [
+            {"type": "LEAD_GUID", "value": str(guid), "timestamp": created}
+        ]
         if email:
             identities.insert(
-                0, {"type": "EMAIL", "value": email, "timestamp": 0, "is-primary": True}
+                0, {"type": "EMAIL", "value": email, "timestamp": created, "is-primary": True}
             )
-        created = _epoch_ms(record["createdAt"])
         contact: dict[str, Any] = {
             "vid": rid,
             "canonical-vid": rid,
@@ -472,7 +477,7 @@ class Legacy:
                     "vid": rid,
                     "saved-at-timestamp": created,
                     "deleted-changed-timestamp": 0,
-                    "identities": [dict(i, timestamp=created) for i in identities],
+                    "identities": identities,
                 }
             ],
             "merge-audits": [],
@@ -494,6 +499,17 @@ class Legacy:
             )
         return names, set(names) if mode == "value_and_history" else set()
 
+    def _contact_records(
+        self, ids: list[int], names: list[str], versions: set[str]
+    ) -> list[tuple[int, dict[str, Any], dict[str, dict[str, Any]]]]:
+        """Like _records, with `email` always read (for the identity profile) but returned as a
+        property only when asked for."""
+        rows = self._records("contacts", ids, list(dict.fromkeys([*names, "email"])), versions)
+        if "email" not in names:
+            for _, _, props in rows:
+                props.pop("email", None)
+        return rows
+
     async def all_contacts(self, request: Request) -> Response:
         count = self._int(request, "count", CONTACTS_DEFAULT)
         if count < 1:
@@ -503,7 +519,7 @@ class Legacy:
         ids, more = self._page_ids("contacts", offset, min(count, CONTACTS_MAX))
         contacts = [
             self._contact(rid, rec, props, added=True)
-            for rid, rec, props in self._records("contacts", ids, names, versions)
+            for rid, rec, props in self._contact_records(ids, names, versions)
         ]
         return self._json(
             {"contacts": contacts, "has-more": more, "vid-offset": ids[-1] if ids else offset}
@@ -523,7 +539,7 @@ class Legacy:
             if rid is not None:  # unknown or deleted vids are left out of the answer
                 resolved.append(rid)
         names, versions = self._contact_names(request)
-        rows = self._records("contacts", list(dict.fromkeys(resolved)), names, versions)
+        rows = self._contact_records(list(dict.fromkeys(resolved)), names, versions)
         return self._json(
             {str(rid): self._contact(rid, rec, props, False) for rid, rec, props in rows}
         )
