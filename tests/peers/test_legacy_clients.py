@@ -7,7 +7,9 @@
   exist. Checked against the org read through simple-salesforce.
 - **hubspot3 3.2.56** (HubSpot's legacy v1 / v2 endpoints): a private-app token and the sandbox as
   its `api_base`; lists every company, contact and deal, reads one company, and updates a
-  company and a deal. Checked against the portal read through hubspot-api-client.
+  company and a deal. Checked against the portal read through hubspot-api-client. Two calls are
+  expected refusals of what HubSpot sunset: an API key (`hapikey`, 401) and the v1 contact
+  lists (404).
 
 Each client is installed pinned from PyPI into its own virtualenv under `.peers/` and runs a
 script from tests/peers/legacy/ that prints its steps as one JSON line.
@@ -308,7 +310,17 @@ def test_hubspot3(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
     after = hs.crm.deals.basic_api.get_by_id(str(deal), properties=["amount"])
     assert _number(after.properties["amount"]) == 4321.5
 
-    assert not [c for c in run.calls if c["status"] >= 400], describe_calls(
-        [c for c in run.calls if c["status"] >= 400]
+    # Refused as HubSpot refuses them (sunset; not emulated):
+    # - API keys: "As of November 30, 2022, HubSpot API keys are being deprecated and are no
+    #   longer supported" (knowledge.hubspot.com, "Access your HubSpot API key"): 401.
+    # - v1 contact lists: "All but the three Contact Lists API (v1) endpoints will be removed on
+    #   [April 30, 2026] and begin returning HTTP 404" (developers.hubspot.com/changelog,
+    #   extension-contact-lists-api-v1-sunset-moved-to-april-30-2026).
+    assert run.steps["api_key_companies"].get("class") == "HubspotUnauthorized"
+    assert run.steps["contact_lists"].get("class") == "HubspotNotFound"
+    refused = {("GET", "/companies/v2/companies/paged", 401), ("GET", "/contacts/v1/lists", 404)}
+    failed = [c for c in run.calls if c["status"] >= 400]
+    assert {(c["method"], c["path"], c["status"]) for c in failed} == refused, describe_calls(
+        failed
     )
     _figures("hubspot3 3.2.56", run, len(companies) + len(contacts) + len(deals))
