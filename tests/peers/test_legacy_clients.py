@@ -200,10 +200,12 @@ def test_salesforce_bulk(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
         created = datetime.strptime(t["CreatedDate"], "%Y-%m-%dT%H:%M:%S.%f%z")
         assert r["CreatedDate"] == int(created.timestamp() * 1000)
 
-    # PK chunking: the batch as sent is "Not Processed", the chunk batches cover the
+    # PK chunking: the batch as sent is "NotProcessed", the chunk batches cover the
     # opportunities (live ones: a "query" job) once each.
     chunked = run.result("query_opportunities_pk_chunked")
-    assert chunked["original_state"] == "Not Processed"
+    assert chunked["original_state"] == "NotProcessed"
+    # ... which the client reads as its own NOT_PROCESSED (an error state for is_batch_done).
+    assert chunked["original_done"] == "BulkBatchFailed: NotProcessed"
     every = sf.query_all("SELECT Id FROM Opportunity", include_deleted=True)["totalSize"]
     assert chunked["chunks"] == -(-every // PK_CHUNK)
     opps = {

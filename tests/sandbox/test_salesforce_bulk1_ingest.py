@@ -93,7 +93,7 @@ class Async:
                 headers=self._headers("application/xml"),
             )
             info = {el.tag.split("}")[1]: el.text or "" for el in ET.fromstring(answer.content)}
-            if info["state"] in ("Completed", "Failed", "Not Processed"):
+            if info["state"] in ("Completed", "Failed", "NotProcessed"):
                 return info
             time.sleep(0.1)
         raise AssertionError(f"batch {batch_id} never finished: {info}")
@@ -228,14 +228,14 @@ def _rows(bulk1: Async, job_id: str, batch_id: str) -> list[dict[str, str]]:
 
 
 def test_pk_chunking_splits_the_query_into_id_ranges(bulk1: Async) -> None:
-    """The batch as sent is "Not Processed"; one batch per `chunkSize` ids (deleted rows counted,
+    """The batch as sent is "NotProcessed"; one batch per `chunkSize` ids (deleted rows counted,
     queryAll returns them) covers every row exactly once, in Id ranges that do not overlap."""
     truth = bulk1.sf.query_all("SELECT Id, IsDeleted FROM Contact", include_deleted=True)["records"]
     size = 97  # a chunk size that divides nothing
     job = _query_job(bulk1, "Contact", f"chunkSize={size}")
     original = bulk1.batch(job, "SELECT Id, LastName FROM Contact")
     batches = _batch_list(bulk1, job)
-    assert batches[0]["id"] == original and batches[0]["state"] == "Not Processed"
+    assert batches[0]["id"] == original and batches[0]["state"] == "NotProcessed"
     chunks = batches[1:]
     assert len(chunks) == -(-len(truth) // size)
     seen: list[str] = []

@@ -16,6 +16,7 @@ import traceback
 from typing import Any
 
 from salesforce_bulk import CsvDictsAdapter, SalesforceBulk
+from salesforce_bulk.salesforce_bulk import BulkBatchFailed
 from salesforce_bulk.util import IteratorBytesIO
 
 STEPS: dict[str, dict[str, Any]] = {}
@@ -89,7 +90,16 @@ def main() -> None:
             rows += rows_of(bulk, job, chunk["id"])
         bulk.close_job(job)
         states = {b["id"]: b["state"] for b in bulk.get_batch_list(job)}
-        return {"original_state": states[original], "chunks": len(chunks), "rows": rows}
+        try:  # the client's bulk_states lists NotProcessed among its error states
+            original_done: Any = bulk.is_batch_done(original, job)
+        except BulkBatchFailed as exc:
+            original_done = f"BulkBatchFailed: {exc.state}"
+        return {
+            "original_state": states[original],
+            "original_done": original_done,
+            "chunks": len(chunks),
+            "rows": rows,
+        }
 
     step("query_opportunities_pk_chunked", query_opportunities_pk_chunked)
 

@@ -25,7 +25,7 @@ one row per request row, in order, as Salesforce's "Get Batch Results" documents
 naming an unknown field fails the batch (`InvalidBatch : Field name not found : X`).
 
 PK chunking (`Sforce-Enable-PKChunking: TRUE` / `chunkSize=N; startRow=ID`, query jobs on the
-objects Salesforce lists and custom objects): the batch as added turns "Not Processed" and one
+objects Salesforce lists and custom objects): the batch as added turns "NotProcessed" and one
 batch per Id range of `chunkSize` records (deleted ones counted, default 100,000, at most
 250,000) runs in its place, as Salesforce documents it; a query with anything but WHERE fails.
 
@@ -492,8 +492,10 @@ class Bulk1:
             return self._batch_added(info, batch, answer)
         if chunking is None:
             return self._batch_added(info, batch, answer)
-        # PK chunking: the batch as sent is "Not Processed"; one batch per Id range runs instead.
-        batch["state"] = "Not Processed"
+        # PK chunking: the batch as sent is NotProcessed; one batch per Id range runs instead.
+        # The wire value has no space (the async API's BatchStateEnum: Queued, InProgress,
+        # Completed, Failed, NotProcessed), whatever older guides wrote ("Not Processed").
+        batch["state"] = "NotProcessed"
         response = self._batch_added(info, batch, answer)
         for lo, hi in ranges:
             chunk = dict(batch, id=_new_id("751"), state="Queued")
