@@ -6,10 +6,10 @@
   Opportunity (every chunk batch read), and an update job with one row for an id that does not
   exist. Checked against the org read through simple-salesforce.
 - **hubspot3 3.2.56** (HubSpot's legacy v1 / v2 endpoints): a private-app token and the sandbox as
-  its `api_base`; lists every company, contact and deal, reads one company, and updates a
-  company and a deal. Checked against the portal read through hubspot-api-client. Two calls are
-  expected refusals of what HubSpot sunset: an API key (`hapikey`, 401) and the v1 contact
-  lists (404).
+  its `api_base`; lists every company, contact and deal, reads one company and one contact (by
+  vid and by email), and updates a company and a deal. Checked against the portal read through
+  hubspot-api-client. Two calls are expected refusals of what HubSpot sunset: an API key
+  (`hapikey`, 401) and the v1 contact lists (404).
 
 Each client is installed pinned from PyPI into its own virtualenv under `.peers/` and runs a
 script from tests/peers/legacy/ that prints its steps as one JSON line.
@@ -282,6 +282,15 @@ def test_hubspot3(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
     for c in got:
         for name in ("email", "firstname", "lastname"):
             assert c.get(name) == contacts[c["id"]][name], (c["id"], name)
+
+    # contacts.get_by_id / get_by_email: /contacts/v1/contact/{vid|email}/{key}/profile.
+    vid = min(v for v, c in contacts.items() if c.get("email"))
+    for name in ("contact_get_by_id", "contact_get_by_email"):
+        profile = run.result(name)
+        assert profile["vid"] == vid, name
+        for prop in ("email", "firstname", "lastname"):
+            value = (profile["properties"].get(prop) or {}).get("value")
+            assert value == contacts[vid][prop], (name, prop)
 
     # deals.get_all: /deals/v1/deal/paged with associations.
     got = run.result("deals_get_all")

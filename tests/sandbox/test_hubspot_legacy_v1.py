@@ -149,3 +149,46 @@ def test_contacts_v1_batch_by_vid_keys_by_vid_and_skips_unknown(
         assert set(record["properties"]) <= {"email", "lastname"}
         if c.properties.get("email"):
             assert record["properties"]["email"]["value"] == c.properties["email"]
+
+
+def test_contact_v1_profile_by_vid_and_by_email(
+    sandbox: SandboxSettings, http: requests.Session, hs: hubspot.HubSpot
+) -> None:
+    """The v1 single-contact reads (kept after the lists sunset): every valued property, with
+    versions by default; the same contact found by vid and by email."""
+    page = hs.crm.contacts.basic_api.get_page(limit=20, properties=["email", "lastname"]).results
+    one = next(c for c in page if c.properties.get("email"))
+    by_vid = _call(http, sandbox, "GET", f"/contacts/v1/contact/vid/{one.id}/profile")
+    by_email = _call(
+        http, sandbox, "GET", f"/contacts/v1/contact/email/{one.properties['email']}/profile"
+    )
+    assert by_vid["vid"] == by_email["vid"] == int(one.id)
+    props = by_vid["properties"]
+    assert props["email"]["value"] == one.properties["email"]
+    assert props["lastname"]["value"] == one.properties["lastname"]
+    assert {"createdate", "lastmodifieddate", "hs_object_id"} <= set(props)
+    assert all(p["versions"] for p in props.values())  # propertyMode value_and_history
+    only = _call(
+        http,
+        sandbox,
+        "GET",
+        f"/contacts/v1/contact/vid/{one.id}/profile",
+        params={"property": "lastname", "propertyMode": "value_only"},
+    )
+    assert list(only["properties"]) == ["lastname"]
+    assert "versions" not in only["properties"]["lastname"]
+    for path in ("vid/999999999/profile", "email/nobody@nowhere.invalid/profile"):
+        missing = http.get(f"{sandbox.hubspot_base_url}/contacts/v1/contact/{path}")
+        assert missing.status_code == 404, path
+
+
+def test_contacts_v1_batch_returns_every_valued_property_by_default(
+    sandbox: SandboxSettings, http: requests.Session, hs: hubspot.HubSpot
+) -> None:
+    one = hs.crm.contacts.basic_api.get_page(limit=1).results[0]
+    answer = _call(
+        http, sandbox, "GET", "/contacts/v1/contact/vids/batch", params={"vid": [one.id]}
+    )
+    props = answer[one.id]["properties"]
+    assert {"createdate", "lastmodifieddate", "hs_object_id"} <= set(props)
+    assert all("versions" not in p for p in props.values())  # propertyMode value_only

@@ -37,7 +37,11 @@ def main() -> None:
         config = json.load(handle)
     client = Hubspot3(access_token=config["access_token"], api_base=config["api_base"])
     companies = step("companies_get_all", lambda: client.companies.get_all())
-    step("contacts_get_all", lambda: client.contacts.get_all())
+    contacts = step("contacts_get_all", lambda: client.contacts.get_all())
+    if contacts:
+        with_email = min((c for c in contacts if c.get("email")), key=lambda c: c["id"])
+        step("contact_get_by_id", lambda: client.contacts.get_by_id(with_email["id"]))
+        step("contact_get_by_email", lambda: client.contacts.get_by_email(with_email["email"]))
     deals = step("deals_get_all", lambda: client.deals.get_all())
     if companies:
         first = min(c["id"] for c in companies)

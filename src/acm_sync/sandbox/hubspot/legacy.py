@@ -21,6 +21,9 @@ versions}` (timestamps and datetime values in epoch milliseconds) rather than v3
     GET /contacts/v1/lists/all/contacts/all       ?count (≤ 100, default 20) &vidOffset &property
                                                   → {contacts, has-more, vid-offset}
     GET /contacts/v1/contact/vids/batch           ?vid (≤ 100) &property → {"<vid>": contact}
+                                                  (every valued property unless named)
+    GET /contacts/v1/contact/vid/{vid}/profile    one contact, every property with versions
+    GET /contacts/v1/contact/email/{email}/profile  the same, found by email
     GET /deals/v1/pipelines                       deal pipelines with stages (probability 0-1)
     GET /oauth/v1/access-tokens/{token}           token introspection (the portal's token)
 
@@ -486,11 +489,16 @@ class Legacy:
             contact["addedAt"] = created
         return contact
 
-    def _contact_names(self, request: Request) -> tuple[list[str], set[str]]:
-        known = set(self._all_names("contacts"))
-        asked = [n for n in self._params(request, "property") if n in known]
-        names = asked or [n for n in CONTACT_DEFAULT_PROPERTIES if n in known]
-        mode = request.query_params.get("propertyMode", "value_only")
+    def _contact_names(
+        self, request: Request, *, everything: bool, mode: str = "value_only"
+    ) -> tuple[list[str], set[str]]:
+        """(properties, those with versions) a v1 contact read returns: the `property` params,
+        else every property (single and batch reads) or a few standard ones (list pages)."""
+        known = self._all_names("contacts")
+        asked = [n for n in self._params(request, "property") if n in set(known)]
+        default = known if everything else [n for n in CONTACT_DEFAULT_PROPERTIES if n in known]
+        names = asked or default
+        mode = request.query_params.get("propertyMode", mode)
         if mode not in ("value_only", "value_and_history"):
             raise StoreError(
                 400,
@@ -515,7 +523,7 @@ class Legacy:
         if count < 1:
             raise StoreError(400, "VALIDATION_ERROR", f"Invalid count {count}: must be >= 1")
         offset = self._int(request, "vidOffset", 0)
-        names, versions = self._contact_names(request)
+        names, versions = self._contact_names(request, everything=False)
         ids, more = self._page_ids("contacts", offset, min(count, CONTACTS_MAX))
         contacts = [
             self._contact(rid, rec, props, added=True)
@@ -524,6 +532,24 @@ class Legacy:
         return self._json(
             {"contacts": contacts, "has-more": more, "vid-offset": ids[-1] if ids else offset}
         )
+
+    async def _contact_profile(self, request: Request, rid: int | None, key: str) -> Response:
+        if rid is None:
+            raise StoreError(404, "OBJECT_NOT_FOUND", f"contact {key} does not exist")
+        names, versions = self._contact_names(request, everything=True, mode="value_and_history")
+        rows = self._contact_records([rid], names, versions)
+        if not rows:
+            raise StoreError(404, "OBJECT_NOT_FOUND", f"contact {key} does not exist")
+        return self._json(self._contact(*rows[0], added=False))
+
+    async def contact_by_vid(self, request: Request) -> Response:
+        raw = request.path_params["vid"]
+        return await self._contact_profile(request, self.store.resolve_id("contacts", raw), raw)
+
+    async def contact_by_email(self, request: Request) -> Response:
+        email = request.path_params["email"]
+        rid = self.store.resolve_id("contacts", email, "email")
+        return await self._contact_profile(request, rid, email)
 
     async def contacts_batch(self, request: Request) -> Response:
         raw_ids = self._params(request, "vid")
@@ -538,7 +564,7 @@ class Legacy:
             rid = self.store.resolve_id("contacts", raw)
             if rid is not None:  # unknown or deleted vids are left out of the answer
                 resolved.append(rid)
-        names, versions = self._contact_names(request)
+        names, versions = self._contact_names(request, everything=True)
         rows = self._contact_records(list(dict.fromkeys(resolved)), names, versions)
         return self._json(
             {str(rid): self._contact(rid, rec, props, False) for rid, rec, props in rows}
@@ -592,6 +618,14 @@ def routes(store: HubSpotStore, token: str, api: Callable[[Handler], Handler]) -
         Route("/deals/v1/deal/{dealId}", api(legacy.update_deal), methods=["PUT"]),
         Route("/contacts/v1/lists/all/contacts/all", api(legacy.all_contacts), methods=["GET"]),
         Route("/contacts/v1/contact/vids/batch", api(legacy.contacts_batch), methods=["GET"]),
+        Route(
+            "/contacts/v1/contact/vid/{vid}/profile", api(legacy.contact_by_vid), methods=["GET"]
+        ),
+        Route(
+            "/contacts/v1/contact/email/{email}/profile",
+            api(legacy.contact_by_email),
+            methods=["GET"],
+        ),
         Route("/deals/v1/pipelines", api(legacy.deal_pipelines), methods=["GET"]),
         Route("/oauth/v1/access-tokens/{token}", api(legacy.access_token), methods=["GET"]),
     ]
