@@ -143,15 +143,11 @@ def test_bulk_v1_query_job_returns_what_query_all_does(
 @pytest.mark.parametrize(
     ("body", "extra", "code"),
     [
-        (
-            {"operation": "insert", "object": "Account", "contentType": "CSV"},
-            {},
-            "FeatureNotEnabled",
-        ),
-        ({"operation": "query", "object": "Account", "contentType": "JSON"}, {}, "InvalidJob"),
+        ({"operation": "query", "object": "Account", "contentType": "XML"}, {}, "InvalidJob"),
+        ({"operation": "insert", "object": "Account", "contentType": "JSON"}, {}, "InvalidJob"),
         (
             {"operation": "query", "object": "Account", "contentType": "CSV"},
-            {"Sforce-Enable-PKChunking": "true; chunkSize=100000"},
+            {"Sforce-Enable-PKChunking": "chunkSize=250001"},
             "InvalidJob",
         ),
         ({"operation": "query", "object": "NoSuchThing", "contentType": "CSV"}, {}, "InvalidJob"),

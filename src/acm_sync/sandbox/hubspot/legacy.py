@@ -11,20 +11,35 @@ versions}` (timestamps and datetime values in epoch milliseconds) rather than v3
                                                   &propertiesWithHistory → {companies,
                                                   has-more, offset}
     GET /companies/v2/companies/{companyId}       one company, every property with versions
+    PUT /companies/v2/companies/{companyId}       {"properties": [{name, value}]} → the company
     GET /deals/v1/deal/paged                      ?limit (≤ 250) &offset &properties
                                                   &propertiesWithHistory &includeAssociations
                                                   &includeAllProperties &allPropertiesFetchMode
                                                   → {deals, hasMore, offset}
     GET /deals/v1/deal/{dealId}                   one deal
+    PUT /deals/v1/deal/{dealId}                   {"properties": [{name, value}]} → the deal
+    GET /contacts/v1/lists/all/contacts/all       ?count (≤ 100, default 20) &vidOffset &property
+                                                  → {contacts, has-more, vid-offset}
+    GET /contacts/v1/contact/vids/batch           ?vid (≤ 100) &property → {"<vid>": contact}
+                                                  (every valued property unless named)
+    GET /contacts/v1/contact/vid/{vid}/profile    one contact, every property with versions
+    GET /contacts/v1/contact/email/{email}/profile  the same, found by email
     GET /deals/v1/pipelines                       deal pipelines with stages (probability 0-1)
     GET /oauth/v1/access-tokens/{token}           token introspection (the portal's token)
 
 Paging `offset` is the id of the last record returned; records come in id order. Merged and
 archived records are left out, as in v3 lists.
+
+HubSpot sunset the v1 Contact Lists API on 2026-04-30 (developers.hubspot.com/changelog,
+"extension contact lists api v1 sunset moved to april 30 2026"): all of it answers 404 except
+"get all contacts" (`/contacts/v1/lists/all/contacts/all`) and the two "recent" reads, and the
+v1 contact reads (by vid, batch by vid) go on without list memberships. Only those surviving
+reads are emulated here; contacts carry no `list-memberships`.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -40,12 +55,17 @@ from acm_sync.sandbox.hubspot.messages import (
     json_response,
     list_param,
     object_type,
+    read_body,
 )
 from acm_sync.sandbox.hubspot.propdefs import table_name
 from acm_sync.sandbox.hubspot.standard import empty_type, standard_properties
 from acm_sync.sandbox.hubspot.store import HubSpotStore, PropDef, StoreError
 
 PAGED_DEFAULT, PAGED_MAX = 100, 250
+CONTACTS_DEFAULT, CONTACTS_MAX = 20, 100
+# What v1 contact lists return when no `property` is named (HubSpot: "only a few standard
+# properties").
+CONTACT_DEFAULT_PROPERTIES = ("firstname", "lastname", "company", "lastmodifieddate")
 TOKEN_INFO_PREFIX = "/oauth/v1/access-tokens/"
 _LAST_MODIFIED = ("hs_lastmodifieddate", "lastmodifieddate")
 _SOURCE = {"CRM_UI": "CRM_UI", "IMPORT": "IMPORT", "API": "API", "CALCULATED": "CALCULATED"}
@@ -397,6 +417,159 @@ class Legacy:
             )
         return self._json(out)
 
+    # -- legacy updates --------------------------------------------------------------------------
+
+    async def _v1_update(self, request: Request, obj: str, raw_id: str) -> int:
+        """Apply a v1 / v2 `{"properties": [{"name", "value"}]}` body; the record's id."""
+        rid = self.store.resolve_id(obj, raw_id)
+        if rid is None:
+            raise StoreError(404, "OBJECT_NOT_FOUND", f"{obj[:-1]} {raw_id} does not exist")
+        body = await read_body(request)
+        entries = body.get("properties")
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) for e in entries
+        ):
+            raise StoreError(
+                400,
+                "VALIDATION_ERROR",
+                'Invalid input JSON: `properties` must be a list of {"name", "value"} objects',
+            )
+        raw = {e["name"]: e.get("value") for e in entries}
+        values = self.store.validator.validate(obj, raw, creating=False)
+        self.store.validator.check_unique(obj, values, exclude_id=rid)
+        self.store.update(obj, rid, values)
+        return rid
+
+    async def update_company(self, request: Request) -> Response:
+        rid = await self._v1_update(request, "companies", request.path_params["companyId"])
+        names = self._all_names("companies")
+        return self._json(self._company(*self._records("companies", [rid], names, set(names))[0]))
+
+    async def update_deal(self, request: Request) -> Response:
+        rid = await self._v1_update(request, "deals", request.path_params["dealId"])
+        names = self._all_names("deals")
+        rid, record, props = self._records("deals", [rid], names, set(names), True)[0]
+        return self._json(self._deal(rid, record, props, associations=True))
+
+    # -- contacts v1 (the reads that outlived the v1 lists sunset) ------------------------------
+
+    def _contact(
+        self, rid: int, record: dict[str, Any], props: dict[str, dict[str, Any]], added: bool
+    ) -> dict[str, Any]:
+        email = record["properties"].get("email")
+        created = _epoch_ms(record["createdAt"])
+        # HubSpot's identities: the primary email, and the contact's lead GUID (a UUID).
+        guid = uuid.uuid5(uuid.NAMESPACE_URL, f"hubspot-sandbox/{self.store.db.portal_id}/{rid}")
+        identities: list[dict[str, Any]] = [
+            {"type": "LEAD_GUID", "value": str(guid), "timestamp": created}
+        ]
+        if email:
+            identities.insert(
+                0, {"type": "EMAIL", "value": email, "timestamp": created, "is-primary": True}
+            )
+        contact: dict[str, Any] = {
+            "vid": rid,
+            "canonical-vid": rid,
+            "merged-vids": [],
+            "portal-id": self.store.db.portal_id,
+            "is-contact": True,
+            "properties": props,
+            "form-submissions": [],
+            "identity-profiles": [
+                {
+                    "vid": rid,
+                    "saved-at-timestamp": created,
+                    "deleted-changed-timestamp": 0,
+                    "identities": identities,
+                }
+            ],
+            "merge-audits": [],
+        }
+        if added:
+            contact["addedAt"] = created
+        return contact
+
+    def _contact_names(
+        self, request: Request, *, everything: bool, mode: str = "value_only"
+    ) -> tuple[list[str], set[str]]:
+        """(properties, those with versions) a v1 contact read returns: the `property` params,
+        else every property (single and batch reads) or a few standard ones (list pages)."""
+        known = self._all_names("contacts")
+        asked = [n for n in self._params(request, "property") if n in set(known)]
+        default = known if everything else [n for n in CONTACT_DEFAULT_PROPERTIES if n in known]
+        names = asked or default
+        mode = request.query_params.get("propertyMode", mode)
+        if mode not in ("value_only", "value_and_history"):
+            raise StoreError(
+                400,
+                "VALIDATION_ERROR",
+                f"Invalid propertyMode {mode!r}: value_only or value_and_history",
+            )
+        return names, set(names) if mode == "value_and_history" else set()
+
+    def _contact_records(
+        self, ids: list[int], names: list[str], versions: set[str]
+    ) -> list[tuple[int, dict[str, Any], dict[str, dict[str, Any]]]]:
+        """Like _records, with `email` always read (for the identity profile) but returned as a
+        property only when asked for."""
+        rows = self._records("contacts", ids, list(dict.fromkeys([*names, "email"])), versions)
+        if "email" not in names:
+            for _, _, props in rows:
+                props.pop("email", None)
+        return rows
+
+    async def all_contacts(self, request: Request) -> Response:
+        count = self._int(request, "count", CONTACTS_DEFAULT)
+        if count < 1:
+            raise StoreError(400, "VALIDATION_ERROR", f"Invalid count {count}: must be >= 1")
+        offset = self._int(request, "vidOffset", 0)
+        names, versions = self._contact_names(request, everything=False)
+        ids, more = self._page_ids("contacts", offset, min(count, CONTACTS_MAX))
+        contacts = [
+            self._contact(rid, rec, props, added=True)
+            for rid, rec, props in self._contact_records(ids, names, versions)
+        ]
+        return self._json(
+            {"contacts": contacts, "has-more": more, "vid-offset": ids[-1] if ids else offset}
+        )
+
+    async def _contact_profile(self, request: Request, rid: int | None, key: str) -> Response:
+        if rid is None:
+            raise StoreError(404, "OBJECT_NOT_FOUND", f"contact {key} does not exist")
+        names, versions = self._contact_names(request, everything=True, mode="value_and_history")
+        rows = self._contact_records([rid], names, versions)
+        if not rows:
+            raise StoreError(404, "OBJECT_NOT_FOUND", f"contact {key} does not exist")
+        return self._json(self._contact(*rows[0], added=False))
+
+    async def contact_by_vid(self, request: Request) -> Response:
+        raw = request.path_params["vid"]
+        return await self._contact_profile(request, self.store.resolve_id("contacts", raw), raw)
+
+    async def contact_by_email(self, request: Request) -> Response:
+        email = request.path_params["email"]
+        rid = self.store.resolve_id("contacts", email, "email")
+        return await self._contact_profile(request, rid, email)
+
+    async def contacts_batch(self, request: Request) -> Response:
+        raw_ids = self._params(request, "vid")
+        if len(raw_ids) > CONTACTS_MAX:
+            raise StoreError(
+                400,
+                "VALIDATION_ERROR",
+                f"At most {CONTACTS_MAX} vids per request, not {len(raw_ids)}",
+            )
+        resolved = []
+        for raw in raw_ids:
+            rid = self.store.resolve_id("contacts", raw)
+            if rid is not None:  # unknown or deleted vids are left out of the answer
+                resolved.append(rid)
+        names, versions = self._contact_names(request, everything=True)
+        rows = self._contact_records(list(dict.fromkeys(resolved)), names, versions)
+        return self._json(
+            {str(rid): self._contact(rid, rec, props, False) for rid, rec, props in rows}
+        )
+
     # -- oauth ----------------------------------------------------------------------------------
 
     async def access_token(self, request: Request) -> Response:
@@ -439,8 +612,20 @@ def routes(store: HubSpotStore, token: str, api: Callable[[Handler], Handler]) -
         Route("/companies/v2/properties", api(legacy.company_properties), methods=["GET"]),
         Route("/companies/v2/companies/paged", api(legacy.companies_paged), methods=["GET"]),
         Route("/companies/v2/companies/{companyId}", api(legacy.company), methods=["GET"]),
+        Route("/companies/v2/companies/{companyId}", api(legacy.update_company), methods=["PUT"]),
         Route("/deals/v1/deal/paged", api(legacy.deals_paged), methods=["GET"]),
         Route("/deals/v1/deal/{dealId}", api(legacy.deal), methods=["GET"]),
+        Route("/deals/v1/deal/{dealId}", api(legacy.update_deal), methods=["PUT"]),
+        Route("/contacts/v1/lists/all/contacts/all", api(legacy.all_contacts), methods=["GET"]),
+        Route("/contacts/v1/contact/vids/batch", api(legacy.contacts_batch), methods=["GET"]),
+        Route(
+            "/contacts/v1/contact/vid/{vid}/profile", api(legacy.contact_by_vid), methods=["GET"]
+        ),
+        Route(
+            "/contacts/v1/contact/email/{email}/profile",
+            api(legacy.contact_by_email),
+            methods=["GET"],
+        ),
         Route("/deals/v1/pipelines", api(legacy.deal_pipelines), methods=["GET"]),
         Route("/oauth/v1/access-tokens/{token}", api(legacy.access_token), methods=["GET"]),
     ]
