@@ -261,6 +261,58 @@ def test_query_pages_at_2000_rows_with_next_records_url(sf: Salesforce) -> None:
     assert sf.query_all("SELECT Id FROM Contact")["totalSize"] == total
 
 
+def _column(name: str, apex: str | None, **flags: Any) -> dict[str, Any]:
+    """One entry of `columnMetadata`, shaped as the Salesforce CLI's recorded exemplars of real
+    answers (salesforcecli/plugin-data test/test-files/queryFields.exemplars.ts)."""
+    return {
+        "aggregate": False,
+        "apexType": apex,
+        "booleanType": False,
+        "columnName": name,
+        "custom": False,
+        "displayName": name,
+        "foreignKeyName": None,
+        "insertable": False,
+        "joinColumns": [],
+        "numberType": False,
+        "textType": False,
+        "updatable": False,
+        **flags,
+    }
+
+
+def test_query_columns_true_describes_the_columns_instead_of_rows(sf: Salesforce) -> None:
+    # `?columns=true` on the query resource answers the query's column metadata, no records:
+    # what the Salesforce CLI's `sf data query` reads after the rows (plugin-data
+    # lib/commands/data/query.js retrieveColumns); the old sandbox ran the query instead.
+    soql = "SELECT Id, Name, AnnualRevenue, IsDeleted, Owner.Name, Owner.Email FROM Account"
+    body = sf.restful("query", params={"q": soql, "columns": "true"})
+    assert set(body) == {"columnMetadata"}
+    assert body["columnMetadata"] == [
+        _column("Id", "Id"),
+        _column("Name", "String", textType=True, insertable=True, updatable=True),
+        _column("AnnualRevenue", "Decimal", numberType=True, insertable=True, updatable=True),
+        _column("IsDeleted", "Boolean", booleanType=True),
+        _column(
+            "Owner",
+            None,
+            foreignKeyName="OwnerId",
+            joinColumns=[
+                _column("Name", "String", textType=True),
+                _column("Email", "String", textType=True),
+            ],
+        ),
+    ]
+    # Without it (or with columns=false) the query runs as before.
+    rows = sf.restful("query", params={"q": soql, "columns": "false"})
+    total = sf.query("SELECT COUNT() FROM Account")["totalSize"]
+    assert rows["totalSize"] == len(rows["records"]) == total >= ACCOUNTS
+    # A malformed query is still refused as one.
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.restful("query", params={"q": "SELECT Nope FROM Account", "columns": "true"})
+    assert _code(exc) == "INVALID_FIELD"
+
+
 def test_batch_size_header_asks_for_smaller_pages(sf: Salesforce) -> None:
     headers = {"Sforce-Query-Options": "batchSize=500"}
     page = sf.query("SELECT Id FROM Contact", headers=headers)
