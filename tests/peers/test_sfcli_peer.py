@@ -29,7 +29,6 @@ from typing import Any
 import pytest
 import requests
 from peer_runs import FIGURES, PEERS_DIR, Admin, node_binary, salesforce_client
-from simple_salesforce import Salesforce
 
 from acm_sync.sandbox.server import SandboxSettings
 
