@@ -37,11 +37,22 @@ VERSION = "2.138.0"
 QUERY_PAGE = 2000  # the REST query resource's default page; the CLI asks for no other
 
 
+# The newest `engines.node` floor in the CLI's shipped tree (undici 7.25.0: >=20.18.1; the
+# CLI's own package.json says >=18.6.0, but its dependencies do not).
+NODE_MIN = (20, 18, 1)
+
+
 @pytest.fixture(autouse=True)
 def _needs_node() -> None:
     node, why = node_binary()
     if node is None:
         pytest.skip(why)
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    if tuple(int(p) for p in version.lstrip("v").split(".")[:3]) < NODE_MIN:
+        pytest.skip(
+            f"Node.js {version} is older than {'.'.join(map(str, NODE_MIN))}, which the pinned "
+            f"Salesforce CLI {VERSION}'s dependencies need"
+        )
 
 
 def ensure_sfcli() -> Path:
