@@ -383,6 +383,103 @@ def test_salesforce_cli(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
         (missing, "INVALID_CROSS_REFERENCE_KEY")
     ]
 
+    # Bulk upsert on Id (one existing row, one with an empty Id: created), then a bulk delete
+    # and a single-record delete; the deleted rows come back only with --all-rows (queryAll).
+    upserts = tmp_path / "upsert.csv"
+    upserts.write_text(
+        f"Id,Name,Website\n{bulk_rows[1]['Id']},sf CLI bulk upserted,https://one.example\n"
+        ",sf CLI bulk upsert new,https://new.example\n",
+        encoding="utf-8",
+    )
+    upserted = cli.run(
+        "data",
+        "upsert",
+        "bulk",
+        "--target-org",
+        "sandbox",
+        "--sobject",
+        "Account",
+        "--file",
+        str(upserts),
+        "--external-id",
+        "Id",
+        "--wait",
+        "2",
+    )["result"]
+    assert upserted["jobInfo"]["state"] == "JobComplete"
+    assert upserted["jobInfo"]["numberRecordsProcessed"] == 2
+    assert upserted["jobInfo"]["numberRecordsFailed"] == 0
+    after_upsert = {
+        r["Name"]: (r["Id"], r["Website"])
+        for r in sf.query_all(
+            "SELECT Id, Name, Website FROM Account WHERE Name LIKE 'sf CLI bulk%'"
+        )["records"]
+    }
+    assert after_upsert["sf CLI bulk upserted"] == (bulk_rows[1]["Id"], "https://one.example")
+    new_id, new_site = after_upsert["sf CLI bulk upsert new"]
+    assert new_site == "https://new.example" and new_id not in {r["Id"] for r in bulk_rows}
+    deletes = tmp_path / "delete.csv"
+    deletes.write_text(f"Id\n{new_id}\n{bulk_rows[1]['Id']}\n", encoding="utf-8")
+    removed = cli.run(
+        "data",
+        "delete",
+        "bulk",
+        "--target-org",
+        "sandbox",
+        "--sobject",
+        "Account",
+        "--file",
+        str(deletes),
+        "--wait",
+        "2",
+    )["result"]
+    assert removed["jobInfo"]["numberRecordsProcessed"] == 2
+    assert removed["jobInfo"]["numberRecordsFailed"] == 0
+    cli.run(
+        "data",
+        "delete",
+        "record",
+        "--target-org",
+        "sandbox",
+        "--sobject",
+        "Account",
+        "--record-id",
+        created["id"],
+    )
+    gone = {new_id, bulk_rows[1]["Id"], created["id"]}
+    live = {r["Id"] for r in sf.query_all("SELECT Id FROM Account")["records"]}
+    assert not gone & live
+    recycled = cli.run(
+        "data",
+        "query",
+        "--target-org",
+        "sandbox",
+        "--all-rows",
+        "--query",
+        "SELECT Id, IsDeleted FROM Account WHERE IsDeleted = true",
+    )["result"]
+    assert gone <= {r["Id"] for r in recycled["records"]}
+    assert {r["Id"] for r in recycled["records"]} == {
+        r["Id"]
+        for r in sf.query_all(
+            "SELECT Id FROM Account WHERE IsDeleted = true", include_deleted=True
+        )["records"]
+    }
+    bulk_rows = [r for r in bulk_rows if r["Id"] not in gone]
+
+    # The org's limits, as /limits reports them to simple-salesforce.
+    limits = {
+        entry["name"]: (entry["max"], entry["remaining"])
+        for entry in cli.run("org", "list", "limits", "--target-org", "sandbox")["result"]
+    }
+    truth_limits = sf.limits()
+    assert set(limits) == set(truth_limits)
+    assert limits["DailyBulkV2QueryJobs"] == (
+        truth_limits["DailyBulkV2QueryJobs"]["Max"],
+        truth_limits["DailyBulkV2QueryJobs"]["Remaining"],
+    )
+    assert limits["DailyApiRequests"][0] == truth_limits["DailyApiRequests"]["Max"]
+
     # sObject Tree export (JSON files), the same rows.
     tree = cli.run(
         "data",
