@@ -193,6 +193,26 @@ def test_salesforce_cli(peer_sandbox: SandboxSettings, tmp_path: Path) -> None:
     # The CLI talks the org's newest API version, read from /services/data on login.
     assert shown["apiVersion"] == login["instanceApiVersion"] == newest
 
+    # What the CLI learnt from the org's Organization row on login (@salesforce/core
+    # determineOrg): listed among the sandboxes with its name and edition.
+    organization = sf.query(
+        "SELECT Name, InstanceName, IsSandbox, OrganizationType FROM Organization"
+    )["records"][0]
+    assert organization["IsSandbox"] is True
+    listed_orgs = cli.run("org", "list")["result"]
+    assert [
+        (o["alias"], o["orgId"], o["name"], o["instanceName"], o["orgEdition"])
+        for o in listed_orgs["sandboxes"]
+    ] == [
+        (
+            "sandbox",
+            identity["organization_id"],
+            organization["Name"],
+            organization["InstanceName"],
+            organization["OrganizationType"],
+        )
+    ]
+
     # SOQL: every Account with a parent's field; every Contact over more than one page.
     soql = "SELECT Id, Name, AnnualRevenue, Industry, Owner.Name FROM Account ORDER BY Id"
     got = cli.run("data", "query", "--target-org", "sandbox", "--query", soql)["result"]
