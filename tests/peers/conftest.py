@@ -1,5 +1,5 @@
-"""The peer suite: four open-source connectors and two Node clients, unmodified, against a
-freshly seeded sandbox.
+"""The peer suite: four open-source connectors, two Node clients and the Salesforce CLI,
+unmodified, against a freshly seeded sandbox.
 
 Slow (it installs the connectors from PyPI on first use and runs each one twice), so it is its
 own target: `make test-peers` (which sets ACM_PEERS=1). Without ACM_PEERS=1 every test here is
@@ -26,7 +26,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if os.environ.get("ACM_PEERS") == "1":
         return
     skip = pytest.mark.skip(
-        reason="peer suite: installs 4 connectors from PyPI and 2 Node clients from npm, and "
+        reason="peer suite: installs 4 connectors from PyPI, 2 Node clients and the Salesforce "
+        "CLI from npm, and "
         "runs them for minutes; run `make test-peers` (ACM_PEERS=1)"
     )
     here = Path(__file__).resolve().parent

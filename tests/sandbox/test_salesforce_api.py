@@ -14,6 +14,7 @@ from sf_helpers import CREDENTIALS, Served, serve, synthetic_org
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
+    SalesforceError,
     SalesforceExpiredSession,
     SalesforceGeneralError,
     SalesforceMalformedRequest,
@@ -259,6 +260,96 @@ def test_query_pages_at_2000_rows_with_next_records_url(sf: Salesforce) -> None:
     everything = list(sf.query_all_iter("SELECT Id FROM Contact"))
     assert len(everything) == total
     assert sf.query_all("SELECT Id FROM Contact")["totalSize"] == total
+
+
+def test_organization_is_one_queryable_read_only_row(sf: Salesforce) -> None:
+    # Every org has its Organization row (Object Reference: Organization; query, retrieve,
+    # describe); the Salesforce CLI reads it on every command (@salesforce/core
+    # lib/org/determineOrg.js). The old sandbox refused the query with INVALID_TYPE.
+    soql = (
+        "SELECT Id, Name, InstanceName, IsSandbox, TrialExpirationDate, NamespacePrefix, "
+        "OrganizationType FROM Organization"
+    )
+    rows = sf.query(soql)["records"]
+    assert len(rows) == 1
+    org = rows[0]
+    assert org["Id"][:15] == sf.session_id.split("!")[0]  # a session id starts with its org's id
+    assert org["Id"].startswith("00D") and len(org["Id"]) == 18
+    # A sandbox org, as the SOAP login says (`<sandbox>true</sandbox>`): no trial expiration.
+    assert (org["IsSandbox"], org["TrialExpirationDate"], org["NamespacePrefix"]) == (
+        True,
+        None,
+        None,
+    )
+    assert org["Name"] and org["InstanceName"]
+    described = sf.Organization.describe()
+    assert (described["keyPrefix"], described["createable"], described["deletable"]) == (
+        "00D",
+        False,
+        False,
+    )
+    assert org["OrganizationType"] in next(
+        [p["value"] for p in f["picklistValues"]]
+        for f in described["fields"]
+        if f["name"] == "OrganizationType"
+    )
+    assert "Organization" in {o["name"] for o in sf.describe()["sobjects"]}
+    assert sf.Organization.get(org["Id"])["Name"] == org["Name"]
+    with pytest.raises(SalesforceError) as refused:
+        sf.Organization.create({"Name": "another org"})
+    assert refused.value.content[0]["errorCode"] == "INVALID_TYPE_FOR_OPERATION"
+
+
+def _column(name: str, apex: str | None, **flags: Any) -> dict[str, Any]:
+    """One entry of `columnMetadata`, shaped as the Salesforce CLI's recorded exemplars of real
+    answers (salesforcecli/plugin-data test/test-files/queryFields.exemplars.ts)."""
+    return {
+        "aggregate": False,
+        "apexType": apex,
+        "booleanType": False,
+        "columnName": name,
+        "custom": False,
+        "displayName": name,
+        "foreignKeyName": None,
+        "insertable": False,
+        "joinColumns": [],
+        "numberType": False,
+        "textType": False,
+        "updatable": False,
+        **flags,
+    }
+
+
+def test_query_columns_true_describes_the_columns_instead_of_rows(sf: Salesforce) -> None:
+    # `?columns=true` on the query resource answers the query's column metadata, no records:
+    # what the Salesforce CLI's `sf data query` reads after the rows (plugin-data
+    # lib/commands/data/query.js retrieveColumns); the old sandbox ran the query instead.
+    soql = "SELECT Id, Name, AnnualRevenue, IsDeleted, Owner.Name, Owner.Email FROM Account"
+    body = sf.restful("query", params={"q": soql, "columns": "true"})
+    assert set(body) == {"columnMetadata"}
+    assert body["columnMetadata"] == [
+        _column("Id", "Id"),
+        _column("Name", "String", textType=True, insertable=True, updatable=True),
+        _column("AnnualRevenue", "Decimal", numberType=True, insertable=True, updatable=True),
+        _column("IsDeleted", "Boolean", booleanType=True),
+        _column(
+            "Owner",
+            None,
+            foreignKeyName="OwnerId",
+            joinColumns=[
+                _column("Name", "String", textType=True),
+                _column("Email", "String", textType=True),
+            ],
+        ),
+    ]
+    # Without it (or with columns=false) the query runs as before.
+    rows = sf.restful("query", params={"q": soql, "columns": "false"})
+    total = sf.query("SELECT COUNT() FROM Account")["totalSize"]
+    assert rows["totalSize"] == len(rows["records"]) == total >= ACCOUNTS
+    # A malformed query is still refused as one.
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.restful("query", params={"q": "SELECT Nope FROM Account", "columns": "true"})
+    assert _code(exc) == "INVALID_FIELD"
 
 
 def test_batch_size_header_asks_for_smaller_pages(sf: Salesforce) -> None:

@@ -93,6 +93,7 @@ class SalesforceSandbox:
                 self.org.seeder.finish_init(credentials.username)
             log.info("salesforce sandbox initialised in %.1fs", time.perf_counter() - started)
         self.user_id = self.org.seeder.ensure_user(credentials.username)
+        self.org.seeder.ensure_organization()
         if set_audit_fields is not None:  # the org's permission, kept with it until changed
             self.org.file.set_audit_fields_settable(set_audit_fields)
         self.daily_api_limit = daily_api_limit

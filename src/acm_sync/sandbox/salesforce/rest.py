@@ -14,6 +14,7 @@ from acm_sync.sandbox.salesforce.calls import Call, SandboxState, allow
 from acm_sync.sandbox.salesforce.common import (
     RecordError,
     SfError,
+    json_response,
     not_found,
     raw_json_response,
 )
@@ -21,7 +22,13 @@ from acm_sync.sandbox.salesforce.ids import KEY_PREFIX, is_valid_id, to_18
 from acm_sync.sandbox.salesforce.org import Result
 from acm_sync.sandbox.salesforce.reads import field_list
 from acm_sync.sandbox.salesforce.schema import Field, SObject, sobject
-from acm_sync.sandbox.salesforce.soql import SoqlError, compile_soql
+from acm_sync.sandbox.salesforce.soql import (
+    NUMBER_TYPES,
+    STRING_TYPES,
+    CompiledQuery,
+    SoqlError,
+    compile_soql,
+)
 from acm_sync.sandbox.salesforce.validation import TypeProblem, WriteOp, parse_datetime, parse_value
 
 DEFAULT_BATCH = 2000
@@ -49,6 +56,8 @@ def query(app: SandboxState, call: Call, *, include_deleted: bool, locator: str 
         except SoqlError as exc:
             raise SfError(400, exc.error_code, exc.message) from None
         name = compiled.sobject.name
+        if _bool_param(call.request.query_params.get("columns", "false")):
+            return json_response({"columnMetadata": column_metadata(compiled)})
         if compiled.count_only:
             total = app.org.reader.count(
                 name,
@@ -94,6 +103,69 @@ def query(app: SandboxState, call: Call, *, include_deleted: bool, locator: str 
         len(cursor.rowids),
         next_url,
     )
+
+
+# The Apex type a column of each field type carries in `?columns=true` metadata.
+_APEX_TYPES = {
+    "id": "Id",
+    "reference": "Id",
+    "boolean": "Boolean",
+    "int": "Integer",
+    "double": "Double",
+    "currency": "Decimal",
+    "percent": "Decimal",
+    "date": "Date",
+    "datetime": "Datetime",
+    "address": "Address",
+}
+
+
+def _column(f: Field, name: str) -> dict[str, Any]:
+    return {
+        "aggregate": False,
+        "apexType": _APEX_TYPES.get(f.type, "String"),
+        "booleanType": f.type == "boolean",
+        "columnName": name,
+        "custom": f.custom,
+        "displayName": name,
+        "foreignKeyName": None,
+        "insertable": f.createable,
+        "joinColumns": [],
+        "numberType": f.type in NUMBER_TYPES,
+        "textType": f.type in STRING_TYPES,
+        "updatable": f.updateable,
+    }
+
+
+def column_metadata(compiled: CompiledQuery) -> list[dict[str, Any]]:
+    """A query's columns as `GET .../query?q=...&columns=true` describes them instead of running
+    it (the Salesforce CLI's `data query` reads them): one entry per selected field in SELECT
+    order; a parent's fields (`Owner.Name`) as `joinColumns` of one column named after the
+    relationship, its lookup field as `foreignKeyName`."""
+    columns: list[dict[str, Any]] = []
+    joins: dict[str, dict[str, Any]] = {}
+    for f in compiled.fields:
+        if f.path is None:
+            columns.append(_column(f, f.name))
+            continue
+        lookup, _parent, parent_field = f.path
+        relationship = f.name.split(".")[0]
+        join = joins.get(relationship)
+        if join is None:
+            join = {
+                **_column(f, relationship),
+                "apexType": None,
+                "foreignKeyName": lookup,
+                "insertable": False,
+                "textType": False,
+                "booleanType": False,
+                "numberType": False,
+                "updatable": False,
+            }
+            joins[relationship] = join
+            columns.append(join)
+        join["joinColumns"].append(_column(f, parent_field))
+    return columns
 
 
 def _page(

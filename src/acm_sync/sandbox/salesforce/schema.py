@@ -703,8 +703,57 @@ OPPORTUNITY_STAGE = SObject(
     ),
 )
 
+# The org itself: one row, read-only here (the API allows no create or delete; the few fields
+# an admin may update stay unwritable in the sandbox). Clients read it on login: the Salesforce
+# CLI queries Name, InstanceName, IsSandbox, TrialExpirationDate, NamespacePrefix and
+# OrganizationType on every command (@salesforce/core lib/org/determineOrg.js).
+ORGANIZATION_NAME = "acm_sync Sandbox"  # also the SOAP login's userInfo.organizationName
+ORGANIZATION_TYPES = (
+    "Base Edition", "Contact Manager Edition", "Developer Edition", "Enterprise Edition",
+    "Group Edition", "Personal Edition", "Professional Edition", "Team Edition",
+    "Unlimited Edition",
+)  # fmt: skip
+ORGANIZATION = SObject(
+    "Organization",
+    "Organization",
+    "Organizations",
+    createable=False,
+    updateable=False,
+    deletable=False,
+    fields=(
+        Field("Id", "id", "Organization ID", length=18, nillable=False, **_RO),
+        Field("Name", "string", "Name", length=80, nillable=False, **_RO),
+        Field("Division", "string", "Division", length=80, **_RO),
+        Field(
+            "OrganizationType",
+            "picklist",
+            "Edition",
+            length=40,
+            picklist=ORGANIZATION_TYPES,
+            restricted=True,
+            **_RO,
+        ),
+        Field("InstanceName", "string", "Instance Name", length=5, **_RO),
+        Field("IsSandbox", "boolean", "Is Sandbox", nillable=False, **_RO),
+        Field("TrialExpirationDate", "datetime", "Trial Expiration Date", **_RO),
+        Field("NamespacePrefix", "string", "Namespace Prefix", length=15, **_RO),
+        Field("CreatedDate", "datetime", "Created Date", nillable=False, **_RO),
+        Field("LastModifiedDate", "datetime", "Last Modified Date", nillable=False, **_RO),
+        Field("SystemModstamp", "datetime", "System Modstamp", nillable=False, **_RO),
+    ),
+)
+
 SOBJECTS: dict[str, SObject] = {
-    o.name: o for o in (ACCOUNT, CONTACT, OPPORTUNITY, OPPORTUNITY_HISTORY, USER, OPPORTUNITY_STAGE)
+    o.name: o
+    for o in (
+        ACCOUNT,
+        CONTACT,
+        OPPORTUNITY,
+        OPPORTUNITY_HISTORY,
+        USER,
+        OPPORTUNITY_STAGE,
+        ORGANIZATION,
+    )
 }
 _SOBJECTS_LOWER = {k.lower(): v for k, v in SOBJECTS.items()}
 

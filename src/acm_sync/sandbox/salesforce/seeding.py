@@ -10,6 +10,7 @@ from acm_sync.sandbox.salesforce.orgfile import FLOAT_TYPES, OrgFile, quote
 from acm_sync.sandbox.salesforce.schema import (
     FORECAST_CATEGORY_LABELS,
     OPPORTUNITY_STAGES,
+    ORGANIZATION_NAME,
     SOBJECTS,
     Field,
     SObject,
@@ -140,6 +141,26 @@ class Seeder:
         if f.type == "boolean" and not f.nillable:
             return [0] * n
         return [None] * n
+
+    def ensure_organization(self) -> None:
+        """The org's one Organization row, added when missing (also to a file saved by an older
+        sandbox). A sandbox org, as the SOAP login says (`sandbox` true): IsSandbox true and no
+        trial expiration (a scratch org would have one)."""
+        if self.db.execute('SELECT 1 FROM "Organization" LIMIT 1').fetchone():
+            return
+        now = self.file.now()
+        values = {
+            "Id": self.file.org_id,
+            "Name": ORGANIZATION_NAME,
+            "OrganizationType": "Enterprise Edition",
+            "InstanceName": "CS5G",
+            "IsSandbox": 1,
+            "CreatedDate": now,
+            "LastModifiedDate": now,
+            "SystemModstamp": now,
+        }
+        cols = self.file.columns["Organization"]
+        self.db.execute(self.file.insert_sql["Organization"], [values.get(c) for c in cols])
 
     def ensure_user(self, username: str) -> str:
         """The Id of the user named `username`, created (an active admin) when missing."""

@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 from starlette.responses import Response
 
 from acm_sync.sandbox.salesforce.auth import SalesforceCredentials, Sessions
+from acm_sync.sandbox.salesforce.schema import ORGANIZATION_NAME
 
 _XML = "text/xml; charset=utf-8"
 _ENVELOPE_OPEN = (
@@ -171,7 +172,7 @@ def soap_login(
         "orgHasPersonAccounts": False,
         "organizationId": sessions.org_id,
         "organizationMultiCurrency": True,
-        "organizationName": "acm_sync Sandbox",
+        "organizationName": ORGANIZATION_NAME,
         "profileId": "00e5g000000AdMnAAK",
         "roleId": None,
         "sessionSecondsValid": int(session_ttl_s),
