@@ -233,6 +233,38 @@ ABSENT = {
 }
 
 
+def guess_columns(
+    columns: Sequence[str], given: Mapping[str, str | None], roles: Mapping[str, Role]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(role → column, role → "given" / "guessed"): each role's given column, else the first of
+    its guesses in the header. ExportError when a given column is not there."""
+    found = ", ".join(map(repr, columns))
+    by_name: dict[str, str] = {}
+    for name in columns:
+        by_name.setdefault(normalised(name), name)
+    mapping: dict[str, str] = {}
+    how: dict[str, str] = {}
+    for role, spec in roles.items():
+        column = given.get(role)
+        if column is not None and column not in columns:
+            raise ExportError(f"{spec.option} {column!r} is not a column; columns found: {found}")
+        if column is None:
+            column = next((by_name[name] for name in spec.guesses if name in by_name), None)
+        if column is not None:
+            mapping[role] = column
+            how[role] = "given" if given.get(role) is not None else "guessed"
+    return mapping, how
+
+
+def outcome_keys(
+    won_values: Sequence[str], lost_values: Sequence[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The normalised stage values read as won and as lost: those given, else the guesses."""
+    won = frozenset(normalised(v) for v in won_values) or WON_VALUES
+    lost = frozenset(normalised(v) for v in lost_values) or LOST_VALUES
+    return won, lost
+
+
 def column_mapping(
     columns: Sequence[str], given: Mapping[str, str | None], *, count: bool = False
 ) -> tuple[dict[str, str], list[str]]:
@@ -242,19 +274,7 @@ def column_mapping(
     not there or a needed one is neither given nor guessed (the amount is not needed when
     `count`: each deal counts 1)."""
     found = ", ".join(map(repr, columns))
-    by_name: dict[str, str] = {}
-    for column in columns:
-        by_name.setdefault(normalised(column), column)
-    mapping, how = {}, {}
-    for role, spec in ROLES.items():
-        column = given.get(role)
-        if column is not None and column not in columns:
-            raise ExportError(f"{spec.option} {column!r} is not a column; columns found: {found}")
-        if column is None:
-            column = next((by_name[name] for name in spec.guesses if name in by_name), None)
-            if column is None:
-                continue
-        mapping[role], how[role] = column, "given" if given.get(role) is not None else "guessed"
+    mapping, how = guess_columns(columns, given, ROLES)
     pair_given = given.get("is_won") is not None or given.get("is_closed") is not None
     if given.get("stage") is None and (pair_given or "stage" not in mapping):
         mapping.pop("stage", None)
@@ -477,8 +497,7 @@ def export_from(
     if "stage" in mapping:
         stage = raw[mapping["stage"]]
         key = stage.map(normalised, na_action="ignore")
-        won_keys = {normalised(v) for v in won_values} or WON_VALUES
-        lost_keys = {normalised(v) for v in lost_values} or LOST_VALUES
+        won_keys, lost_keys = outcome_keys(won_values, lost_values)
         won, lost = key.isin(won_keys), key.isin(lost_keys)
         aside(stage.isna(), "no stage")
         counts = stage.value_counts(sort=True)
@@ -669,14 +688,13 @@ def read_stage_history(args: argparse.Namespace, export: Export) -> history_csv.
         raise ExportError(
             "--history needs the deals export's deal id column (give --id COLUMN) to match its rows"
         )
-    won = {normalised(v) for v in args.won} or WON_VALUES
-    lost = {normalised(v) for v in args.lost} or LOST_VALUES
+    won, lost = outcome_keys(args.won, args.lost)
     return history_csv.read_history(
         raw,
         {role: getattr(args, f"history_{role}") for role in history_csv.HISTORY_ROLES},
         deal_ids=export.deals["source_id"],
-        won_keys=frozenset(won),
-        lost_keys=frozenset(lost),
+        won_keys=won,
+        lost_keys=lost,
         parse_dates=lambda text: parse_dates(text, args.date_format),
         parse_amounts=parse_amounts,
         as_of=args.as_of,
@@ -694,8 +712,7 @@ def entered_stage_history(
     raw: pd.DataFrame, args: argparse.Namespace, export: Export
 ) -> history_csv.History:
     """The stage history a HubSpot deals export's 'Date entered' columns hold (history_csv)."""
-    won = frozenset({normalised(v) for v in args.won} or WON_VALUES)
-    lost = frozenset({normalised(v) for v in args.lost} or LOST_VALUES)
+    won, lost = outcome_keys(args.won, args.lost)
     long = history_csv.entered_history(
         raw, export.deals["source_id"], export.deals["row"], won, lost
     )
@@ -790,11 +807,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"stage history: {args.history} ({history.pulled:,} rows)")
             print("\n".join(history.lines))
             print_pulled("history: ", history)
-        elif history_csv.entered_columns(list(raw.columns)):
+        elif entered := history_csv.entered_columns(list(raw.columns)):
             history = entered_stage_history(raw, args, export)
-            columns = len(history_csv.entered_columns(list(raw.columns)))
             print(
-                f"stage history: the export's {columns} 'Date entered' columns (HubSpot's "
+                f"stage history: the export's {len(entered)} 'Date entered' columns (HubSpot's "
                 "stage-entry dates), one row per stage a deal entered"
             )
             print_pulled("history: ", history)

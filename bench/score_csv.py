@@ -84,7 +84,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import backtest_csv  # noqa: E402
 import public_deals  # noqa: E402
-from backtest_csv import ExportError, Role, normalised  # noqa: E402
+from backtest_csv import ExportError, Role, guess_columns  # noqa: E402
 
 if TYPE_CHECKING:
     from acm_sync.currency import CurrencyConfig
@@ -199,29 +199,6 @@ def read_positional(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     raw.columns = names
     raw.index = pd.RangeIndex(1, len(raw) + 1, name="row")
     return raw.apply(lambda column: column.str.strip()).replace("", np.nan)
-
-
-def guess_columns(
-    columns: Sequence[str], given: Mapping[str, str | None], roles: Mapping[str, Role]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """(role → column, role → "given" / "guessed"): each role's given column, else the first of
-    its guesses in the header. ExportError when a given column is not there."""
-    found = ", ".join(map(repr, columns))
-    by_name: dict[str, str] = {}
-    for name in columns:
-        by_name.setdefault(normalised(name), name)
-    mapping: dict[str, str] = {}
-    how: dict[str, str] = {}
-    for role, spec in roles.items():
-        column = given.get(role)
-        if column is not None and column not in columns:
-            raise ExportError(f"{spec.option} {column!r} is not a column; columns found: {found}")
-        if column is None:
-            column = next((by_name[name] for name in spec.guesses if name in by_name), None)
-        if column is not None:
-            mapping[role] = column
-            how[role] = "given" if given.get(role) is not None else "guessed"
-    return mapping, how
 
 
 def order_mapping(
