@@ -159,6 +159,11 @@ def _uv() -> str:
 def ensure_connector(name: str) -> Path:
     """The connector's entry point, installing it (pinned) into `.peers/<name>` if needed."""
     package, version, entry = CONNECTORS[name]
+    return ensure_venv(name, package, version) / "bin" / entry
+
+
+def ensure_venv(name: str, package: str, version: str) -> Path:
+    """`.peers/<name>`, a virtualenv with `package==version` installed on first use."""
     venv = PEERS_DIR / name
     marker = venv / f".installed-{package}-{version}"
     if not marker.exists():
@@ -180,7 +185,7 @@ def ensure_connector(name: str) -> Path:
             check=True,
         )
         marker.touch()
-    return venv / "bin" / entry
+    return venv
 
 
 @dataclass

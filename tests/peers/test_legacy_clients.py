@@ -29,12 +29,10 @@ from typing import Any
 from peer_runs import (
     FIGURES,
     HOSTMAP,
-    PEERS_DIR,
-    PYTHON,
     SALESFORCE_HOSTS,
     Admin,
-    _uv,
     describe_calls,
+    ensure_venv,
     hubspot_client,
     salesforce_client,
 )
@@ -53,28 +51,7 @@ PK_CHUNK = 200
 def ensure_library(name: str) -> Path:
     """The python of `.peers/<name>`, with the library installed (pinned) on first use."""
     package, version = LIBRARIES[name]
-    venv = PEERS_DIR / name
-    marker = venv / f".installed-{package}-{version}"
-    if not marker.exists():
-        uv = _uv()
-        PEERS_DIR.mkdir(exist_ok=True)
-        subprocess.run(
-            [uv, "venv", "--quiet", "--allow-existing", "--python", PYTHON, str(venv)], check=True
-        )
-        subprocess.run(
-            [
-                uv,
-                "pip",
-                "install",
-                "--quiet",
-                "--python",
-                str(venv / "bin" / "python"),
-                f"{package}=={version}",
-            ],
-            check=True,
-        )
-        marker.touch()
-    return venv / "bin" / "python"
+    return ensure_venv(name, package, version) / "bin" / "python"
 
 
 @dataclass

@@ -23,6 +23,7 @@ from acm_sync.sandbox.faults import FaultInjector
 from acm_sync.sandbox.salesforce.app import SalesforceCredentials, create_app, error_response
 from acm_sync.sandbox.salesforce.ids import make_id
 from acm_sync.sandbox.salesforce.schema import ACM_TIERS, INDUSTRIES, OPPORTUNITY_STAGES
+from acm_sync.sandbox.server import SandboxSettings
 from acm_sync.sandbox.tls import ensure_ca
 
 LOGIN_DOMAIN = "acm-sandbox"
@@ -267,3 +268,23 @@ def synthetic_org(
         "OpportunityHistory": history,
     }
     return SimpleNamespace(salesforce=frames, now=now)
+
+
+def token_session(settings: SandboxSettings) -> tuple[requests.Session, str]:
+    """(a session trusting the sandbox CA and nothing from the environment, an access token
+    from the refresh-token grant)."""
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = settings.salesforce_ca_bundle
+    c = settings.credentials
+    token = http.post(
+        f"{settings.salesforce_instance_url}/services/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": c.salesforce_consumer_key,
+            "client_secret": c.salesforce_consumer_secret,
+            "refresh_token": c.salesforce_refresh_token,
+        },
+    )
+    token.raise_for_status()
+    return http, str(token.json()["access_token"])

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+from sf_helpers import token_session
 from simple_salesforce import Salesforce
 
 from acm_sync.sandbox.server import SandboxSettings
@@ -20,29 +21,11 @@ from acm_sync.sandbox.server import SandboxSettings
 NS = "http://www.force.com/2009/06/asyncapi/dataload"
 
 
-def _session(settings: SandboxSettings) -> tuple[requests.Session, str]:
-    http = requests.Session()
-    http.trust_env = False
-    http.verify = settings.salesforce_ca_bundle
-    c = settings.credentials
-    token = http.post(
-        f"{settings.salesforce_instance_url}/services/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": c.salesforce_consumer_key,
-            "client_secret": c.salesforce_consumer_secret,
-            "refresh_token": c.salesforce_refresh_token,
-        },
-    )
-    token.raise_for_status()
-    return http, str(token.json()["access_token"])
-
-
 class Async:
     """The Bulk API 1.0 calls, in the XML the documentation's examples send."""
 
     def __init__(self, settings: SandboxSettings) -> None:
-        self.http, self.token = _session(settings)
+        self.http, self.token = token_session(settings)
         self.base = f"{settings.salesforce_instance_url}/services/async/61.0"
         self.sf = Salesforce(
             instance_url=settings.salesforce_instance_url,

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from sf_helpers import token_session
 from simple_salesforce import Salesforce
 
 from acm_sync.sandbox.server import SandboxSettings
@@ -39,27 +40,9 @@ def _raw_head(settings: SandboxSettings, request: str) -> list[str]:
     return data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
 
 
-def _session(settings: SandboxSettings) -> tuple[requests.Session, str]:
-    http = requests.Session()
-    http.trust_env = False
-    http.verify = settings.salesforce_ca_bundle
-    c = settings.credentials
-    token = http.post(
-        f"{settings.salesforce_instance_url}/services/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": c.salesforce_consumer_key,
-            "client_secret": c.salesforce_consumer_secret,
-            "refresh_token": c.salesforce_refresh_token,
-        },
-    )
-    token.raise_for_status()
-    return http, str(token.json()["access_token"])
-
-
 @pytest.fixture(scope="module")
 def sf_http(sandbox: SandboxSettings) -> tuple[requests.Session, str]:
-    return _session(sandbox)
+    return token_session(sandbox)
 
 
 def test_header_names_have_canonical_casing(

@@ -320,11 +320,18 @@ def live_mask(frame: pd.DataFrame) -> np.ndarray:
 
 
 def record_ids(entity: str, frame: pd.DataFrame) -> pd.Series:
-    """The record id quarantine rows carry (history: opportunity id @ change time)."""
+    """The record id quarantine rows carry, one per row of `frame` (history: opportunity id @
+    change time, and "#2", "#3", … on later rows of a deal changed twice in one second or with
+    no time: Salesforce dates history to the second, and an insert and a workflow update often
+    share it — two held rows must not read as one)."""
     if entity != "opportunity_stage_history":
         return frame[KEYS[entity]].astype(model.STRING)
     when = frame["changed_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ").fillna("?")
-    return (frame["opportunity_id"].astype(model.STRING) + "@" + when).astype(model.STRING)
+    ids = (frame["opportunity_id"].astype(model.STRING) + "@" + when).astype(model.STRING)
+    nth = ids.groupby(ids.to_numpy(), sort=False).cumcount().to_numpy()
+    if not nth.any():
+        return ids
+    return ids.where(nth == 0, ids + "#" + pd.Series(nth + 1, index=ids.index).astype(str))
 
 
 def record_names(entity: str, frame: pd.DataFrame) -> pd.Series:
