@@ -369,7 +369,8 @@ def retry_pause(
     """Seconds to wait after the `tries`-th failed try (see the module doc).
 
     With Retry-After: in [retry_after, retry_after × 1.1]. Without: the step
-    min(max_wait, backoff × 2^(tries − 1)), waited in [step / 2, step]."""
+    min(max_wait, backoff × 2^min(tries − 1, 60)), waited in [step / 2, step] (the doubling
+    stops at 2^60, far past any max_wait a real backoff reaches)."""
     if retry_after is not None:
         return retry_after + rng.uniform(0.0, RETRY_AFTER_SPREAD * retry_after)
     step = float(min(max_wait, backoff * (2 ** min(tries - 1, 60))))
