@@ -74,9 +74,7 @@ the file $ACM_SYNC_CONFIG names; --horizon overrides its backtest horizon.
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -92,31 +90,26 @@ import history_csv  # noqa: E402
 import public_deals  # noqa: E402
 from acm_sync.config import CONFIG_ENV_VAR, AcmSyncConfig, load_config  # noqa: E402
 from acm_sync.currency import CurrencyConfig, Rates  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Role:
-    """A column the backtest reads: its option, what it is called in messages, the header names
-    (normalised: lower case, letters and digits only) that are guessed as it, best first."""
-
-    option: str
-    label: str
-    guesses: tuple[str, ...]
-
-
-def _role(option: str, label: str, guesses: str) -> Role:
-    return Role(option, label, tuple(guesses.split()))
-
+from export_reader import (  # noqa: E402
+    ExportError,
+    column_role,
+    flags,
+    guess_columns,
+    normalised,
+    parse_amounts,
+    parse_dates,
+    read_export,
+)
 
 ROLES = {
-    "created": _role(
+    "created": column_role(
         "--created",
         "created date",
         # … Zoho's "Created Time", Pipedrive's "Deal - Deal created"
         "created createddate createdate createdat datecreated createdon createdtime dealcreated "
         "dealdealcreated",
     ),
-    "close_date": _role(
+    "close_date": column_role(
         "--close-date",
         "close date",
         # … Dynamics 365's "Actual Close Date", Pipedrive's "Deal - Deal closed on" (closed)
@@ -125,104 +118,42 @@ ROLES = {
         "dealclosedon dealdealclosedon estclosedate estimatedclosedate expectedclosedate "
         "dealexpectedclosedate",
     ),
-    "amount": _role(
+    "amount": column_role(
         "--amount",
         "amount",
         # … Dynamics 365's "Est. Revenue", Pipedrive's "Deal - Value"
         "amount closevalue dealvalue dealamount opportunityamount value amountincompanycurrency "
         "estrevenue estimatedrevenue actualrevenue",
     ),
-    "stage": _role(
+    "stage": column_role(
         "--stage",
         "stage",
         "stage stagename dealstage opportunitystage salesstage status dealstatus",
     ),
-    "is_won": _role("--is-won", "is_won", "iswon hsisclosedwon closedwon won"),
-    "is_closed": _role("--is-closed", "is_closed", "isclosed hsisclosed closed"),
-    "id": _role("--id", "deal id", "id opportunityid dealid oppid recordid"),
-    "account": _role(
+    "is_won": column_role("--is-won", "is_won", "iswon hsisclosedwon closedwon won"),
+    "is_closed": column_role("--is-closed", "is_closed", "isclosed hsisclosed closed"),
+    "id": column_role("--id", "deal id", "id opportunityid dealid oppid recordid"),
+    "account": column_role(
         "--account",
         "account",
         "account accountid accountname company companyid companyname associatedcompany "
         "associatedcompanyprimary potentialcustomer dealorganization",
     ),
-    "type": _role("--type", "type", "type dealtype opportunitytype"),
-    "segment": _role(
+    "type": column_role("--type", "type", "type dealtype opportunitytype"),
+    "segment": column_role(
         "--segment", "segment", "segment marketsegment customersegment pipeline dealpipeline group"
     ),
-    "currency": _role(
+    "currency": column_role(
         "--currency", "currency", "currencyisocode currency currencycode dealcurrencycode"
     ),
     # a Salesforce export of all rows (Data Loader "Export All") holds deleted ones: IsDeleted
-    "deleted": _role("--deleted", "deleted flag", "isdeleted deleted"),
+    "deleted": column_role("--deleted", "deleted flag", "isdeleted deleted"),
 }
 NEEDED = ("created", "close_date", "amount")
 WON_VALUES = frozenset({"closedwon", "won"})
 LOST_VALUES = frozenset({"closedlost", "lost"})
-TRUE, FALSE = frozenset({"true", "t", "yes", "y", "1"}), frozenset({"false", "f", "no", "n", "0"})
-US_DATE_FORMATS = (
-    "%m/%d/%Y",
-    "%m/%d/%Y %H:%M",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %I:%M %p",
-    "%m/%d/%Y %I:%M:%S %p",
-    "%m/%d/%y",
-    "%m/%d/%y %H:%M",
-    "%m/%d/%y %I:%M %p",
-    "%Y/%m/%d",
-    "%b %d, %Y",
-    "%B %d, %Y",
-)
-CURRENCY = r"(?:[A-Za-z]{3}|[$€£¥])"
-AMOUNT = re.compile(
-    rf"^(-?){CURRENCY}?(-?)(\d{{1,3}}(?:,\d{{3}})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
-    rf"{CURRENCY}?$"
-)
-PLAIN_NUMBER = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 ONE_GROUP = "all deals"
-EARLIEST, LATEST = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
 UNITS = ("amount", "count", "auto")
-
-
-class ExportError(ValueError):
-    """A deals export the backtest cannot read at all (one line, for the user)."""
-
-
-def normalised(name: object) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())
-
-
-def read_export(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """(the CSV as text columns, notes on how it was read): UTF-8 (Latin-1 when it is not), the
-    separator of the header line (comma, semicolon, tab or bar; runs of spaces when the header
-    has none of those but several words). ExportError when the file is missing, empty or has no
-    rows."""
-    if not path.is_file():
-        raise ExportError(f"{path}: no such file")
-    data = path.read_bytes()
-    notes = []
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-        notes.append("read as Latin-1 (the file is not UTF-8)")
-    header = text.split("\n", 1)[0]
-    if not header.strip():
-        raise ExportError(f"{path}: the file is empty (no header line)")
-    sep = max(",;\t|", key=header.count)
-    if not header.count(sep) and len(header.split()) > 1:  # columns apart by spaces
-        sep = r"\s+"
-        notes.append("columns separated by spaces")
-    try:
-        raw = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""]
-        )
-    except pd.errors.ParserError as error:
-        raise ExportError(f"{path}: not a readable CSV ({str(error).strip()})") from None
-    if raw.empty:
-        raise ExportError(f"{path}: no deal rows under the header ({', '.join(raw.columns)})")
-    raw.index = pd.RangeIndex(1, len(raw) + 1, name="row")  # 1 = the first row under the header
-    return raw.apply(lambda column: column.str.strip()).replace("", np.nan), notes
 
 
 ABSENT = {
@@ -231,29 +162,6 @@ ABSENT = {
     "type": "every deal's type is other",
     "segment": f"one group ({ONE_GROUP!r})",
 }
-
-
-def guess_columns(
-    columns: Sequence[str], given: Mapping[str, str | None], roles: Mapping[str, Role]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """(role → column, role → "given" / "guessed"): each role's given column, else the first of
-    its guesses in the header. ExportError when a given column is not there."""
-    found = ", ".join(map(repr, columns))
-    by_name: dict[str, str] = {}
-    for name in columns:
-        by_name.setdefault(normalised(name), name)
-    mapping: dict[str, str] = {}
-    how: dict[str, str] = {}
-    for role, spec in roles.items():
-        column = given.get(role)
-        if column is not None and column not in columns:
-            raise ExportError(f"{spec.option} {column!r} is not a column; columns found: {found}")
-        if column is None:
-            column = next((by_name[name] for name in spec.guesses if name in by_name), None)
-        if column is not None:
-            mapping[role] = column
-            how[role] = "given" if given.get(role) is not None else "guessed"
-    return mapping, how
 
 
 def outcome_keys(
@@ -305,41 +213,6 @@ def column_mapping(
     return mapping, lines
 
 
-def parse_dates(text: pd.Series, date_format: str | None = None) -> pd.Series:
-    """Each value in the first format that reads it (ISO, then US month/day/year; or only
-    `date_format`), in UTC; NaT where none does or the value is blank."""
-    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
-    for fmt in (date_format,) if date_format else ("ISO8601", *US_DATE_FORMATS):
-        todo = parsed.isna() & text.notna()
-        if not todo.any():
-            break
-        try:
-            got = pd.to_datetime(text[todo], format=fmt, utc=True, errors="coerce")
-        except ValueError as error:  # a bad directive in --date-format
-            raise ExportError(f"--date-format {fmt!r}: {error}") from None
-        # outside the years a timestamp holds (1677–2262: "2999-01-01" for "never"): unreadable
-        held = got.isna() | ((got >= EARLIEST) & (got <= LATEST))
-        parsed[todo] = got.where(held).astype("datetime64[ns, UTC]")
-    return parsed
-
-
-def parse_amounts(text: pd.Series) -> pd.Series:
-    """ "$1,200.50", "1200", "EUR 99", "-5" → numbers; NaN where the value is blank or not an
-    amount (letters, several dots, "1.200,50"). Plain numbers ("1200", "-5.5": most of a large
-    log) are read directly, the rest through the amount pattern."""
-    plain = text.str.fullmatch(PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
-    number = pd.Series(np.nan, index=text.index)
-    if plain.any():
-        number[plain] = pd.to_numeric(text[plain]).astype(float).to_numpy()
-    rest = ~plain & text.notna().to_numpy()
-    if rest.any():
-        parts = text[rest].str.replace(r"\s", "", regex=True).str.extract(AMOUNT)
-        value = pd.to_numeric(parts[2].str.replace(",", "", regex=False), errors="coerce")
-        negative = (parts[0] == "-") | (parts[1] == "-")
-        number[rest] = value.where(~negative, -value).to_numpy(dtype=float)
-    return number
-
-
 def contract_type(value: object) -> str | None:
     """The canonical type a deal type value reads as (None: other)."""
     if not isinstance(value, str):
@@ -350,12 +223,6 @@ def contract_type(value: object) -> str | None:
     if any(part in word for part in ("expan", "upsell", "upgrade", "crosssell", "addon")):
         return "expansion"
     return "new" if "new" in word else None
-
-
-def flags(text: pd.Series) -> pd.Series:
-    """true / false (1 / 0, yes / no, …) → True / False; anything else NaN."""
-    lower = text.str.lower()
-    return lower.map(lambda v: True if v in TRUE else False if v in FALSE else np.nan)
 
 
 def currency_rates(
@@ -695,10 +562,8 @@ def read_stage_history(args: argparse.Namespace, export: Export) -> history_csv.
         deal_ids=export.deals["source_id"],
         won_keys=won,
         lost_keys=lost,
-        parse_dates=lambda text: parse_dates(text, args.date_format),
-        parse_amounts=parse_amounts,
+        date_format=args.date_format,
         as_of=args.as_of,
-        error=ExportError,
     )
 
 
@@ -722,10 +587,8 @@ def entered_stage_history(
         deal_ids=export.deals["source_id"],
         won_keys=won,
         lost_keys=lost,
-        parse_dates=lambda text: parse_dates(text, args.date_format),
-        parse_amounts=parse_amounts,
+        date_format=args.date_format,
         as_of=args.as_of,
-        error=ExportError,
     )
 
 
@@ -775,10 +638,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="FILE",
         help="the deals' stage history, one row per change (bench/history_csv.py)",
     )
-    for role, (option, label, _) in history_csv.HISTORY_ROLES.items():
-        parser.add_argument(
-            option, dest=f"history_{role}", metavar="COLUMN", help=f"the history's {label} column"
-        )
+    for role, spec in history_csv.HISTORY_ROLES.items():
+        what = f"the history's {spec.label} column"
+        parser.add_argument(spec.option, dest=f"history_{role}", metavar="COLUMN", help=what)
     args = parser.parse_args(argv)
     if args.data is None:
         parser.error("give the deals export (CSV)")

@@ -42,46 +42,42 @@ import numpy as np
 import pandas as pd
 
 import public_deals
+from export_reader import (
+    ExportError,
+    Role,
+    column_role,
+    flags,
+    guess_columns,
+    normalised,
+    parse_amounts,
+    parse_dates,
+)
 
-HISTORY_ROLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    # role: (option, label, header names guessed, best first — normalised)
-    "id": (
+HISTORY_ROLES: dict[str, Role] = {
+    "id": column_role(
         "--history-id",
         "deal id",
-        ("opportunityid", "dealid", "oppid", "recordid", "objectid", "opportunity", "deal", "id"),
+        "opportunityid dealid oppid recordid objectid opportunity deal id",
     ),
-    "at": (
+    "at": column_role(
         "--history-at",
         "changed at",
-        tuple(
-            [
-                "changedat",
-                "changeddate",
-                "datechanged",
-                "changedate",
-                "editdate",
-                "lastmodified",
-                "lastmodifieddate",
-                "modifieddate",
-                "createddate",
-                "timestamp",
-                "date",
-            ]
-        ),
+        "changedat changeddate datechanged changedate editdate lastmodified lastmodifieddate "
+        "modifieddate createddate timestamp date",
     ),
-    "stage": (
+    "stage": column_role(
         "--history-stage",
         "stage",
-        ("tostage", "newstage", "stagename", "stage", "dealstage", "newvalue", "value"),
+        "tostage newstage stagename stage dealstage newvalue value",
     ),
-    "amount": ("--history-amount", "amount", ("amount",)),
-    "close_date": ("--history-close-date", "close date", ("closedate", "expectedclosedate")),
-    "probability": (
+    "amount": column_role("--history-amount", "amount", "amount"),
+    "close_date": column_role("--history-close-date", "close date", "closedate expectedclosedate"),
+    "probability": column_role(
         "--history-probability",
         "probability",
-        ("probability", "stageprobability", "probabilitypercent", "winprobability"),
+        "probability stageprobability probabilitypercent winprobability",
     ),
-    "deleted": ("--history-deleted", "deleted flag", ("isdeleted", "deleted")),
+    "deleted": column_role("--history-deleted", "deleted flag", "isdeleted deleted"),
 }
 NEEDED = ("id", "at", "stage")
 
@@ -100,33 +96,27 @@ class History:
 
 
 def history_mapping(
-    columns: Sequence[str], given: Mapping[str, str | None], error: type[Exception]
+    columns: Sequence[str], given: Mapping[str, str | None]
 ) -> tuple[dict[str, str], list[str]]:
-    """(role → column, one line per role). `error` (the caller's one-line error type) when a
-    given column is not there or a needed one is neither given nor guessed."""
+    """(role → column, one line per role). ExportError when a given column is not there or a
+    needed one is neither given nor guessed."""
     found = ", ".join(map(repr, columns))
-    by_name: dict[str, str] = {}
-    for column in columns:
-        by_name.setdefault(_normalised(column), column)
-    mapping, lines = {}, ["history mapping (an option changes a column):"]
-    for role, (option, label, guesses) in HISTORY_ROLES.items():
-        column = given.get(role)
+    for role, column in given.items():
         if column is not None and column not in columns:
-            raise error(f"{option} {column!r} is not a history column; columns found: {found}")
-        how = "given"
-        if column is None:
-            how = "guessed"
-            column = next((by_name[name] for name in guesses if name in by_name), None)
-        if column is None:
+            what = f"{HISTORY_ROLES[role].option} {column!r}"
+            raise ExportError(f"{what} is not a history column; columns found: {found}")
+    mapping, how = guess_columns(columns, given, HISTORY_ROLES)
+    lines = ["history mapping (an option changes a column):"]
+    for role, spec in HISTORY_ROLES.items():
+        if role not in mapping:
             if role in NEEDED:
-                raise error(
-                    f"no {label} column in the history (give {option} COLUMN); "
+                raise ExportError(
+                    f"no {spec.label} column in the history (give {spec.option} COLUMN); "
                     f"columns found: {found}"
                 )
-            lines.append(f"  {label:<13}{option:<22}none")
-            continue
-        mapping[role] = column
-        lines.append(f"  {label:<13}{option:<22}{column!r} ({how})")
+            lines.append(f"  {spec.label:<13}{spec.option:<22}none")
+        else:
+            lines.append(f"  {spec.label:<13}{spec.option:<22}{mapping[role]!r} ({how[role]})")
     return mapping, lines
 
 
@@ -137,33 +127,31 @@ def read_history(
     deal_ids: pd.Series,
     won_keys: frozenset[str],
     lost_keys: frozenset[str],
-    parse_dates: Callable[[pd.Series], pd.Series],
-    parse_amounts: Callable[[pd.Series], pd.Series],
+    date_format: str | None,
     as_of: pd.Timestamp | None,
-    error: type[Exception],
 ) -> History:
     """The history rows of the deals `deal_ids` (the deals export's used ids), each used or set
-    aside with one reason."""
-    mapping, lines = history_mapping(list(raw.columns), given, error)
+    aside with one reason; times and close dates read as `export_reader.parse_dates` reads them
+    (`date_format`: only that format)."""
+    mapping, lines = history_mapping(list(raw.columns), given)
     reason = pd.Series(None, index=raw.index, dtype=object)
 
     def aside(mask: pd.Series | np.ndarray, why: str) -> None:
         reason[np.asarray(mask) & reason.isna().to_numpy()] = why
 
     if "deleted" in mapping:
-        deleted = raw[mapping["deleted"]].str.lower().isin(["true", "1", "yes", "t", "y"])
-        aside(deleted, "deleted in the CRM")
+        aside(flags(raw[mapping["deleted"]]) == True, "deleted in the CRM")  # noqa: E712
     deal = raw[mapping["id"]]
     aside(deal.isna(), "no deal id")
     aside(~deal.isin(set(deal_ids)), "a deal the deals export does not use")
-    at = parse_dates(raw[mapping["at"]])
+    at = parse_dates(raw[mapping["at"]], date_format)
     aside(raw[mapping["at"]].isna(), "no time")
     aside(at.isna(), "time unreadable")
     if as_of is not None:
         aside(at >= as_of, f"on or after --as-of {as_of:%Y-%m-%d}")
     stage = raw[mapping["stage"]]
     aside(stage.isna(), "no stage")
-    key = stage.map(_normalised, na_action="ignore")
+    key = stage.map(normalised, na_action="ignore")
     stage = stage.where(~key.isin(won_keys), public_deals.WON_STAGE)
     stage = stage.where(~key.isin(lost_keys), public_deals.LOST_STAGE)
 
@@ -173,7 +161,7 @@ def read_history(
         return parse(raw[mapping[role]])
 
     amount = optional("amount", parse_amounts, "number")
-    close_date = optional("close_date", parse_dates, "date")
+    close_date = optional("close_date", lambda text: parse_dates(text, date_format), "date")
     probability = optional("probability", parse_amounts, "number")
     if "probability" in mapping and (probability > 1).any():  # percent
         probability = probability / 100.0
@@ -219,7 +207,7 @@ def entered_history(
     entered. A stage named won or lost before its " (<pipeline>)" is WON_STAGE / LOST_STAGE."""
     parts = []
     for column, stage in entered_columns(list(raw.columns)).items():
-        key = _normalised(re.sub(r"\s*\([^()]*\)$", "", stage))
+        key = normalised(re.sub(r"\s*\([^()]*\)$", "", stage))
         name = (
             public_deals.WON_STAGE
             if key in won_keys
@@ -336,7 +324,3 @@ def _stage_list(
             "is_won": False,
         }
     )
-
-
-def _normalised(name: object) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())

@@ -13,12 +13,12 @@ own data in the sandbox"): SALESFORCE_USERNAME / _PASSWORD / _SECURITY_TOKEN (+ 
 _LOGIN_URL, _CA_BUNDLE) and HUBSPOT_ACCESS_TOKEN (+ HUBSPOT_BASE_URL). No secret is printed.
 
 The deals are read by bench/backtest_csv.py's own reader and column guessing (the same options,
-the same set-aside reasons), plus a deal name column (--name; else "<account> <deal id>") and a
-deal contact column (--contact; HubSpot associations only). The mapping is printed, then per CRM
-and object "pulled N = loaded L + set aside S" with each reason: backtest_csv's, and every row
-the CRM refused (a Bulk job's failedResults, a HubSpot batch's errors; a HubSpot batch refused
-whole is split until the refused rows are found), with the CRM's message. Nothing is dropped
-silently. Records per second are printed per object.
+the same set-aside reasons; bench/export_reader.py), plus a deal name column (--name; else
+"<account> <deal id>") and a deal contact column (--contact; HubSpot associations only). The
+mapping is printed, then per CRM and object "pulled N = loaded L + set aside S" with each
+reason: backtest_csv's, and every row the CRM refused (a Bulk job's failedResults, a HubSpot
+batch's errors; a HubSpot batch refused whole is split until the refused rows are found), with
+the CRM's message. Nothing is dropped silently. Records per second are printed per object.
 
 Accounts: without --accounts, one per distinct value of the deals' account column (its name),
 created when its first deal was; deals with a blank account are loaded without one. With
@@ -80,7 +80,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 import backtest_csv as bc  # noqa: E402
-from backtest_csv import ExportError, Role, normalised  # noqa: E402
+from export_reader import (  # noqa: E402
+    ExportError,
+    Role,
+    column_role,
+    normalised,
+    parse_amounts,
+    parse_dates,
+    read_export,
+)
 
 BATCH = 100  # HubSpot batch create takes at most 100 inputs
 BULK_WAIT = 0.5  # seconds between polls of a Bulk API job
@@ -88,35 +96,39 @@ NO_CLOSE_CYCLE_DAYS = 90  # stand-in cycle when the export has no closed deal
 MAX_REASONS = 15  # reasons shown per object (a CRM's message may quote the value: many kinds)
 
 
-def _role(option: str, label: str, guesses: str) -> Role:
-    return Role(option, label, tuple(guesses.split()))
-
-
 DEAL_EXTRA = {
-    "name": _role(
+    "name": column_role(
         "--name", "deal name", "dealname opportunityname name dealtitle title opportunity"
     ),
-    "contact": _role("--contact", "deal contact", "contactid contact primarycontact contactemail"),
+    "contact": column_role(
+        "--contact", "deal contact", "contactid contact primarycontact contactemail"
+    ),
 }
 ACCOUNT_ROLES = {
-    "id": _role("", "id", "id accountid companyid recordid"),
-    "name": _role("", "name", "name accountname companyname company account"),
-    "website": _role("", "website", "website domain companydomain url companywebsite web site"),
-    "industry": _role("", "industry", "industry sector vertical"),
-    "employees": _role(
+    "id": column_role("", "id", "id accountid companyid recordid"),
+    "name": column_role("", "name", "name accountname companyname company account"),
+    "website": column_role(
+        "", "website", "website domain companydomain url companywebsite web site"
+    ),
+    "industry": column_role("", "industry", "industry sector vertical"),
+    "employees": column_role(
         "", "employees", "numberofemployees employees employeecount headcount companysize"
     ),
-    "revenue": _role("", "annual revenue", "annualrevenue revenue yearlyrevenue"),
-    "created": _role("", "created date", "createddate created createdate createdat datecreated"),
+    "revenue": column_role("", "annual revenue", "annualrevenue revenue yearlyrevenue"),
+    "created": column_role(
+        "", "created date", "createddate created createdate createdat datecreated"
+    ),
 }
 CONTACT_ROLES = {
-    "id": _role("", "id", "contactid id recordid"),
-    "first": _role("", "first name", "firstname first givenname"),
-    "last": _role("", "last name", "lastname last surname familyname"),
-    "email": _role("", "email", "email emailaddress mail"),
-    "title": _role("", "title", "title jobtitle position"),
-    "phone": _role("", "phone", "phone phonenumber telephone mobile"),
-    "account": _role("", "account", "accountid account companyid company accountname companyname"),
+    "id": column_role("", "id", "contactid id recordid"),
+    "first": column_role("", "first name", "firstname first givenname"),
+    "last": column_role("", "last name", "lastname last surname familyname"),
+    "email": column_role("", "email", "email emailaddress mail"),
+    "title": column_role("", "title", "title jobtitle position"),
+    "phone": column_role("", "phone", "phone phonenumber telephone mobile"),
+    "account": column_role(
+        "", "account", "accountid account companyid company accountname companyname"
+    ),
 }
 
 
@@ -193,7 +205,7 @@ class Book:
 
 
 def read_book(args: argparse.Namespace) -> Book:
-    raw, notes = bc.read_export(Path(args.data))
+    raw, notes = read_export(Path(args.data))
     given = {role: getattr(args, role) for role in bc.ROLES}
     export = bc.export_from(
         raw, given, won_values=args.won, lost_values=args.lost, date_format=args.date_format
@@ -229,7 +241,7 @@ def read_book(args: argparse.Namespace) -> Book:
     rows = d["row"].to_numpy()
     at = raw.loc[rows]
     account_value = at[mapping["account"]].to_numpy(dtype=object) if "account" in mapping else None
-    close_given = bc.parse_dates(at[mapping["close_date"]], args.date_format).to_numpy()
+    close_given = parse_dates(at[mapping["close_date"]], args.date_format).to_numpy()
     is_open = ~(d["won"] | d["lost"]).to_numpy()
     deals = pd.DataFrame(
         {
@@ -336,7 +348,7 @@ def read_book(args: argparse.Namespace) -> Book:
 def read_accounts(
     path: Path, args: argparse.Namespace
 ) -> tuple[pd.DataFrame, pd.Series, list[str], int]:
-    raw, notes = bc.read_export(path)
+    raw, notes = read_export(path)
     found = guess_columns(list(raw.columns), ACCOUNT_ROLES)
     if "name" not in found:
         raise ExportError(
@@ -354,7 +366,7 @@ def read_accounts(
         return raw[found[role]] if role in found else pd.Series(None, index=raw.index, dtype=object)
 
     created = (
-        bc.parse_dates(col("created"), args.date_format)
+        parse_dates(col("created"), args.date_format)
         if "created" in found
         else pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
     )
@@ -366,8 +378,8 @@ def read_accounts(
             "website": col("website"),
             "domain": col("website").map(domain_of),
             "industry": col("industry"),
-            "employees": bc.parse_amounts(col("employees").astype("string")).round(),
-            "revenue": bc.parse_amounts(col("revenue").astype("string")),
+            "employees": parse_amounts(col("employees").astype("string")).round(),
+            "revenue": parse_amounts(col("revenue").astype("string")),
             "created": created,
             "row": raw.index,
         }
@@ -378,7 +390,7 @@ def read_accounts(
 def read_contacts(
     path: Path, accounts: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.Series, list[str], int]:
-    raw, notes = bc.read_export(path)
+    raw, notes = read_export(path)
     found = guess_columns(list(raw.columns), CONTACT_ROLES)
     lines = [f"contacts file: {path} ({len(raw):,} rows{'; ' if notes else ''}{'; '.join(notes)})"]
     lines.extend(mapping_lines("contacts", found, CONTACT_ROLES))

@@ -84,7 +84,14 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import backtest_csv  # noqa: E402
 import public_deals  # noqa: E402
-from backtest_csv import ExportError, Role, guess_columns  # noqa: E402
+from export_reader import (  # noqa: E402
+    ExportError,
+    column_role,
+    guess_columns,
+    parse_amounts,
+    parse_dates,
+    read_export,
+)
 
 if TYPE_CHECKING:
     from acm_sync.currency import CurrencyConfig
@@ -92,49 +99,45 @@ if TYPE_CHECKING:
     from acm_sync.scoring.settings import ScoringSettings
 
 
-def _role(option: str, label: str, guesses: str) -> Role:
-    return Role(option, label, tuple(guesses.split()))
-
-
 ORDER_ROLES = {
-    "customer": _role(
+    "customer": column_role(
         "--customer",
         "customer id",
         "customerid customer customerno customernumber custid clientid client accountid account "
         "buyerid userid memberid companyid company customername accountname companyname",
     ),
-    "date": _role(
+    "date": column_role(
         "--date",
         "order date",
         "orderdate invoicedate purchasedate transactiondate saledate date orderdatetime "
         "invoicedatetime purchasedat orderedat timestamp",
     ),
-    "amount": _role(
+    "amount": column_role(
         "--amount",
         "amount",
         "amount ordertotal totalamount total linetotal totalprice sales revenue netamount "
         "saleamount orderamount invoiceamount salesamount value subtotal",
     ),
-    "quantity": _role("--quantity", "quantity", "quantity qty units quantityordered"),
-    "price": _role(
+    "quantity": column_role("--quantity", "quantity", "quantity qty units quantityordered"),
+    "price": column_role(
         "--price", "unit price", "unitprice price priceeach itemprice saleprice sellingprice"
     ),
-    "order": _role(
+    "order": column_role(
         "--order",
         "order id",
         "invoiceno invoice invoicenumber invoiceid orderid orderno ordernumber order "
         "transactionid receiptid receiptno",
     ),
-    "name": _role(
+    "name": column_role(
         "--name", "customer name", "customername accountname companyname clientname name"
     ),
-    "since": _role(
+    "since": column_role(
         "--since",
         "customer since",
         "customersince accountcreated accountcreatedat accountcreateddate customercreated "
         "customercreatedat signupdate registrationdate registeredat",
     ),
-    "industry": _role(
+    "industry": column_role(
         "--industry", "industry", "industry sector vertical country countrycode region"
     ),
 }
@@ -310,20 +313,20 @@ def orders_from(
     customer = raw[mapping["customer"]]
     aside(customer.isna(), "no customer id")
     date_text = raw[mapping["date"]]
-    date = backtest_csv.parse_dates(date_text, date_format)
+    date = parse_dates(date_text, date_format)
     aside(date_text.isna(), "no date")
     aside(date.isna(), "date unreadable")
     if as_of is not None:
         aside(date >= as_of, f"dated on or after --as-of {as_of:%Y-%m-%d} (not seen yet)")
     if "amount" in mapping:
         amount_text = raw[mapping["amount"]]
-        amount = backtest_csv.parse_amounts(amount_text)
+        amount = parse_amounts(amount_text)
         aside(amount_text.isna(), "no amount")
         aside(amount.isna(), "amount unreadable")
     else:
         quantity_text, price_text = raw[mapping["quantity"]], raw[mapping["price"]]
-        quantity = backtest_csv.parse_amounts(quantity_text)
-        price = backtest_csv.parse_amounts(price_text)
+        quantity = parse_amounts(quantity_text)
+        price = parse_amounts(price_text)
         aside(quantity_text.isna(), "no quantity")
         aside(quantity.isna(), "quantity unreadable")
         aside(price_text.isna(), "no unit price")
@@ -436,9 +439,7 @@ def _customers(
     for role in ("name", "industry"):
         frame[role] = raw.loc[rows, mapping[role]].to_numpy() if role in mapping else None
     if "since" in mapping:
-        frame["since"] = backtest_csv.parse_dates(
-            raw.loc[rows, mapping["since"]], date_format
-        ).to_numpy()
+        frame["since"] = parse_dates(raw.loc[rows, mapping["since"]], date_format).to_numpy()
     else:
         frame["since"] = pd.NaT
     grouped = frame.groupby("customer", sort=True)
@@ -557,7 +558,7 @@ def with_own_close_dates(
     showed at the time)."""
     mapping, _ = backtest_csv.column_mapping(list(raw.columns), given)
     deals = export.deals
-    own = backtest_csv.parse_dates(
+    own = parse_dates(
         raw.loc[deals["row"], mapping["close_date"]].reset_index(drop=True), date_format
     )
     use = (~(deals["won"] | deals["lost"]) & own.notna()).to_numpy()
@@ -843,7 +844,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raw = read_positional(args.data, [c.strip() for c in args.columns.split(",")])
             notes: list[str] = ["no header: columns by position (--columns)"]
         else:
-            raw, notes = backtest_csv.read_export(args.data)
+            raw, notes = read_export(args.data)
         kind = args.kind or ("orders" if args.columns is not None else detect(raw, args))
         settings, source = load_settings(args.config)
         print(

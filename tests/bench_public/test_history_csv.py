@@ -260,7 +260,7 @@ def test_a_data_loader_export_of_opportunity_history_is_read_as_it_comes() -> No
         "ValidThroughDate,SystemModstamp,IsDeleted,PrevAmount,PrevCloseDate"
     )
     columns = next(csv.reader([header]))
-    mapping, _ = history_csv.history_mapping(columns, {}, backtest_csv.ExportError)
+    mapping, _ = history_csv.history_mapping(columns, {})
     assert mapping == {
         "id": "OpportunityId",
         "at": "CreatedDate",

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 score_csv = importlib.import_module("score_csv")
+export_reader = importlib.import_module("export_reader")
 
 
 def write(tmp_path: Path, *lines: str, name: str = "orders.csv") -> Path:
@@ -419,7 +420,7 @@ def test_every_row_is_used_or_set_aside_with_exactly_one_reason(
     # money: netting never makes a purchase negative, never adds, never takes more than the
     # returns of the rows used
     used = raw.loc[~raw.index.isin(aside.index)]
-    amounts = score_csv.backtest_csv.parse_amounts(used["amount"])
+    amounts = export_reader.parse_amounts(used["amount"])
     total = float(orders.deals["amount"].sum())
     assert (orders.deals["amount"] > 0).all()
     assert float(amounts.sum()) - 1e-6 <= total <= float(amounts[amounts > 0].sum()) + 1e-6
@@ -456,9 +457,9 @@ def test_the_command_line(tmp_path: Path) -> None:
 
 
 def _amounts_by_pattern(text: pd.Series) -> pd.Series:
-    """backtest_csv.parse_amounts before its plain-number fast path: every value through the
+    """export_reader.parse_amounts before its plain-number fast path: every value through the
     amount pattern (the reference the fast path must agree with)."""
-    parts = text.str.replace(r"\s", "", regex=True).str.extract(score_csv.backtest_csv.AMOUNT)
+    parts = text.str.replace(r"\s", "", regex=True).str.extract(export_reader.AMOUNT)
     number = pd.to_numeric(parts[2].str.replace(",", "", regex=False), errors="coerce")
     negative = (parts[0] == "-") | (parts[1] == "-")
     return number.where(~negative, -number)
@@ -468,7 +469,7 @@ def _amounts_by_pattern(text: pd.Series) -> pd.Series:
 @given(st.lists(st.text(alphabet="0123456789.,-+$€ eE１", max_size=8), min_size=1, max_size=20))
 def test_reading_plain_numbers_directly_changes_no_amount(values: list[str]) -> None:
     text = pd.Series([v.strip() or None for v in values], dtype=object)
-    fast = score_csv.backtest_csv.parse_amounts(text).to_numpy(dtype=float)
+    fast = export_reader.parse_amounts(text).to_numpy(dtype=float)
     reference = _amounts_by_pattern(text).to_numpy(dtype=float)
     assert ((fast == reference) | (pd.isna(fast) & pd.isna(reference))).all()
 
