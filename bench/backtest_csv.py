@@ -68,7 +68,9 @@ before it was created (an open deal's own close date in the export is not used: 
 later closed it is often their true close); the open stage's probability is the segment's win
 rate over deals closed before each origin. `--as-of DATE` backtests the export as it stood then
 (deals created later set aside, later closes still open). Forecast settings: the defaults, or
-the file $ACM_SYNC_CONFIG names; --horizon overrides its backtest horizon.
+the file $ACM_SYNC_CONFIG names; --horizon overrides its backtest horizon. Origins: the last
+--origins calendar quarter starts whose horizon has ended, bar quarters that were over before
+the export's first deal was created (nothing to forecast or book; the header says how many).
 """
 
 from __future__ import annotations
@@ -695,7 +697,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     counting = "counting deals, each 1: " if export.counted else ""
     print(
         public_deals.backtest_header(
-            Path(args.data).name, tables, shown, result, seconds, source=counting
+            Path(args.data).name, tables, shown, result, seconds, counting, args.origins
         )
     )
     print_backtest(result)

@@ -230,16 +230,22 @@ def backtest_header(
     result: BacktestResult,
     seconds: float,
     source: str = "",
+    asked: int | None = None,
 ) -> str:
     """The "Backtest: …" line (and the blank line after it) above the backtest table: `title`,
     then in brackets `source` and the data's accounts, deals and won deals, then `as_of` (the
-    date as shown), the origins, the horizon and the seconds taken."""
+    date as shown), the origins (and, when fewer than the `asked` ones, why), the horizon and
+    the seconds taken."""
     deals = tables["opportunities"]
+    shown = len(result.origins)
+    origins = f"{shown} origins"
+    if asked is not None and shown < asked:
+        origins += f" (of {asked} asked: {asked - shown} ended before the first deal was created)"
     return (
         f"Backtest: {title} ({source}"
         f"{len(tables['accounts']):,} accounts, {len(deals):,} deals, "
         f"{int(deals['is_won'].sum()):,} won), as of {as_of}, "
-        f"{len(result.origins)} origins, horizon {horizon_of(result)}; {seconds:.1f}s\n"
+        f"{origins}, horizon {horizon_of(result)}; {seconds:.1f}s\n"
     )
 
 
@@ -262,13 +268,14 @@ def backtest_by_origin(
     origins: int,
     horizon_quarters: int | None = None,
 ) -> BacktestResult:
-    """The backtest at the last `origins` quarter starts before `as_of`, each on the tables as
-    known at its origin (`tables_at(origin)`), combined. The forecast settings are the defaults,
+    """The backtest at the last `origins` quarter starts before `as_of` (bar those whose horizon
+    ended before the first deal was created: `origins_with_deals`), each on the tables as known
+    at its origin (`tables_at(origin)`), combined. The forecast settings are the defaults,
     or those of the file `$ACM_SYNC_CONFIG` names (to compare a setting's two values);
     `horizon_quarters`, when given, overrides their backtest horizon."""
     from acm_sync.config import CONFIG_ENV_VAR, AcmSyncConfig, load_config
     from acm_sync.scoring import AccountBook, DealHistory, backtest
-    from acm_sync.scoring.backtest import combine
+    from acm_sync.scoring.backtest import combine, origins_with_deals
     from acm_sync.scoring.periods import past_quarter_starts
 
     path = os.environ.get(CONFIG_ENV_VAR)
@@ -276,8 +283,11 @@ def backtest_by_origin(
     if horizon_quarters is not None:
         horizon = config.backtest.model_copy(update={"horizon_quarters": horizon_quarters})
         config = config.model_copy(update={"backtest": horizon})
+    horizon = config.backtest.horizon_quarters
+    created = pd.to_datetime(tables_at(as_of)["opportunities"]["created_at"], utc=True)
+    first = created.min() if created.notna().any() else None
     results = []
-    for origin in past_quarter_starts(as_of, origins, config.backtest.horizon_quarters):
+    for origin in origins_with_deals(past_quarter_starts(as_of, origins, horizon), first, horizon):
         known = tables_at(origin)
         book = AccountBook.from_canonical(
             known["accounts"], known["contacts"], known["opportunities"]

@@ -584,6 +584,22 @@ def test_end_to_end_a_small_export_prints_its_backtest(
     ]
 
 
+def test_quarters_over_before_the_first_deal_are_not_backtested(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the first deal, W1, was created 2024-01-03: of the 8 quarters asked (2023Q1 – 2024Q4),
+    # 2023Q1 – 2023Q4 ended before it (2023Q4 on 2024-01-01)
+    monkeypatch.delenv("ACM_SYNC_CONFIG", raising=False)
+    path = write(tmp_path, *SMALL_EXPORT, name="our_deals.csv")
+    code, out, _ = run(path, "--as-of", "2025-01-01", "--origins", "8", capsys=capsys)
+    assert code == 0
+    assert (
+        "4 origins (of 8 asked: 4 ended before the first deal was created), horizon 1 quarter;"
+    ) in out
+    origins = [line.split()[0] for line in out.splitlines() if line[:4] in ("2023", "2024")]
+    assert origins == ["2024Q1", "2024Q2", "2024Q3", "2024Q4"]
+
+
 def test_horizon_option_sets_the_backtest_horizon(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

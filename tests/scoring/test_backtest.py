@@ -19,7 +19,12 @@ from acm_sync.scoring import (
     learn_win_rates,
     score_accounts,
 )
-from acm_sync.scoring.backtest import ORIGIN_COLUMNS, RELIABILITY_COLUMNS, combine
+from acm_sync.scoring.backtest import (
+    ORIGIN_COLUMNS,
+    RELIABILITY_COLUMNS,
+    combine,
+    origins_with_deals,
+)
 from acm_sync.scoring.health import BANDS, TRENDS
 from quality.quality_demo import CURRENCY, pipeline_tables
 
@@ -269,8 +274,8 @@ def test_a_second_run_trends_against_the_first(
 
 
 def test_origins_are_calendar_quarter_starts_whatever_the_fiscal_year() -> None:
-    opps, rows = stories(
-        deal_story("sf:X", "sf:A", ["Prospecting"], outcome="won", start_days_ago=200)
+    opps, rows = stories(  # created 2023-07-16: before every origin below
+        deal_story("sf:X", "sf:A", ["Prospecting"], outcome="won", start_days_ago=700)
     )
     book = AccountBook.from_canonical(accounts({"account_id": "sf:A"}), contacts(), opps)
     config = ForecastConfig(fiscal_year_start_month=2)
@@ -285,3 +290,32 @@ def test_origins_are_calendar_quarter_starts_whatever_the_fiscal_year() -> None:
         "2024-10-01",
         "2025-01-01",
     ]
+
+
+def test_origins_whose_quarter_ended_before_the_first_deal_are_left_out() -> None:
+    # the first deal created 2024-11-27 (200 days before 2025-06-15): of the six default
+    # origins, those whose quarter was over by then (2023Q4 – 2024Q3) held no deal at all
+    opps, rows = stories(
+        deal_story("sf:X", "sf:A", ["Prospecting"], outcome="won", start_days_ago=200)
+    )
+    book = AccountBook.from_canonical(accounts({"account_id": "sf:A"}), contacts(), opps)
+    result = backtest(DealHistory.build(book, rows), AS_OF, ForecastConfig())
+    assert [o.strftime("%Y-%m-%d") for o in result.origins["origin"]] == [
+        "2024-10-01",
+        "2025-01-01",
+    ]
+    # origins given are all run, whatever the data
+    given = (pd.Timestamp("2024-01-01", tz="UTC"),)
+    run = backtest(DealHistory.build(book, rows), AS_OF, ForecastConfig(), origins=given)
+    assert list(run.origins["origin"]) == list(given)
+
+
+def test_origins_with_deals_keeps_a_quarter_the_first_deal_falls_in() -> None:
+    q3, q4 = pd.Timestamp("2024-07-01", tz="UTC"), pd.Timestamp("2024-10-01", tz="UTC")
+    # a deal created on the quarter's last instant still belongs to it; at its end, the next
+    assert origins_with_deals((q3, q4), pd.Timestamp("2024-09-30 23:59", tz="UTC"), 1) == (q3, q4)
+    assert origins_with_deals((q3, q4), q4, 1) == (q4,)
+    # a two-quarter horizon from 2024Q3 reaches past 2024-10-01
+    assert origins_with_deals((q3, q4), pd.Timestamp("2024-12-01", tz="UTC"), 2) == (q3, q4)
+    assert origins_with_deals((q3, q4), pd.Timestamp("2025-01-01", tz="UTC"), 2) == (q4,)
+    assert origins_with_deals((q3, q4), None, 1) == (q3, q4)

@@ -128,10 +128,12 @@ def backtest(
     origins: tuple[pd.Timestamp, ...] | None = None,
 ) -> BacktestResult:
     """Model vs stage-default forecast at the last `config.backtest.origins` quarter starts
-    whose horizon has ended by `as_of` (or at the `origins` given)."""
+    whose horizon has ended by `as_of`, bar those whose horizon ended before the CRM's first
+    deal (`origins_with_deals`); or at the `origins` given."""
     horizon = config.backtest.horizon_quarters
     if origins is None:  # calendar quarters, whatever the fiscal year: comparable anywhere
         origins = past_quarter_starts(as_of, config.backtest.origins, horizon, 1)
+        origins = origins_with_deals(origins, first_created(history), horizon)
     rows, scored = [], []
     for origin in origins:
         row, deals = _one_origin(history, utc(origin), horizon, config)
@@ -140,6 +142,27 @@ def backtest(
     table = pd.DataFrame(rows, columns=list(ORIGIN_COLUMNS))
     pooled = pd.concat(scored, ignore_index=True) if scored else _empty_scored()
     return BacktestResult(table, reliability(pooled), _pooled(table))
+
+
+def first_created(history: DealHistory) -> Instant | None:
+    """When the book's first deal was created (None: no deal has a creation date)."""
+    created = nanos(history.book.opportunities["created_at"])
+    created = created[created != NAT]
+    return pd.Timestamp(int(created.min()), tz="UTC") if len(created) else None
+
+
+def origins_with_deals(
+    origins: tuple[pd.Timestamp, ...], first: Instant | None, horizon_quarters: int
+) -> tuple[pd.Timestamp, ...]:
+    """The `origins` whose horizon ends after `first` (the first deal's creation): a quarter
+    that was over before the CRM held any deal has nothing to forecast or book — a row of zeros
+    in the table and the plot, not a backtest (a CRM a year old asked for 8 origins shows 5).
+    All of them when `first` is None."""
+    if first is None:
+        return origins
+    first = utc(first)
+    months = 3 * horizon_quarters
+    return tuple(o for o in origins if utc(o) + pd.DateOffset(months=months) > first)
 
 
 def combine(results: list[BacktestResult]) -> BacktestResult:
