@@ -338,13 +338,21 @@ def export_from(
     date_format: str | None = None,
     unit: str = "amount",
     currency: CurrencyConfig | None = None,
+    loading: bool = False,
 ) -> Export:
     """The usable deals of an export's rows (`read_export`) and why each other row is set aside.
     ExportError when the columns cannot be mapped (`column_mapping`).
 
     `unit`: "amount" (the deals' amounts), "count" (each deal 1; no amount needed) or "auto":
     counts when the amounts tell each deal's outcome (`amounts_tell_outcome`), else amounts.
-    `currency`: the rates of an export in several currencies (`currency_rates`)."""
+    `currency`: the rates of an export in several currencies (`currency_rates`).
+
+    `loading` (load_sandbox): the deals as a CRM would hold them, dirt included. Only what cannot
+    be loaded is set aside — a deleted row, a repeated id, no stage, a value that cannot be read
+    — and what a CRM takes is kept as it is for its quality checks to find: no created date
+    (NaT: the CRM dates the record on the load day), no amount (NaN), a negative amount, a close
+    date before the creation, a closed deal without a close date (NaT: Salesforce refuses it,
+    CloseDate being required; HubSpot takes it). Amounts are always summed (no unit decision)."""
     if unit not in UNITS:
         raise ValueError(f"unit {unit!r}: one of {', '.join(UNITS)}")
     mapping, lines = column_mapping(list(raw.columns), given or {}, count=unit == "count")
@@ -358,8 +366,9 @@ def export_from(
     if "deleted" in mapping:
         aside(flags(raw[mapping["deleted"]]) == True, "deleted in the CRM")  # noqa: E712
     created = parse_dates(raw[mapping["created"]], date_format)
-    aside(raw[mapping["created"]].isna(), "no created date")
-    aside(created.isna(), "created date unreadable")
+    if not loading:
+        aside(raw[mapping["created"]].isna(), "no created date")
+    aside(created.isna() & raw[mapping["created"]].notna(), "created date unreadable")
     if as_of is not None:
         aside(created >= as_of, f"created on or after --as-of {as_of:%Y-%m-%d}")
 
@@ -393,32 +402,37 @@ def export_from(
     close_text = raw[mapping["close_date"]]
     close = parse_dates(close_text, date_format)
     closed = (won | lost).to_numpy()
-    aside(closed & close_text.isna(), "closed deal without a close date")
-    aside(closed & close.isna(), "close date unreadable")
-    aside(closed & (close < created), "closed before created")
+    if not loading:
+        aside(closed & close_text.isna(), "closed deal without a close date")
+        aside(closed & (close < created), "closed before created")
+    aside(closed & close.isna() & close_text.notna(), "close date unreadable")
     closed_at = close.where(closed)
     final_won, final_lost = won, lost  # as the export says, whatever --as-of reopens
     if as_of is not None:  # closed on or after the as-of date: still open then
         later = (closed_at >= as_of).to_numpy()
         won, lost, closed_at = won & ~later, lost & ~later, closed_at.where(~later)
 
-    counted = unit == "count"
+    counted = unit == "count" and not loading
     rate = pd.Series(1.0, index=raw.index)  # into one currency
     if "amount" in mapping and not counted:
         amount_text = raw[mapping["amount"]]
         amount = parse_amounts(amount_text)
-        counted, said = decide_unit(amount_text, amount, final_won, final_lost, unit)
-        lines.extend(said)
+        if loading:
+            lines.append(amount_line(amount, final_won, final_lost))
+        else:
+            counted, said = decide_unit(amount_text, amount, final_won, final_lost, unit)
+            lines.extend(said)
     if counted:
         amount = pd.Series(1.0, index=raw.index)
         if unit == "count" and "amount" in mapping:
             lines.append(f"amount: {mapping['amount']!r} not used (--count: each deal counts 1)")
     else:
-        is_open = ~(won | lost).to_numpy()
-        aside(is_open & amount_text.isna(), "open deal without an amount (not read as 0)")
-        aside(amount_text.isna(), "closed deal without an amount")
-        aside(amount.isna(), "amount unreadable")
-        aside(amount < 0, "negative amount")
+        if not loading:
+            is_open = ~(won | lost).to_numpy()
+            aside(is_open & amount_text.isna(), "open deal without an amount (not read as 0)")
+            aside(amount_text.isna(), "closed deal without an amount")
+            aside(amount < 0, "negative amount")
+        aside(amount.isna() & amount_text.notna(), "amount unreadable")
         if "currency" in mapping:
             rate, why, line = currency_rates(
                 raw[mapping["currency"]], close.where(close.notna(), created), currency

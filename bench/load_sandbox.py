@@ -12,13 +12,18 @@ The org is the one the environment names — a sourced `.sandbox*/connection.env
 own data in the sandbox"): SALESFORCE_USERNAME / _PASSWORD / _SECURITY_TOKEN (+ _DOMAIN,
 _LOGIN_URL, _CA_BUNDLE) and HUBSPOT_ACCESS_TOKEN (+ HUBSPOT_BASE_URL). No secret is printed.
 
-The deals are read by bench/backtest_csv.py's own reader and column guessing (the same options,
-the same set-aside reasons; bench/export_reader.py), plus a deal name column (--name; else
-"<account> <deal id>") and a deal contact column (--contact; HubSpot associations only). The
-mapping is printed, then per CRM and object "pulled N = loaded L + set aside S" with each
-reason: backtest_csv's, and every row the CRM refused (a Bulk job's failedResults, a HubSpot
-batch's errors; a HubSpot batch refused whole is split until the refused rows are found), with
-the CRM's message. Nothing is dropped silently. Records per second are printed per object.
+The deals are read by bench/backtest_csv.py's own reader and column guessing (the same options;
+bench/export_reader.py), plus a deal name column (--name; else "<account> <deal id>") and a deal
+contact column (--contact; HubSpot associations only). The export's dirt is loaded as a CRM
+holds it, for the product's quality checks to find there as in a real org: a deal without an
+amount (left blank), with a negative amount, closed before it was created, with no created date
+(dated on the load day), closed without a close date (sent without one: Salesforce refuses it,
+CloseDate being required; HubSpot takes it). Only what cannot be loaded is set aside: a deleted
+row (IsDeleted), a repeated id, no stage, a date or amount that cannot be read. The mapping is
+printed, then per CRM and object "pulled N = loaded L + set aside S" with each reason: the
+export's, and every row the CRM refused (a Bulk job's failedResults, a HubSpot batch's errors; a
+HubSpot batch refused whole is split until the refused rows are found), with the CRM's message.
+Nothing is dropped silently. Records per second are printed per object.
 
 Accounts: without --accounts, one per distinct value of the deals' account column (its name),
 created when its first deal was; deals with a blank account are loaded without one. With
@@ -208,7 +213,12 @@ def read_book(args: argparse.Namespace) -> Book:
     raw, notes = read_export(Path(args.data))
     given = {role: getattr(args, role) for role in bc.ROLES}
     export = bc.export_from(
-        raw, given, won_values=args.won, lost_values=args.lost, date_format=args.date_format
+        raw,
+        given,
+        won_values=args.won,
+        lost_values=args.lost,
+        date_format=args.date_format,
+        loading=True,
     )
     mapping, _ = bc.column_mapping(list(raw.columns), given)
     lines = [
@@ -691,7 +701,9 @@ def load_salesforce(book: Book, lines: list[str]) -> None:
     stand_in = int(cycle.median()) if len(cycle) else NO_CLOSE_CYCLE_DAYS
     stand_in = max(stand_in, 1)
     no_close = is_open & deals["close"].isna()
-    close = deals["close"].where(~no_close, deals["created"] + pd.Timedelta(days=stand_in))
+    # an undated deal is created on the load day
+    created = deals["created"].fillna(pd.Timestamp.now(tz="UTC").floor("D"))
+    close = deals["close"].where(~no_close, created + pd.Timedelta(days=stand_in))
     if no_close.any():
         lines.append(
             f"Salesforce CloseDate is required: {int(no_close.sum()):,} open deal(s) without one "
@@ -761,10 +773,11 @@ def load_salesforce(book: Book, lines: list[str]) -> None:
             "AccountId": account_id.get(d.account_key),
             "StageName": s,
             "Amount": number_text(d.amount),
-            "CloseDate": c.strftime("%Y-%m-%d"),
+            # a closed deal without one is sent without one: Salesforce refuses it (required)
+            "CloseDate": None if pd.isna(c) else c.strftime("%Y-%m-%d"),
             "Type": t,
         }
-        if audit:
+        if audit and not pd.isna(d.created):
             r["CreatedDate"] = sf_datetime(d.created)
         if isinstance(d.currency, str):
             r["CurrencyIsoCode"] = d.currency
@@ -1027,7 +1040,7 @@ def load_hubspot(book: Book, lines: list[str]) -> None:
             "pipeline": pipeline.id,
             "dealstage": s,
             "amount": number_text(d.amount),
-            "createdate": hs_datetime(d.created),
+            "createdate": None if pd.isna(d.created) else hs_datetime(d.created),
             "closedate": hs_datetime(d.close) if not pd.isna(d.close) else None,
             "dealtype": {
                 "new": "newbusiness",

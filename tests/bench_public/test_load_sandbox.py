@@ -44,8 +44,11 @@ C2,Bob,Ray,not-an-email,CTO,A2
 C3,Cy,Fox,cy@initech.com,,A2
 """
 # Row 5's amount is beyond Salesforce's Amount (18 digits, 2 decimals: < 1e16); row 6's name is
-# 121 characters; row 7 is closed without an amount (set aside before loading); row 8's account
-# is not in the accounts file (loaded without one); row 2's contact is refused by both CRMs.
+# 121 characters; row 8's account is not in the accounts file (loaded without one); row 2's
+# contact is refused by both CRMs. Dirt a CRM holds is loaded as it is, for the product's quality
+# checks to find: row 7 closed without an amount, row 9 with no created date (dated on the load
+# day), row 10 a negative amount; row 11 is closed without a close date: Salesforce refuses it
+# (CloseDate is required), HubSpot takes it.
 DEALS = f"""Deal ID,Account,Deal Name,Stage,Amount,Created,Close Date,Deal Type,Contact
 D1,A1,Globex platform,Closed Won,"$1,200.50",2024-01-05,2024-02-10,New Business,C1
 D2,A1,Globex renewal,Closed Lost,800,2024-03-01T15:30:00Z,2024-04-15,Renewal,C2
@@ -55,10 +58,13 @@ D5,A2,Initech huge,Closed Won,99999999999999999,2024-02-01,2024-03-01,New,
 D6,A3,{LONG_NAME},Closed Won,100,2024-02-01,2024-03-01,,
 D7,A3,Hooli no amount,Closed Won,,2024-02-01,2024-03-01,,
 D8,A9,Unknown account,Closed Won,70,2024-02-01,2024-03-05,,
+D9,A3,Hooli undated,Discovery,40,,2024-09-01,,
+D10,A3,Hooli refund,Closed Won,-50,2024-02-01,2024-03-01,,
+D11,A3,Hooli no close,Closed Won,60,2024-02-01,,,
 """
-# Closed deals read: D1 36 days, D2 44 (and 8.5 h), D5 29, D6 29, D8 33 → median 33; D4 is open
-# without a close date: Salesforce gets 2024-06-01 + 33 days.
-STAND_IN_CLOSE = "2024-07-04"
+# Closed deals with both dates: D1 36 days, D2 44 (and 8.5 h), D5 29, D6 29, D7 29, D8 33, D10 29
+# → median 29; D4 is open without a close date: Salesforce gets 2024-06-01 + 29 days.
+STAND_IN_CLOSE = "2024-06-30"
 SMALL = """Id,Account Name,Stage,Amount,Created Date,Close Date
 S1,Vandelay,Closed Won,900,2023-05-02,2023-06-01
 S2,Vandelay,Prospecting,400,2023-07-01,2023-09-30
@@ -179,10 +185,10 @@ def test_counts_per_object_and_pulled_equals_loaded_plus_set_aside(
         obj: sf.query(f"SELECT COUNT() FROM {obj}")["totalSize"]
         for obj in ("Account", "Contact", "Opportunity")
     }
-    assert held == {"Account": 3, "Contact": 2, "Opportunity": 5}
+    assert held == {"Account": 3, "Contact": 2, "Opportunity": 8}
     assert pulled_line(lines, "Salesforce accounts") == (3, 3, 0)
     assert pulled_line(lines, "Salesforce contacts") == (3, 2, 1)
-    assert pulled_line(lines, "Salesforce opportunities") == (8, 5, 3)
+    assert pulled_line(lines, "Salesforce opportunities") == (11, 8, 3)
     hs = hs_client(env)
     counts = {
         obj: getattr(hs.crm, obj)
@@ -190,18 +196,18 @@ def test_counts_per_object_and_pulled_equals_loaded_plus_set_aside(
         .total
         for obj in ("companies", "contacts", "deals")
     }
-    # HubSpot takes the huge amount and the long name: only the deal without an amount is out
-    assert counts == {"companies": 3, "contacts": 2, "deals": 7}
+    # HubSpot takes the huge amount, the long name and the closed deal without a close date
+    assert counts == {"companies": 3, "contacts": 2, "deals": 11}
     assert pulled_line(lines, "HubSpot companies") == (3, 3, 0)
     assert pulled_line(lines, "HubSpot contacts") == (3, 2, 1)
-    assert pulled_line(lines, "HubSpot deals") == (8, 7, 1)
+    assert pulled_line(lines, "HubSpot deals") == (11, 11, 0)
 
 
 def test_refused_rows_are_counted_with_the_crms_reason(loaded: dict[str, Any]) -> None:
     lines = loaded["lines"]
     opps = reasons_after(lines, "Salesforce opportunities")
     assert len(opps) == 3
-    assert any("closed deal without an amount (row 7)" in x for x in opps)
+    assert any("REQUIRED_FIELD_MISSING" in x and "CloseDate" in x and "(row 11)" in x for x in opps)
     assert any("NUMBER_OUTSIDE_VALID_RANGE" in x and "(row 5)" in x for x in opps)
     assert any("STRING_TOO_LONG" in x and "(row 6)" in x for x in opps)
     contacts = reasons_after(lines, "Salesforce contacts")
@@ -210,8 +216,39 @@ def test_refused_rows_are_counted_with_the_crms_reason(loaded: dict[str, Any]) -
     hs_contacts = reasons_after(lines, "HubSpot contacts")
     assert len(hs_contacts) == 1 and "refused by HubSpot" in hs_contacts[0]
     assert "not-an-email" in hs_contacts[0] and "(row 2)" in hs_contacts[0]
-    hs_deals = reasons_after(lines, "HubSpot deals")
-    assert hs_deals == ["  set aside 1: closed deal without an amount (row 7)"]
+    assert reasons_after(lines, "HubSpot deals") == []
+
+
+def test_dirt_a_crm_holds_is_loaded_as_it_is(
+    audit_org: SandboxSettings, loaded: dict[str, Any]
+) -> None:
+    assert loaded["code"] == 0
+    loaded_at = pd.Timestamp.now(tz="UTC")
+    sf = sf_client(audit_org.env())
+    deals = {
+        r["Name"]: r
+        for r in sf.query(
+            "SELECT Name, Amount, CloseDate, CreatedDate, StageName FROM Opportunity "
+            "WHERE Name LIKE 'Hooli%'"
+        )["records"]
+    }
+    assert deals["Hooli no amount"]["Amount"] is None
+    assert deals["Hooli refund"]["Amount"] == -50.0
+    undated = deals["Hooli undated"]
+    assert (undated["CloseDate"], undated["StageName"]) == ("2024-09-01", "Prospecting")
+    assert abs(pd.Timestamp(undated["CreatedDate"]) - loaded_at) < pd.Timedelta(hours=1)
+    assert "Hooli no close" not in deals  # refused: CloseDate is required
+    hs = hs_client(audit_org.env())
+    page = hs.crm.deals.basic_api.get_page(
+        limit=100, properties=["dealname", "amount", "closedate", "createdate", "dealstage"]
+    )
+    by_name = {d.properties["dealname"]: d.properties for d in page.results}
+    assert by_name["Hooli no amount"].get("amount") in (None, "")
+    assert float(by_name["Hooli refund"]["amount"]) == -50.0
+    no_close = by_name["Hooli no close"]
+    assert (no_close["dealstage"], no_close.get("closedate")) == ("closedwon", None)
+    created = pd.Timestamp(by_name["Hooli undated"]["createdate"])
+    assert abs(created - loaded_at) < pd.Timedelta(hours=1)
 
 
 def test_salesforce_account_and_its_deals_read_back(
@@ -276,8 +313,8 @@ def test_salesforce_account_and_its_deals_read_back(
     ]
     assert orphan["AccountId"] is None
     lines = loaded["lines"]
-    assert any("'Discovery' (1)" in x and "'Prospecting'" in x for x in lines)
-    assert any("created + 33 days" in x and "1 open deal" in x for x in lines)
+    assert any("'Discovery' (2)" in x and "'Prospecting'" in x for x in lines)
+    assert any("created + 29 days" in x and "1 open deal" in x for x in lines)
 
 
 def test_hubspot_company_and_its_deals_read_back(
@@ -304,7 +341,7 @@ def test_hubspot_company_and_its_deals_read_back(
         associations=["companies", "contacts"],
     )
     by_name = {d.properties["dealname"]: d for d in page.results}
-    assert len(by_name) == 7
+    assert len(by_name) == 11
 
     def company_ids(deal: Any) -> set[str]:
         links = (deal.associations or {}).get("companies")
@@ -357,12 +394,12 @@ def test_a_non_empty_org_is_refused_without_append(
     code, _lines, err = run_loader(audit_org, [str(files["small"]), "--crm", "both"], capsys)
     assert code == 2
     assert err.count("\n") == 1 and "already holds records" in err and "--append" in err
-    assert "Opportunity 5" in err
+    assert "Opportunity 8" in err
     sf = sf_client(audit_org.env())
-    assert sf.query("SELECT COUNT() FROM Opportunity")["totalSize"] == 5
+    assert sf.query("SELECT COUNT() FROM Opportunity")["totalSize"] == 8
     hs = hs_client(audit_org.env())
     total = hs.crm.deals.search_api.do_search(public_object_search_request={"limit": 1}).total
-    assert total == 7
+    assert total == 11
 
 
 def test_without_audit_fields_no_created_date_is_sent_and_it_says_so(
