@@ -591,6 +591,43 @@ def test_create_get_update_delete(sf: Salesforce) -> None:
     assert _code(exc) == "ENTITY_IS_DELETED"
 
 
+def test_recycle_bin_record_reads_as_not_found_and_writes_as_entity_is_deleted(
+    sf: Salesforce,
+) -> None:
+    """A record in the recycle bin: a GET of it is 404 NOT_FOUND (jsforce's integration suite,
+    run against real orgs, asserts errorCode NOT_FOUND for retrieve() of a just-deleted Account,
+    test/connection-crud.test.js, and its _retrieveParallel reads NOT_FOUND as "gone");
+    sObject Collections retrieve gives null in its place (jsforce test/connection-crud.test.ts);
+    a PATCH or DELETE of it is ENTITY_IS_DELETED "entity is deleted" (a second DELETE of an
+    Account pasted from a real v49.0 org in mohan-chinnappan-n/cli-dx, rest.md).
+    An id of the right prefix that never existed is NOT_FOUND for all three."""
+    rid = sf.Account.create({"Name": "Recycled Co"})["id"]
+    assert sf.Account.delete(rid) == 204
+    with pytest.raises(SalesforceResourceNotFound) as exc:
+        sf.Account.get(rid)
+    assert exc.value.content == [
+        {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}
+    ]
+    fetched = sf.restful("composite/sobjects/Account", params={"ids": rid, "fields": "Id,Name"})
+    assert fetched == [None]
+    with pytest.raises(SalesforceResourceNotFound) as exc:
+        sf.Account.update(rid, {"Name": "Back"})
+    assert _code(exc) == "ENTITY_IS_DELETED"
+    assert exc.value.content[0]["message"] == "entity is deleted"
+    with pytest.raises(SalesforceResourceNotFound) as exc:
+        sf.Account.delete(rid)
+    assert _code(exc) == "ENTITY_IS_DELETED"
+    never = "001" + "0" * 9 + "zzz"
+    for call in (
+        lambda: sf.Account.get(never),
+        lambda: sf.Account.update(never, {"Name": "X"}),
+        lambda: sf.Account.delete(never),
+    ):
+        with pytest.raises(SalesforceResourceNotFound) as exc:
+            call()
+        assert _code(exc) == "NOT_FOUND"
+
+
 def test_derived_fields_and_opportunity_history(sf: Salesforce) -> None:
     account = sf.Account.create({"Name": "Pipeline Co"})
     contact = sf.Contact.create(

@@ -382,6 +382,10 @@ async def _record(app: SandboxState, call: Call, sobj: SObject, raw_id: str) -> 
         text, deleted = app.org.reader.record_json(
             sobj, rid, fields, f"{call.prefix}/sobjects/{sobj.name}/"
         )
+        # A record in the recycle bin reads as NOT_FOUND, like one that never was: jsforce's
+        # integration suite, run against real orgs, asserts errorCode NOT_FOUND for retrieve()
+        # of a just-deleted Account (jsforce test/connection-crud.test.js, "should not return
+        # any record for deleted account"), and jsforce's _retrieveParallel maps NOT_FOUND to null.
         if text is None or deleted:
             raise not_found()
         return raw_json_response(text.encode())
@@ -389,6 +393,9 @@ async def _record(app: SandboxState, call: Call, sobj: SObject, raw_id: str) -> 
     if status is None:
         raise not_found()
     if status == "deleted":
+        # A write to it is ENTITY_IS_DELETED: a second DELETE of an Account on a real v49.0 org
+        # answers [{"message":"entity is deleted","errorCode":"ENTITY_IS_DELETED","fields":[]}]
+        # (mohan-chinnappan-n/cli-dx, rest.md). The 404 status is not shown there.
         raise SfError(404, "ENTITY_IS_DELETED", "entity is deleted")
     if call.method == "DELETE":
         _single_write(app, call, WriteOp("delete", sobj, rid))
@@ -605,6 +612,8 @@ def _retrieve(
             text, deleted = app.org.reader.record_json(
                 sobj, to_18(raw), fields, f"{call.prefix}/sobjects/{sobj.name}/"
             )
+            # deleted records come back null, as jsforce's real-org test asserts after
+            # destroy() of several Accounts (jsforce test/connection-crud.test.ts)
             text = None if deleted else text
         parts.append(text or "null")
     return raw_json_response(("[" + ",".join(parts) + "]").encode())
