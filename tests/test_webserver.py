@@ -230,14 +230,15 @@ def test_the_webserver_serves_the_code_location_and_runs_sync(webserver: Webserv
         assert node["kinds"], name
         assert any(o.get("team") for o in node["owners"]), name
 
-    # Checks: the blocking quality gates and a freshness check per pull.
+    # Checks: the quality gates (volume blocks what follows; the critical rate only write-back,
+    # in writeback_apply) and a freshness check per pull.
     checks = {
         (name, c["name"]): c["blocking"]
         for name, node in nodes.items()
         for c in (node["assetChecksOrError"] or {}).get("checks", [])
     }
     assert checks[("quality_contacts", "volume")] is True
-    assert checks[("quality_accounts", "critical_failure_rate")] is True
+    assert checks[("quality_accounts", "critical_failure_rate")] is False
     assert ("salesforce_accounts", "freshness_check") in checks
     assert ("hubspot_companies", "freshness_check") in checks
 

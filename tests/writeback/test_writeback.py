@@ -485,12 +485,12 @@ def test_dry_run_plans_but_writes_nothing(
     assert meta["written"] == 0 and meta["dry_run"] == "hubspot, salesforce"
 
 
-def test_a_failed_blocking_check_means_no_write_call(
+def test_a_failed_quality_gate_means_no_write_call(
     first_run: dict[str, Any], pipeline: Pipeline, wb_admins: tuple[Admin, Admin]
 ) -> None:
     sf, hs = wb_admins
     reset_calls(sf, hs)
-    # Every org has some quarantined rows: a zero threshold fails the blocking check.
+    # Every org has some quarantined rows: a zero threshold fails the critical-rate gate.
     result = pipeline.run(
         raise_on_error=False,
         writeback={"manual_edits": "overwrite"},
@@ -501,11 +501,20 @@ def test_a_failed_blocking_check_means_no_write_call(
         },
     )
     assert not result.success
-    assert "writeback_apply" not in {
+    done = {
         e.materialization.asset_key.to_user_string()
         for e in result.get_asset_materialization_events()
         if e.materialization is not None
     }
+    assert "writeback_apply" not in done
+    # the gate stops writing only: scores and the plan (a preview) are made from the valid rows
+    assert {"account_scores", "writeback_plan"} <= done
+    failure = next(
+        e
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE" and e.step_key == "writeback_apply"
+    )
+    assert "quality gates" in str(failure.step_failure_data.user_failure_data.description)
     assert write_calls(sf, hs) == {}
     # A write-back run on its own (no validation in it) checks the last gates too.
     alone = pipeline.run(selection=["writeback_apply"], raise_on_error=False)

@@ -4,13 +4,19 @@ blocking gates), cross-CRM identity, and the per-record issue texts for write-ba
     quality_stage_catalog ─┐
     (ingestion assets) ────┴─▶ quality_accounts / quality_contacts / quality_opportunities /
                                quality_opportunity_stage_history
-                                 checks: critical_failure_rate, volume   (blocking)
+                                 checks: critical_failure_rate (write-back),
+                                         volume (blocking)
                                ─▶ quality_account_identity, quality_issue_texts ─▶ (scoring,
                                                                                write-back)
 
-A failing check blocks every asset downstream of the validated asset in the same run, so
-write-back never runs on a pull that failed its gates. The gates are also kept in the warehouse
-(`QualityStore.gates_open`) for write-back runs launched on their own.
+The two gates stop different things. `volume` (a pull that shrank: truncated) is a blocking
+check: nothing downstream runs on it, neither scoring nor write-back. `critical_failure_rate`
+stops write-back only: the rows failing a critical rule are quarantined and out of scoring
+whatever the rate, so tiers, health, the forecast and the write plan (a preview) are still made
+from the valid rows — a CRM with many deals on no account still gets its scores — while
+`writeback_apply` refuses to write as long as any entity's latest gates are closed. The gates
+are kept in the warehouse (`QualityStore.gates_open`), which is what `writeback_apply` reads, in
+the same run or on its own.
 """
 
 from collections.abc import Iterator
@@ -184,14 +190,17 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
         f"critical rule → `quarantine` (and out of scoring), the rest → `{valid_table(entity)}`; "
         "warnings flag rows that flow on. GX Data Docs: one site for every entity and run in "
         "`data_docs/` beside the warehouse, served by `acm-sync docs` (linked in the "
-        "metadata). Checks: critical failure rate and volume, both blocking write-back.",
+        "metadata). Checks: critical failure rate (blocks write-back) and volume (blocks "
+        "everything downstream).",
         check_specs=[
             dg.AssetCheckSpec(
                 "critical_failure_rate",
                 asset=name,
-                blocking=True,
+                # not blocking: scoring goes on from the valid rows; writeback_apply reads the
+                # gate from the warehouse and refuses to write (module docstring)
+                blocking=False,
                 description="Share of live rows failing a critical rule ≤ "
-                "quality.critical_failure_threshold.",
+                "quality.critical_failure_threshold; above it, nothing is written to a CRM.",
             ),
             dg.AssetCheckSpec(
                 "volume",

@@ -10,7 +10,7 @@
   in group `acm_sync` when missing, unless dry-run).
 - `writeback_plan`: desired − live − manual edits, per record and field; counts and a
   before → after preview in the metadata; kept in `writeback_plan` (`acm-sync plan` exports it).
-- `writeback_apply`: only when the blocking quality gates are open and dry-run is off for that
+- `writeback_apply`: only when the quality gates are open and dry-run is off for that
   CRM; batches, dead letters, the ledger, API calls against the run's budget.
 """
 
@@ -297,7 +297,7 @@ def writeback_plan(
     kinds={"salesforce", "hubspot"},
     deps=[dg.AssetKey("writeback_plan")],
     description="Sends the plan: Salesforce sObject Collections (≤ 200) or Bulk API 2.0, "
-    "HubSpot batch update (≤ 100). Only when the blocking quality gates passed and dry-run is "
+    "HubSpot batch update (≤ 100). Only when the quality gates passed and dry-run is "
     "off; rejected rows go to `writeback_dead_letter` and are retried on later runs.",
     output_required=False,  # not produced when the API budget stops the step
 )
