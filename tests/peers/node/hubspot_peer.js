@@ -25,6 +25,12 @@ const CODEGEN = path.join(path.dirname(require.resolve('@hubspot/api-client')), 
 
 const declared = new Map(); // models dir + class → {required: Set, enums: {attr: values}}
 
+// Where the client's declaration and the live API part ways, the wire wins: the attribute, and
+// the JS type HubSpot really sends. MultiAssociatedObjectWithLabel.toObjectId is declared a
+// string since the client's v11 but "the api calls still return numbers"
+// (github.com/HubSpot/hubspot-api-nodejs/issues/552).
+const LIVE_WIRE_TYPES = new Map([['MultiAssociatedObjectWithLabel.toObjectId', 'number']]);
+
 function declaration(modelsDir, className) {
   const key = `${modelsDir}/${className}`;
   if (declared.has(key)) return declared.get(key);
@@ -101,6 +107,7 @@ function checkModel(instance, modelsDir, problems, where = '') {
       }
       continue;
     }
+    if (typeof value === LIVE_WIRE_TYPES.get(`${ctor.name}.${attr.name}`)) continue;
     if (value === null && !required.has(attr.name)) {
       // JSON null for an optional attribute: HubSpot sends e.g. "label": null on unlabeled
       // associations; the generated `label?: string` reads it as absent.

@@ -518,6 +518,15 @@ class HubSpotSandbox:
                     )
                 )
                 continue
+            # Again against the records this batch has made so far: two inputs with one email
+            # are refused as a taken one is, 409 "Contact already exists. Existing ID: …" for
+            # the batch (a fix for exactly that: github.com/Joystream/youtube-synch/pull/355,
+            # commit ccdf7c1, "Hotfix for '409: Contact already exists' in case 2 contacts in
+            # createContactInputs have the same e-mail address", inputs sent through
+            # contacts.batchApi.create). The id named is the earlier input's record, which the
+            # all-or-nothing batch then rolls back; the id HubSpot names and whether it keeps
+            # the batch's other contacts are not on record.
+            self.store.validator.check_unique(obj, values)
             created.append((self.store.create(obj, values, assoc), values, item))
         for rid, values, item in created:
             record = self.store.get_records(obj, [rid], properties=list(values))[rid]

@@ -398,8 +398,15 @@ class HubSpotStore:
                     (obj, to_type, rid, *targets),
                 ):
                     types[to_id].append(type_id)
+        # `toObjectId` is a JSON number on the wire. HubSpot's spec typed it int64 until early
+        # 2024 and a string since (hubspot-api-python commit c63d73a1, "AssociationsV4:
+        # Codegen"), but "the api calls still return numbers" (github.com/HubSpot/
+        # hubspot-api-nodejs/issues/552); HubSpot/hubspot-api-php#261 quotes a live
+        # `to_object_id in json = 5434402448`. The Python client's `str` field takes a number
+        # (its deserialiser calls str() on primitives). `from.id` of the batch read
+        # (app.v4_batch_read) stays a string, as the spec and live answers have it.
         results = [
-            {"toObjectId": str(t), "associationTypes": [_v4_type(tid) for tid in types[t]]}
+            {"toObjectId": t, "associationTypes": [_v4_type(tid) for tid in types[t]]}
             for t in targets
         ]
         return results, (targets[-1] if more else None)
