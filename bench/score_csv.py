@@ -657,6 +657,36 @@ def export_settings(
     return settings, lines
 
 
+def trend_lines(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, settings: ScoringSettings
+) -> list[str]:
+    """A line when the revenue trend is weighted and the data does not reach back over the
+    prior window (`facts.trend_span`): what it compares instead, or that no customer has one."""
+    from acm_sync.scoring.facts import MIN_TREND_DAYS, trend_span
+    from acm_sync.scoring.periods import NS_PER_DAY
+
+    days = settings.tiers.revenue_window_days
+    deals = tables["opportunities"]
+    if settings.health.weights.revenue_trend <= 0 or deals.empty:
+        return []
+    window = days * NS_PER_DAY
+    span = trend_span(deals, as_of.value, window)
+    if span == window:
+        return []
+    first = min(pd.to_datetime(deals[c], utc=True).min() for c in ("created_at", "close_date"))
+    begins = f"  revenue trend: the data begins {first:%Y-%m-%d}, less than two years before"
+    if span:
+        return [
+            f"{begins}: each customer's last {span // NS_PER_DAY} days are compared with the "
+            "same days a year before (revenue before the data began is unknown, not 0)"
+        ]
+    return [
+        f"{begins}, and under {MIN_TREND_DAYS} days of it lie a year back: no customer has a "
+        "trend (revenue before the data began is unknown, not 0; --as-of a later day, or an "
+        "export reaching further back)"
+    ]
+
+
 # --- the report ------------------------------------------------------------------------------
 
 
@@ -917,7 +947,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "DATE replays an earlier day"
         )
     print(f"settings: {source}")
-    print("\n".join(measured))
+    print("\n".join([*measured[:1], *trend_lines(tables, as_of, settings), *measured[1:]]))
     scores = score_accounts(tables, as_of=as_of, config=settings)
     print()
     print("\n".join(report_lines(scores, settings, prefix, as_is_line(tables, as_of, base))))

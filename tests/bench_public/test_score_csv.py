@@ -117,9 +117,12 @@ def test_tiers_of_a_small_log_are_the_ones_worked_out_by_hand(
 def test_health_a_purchase_log_cannot_measure_is_not_scored_and_not_all_red(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _, table = run(tmp_path, write(tmp_path, *TEN), capsys=capsys)
+    # M's order two years back: the log covers the prior 12 months (T12M against them)
+    log = write(tmp_path, *TEN, "M,2022-06-20,50")
+    code, out, _, table = run(tmp_path, log, capsys=capsys)
     assert code == 0 and table is not None
     assert "health scored from: revenue trend (weight 100)" in out
+    assert "revenue trend: the data begins" not in out
     for line in (
         "  engagement: no activities in the export",
         "  contact coverage: no contacts in the export",
@@ -130,21 +133,47 @@ def test_health_a_purchase_log_cannot_measure_is_not_scored_and_not_all_red(
         assert line in out.splitlines()
     assert "next-action rules not applied: key_no_activity (no activities in the export)" in out
     assert table["health_band"].fillna("none").to_dict() == {
-        **dict.fromkeys("ABEFGHIJL", "none"),
+        **dict.fromkeys("ABEFGHIJLM", "none"),
         "C": "Yellow",
         "D": "Green",
         "K": "Red",
     }
     assert table.loc[["C", "D", "K"], "health_score"].tolist() == [50.0, 75.0, 0.0]
-    assert "health: Green 1, Yellow 1, Red 1, no score 9" in out
+    assert "health: Green 1, Yellow 1, Red 1, no score 10" in out
     # the product as it is: engagement and contact coverage 0 for everyone, every account Red
     # (A: only data quality 25 of 60 weighted points, 2; L: pipeline 100 from its recent win,
     # (15 · 100 + 5 · 25) / 60 = 27; D: (20 · 75 + 5 · 25) / 80 = 20)
     assert (
         "with every component weighted (the settings as they are) health would read Green 0, "
-        "Yellow 0, Red 12, no score 0"
+        "Yellow 0, Red 13, no score 0"
     ) in out
     assert table.loc["L", "next_action"] == "No action: no health data, no renewal open"
+
+
+def test_a_log_younger_than_two_years_compares_what_it_holds_of_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # TEN begins 2023-03-01, as of 2024-07-01: of the prior 12 months (from 2023-07-02) the log
+    # holds 124 days, under half a year: no trend for anyone, said (C's 500 on 2023-03-01 is
+    # not its whole prior year)
+    code, out, _, table = run(tmp_path, write(tmp_path, *TEN), capsys=capsys)
+    assert code == 0 and table is not None
+    assert (
+        "  revenue trend: the data begins 2023-03-01, less than two years before, and under 182 "
+        "days of it lie a year back: no customer has a trend"
+    ) in out
+    assert table["health_score"].isna().all()
+    # from 2023-01-01 on (Q's order): 183 days a year back, the same days compared — C's 500
+    # of 2024-01-15 against its 500 of 2023-03-01: flat, 50; D's 400 against 200: 75
+    code, out, _, table = run(tmp_path, write(tmp_path, *TEN, "Q,2023-01-01,10"), capsys=capsys)
+    assert code == 0 and table is not None
+    assert (
+        "  revenue trend: the data begins 2023-01-01, less than two years before: each "
+        "customer's last 183 days are compared with the same days a year before"
+    ) in out
+    assert table.loc[["C", "D"], "health_score"].tolist() == [50.0, 75.0]
+    drivers = table.loc["D", "health_drivers"]
+    assert "last 183 days $400 vs the same days a year before $200" in drivers
 
 
 # Returns (quantity × price; credit notes "C…"): P buys 1,000 (inv 1) and 500 (inv 2), returns
@@ -356,6 +385,7 @@ def test_a_deals_export_scores_won_revenue_and_open_pipeline(
         "5,,New Business,Closed Won,100,2023-09-01,2023-10-01",
         "6,Gamma,New Business,Prospecting,900,2024-01-10,",
         "7,Acme,Renewal,Closed Won,1100,2023-12-01,2024-02-01",
+        "8,Acme,New Business,Closed Won,900,2021-12-01,2022-01-10",  # two years of history
         name="deals.csv",
     )
     code, out, _, table = run(tmp_path, path, capsys=capsys)

@@ -15,6 +15,11 @@ def days_ago(days: float) -> pd.Timestamp:
     return AS_OF - pd.Timedelta(days=days)
 
 
+# A deal created this long ago gives a book two years of history: its prior 12 months are
+# seen, so revenue trends and growth compare them (facts.prior_window_seen).
+TWO_YEARS = days_ago(760)
+
+
 def accounts(*rows: dict[str, Any]) -> pd.DataFrame:
     base = {
         "source": "salesforce",

@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scoring_builders import AS_OF, accounts, contacts, days_ago, opportunities, won
+from scoring_builders import (
+    AS_OF,
+    TWO_YEARS,
+    accounts,
+    contacts,
+    days_ago,
+    opportunities,
+    won,
+)
 
 from acm_sync.config import HealthConfig, parse_config
 from acm_sync.scoring import AccountBook, score_health
@@ -157,7 +165,7 @@ def test_missing_component_is_left_out_and_weights_renormalised() -> None:
     assert pd.isna(row["revenue_trend_score"])
     assert row["health_score"] == 100.0
     # with revenue that halved, trend = 50 + 50 × (5 − 10) / 10 = 25 → (100 + 25) / 2
-    org["opportunities"] = [won("sf:A", 5_000, 100), won("sf:A", 10_000, 500)]
+    org["opportunities"] = [won("sf:A", 5_000, 100), won("sf:A", 10_000, 500, created_at=TWO_YEARS)]
     row = health_of(org, config).iloc[0]
     assert row["revenue_trend_score"] == 25.0
     assert row["health_score"] == 62.5
@@ -299,10 +307,10 @@ def test_no_prior_year_revenue_is_a_missing_trend_not_all_new() -> None:
     assert pd.isna(row["revenue_trend_score"])
     assert "Revenue trend" not in row["health_drivers"]
     # with a prior year it is there: 40k → 60k is 50 + 50 · 20 / 60
-    org["opportunities"].append(won("sf:A", 40_000, 500))
+    org["opportunities"].append(won("sf:A", 40_000, 500, created_at=TWO_YEARS))
     assert health_of(org).iloc[0]["revenue_trend_score"] == pytest.approx(66.7)
     # and all gone stays 0
-    org["opportunities"] = [won("sf:A", 40_000, 500)]
+    org["opportunities"] = [won("sf:A", 40_000, 500, created_at=TWO_YEARS)]
     assert health_of(org).iloc[0]["revenue_trend_score"] == 0
 
 
@@ -347,10 +355,33 @@ def test_an_account_with_no_score_says_so_in_its_drivers() -> None:
         "accounts": [{"account_id": "sf:A"}, {"account_id": "sf:B"}],
         "contacts": [],
         "opportunities": [won("sf:A", 60_000, 200), won("sf:B", 5_000, 100),
-                          won("sf:B", 10_000, 500)],
+                          won("sf:B", 10_000, 500, created_at=TWO_YEARS)],
     }  # fmt: skip
     rows = health_of(org, two_component_config(revenue_trend=100)).set_index("account_key")
     a, b = rows.iloc[0], rows.iloc[1]
     assert pd.isna(a["health_score"])
     assert a["health_drivers"] == "No health score: no weighted component has data"
     assert b["health_score"] == 25.0 and b["health_drivers"].startswith("Down: Revenue trend 25")
+
+
+def test_a_prior_year_the_crm_never_saw_is_not_read_as_zero() -> None:
+    # 40k 500 days ago, 60k 200 days ago. A CRM whose first deal is that 500-day one saw the
+    # prior 12 months (365–730 days ago) only from day 500 on: the same days a year apart are
+    # 136, under half a year — no trend (the revenue before its history is unknown, not 0).
+    deals = [won("sf:A", 40_000, 500), won("sf:A", 60_000, 200)]
+    org = {"accounts": [{"account_id": "sf:A"}, {"account_id": "sf:B"}], "contacts": []}
+    young = health_of({**org, "opportunities": deals}).set_index("account_key")
+    assert pd.isna(young.loc["sf:A", "revenue_trend_score"])
+    assert "Revenue trend" not in young.loc["sf:A", "health_drivers"]
+    # History from 600 days ago (another account's deal): the last 236 days against the same
+    # days a year before (365–601 days ago), 60k vs 40k: 50 + 50 · 20 / 60. From 760 days ago:
+    # T12M against the prior 12 months, the same deals.
+    marker = {"account_id": "sf:B", "amount": 1_000, "stage": "Closed Lost", "is_closed": True}
+    for created, score, compared in (
+        (600, 66.7, "last 236 days $60k vs the same days a year before $40k"),
+        (760, 66.7, "T12M $60k vs $40k"),
+    ):
+        old = {**marker, "created_at": days_ago(created), "close_date": days_ago(created - 10)}
+        rows = health_of({**org, "opportunities": [*deals, old]}).set_index("account_key")
+        assert rows.loc["sf:A", "revenue_trend_score"] == pytest.approx(score), created
+        assert compared in rows.loc["sf:A", "health_drivers"], rows.loc["sf:A", "health_drivers"]

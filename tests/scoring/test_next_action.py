@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pandas as pd
-from scoring_builders import AS_OF, accounts, contacts, days_ago, opportunities, won
+from scoring_builders import (
+    AS_OF,
+    TWO_YEARS,
+    accounts,
+    contacts,
+    days_ago,
+    opportunities,
+    won,
+)
 
 from acm_sync.config import parse_config
 from acm_sync.scoring import score_accounts
@@ -207,7 +215,7 @@ def test_an_account_without_health_data_and_a_deal_without_a_type_are_scored() -
     accs = accounts({"account_id": "sf:OLD"}, {"account_id": "sf:YOUNG"})
     opps = opportunities(
         won("sf:OLD", 10_000, 10, type=None),  # in the forecast's current quarter
-        won("sf:OLD", 10_000, 400, type=None),
+        won("sf:OLD", 10_000, 400, type=None, created_at=TWO_YEARS),
         won("sf:YOUNG", 5_000, 100, type=None),
         {"account_id": "sf:YOUNG", "type": None, "amount": 1_000, "close_date": days_ago(-30)},
     )
@@ -238,7 +246,9 @@ def test_a_red_health_review_names_a_weighted_component() -> None:
     config = parse_config({"health": {"weights": {**weights, "revenue_trend": 100}}})
     accs = accounts({"account_id": "sf:BIG"}, {"account_id": "sf:GONE"})
     opps = opportunities(
-        won("sf:BIG", 50_000, 10), won("sf:GONE", 5_000, 400), won("sf:GONE", 1_000, 100)
+        won("sf:BIG", 50_000, 10),
+        won("sf:GONE", 5_000, 400, created_at=TWO_YEARS),
+        won("sf:GONE", 1_000, 100),
     )
     scores = score_accounts(_tables(accs, contacts(), opps), as_of=AS_OF, config=config)
     actions = scores.next_actions.set_index("account_key")

@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scoring_builders import AS_OF, accounts, contacts, days_ago, opportunities, won
+from scoring_builders import (
+    AS_OF,
+    TWO_YEARS,
+    accounts,
+    contacts,
+    days_ago,
+    opportunities,
+    won,
+)
 
 from acm_sync.config import TIERS, TiersConfig, parse_config
 from acm_sync.scoring import AccountBook, pareto_key, score_tiers
@@ -141,7 +149,7 @@ def test_strategic_key_by_open_pipeline_and_growth() -> None:
         won("sf:PIPE", 1_000, 100),
         {"account_id": "sf:PIPE", "amount": 300_000},
         won("sf:GROW", 30_000, 100),
-        won("sf:GROW", 12_000, 500),
+        won("sf:GROW", 12_000, 500, created_at=TWO_YEARS),
         won("sf:SMALL", 1_000, 100),
         {"account_id": "sf:PROSPECT", "amount": 900_000},
     )
@@ -383,3 +391,18 @@ def test_accounts_created_after_the_as_of_date_do_not_exist_yet() -> None:
     scores = score_accounts(tables, as_of=AS_OF)
     assert tier_of(scores.tiers) == {"sf:OLD": "Key", "sf:TODAY": "Prospect"}
     assert set(scores.health["account_key"]) == {"sf:OLD", "sf:TODAY"}
+
+
+def test_growth_is_not_read_from_a_prior_year_the_crm_never_saw() -> None:
+    # 12k → 30k is +150 % (strategic Key) when the CRM's history covers the prior 12 months;
+    # in a CRM whose first deal is 500 days old the prior year is unknown: no growth rule
+    accs = accounts({"account_id": "sf:GROW"}, {"account_id": "sf:BIG"})
+    deals = [won("sf:BIG", 1_000_000, 100), won("sf:GROW", 30_000, 100)]
+    young = tier_of(
+        score_tiers(
+            book_of(accs, opportunities(*deals, won("sf:GROW", 12_000, 500))), AS_OF, TiersConfig()
+        )
+    )
+    assert young["sf:GROW"] == "Existing"
+    seen = opportunities(*deals, won("sf:GROW", 12_000, 500, created_at=TWO_YEARS))
+    assert tier_of(score_tiers(book_of(accs, seen), AS_OF, TiersConfig()))["sf:GROW"] == "Key"

@@ -11,7 +11,9 @@ scaled up for it):
 - revenue_trend: T12M won revenue vs the prior 12 months, 50 = flat, 0 = all gone:
   50 + 50 · (t12m − prior) / max(t12m, prior). Missing when the prior 12 months had no won
   revenue: without a year to compare with there is no trend (not "all new"), so the component
-  is left out and the other weights renormalised.
+  is left out and the other weights renormalised. A CRM younger than two years compares the
+  same calendar days of both years, as far back as its history goes, or — under half a year
+  of them — has no trend at all (`facts.trend_span`).
 - pipeline_coverage: open pipeline plus what was won in the last `recent_win_days`, relative
   to T12M won revenue; `target_ratio` of it scores 100. Recent wins count because a win turns
   open pipeline into revenue: marking a deal won must not read as lost coverage. With no T12M
@@ -39,7 +41,7 @@ import pandas as pd
 
 from acm_sync.scoring import text
 from acm_sync.scoring.book import AccountBook, matches
-from acm_sync.scoring.facts import account_facts
+from acm_sync.scoring.facts import account_facts, trend_text
 from acm_sync.scoring.periods import NAT, NS_PER_DAY, Instant, nanos, utc
 from acm_sync.scoring.settings import HealthConfig
 
@@ -253,7 +255,16 @@ def _inputs(
 
     renewal_exposure = book.per_account(deal_pos[renewal], exposure[renewal])
     inputs = facts[
-        ["days_since_activity", "t12m_won_revenue", "prior_won_revenue", "open_pipeline"]
+        [
+            "days_since_activity",
+            "t12m_won_revenue",
+            "prior_won_revenue",
+            "open_pipeline",
+            "trend_current",
+            "trend_prior",
+            "trend_days",
+            "trend_whole_window",
+        ]
     ].copy()
     recent = config.pipeline_coverage.recent_win_days * NS_PER_DAY
     won_recently = (
@@ -295,10 +306,11 @@ def _components(
     contact += 50 * np.minimum(1, inputs["decision_makers"] / coverage.target_decision_makers)
 
     t12m = inputs["t12m_won_revenue"].to_numpy()
-    prior = inputs["prior_won_revenue"].to_numpy()
-    larger = np.maximum(t12m, prior)
+    current = inputs["trend_current"].to_numpy(dtype=float)
+    prior = inputs["trend_prior"].to_numpy(dtype=float)
+    larger = np.maximum(current, prior)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        revenue = np.where(prior > 0, NEUTRAL + NEUTRAL * (t12m - prior) / larger, np.nan)
+        revenue = np.where(prior > 0, NEUTRAL + NEUTRAL * (current - prior) / larger, np.nan)
         covered = inputs["open_pipeline"].to_numpy() + inputs["recent_won_revenue"].to_numpy()
         pipeline_ratio = covered / (t12m * config.pipeline_coverage.target_ratio)
     pipeline = np.where(
@@ -351,12 +363,7 @@ def _details(inputs: pd.DataFrame, currency: str) -> npt.NDArray[np.object_]:
         + " reachable, "
         + text.count(inputs["decision_makers"], "decision maker")
     )
-    revenue = (
-        "T12M "
-        + text.money(inputs["t12m_won_revenue"], symbol)
-        + " vs "
-        + text.money(inputs["prior_won_revenue"], symbol)
-    )
+    revenue = trend_text(inputs, symbol)
     recent = inputs["recent_won_revenue"].to_numpy()
     pipeline = "open pipeline " + text.money(inputs["open_pipeline"], symbol)
     pipeline = text.choose(

@@ -31,7 +31,7 @@ import pandas as pd
 
 from acm_sync.scoring import text
 from acm_sync.scoring.book import AccountBook
-from acm_sync.scoring.facts import account_facts
+from acm_sync.scoring.facts import account_facts, trend_text
 from acm_sync.scoring.periods import Instant, days_between, nanos, utc
 from acm_sync.scoring.settings import TiersConfig
 
@@ -147,8 +147,11 @@ def _strategic(facts: pd.DataFrame, config: TiersConfig) -> npt.NDArray[np.bool_
 
 
 def _growth_marked(facts: pd.DataFrame, min_growth: float, base: float) -> npt.NDArray[np.bool_]:
-    prior = facts["prior_won_revenue"].to_numpy()
-    current = facts["t12m_won_revenue"].to_numpy()
+    """Growth over what the revenue trend compares (`facts.trend_span`: T12M vs the prior 12
+    months, or the same days of both years in a CRM younger than two years; none under half a
+    year of them)."""
+    prior = facts["trend_prior"].to_numpy(dtype=float)
+    current = facts["trend_current"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         growth = current / prior - 1
     return (prior > 0) & (prior >= base) & (growth >= min_growth)
@@ -289,17 +292,21 @@ def _strategic_reason(
         else np.zeros(n, dtype=bool)
     )
     threshold = text.money([rule.min_open_pipeline or 0], symbol)[0]
-    prior = facts["prior_won_revenue"].to_numpy()
+    prior = facts["trend_prior"].to_numpy(dtype=float)
+    current = facts["trend_current"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        growth = np.where(prior > 0, facts["t12m_won_revenue"].to_numpy() / prior - 1, 0)
-    growth_text = (
+        growth = np.where(prior > 0, current / prior - 1, 0)
+    up = text.percent(growth)
+    growth_text = text.choose(
+        facts["trend_whole_window"].to_numpy(dtype=bool),
         "Key (strategic): T12M won revenue up "
-        + text.percent(growth)
+        + up
         + " ("
-        + text.money(facts["t12m_won_revenue"], symbol)
+        + text.money(current, symbol)
         + " vs "
         + text.money(prior, symbol)
-        + ")"
+        + ")",
+        "Key (strategic): won revenue up " + up + " (" + trend_text(facts, symbol) + ")",
     )
     pipeline_text = "Key (strategic): open pipeline " + pipeline + " ≥ " + threshold
     return text.choose(by_pipeline, pipeline_text, growth_text)
