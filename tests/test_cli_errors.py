@@ -52,3 +52,26 @@ def test_docs_on_a_busy_port(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         text = _one_line(_run("docs", "--port", str(port), tmp_path=tmp_path))
     assert f"cannot serve on 127.0.0.1:{port}" in text and "--port" in text
+
+
+def test_sync_as_of_must_be_a_day(tmp_path: Path) -> None:
+    for bad in ("2018-13-01", "2018-01-01T05:00", "soon"):
+        text = _one_line(_run("sync", "--as-of", bad, tmp_path=tmp_path))
+        assert f"--as-of {bad!r}: give a day, YYYY-MM-DD" in text
+
+
+def test_sync_as_of_reaches_every_scoring_step_and_no_other() -> None:
+    from acm_sync.cli import as_of_ops
+    from acm_sync.definitions import defs
+
+    day = {"config": {"as_of": "2018-01-01T00:00:00+00:00"}}
+    # scoring replays the day; validation judges the data as pulled (today)
+    assert as_of_ops(defs.resolve_job_def("sync"), "2018-01-01") == {
+        "account_scores": day,
+        "forecast_backtest": day,
+    }
+    assert as_of_ops(defs.resolve_job_def("plan"), "2018-01-01") == {
+        "account_scores": day,
+        "forecast_backtest": day,
+    }
+    assert as_of_ops(defs.resolve_job_def("validate"), "2018-01-01") == {}
