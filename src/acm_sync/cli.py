@@ -1323,7 +1323,7 @@ def _as_of_day(text: str) -> str:
     try:
         stamp = pd.Timestamp(text)
     except ValueError:
-        stamp = pd.NaT
+        _fail(f"--as-of {text!r}: give a day, YYYY-MM-DD")
     if pd.isna(stamp) or stamp != stamp.normalize():
         _fail(f"--as-of {text!r}: give a day, YYYY-MM-DD")
     return f"{stamp:%Y-%m-%d}"
