@@ -385,3 +385,12 @@ def test_a_prior_year_the_crm_never_saw_is_not_read_as_zero() -> None:
         rows = health_of({**org, "opportunities": [*deals, old]}).set_index("account_key")
         assert rows.loc["sf:A", "revenue_trend_score"] == pytest.approx(score), created
         assert compared in rows.loc["sf:A", "health_drivers"], rows.loc["sf:A", "health_drivers"]
+
+
+def test_a_trend_window_shorter_than_half_a_year_is_compared_when_history_covers_it() -> None:
+    # a 90-day revenue window: the last 90 days (6k) against the 90 before (12k), 50 − 50 · 6 /
+    # 12 = 25, whatever half a year would need — the history (from 400 days ago) covers both
+    deals = [won("sf:A", 6_000, 30), won("sf:A", 12_000, 120), won("sf:A", 1_000, 400)]
+    org = {"accounts": [{"account_id": "sf:A"}], "contacts": [], "opportunities": deals}
+    row = health_of(org, revenue_window_days=90).iloc[0]
+    assert row["revenue_trend_score"] == 25.0

@@ -70,7 +70,8 @@ def trend_span(deals: pd.DataFrame, now: int, window: int) -> int:
     `window` against the one before it when the CRM's history — its earliest deal created or
     closed — reaches back that far; else the same calendar days in both years, as far back as
     the history goes (now − window − its start: seasonality cancels); 0 (no trend) when that is
-    under MIN_TREND_DAYS or no deal has a date.
+    under MIN_TREND_DAYS (and under the window: a window shorter than that is compared whole
+    when the history covers it) or no deal has a date.
 
     Why: a CRM (or an export) younger than two windows saw only part of the prior one, and
     revenue it never recorded is not revenue that was not there. T12M against a prior year seen
@@ -83,7 +84,7 @@ def trend_span(deals: pd.DataFrame, now: int, window: int) -> int:
         return 0
     # from the history's first day on (a day more, so the first deal itself is inside)
     span = min(window, now - window - int(dates.min()) + NS_PER_DAY)
-    return span if span >= MIN_TREND_DAYS * NS_PER_DAY else 0
+    return span if span == window or span >= MIN_TREND_DAYS * NS_PER_DAY else 0
 
 
 def trend_text(facts: pd.DataFrame, symbol: str) -> text.Text:
