@@ -503,6 +503,13 @@ def order_tables(orders: Orders, currency: str) -> dict[str, pd.DataFrame]:
 # --- a deals export --------------------------------------------------------------------------
 
 
+def backtest_only(line: str) -> bool:
+    """A line of backtest_csv's reading that is about the backtest's model (`decide_unit`)."""
+    return line.startswith("  warning: no lost deal has one") or (
+        line.startswith("  note: ") and "the backtest learns from" in line
+    )
+
+
 def deals_from(
     raw: pd.DataFrame,
     given: Mapping[str, str | None],
@@ -531,6 +538,9 @@ def deals_from(
         date_format=date_format,
         currency=currency,
     )
+    # what the amounts would do to a backtest's model is no concern of scoring: won deals'
+    # amounts are revenue, lost ones count for nothing
+    export = replace(export, lines=tuple(line for line in export.lines if not backtest_only(line)))
     blank = raw.loc[export.deals["row"], mapping["account"]].isna().to_numpy()
     if not blank.any():
         return export

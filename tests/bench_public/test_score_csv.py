@@ -545,3 +545,23 @@ def test_a_file_with_no_header_is_told_to_give_its_columns(
     path.write_text("client;when;total\nA;2024-01-01;5\n", encoding="utf-8")
     code, _, err, _ = run(tmp_path, path, capsys=capsys)
     assert code == 2 and "looks like data" not in err
+
+
+def test_a_deals_export_of_close_values_is_scored_without_the_backtests_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # lost deals at 0 ("close value"): a backtest would learn the outcome from the amount and
+    # says so; scoring reads won amounts as revenue and lost ones as nothing, so no warning
+    path = write(
+        tmp_path,
+        "deal_id,account,deal_stage,created,close_date,close_value",
+        "1,Acme,Won,2024-01-05,2024-02-01,1000",
+        "2,Acme,Lost,2024-01-05,2024-02-10,0",
+        "3,Beta,Won,2024-02-01,2024-03-01,500",
+        name="close_values.csv",
+    )
+    code, out, _, table = run(tmp_path, path, capsys=capsys)
+    assert code == 0 and table is not None
+    assert "amount: 0 or blank on 1 of 1 lost, 0 of 2 won and 0 of 0 open deals" in out
+    assert "an amount tells its deal's outcome" not in out
+    assert table["t12m_revenue"].to_dict() == {"Acme": 1000.0, "Beta": 500.0}
