@@ -35,7 +35,8 @@ Contacts (--contacts FILE): id, first and last name, email, title, phone, accoun
 Salesforce (Bulk API 2.0 through simple-salesforce: Accounts, Contacts, then Opportunities):
 - StageName is one of the org's own stages (OpportunityStage): won → its won stage, lost → its
   closed stage that is not won, open → the export's stage when the org has it (case and
-  punctuation ignored), else the org's first open stage (said, with counts).
+  punctuation ignored), or the one open stage whose name begins with it ("Proposal" →
+  "Proposal/Price Quote"), else the org's first open stage (said, with counts).
 - Type: the export's type (new / renewal / expansion, read as backtest_csv reads it) onto the
   org's Type picklist values (describe) that read as the same type; blank when none fits.
 - CreatedDate is sent when the org grants it (describe: createable, "Set Audit Fields upon
@@ -561,10 +562,21 @@ def org_stage_map(
         raise LoadError(f"{label}: the org needs a won, a lost and an open stage")
     known = {normalised(s["label"]): s[value] for s in open_}
     known.update({normalised(s[value]): s[value] for s in open_})
+
+    def org_stage(name: object) -> Any:
+        """The org's open stage `name` is (case and punctuation ignored), or the one stage it
+        begins ("Proposal" → "Proposal/Price Quote", "Negotiation" → "Negotiation/Review":
+        Salesforce's standard stages under their short names); None when none or several."""
+        if not isinstance(name, str) or not normalised(name):
+            return None
+        key = normalised(name)
+        if key in known:
+            return known[key]
+        begun = {stage for label, stage in known.items() if label.startswith(key)}
+        return begun.pop() if len(begun) == 1 else None
+
     is_open = ~(deals["won"] | deals["lost"])
-    own = deals["stage_value"].map(
-        lambda v: known.get(normalised(v)) if isinstance(v, str) else None
-    )
+    own = deals["stage_value"].map(org_stage)
     stage = pd.Series(open_[0][value], index=deals.index, dtype=object)
     stage[is_open & own.notna()] = own[is_open & own.notna()]
     stage[deals["won"]] = won[0][value]

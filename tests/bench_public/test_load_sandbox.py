@@ -613,3 +613,34 @@ def test_each_deal_keeps_its_own_currency(tmp_path: Path) -> None:
         )
         assert amounts[1:] == [(700.0, "GBP"), (1000.0, "EUR")]
         assert amounts[0][0] == 500.0  # no currency given: the portal's own
+
+
+def test_open_stages_map_onto_the_org_stage_their_name_begins() -> None:
+    # Salesforce's standard stages (API names = labels) against an export's short names
+    names = [
+        ("Prospecting", False, False),
+        ("Qualification", False, False),
+        ("Needs Analysis", False, False),
+        ("Value Proposition", False, False),
+        ("Id. Decision Makers", False, False),
+        ("Perception Analysis", False, False),
+        ("Proposal/Price Quote", False, False),
+        ("Negotiation/Review", False, False),
+        ("Closed Won", True, True),
+        ("Closed Lost", True, False),
+    ]
+    stages = [{"label": n, "value": n, "closed": c, "won": w} for n, c, w in names]
+    export = ["proposal", "Negotiation", "qualification", "Discovery", None, "P"]
+    deals = pd.DataFrame(
+        {"stage_value": export, "won": [False] * 6, "lost": [False] * 6}, dtype=object
+    ).astype({"won": bool, "lost": bool})
+    stage, lines = load_sandbox.org_stage_map(stages, deals, label="Salesforce", value="value")
+    assert stage.tolist() == [
+        "Proposal/Price Quote",
+        "Negotiation/Review",
+        "Qualification",
+        "Prospecting",  # no such stage: the first open one, said
+        "Prospecting",
+        "Prospecting",  # begins two stages (Prospecting, Proposal…, Perception…): none chosen
+    ]
+    assert "  open, the org's own stage kept: 3 deal(s)" in lines
