@@ -1,5 +1,5 @@
 """Quality assets: each CRM's stage list, one validated table per canonical entity (with its two
-blocking gates), cross-CRM identity, and the per-record issue texts for write-back.
+gates), cross-CRM identity, and the per-record issue texts for write-back.
 
     quality_stage_catalog ─┐
     (ingestion assets) ────┴─▶ quality_accounts / quality_contacts / quality_opportunities /
