@@ -232,6 +232,26 @@ class Run:
         return sum(1 for c in self.calls if c["status"] == 429)
 
 
+def peer_env(settings: SandboxSettings, *, hubspot: bool = True) -> dict[str, str]:
+    """The environment a Python peer runs in: this one without its virtualenv, Python and CRM
+    settings, and the vendor hosts (Salesforce's login hosts; HubSpot's API host unless
+    `hubspot` is off) rewritten to the sandbox, whose CA is trusted (hostmap/sitecustomize.py)."""
+    host_map = {h: settings.salesforce_instance_url for h in SALESFORCE_HOSTS}
+    if hubspot:
+        host_map[HUBSPOT_HOST] = settings.hubspot_base_url
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VIRTUAL_ENV", "PYTHON", "SALESFORCE_", "HUBSPOT_"))
+    }
+    env.update(
+        PYTHONPATH=str(HOSTMAP),
+        PEER_HOST_MAP=json.dumps(host_map),
+        PEER_CA_BUNDLE=settings.salesforce_ca_bundle,
+    )
+    return env
+
+
 def run_connector(
     entry: Path,
     args: list[str],
@@ -242,19 +262,8 @@ def run_connector(
     timeout: float = 300,
 ) -> Run:
     """Run the connector against the sandbox (only the vendor hosts rewritten)."""
-    host_map = {h: settings.salesforce_instance_url for h in SALESFORCE_HOSTS}
-    host_map[HUBSPOT_HOST] = settings.hubspot_base_url
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("VIRTUAL_ENV", "PYTHON", "SALESFORCE_", "HUBSPOT_"))
-    }
-    env.update(
-        PYTHONPATH=str(HOSTMAP),
-        PEER_HOST_MAP=json.dumps(host_map),
-        PEER_CA_BUNDLE=settings.salesforce_ca_bundle,
-        PATH=f"{entry.parent}{os.pathsep}{env.get('PATH', '')}",
-    )
+    env = peer_env(settings)
+    env["PATH"] = f"{entry.parent}{os.pathsep}{env.get('PATH', '')}"
     workdir.mkdir(parents=True, exist_ok=True)
     admin.reset_calls()
     started = time.perf_counter()

@@ -18,7 +18,6 @@ script from tests/peers/legacy/ that prints its steps as one JSON line.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -28,12 +27,11 @@ from typing import Any
 
 from peer_runs import (
     FIGURES,
-    HOSTMAP,
-    SALESFORCE_HOSTS,
     Admin,
     describe_calls,
     ensure_venv,
     hubspot_client,
+    peer_env,
     salesforce_client,
 )
 
@@ -81,17 +79,7 @@ def run_script(
     config_path = workdir / f"{name}.json"
     config_path.touch(mode=0o600)  # secrets stay off argv and out of the log
     config_path.write_text(json.dumps(config))
-    host_map = {h: settings.salesforce_instance_url for h in SALESFORCE_HOSTS}
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("VIRTUAL_ENV", "PYTHON", "SALESFORCE_", "HUBSPOT_"))
-    }
-    env.update(
-        PYTHONPATH=str(HOSTMAP),
-        PEER_HOST_MAP=json.dumps(host_map),
-        PEER_CA_BUNDLE=settings.salesforce_ca_bundle,
-    )
+    env = peer_env(settings, hubspot=False)  # hubspot3 is given the sandbox's URL itself
     admin.reset_calls()
     started = time.perf_counter()
     done = subprocess.run(

@@ -39,6 +39,15 @@ def client(base_url: str, token: str = TOKEN) -> hubspot.HubSpot:
     return hubspot.HubSpot(access_token=token, host=base_url, client_side_validation=True)
 
 
+def bearer_session(token: str = TOKEN) -> requests.Session:
+    """A plain HTTP session carrying the private-app token, for calls the client has no method
+    for (legacy v1 / v2 paths, raw bodies); no environment proxies or CA bundle."""
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
 @dataclass
 class SyntheticOrg:
     """A DemoOrg-shaped stand-in: typed frames per object, associations, history."""

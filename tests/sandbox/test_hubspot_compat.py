@@ -9,6 +9,7 @@ from typing import Any
 import hubspot
 import pytest
 import requests
+from hs_helpers import bearer_session, client
 from hubspot.crm.contacts import SimplePublicObjectInputForCreate
 from hubspot.crm.contacts.exceptions import ApiException
 
@@ -17,19 +18,12 @@ from acm_sync.sandbox.server import SandboxSettings
 
 @pytest.fixture(scope="module")
 def hs(sandbox: SandboxSettings) -> hubspot.HubSpot:
-    return hubspot.HubSpot(
-        access_token=sandbox.credentials.hubspot_access_token,
-        host=sandbox.hubspot_base_url,
-        client_side_validation=True,
-    )
+    return client(sandbox.hubspot_base_url, sandbox.credentials.hubspot_access_token)
 
 
 @pytest.fixture(scope="module")
 def http(sandbox: SandboxSettings) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Bearer {sandbox.credentials.hubspot_access_token}"
-    return session
+    return bearer_session(sandbox.credentials.hubspot_access_token)
 
 
 def _v3_ids(hs: hubspot.HubSpot, obj: str) -> list[int]:
