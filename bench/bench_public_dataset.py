@@ -351,6 +351,7 @@ def run(
         )[0],
         instant,
         origins,
+        whole=tables,
     )
     seconds = time.perf_counter() - started
     print(window_note(deals, chosen, as_of))

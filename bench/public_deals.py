@@ -218,7 +218,7 @@ def backtest_tables(
     tables, as_of = tables_at(None)
     started = time.perf_counter()
     result = backtest_by_origin(
-        lambda origin: tables_at(origin)[0], as_of, origins, horizon_quarters
+        lambda origin: tables_at(origin)[0], as_of, origins, horizon_quarters, whole=tables
     )
     return tables, as_of, result, time.perf_counter() - started
 
@@ -267,12 +267,15 @@ def backtest_by_origin(
     as_of: pd.Timestamp,
     origins: int,
     horizon_quarters: int | None = None,
+    *,
+    whole: dict[str, pd.DataFrame] | None = None,
 ) -> BacktestResult:
     """The backtest at the last `origins` quarter starts before `as_of` (bar those whose horizon
-    ended before the first deal was created: `origins_with_deals`), each on the tables as known
-    at its origin (`tables_at(origin)`), combined. The forecast settings are the defaults,
-    or those of the file `$ACM_SYNC_CONFIG` names (to compare a setting's two values);
-    `horizon_quarters`, when given, overrides their backtest horizon."""
+    ended before the first deal was created: `origins_with_deals`, the first deal read from
+    `whole`, the tables as of `as_of` when the caller has them, else `tables_at(as_of)`), each
+    on the tables as known at its origin (`tables_at(origin)`), combined. The forecast settings
+    are the defaults, or those of the file `$ACM_SYNC_CONFIG` names (to compare a setting's two
+    values); `horizon_quarters`, when given, overrides their backtest horizon."""
     from acm_sync.config import CONFIG_ENV_VAR, AcmSyncConfig, load_config
     from acm_sync.scoring import AccountBook, DealHistory, backtest
     from acm_sync.scoring.backtest import combine, origins_with_deals
@@ -284,7 +287,8 @@ def backtest_by_origin(
         horizon = config.backtest.model_copy(update={"horizon_quarters": horizon_quarters})
         config = config.model_copy(update={"backtest": horizon})
     horizon = config.backtest.horizon_quarters
-    created = pd.to_datetime(tables_at(as_of)["opportunities"]["created_at"], utc=True)
+    whole = tables_at(as_of) if whole is None else whole
+    created = pd.to_datetime(whole["opportunities"]["created_at"], utc=True)
     first = created.min() if created.notna().any() else None
     results = []
     for origin in origins_with_deals(past_quarter_starts(as_of, origins, horizon), first, horizon):

@@ -672,7 +672,7 @@ def trend_lines(
 ) -> list[str]:
     """A line when the revenue trend is weighted and the data does not reach back over the
     prior window (`facts.trend_span`): what it compares instead, or that no customer has one."""
-    from acm_sync.scoring.facts import MIN_TREND_DAYS, trend_span
+    from acm_sync.scoring.facts import MIN_TREND_DAYS, history_start, trend_span
     from acm_sync.scoring.periods import NS_PER_DAY
 
     days = settings.tiers.revenue_window_days
@@ -683,7 +683,7 @@ def trend_lines(
     span = trend_span(deals, as_of.value, window)
     if span == window:
         return []
-    first = min(pd.to_datetime(deals[c], utc=True).min() for c in ("created_at", "close_date"))
+    first = pd.Timestamp(history_start(deals), tz="UTC")
     begins = f"  revenue trend: the data begins {first:%Y-%m-%d}, less than two years before"
     if span:
         return [

@@ -78,13 +78,20 @@ def trend_span(deals: pd.DataFrame, now: int, window: int) -> int:
     for its last two months reads as growth for every account (found on a deals export of 15
     months: the growth rule made 65 of 85 accounts Key). Missing history is missing; nothing
     tells a CRM gone live mid-way from a business that began then, so neither is guessed."""
-    dates = np.concatenate([nanos(deals["created_at"]), nanos(deals["close_date"])])
-    dates = dates[dates != NAT]
-    if not len(dates):
+    start = history_start(deals)
+    if start is None:
         return 0
     # from the history's first day on (a day more, so the first deal itself is inside)
-    span = min(window, now - window - int(dates.min()) + NS_PER_DAY)
+    span = min(window, now - window - start + NS_PER_DAY)
     return span if span == window or span >= MIN_TREND_DAYS * NS_PER_DAY else 0
+
+
+def history_start(deals: pd.DataFrame) -> int | None:
+    """Where the CRM's history begins (ns): its earliest deal created or closed (a migrated
+    deal can close before its import-day creation); None when no deal has a date."""
+    dates = np.concatenate([nanos(deals["created_at"]), nanos(deals["close_date"])])
+    dates = dates[dates != NAT]
+    return int(dates.min()) if len(dates) else None
 
 
 def trend_text(facts: pd.DataFrame, symbol: str) -> text.Text:
