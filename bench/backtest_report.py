@@ -40,7 +40,7 @@ def main() -> None:
     from acm_sync.config import load_config
     from acm_sync.sandbox.generator import generate_org
     from acm_sync.scoring import AccountBook, DealHistory, backtest
-    from backtest_table import print_backtest
+    from backtest_table import print_backtest, print_split
 
     config = load_config(args.config or REPO / "acm_sync.yaml")
     forecast = config.forecast.model_copy(
@@ -66,6 +66,7 @@ def main() -> None:
         f"{forecast.backtest.horizon_quarters} quarter(s), {book.currency}; {seconds:.1f}s\n"
     )
     print_backtest(result)
+    print_split(result.origins)
 
 
 if __name__ == "__main__":

@@ -148,7 +148,8 @@ def test_strategic_key_by_open_pipeline_and_growth() -> None:
         won("sf:BIG", 1_000_000, 100),
         won("sf:PIPE", 1_000, 100),
         {"account_id": "sf:PIPE", "amount": 300_000},
-        won("sf:GROW", 30_000, 100),
+        won("sf:GROW", 15_000, 100),
+        won("sf:GROW", 15_000, 200),
         won("sf:GROW", 12_000, 500, created_at=TWO_YEARS),
         won("sf:SMALL", 1_000, 100),
         {"account_id": "sf:PROSPECT", "amount": 900_000},
@@ -158,8 +159,9 @@ def test_strategic_key_by_open_pipeline_and_growth() -> None:
     assert by_key.loc["sf:PIPE", "tier"] == "Key"
     assert by_key.loc["sf:PIPE", "key_strategic"]
     assert by_key.loc["sf:PIPE", "tier_reason"] == ("Key (strategic): open pipeline $300k ≥ $250k")
-    assert by_key.loc["sf:GROW", "tier_reason"].startswith(
-        "Key (strategic): T12M won revenue up 150 %"
+    assert by_key.loc["sf:GROW", "tier_reason"] == (
+        "Key (strategic): T12M won revenue up 150 % ($30k vs $12k); without its largest deal "
+        "($15k) up 25 %"
     )
     assert by_key.loc["sf:SMALL", "tier"] == "Existing"
     # prospects are not strategic unless revops says so
@@ -393,11 +395,42 @@ def test_accounts_created_after_the_as_of_date_do_not_exist_yet() -> None:
     assert set(scores.health["account_key"]) == {"sf:OLD", "sf:TODAY"}
 
 
+@pytest.mark.parametrize(
+    ("current", "strategic"),
+    [
+        # one bigger deal in place of last year's 12k: +150 %, but one deal is no trend
+        ([30_000], False),
+        # one more deal, the larger one: +150 %; without it 10k, less than last year
+        ([10_000, 20_000], False),
+        # the increase is larger than the largest deal: carried by more than one
+        ([15_000, 15_000], True),
+        # doubling over many deals: 4 → 8 deals of 3k (+100 %; +75 % without one)
+        ([3_000] * 8, True),
+    ],
+)
+def test_growth_made_by_one_deal_is_not_strategic(current: list[int], strategic: bool) -> None:
+    prior = [12_000] if len(current) < 8 else [3_000] * 4
+    accs = accounts({"account_id": "sf:GROW"}, {"account_id": "sf:BIG"})
+    opps = opportunities(
+        won("sf:BIG", 1_000_000, 100),
+        *(won("sf:GROW", amount, 30 + 20 * i) for i, amount in enumerate(current)),
+        *(won("sf:GROW", amount, 400 + 20 * i) for i, amount in enumerate(prior)),
+        won("sf:BIG", 1_000, 700, created_at=TWO_YEARS),
+    )
+    tiers = score_tiers(book_of(accs, opps), AS_OF, TiersConfig()).set_index("account_key")
+    assert tiers.loc["sf:GROW", "tier"] == ("Key" if strategic else "Existing")
+    assert bool(tiers.loc["sf:GROW", "key_strategic"]) is strategic
+
+
 def test_growth_is_not_read_from_a_prior_year_the_crm_never_saw() -> None:
     # 12k → 30k is +150 % (strategic Key) when the CRM's history covers the prior 12 months;
     # in a CRM whose first deal is 500 days old the prior year is unknown: no growth rule
     accs = accounts({"account_id": "sf:GROW"}, {"account_id": "sf:BIG"})
-    deals = [won("sf:BIG", 1_000_000, 100), won("sf:GROW", 30_000, 100)]
+    deals = [
+        won("sf:BIG", 1_000_000, 100),
+        won("sf:GROW", 15_000, 100),
+        won("sf:GROW", 15_000, 200),
+    ]
     young = tier_of(
         score_tiers(
             book_of(accs, opportunities(*deals, won("sf:GROW", 12_000, 500))), AS_OF, TiersConfig()

@@ -23,7 +23,8 @@ def account_facts(book: AccountBook, as_of: Instant, revenue_window_days: int) -
     prior_won_revenue (the window before that), won_deals (ever, up to as_of), first_won_at,
     last_won_at, open_pipeline (amount of open deals), open_opportunities, last_activity_at,
     days_since_activity (NaN = never), and what the revenue trend compares (`trend_span`):
-    trend_current, trend_prior (NaN: no trend), trend_days, trend_whole_window.
+    trend_current, trend_prior (NaN: no trend), trend_days, trend_whole_window, and
+    trend_current_largest (the largest single won deal in trend_current; 0 without one).
     """
     now = utc(as_of).value
     window = revenue_window_days * NS_PER_DAY
@@ -52,8 +53,9 @@ def account_facts(book: AccountBook, as_of: Instant, revenue_window_days: int) -
     if span:
         facts["trend_current"] = book.per_account(pos[trend_now], amount[trend_now])
         facts["trend_prior"] = book.per_account(pos[trend_before], amount[trend_before])
+        facts["trend_current_largest"] = _largest(pos[trend_now], amount[trend_now], book.size)
     else:
-        facts["trend_current"] = facts["trend_prior"] = np.nan
+        facts["trend_current"] = facts["trend_prior"] = facts["trend_current_largest"] = np.nan
     facts["trend_days"] = span // NS_PER_DAY if span else np.nan
     facts["trend_whole_window"] = span == window  # T12M vs the prior 12 months
     first, last = _won_span(pos[won], close[won], book.size)
@@ -107,6 +109,14 @@ def trend_text(facts: pd.DataFrame, symbol: str) -> text.Text:
         "T12M " + current + " vs " + prior,
         short + " vs the same days a year before " + prior,
     )
+
+
+def _largest(positions: np.ndarray, amount: np.ndarray, size: int) -> np.ndarray:
+    """The largest amount per account (0 where none)."""
+    inside = positions >= 0
+    out = np.zeros(size, dtype=np.float64)
+    np.maximum.at(out, positions[inside], np.asarray(amount, dtype=np.float64)[inside])
+    return out
 
 
 def _won_span(positions: np.ndarray, close: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -40,7 +40,8 @@ class StrategicConfig(Section):
     # Open pipeline (all open opportunities, corporate currency) at or above this → Key.
     min_open_pipeline: Money | None = 250_000.0
     # Trailing-12-month won revenue growth vs the prior 12 months (0.5 = +50 %) at or above
-    # this → Key, for accounts already paying at least `min_growth_base`.
+    # this → Key, for accounts already paying at least `min_growth_base` — unless one deal made
+    # it (without the window's largest won deal the account paid less than before).
     min_growth: float | None = 1.0
     min_growth_base: Money = 10_000.0
     # Let prospects (never won) become Key on open pipeline alone.
