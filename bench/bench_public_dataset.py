@@ -339,7 +339,7 @@ def run(
 ) -> tuple[BacktestResult, float]:
     """Backtest one data set (its snapshot at `as_of`, if given) and print note, header and
     table; (result, seconds)."""
-    from backtest_table import print_backtest
+    from backtest_table import print_backtest, print_split
 
     started = time.perf_counter()
     accounts_csv, deals = read_data(data)
@@ -359,6 +359,7 @@ def run(
     shown = f"{instant:%Y-%m-%d}{' (snapshot)' if as_of is not None else ''}"
     print(public_deals.backtest_header(title, tables, shown, result, seconds))
     print_backtest(result)
+    print_split(result.origins)
     return result, seconds
 
 
