@@ -20,7 +20,9 @@ Two shapes of input (the shape read is printed; --kind forces one):
   columns are given by position: `--columns customer,date,quantity,amount` (`-` skips one).
 - **A deals export**: a CSV backtest_csv reads (created date, close date, amount, a stage or an
   is_won / is_closed pair), read by backtest_csv's own mapping, plus a needed account column:
-  won deals are revenue, open deals pipeline. It is read as one when those columns are there.
+  won deals are revenue, open deals pipeline. It is read as one when those columns are there,
+  or when an outcome is (a stage, or the pair): a purchase log has none, so a deals export
+  missing another column is told which (--created, …), not asked for an order date.
   An open deal keeps its own close date (what the CRM shows: renewals due or overdue, stale
   deals); with --as-of, or when it is blank, the date backtest_csv makes from earlier cycles.
 
@@ -969,12 +971,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def detect(raw: pd.DataFrame, args: argparse.Namespace) -> str:
     """ "deals" when backtest_csv finds a deals export's columns (created, close date, amount, an
-    outcome), else "orders"."""
+    outcome) — or an outcome alone (a stage, or an is-won / is-closed pair): a purchase log has
+    none, so a deals export missing another column reads as one and its error names that column
+    ("no created date column (give --created COLUMN)"), not an order date. Else "orders"."""
     given = {role: getattr(args, role) for role in backtest_csv.ROLES}
     try:
         backtest_csv.column_mapping(list(raw.columns), given)
     except ExportError:
-        return "orders"
+        mapping, _ = guess_columns(list(raw.columns), given, backtest_csv.ROLES)
+        outcome = "stage" in mapping or {"is_won", "is_closed"} <= mapping.keys()
+        return "deals" if outcome else "orders"
     return "deals"
 
 

@@ -533,6 +533,36 @@ def test_names_industries_and_a_deals_export_without_open_deals(
     assert "  renewal risk: no type column: no deal reads as a renewal" in out.splitlines()
 
 
+def test_a_deals_export_missing_a_column_is_told_which_deals_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a deals export whose creation column has a name nothing guesses (an "engage date"): its
+    # stage column says it is deals, so the error names the deals column to give — not the
+    # order date of a purchase log, which this file never was
+    path = write(
+        tmp_path,
+        "opportunity_id,account,deal_stage,engage_date,close_date,close_value",
+        "o1,Acme,Won,2024-01-05,2024-02-01,500",
+        "o2,Acme,Lost,2024-01-10,2024-03-01,0",
+        name="pipeline.csv",
+    )
+    code, out, err, table = run(tmp_path, path, capsys=capsys)
+    assert (code, table) == (2, None)
+    assert out.startswith("deals export: ")
+    assert err == (
+        "error: no created date column (give --created COLUMN); columns found: "
+        "'opportunity_id', 'account', 'deal_stage', 'engage_date', 'close_date', "
+        "'close_value'\n"
+    )
+    code, out, err, table = run(tmp_path, path, "--created", "engage_date", capsys=capsys)
+    assert code == 0, err
+    assert table is not None and table.loc["Acme", "t12m_revenue"] == 500.0
+    # an outcome alone makes a deals export; a purchase log keeps its own error
+    path = write(tmp_path, "client_ref,when,total", "a,2024-01-01,5", name="log.csv")
+    code, out, err, _ = run(tmp_path, path, "--customer", "client_ref", capsys=capsys)
+    assert out.startswith("purchase log: ") and "no order date column" in err
+
+
 def test_a_file_with_no_header_is_told_to_give_its_columns(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
