@@ -770,9 +770,13 @@ def report_lines(
             f"({key.sum() / len(payers):.1%}) holding {revenue[key].sum() / total:.1%} of T12M "
             f"revenue; {decided}"
         )
-        strategic = int(tiers["key_strategic"].sum())
-        if strategic:
-            lines.append(f"  and {strategic:,} Key (strategic): open pipeline or growth")
+        by = tiers["key_strategic_by"].value_counts()
+        if by.sum():
+            lines.append(
+                f"  and {int(by.sum()):,} Key (strategic): {int(by.get('pipeline', 0)):,} by open "
+                f"pipeline (tiers.strategic.min_open_pipeline), {int(by.get('growth', 0)):,} by "
+                "growth (min_growth)"
+            )
     else:
         lines.append("Pareto: no account has T12M revenue (no payer, so no Key by revenue)")
     bands = table["health_band"].fillna("no score").value_counts()

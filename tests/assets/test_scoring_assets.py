@@ -173,6 +173,15 @@ def test_plots_and_counts_are_in_the_metadata(
         assert meta[f"tier_{str(tier).lower()}"] == n
     for band, n in scores["health_band"].value_counts().items():
         assert meta[f"band_{str(band).lower()}"] == n
+    # strategic Key accounts per rule, as their reasons read
+    reasons = scores.loc[scores["tier"] == "Key", "tier_reason"]
+    by_pipeline = int(reasons.str.startswith("Key (strategic): open pipeline").sum())
+    by_growth = int(reasons.str.startswith("Key (strategic):").sum()) - by_pipeline
+    assert (meta["tier_key_strategic_pipeline"], meta["tier_key_strategic_growth"]) == (
+        by_pipeline,
+        by_growth,
+    )
+    assert by_pipeline + by_growth > 0, "the demo org has strategic Key accounts"
     backtest = _metadata(runs[-1], "forecast_backtest")
     for key, source in (
         ("health_histogram_plot", meta),

@@ -164,6 +164,14 @@ def test_strategic_key_by_open_pipeline_and_growth() -> None:
         "($15k) up 25 %"
     )
     assert by_key.loc["sf:SMALL", "tier"] == "Existing"
+    # which rule made each strategic Key account (Key by revenue is none of them)
+    assert by_key["key_strategic_by"].fillna("-").to_dict() == {
+        "sf:BIG": "-",
+        "sf:PIPE": "pipeline",
+        "sf:GROW": "growth",
+        "sf:SMALL": "-",
+        "sf:PROSPECT": "-",
+    }
     # prospects are not strategic unless revops says so
     assert by_key.loc["sf:PROSPECT", "tier"] == "Prospect"
     with_prospects = parse_config({"tiers": {"strategic": {"include_prospects": True}}}).tiers

@@ -281,6 +281,7 @@ def account_scores(
             "preview": dg.MetadataValue.md(_md(preview)),
             "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 2)),
             **_count_metadata(snapshot),
+            **_strategic_metadata(scores.tiers),
             **_score_plots(snapshot, cfg, wh),
         }
     )
@@ -294,6 +295,16 @@ def _count_metadata(snapshot: pd.DataFrame) -> dict[str, dg.MetadataValue]:
         for value in counts.index:
             out[f"{prefix}_{str(value).lower()}"] = dg.MetadataValue.int(int(counts[value]))
     return out
+
+
+def _strategic_metadata(tiers: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """Strategic Key accounts per rule, as numbers (0 included: a plot over runs shows revops
+    what tuning `tiers.strategic.min_open_pipeline` / `min_growth` did)."""
+    by = tiers["key_strategic_by"].value_counts()
+    return {
+        f"tier_key_strategic_{rule}": dg.MetadataValue.int(int(by.get(rule, 0)))
+        for rule in ("pipeline", "growth")
+    }
 
 
 def _score_plots(snapshot: pd.DataFrame, cfg: Any, wh: Warehouse) -> dict[str, dg.MetadataValue]:

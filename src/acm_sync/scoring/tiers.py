@@ -48,7 +48,8 @@ def score_tiers(book: AccountBook, as_of: Instant, config: TiersConfig) -> pd.Da
     Columns: account_key, tier (Key/New/Dormant/Existing/Prospect), tier_reason (≤ 255 chars),
     t12m_won_revenue, prior_won_revenue, open_pipeline, first_won_at, last_won_at,
     last_activity_at, revenue_rank (1 = largest T12M payer; <NA> if not paying),
-    revenue_share (of all T12M won revenue), key_by_revenue, key_strategic, plus one boolean
+    revenue_share (of all T12M won revenue), key_by_revenue, key_strategic, key_strategic_by
+    ("pipeline" / "growth" for a strategic Key account, else <NA>), plus one boolean
     `qualifies_<tier>` per rule (before precedence) for audit.
     """
     facts = account_facts(book, as_of, config.revenue_window_days)
@@ -59,7 +60,8 @@ def score_tiers(book: AccountBook, as_of: Instant, config: TiersConfig) -> pd.Da
         config.key_revenue_share,
         config.key_max_share,
     )
-    strategic = _strategic(facts, config)
+    by_pipeline, by_growth = _strategic(facts, config)
+    strategic = by_pipeline | by_growth
     qualifies = _qualifying_rules(facts, as_of, config, key_revenue | strategic)
 
     tier = _apply_precedence(qualifies, config.precedence)
@@ -80,6 +82,11 @@ def score_tiers(book: AccountBook, as_of: Instant, config: TiersConfig) -> pd.Da
     out["revenue_share"] = facts["t12m_won_revenue"] / total if total > 0 else 0.0
     out["key_by_revenue"] = key_revenue
     out["key_strategic"] = strategic & ~key_revenue
+    rule = np.full(len(out), None, dtype=object)
+    rule[by_growth] = "growth"
+    rule[by_pipeline] = "pipeline"
+    rule[key_revenue] = None
+    out["key_strategic_by"] = pd.Series(rule, dtype="string")
     for name, mask in qualifies.items():
         out[f"qualifies_{name.lower()}"] = mask
     reasons = _reasons(out, facts, as_of, config, book.currency)
@@ -132,20 +139,23 @@ def _payer_order(revenue: npt.NDArray[np.float64], keys: npt.ArrayLike) -> npt.N
     return paying[np.lexsort((key_array, -revenue[paying]))]
 
 
-def _strategic(facts: pd.DataFrame, config: TiersConfig) -> npt.NDArray[np.bool_]:
+def _strategic(
+    facts: pd.DataFrame, config: TiersConfig
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """(strategic by open pipeline, strategic by growth and not by pipeline) per account."""
     rule = config.strategic
     none = np.zeros(len(facts), dtype=bool)
     if not rule.enabled:
-        return none
+        return none, none
     eligible = facts["won_deals"].to_numpy() > 0
     if rule.include_prospects:
         eligible = np.ones(len(facts), dtype=bool)
-    marked = none.copy()
+    by_pipeline, by_growth = none, none
     if rule.min_open_pipeline is not None:
-        marked |= facts["open_pipeline"].to_numpy() >= max(rule.min_open_pipeline, 1e-9)
+        by_pipeline = facts["open_pipeline"].to_numpy() >= max(rule.min_open_pipeline, 1e-9)
     if rule.min_growth is not None:
-        marked |= _growth_marked(facts, rule.min_growth, rule.min_growth_base)
-    return eligible & marked
+        by_growth = _growth_marked(facts, rule.min_growth, rule.min_growth_base)
+    return eligible & by_pipeline, eligible & by_growth & ~by_pipeline
 
 
 def _growth_marked(facts: pd.DataFrame, min_growth: float, base: float) -> npt.NDArray[np.bool_]:
@@ -278,7 +288,9 @@ def _reasons(
             + " — ties at the Key cut go by account id",
             not_key,
         )
-    key_strategic = _strategic_reason(facts, config, symbol, pipeline)
+    key_strategic = _strategic_reason(
+        facts, config, symbol, pipeline, (out["key_strategic_by"] == "pipeline").fillna(False)
+    )
     by_tier: dict[str, text.Text] = {
         "Key": text.choose(out["key_by_revenue"], key_revenue, key_strategic),
         "New": "New: first deal won " + first_won + " (" + days_first + " ago)" + not_key,
@@ -304,15 +316,14 @@ def _reasons(
 
 
 def _strategic_reason(
-    facts: pd.DataFrame, config: TiersConfig, symbol: str, pipeline: text.Text
+    facts: pd.DataFrame,
+    config: TiersConfig,
+    symbol: str,
+    pipeline: text.Text,
+    by_pipeline: pd.Series,
 ) -> text.Text:
     rule = config.strategic
     n = len(facts)
-    by_pipeline = (
-        facts["open_pipeline"].to_numpy() >= (rule.min_open_pipeline or np.inf)
-        if rule.min_open_pipeline is not None
-        else np.zeros(n, dtype=bool)
-    )
     threshold = text.money([rule.min_open_pipeline or 0], symbol)[0]
     prior = facts["trend_prior"].to_numpy(dtype=float)
     current = facts["trend_current"].to_numpy(dtype=float)
