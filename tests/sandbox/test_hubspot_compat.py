@@ -149,6 +149,42 @@ def test_empty_standard_types_read_empty_and_refuse_writes(
     assert _get(http, sandbox, "/crm/v3/schemas") == {"results": []}
 
 
+def test_quotes_are_a_standard_type_read_empty(
+    sandbox: SandboxSettings, http: requests.Session, hs: hubspot.HubSpot
+) -> None:
+    """Quotes (objectTypeId 0-14) are a standard CRM object of every portal, listed and
+    associated like tickets and products: dlt's verified HubSpot source lists companies with
+    `associations=contacts,deals,products,tickets,quotes` and reads the quotes' default
+    properties hs_title, hs_expiration_date, hs_status, hs_public_url_key."""
+    assert hs.crm.quotes.basic_api.get_page(limit=10).results == []
+    props = {p.name: p.type for p in hs.crm.properties.core_api.get_all("quotes").results}
+    assert {
+        "hs_title": "string",
+        "hs_expiration_date": "datetime",
+        "hs_status": "enumeration",
+        "hs_public_url_key": "string",
+        "hs_createdate": "datetime",
+        "hs_lastmodifieddate": "datetime",
+        "hs_object_id": "number",
+    }.items() <= props.items()
+    assert _get(http, sandbox, "/crm/v3/objects/0-14") == {"results": []}
+    page = hs.crm.companies.basic_api.get_page(
+        limit=5, associations=["contacts", "deals", "products", "tickets", "quotes"]
+    )
+    assert len(page.results) == 5
+    assert all("quotes" not in (r.associations or {}) for r in page.results)
+
+
+def test_default_ticket_and_product_properties(hs: hubspot.HubSpot) -> None:
+    """HubSpot's default ticket properties include Priority (hs_ticket_priority) and Category
+    (hs_ticket_category); its default product properties include Description (description)."""
+    tickets = {p.name: p for p in hs.crm.properties.core_api.get_all("tickets").results}
+    for name in ("hs_ticket_priority", "hs_ticket_category"):
+        assert tickets[name].type == "enumeration", name
+    products = {p.name: p for p in hs.crm.properties.core_api.get_all("products").results}
+    assert products["description"].type == "string"
+
+
 def test_top_level_search_filters_are_applied(
     sandbox: SandboxSettings, http: requests.Session, hs: hubspot.HubSpot
 ) -> None:

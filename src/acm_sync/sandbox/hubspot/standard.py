@@ -1,7 +1,7 @@
 """The standard HubSpot object types the sandbox portal holds no records of.
 
-A real portal has tickets, products, line items, engagements (calls, emails, meetings, notes,
-tasks), leads, goals, … whether or not anyone uses them; clients discover them and read them
+A real portal has tickets, products, quotes, line items, engagements (calls, emails, meetings,
+notes, tasks), leads, goals, … whether or not anyone uses them; clients discover them and read them
 (`GET /crm/v3/properties/tickets`, `associations=line_items`, `POST …/tickets/search`). The
 sandbox stores only companies, contacts and deals, so these types are answered as a portal where
 they exist and are empty:
@@ -49,6 +49,12 @@ from acm_sync.sandbox.hubspot.values import wire_datetime
 EMPTY_TYPES: dict[str, tuple[str | None, str]] = {
     "tickets": ("0-5", "ticket"),
     "products": ("0-7", "product"),
+    # Quotes: a standard object of every portal (HubSpot's object type ids: 0-14;
+    # developers.hubspot.com/docs/api/crm/quotes). Clients list and associate them
+    # with the CRM objects: dlt's verified HubSpot source (dlt-hub/verified-sources,
+    # sources/hubspot/settings.py) reads companies with
+    # `associations=contacts,deals,products,tickets,quotes` and lists /crm/v3/objects/quotes.
+    "quotes": ("0-14", "quote"),
     "line_items": ("0-8", "line_item"),
     "tasks": ("0-27", "task"),
     "notes": ("0-46", "note"),
@@ -129,12 +135,19 @@ def standard_properties(obj: str, created_at: str) -> list[PropDef]:
             _prop(obj, "hs_pipeline", "Pipeline", "enumeration", "select", **rw),
             _prop(obj, "hs_pipeline_stage", "Ticket status", "enumeration", "select", **rw),
             _prop(obj, "createdate", "Create date", "datetime", "date", **ro),
+            # Priority and Category: knowledge.hubspot.com/properties/
+            # hubspots-default-ticket-properties; requests to /crm/v3/objects/tickets send them as
+            # hs_ticket_priority / hs_ticket_category, and dlt's verified source asks for both.
+            _prop(obj, "hs_ticket_priority", "Priority", "enumeration", "select", **rw),
+            _prop(obj, "hs_ticket_category", "Category", "enumeration", "select", **rw),
         ]
     elif obj in ("products", "line_items"):
         props += [
             _prop(obj, "name", "Name", "string", "text", **rw),
             _prop(obj, "price", "Unit price", "number", "number", **rw),
             _prop(obj, "createdate", "Create date", "datetime", "date", **ro),
+            # Description: knowledge.hubspot.com/properties/hubspots-default-product-properties.
+            _prop(obj, "description", "Description", "string", "textarea", **rw),
         ]
         if obj == "line_items":
             props += [
@@ -142,6 +155,16 @@ def standard_properties(obj: str, created_at: str) -> list[PropDef]:
                 _prop(obj, "amount", "Net price", "number", "number", **ro),
                 _prop(obj, "hs_product_id", "Product ID", "number", "number", **rw),
             ]
+    elif obj == "quotes":
+        # The quote's core properties as the quotes guide and the /crm/v3/objects/quotes default
+        # answer name them (developers.hubspot.com/docs/api/crm/quotes: hs_title,
+        # hs_expiration_date, hs_status; hs_public_url_key is the shareable link's key).
+        props += [
+            _prop(obj, "hs_title", "Quote name", "string", "text", **rw),
+            _prop(obj, "hs_expiration_date", "Expiration date", "datetime", "date", **rw),
+            _prop(obj, "hs_status", "Quote approval status", "enumeration", "select", **rw),
+            _prop(obj, "hs_public_url_key", "Public URL key", "string", "text", **ro),
+        ]
     elif obj == "leads":
         props.append(_prop(obj, "hs_lead_name", "Lead name", "string", "text", **rw))
     elif obj == "goal_targets":
