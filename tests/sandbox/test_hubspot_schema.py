@@ -191,6 +191,28 @@ def test_deal_pipelines_with_stage_probabilities(hs_run: Running) -> None:
     assert exc.value.status == 404
 
 
+def test_default_ticket_pipeline(hs_run: Running) -> None:
+    """Every account has a default ticket pipeline (developers.hubspot.com/docs/api/crm/pipelines:
+    "each account has at least one pipeline"), the Support Pipeline "0" with the statuses New,
+    Waiting on contact, Waiting on us (ticketState OPEN) and Closed (CLOSED)."""
+    hs = client(hs_run.base_url)
+    for object_type in ("tickets", "0-5"):
+        pipelines = hs.crm.pipelines.pipelines_api.get_all(object_type).results
+        assert [(p.id, p.label) for p in pipelines] == [("0", "Support Pipeline")]
+        assert [(s.id, s.label, s.metadata["ticketState"]) for s in pipelines[0].stages] == [
+            ("1", "New", "OPEN"),
+            ("2", "Waiting on contact", "OPEN"),
+            ("3", "Waiting on us", "OPEN"),
+            ("4", "Closed", "CLOSED"),
+        ]
+    one = hs.crm.pipelines.pipeline_stages_api.get_by_id("tickets", "0", "4")
+    assert one.metadata["ticketState"] == "CLOSED"
+    assert hs.crm.pipelines.pipelines_api.get_by_id("tickets", "0").label == "Support Pipeline"
+    with pytest.raises(PipelinesApiException) as exc:
+        hs.crm.pipelines.pipelines_api.get_by_id("tickets", "default")
+    assert exc.value.status == 404
+
+
 def test_associations_v4_single_and_batch(hs_run: Running) -> None:
     hs = client(hs_run.base_url)
     company = hs.crm.companies.basic_api.get_page(limit=1).results[0]
