@@ -36,7 +36,7 @@ test-ui: install  ## the browser test: headless Chromium (Debian's, installed wh
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	$(BIN)/pytest -m ui tests/ui
 
-test-peers: install  ## four open-source connectors (PyPI) + jsforce, HubSpot's Node client and the Salesforce CLI (npm; Debian's nodejs when missing), pinned, cached in .peers/, vs the sandbox
+test-peers: install  ## four open-source connectors, dlt's verified HubSpot/Salesforce sources, two legacy clients (PyPI) + jsforce, HubSpot's Node client and the Salesforce CLI (npm; Debian's nodejs when missing), pinned, cached in .peers/, vs the sandbox
 	@{ command -v node >/dev/null && command -v npm >/dev/null; } || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	ACM_PEERS=1 $(BIN)/pytest tests/peers
 

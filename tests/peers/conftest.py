@@ -1,5 +1,6 @@
-"""The peer suite: four open-source connectors, two Node clients and the Salesforce CLI,
-unmodified, against a freshly seeded sandbox.
+"""The peer suite: four open-source connectors, dlt's verified HubSpot and Salesforce sources, two
+legacy Python clients, two Node clients and the Salesforce CLI, unmodified, against a freshly
+seeded sandbox.
 
 Slow (it installs the connectors from PyPI on first use and runs each one twice), so it is its
 own target: `make test-peers` (which sets ACM_PEERS=1). Without ACM_PEERS=1 every test here is
@@ -26,9 +27,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if os.environ.get("ACM_PEERS") == "1":
         return
     skip = pytest.mark.skip(
-        reason="peer suite: installs 4 connectors from PyPI, 2 Node clients and the Salesforce "
-        "CLI from npm, and "
-        "runs them for minutes; run `make test-peers` (ACM_PEERS=1)"
+        reason="peer suite: installs 4 connectors, dlt (for its verified HubSpot and Salesforce "
+        "sources) and 2 legacy clients from PyPI, 2 Node clients and the Salesforce CLI from npm, "
+        "and runs them for minutes; run `make test-peers` (ACM_PEERS=1)"
     )
     here = Path(__file__).resolve().parent
     for item in items:

@@ -162,10 +162,12 @@ def ensure_connector(name: str) -> Path:
     return ensure_venv(name, package, version) / "bin" / entry
 
 
-def ensure_venv(name: str, package: str, version: str) -> Path:
-    """`.peers/<name>`, a virtualenv with `package==version` installed on first use."""
+def ensure_venv(name: str, package: str, version: str, *also: str) -> Path:
+    """`.peers/<name>`, a virtualenv with `package==version` (and the pinned requirements in
+    `also`, e.g. "duckdb==2.0.1") installed on first use."""
     venv = PEERS_DIR / name
-    marker = venv / f".installed-{package}-{version}"
+    pins = hashlib.sha256("\n".join(also).encode()).hexdigest()[:8] if also else ""
+    marker = venv / f".installed-{package}-{version}{'-' + pins if pins else ''}"
     if not marker.exists():
         uv = _uv()
         PEERS_DIR.mkdir(exist_ok=True)
@@ -181,6 +183,7 @@ def ensure_venv(name: str, package: str, version: str) -> Path:
                 "--python",
                 str(venv / "bin" / "python"),
                 f"{package}=={version}",
+                *also,
             ],
             check=True,
         )
