@@ -395,3 +395,48 @@ def record_node_figures(client: str, run: NodeRun, records: int) -> None:
             "429s": sum(1 for c in run.calls if c["status"] == 429),
         }
     )
+
+
+@dataclass
+class ScriptRun:
+    """One run of a driver script (ours, in a peer's virtualenv) that prints its steps as one
+    JSON line: each step's result or error, the seconds it took, the sandbox calls it made."""
+
+    steps: dict[str, dict[str, Any]]
+    seconds: float
+    calls: list[dict[str, Any]]
+
+    def result(self, name: str) -> Any:
+        step = self.steps.get(name)
+        assert step is not None, f"step {name} did not run; steps: {sorted(self.steps)}"
+        assert "error" not in step, f"{name}: {step['error']}\n{step.get('stack', '')}"
+        return step["result"]
+
+
+def run_json_script(
+    python: Path,
+    script: Path,
+    config_path: Path,
+    *,
+    workdir: Path,
+    env: dict[str, str],
+    admin: Admin,
+    timeout: int,
+) -> ScriptRun:
+    """Run `script` with `python` on its config file (secrets stay off argv and out of the
+    log) and read the last JSON line it prints; the sandbox's call log is reset first."""
+    admin.reset_calls()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(python), str(script), str(config_path)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    seconds = time.perf_counter() - started
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise AssertionError(f"{script.name} exited {done.returncode}:\n{done.stderr[-4000:]}")
+    return ScriptRun(json.loads(lines[-1])["steps"], seconds, admin.calls()["calls"])

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +33,15 @@ from hubspot.crm.objects import SimplePublicObjectInput
 from peer_runs import (
     FIGURES,
     Admin,
+    ScriptRun,
     describe_calls,
     ensure_venv,
     hubspot_client,
     peer_env,
+    run_json_script,
     salesforce_client,
 )
 from simple_salesforce import Salesforce
-from test_legacy_clients import ScriptRun
 from test_salesforce_peers import _change_records, _org_rows
 
 from acm_sync.sandbox.server import SandboxSettings
@@ -73,6 +72,7 @@ def run_dlt(
         **config,
     }
     config_path = workdir / f"{crm}.json"
+    config_path.touch(mode=0o600)
     config_path.write_text(json.dumps(config))
     creds = settings.credentials
     env = peer_env(settings)
@@ -88,21 +88,15 @@ def run_dlt(
         DLT_DATA_DIR=str(workdir / "dlt-data"),
         HOME=str(workdir),
     )
-    admin.reset_calls()
-    started = time.perf_counter()
-    done = subprocess.run(
-        [str(venv / "bin" / "python"), str(DLT_DIR / "dlt_peer.py"), str(config_path)],
-        cwd=workdir,
+    return run_json_script(
+        venv / "bin" / "python",
+        DLT_DIR / "dlt_peer.py",
+        config_path,
+        workdir=workdir,
         env=env,
-        capture_output=True,
-        text=True,
+        admin=admin,
         timeout=600,
     )
-    seconds = time.perf_counter() - started
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise AssertionError(f"dlt_peer.py exited {done.returncode}:\n{done.stderr[-4000:]}")
-    return ScriptRun(json.loads(lines[-1])["steps"], seconds, admin.calls()["calls"])
 
 
 def _figures(source: str, phase: str, run: ScriptRun, records: int) -> None:

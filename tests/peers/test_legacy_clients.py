@@ -18,9 +18,6 @@ script from tests/peers/legacy/ that prints its steps as one JSON line.
 from __future__ import annotations
 
 import json
-import subprocess
-import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,10 +25,12 @@ from typing import Any
 from peer_runs import (
     FIGURES,
     Admin,
+    ScriptRun,
     describe_calls,
     ensure_venv,
     hubspot_client,
     peer_env,
+    run_json_script,
     salesforce_client,
 )
 
@@ -52,19 +51,6 @@ def ensure_library(name: str) -> Path:
     return ensure_venv(name, package, version) / "bin" / "python"
 
 
-@dataclass
-class ScriptRun:
-    steps: dict[str, dict[str, Any]]
-    seconds: float
-    calls: list[dict[str, Any]]
-
-    def result(self, name: str) -> Any:
-        step = self.steps.get(name)
-        assert step is not None, f"step {name} did not run; steps: {sorted(self.steps)}"
-        assert "error" not in step, f"{name}: {step['error']}\n{step.get('stack', '')}"
-        return step["result"]
-
-
 def run_script(
     name: str,
     script: str,
@@ -80,21 +66,9 @@ def run_script(
     config_path.touch(mode=0o600)  # secrets stay off argv and out of the log
     config_path.write_text(json.dumps(config))
     env = peer_env(settings, hubspot=False)  # hubspot3 is given the sandbox's URL itself
-    admin.reset_calls()
-    started = time.perf_counter()
-    done = subprocess.run(
-        [str(python), str(SCRIPTS / script), str(config_path)],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_json_script(
+        python, SCRIPTS / script, config_path, workdir=workdir, env=env, admin=admin, timeout=300
     )
-    seconds = time.perf_counter() - started
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise AssertionError(f"{script} exited {done.returncode}:\n{done.stderr[-4000:]}")
-    return ScriptRun(json.loads(lines[-1])["steps"], seconds, admin.calls()["calls"])
 
 
 def _figures(client: str, run: ScriptRun, records: int) -> None:
