@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from acm_sync.sandbox.hubspot import schema
+from acm_sync.sandbox.hubspot import schema, stagetiming
 from acm_sync.sandbox.hubspot.db import PortalDb
 from acm_sync.sandbox.hubspot.errors import StoreError
 from acm_sync.sandbox.hubspot.propdefs import (
@@ -302,6 +302,8 @@ class PropertyCatalog:
             if name in system:
                 src = system[name]
                 exprs.append("CAST(id AS TEXT)" if src == "id" else src)
+            elif stagetiming.is_stage_timing(obj, name):
+                exprs.append("NULL")  # computed after the read (stagetiming.fill)
             else:
                 exprs.append(column_name(name))
             p = self.props[obj].get(name)

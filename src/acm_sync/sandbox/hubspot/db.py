@@ -33,7 +33,7 @@ from pathlib import Path
 
 import orjson
 
-from acm_sync.sandbox.hubspot import schema
+from acm_sync.sandbox.hubspot import schema, stagetiming
 from acm_sync.sandbox.hubspot.propdefs import (
     LOOKUP_INDEXES,
     OBJECTS,
@@ -118,7 +118,9 @@ class PortalDb:
                         "INSERT INTO property_groups VALUES (?, ?, ?, ?, 0)",
                         (obj, gname, glabel, gorder if gorder is not None else order),
                     )
-                for order, p in enumerate(schema.DEFAULT_PROPERTIES[obj]):
+                # Stage calculated properties are defined but never stored (stagetiming.py).
+                computed = stagetiming.stage_timing_properties() if obj == "deals" else []
+                for order, p in enumerate([*schema.DEFAULT_PROPERTIES[obj], *computed]):
                     ro = p.read_only_value or p.name in READ_ONLY[obj]
                     definition = PropDef(
                         object_type=obj,

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from acm_sync.sandbox.hubspot import schema
+from acm_sync.sandbox.hubspot import schema, stagetiming
 from acm_sync.sandbox.hubspot.catalog import Page, PropertyCatalog, rows_to_records
 from acm_sync.sandbox.hubspot.db import PortalDb
 from acm_sync.sandbox.hubspot.errors import StoreError, str_list
@@ -103,7 +103,8 @@ class Search:
                 if take
                 else []
             )
-        records = rows_to_records(obj, rows, names, dt_idx)
+            records = rows_to_records(obj, rows, names, dt_idx)
+            stagetiming.fill(self.db.conn, obj, records)
         nxt = after + len(records)
         return Page(records, str(nxt) if records and nxt < total else None, total)
 
@@ -127,6 +128,8 @@ class Search:
         system = schema.SYSTEM_PROPERTIES[obj]
         if name in system:
             return system[name], p
+        if stagetiming.is_stage_timing(obj, name):
+            return "NULL", p  # not stored; filtering / sorting on it is not emulated
         return column_name(name), p
 
     def _where(self, obj: str, body: dict[str, Any]) -> tuple[str, list[Any]]:

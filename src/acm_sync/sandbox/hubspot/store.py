@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from acm_sync.sandbox.hubspot import schema
+from acm_sync.sandbox.hubspot import schema, stagetiming
 from acm_sync.sandbox.hubspot.catalog import Page, PropertyCatalog, rows_to_records
 from acm_sync.sandbox.hubspot.db import PortalDb
 from acm_sync.sandbox.hubspot.directory import Directory
@@ -70,9 +70,10 @@ class HubSpotStore:
                 "ORDER BY id LIMIT ?",
                 (after, limit + 1),
             ).fetchall()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        records = rows_to_records(obj, rows, names, dt_idx)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            records = rows_to_records(obj, rows, names, dt_idx)
+            stagetiming.fill(self.db.conn, obj, records)
         ids = [int(r["id"]) for r in records]
         if with_history:
             self._attach_history(obj, records, ids, with_history)
@@ -134,7 +135,8 @@ class HubSpotStore:
                 f"WHERE id IN ({', '.join('?' * len(unique))})",
                 unique,
             ).fetchall()
-        records = rows_to_records(obj, rows, names, dt_idx)
+            records = rows_to_records(obj, rows, names, dt_idx)
+            stagetiming.fill(self.db.conn, obj, records)
         rids = [int(r["id"]) for r in records]
         if with_history:
             self._attach_history(obj, records, rids, with_history)
@@ -151,7 +153,11 @@ class HubSpotStore:
                 r["propertiesWithHistory"] = {}
             return
         hist: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
-        stored = [p for p in known if p not in schema.SYSTEM_PROPERTIES[obj]]
+        stored = [
+            p
+            for p in known
+            if p not in schema.SYSTEM_PROPERTIES[obj] and not stagetiming.is_stage_timing(obj, p)
+        ]
         if stored:
             with self.db.lock:
                 rows = self.db.conn.execute(
@@ -178,8 +184,11 @@ class HubSpotStore:
             for p in known:
                 versions = hist.get((rid, p))
                 if not versions and cur.get(p) is not None:
-                    if p == schema.LAST_MODIFIED_PROPERTY[obj]:
-                        # HubSpot sets it at the moment it names, on every change.
+                    if p == schema.LAST_MODIFIED_PROPERTY[obj] or stagetiming.is_stage_timing(
+                        obj, p
+                    ):
+                        # HubSpot sets it at the moment it names, on every change (a stage
+                        # timing value is calculated when the stage changes).
                         versions = [
                             {"value": cur[p], "timestamp": cur[p], "sourceType": "CALCULATED"}
                         ]
