@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,9 @@ HS_COLUMNS = {
     "pipelines_deals__stages": ["id", "label"],
     "pipelines_tickets": ["id", "label"],
     "pipelines_tickets__stages": ["id", "label"],
+    # `stages_timing` pivots each deal's `hs_v2_date_entered_<stageId>` values into rows; dlt's
+    # snake_case naming turns the trailing `_` of the column name into `x`.
+    "stages_timing_deals": ["id", "stage", "hs_v2_date_enteredx"],
 }
 HS_PROPS = {
     "companies": ["name", "domain", "city", "description"],
@@ -171,6 +175,37 @@ def _hs_truth(hs: hubspot.HubSpot) -> dict[str, dict[str, dict[str, Any]]]:
         obj: {r.id: r.properties for r in getattr(hs.crm, obj).get_all(properties=HS_PROPS[obj])}
         for obj in HS_OBJECTS
     }
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _hs_stage_truth(hs: hubspot.HubSpot) -> dict[tuple[str, str], datetime]:
+    """(deal id, stage) → when it entered it, as the deals API reads `hs_v2_date_entered_*`;
+    every deal in a pipeline stage has a value for the stage it is in."""
+    stages = [
+        s.id for p in hs.crm.pipelines.pipelines_api.get_all("deals").results for s in p.stages
+    ]
+    props = ["dealstage", *(f"hs_v2_date_entered_{s}" for s in stages)]
+    truth: dict[tuple[str, str], datetime] = {}
+    for deal in hs.crm.deals.get_all(properties=props):
+        p = deal.properties
+        if p["dealstage"] in stages:  # the org also holds deals in stages no pipeline has
+            assert p[f"hs_v2_date_entered_{p['dealstage']}"], (deal.id, p["dealstage"])
+        for s in stages:
+            if p[f"hs_v2_date_entered_{s}"]:
+                truth[(deal.id, s)] = _instant(p[f"hs_v2_date_entered_{s}"])
+    return truth
+
+
+def _hs_stage_rows(result: dict[str, Any]) -> dict[tuple[str, str], datetime]:
+    rows = result["tables"]["stages_timing_deals"]
+    got = {(str(r["id"]), r["stage"]): _instant(r["hs_v2_date_enteredx"]) for r in rows}
+    assert got and len(got) == len(rows), f"stages_timing_deals: {len(rows)} rows, duplicates?"
+    return got
 
 
 def _hs_company_links(hs: hubspot.HubSpot, to: str) -> set[tuple[str, str]]:
@@ -214,6 +249,7 @@ def _assert_hubspot(result: dict[str, Any], hs: hubspot.HubSpot) -> int:
     assert sorted(r["id"] for r in result["tables"]["pipelines_tickets__stages"]) == sorted(
         s.id for p in ticket_pipelines for s in p.stages
     )
+    assert _hs_stage_rows(result) == _hs_stage_truth(hs)
     # The portal holds no tickets, products or quotes: those resources load nothing.
     for empty in ("tickets", "products", "quotes"):
         assert empty not in result["row_counts"], (empty, result["row_counts"])
