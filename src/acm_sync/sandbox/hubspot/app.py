@@ -61,7 +61,7 @@ from acm_sync.sandbox.hubspot.messages import (
     read_body,
     standard_error,
 )
-from acm_sync.sandbox.hubspot.standard import empty_type, ticket_pipelines
+from acm_sync.sandbox.hubspot.standard import empty_type
 from acm_sync.sandbox.hubspot.store import (
     HubSpotStore,
     Page,
@@ -804,18 +804,15 @@ class HubSpotSandbox:
             )
         return obj
 
-    def _pipelines(self, obj: str, pipeline_id: str | None = None) -> list[dict[str, Any]]:
-        if obj == "tickets":  # the default Support Pipeline (standard.ticket_pipelines)
-            return ticket_pipelines(self.store.db.portal_created_at(), pipeline_id)
-        return self.store.directory.pipelines(obj, pipeline_id)
-
     async def pipelines(self, request: Request) -> Response:
-        return json_response({"results": self._pipelines(self._pipeline_object(request))})
+        return json_response(
+            {"results": self.store.directory.pipelines(self._pipeline_object(request))}
+        )
 
     def _pipeline(self, request: Request) -> dict[str, Any]:
         obj = self._pipeline_object(request)
         pid = request.path_params["pipelineId"]
-        found = self._pipelines(obj, pid)
+        found = self.store.directory.pipelines(obj, pid)
         if not found:
             raise StoreError(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline {pid}")
         return found[0]

@@ -11,7 +11,7 @@ Layout (a restart on the same file keeps everything):
     aliases(object_type, old_id, new_id)           ids merged away → the record they live on in
     assoc(from_type, from_id, to_type, to_id, type_id)   both directions stored
     history(object_type, object_id, property, value, timestamp, source_type, source_id)
-    pipelines / pipeline_stages                    deal pipelines and their stages
+    pipelines / pipeline_stages                    deal and ticket pipelines and their stages
     owners                                         the portal's users
 
 `hs_object_id`, `createdate` and `hs_lastmodifieddate` (`lastmodifieddate` on contacts) are not
@@ -188,6 +188,25 @@ class PortalDb:
                         orjson.dumps(meta).decode(),
                         epoch,
                         epoch,
+                    ),
+                )
+            # the default ticket pipeline (schema.TICKET_PIPELINE), dated from the portal
+            pid, plabel = schema.TICKET_PIPELINE
+            c.execute(
+                "INSERT INTO pipelines VALUES ('tickets', ?, ?, 0, ?, ?, 0)",
+                (pid, plabel, now, now),
+            )
+            for order, (sid, label, state) in enumerate(schema.TICKET_STAGES):
+                c.execute(
+                    "INSERT INTO pipeline_stages VALUES ('tickets', ?, ?, ?, ?, ?, ?, ?, 0)",
+                    (
+                        pid,
+                        sid,
+                        label,
+                        order,
+                        orjson.dumps({"ticketState": state}).decode(),
+                        now,
+                        now,
                     ),
                 )
             c.execute(

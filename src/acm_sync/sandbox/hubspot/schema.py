@@ -394,3 +394,17 @@ BUILTIN_ID_PROPERTIES: dict[str, set[str]] = {
 }
 
 PIPELINE_LABEL = "Sales Pipeline"
+
+# The default ticket pipeline every account has ("each account has at least one pipeline",
+# developers.hubspot.com/docs/api/crm/pipelines): the Support Pipeline, id "0", its statuses New,
+# Waiting on contact, Waiting on us and Closed with ids "1"-"4" (as tickets created through the
+# API name them: `"hs_pipeline": "0", "hs_pipeline_stage": "1"`), each with the `ticketState`
+# metadata the pipelines API documents for tickets ("OPEN" or "CLOSED"). Served read-only from
+# the same tables as the deal pipeline (db.py); the sandbox stores no tickets.
+TICKET_PIPELINE = ("0", "Support Pipeline")
+TICKET_STAGES = (
+    ("1", "New", "OPEN"),
+    ("2", "Waiting on contact", "OPEN"),
+    ("3", "Waiting on us", "OPEN"),
+    ("4", "Closed", "CLOSED"),
+)

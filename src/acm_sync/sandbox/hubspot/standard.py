@@ -178,53 +178,6 @@ def standard_properties(obj: str, created_at: str) -> list[PropDef]:
     return props
 
 
-# The default ticket pipeline every account has ("each account has at least one pipeline",
-# developers.hubspot.com/docs/api/crm/pipelines): the Support Pipeline, id "0", its statuses New,
-# Waiting on contact, Waiting on us and Closed with ids "1"-"4" (as tickets created through the
-# API name them: `"hs_pipeline": "0", "hs_pipeline_stage": "1"`), each with the `ticketState`
-# metadata the pipelines API documents for tickets ("OPEN" or "CLOSED"). Read-only here: the
-# sandbox stores no tickets, so it emulates no pipeline edits for them either.
-TICKET_PIPELINE = ("0", "Support Pipeline")
-TICKET_STAGES = (
-    ("1", "New", "OPEN"),
-    ("2", "Waiting on contact", "OPEN"),
-    ("3", "Waiting on us", "OPEN"),
-    ("4", "Closed", "CLOSED"),
-)
-
-
-def ticket_pipelines(created_at: str, pipeline_id: str | None = None) -> list[dict[str, Any]]:
-    """GET /crm/v3/pipelines/tickets[/{pipelineId}]: the default Support Pipeline."""
-    pid, label = TICKET_PIPELINE
-    if pipeline_id is not None and pipeline_id != pid:
-        return []
-    stamp = wire_datetime(created_at)
-    stages = [
-        {
-            "label": stage_label,
-            "displayOrder": order,
-            "metadata": {"ticketState": state},
-            "id": sid,
-            "createdAt": stamp,
-            "updatedAt": stamp,
-            "archived": False,
-            "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
-        }
-        for order, (sid, stage_label, state) in enumerate(TICKET_STAGES)
-    ]
-    return [
-        {
-            "label": label,
-            "displayOrder": 0,
-            "id": pid,
-            "stages": stages,
-            "createdAt": stamp,
-            "updatedAt": stamp,
-            "archived": False,
-        }
-    ]
-
-
 def _singular(raw: str) -> str:
     obj = empty_type(raw)
     if obj is not None:
