@@ -87,25 +87,6 @@ def ensure_node_packages() -> Path:
     return target / "node_modules"
 
 
-@dataclass
-class NodeRun:
-    """One peer script's steps ({name: {"result"...} | {"error"...}}), stderr and timing."""
-
-    steps: dict[str, dict[str, Any]]
-    seconds: float
-    stderr: str
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def result(self, name: str) -> Any:
-        step = self.steps.get(name)
-        assert step is not None, f"step {name} did not run; steps: {sorted(self.steps)}"
-        assert "error" not in step, f"{name}: {step['error']}\n{step.get('stack', '')}"
-        return step["result"]
-
-    def errors(self) -> dict[str, str]:
-        return {k: v["error"] for k, v in self.steps.items() if "error" in v}
-
-
 def run_node_peer(
     script: str,
     config: dict[str, Any],
@@ -114,36 +95,23 @@ def run_node_peer(
     admin: Admin,
     extra_env: dict[str, str] | None = None,
     timeout: float = 300,
-) -> NodeRun:
+) -> ScriptRun:
     """Run tests/peers/node/<script> with `config` (a 0600 file, secrets stay off argv)."""
     node, why = node_binary()
     if node is None:
         raise RuntimeError(why)
     modules = ensure_node_packages()
-    workdir.mkdir(parents=True, exist_ok=True)
-    config_path = workdir / f"{Path(script).stem}.json"
-    config_path.touch(mode=0o600)
-    config_path.write_text(json.dumps(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NODE_", "npm_"))}
     env.update(NODE_PATH=str(modules), **(extra_env or {}))
-    admin.reset_calls()
-    started = time.perf_counter()
-    done = subprocess.run(
-        [node, str(NODE_SOURCES / script), str(config_path)],
-        cwd=workdir,
+    return run_json_script(
+        [node, str(NODE_SOURCES / script)],
+        config,
+        workdir / f"{Path(script).stem}.json",
+        workdir=workdir,
         env=env,
-        capture_output=True,
-        text=True,
+        admin=admin,
         timeout=timeout,
     )
-    seconds = time.perf_counter() - started
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise AssertionError(
-            f"node {script} exited {done.returncode}:\n{done.stderr[-4000:]}\n{done.stdout[-2000:]}"
-        )
-    steps = json.loads(lines[-1])["steps"]
-    return NodeRun(steps, seconds, done.stderr, admin.calls()["calls"])
 
 
 def _uv() -> str:
@@ -384,7 +352,7 @@ def record_figures(connector: str, phase: str, run: Run, records: int) -> None:
     )
 
 
-def record_node_figures(client: str, run: NodeRun, records: int) -> None:
+def record_node_figures(client: str, run: ScriptRun, records: int) -> None:
     FIGURES.append(
         {
             "connector": client,
@@ -399,12 +367,14 @@ def record_node_figures(client: str, run: NodeRun, records: int) -> None:
 
 @dataclass
 class ScriptRun:
-    """One run of a driver script (ours, in a peer's virtualenv) that prints its steps as one
-    JSON line: each step's result or error, the seconds it took, the sandbox calls it made."""
+    """One run of a driver script (ours, in a peer's virtualenv or Node) that prints its steps
+    as one JSON line ({name: {"result"...} | {"error"...}}): the steps, the seconds it took, its
+    stderr and the sandbox calls it made."""
 
     steps: dict[str, dict[str, Any]]
     seconds: float
-    calls: list[dict[str, Any]]
+    stderr: str
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def result(self, name: str) -> Any:
         step = self.steps.get(name)
@@ -412,23 +382,30 @@ class ScriptRun:
         assert "error" not in step, f"{name}: {step['error']}\n{step.get('stack', '')}"
         return step["result"]
 
+    def errors(self) -> dict[str, str]:
+        return {k: v["error"] for k, v in self.steps.items() if "error" in v}
+
 
 def run_json_script(
-    python: Path,
-    script: Path,
+    command: list[str],
+    config: dict[str, Any],
     config_path: Path,
     *,
     workdir: Path,
     env: dict[str, str],
     admin: Admin,
-    timeout: int,
+    timeout: float,
 ) -> ScriptRun:
-    """Run `script` with `python` on its config file (secrets stay off argv and out of the
-    log) and read the last JSON line it prints; the sandbox's call log is reset first."""
+    """Run `command` (an interpreter and the script) on `config`, written to `config_path` as
+    a 0600 file (secrets stay off argv and out of the log), and read the last JSON line it
+    prints; the sandbox's call log is reset first."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path.touch(mode=0o600)
+    config_path.write_text(json.dumps(config))
     admin.reset_calls()
     started = time.perf_counter()
     done = subprocess.run(
-        [str(python), str(script), str(config_path)],
+        [*command, str(config_path)],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -438,5 +415,9 @@ def run_json_script(
     seconds = time.perf_counter() - started
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
-        raise AssertionError(f"{script.name} exited {done.returncode}:\n{done.stderr[-4000:]}")
-    return ScriptRun(json.loads(lines[-1])["steps"], seconds, admin.calls()["calls"])
+        raise AssertionError(
+            f"{Path(command[-1]).name} exited {done.returncode}:\n{done.stderr[-4000:]}\n"
+            f"{done.stdout[-2000:]}"
+        )
+    steps = json.loads(lines[-1])["steps"]
+    return ScriptRun(steps, seconds, done.stderr, admin.calls()["calls"])

@@ -24,7 +24,6 @@ the sandbox as the official clients read it, with no request answered 4xx/5xx.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,16 +64,12 @@ def run_dlt(
     """One pipeline run of the vendored source; the pipeline's state and duckdb file live in
     `workdir`, so a second call there is an incremental run."""
     venv = ensure_venv("dlt", *DLT)
-    workdir.mkdir(parents=True, exist_ok=True)
     config = {
         "crm": crm,
         "pipelines_dir": str(workdir / "pipelines"),
         "duckdb": str(workdir / f"{crm}.duckdb"),
         **config,
     }
-    config_path = workdir / f"{crm}.json"
-    config_path.touch(mode=0o600)
-    config_path.write_text(json.dumps(config))
     creds = settings.credentials
     env = peer_env(settings)
     env = {k: v for k, v in env.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
@@ -90,9 +85,9 @@ def run_dlt(
         HOME=str(workdir),
     )
     return run_json_script(
-        venv / "bin" / "python",
-        DLT_DIR / "dlt_peer.py",
-        config_path,
+        [str(venv / "bin" / "python"), str(DLT_DIR / "dlt_peer.py")],
+        config,
+        workdir / f"{crm}.json",
         workdir=workdir,
         env=env,
         admin=admin,

@@ -17,7 +17,6 @@ script from tests/peers/legacy/ that prints its steps as one JSON line.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,13 +60,15 @@ def run_script(
     admin: Admin,
 ) -> ScriptRun:
     python = ensure_library(name)
-    workdir.mkdir(parents=True, exist_ok=True)
-    config_path = workdir / f"{name}.json"
-    config_path.touch(mode=0o600)  # secrets stay off argv and out of the log
-    config_path.write_text(json.dumps(config))
     env = peer_env(settings, hubspot=False)  # hubspot3 is given the sandbox's URL itself
     return run_json_script(
-        python, SCRIPTS / script, config_path, workdir=workdir, env=env, admin=admin, timeout=300
+        [str(python), str(SCRIPTS / script)],
+        config,
+        workdir / f"{name}.json",
+        workdir=workdir,
+        env=env,
+        admin=admin,
+        timeout=300,
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from peer_runs import (
     Admin,
-    NodeRun,
+    ScriptRun,
     describe_calls,
     hubspot_client,
     node_binary,
@@ -41,7 +41,7 @@ def _needs_node() -> None:
         pytest.skip(why)
 
 
-def _unexpected_failures(run: NodeRun, allowed: set[tuple[str, str, int]]) -> list[str]:
+def _unexpected_failures(run: ScriptRun, allowed: set[tuple[str, str, int]]) -> list[str]:
     """Answers >= 400 other than the (method, path suffix, status) the script provokes."""
     out = []
     for c in run.calls:
@@ -256,7 +256,7 @@ def _associated(hs: Any, company_id: str) -> list[str]:
     return [str(r.to_object_id) for r in page.results]
 
 
-def _pages_searched(run: NodeRun) -> int:
+def _pages_searched(run: ScriptRun) -> int:
     """The deals_search step's pages (each one search request answered 200)."""
     return int(run.result("deals_search")["pages"])
 
