@@ -43,7 +43,7 @@ def print_backtest(result: BacktestResult) -> None:
         f"{s['baseline_bias']:+.3f}, Brier {s['model_brier']:.4f} vs {s['baseline_brier']:.4f}"
     )
     eligible = table.loc[table["eligible"]]
-    met = sum(not _misses(row) for _, row in eligible.iterrows())
+    met = sum(not misses(row) for _, row in eligible.iterrows())
     print(f"target met at {met} of {len(eligible)} eligible origins")
     print(
         "beyond: share of the open amount forecast at ages at which training never saw a deal "
@@ -88,7 +88,8 @@ def print_split(origins: pd.DataFrame) -> None:
         )
 
 
-def _misses(row: pd.Series) -> list[str]:
+def misses(row: pd.Series) -> list[str]:
+    """The parts of the target an origin's row misses (none: met)."""
     misses = []
     if not row["model_wape"] < row["baseline_wape"]:
         misses.append("WAPE")
@@ -102,8 +103,8 @@ def _misses(row: pd.Series) -> list[str]:
 def _verdict(row: pd.Series) -> str:
     if not row["eligible"]:
         return "(< 50 training deals)"
-    misses = _misses(row)
-    return "met" if not misses else "missed: " + ", ".join(misses)
+    missed = misses(row)
+    return "met" if not missed else "missed: " + ", ".join(missed)
 
 
 def _num(value: float) -> str:

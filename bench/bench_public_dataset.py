@@ -304,7 +304,7 @@ class Summary:
 def summarise(result: BacktestResult) -> Summary:
     """The same verdicts and pooled figures `backtest_table.print_backtest` prints; worst and
     noise over the eligible origins (all when none is)."""
-    from backtest_table import _misses
+    from backtest_table import misses
 
     table = result.origins
     eligible = table.loc[table["eligible"].astype(bool)]
@@ -315,7 +315,7 @@ def summarise(result: BacktestResult) -> Summary:
     noise = (use["open_sd"].astype(float) / actual.where(actual > 0)).median()
     s = result.summary
     return Summary(
-        met=sum(not _misses(row) for _, row in eligible.iterrows()),
+        met=sum(not misses(row) for _, row in eligible.iterrows()),
         eligible=len(eligible),
         worst_total_error=worst,
         model_wape=float(s.get("model_wape", math.nan)),

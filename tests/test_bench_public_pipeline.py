@@ -4,8 +4,10 @@ mapping to canonical tables, on hand-made rows — only what was known at each o
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -203,3 +205,69 @@ def test_the_backtest_takes_its_settings_from_the_config_file_named(
     # the last quarter start whose two-quarter horizon ended by as_of, and its horizon
     assert list(named["origin"]) == [ts("2024-04-01")]
     assert list(named["horizon_end"]) == [ts("2024-10-01")]
+
+
+def test_the_generators_own_forecast_is_its_win_rate_times_the_cycle_ending_in_the_quarter() -> (
+    None
+):
+    # the reference forecaster the bench prints beside the model: what the data's generator
+    # (src/generate_data.py) expects, worked out here by hand from its definition
+    rows = (
+        # SMB, 30 days old at 2024-07-01, won in the quarter
+        ("A", "Apex", "SMB", "Inbound - Website", "2024-06-01", "2024-08-01", "Closed Won", "900"),
+        # Enterprise partner deal, 100 days old, lost after the quarter
+        (
+            "B",
+            "Apex",
+            "Enterprise",
+            "Partner Referral",
+            "2024-03-23",
+            "2024-11-02",
+            "Closed Lost",
+            "5000",
+        ),
+        # closed before the origin: not open, not forecast
+        ("C", "Blue", "SMB", "Inbound - Website", "2024-05-01", "2024-06-10", "Closed Won", "700"),
+        # created in the quarter and won in it: run-rate's, not the open pipeline's
+        ("D", "Blue", "SMB", "Outbound - SDR", "2024-07-10", "2024-08-20", "Closed Won", "300"),
+    )
+    got = pcc.generator_origin(raw(rows), pd.Timestamp("2024-07-01"))
+    phi = NormalDist().cdf
+
+    def ends_by(days: int, median: float) -> float:  # P(int(lognormal) + 5 ≤ days)
+        return phi((math.log(days - 4) - math.log(median)) / 0.45)
+
+    # A: open 30 days, the quarter ends 122 days after its creation; B: 100 and 192 days
+    p_a = 0.34 * (ends_by(121, 35) - ends_by(29, 35)) / (1 - ends_by(29, 35))
+    p_b = 0.22 * 1.2 * (ends_by(191, 120) - ends_by(99, 120)) / (1 - ends_by(99, 120))
+    assert got["open_forecast"] == pytest.approx(900 * p_a + 5000 * p_b)
+    assert (got["open_actual"], got["new_actual"]) == (900.0, 300.0)
+    # one account holds both open deals: its error over what it booked
+    assert got["wape"] == pytest.approx(abs(900 * p_a + 5000 * p_b - 900) / 900)
+    assert got["bias"] == pytest.approx((900 * p_a + 5000 * p_b - 900) / 900)
+    assert got["run_rate"] > 0
+    total = got["open_forecast"] + got["run_rate"]
+    assert got["total_error"] == pytest.approx((total - 1200) / 1200)
+    with pytest.raises(ValueError, match="segment 'Startup' is not the generator's"):
+        pcc.generator_origin(
+            raw(((*rows[0][:2], "Startup", *rows[0][3:]),)), pd.Timestamp("2024-07-01")
+        )
+
+
+def test_the_generators_creation_rate_is_its_6000_deals_spread_by_trend_and_season() -> None:
+    window = pd.date_range("2023-01-01", "2026-06-29", freq="D")
+    rate = pcc.creation_rate(window)
+    assert rate.sum() == pytest.approx(6000)
+    outside = pcc.creation_rate(pd.DatetimeIndex(["2022-12-31", "2026-06-30"]))
+    assert list(outside) == [0.0, 0.0]
+    # one day apart, so the trend barely moves: 31 Oct → 1 Nov is the Q4 push, 30 Jun → 1 Jul
+    # the summer dip; and the same day a year apart grows by 0.9 × 365 / 1276 of the start
+    pair = pcc.creation_rate(
+        pd.DatetimeIndex(["2024-10-31", "2024-11-01", "2024-06-30", "2024-07-01"])
+    )
+    assert pair[1] / pair[0] == pytest.approx(1.35, rel=1e-3)
+    assert pair[3] / pair[2] == pytest.approx(0.72, rel=1e-3)
+    years = pcc.creation_rate(pd.DatetimeIndex(["2023-03-01", "2024-03-01"]))
+    start = pd.Timestamp("2023-01-01")
+    grow = [1 + (pd.Timestamp(d) - start).days / 1276 * 0.9 for d in ("2023-03-01", "2024-03-01")]
+    assert years[1] / years[0] == pytest.approx(grow[1] / grow[0])
