@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from acm_sync.scoring import BacktestResult
@@ -86,6 +88,76 @@ def print_split(origins: pd.DataFrame) -> None:
             f"{row.baseline_open_forecast:>12,.0f}   |{row.actual_new_pipeline:>12,.0f}"
             f"{row.run_rate:>12,.0f}"
         )
+
+
+def judged(
+    forecast: np.ndarray,
+    actual: np.ndarray,
+    accounts: np.ndarray,
+    run_rate: float,
+    new_actual: float,
+) -> dict[str, float]:
+    """A reference forecaster's figures at one origin, as the backtest computes the model's:
+    `forecast` / `actual` per open deal (its expected and its booked amount in the quarter),
+    `accounts` its account, `run_rate` its forecast of deals created in the quarter and
+    `new_actual` what those booked. Keys: open_forecast, open_actual, run_rate, total_error,
+    wape (per account), bias (open pipeline)."""
+    per_account = pd.DataFrame({"f": forecast, "a": actual}).groupby(accounts).sum()
+    open_forecast, open_actual = float(np.sum(forecast)), float(np.sum(actual))
+    actual_total = open_actual + new_actual
+    return {
+        "open_forecast": open_forecast,
+        "open_actual": open_actual,
+        "run_rate": run_rate,
+        "total_error": (open_forecast + run_rate - actual_total) / actual_total,
+        "wape": float((per_account["f"] - per_account["a"]).abs().sum() / open_actual),
+        "bias": (open_forecast - open_actual) / open_actual,
+    }
+
+
+def print_reference(
+    title: str, origins: pd.DataFrame, forecast_at: Callable[[pd.Timestamp], dict[str, float]]
+) -> None:
+    """A reference forecaster (`forecast_at(origin)`: `judged` figures at a naive origin) at
+    each eligible origin of a backtest, against the same baseline and bar, with the model's
+    verdict beside its own. An origin where its open deals are not the backtest's is said
+    and skipped."""
+    print(f"\n{title}")
+    print(
+        f"{'origin':<9}{'open fcst':>12}{'run-rate':>12}{'total err':>10}{'WAPE ref':>9}"
+        f"{'WAPE base':>10}{'bias ref':>9}{'bias base':>10}  verdict (this model's)"
+    )
+    met = ours = 0
+    eligible = origins.loc[origins["eligible"]]
+    for _, row in eligible.iterrows():
+        origin = pd.Timestamp(row["origin"]).tz_localize(None)
+        label = f"{origin.year}Q{(origin.month - 1) // 3 + 1}"
+        got = forecast_at(origin)
+        if not np.isclose(got["open_actual"], row["actual_open_pipeline"]):
+            print(f"{label:<9}not the backtest's open deals: not compared")
+            continue
+        own = pd.Series(
+            {
+                **row,
+                "model_wape": got["wape"],
+                "model_bias": got["bias"],
+                "total_error": got["total_error"],
+            }
+        )
+        missed, missed_ours = misses(own), misses(row)
+        met += not missed
+        ours += not missed_ours
+        verdict = "missed: " + ", ".join(missed) if missed else "met"
+        print(
+            f"{label:<9}{got['open_forecast']:>12,.0f}{got['run_rate']:>12,.0f}"
+            f"{got['total_error']:>+10.1%}{got['wape']:>9.3f}{row['baseline_wape']:>10.3f}"
+            f"{got['bias']:>+9.3f}{row['baseline_bias']:>+10.3f}  {verdict}"
+            f" ({'met' if not missed_ours else 'missed'})"
+        )
+    print(
+        f"the reference meets the target at {met} of {len(eligible)} eligible origins "
+        f"(this model: {ours})"
+    )
 
 
 def misses(row: pd.Series) -> list[str]:

@@ -207,7 +207,9 @@ def generator_origin(raw: pd.DataFrame, origin: pd.Timestamp) -> dict[str, float
     the origin (created before it, closing on or after it) × their chance of closing won
     within the quarter (win rate × lead-source lift × P(cycle ends in the quarter | still open
     at its age)), and the expected bookings of deals created in the quarter and won within it.
-    Keys: open_forecast, open_actual, run_rate, new_actual, total_error, wape, bias."""
+    `backtest_table.judged` gives the figures."""
+    from backtest_table import judged
+
     end = origin + pd.offsets.QuarterBegin(1, startingMonth=1)
     created = pd.to_datetime(raw["created_date"])
     close = pd.to_datetime(raw["close_date"])
@@ -231,9 +233,6 @@ def generator_origin(raw: pd.DataFrame, origin: pd.Timestamp) -> dict[str, float
     )
     forecast = np.where(open_, amount * win_rate * lift * in_quarter, 0.0)
     actual = np.where(open_ & won & (close < end).to_numpy(), amount, 0.0)
-    accounts = _account_key(raw["account_name"]).to_numpy()
-    per_account = pd.DataFrame({"f": forecast, "a": actual}).groupby(accounts).sum()
-    open_forecast, open_actual = float(forecast.sum()), float(actual.sum())
 
     days = pd.date_range(origin, end - pd.Timedelta(days=1), freq="D")
     rate = creation_rate(days)
@@ -244,63 +243,8 @@ def generator_origin(raw: pd.DataFrame, origin: pd.Timestamp) -> dict[str, float
         value = mean_amount * np.exp(GENERATOR_AMOUNT_SIGMA**2 / 2) * segment_win_rate * mean_lift
         run_rate += float((rate * share * value * won_by_end).sum())
     new = ((created >= origin) & (created < end) & (close < end)).to_numpy() & won
-    new_actual = float(amount[new].sum())
-    actual_total = open_actual + new_actual
-    return {
-        "open_forecast": open_forecast,
-        "open_actual": open_actual,
-        "run_rate": run_rate,
-        "new_actual": new_actual,
-        "total_error": (open_forecast + run_rate - actual_total) / actual_total,
-        "wape": float((per_account["f"] - per_account["a"]).abs().sum() / open_actual),
-        "bias": (open_forecast - open_actual) / open_actual,
-    }
-
-
-def print_generator_model(raw: pd.DataFrame, origins: pd.DataFrame) -> None:
-    """The generator's own forecast at each eligible origin of the backtest, against the same
-    bar and the same baseline (the bar is reachable only where it meets it)."""
-    from backtest_table import misses
-
-    print(
-        "\nthe data's own generator as a forecaster (its win rates, lead-source lifts, cycle "
-        "lengths and creation rate; rep skill not known), on the same open deals:"
-    )
-    print(
-        f"{'origin':<9}{'open fcst':>12}{'run-rate':>12}{'total err':>10}{'WAPE gen':>9}"
-        f"{'WAPE base':>10}{'bias gen':>9}{'bias base':>10}  verdict (this model's)"
-    )
-    met = ours = 0
-    eligible = origins.loc[origins["eligible"]]
-    for _, row in eligible.iterrows():
-        origin = pd.Timestamp(row["origin"]).tz_localize(None)
-        got = generator_origin(raw, origin)
-        if not np.isclose(got["open_actual"], row["actual_open_pipeline"]):
-            print(f"  {origin:%Y-%m-%d}: not the backtest's open deals; not comparable")
-            continue
-        own = pd.Series(
-            {
-                **row,
-                "model_wape": got["wape"],
-                "model_bias": got["bias"],
-                "total_error": got["total_error"],
-            }
-        )
-        missed, missed_ours = misses(own), misses(row)
-        met += not missed
-        ours += not missed_ours
-        label = f"{origin.year}Q{(origin.month - 1) // 3 + 1}"
-        verdict = "missed: " + ", ".join(missed) if missed else "met"
-        print(
-            f"{label:<9}{got['open_forecast']:>12,.0f}{got['run_rate']:>12,.0f}"
-            f"{got['total_error']:>+10.1%}{got['wape']:>9.3f}{row['baseline_wape']:>10.3f}"
-            f"{got['bias']:>+9.3f}{row['baseline_bias']:>+10.3f}  {verdict}"
-            f" ({'met' if not missed_ours else 'missed'})"
-        )
-    print(
-        f"the generator's own forecast meets the target at {met} of {len(eligible)} eligible "
-        f"origins (this model: {ours})"
-    )
+    accounts = _account_key(raw["account_name"]).to_numpy()
+    return judged(forecast, actual, accounts, run_rate, float(amount[new].sum()))
 
 
 def main() -> None:
@@ -313,7 +257,7 @@ def main() -> None:
         )
         return
 
-    from backtest_table import print_backtest, print_split
+    from backtest_table import print_backtest, print_reference, print_split
 
     public_deals.note_if_not_measured(Path(args.data), MEASURED_SHA256)
     raw = read_opportunities(Path(args.data))
@@ -325,7 +269,12 @@ def main() -> None:
     print(public_deals.backtest_header(title, tables, f"{as_of:%Y-%m-%d}", result, seconds, source))
     print_backtest(result)
     print_split(result.origins)
-    print_generator_model(raw, result.origins)
+    print_reference(
+        "the data's own generator as a forecaster (its win rates, lead-source lifts, cycle "
+        "lengths and creation rate; rep skill not known), on the same open deals:",
+        result.origins,
+        lambda origin: generator_origin(raw, origin),
+    )
 
 
 if __name__ == "__main__":

@@ -161,3 +161,54 @@ def test_main_skips_without_the_data(
     monkeypatch.setattr(sys, "argv", ["bench_public_complyflow.py", str(tmp_path)])
     complyflow.main()
     assert capsys.readouterr().out.startswith("SKIPPED: the ComplyFlow data is not here")
+
+
+def test_the_generators_own_forecast_is_worked_out_from_its_uniform_cycles(tmp_path: Path) -> None:
+    # the reference forecaster the bench prints beside the model, by hand from the generator
+    # (scripts/generate_synthetic_data.py): at 2024-04-01 (a 91-day quarter) OPP-5, Enterprise
+    # from Paid Search, is 51 days old: its cycle (60…180 days, uniform) is ≥ 51 surely and
+    # ends in the quarter if ≤ 141 days: 82 of 121 values, won 45 % of the time
+    rows = OPPORTUNITIES.replace(
+        "Negotiation,7000,2024-02-10,2024-06-30", "Closed Won,7000,2024-02-10,2024-05-01"
+    )
+    rows += "OPP-6,LEAD-6,ACC-3,REP-1,Mid-Market,,Multi,Closed Lost,2000,2024-03-20,2024-05-20\n"
+    # SMB, created in the quarter and won in it: the run-rate's
+    rows += "OPP-7,LEAD-7,ACC-4,REP-1,SMB,,SOC2 Starter,Closed Won,1250,2024-04-02,2024-04-20\n"
+    opps, _ = read(tmp_path, rows)
+    got = complyflow.generator_origin(opps, pd.Timestamp("2024-04-01"))
+    # OPP-6, Mid-Market 12 days old (cycle 20…75 days: all end in the quarter), 27 %;
+    # OPP-3, SMB created 2024-01-20 and closing 2024-06-30, is 72 days old: its cycle (7…30)
+    # cannot be that long, so the generator gives it nothing
+    expected_5, expected_6 = 7000 * 0.45 * 82 / 121, 2000 * 0.27
+    assert got["open_forecast"] == pytest.approx(expected_5 + expected_6)
+    assert got["open_actual"] == 7000.0
+    # two accounts with open deals: ACC-2 (OPP-3, nothing either way) and ACC-3
+    assert got["wape"] == pytest.approx(abs(expected_5 + expected_6 - 7000) / 7000)
+
+    # the run-rate: 91 days of leads, each segment's share × the chance a lead is an
+    # opportunity (uniform × boost × factor > 0.55; boost 1.25 for 2 of 8 sources) × price ×
+    # win rate × the share of the quarter's creation days whose cycle ends by its end
+    def qualified(factor: float) -> float:
+        return 0.75 * max(0.0, 1 - 0.55 / factor) + 0.25 * max(0.0, 1 - 0.55 / (1.25 * factor))
+
+    def ends_by(low: int, high: int) -> float:  # summed over the quarter's 91 creation days
+        return sum(
+            min(1.0, max(0.0, (left - 1 - low + 1) / (high - low + 1))) for left in range(1, 92)
+        )
+
+    per_day = 6500 / 897  # leads on 2024-01-01 … 2026-06-15: 366 + 365 + 166 days
+    enterprise_win = 0.22 + 0.97 / 8 * (0.45 - 0.22)
+    expected_rate = (
+        per_day
+        * 1.075
+        * (
+            0.55 * qualified(1.0) * 1200 * 0.30 * ends_by(7, 30)
+            + 0.32 * qualified(0.9) * 3500 * 0.27 * ends_by(20, 75)
+            + 0.13 * qualified(0.75) * 3500 * enterprise_win * ends_by(60, 180)
+        )
+    )
+    assert got["run_rate"] == pytest.approx(expected_rate)
+    total = expected_5 + expected_6 + expected_rate
+    assert got["total_error"] == pytest.approx((total - 8250) / 8250)
+    with pytest.raises(ValueError, match="segment 'Startup' is not the generator's"):
+        complyflow.generator_origin(opps.assign(segment="Startup"), pd.Timestamp("2024-04-01"))
