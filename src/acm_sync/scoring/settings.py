@@ -241,8 +241,10 @@ class RunRateConfig(Section):
     # Pseudo-count of contracts at the prior: with n contracts whose renewal outcome is known,
     # rate = (n · observed + k · prior) / (n + k).
     renewal_prior_strength: Annotated[float, Field(ge=0)] = 20
-    # "auto": renewals come from the installed base once the CRM holds a renewal deal (an org
-    # that books no renewal as an opportunity has nothing for that forecast to come true in);
+    # "auto": renewals come from the installed base when the CRM holds a renewal deal, and in
+    # its first renewal season before any contract's term has ended (assumed: the forecast's
+    # basis says so); not once a term has ended with no renewal deal in the CRM (an org that
+    # books no renewal as an opportunity has nothing for that forecast to come true in);
     # "on" / "off": always / never (then renewals are forecast by the run-rate like new deals).
     renewals_from_installed_base: Literal["auto", "on", "off"] = "auto"
     # "on": a quarter-of-year index per type, learnt from the org's own history and shrunk
