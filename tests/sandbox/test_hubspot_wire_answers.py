@@ -1,6 +1,7 @@
 """HubSpot sandbox answers settled against what the live API sends, through the real
 hubspot-api-client (validation on): a contact batch create whose inputs share an email, a batch
-create holding an email a contact already has, and the JSON types of v4 association reads."""
+create holding an email a contact already has, the JSON types of v4 association reads and the
+`context` of a record's 404."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from collections.abc import Iterator
 import pytest
 from hs_helpers import Running, client, serve, synthetic_org
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.companies.exceptions import NotFoundException
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputForCreate as CreateBatch
 from hubspot.crm.contacts import SimplePublicObjectBatchInputForCreate as CreateInput
 from hubspot.crm.contacts.exceptions import ApiException
+from hubspot.crm.deals import SimplePublicObjectInput as DealInput
+from hubspot.crm.deals.exceptions import ApiException as DealsApiException
+from hubspot.crm.tickets.exceptions import ApiException as TicketsApiException
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +119,24 @@ def test_v4_reads_send_to_object_id_as_a_json_number(hs_run: Running) -> None:
     entry = json.loads(raw_batch.data)["results"][0]
     assert entry["from"] == {"id": contact}  # from.id stays a string
     assert all(type(t["toObjectId"]) is int for t in entry["to"])
+
+
+def test_a_missing_record_is_a_404_naming_the_id_in_context(hs_run: Running) -> None:
+    hs = client(hs_run.base_url)
+    with pytest.raises(NotFoundException) as got:
+        hs.crm.companies.basic_api.get_by_id("99999999", properties=["name"])
+    body = json.loads(got.value.body)
+    assert body["category"] == "OBJECT_NOT_FOUND"
+    assert body["message"] == "Object not found.  objectId are usually numeric."
+    assert body["context"] == {"id": ["99999999"]}
+    assert body["correlationId"] == got.value.headers["X-HubSpot-Correlation-Id"]
+
+    with pytest.raises(DealsApiException) as patched:
+        hs.crm.deals.basic_api.update("not-a-deal-id", DealInput(properties={"dealname": "x"}))
+    assert patched.value.status == 404
+    assert json.loads(patched.value.body)["context"] == {"id": ["not-a-deal-id"]}
+
+    with pytest.raises(TicketsApiException) as ticket:  # a standard type the portal has none of
+        hs.crm.tickets.basic_api.get_by_id("5")
+    assert ticket.value.status == 404
+    assert json.loads(ticket.value.body)["context"] == {"id": ["5"]}

@@ -56,6 +56,7 @@ from acm_sync.sandbox.hubspot.messages import (
     json_response,
     list_param,
     no_associations,
+    object_not_found,
     object_type,
     rate_limit_body,
     read_body,
@@ -350,9 +351,7 @@ class HubSpotSandbox:
             archived=bool_param(request, "archived"),
         )
         if rid is None:
-            raise StoreError(
-                404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric."
-            )
+            raise object_not_found(raw_id)
         records = self.store.get_records(
             obj,
             [rid],
@@ -378,15 +377,12 @@ class HubSpotSandbox:
     async def update_object(self, request: Request) -> Response:
         obj = object_type(request.path_params["objectType"])
         body = await read_body(request)
+        raw_id = request.path_params["objectId"]
         rid = self.store.resolve_id(
-            obj,
-            request.path_params["objectId"],
-            self._id_property(obj, request.query_params.get("idProperty")),
+            obj, raw_id, self._id_property(obj, request.query_params.get("idProperty"))
         )
         if rid is None:
-            raise StoreError(
-                404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric."
-            )
+            raise object_not_found(raw_id)
         values = self.store.validator.validate(obj, body.get("properties"), creating=False)
         self.store.validator.check_unique(obj, values, exclude_id=rid)
         rejection = self._reject(obj, str(rid))
