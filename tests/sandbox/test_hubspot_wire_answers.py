@@ -1,7 +1,7 @@
 """HubSpot sandbox answers settled against what the live API sends, through the real
 hubspot-api-client (validation on): a contact batch create whose inputs share an email, a batch
-create holding an email a contact already has, the JSON types of v4 association reads and the
-`context` of a record's 404."""
+create holding an email a contact already has, the JSON types of v4 association reads, the
+`context` of a record's 404 and the 400 of a PATCH without properties."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRe
 from hubspot.crm.companies.exceptions import NotFoundException
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputForCreate as CreateBatch
 from hubspot.crm.contacts import SimplePublicObjectBatchInputForCreate as CreateInput
+from hubspot.crm.contacts import SimplePublicObjectInput
 from hubspot.crm.contacts.exceptions import ApiException
 from hubspot.crm.deals import SimplePublicObjectInput as DealInput
 from hubspot.crm.deals.exceptions import ApiException as DealsApiException
@@ -140,3 +141,23 @@ def test_a_missing_record_is_a_404_naming_the_id_in_context(hs_run: Running) -> 
         hs.crm.tickets.basic_api.get_by_id("5")
     assert ticket.value.status == 404
     assert json.loads(ticket.value.body)["context"] == {"id": ["5"]}
+
+
+def test_a_patch_without_properties_is_a_400_and_changes_nothing(hs_run: Running) -> None:
+    hs = client(hs_run.base_url)
+    contact = hs.crm.contacts.basic_api.get_page(limit=1).results[0]
+    before = hs.crm.contacts.basic_api.get_by_id(contact.id, properties=["lastmodifieddate"])
+    for body in (SimplePublicObjectInput(properties={}), {}):
+        with pytest.raises(ApiException) as got:
+            hs.crm.contacts.basic_api.update(contact.id, body)
+        assert got.value.status == 400
+        answer = json.loads(got.value.body)
+        assert answer["category"] == "VALIDATION_ERROR"
+        assert answer["message"] == "No properties found to update, please provide at least one."
+    after = hs.crm.contacts.basic_api.get_by_id(contact.id, properties=["lastmodifieddate"])
+    assert after.updated_at == before.updated_at
+    assert after.properties["lastmodifieddate"] == before.properties["lastmodifieddate"]
+    # Checked before the record is looked up: an id that is no record is a 400 too.
+    with pytest.raises(ApiException) as missing:
+        hs.crm.contacts.basic_api.update("0", {})
+    assert missing.value.status == 400
