@@ -1,6 +1,7 @@
 """HubSpot sandbox answers settled against what the live API sends, through the real
 hubspot-api-client (validation on): a contact batch create whose inputs share an email, a batch
-create holding an email a contact already has, and the JSON types of v4 association reads."""
+create holding an email a contact already has, the JSON types of v4 association reads, the
+`context` of a record's 404 and the 400 of a PATCH without properties."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ from collections.abc import Iterator
 import pytest
 from hs_helpers import Running, client, serve, synthetic_org
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.companies.exceptions import NotFoundException
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputForCreate as CreateBatch
 from hubspot.crm.contacts import SimplePublicObjectBatchInputForCreate as CreateInput
+from hubspot.crm.contacts import SimplePublicObjectInput
 from hubspot.crm.contacts.exceptions import ApiException
+from hubspot.crm.deals import SimplePublicObjectInput as DealInput
+from hubspot.crm.deals.exceptions import ApiException as DealsApiException
+from hubspot.crm.tickets.exceptions import ApiException as TicketsApiException
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +120,44 @@ def test_v4_reads_send_to_object_id_as_a_json_number(hs_run: Running) -> None:
     entry = json.loads(raw_batch.data)["results"][0]
     assert entry["from"] == {"id": contact}  # from.id stays a string
     assert all(type(t["toObjectId"]) is int for t in entry["to"])
+
+
+def test_a_missing_record_is_a_404_naming_the_id_in_context(hs_run: Running) -> None:
+    hs = client(hs_run.base_url)
+    with pytest.raises(NotFoundException) as got:
+        hs.crm.companies.basic_api.get_by_id("99999999", properties=["name"])
+    body = json.loads(got.value.body)
+    assert body["category"] == "OBJECT_NOT_FOUND"
+    assert body["message"] == "Object not found.  objectId are usually numeric."
+    assert body["context"] == {"id": ["99999999"]}
+    assert body["correlationId"] == got.value.headers["X-HubSpot-Correlation-Id"]
+
+    with pytest.raises(DealsApiException) as patched:
+        hs.crm.deals.basic_api.update("not-a-deal-id", DealInput(properties={"dealname": "x"}))
+    assert patched.value.status == 404
+    assert json.loads(patched.value.body)["context"] == {"id": ["not-a-deal-id"]}
+
+    with pytest.raises(TicketsApiException) as ticket:  # a standard type the portal has none of
+        hs.crm.tickets.basic_api.get_by_id("5")
+    assert ticket.value.status == 404
+    assert json.loads(ticket.value.body)["context"] == {"id": ["5"]}
+
+
+def test_a_patch_without_properties_is_a_400_and_changes_nothing(hs_run: Running) -> None:
+    hs = client(hs_run.base_url)
+    contact = hs.crm.contacts.basic_api.get_page(limit=1).results[0]
+    before = hs.crm.contacts.basic_api.get_by_id(contact.id, properties=["lastmodifieddate"])
+    for body in (SimplePublicObjectInput(properties={}), {}):
+        with pytest.raises(ApiException) as got:
+            hs.crm.contacts.basic_api.update(contact.id, body)
+        assert got.value.status == 400
+        answer = json.loads(got.value.body)
+        assert answer["category"] == "VALIDATION_ERROR"
+        assert answer["message"] == "No properties found to update, please provide at least one."
+    after = hs.crm.contacts.basic_api.get_by_id(contact.id, properties=["lastmodifieddate"])
+    assert after.updated_at == before.updated_at
+    assert after.properties["lastmodifieddate"] == before.properties["lastmodifieddate"]
+    # Checked before the record is looked up: an id that is no record is a 400 too.
+    with pytest.raises(ApiException) as missing:
+        hs.crm.contacts.basic_api.update("0", {})
+    assert missing.value.status == 400

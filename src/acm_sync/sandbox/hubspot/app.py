@@ -56,6 +56,7 @@ from acm_sync.sandbox.hubspot.messages import (
     json_response,
     list_param,
     no_associations,
+    object_not_found,
     object_type,
     rate_limit_body,
     read_body,
@@ -350,9 +351,7 @@ class HubSpotSandbox:
             archived=bool_param(request, "archived"),
         )
         if rid is None:
-            raise StoreError(
-                404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric."
-            )
+            raise object_not_found(raw_id)
         records = self.store.get_records(
             obj,
             [rid],
@@ -378,16 +377,27 @@ class HubSpotSandbox:
     async def update_object(self, request: Request) -> Response:
         obj = object_type(request.path_params["objectType"])
         body = await read_body(request)
+        properties = body.get("properties")
+        if properties is None or properties == {}:
+            # Checked before the record is looked up: a live portal answers a PATCH of `{}`
+            # with this 400 even for record id 0 (github.com/Luigi08001/hscli,
+            # docs/TESTING/PORTAL-147975758-WRITES.md, 2026-04-21: `PATCH
+            # /crm/v3/objects/calls/{callId}` and `/carts/0` -> 400 "No properties found to
+            # update, please provide at least one."); an empty `properties` map gets the same
+            # error in Clay's HubSpot integration docs (university.clay.com, "Update object":
+            # "No properties found to update" when every mapped property is blank, so skipped).
+            raise StoreError(
+                400,
+                "VALIDATION_ERROR",
+                "No properties found to update, please provide at least one.",
+            )
+        raw_id = request.path_params["objectId"]
         rid = self.store.resolve_id(
-            obj,
-            request.path_params["objectId"],
-            self._id_property(obj, request.query_params.get("idProperty")),
+            obj, raw_id, self._id_property(obj, request.query_params.get("idProperty"))
         )
         if rid is None:
-            raise StoreError(
-                404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric."
-            )
-        values = self.store.validator.validate(obj, body.get("properties"), creating=False)
+            raise object_not_found(raw_id)
+        values = self.store.validator.validate(obj, properties, creating=False)
         self.store.validator.check_unique(obj, values, exclude_id=rid)
         rejection = self._reject(obj, str(rid))
         if rejection is not None:

@@ -196,6 +196,29 @@ def standard_error(
     return error
 
 
+def object_not_found(raw_id: str, message: str = "") -> StoreError:
+    """404 for one record of `/crm/v3/objects/{type}/{id}` (GET, PATCH): the message HubSpot
+    sends and the id as asked for in `context.id`.
+
+    The live body carries `context` between `correlationId` and `category`: a probe of a live
+    portal (github.com/Luigi08001/hscli, docs/TESTING/PORTAL-147975758-COVERAGE.md, 2026-04-21:
+    `GET /crm/objects/v3/{objectType}/{objectId}` -> 404 `{"status":"error","message":"Object
+    not found. …","correlationId":"…","context…`); its content is `{"id": ["<the id sent>"]}`
+    in a public integration test asserting a live `PATCH /crm/v3/objects/contacts/{uuid}` 404
+    body (`context: {id: [fakeID]}`, category OBJECT_NOT_FOUND) and in a HubSpot tool's notes
+    ("Object not found. objectId are usually numeric" with `"id":["undefined"]`). HubSpot's
+    published OpenAPI spec (HubSpot/HubSpot-public-api-spec-collection,
+    PublicApiSpecs/CRM/Objects/Rollouts/424/v3/objects.json, schema Error) declares `context`
+    as a map of string lists, as hubspot-api-client's `Error.context` (dict(str, list[str])).
+    """
+    return StoreError(
+        404,
+        "OBJECT_NOT_FOUND",
+        message or "Object not found.  objectId are usually numeric.",
+        context={"id": [raw_id]},
+    )
+
+
 def no_associations(from_type: str, from_id: str, to_type: str) -> dict[str, Any]:
     """The batch error for a record with no associations of `to_type` (singular names)."""
     return standard_error(

@@ -39,6 +39,7 @@ from acm_sync.sandbox.hubspot.messages import (
     json_response,
     list_param,
     no_associations,
+    object_not_found,
     read_body,
     standard_error,
 )
@@ -240,11 +241,9 @@ class EmptyTypes:
         obj = self._obj(request)
         if request.method != "GET":
             raise self._refuse(obj)
-        raise StoreError(
-            404,
-            "OBJECT_NOT_FOUND",
-            f"Object not found.  objectId are usually numeric. ({obj} "
-            f"{request.path_params['objectId']})",
+        raw_id = request.path_params["objectId"]
+        raise object_not_found(
+            raw_id, f"Object not found.  objectId are usually numeric. ({obj} {raw_id})"
         )
 
     async def batch(self, request: Request) -> Response:
