@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from bench_public_dataset import (
     GENERATOR,
     PROFILES,
+    followups_pending,
     generator_origin,
     generator_probabilities,
     generator_run_rate,
@@ -146,17 +147,21 @@ def test_run_rate_of_new_deals_and_follow_ups_of_known_wins() -> None:
     deals = deals_frame(
         [
             # NB win closed 2023-07-01 (day 181): its reorder is created 350…380 days later,
-            # days 531…561, of which 547…561 (15 of 31) in the quarter; its expansion's days
-            # 271…451 are all before it
+            # days 531…561; none is there by the origin (day 547), so it comes on one of the
+            # 15 days 547…561, all in the quarter; its expansion's days 271…451 are all
+            # before it: none came, none will
             (1, 1, "New Accounts", "SMB", "Closed Won", 40_000, "2023-05-01", "2023-07-01"),
             # NB win closed 2024-03-01 (day 425): its expansion (half the time) is created on
-            # days 515…695, its reorder after the quarter
+            # days 515…695 — not on 515…546, as none is there —, its reorder after the quarter
             (2, 1, "New Accounts", "SMB", "Closed Won", 20_000, "2024-01-10", "2024-03-01"),
+            # another account's reorder: no win of its own to come from, changes nothing
+            (3, 2, "Reorders", "SMB", "Closed Won", 5_000, "2024-06-01", "2024-06-20"),
         ]
     )
     assert (day("2023-07-01"), day("2024-03-01")) == (181, 425)
+    employees = np.array([50.0])
     got = generator_run_rate(
-        deals, np.array([50.0]), GENERATOR["manufacturer"], frozenset({"Closed Won"}), o, e
+        deals, employees, GENERATOR["manufacturer"], frozenset({"Closed Won"}), o, e
     )
     # NB: round(0.7 × 1) = 1 account × 1.65 deals, won 18 %, amount 5,000…50,000; created day c
     # and cycle k (45…90) weighted as drawn, booked when c + k < 639
@@ -164,14 +169,26 @@ def test_run_rate_of_new_deals_and_follow_ups_of_known_wins() -> None:
     nb *= 1.65 * 0.18 * 27_500
     # reorders (10…30 days) created before the active window: won 90 + 5 × 0.85 %, all by the
     # quarter's end; amount the win's × 0.95…1.05
-    reorder = 40_000 * 15 / 31 * (0.90 + 0.05 * 0.85)
+    reorder = 40_000 * (0.90 + 0.05 * 0.85)
     # expansions (Custom/Engineered, 90…270 days): won 30 + 25 × 0.60 %, amount × 0.2…0.5;
-    # created on day c of the quarter, booked when its cycle < 639 − c
-    expansion = sum(
-        sum(1 for k in range(90, 271) if c + k < e) / 181 for c in range(max(o, 515), e)
-    )
-    expansion *= 0.5 * 20_000 * 0.35 * (0.30 + 0.25 * 0.60) / 181
+    # created on day c of the quarter, booked when its cycle < 639 − c; drawn on one of the
+    # 181 days 515…695 half the time, and not on the 32 days 515…546
+    expansion = sum(sum(1 for k in range(90, 271) if c + k < e) / 181 for c in range(o, e))
+    expansion *= 20_000 * 0.35 * (0.30 + 0.25 * 0.60) / 181
+    expansion *= 0.5 / (1 - 0.5 * 32 / 181)
     assert got == pytest.approx(nb + reorder + expansion)
+
+    # the reorder of the first win came on 2024-06-24 (day 540, in its window): none to come
+    came = deals_frame([(4, 1, "Reorders", "SMB", "Quote", 41_000, "2024-06-24", None)])
+    got = generator_run_rate(
+        pd.concat([deals, came], ignore_index=True),
+        employees,
+        GENERATOR["manufacturer"],
+        frozenset({"Closed Won"}),
+        o,
+        e,
+    )
+    assert got == pytest.approx(nb + expansion)
 
     # b2b_saas, 1,000 companies of 50 employees (SMB): NB as above (round(0.7 × 1000) accounts,
     # won 22 %, cycle 30…45, amount 8,000…25,000), and round(0.2 × 1000) Self-Serve deals
@@ -186,3 +203,16 @@ def test_run_rate_of_new_deals_and_follow_ups_of_known_wins() -> None:
     nb_saas = sum(created_weight(k, 16) for c in range(o, e) for k in range(30, 46) if c + k < e)
     nb_saas *= 700 * 1.65 * 0.22 * 16_500
     assert saas == pytest.approx(ss + nb_saas)
+
+
+def test_each_follow_up_is_taken_by_its_accounts_earliest_open_win_whose_window_holds_it() -> None:
+    # account 7 won on days 100 and 110 (renewal windows 450…480 and 460…490), account 8 on 100
+    wins_account, wins_day = np.array([7, 7, 8]), np.array([110, 100, 100])
+    # a renewal on day 465 fits both of account 7's wins: the earlier takes it
+    pending = followups_pending(wins_account, wins_day, np.array([7]), np.array([465]), (350, 380))
+    assert pending.tolist() == [True, False, True]
+    # a second one on day 485 fits only the later; one on day 440 none
+    pending = followups_pending(
+        wins_account, wins_day, np.array([7, 7, 8]), np.array([485, 465, 440]), (350, 380)
+    )
+    assert pending.tolist() == [False, False, True]
