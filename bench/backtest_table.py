@@ -117,11 +117,11 @@ def judged(
 
 def print_reference(
     title: str, origins: pd.DataFrame, forecast_at: Callable[[pd.Timestamp], dict[str, float]]
-) -> None:
+) -> tuple[int, int]:
     """A reference forecaster (`forecast_at(origin)`: `judged` figures at a naive origin) at
     each eligible origin of a backtest, against the same baseline and bar, with the model's
-    verdict beside its own. An origin where its open deals are not the backtest's is said
-    and skipped."""
+    verdict beside its own; (origins it met, eligible origins). An origin where its open
+    deals are not the backtest's is said and skipped (not met)."""
     print(f"\n{title}")
     print(
         f"{'origin':<9}{'open fcst':>12}{'run-rate':>12}{'total err':>10}{'WAPE ref':>9}"
@@ -158,6 +158,7 @@ def print_reference(
         f"the reference meets the target at {met} of {len(eligible)} eligible origins "
         f"(this model: {ours})"
     )
+    return met, len(eligible)
 
 
 def misses(row: pd.Series) -> list[str]:

@@ -19,10 +19,12 @@ from acm_sync.scoring import BacktestResult
 from bench_public_dataset import (
     PROFILES,
     SNAPSHOT_OPEN_STAGE,
+    Summary,
     canonical_tables,
     profile_of,
     snapshot,
     summarise,
+    summary_line,
     tables_from,
 )
 
@@ -283,3 +285,9 @@ def test_snapshot_keeps_what_was_known_then(
     twice = snapshot(snapshot(deals, at, PROFILES["b2b_saas"]), earlier, PROFILES["b2b_saas"])
     once = snapshot(deals, earlier, PROFILES["b2b_saas"])
     pd.testing.assert_frame_equal(twice, once)
+
+
+def test_summary_line_shows_the_generators_met_count_beside_the_models() -> None:
+    s = Summary(2, 8, 0.3, 1.2, 1.4, 0.1, 0.2, 0.05)
+    assert " met 2/8 (ref 5/8)  worst " in summary_line("set, full", s, 1.0, (5, 8))
+    assert " met 2/8  worst " in summary_line("set, full", s, 1.0)
