@@ -236,12 +236,8 @@ def generator_origin(opportunities: pd.DataFrame, origin: pd.Timestamp) -> dict[
     paid = (segment == "Enterprise") & (opportunities["lead_source"] == "Paid Search")
     win_rate = np.where(paid.to_numpy(), GENERATOR_PAID_SEARCH_ENTERPRISE, win_rate)
 
-    open_ = ((created < origin) & (close >= origin)).to_numpy()
-    age = (origin - created).dt.days.to_numpy()
-    left = (end - created).dt.days.to_numpy()
-    still_open = 1.0 - cycle_cdf(age - 1, segment)
-    in_quarter = (cycle_cdf(left - 1, segment) - cycle_cdf(age - 1, segment)) / np.where(
-        still_open > 0, still_open, 1.0
+    open_, in_quarter = public_deals.open_and_closing_within(
+        created, close, origin, end, lambda days: cycle_cdf(days, segment)
     )
     forecast = np.where(open_, amount * win_rate * in_quarter, 0.0)
     actual = np.where(open_ & won & (close < end).to_numpy(), amount, 0.0)

@@ -224,12 +224,8 @@ def generator_origin(raw: pd.DataFrame, origin: pd.Timestamp) -> dict[str, float
     median = segment.str[3].to_numpy(dtype=float)
     lift = raw["lead_source"].map(GENERATOR_LIFTS).fillna(1.0).to_numpy(dtype=float)
 
-    open_ = ((created < origin) & (close >= origin)).to_numpy()
-    age = (origin - created).dt.days.to_numpy()
-    left = (end - created).dt.days.to_numpy()
-    still_open = 1.0 - cycle_cdf(age - 1, median)
-    in_quarter = (cycle_cdf(left - 1, median) - cycle_cdf(age - 1, median)) / np.where(
-        still_open > 0, still_open, 1.0
+    open_, in_quarter = public_deals.open_and_closing_within(
+        created, close, origin, end, lambda days: cycle_cdf(days, median)
     )
     forecast = np.where(open_, amount * win_rate * lift * in_quarter, 0.0)
     actual = np.where(open_ & won & (close < end).to_numpy(), amount, 0.0)

@@ -89,6 +89,26 @@ def shown_close_dates(
     return created + pd.to_timedelta(days, unit="D")
 
 
+def open_and_closing_within(
+    created: pd.Series,
+    close: pd.Series,
+    origin: pd.Timestamp,
+    end: pd.Timestamp,
+    cycle_cdf: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """For a reference forecaster that knows a generator's cycle law: per deal (naive dates),
+    whether it is open at `origin` (created before it, closing on or after it) and the chance
+    that its cycle ends before `end` given that it had not ended before `origin` —
+    (F(end − created − 1) − F(age − 1)) / (1 − F(age − 1)), F = `cycle_cdf` (P(cycle ≤ days))."""
+    open_ = ((created < origin) & (close >= origin)).to_numpy()
+    age = (origin - created).dt.days.to_numpy()
+    left = (end - created).dt.days.to_numpy()
+    ended = cycle_cdf(age - 1)
+    still_open = 1.0 - ended
+    within = (cycle_cdf(left - 1) - ended) / np.where(still_open > 0, still_open, 1.0)
+    return open_, within
+
+
 def deal_tables(
     *,
     source_id: pd.Series,
