@@ -223,6 +223,18 @@ def peer_env(settings: SandboxSettings, *, hubspot: bool = True) -> dict[str, st
     return env
 
 
+def _timed_run(
+    argv: list[str], workdir: Path, env: dict[str, str], admin: Admin, timeout: float
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run `argv` in `workdir` with the sandbox's call log reset first: (its result, seconds)."""
+    admin.reset_calls()
+    started = time.perf_counter()
+    done = subprocess.run(
+        argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    return done, time.perf_counter() - started
+
+
 def run_connector(
     entry: Path,
     args: list[str],
@@ -236,17 +248,7 @@ def run_connector(
     env = peer_env(settings)
     env["PATH"] = f"{entry.parent}{os.pathsep}{env.get('PATH', '')}"
     workdir.mkdir(parents=True, exist_ok=True)
-    admin.reset_calls()
-    started = time.perf_counter()
-    done = subprocess.run(
-        [str(entry), *args],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    seconds = time.perf_counter() - started
+    done, seconds = _timed_run([str(entry), *args], workdir, env, admin, timeout)
     messages = []
     for line in done.stdout.splitlines():
         line = line.strip()
@@ -402,17 +404,7 @@ def run_json_script(
     workdir.mkdir(parents=True, exist_ok=True)
     config_path.touch(mode=0o600)
     config_path.write_text(json.dumps(config))
-    admin.reset_calls()
-    started = time.perf_counter()
-    done = subprocess.run(
-        [*command, str(config_path)],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    seconds = time.perf_counter() - started
+    done, seconds = _timed_run([*command, str(config_path)], workdir, env, admin, timeout)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         raise AssertionError(
