@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -172,43 +173,32 @@ class PortalDb:
                 "PRIMARY KEY (object_type, pipeline_id, id))"
             )
             epoch = "1970-01-01T00:00:00.000Z"  # HubSpot's default pipeline dates from 0
-            c.execute(
-                "INSERT INTO pipelines VALUES ('deals', ?, ?, 0, ?, ?, 0)",
-                (schema.DEFAULT_PIPELINE_ID, schema.PIPELINE_LABEL, epoch, epoch),
-            )
-            for sid, label, prob, order, closed, _won in schema.DEAL_STAGES:
-                meta = {"isClosed": "true" if closed else "false", "probability": prob}
-                c.execute(
-                    "INSERT INTO pipeline_stages VALUES ('deals', ?, ?, ?, ?, ?, ?, ?, 0)",
+            _seed_pipeline(
+                c,
+                "deals",
+                (schema.DEFAULT_PIPELINE_ID, schema.PIPELINE_LABEL),
+                epoch,
+                [
                     (
-                        schema.DEFAULT_PIPELINE_ID,
                         sid,
                         label,
                         order,
-                        orjson.dumps(meta).decode(),
-                        epoch,
-                        epoch,
-                    ),
-                )
+                        {"isClosed": "true" if closed else "false", "probability": prob},
+                    )
+                    for sid, label, prob, order, closed, _won in schema.DEAL_STAGES
+                ],
+            )
             # the default ticket pipeline (schema.TICKET_PIPELINE), dated from the portal
-            pid, plabel = schema.TICKET_PIPELINE
-            c.execute(
-                "INSERT INTO pipelines VALUES ('tickets', ?, ?, 0, ?, ?, 0)",
-                (pid, plabel, now, now),
+            _seed_pipeline(
+                c,
+                "tickets",
+                schema.TICKET_PIPELINE,
+                now,
+                [
+                    (sid, label, order, {"ticketState": state})
+                    for order, (sid, label, state) in enumerate(schema.TICKET_STAGES)
+                ],
             )
-            for order, (sid, label, state) in enumerate(schema.TICKET_STAGES):
-                c.execute(
-                    "INSERT INTO pipeline_stages VALUES ('tickets', ?, ?, ?, ?, ?, ?, ?, 0)",
-                    (
-                        pid,
-                        sid,
-                        label,
-                        order,
-                        orjson.dumps({"ticketState": state}).decode(),
-                        now,
-                        now,
-                    ),
-                )
             c.execute(
                 "CREATE TABLE owners (id INTEGER PRIMARY KEY, email TEXT, "
                 "first_name TEXT, last_name TEXT, user_id INTEGER, created_at TEXT, "
@@ -267,3 +257,23 @@ class PortalDb:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def _seed_pipeline(
+    c: sqlite3.Connection,
+    obj: str,
+    pipeline: tuple[str, str],
+    stamp: str,
+    stages: list[tuple[str, str, int, dict[str, Any]]],
+) -> None:
+    """One default pipeline of `obj` (id, label) and its stages (id, label, display order,
+    metadata), all created and updated at `stamp`."""
+    pid, label = pipeline
+    c.execute("INSERT INTO pipelines VALUES (?, ?, ?, 0, ?, ?, 0)", (obj, pid, label, stamp, stamp))
+    c.executemany(
+        "INSERT INTO pipeline_stages VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        [
+            (obj, pid, sid, slabel, order, orjson.dumps(meta).decode(), stamp, stamp)
+            for sid, slabel, order, meta in stages
+        ],
+    )
