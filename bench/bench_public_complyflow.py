@@ -206,11 +206,10 @@ def canonical_tables(
     return public_deals.conformed_tables(account_frame, deals, history), as_of
 
 
-def cycle_cdf(days: np.ndarray, segment: pd.Series) -> np.ndarray:
+def cycle_cdf(days: np.ndarray, low: np.ndarray | int, high: np.ndarray | int) -> np.ndarray:
     """P(a deal's cycle ≤ `days`) in the data's generator: a whole number of days drawn
-    uniformly from its segment's range, both ends included."""
-    low = segment.map(lambda name: GENERATOR_SEGMENTS[name][3]).to_numpy(dtype=float)
-    high = segment.map(lambda name: GENERATOR_SEGMENTS[name][4]).to_numpy(dtype=float)
+    uniformly from `low` … `high` (its segment's range), both ends included."""
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     return np.clip((np.floor(days) - low + 1) / (high - low + 1), 0.0, 1.0)
 
 
@@ -232,12 +231,14 @@ def generator_origin(opportunities: pd.DataFrame, origin: pd.Timestamp) -> dict[
     close = pd.to_datetime(opportunities["close_date"])
     amount = pd.to_numeric(opportunities["amount"]).to_numpy(dtype=float)
     won = (opportunities["stage"] == public_deals.WON_STAGE).to_numpy()
-    win_rate = segment.map(lambda name: GENERATOR_SEGMENTS[name][2]).to_numpy(dtype=float)
+    # per deal: its segment's (share, factor, win rate, shortest, longest cycle)
+    params = np.array([GENERATOR_SEGMENTS[name] for name in segment], dtype=float).reshape(-1, 5)
+    win_rate, low, high = params[:, 2], params[:, 3], params[:, 4]
     paid = (segment == "Enterprise") & (opportunities["lead_source"] == "Paid Search")
     win_rate = np.where(paid.to_numpy(), GENERATOR_PAID_SEARCH_ENTERPRISE, win_rate)
 
     open_, in_quarter = public_deals.open_and_closing_within(
-        created, close, origin, end, lambda days: cycle_cdf(days, segment)
+        created, close, origin, end, lambda days: cycle_cdf(days, low, high)
     )
     forecast = np.where(open_, amount * win_rate * in_quarter, 0.0)
     actual = np.where(open_ & won & (close < end).to_numpy(), amount, 0.0)
@@ -253,7 +254,8 @@ def generator_origin(opportunities: pd.DataFrame, origin: pd.Timestamp) -> dict[
         if name == "Enterprise":
             rate += paid_share * (GENERATOR_PAID_SEARCH_ENTERPRISE - rate)
         price = GENERATOR_PLANS[0] if name == "SMB" else float(np.mean(GENERATOR_PLANS))
-        by_end = cycle_cdf((end - days).days.to_numpy() - 1, pd.Series([name] * len(days)))
+        _, _, _, shortest, longest = GENERATOR_SEGMENTS[name]
+        by_end = cycle_cdf((end - days).days.to_numpy() - 1, shortest, longest)
         run_rate += per_day * price * GENERATOR_PRICE_FACTOR * rate * float(by_end.sum())
     new = ((created >= origin) & (created < end) & (close < end)).to_numpy() & won
     accounts = opportunities["account_id"].to_numpy()
