@@ -1,104 +1,42 @@
 """Time to close: p(won within a period) from a discrete-time hazard model with censoring.
 
-Why a hazard model. "Will this deal be won?" is the wrong question for a bookings forecast:
-what matters is *when*. A deal still on time may win next quarter, slip, or quietly die while
-the CRM keeps it open; a rule like "90 days overdue = lost" decides that by fiat, and learning
-only from closed deals overstates every stage in a young org (the fast wins are reported
-first). A discrete-time hazard model asks, month by month, "given the deal is still open, does
-it close won, close lost, or stay open this month?" — deals still open are *censored*: they
-count for every month they were seen open and nothing after. Overdue deals are not special:
-days past the shown close date is one more feature, in learning and in forecasting alike, so a
-deal 700 days late gets what deals 700 days late really did (almost never win).
+Why a hazard model. A bookings forecast needs *when* a deal closes, not only whether. Month by
+month the model asks "given the deal is still open, does it close won, close lost, or stay
+open?"; deals still open are *censored* (counted for every month seen open, nothing after), so a
+young org is not judged by its fast first closes, and no "90 days overdue = lost" rule is needed:
+days past the shown close date is one more feature, in learning and in forecasting alike.
 
-How. Landmarks at every calendar month start of the training window: each deal open then is a
+How. At each landmark, every calendar month start of the training window, each open deal is a
 snapshot (stage, time in stage, age, close date, amount band, type, industry, the buying
-account's size by employees — as of the landmark; `forecast.segments` picks the last four). Each
-snapshot contributes one row per month ahead k = 1…`steps` until it closes or the data end
-(the as-of instant) — the person-period data. A month's row carries the snapshot's features
-aged by k − 1 months (days past the close date grow, so do age and time in stage) and the
-outcome of that month: stay / won / lost. All features are categorical bands, so identical rows
-are counted once (a few thousand cells, whatever the org size), and a multinomial logistic
-regression with an L2 penalty is fitted to the cell counts by L-BFGS (scipy). Chosen over
-`lifelines` (no competing risks for a discrete regression, slow on millions of rows) and
-scikit-learn / statsmodels (a heavy dependency for one small convex fit; neither takes cell
-counts with a sparse design as directly): the whole fit is ~50 lines below (Newton's method,
-exact Hessian, scipy for the sparse algebra) and takes well under a second on a 100k-account
-org.
+account's size by employees — as of the landmark; `forecast.segments` picks the last four). It
+gives one row per month ahead k = 1…`steps` until it closes or the data end (the as-of instant):
+the person-period data, features aged by k − 1 months, outcome stay / won / lost. All features
+are categorical bands, so identical rows are counted once (a few thousand cells, whatever the
+org size); a multinomial logit with an L2 penalty is fitted to the cell counts by Newton's method.
 
-Landmarks (#13, issue-13o; `training_landmarks`, `forecast.hazard.landmarks_per_month`). The
-training rows should look like the open pipeline on the day a forecast is made: the deals open
-then, each at its age. That a deal in training has survived to its age is no bias — a deal
-open at the forecast has survived to its age too — so the hazard given a snapshot's features
-is the one to learn, and month starts give it without bias as long as deals do not open and
-close in step with the calendar. What they lose is coverage: a deal open less than a month is
-seen only if its life spans a month start. On crm-dataset-builder's 20,000-company dev sets,
-of the closed deals 27 % of b2b renewals, 35 % of manufacturer reorders and 53 % of self-serve
-deals (4–12 % of all won amount) were never open at one; Pipeline Command Center SMB 5.5 %.
-`landmarks_per_month: 4` adds days 8, 16 and 23 (every deal open more than 9 days is seen:
-all but 13–14 % of self-serve deals there), each landmark's rows weighing 1/4 — overlapping
-snapshots of one deal a week apart are one deal's months, not four times the evidence, so the
-rows stay deal-months and the L2 penalty keeps its meaning. Measured (dev data: the six 20k
-sets, full and as of 2025-08-01, 96 origins): met 82 → 79, sum of the runs' mean |total
-error| 95.3 → 99.8 — the young first origins moved most (manufacturer s42 as of 2025-08-01,
-2023Q3: +49 → +57 %; consultancy s42: +6 → −15 %), mature ones by 0–4 points; Pipeline
-Command Center met 3 → 4 of 8, demo 7 → 7, young demo 3 → 3 (mean |error| 11.3 → 10.9 %, but
-pooled −10.0 → −12.3 %). The short-cycle pipelines were not under-forecast with month
-starts alone (open pipeline vs actual at mature origins: b2b renewals +2.9 / +2.6 %,
-manufacturer reorders +14 % either way). So the default stays 1. The young demo org (CRM
-live 540 days) is not fitted at 2025Q3 either way: of the 1,959 deals closed before 1 July, 4
-were won (its fast first closes are losses), fewer than `hazard.min_events` — the stage
-default is right there. Not tried: entering each deal at its creation as an age-0 snapshot
-(delayed entry): with age in bands, it counts each deal's first days once more than the
-pipeline on any day holds them, raising the young band's hazard of short-cycle segments above
-what a forecast's open deals in that band do.
-
-`hazard.min_events` counts deals (`closes_seen`): a close seen from many landmarks is one
-close. Counted per landmark (until issue-13o), two wins of deals open eleven months counted
-22, and the model was fitted on them.
+Landmarks (`training_landmarks`, `forecast.hazard.landmarks_per_month`). Training rows should
+look like the open pipeline on a forecast day; surviving to one's age is no bias (an open deal
+at the forecast has too), so month starts learn without bias unless deals open and close in step
+with the calendar. `landmarks_per_month: 4` adds days 8, 16 and 23, each weighing 1/4 (one deal's
+overlapping snapshots are one deal's months, so the L2 penalty keeps its meaning); measured no
+better, so the default is 1. `hazard.min_events` counts deals (`closes_seen`), not rows.
 
 Ages never seen. Segments act per age band (`FeatureSpace.design`): a young CRM has seen only
-young deals, and a segment effect learnt there is not carried to older ages. Where training
-never saw a segment at an age, the deal gets the segment's pooled coefficients at that age
-(`pool_unseen_segments`); a band of age, time in stage, lateness or month ahead that training
-never reached gets the hazard pooled over the bands it did reach, weighted by the deal-months
-seen in each (`pool_unseen_bands`) — not the oldest band's carried on, which in a young CRM is
-the band seen least and only at its young end. `beyond_data` says which deals were forecast
-at an age their segment was never seen at, so users see when the model extrapolates.
+young deals, and a segment effect learnt there is not carried to older ages. A segment never seen
+at an age gets its pooled coefficients there (`pool_unseen_segments`); a band of age, time in
+stage, lateness or month ahead never reached gets the hazard pooled over the reached bands by
+deal-months (`pool_unseen_bands`), not the last band's carried on (seen least, at its young end).
+`beyond_data` flags deals forecast at an age their segment was never seen at.
 
 Deal size (`forecast.size_band_edges`): fixed upper bounds, by default 10k / 50k / 250k, or
-`auto` — learnt at each training from the training deals' own amounts: equal-count bands
-(quantiles), at most five, each holding at least 50 deals, tied amounts never split, so the
-bands fit the org's market and currency (every amount × c gives edges × c and the very same
-p, tested). Five: Cochran (1968, Biometrics 24:295) — five classes of a continuous covariate
-remove about 90 % of the bias of ignoring it; fifty deals: ten events per coefficient
-(Peduzzi et al. 1996) for a band's five age-band coefficients (one value tried). Rejected: a
-log-amount term (every deal its own cell; one slope where the effect is a step; extrapolates
-past the largest amount) and finer fixed log-spaced edges (wrong scale for another market).
-An unknown amount is a level of its own (the pooled hazard), not the top band's, either way.
+`auto` — equal-count bands (quantiles) of the training deals' own amounts, at most five, each of
+at least 50 deals, ties never split, so amounts × c give edges × c and the same p (tested). Five:
+Cochran (1968); fifty: ten events per coefficient (Peduzzi et al. 1996) for a band's five age-band
+coefficients. An unknown amount is a level of its own (the pooled hazard).
 
-Deal age (`forecast.hazard.age_edges`, default 90 / 180 / 365 / 730 days). Monthly bands
-through the first year (30, 60, …, 330, 365, 545, 730) are the general specification of time
-of a discrete-time hazard model (Singer & Willett, Applied Longitudinal Data Analysis, ch. 11:
-one parameter per period where the data carry it) and let a hazard rise inside a quarter of
-age (tested). Why neither option is the default — measured in #13 on the 20,000-company
-crm-dataset-builder dev sets (6 sets × full / as of 2025-08-01, 8 origins each): where the
-young CRM's first origins miss, the error is in large new-business deals and it is timing,
-not level. At manufacturer s42's first as-of origin (a CRM six months old; main's model) the
-deals over 250k carry it all: those under 90 days old were forecast 51 M for the quarter
-against 19 M won but 238 M against 343 M for the year, those 90–180 days old 123 M against
-91 M but 190 M against 336 M. The quarter ahead takes them past 180 days, an age no deal had
-reached in training, where they get the hazard pooled over the ages seen (fast, smaller
-deals); their real hazard is nil before ~90–180 days and rises to a close by ~365. With
-auto sizes the top band (> ~1 M) still takes 130 M against 70 M won for the quarter.
-Origins met / sum of mean |total error| over the 12 runs:
-main 82 / 95.3; auto sizes 70 / 119.5 (branch issue-13h; it hid an under-forecast of
-180–365-day-old large deals, whose hazard rises inside that band); monthly ages with fixed
-sizes: manufacturer s42 alone 15 → 9 of 16 met; auto sizes + monthly ages 79 / 95.0 — the six
-young first origins' |error| summed 152 → 94 points (manufacturer s7 +51 → +3 %,
-consultancy s7 −35 → −24 %, but manufacturer s42 +49 → +56 %), while the other origins'
-part of the sum went about 76 → 83 and 3 fewer origins met. Not kept: what the first origin
-lacks is data at the ages the quarter ahead reaches, which no band layout supplies;
-`beyond_data` (the share of open amount forecast there, 30 % at that origin) says so.
+Deal age (`forecast.hazard.age_edges`, default 90 / 180 / 365 / 730 days). Monthly bands through
+the first year (30, 60, …, 330, 365, 545, 730) let a hazard rise inside a quarter (tested) but are
+not the default: what a young CRM lacks is data at the ages ahead, which no band layout supplies.
 
 Forecast. For an open deal at t0 the same features are projected month by month: with the
 won / lost hazards h_w(k), h_l(k), P(won in month k) = S(k − 1)·h_w(k) with
@@ -111,6 +49,9 @@ Shrinkage (the tested rule). Per stage, with n = training deals seen open in the
 where p_stage_default is what the CRM's stage probability says for the same question: the
 stage's default probability if the deal's shown close date falls in (or before) the period,
 else 0. No samples → exactly the CRM's own forecast; many → the model.
+
+Measurements behind these choices, and the options tried: docs/forecast-decisions.md
+(§ Time-to-close model).
 """
 
 from __future__ import annotations

@@ -210,12 +210,12 @@ class HazardConfig(Section):
     max_training_deals: Annotated[int, Field(ge=1000)] = 100_000
     # Deal-age bands (days since created; upper bounds) of the hazard's age axis and of the
     # segments' per-age effects. Monthly through the first year, (30, 60, …, 330, 365, 545,
-    # 730), was measured in #13 and is not the default (acm_sync.scoring.hazard says why).
+    # 730), was measured in #13 and is not the default (docs/forecast-decisions.md, "Deal age").
     age_edges: tuple[float, ...] = (90.0, 180.0, 365.0, 730.0)
     # Training snapshots per month (the deals open then; hazard.training_landmarks): 1 = at
     # each calendar month start only; 4 = also about weekly (days 8, 16, 23), each weighing
     # 1/4, so a deal open a week or more is seen whenever in the month it opens (measured no
-    # better on the dev data, #13: hazard.py's docstring, "Landmarks").
+    # better on the dev data, #13: docs/forecast-decisions.md, "Landmarks").
     landmarks_per_month: Annotated[int, Field(ge=1, le=8)] = 1
 
     @field_validator("age_edges")
@@ -264,7 +264,8 @@ class ForecastConfig(Section):
     segments: tuple[Segment, ...] = ("type", "size_band", "company_size")
     # Deal-size bands for the `size_band` segment: upper bounds in the corporate currency, or
     # "auto" = from the org's own deal amounts at each training (equal-count bands,
-    # acm_sync.scoring.hazard.size_band_edges; measured in #13, not the default — hazard.py).
+    # acm_sync.scoring.hazard.size_band_edges; measured in #13, not the default — see
+    # docs/forecast-decisions.md, "Deal size").
     size_band_edges: Literal["auto"] | tuple[Money, ...] = (10_000.0, 50_000.0, 250_000.0)
     # Employee-count bands of the buying account for the `company_size` segment: upper bounds
     # (small business / mid-market / enterprise); an unknown count is its own band.
