@@ -39,6 +39,16 @@ def client(base_url: str, token: str = TOKEN) -> hubspot.HubSpot:
     return hubspot.HubSpot(access_token=token, host=base_url, client_side_validation=True)
 
 
+def default_client(base_url: str, token: str = TOKEN) -> hubspot.HubSpot:
+    """The real client with its default Configuration (`client_side_validation` False), as the
+    product builds it (`acm_sync.connectors.hubspot` never sets it). Only for reading 207
+    multi-status answers: their `errors` entries carry no `errors` / `links`, which the spec's
+    StandardError lists as required, because real HubSpot sends none (sources in
+    `acm_sync.sandbox.hubspot.messages.standard_error`). The strict `client` raises ValueError
+    on every such answer, from the live API as from the sandbox."""
+    return hubspot.HubSpot(access_token=token, host=base_url)
+
+
 def bearer_session(token: str = TOKEN) -> requests.Session:
     """A plain HTTP session carrying the private-app token, for calls the client has no method
     for (legacy v1 / v2 paths, raw bodies); no environment proxies or CA bundle."""

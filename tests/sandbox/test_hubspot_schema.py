@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from hs_helpers import TOKEN, Running, client, serve, synthetic_org
+from hs_helpers import TOKEN, Running, client, default_client, serve, synthetic_org
 from hubspot.crm.associations.v4 import (
     BatchInputPublicDefaultAssociationMultiPost,
     BatchInputPublicFetchAssociationsBatchRequest,
@@ -245,7 +245,10 @@ def test_associations_v4_single_and_batch(hs_run: Running) -> None:
     assert isinstance(batch, BatchResponsePublicAssociationMultiWithLabel)
     assert [r._from.id for r in batch.results] == deal_ids
     assert all({t.type_id for t in r.to[0].association_types} == {5, 341} for r in batch.results)
-    with_missing = hs.crm.associations.v4.batch_api.get_page(
+    # A 207 answer through the default-config client, as the product reads it: real HubSpot's
+    # batch error entries omit StandardError's spec-required `errors` / `links`, so the strict
+    # client would raise on them against the live API too.
+    with_missing = default_client(hs_run.base_url).crm.associations.v4.batch_api.get_page(
         "0-3",
         "0-2",
         BatchInputPublicFetchAssociationsBatchRequest(

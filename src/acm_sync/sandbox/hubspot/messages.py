@@ -182,17 +182,35 @@ def batch_inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[dict[str,
 def standard_error(
     category: str, message: str, context: dict[str, list[str]], sub_category: str | None = None
 ) -> dict[str, Any]:
-    """One entry of a batch answer's `errors`."""
-    error: dict[str, Any] = {
-        "status": "error",
-        "category": category,
-        "message": message,
-        "context": context,
-        "errors": [],
-        "links": {},
-    }
+    """One entry of a batch answer's `errors`: `status`, `category`, `subCategory` (only when
+    there is one), `message`, `context`, in that order; no `errors`, `links` or `id`.
+
+    HubSpot's published spec (HubSpot/HubSpot-public-api-spec-collection, e.g.
+    PublicApiSpecs/CRM/Objects/Rollouts/424/v3/objects.json, schema StandardError) lists
+    `errors` and `links` as required, but the bodies live portals send carry neither:
+    - HubSpot's own docs, developers.hubspot.com/docs/api-reference/error-handling
+      ("Multi-status errors", a batch create 207): the entry is {status, category, message,
+      context: {objectWriteTraceId: [...]}};
+    - github.com/HubSpot/hubspot-api-ruby/issues/403 (a 207 from
+      /crm/v3/objects/<type>/batch/upsert, printed by the client's debug log): an entry that
+      opens {status, category, message, …};
+    - a public PHP test fixture of a contacts batch/read by email (OHM
+      `HubSpotContactServiceTest::CONTACT_NOT_FOUND`, 2024-04-24): {status, category, message,
+      context: {ids: [...]}};
+    - a public integration script's docstring `:sample:` of a live
+      POST /crm/v3/associations/deal/company/batch/read answer (2025-03-25) and a public
+      project's API notes on POST /crm/v4/associations/deals/companies/batch/read: {status,
+      category, subCategory: crm.associations.NO_ASSOCIATIONS_FOUND, message, context:
+      {fromObjectId, fromObjectType, toObjectType}}.
+    No source shows `requestedAt` or `links` on the answer itself either (`batch_response`).
+    The official client's StandardError rejects these only with `client_side_validation=True`,
+    which is not its default: against real HubSpot a strict client fails on any 207 too.
+    """
+    error: dict[str, Any] = {"status": "error", "category": category}
     if sub_category:
         error["subCategory"] = sub_category
+    error["message"] = message
+    error["context"] = context
     return error
 
 
@@ -241,14 +259,12 @@ def batch_response(
     ok_status: int,
 ) -> Response:
     """A batch answer: `ok_status` when every input succeeded, 207 with `errors` otherwise."""
-    body: dict[str, Any] = {
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": started,
-        "completedAt": completed,
-    }
+    # Keys in the order the bodies in `standard_error`'s sources show them: status, results,
+    # numErrors, errors, startedAt, completedAt (no requestedAt, no links).
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results}
     if errors:
         body["numErrors"] = len(errors)
         body["errors"] = errors
-        return json_response(body, 207)
-    return json_response(body, ok_status)
+    body["startedAt"] = started
+    body["completedAt"] = completed
+    return json_response(body, 207 if errors else ok_status)
