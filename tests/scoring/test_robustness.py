@@ -4,6 +4,7 @@ must be scored, or turned down with a clear error — never a crash or a silent 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from scoring_builders import (
     AS_OF,
     accounts,
@@ -15,8 +16,9 @@ from scoring_builders import (
     stories,
 )
 
+from acm_sync.config import ConfigError, parse_config
 from acm_sync.scoring import AccountBook, DealHistory, backtest, score_accounts
-from acm_sync.scoring.settings import ForecastConfig
+from acm_sync.scoring.settings import ForecastConfig, ScoringSettings
 
 
 def _tables(
@@ -61,3 +63,24 @@ def test_a_backtest_on_a_crm_younger_than_a_quarter_has_a_table_with_no_rows() -
     assert len(result.origins) == 0
     assert result.markdown().startswith("| origin | horizon_end |")
     assert result.metadata()["backtest_origins"] == 0
+
+
+def test_next_actions_with_every_rule_switched_off_say_no_action() -> None:
+    # "Remove a rule from the list to switch it off": all removed crashed text.join (no
+    # pieces → zero rows, "All arrays must be of the same length").
+    config = ScoringSettings.model_validate({"next_action": {"rules": [], "attention_rules": []}})
+    accs = accounts({"account_id": "sf:A"}, {"account_id": "sf:B"})
+    scores = score_accounts(
+        _tables(accs, opportunities({"account_id": "sf:A"})), as_of=AS_OF, config=config
+    )
+    actions = scores.next_actions
+    assert len(actions) == 2
+    assert actions["action_rule"].eq("").all() and actions["matched_rules"].eq("").all()
+    assert not actions["attention"].any()
+
+
+def test_an_invalid_decision_maker_pattern_is_a_config_error_naming_it() -> None:
+    # It used to load fine and crash health mid-run with a bare re.error.
+    raw = {"health": {"contact_coverage": {"decision_maker_titles": "(ceo|cfo"}}}
+    with pytest.raises(ConfigError, match=r"decision_maker_titles.*regular expression"):
+        parse_config(raw)
