@@ -91,6 +91,15 @@ def test_an_invalid_decision_maker_pattern_is_a_config_error_naming_it() -> None
         parse_config(raw)
 
 
+@pytest.mark.parametrize("as_of", [None, "NaT", "nan"])
+def test_a_missing_as_of_time_is_a_clear_error(as_of: str | None) -> None:
+    # A replay's as_of of "NaT" parsed to NaT and failed deep in the hazard's landmarks
+    # ("Neither `start` nor `end` can be NaT").
+    tables = _tables(accounts({"account_id": "sf:A"}), opportunities({"account_id": "sf:A"}))
+    with pytest.raises(ValueError, match="not a point in time"):
+        score_accounts(tables, as_of=as_of)  # type: ignore[arg-type]
+
+
 # Deals as the quality step lets them through: amounts in [0, 1e9] or blank, a known stage whose
 # closed / won flags agree with it, created no later than now (closed before created, close
 # dates years away, blank type and forecast category are warnings only), on an account that may
