@@ -114,7 +114,8 @@ class BacktestResult:
     def markdown(self) -> str:
         frame = self.origins.copy()
         frame["origin"] = frame["origin"].map(_label)
-        frame["horizon_end"] = frame["horizon_end"].dt.strftime("%Y-%m-%d")
+        # no origin yet (a CRM younger than a quarter): an object column with no .dt
+        frame["horizon_end"] = pd.to_datetime(frame["horizon_end"]).dt.strftime("%Y-%m-%d")
         return _table(frame)
 
     def reliability_markdown(self) -> str:

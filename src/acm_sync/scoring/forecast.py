@@ -124,7 +124,9 @@ def win_probabilities(
     open_deals = deals.iloc[opp_pos]
     category = _category(history, open_deals["forecast_category"], stage_code)
     account_pos = open_deals["account_pos"].to_numpy()
-    keys = book.accounts["account_key"].to_numpy(dtype=object)
+    # an empty book (every account deleted, or none created yet at a replay's as-of date) has
+    # no key to index: its open deals are all orphans, <NA>
+    keys = book.accounts["account_key"].to_numpy(dtype=object) if book.size else np.array([None])
     out = pd.DataFrame(
         {
             "opportunity_id": open_deals["opportunity_id"].to_numpy(),

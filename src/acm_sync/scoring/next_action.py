@@ -63,7 +63,12 @@ def next_actions(
     for name in config.attention_rules:
         if name in config.rules:
             attention |= matched[name]
-    listed = text.join([(matched[name], text.constant(name, n)) for name in config.rules], ",")
+    # every rule switched off (rules: []): nothing matched, and join() of no pieces has no rows
+    listed = (
+        text.join([(matched[name], text.constant(name, n)) for name in config.rules], ",")
+        if config.rules
+        else text.constant("", n)
+    )
     return pd.DataFrame(
         {
             "account_key": accounts["account_key"].to_numpy(),

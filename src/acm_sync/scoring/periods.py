@@ -19,6 +19,8 @@ Instant = pd.Timestamp | datetime | str
 def utc(instant: Instant) -> pd.Timestamp:
     """A tz-aware UTC timestamp; naive input is taken as UTC."""
     stamp = pd.Timestamp(instant)
+    if pd.isna(stamp):  # None, "NaT", "nan": said here, not as a NaT error deep in the model
+        raise ValueError(f"as-of time missing: {instant!r} is not a point in time")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 

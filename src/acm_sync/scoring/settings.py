@@ -6,6 +6,7 @@ model; scoring reads only these.
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 from typing import Annotated, Final, Literal
 
@@ -118,6 +119,18 @@ class ContactCoverageConfig(Section):
         r"\b(?:chief|ceo|cfo|cto|cio|coo|cmo|cro|ciso|vp|svp|evp|vice president|president"
         r"|head of|director|founder|owner|managing partner|general manager)\b"
     )
+
+    @field_validator("decision_maker_titles")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        # a typo in the pattern is caught when the config loads, not mid-run in health
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise PydanticCustomError(
+                "regex", "not a valid regular expression: {error}", {"error": str(error)}
+            ) from None
+        return pattern
 
 
 class PipelineCoverageConfig(Section):
