@@ -116,3 +116,37 @@ def test_amounts_convert_at_their_close_date_and_an_unknown_currency_adds_nothin
     rates = CurrencyConfig(rates={"EUR": {change - pd.Timedelta(days=1000): 1.1, change: 1.2}})
     book = AccountBook.from_canonical(accs, contacts(), opps, currency=rates)
     assert list(book.opportunities["amount"]) == pytest.approx([110.0, 120.0, 0.0])
+
+
+def test_records_left_on_a_merged_away_account_count_for_the_survivor() -> None:
+    # The CRM moved them to the survivor (a merge reparents children), but an incremental pull
+    # can still hold a deal on the old id: it must count for B, not drop out of scoring.
+    accs = accounts(
+        {"account_id": "hs:B", "source": "hubspot"},
+        {"account_id": "hs:A", "source": "hubspot", "is_deleted": True, "merged_into": "hs:B"},
+    )
+    opps = opportunities(won("hs:A", 50_000, 30), {"account_id": "hs:A", "amount": 300_000.0})
+    people = contacts({"account_id": "hs:A", "email": "ada@acme.com"})
+    book = AccountBook.from_canonical(accs, people, opps)
+    assert list(book.accounts["account_key"]) == ["hs:B"]
+    assert list(book.opportunities["account_pos"]) == [0, 0]
+    assert list(book.contacts["account_pos"]) == [0]
+    tiers = score_tiers(book, AS_OF, TiersConfig())
+    assert tiers.loc[0, "tier"] != "Prospect"
+
+
+def test_a_chain_of_merges_is_followed_to_its_end_and_a_dead_end_maps_nowhere() -> None:
+    accs = accounts(
+        {"account_id": "sf:C"},
+        {"account_id": "sf:A", "is_deleted": True, "merged_into": "sf:B"},
+        {"account_id": "sf:B", "is_deleted": True, "merged_into": "sf:C"},
+        # merged into an account since deleted, and two merged into each other
+        {"account_id": "sf:D", "is_deleted": True, "merged_into": "sf:E"},
+        {"account_id": "sf:E", "is_deleted": True},
+        {"account_id": "sf:F", "is_deleted": True, "merged_into": "sf:G"},
+        {"account_id": "sf:G", "is_deleted": True, "merged_into": "sf:F"},
+    )
+    opps = opportunities(*({"account_id": f"sf:{x}"} for x in "ABCDEFG"))
+    book = AccountBook.from_canonical(accs, contacts(), opps)
+    assert list(book.accounts["account_key"]) == ["sf:C"]
+    assert list(book.opportunities["account_pos"]) == [0, 0, 0, -1, -1, -1, -1]

@@ -88,6 +88,7 @@ class AccountBook:
         identity = identity_from_accounts(live_accounts) if identity is None else identity
         key_of_account = _key_by_account_id(live_accounts, identity)
         keys = pd.Index(pd.unique(key_of_account.dropna()), dtype=STRING, name="account_key")
+        key_of_account = _follow_merges(accounts, key_of_account)
 
         unified = _roll_up_accounts(live_accounts, key_of_account, keys)
         people = _contacts(contacts, key_of_account, keys)
@@ -129,6 +130,38 @@ def _bare(ids: pd.Series, prefix: str) -> pd.Series:
     """Identity ids may come namespaced (`sf:001…`) or raw (`001…`): namespace them."""
     ids = ids.astype(STRING)
     return ids.where(ids.str.startswith(prefix, na=True), prefix + ids)
+
+
+def _follow_merges(accounts: pd.DataFrame, key_of_account: pd.Series) -> pd.Series:
+    """`key_of_account` plus every merged-away account (deleted, `merged_into` set) → the key
+    of the live account its merges end at.
+
+    The CRM moves a merged-away record's deals and contacts to the survivor (Salesforce
+    reparents them; HubSpot moves the associations), but the pulled rows can still name the old
+    id — an incremental pull re-reads a record only when its own modification stamp moved.
+    Those records belong to the survivor, as in the CRM, not to no account (they dropped out
+    of tiers, health and forecast totals). A chain of merges is followed to its end; one that
+    ends at a deleted account or loops maps nowhere."""
+    merged = accounts.loc[
+        _flag(accounts, "is_deleted") & accounts["merged_into"].notna(),
+        ["account_id", "merged_into"],
+    ]
+    if merged.empty:
+        return key_of_account
+    into = pd.Series(
+        merged["merged_into"].astype(STRING).to_numpy(),
+        index=merged["account_id"].astype(STRING).to_numpy(),
+    )
+    into = into[~into.index.duplicated()]
+    target = into.copy()
+    for _ in range(len(into)):  # each pass follows one more merge of a chain
+        step = target.map(into)
+        if step.isna().all():
+            break
+        target = step.fillna(target)
+    keys = target.map(key_of_account).dropna()
+    keys = keys[~keys.index.isin(key_of_account.index)]
+    return pd.concat([key_of_account, keys.astype(STRING)])
 
 
 def _key_by_account_id(accounts: pd.DataFrame, identity: pd.DataFrame) -> pd.Series:
