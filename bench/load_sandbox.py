@@ -840,9 +840,10 @@ def hs_batch_create(
     hs: Any, obj: str, inputs: list[tuple[dict[str, Any], list[dict[str, Any]]]]
 ) -> Outcome:
     """Create through `…/batch/create`, 100 a call; each input's id, or HubSpot's error, by
-    input position, matched by objectWriteTraceId (HubSpot does not promise the input order). A
-    batch HubSpot refuses whole (400: one bad value fails all) is split until each refused input
-    is found."""
+    input position, matched by objectWriteTraceId (HubSpot does not promise the input order).
+    With a trace id on every input, a bad property value is refused per input (a 207 entry);
+    a batch refused whole all the same (400, or a 409 for a taken unique value) is split until
+    each refused input is found."""
     batch_model, input_model, api_error = _hs_models(obj)
     api = getattr(hs.crm, obj).batch_api
     out = Outcome()
