@@ -209,6 +209,27 @@ class Running:
         return self.admin("hubspot/rate-limits", "POST", **settings)
 
 
+# The wire shapes of a 207 multi-status answer (HubSpot's error-handling docs, "Multi-status
+# errors"): the answer's keys, and an error entry's (an association's adds subCategory).
+MULTI_STATUS_KEYS = ["status", "results", "numErrors", "errors", "startedAt", "completedAt"]
+ERROR_ENTRY_KEYS = ["status", "category", "message", "context"]
+
+
+@contextmanager
+def serve_unthrottled(tmp_path_factory: Any, seed: Any) -> Iterator[Running]:
+    """`serve` a fresh database seeded with `seed`, its rate limits lifted: for a module's
+    tests that do not count calls (a test module's `hs_run` fixture)."""
+    with serve(tmp_path_factory.mktemp("hs") / "hubspot.db", seed=seed) as run:
+        run.limits(ten_second_max=100_000)
+        yield run
+
+
+def company_ids(base_url: str, n: int) -> list[str]:
+    """The ids of the first `n` companies, through the real client."""
+    page = client(base_url).crm.companies.basic_api.get_page(limit=n)
+    return [r.id for r in page.results]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

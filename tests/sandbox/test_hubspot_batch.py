@@ -7,7 +7,14 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from hs_helpers import Running, client, default_client, serve, synthetic_org
+from hs_helpers import (
+    Running,
+    client,
+    company_ids,
+    default_client,
+    serve_unthrottled,
+    synthetic_org,
+)
 from hubspot.crm.companies import (
     BatchInputSimplePublicObjectBatchInput,
     BatchInputSimplePublicObjectBatchInputForCreate,
@@ -34,21 +41,13 @@ from acm_sync.sandbox.faults import FaultRule
 
 @pytest.fixture(scope="module")
 def hs_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    with serve(
-        tmp_path_factory.mktemp("hs") / "hubspot.db", seed=synthetic_org(companies=150)
-    ) as run:
-        run.limits(ten_second_max=100_000)
+    with serve_unthrottled(tmp_path_factory, synthetic_org(companies=150)) as run:
         yield run
-
-
-def _ids(hs_run: Running, n: int) -> list[str]:
-    page = client(hs_run.base_url).crm.companies.basic_api.get_page(limit=n)
-    return [r.id for r in page.results]
 
 
 def test_batch_read_with_a_missing_id_is_a_207(hs_run: Running) -> None:
     hs = client(hs_run.base_url)
-    ids = _ids(hs_run, 3)
+    ids = company_ids(hs_run.base_url, 3)
     ok = hs.crm.companies.batch_api.read(
         BatchReadInputSimplePublicObjectId(
             inputs=[SimplePublicObjectId(id=i) for i in ids],
@@ -113,7 +112,7 @@ def test_batch_create_then_update_with_one_invalid_input_is_a_207(hs_run: Runnin
 
 
 def test_rejections_from_the_fault_injector_fail_single_inputs(hs_run: Running) -> None:
-    ids = _ids(hs_run, 4)
+    ids = company_ids(hs_run.base_url, 4)
     hs_run.faults.arm(
         FaultRule.model_validate(
             {
@@ -144,7 +143,7 @@ def test_rejections_from_the_fault_injector_fail_single_inputs(hs_run: Running) 
 
 def test_batch_property_errors_fail_the_whole_batch(hs_run: Running) -> None:
     hs = client(hs_run.base_url)
-    ids = _ids(hs_run, 2)
+    ids = company_ids(hs_run.base_url, 2)
     with pytest.raises(ApiException) as exc:
         hs.crm.companies.batch_api.update(
             BatchInputSimplePublicObjectBatchInput(
@@ -278,7 +277,7 @@ def test_upsert_by_email_and_by_a_unique_custom_property(hs_run: Running) -> Non
 
 def test_batch_archive_then_archived_list(hs_run: Running) -> None:
     hs = client(hs_run.base_url)
-    ids = _ids(hs_run, 3)
+    ids = company_ids(hs_run.base_url, 3)
     hs.crm.companies.batch_api.archive(
         BatchInputSimplePublicObjectId(inputs=[SimplePublicObjectId(id=i) for i in [*ids, "31337"]])
     )

@@ -19,7 +19,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hs_helpers import Running, bearer_session, client, default_client, serve, synthetic_org
+from hs_helpers import (
+    ERROR_ENTRY_KEYS,
+    MULTI_STATUS_KEYS,
+    Running,
+    bearer_session,
+    client,
+    company_ids,
+    default_client,
+    serve_unthrottled,
+    synthetic_org,
+)
 from hubspot.crm.associations.v4 import (
     BatchInputPublicFetchAssociationsBatchRequest,
     BatchResponsePublicAssociationMultiWithLabelWithErrors,
@@ -33,23 +43,13 @@ from hubspot.crm.companies import (
 
 from acm_sync.sandbox.faults import FaultRule
 
-ANSWER_KEYS = ["status", "results", "numErrors", "errors", "startedAt", "completedAt"]
-ENTRY_KEYS = ["status", "category", "message", "context"]
 ASSOCIATION_ENTRY_KEYS = ["status", "category", "subCategory", "message", "context"]
 
 
 @pytest.fixture(scope="module")
 def hs_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    with serve(
-        tmp_path_factory.mktemp("hs") / "hubspot.db", seed=synthetic_org(companies=20)
-    ) as run:
-        run.limits(ten_second_max=100_000)
+    with serve_unthrottled(tmp_path_factory, synthetic_org(companies=20)) as run:
         yield run
-
-
-def _ids(hs_run: Running, n: int) -> list[str]:
-    page = client(hs_run.base_url).crm.companies.basic_api.get_page(limit=n)
-    return [r.id for r in page.results]
 
 
 def _post(hs_run: Running, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def _post(hs_run: Running, path: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _assert_shape(body: dict[str, Any], entry_keys: list[str]) -> dict[str, Any]:
-    assert list(body) == ANSWER_KEYS
+    assert list(body) == MULTI_STATUS_KEYS
     assert body["status"] == "COMPLETE" and body["numErrors"] == len(body["errors"]) == 1
     entry = body["errors"][0]
     assert list(entry) == entry_keys
@@ -71,20 +71,20 @@ def _assert_shape(body: dict[str, Any], entry_keys: list[str]) -> dict[str, Any]
 
 
 def test_batch_read_207_entry_keys(hs_run: Running) -> None:
-    ids = _ids(hs_run, 2)
+    ids = company_ids(hs_run.base_url, 2)
     body = _post(
         hs_run,
         "/crm/v3/objects/companies/batch/read",
         {"inputs": [{"id": ids[0]}, {"id": "424242"}], "properties": ["name"]},
     )
-    entry = _assert_shape(body, ENTRY_KEYS)
+    entry = _assert_shape(body, ERROR_ENTRY_KEYS)
     assert entry["category"] == "OBJECT_NOT_FOUND"
     assert entry["context"] == {"ids": ["424242"]}
     assert [r["id"] for r in body["results"]] == [ids[0]]
 
 
 def test_batch_update_207_entry_keys(hs_run: Running) -> None:
-    ids = _ids(hs_run, 1)
+    ids = company_ids(hs_run.base_url, 1)
     body = _post(
         hs_run,
         "/crm/v3/objects/companies/batch/update",
@@ -95,7 +95,7 @@ def test_batch_update_207_entry_keys(hs_run: Running) -> None:
             ]
         },
     )
-    entry = _assert_shape(body, ENTRY_KEYS)
+    entry = _assert_shape(body, ERROR_ENTRY_KEYS)
     assert entry["category"] == "OBJECT_NOT_FOUND" and entry["context"] == {"ids": ["999999"]}
 
 
@@ -121,14 +121,14 @@ def test_batch_create_207_entry_keys(hs_run: Running) -> None:
             ]
         },
     )
-    entry = _assert_shape(body, ENTRY_KEYS)
+    entry = _assert_shape(body, ERROR_ENTRY_KEYS)
     assert entry["category"] == "VALIDATION_ERROR"
     assert entry["context"] == {"objectWriteTraceId": ["549b1c2a9350"]}
     assert [r["objectWriteTraceId"] for r in body["results"]] == ["549b1c2a9351"]
 
 
 def test_batch_upsert_207_entry_keys(hs_run: Running) -> None:
-    ids = _ids(hs_run, 1)
+    ids = company_ids(hs_run.base_url, 1)
     hs_run.faults.arm(
         FaultRule.model_validate(
             {
@@ -145,7 +145,7 @@ def test_batch_upsert_207_entry_keys(hs_run: Running) -> None:
         "/crm/v3/objects/companies/batch/upsert",
         {"inputs": [{"idProperty": "hs_object_id", "id": ids[0], "properties": {"name": "x"}}]},
     )
-    entry = _assert_shape(body, ENTRY_KEYS)
+    entry = _assert_shape(body, ERROR_ENTRY_KEYS)
     assert entry["category"] == "CONFLICT" and entry["context"] == {"ids": [ids[0]]}
 
 
@@ -165,12 +165,12 @@ def test_association_batch_read_207_entry_keys(hs_run: Running) -> None:
 
 def test_empty_standard_type_batch_read_207_entry_keys(hs_run: Running) -> None:
     body = _post(hs_run, "/crm/v3/objects/tickets/batch/read", {"inputs": [{"id": "5"}]})
-    entry = _assert_shape(body, ENTRY_KEYS)
+    entry = _assert_shape(body, ERROR_ENTRY_KEYS)
     assert entry["category"] == "OBJECT_NOT_FOUND" and entry["context"] == {"ids": ["5"]}
 
 
 def test_default_client_parses_the_207(hs_run: Running) -> None:
-    ids = _ids(hs_run, 2)
+    ids = company_ids(hs_run.base_url, 2)
     request = BatchReadInputSimplePublicObjectId(
         inputs=[SimplePublicObjectId(id=i) for i in [*ids, "424242"]],
         properties=["name"],

@@ -24,7 +24,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hs_helpers import Running, bearer_session, default_client, serve, synthetic_org
+from hs_helpers import (
+    ERROR_ENTRY_KEYS,
+    MULTI_STATUS_KEYS,
+    Running,
+    bearer_session,
+    default_client,
+    serve_unthrottled,
+    synthetic_org,
+)
 from hubspot.crm.companies import (
     BatchInputSimplePublicObjectBatchInputForCreate,
     BatchResponseSimplePublicObjectWithErrors,
@@ -35,17 +43,12 @@ from hubspot.crm.companies import (
 )
 from hubspot.crm.companies.exceptions import ApiException
 
-ANSWER_KEYS = ["status", "results", "numErrors", "errors", "startedAt", "completedAt"]
-ENTRY_KEYS = ["status", "category", "message", "context"]
 CREATE = "/crm/v3/objects/companies/batch/create"
 
 
 @pytest.fixture(scope="module")
 def hs_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    with serve(
-        tmp_path_factory.mktemp("hs") / "hubspot.db", seed=synthetic_org(companies=5)
-    ) as run:
-        run.limits(ten_second_max=100_000)
+    with serve_unthrottled(tmp_path_factory, synthetic_org(companies=5)) as run:
         yield run
 
 
@@ -90,10 +93,10 @@ def test_wire_shape_of_a_property_refused_per_input(hs_run: Running) -> None:
         },
     )
     assert status == 207, body
-    assert list(body) == ANSWER_KEYS
+    assert list(body) == MULTI_STATUS_KEYS
     assert body["status"] == "COMPLETE" and body["numErrors"] == 1
     entry = body["errors"][0]
-    assert list(entry) == ENTRY_KEYS  # no subCategory, errors, links
+    assert list(entry) == ERROR_ENTRY_KEYS  # no subCategory, errors, links
     assert entry["status"] == "error" and entry["category"] == "VALIDATION_ERROR"
     assert entry["context"] == {"objectWriteTraceId": ["549b1c2a9351"]}
     assert _problems(entry["message"]) == [

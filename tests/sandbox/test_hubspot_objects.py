@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from dateutil.parser import parse
-from hs_helpers import Running, client, serve, synthetic_org
+from hs_helpers import Running, client, serve, serve_unthrottled, synthetic_org
 from hubspot.crm.companies import SimplePublicObjectInput, SimplePublicObjectInputForCreate
 from hubspot.crm.companies.exceptions import ApiException, NotFoundException
 from hubspot.crm.contacts import PublicMergeInput
@@ -29,8 +29,7 @@ def org() -> object:
 
 @pytest.fixture(scope="module")
 def hs_run(tmp_path_factory: pytest.TempPathFactory, org: object) -> Iterator[Running]:
-    with serve(tmp_path_factory.mktemp("hs") / "hubspot.db", seed=org) as run:
-        run.limits(ten_second_max=100_000)
+    with serve_unthrottled(tmp_path_factory, org) as run:
         yield run
 
 

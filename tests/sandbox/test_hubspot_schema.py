@@ -8,7 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from hs_helpers import TOKEN, Running, client, default_client, serve, synthetic_org
+from hs_helpers import (
+    TOKEN,
+    Running,
+    client,
+    default_client,
+    serve_unthrottled,
+    synthetic_org,
+)
 from hubspot.crm.associations.v4 import (
     BatchInputPublicDefaultAssociationMultiPost,
     BatchInputPublicFetchAssociationsBatchRequest,
@@ -28,11 +35,9 @@ from acm_sync.sandbox.hubspot import schema
 
 @pytest.fixture(scope="module")
 def hs_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    with serve(
-        tmp_path_factory.mktemp("hs") / "hubspot.db",
-        seed=synthetic_org(companies=120, contacts_per=3, deals_per=2),
+    with serve_unthrottled(
+        tmp_path_factory, synthetic_org(companies=120, contacts_per=3, deals_per=2)
     ) as run:
-        run.limits(ten_second_max=100_000)
         yield run
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from hs_helpers import Running, client, serve, synthetic_org
+from hs_helpers import Running, client, serve_unthrottled, synthetic_org
 from hubspot.crm.deals import (
     BatchReadInputSimplePublicObjectId,
     PublicObjectSearchRequest,
@@ -40,8 +40,7 @@ def org() -> object:
 
 @pytest.fixture(scope="module")
 def hs_run(tmp_path_factory: pytest.TempPathFactory, org: object) -> Iterator[Running]:
-    with serve(tmp_path_factory.mktemp("hs") / "hubspot.db", seed=org) as run:
-        run.limits(ten_second_max=100_000)
+    with serve_unthrottled(tmp_path_factory, org) as run:
         yield run
 
 

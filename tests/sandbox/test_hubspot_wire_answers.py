@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from hs_helpers import Running, client, serve, synthetic_org
+from hs_helpers import Running, client, serve_unthrottled, synthetic_org
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 from hubspot.crm.companies.exceptions import NotFoundException
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputForCreate as CreateBatch
@@ -23,10 +23,7 @@ from hubspot.crm.tickets.exceptions import ApiException as TicketsApiException
 
 @pytest.fixture(scope="module")
 def hs_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    with serve(
-        tmp_path_factory.mktemp("hs") / "hubspot.db", seed=synthetic_org(companies=40)
-    ) as run:
-        run.limits(ten_second_max=100_000)
+    with serve_unthrottled(tmp_path_factory, synthetic_org(companies=40)) as run:
         yield run
 
 
