@@ -394,3 +394,26 @@ def test_a_trend_window_shorter_than_half_a_year_is_compared_when_history_covers
     org = {"accounts": [{"account_id": "sf:A"}], "contacts": [], "opportunities": deals}
     row = health_of(org, revenue_window_days=90).iloc[0]
     assert row["revenue_trend_score"] == 25.0
+
+
+def test_one_date_typed_decades_early_does_not_date_the_whole_history() -> None:
+    # A 15-month CRM (first deal 450 days ago): the prior year is seen only from day 450 on,
+    # 85 days — no trend. One lost deal "closed" on 1990-01-01 (quality only warns) used to
+    # date the history back to 1990, and the prior year read as fully seen: 60k vs 0, growth.
+    deals = [won("sf:A", 40_000, 450), won("sf:A", 60_000, 200)]
+    typo = {
+        "account_id": "sf:B",
+        "amount": 1_000,
+        "stage": "Closed Lost",
+        "is_closed": True,
+        "created_at": days_ago(300),
+        "close_date": pd.Timestamp("1990-01-01", tz="UTC"),
+    }
+    org = {"accounts": [{"account_id": "sf:A"}, {"account_id": "sf:B"}], "contacts": []}
+    for opps in (deals, [*deals, typo]):
+        row = health_of({**org, "opportunities": opps}).set_index("account_key")
+        assert pd.isna(row.loc["sf:A", "revenue_trend_score"]), opps
+    # a history with a deal every few months reaches back as before (T12M vs the prior year)
+    steady = [won("sf:B", 1_000, d) for d in range(400, 800, 120)]
+    row = health_of({**org, "opportunities": [*deals, *steady]}).set_index("account_key")
+    assert "T12M $60k vs $40k" in row.loc["sf:A", "health_drivers"]

@@ -14,6 +14,8 @@ from acm_sync.scoring.periods import NAT, NS_PER_DAY, Instant, days_between, nan
 # The shortest span a revenue trend compares (`trend_span`): half a year. Over less, the timing
 # of one order or renewal decides it.
 MIN_TREND_DAYS: Final = 182
+# A year with no deal created or closed cuts the history there (`history_start`).
+HISTORY_GAP_DAYS: Final = 365
 
 
 def account_facts(book: AccountBook, as_of: Instant, revenue_window_days: int) -> pd.DataFrame:
@@ -69,8 +71,8 @@ def account_facts(book: AccountBook, as_of: Instant, revenue_window_days: int) -
 
 def trend_span(deals: pd.DataFrame, now: int, window: int) -> int:
     """How far back (ns) the revenue trend compares, the same for every account: the last
-    `window` against the one before it when the CRM's history — its earliest deal created or
-    closed — reaches back that far; else the same calendar days in both years, as far back as
+    `window` against the one before it when the CRM's history (`history_start`) reaches back
+    that far; else the same calendar days in both years, as far back as
     the history goes (now − window − its start: seasonality cancels); 0 (no trend) when that is
     under MIN_TREND_DAYS (and under the window: a window shorter than that is compared whole
     when the history covers it) or no deal has a date.
@@ -80,7 +82,7 @@ def trend_span(deals: pd.DataFrame, now: int, window: int) -> int:
     for its last two months reads as growth for every account (found on a deals export of 15
     months: the growth rule made 65 of 85 accounts Key). Missing history is missing; nothing
     tells a CRM gone live mid-way from a business that began then, so neither is guessed."""
-    start = history_start(deals)
+    start = history_start(deals, now)
     if start is None:
         return 0
     # from the history's first day on (a day more, so the first deal itself is inside)
@@ -88,12 +90,24 @@ def trend_span(deals: pd.DataFrame, now: int, window: int) -> int:
     return span if span == window or span >= MIN_TREND_DAYS * NS_PER_DAY else 0
 
 
-def history_start(deals: pd.DataFrame) -> int | None:
+def history_start(deals: pd.DataFrame, now: int | None = None) -> int | None:
     """Where the CRM's history begins (ns): its earliest deal created or closed (a migrated
-    deal can close before its import-day creation); None when no deal has a date."""
+    deal can close before its import-day creation) — counting back from `now` only while no
+    year goes by without a deal created or closed; None when no deal has a date.
+
+    Why the year: one date typed decades early (a lost deal "closed" 1990-01-01 passes quality
+    with a warning) would otherwise date the whole history back to it, and every account's
+    partly seen prior year would read as fully seen — as growth (found by a robustness hunt:
+    2 → 10 Key accounts of 10). A CRM in use records a deal a year; dates before a year with
+    none are stragglers (typos, a few old imports) that say nothing of the years between."""
     dates = np.concatenate([nanos(deals["created_at"]), nanos(deals["close_date"])])
-    dates = dates[dates != NAT]
-    return int(dates.min()) if len(dates) else None
+    dates = np.sort(dates[dates != NAT])
+    if now is not None:
+        dates = dates[dates <= now]
+    if not len(dates):
+        return None
+    gaps = np.flatnonzero(np.diff(dates) > HISTORY_GAP_DAYS * NS_PER_DAY)
+    return int(dates[gaps[-1] + 1] if len(gaps) else dates[0])
 
 
 def trend_text(facts: pd.DataFrame, symbol: str) -> text.Text:
