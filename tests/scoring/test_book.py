@@ -150,3 +150,11 @@ def test_a_chain_of_merges_is_followed_to_its_end_and_a_dead_end_maps_nowhere() 
     book = AccountBook.from_canonical(accs, contacts(), opps)
     assert list(book.accounts["account_key"]) == ["sf:C"]
     assert list(book.opportunities["account_pos"]) == [0, 0, 0, -1, -1, -1, -1]
+
+
+def test_deal_types_are_read_whatever_their_case_and_surrounding_spaces() -> None:
+    accs = accounts({"account_id": "sf:A"})
+    opps = opportunities(*({"account_id": "sf:A", "type": t} for t in ("Renewal ", " NEW", None)))
+    book = AccountBook.from_canonical(accs, contacts(), opps)
+    kinds = list(book.opportunities["type"])
+    assert kinds[:2] == ["renewal", "new"] and pd.isna(kinds[2])

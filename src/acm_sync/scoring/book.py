@@ -308,7 +308,8 @@ def _opportunities(
             "created_at": _utc(live["created_at"]),
             "is_closed": live["is_closed"].to_numpy(dtype=bool, na_value=False),
             "is_won": live["is_won"].to_numpy(dtype=bool, na_value=False),
-            "type": live["type"].astype(STRING).str.lower().to_numpy(),
+            # "Renewal " typed with a space (a CSV export, a hand-made picklist value) is a renewal
+            "type": live["type"].astype(STRING).str.strip().str.lower().to_numpy(),
             "forecast_category": live["forecast_category"].astype(STRING).array,
         }
     )
