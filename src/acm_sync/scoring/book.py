@@ -114,6 +114,10 @@ class AccountBook:
         w = None if weights is None else np.asarray(weights, dtype=float)[inside]
         return np.bincount(positions[inside], weights=w, minlength=self.size).astype(float)
 
+    def account_keys(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+        """The account_key at each position; orphans (-1) get None."""
+        return _at(self.accounts["account_key"], positions)
+
 
 def _utc(values: pd.Series) -> pd.api.extensions.ExtensionArray:
     """Timestamps as a tz-aware UTC array (Series.to_numpy() would box every value)."""

@@ -124,15 +124,10 @@ def win_probabilities(
     open_deals = deals.iloc[opp_pos]
     category = _category(history, open_deals["forecast_category"], stage_code)
     account_pos = open_deals["account_pos"].to_numpy()
-    # an empty book (every account deleted, or none created yet at a replay's as-of date) has
-    # no key to index: its open deals are all orphans, <NA>
-    keys = book.accounts["account_key"].to_numpy(dtype=object) if book.size else np.array([None])
     out = pd.DataFrame(
         {
             "opportunity_id": open_deals["opportunity_id"].to_numpy(),
-            "account_key": pd.Series(keys[np.maximum(account_pos, 0)], dtype=STRING)
-            .where(account_pos >= 0)
-            .array,
+            "account_key": pd.array(book.account_keys(account_pos), dtype=STRING),
             "source": open_deals["source"].to_numpy(),
             "stage": open_deals["stage"].to_numpy(),
             "type": open_deals["type"].to_numpy(),

@@ -63,11 +63,9 @@ def next_actions(
     for name in config.attention_rules:
         if name in config.rules:
             attention |= matched[name]
-    # every rule switched off (rules: []): nothing matched, and join() of no pieces has no rows
-    listed = (
-        text.join([(matched[name], text.constant(name, n)) for name in config.rules], ",")
-        if config.rules
-        else text.constant("", n)
+    # rows=n: with every rule switched off (rules: []) there is no piece to count them by
+    listed = text.join(
+        [(matched[name], text.constant(name, n)) for name in config.rules], ",", rows=n
     )
     return pd.DataFrame(
         {

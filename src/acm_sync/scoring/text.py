@@ -117,9 +117,14 @@ def choose(condition: npt.ArrayLike, yes: Text, no: Text) -> Text:
     return np.where(np.asarray(condition, dtype=bool), yes, no).astype(object)
 
 
-def join(pieces: list[tuple[npt.NDArray[np.bool_], Text]], separator: str = "; ") -> Text:
-    """Per row, the pieces whose mask is set, joined with `separator`."""
-    n = len(pieces[0][0]) if pieces else 0
+def join(
+    pieces: list[tuple[npt.NDArray[np.bool_], Text]],
+    separator: str = "; ",
+    rows: int | None = None,
+) -> Text:
+    """Per row, the pieces whose mask is set, joined with `separator`. `rows`: how many rows
+    when there may be no piece at all (else the first piece's)."""
+    n = rows if rows is not None else len(pieces[0][0]) if pieces else 0
     out = constant("", n)
     for mask, piece in pieces:
         glue = np.where(out == "", "", separator).astype(object)
