@@ -117,3 +117,67 @@ def test_config_is_immutable() -> None:
     config = AcmSyncConfig()
     with pytest.raises(ValueError):
         config.tiers.new_days = 5  # type: ignore[misc]
+
+
+# 730 daily age bands made one 400-account run take 302 s, with no error: each band list that
+# multiplies the forecast model's columns has a limit (settings.MAX_*_EDGES says why).
+DAILY_AGES = "[" + ", ".join(str(day) for day in range(1, 731)) + "]"
+MONTHLY_AGES = "[30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330, 365, 545, 730]"  # 14
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            f"forecast:\n  hazard:\n    age_edges: {DAILY_AGES}\n",
+            "acm_sync.yaml: forecast.hazard.age_edges: at most 14 edges (15 bands), got 730",
+        ),
+        (
+            "forecast:\n  hazard:\n    age_edges: [30, 60, 90, 120, 150, 180, 210, 240, 270, 300,"
+            " 330, 365, 545, 730, 1095]\n",
+            "acm_sync.yaml: forecast.hazard.age_edges: at most 14 edges (15 bands), got 15",
+        ),
+        (
+            "forecast:\n  size_band_edges: [1000, 5000, 10000, 50000, 250000]\n",
+            "acm_sync.yaml: forecast.size_band_edges: at most 4 edges (5 bands), got 5",
+        ),
+        (
+            "forecast:\n  company_size_edges: [10, 50, 100, 1000, 10000]\n",
+            "acm_sync.yaml: forecast.company_size_edges: at most 4 edges (5 bands), got 5",
+        ),
+        (
+            "forecast:\n  company_size_edges: [0, 100]\n",
+            "acm_sync.yaml: forecast.company_size_edges: must be positive, got 0",
+        ),
+        (
+            "forecast:\n  company_size_edges: [-50, 100]\n",
+            "acm_sync.yaml: forecast.company_size_edges: must be positive, got -50",
+        ),
+        (
+            "forecast:\n  size_band_edges: [0, 10000]\n",
+            "acm_sync.yaml: forecast.size_band_edges: must be positive, got 0",
+        ),
+        (
+            "forecast:\n  hazard:\n    age_edges: [0, 90]\n",
+            "acm_sync.yaml: forecast.hazard.age_edges: must be positive, got 0",
+        ),
+    ],
+)
+def test_band_lists_are_bounded_and_positive(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, body))
+    assert message in str(error.value)
+
+
+def test_band_lists_at_their_limits_load(tmp_path: Path) -> None:
+    body = (
+        f"forecast:\n  hazard:\n    age_edges: {MONTHLY_AGES}\n"
+        "  size_band_edges: [1000, 10000, 50000, 250000]\n"
+        "  company_size_edges: [10, 100, 1000, 10000]\n"
+    )
+    forecast = load_config(write(tmp_path, body)).forecast
+    assert len(forecast.hazard.age_edges) == 14
+    assert forecast.size_band_edges == (1_000.0, 10_000.0, 50_000.0, 250_000.0)
+    assert forecast.company_size_edges == (10.0, 100.0, 1_000.0, 10_000.0)
+    auto = load_config(write(tmp_path, "forecast:\n  size_band_edges: auto\n")).forecast
+    assert auto.size_band_edges == "auto"

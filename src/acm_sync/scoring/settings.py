@@ -10,7 +10,7 @@ import re
 from itertools import pairwise
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from acm_sync.currency import CurrencyConfig
@@ -195,6 +195,40 @@ class HealthConfig(Section):
 
 Segment = Literal["type", "size_band", "industry", "company_size"]
 
+# The most edges each band list may have. Every segment (deal size, type, industry, company
+# size) is learnt per age band, so the model's columns are (age bands) × (the segments' levels)
+# and the cells it is fitted on grow with their product: a long list makes every run slow, with
+# no error (730 daily age bands: 302 s on a 400-account org). Measured with
+# bench/bench_bands.py (learn + score, CPU s) on the demo org of 2,000 accounts, age edges
+# 4 / 16 / 64 / 128 / 256: 0.20 / 0.54 / 2.6 / 8.1 / 33 s, 185 → 1,307 MB; of 100,000 accounts
+# (bench/bench_scoring.py's), all three lists at these limits with the industry segment on:
+# the model learnt in 5.0 s against 1.1 s, the whole scoring 15.6 s CPU against 11.6 s at the
+# defaults (22.2 / 15.8 s wall on this shared 2-core machine), 2,038 MB against 2,000 MB — a 100k
+# org stays within 20 s and 3 GB (age 16 instead: 16.5 s CPU, 24.2 s wall). Age: 14 holds the
+# monthly layout measured in #13 (30, 60, …, 330, 365, 545, 730); size and company size: five
+# bands, as many as `size_band_edges: auto` learns.
+MAX_AGE_EDGES: Final = 14
+MAX_SIZE_BAND_EDGES: Final = 4
+MAX_COMPANY_SIZE_EDGES: Final = 4
+
+
+def check_edges(edges: tuple[float, ...], limit: int, *, increasing_message: str) -> None:
+    """Band edges (upper bounds) as the model reads them: at most `limit`, positive, strictly
+    increasing; each rule its own error, naming the limit or the value."""
+    if len(edges) > limit:
+        raise PydanticCustomError(
+            "edges_count",
+            "at most {limit} edges ({bands} bands), got {got}: every band multiplies the "
+            "forecast model's columns, and scoring time with them",
+            {"limit": limit, "bands": limit + 1, "got": len(edges)},
+        )
+    if edges and edges[0] <= 0:
+        raise PydanticCustomError(
+            "edges_positive", "must be positive, got {first}", {"first": f"{edges[0]:g}"}
+        )
+    if any(b <= a for a, b in pairwise(edges)):
+        raise PydanticCustomError("edges_order", increasing_message, {})
+
 
 class StaleConfig(Section):
     """When an open opportunity is flagged stale."""
@@ -224,6 +258,7 @@ class HazardConfig(Section):
     # Deal-age bands (days since created; upper bounds) of the hazard's age axis and of the
     # segments' per-age effects. Monthly through the first year, (30, 60, …, 330, 365, 545,
     # 730), was measured in #13 and is not the default (docs/forecast-decisions.md, "Deal age").
+    # At most MAX_AGE_EDGES (14) edges, positive (why: MAX_AGE_EDGES).
     age_edges: tuple[float, ...] = (90.0, 180.0, 365.0, 730.0)
     # Training snapshots per month (the deals open then; hazard.training_landmarks): 1 = at
     # each calendar month start only; 4 = also about weekly (days 8, 16, 23), each weighing
@@ -234,8 +269,11 @@ class HazardConfig(Section):
     @field_validator("age_edges")
     @classmethod
     def _age_edges_increasing(cls, edges: tuple[float, ...]) -> tuple[float, ...]:
-        if not edges or edges[0] <= 0 or any(b <= a for a, b in pairwise(edges)):
+        if not edges:
             raise PydanticCustomError("edges_order", "must be positive, strictly increasing", {})
+        check_edges(
+            edges, MAX_AGE_EDGES, increasing_message="must be positive, strictly increasing"
+        )
         return edges
 
 
@@ -278,10 +316,11 @@ class ForecastConfig(Section):
     # Deal-size bands for the `size_band` segment: upper bounds in the corporate currency, or
     # "auto" = from the org's own deal amounts at each training (equal-count bands,
     # acm_sync.scoring.hazard.size_band_edges; measured in #13, not the default — see
-    # docs/forecast-decisions.md, "Deal size").
+    # docs/forecast-decisions.md, "Deal size"). At most MAX_SIZE_BAND_EDGES (4) edges, positive.
     size_band_edges: Literal["auto"] | tuple[Money, ...] = (10_000.0, 50_000.0, 250_000.0)
     # Employee-count bands of the buying account for the `company_size` segment: upper bounds
-    # (small business / mid-market / enterprise); an unknown count is its own band.
+    # (small business / mid-market / enterprise); an unknown count is its own band. At most
+    # MAX_COMPANY_SIZE_EDGES (4) edges, positive.
     company_size_edges: tuple[float, ...] = (100.0, 1_000.0)
     # Learn from the deals open at month starts within this many days before the as-of date.
     training_window_days: Annotated[int, Field(ge=30)] = 1095
@@ -294,9 +333,16 @@ class ForecastConfig(Section):
 
     @field_validator("size_band_edges", "company_size_edges")
     @classmethod
-    def _edges_increasing(cls, edges: str | tuple[float, ...]) -> str | tuple[float, ...]:
-        if not isinstance(edges, str) and any(b <= a for a, b in pairwise(edges)):
-            raise PydanticCustomError("edges_order", "must be strictly increasing", {})
+    def _edges_increasing(
+        cls, edges: str | tuple[float, ...], info: ValidationInfo
+    ) -> str | tuple[float, ...]:
+        limits = {
+            "size_band_edges": MAX_SIZE_BAND_EDGES,
+            "company_size_edges": MAX_COMPANY_SIZE_EDGES,
+        }
+        if not isinstance(edges, str):
+            limit = limits[str(info.field_name)]
+            check_edges(edges, limit, increasing_message="must be strictly increasing")
         return edges
 
 
