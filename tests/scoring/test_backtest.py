@@ -310,6 +310,31 @@ def test_origins_whose_quarter_ended_before_the_first_deal_are_left_out() -> Non
     assert list(run.origins["origin"]) == list(given)
 
 
+def test_origins_given_whose_horizon_has_not_ended_are_refused() -> None:
+    # as of 2025-06-15 12:00: 2025Q2 (1 April – 1 July) has not ended, so what it books is not
+    # known; run, it showed the bookings so far as its actual and a miss that is not one
+    opps, rows = stories(
+        deal_story("sf:X", "sf:A", ["Prospecting"], outcome="won", start_days_ago=200)
+    )
+    book = AccountBook.from_canonical(accounts({"account_id": "sf:A"}), contacts(), opps)
+    hist = DealHistory.build(book, rows)
+    q1, q2 = pd.Timestamp("2025-01-01", tz="UTC"), pd.Timestamp("2025-04-01", tz="UTC")
+    q3 = pd.Timestamp("2025-07-01", tz="UTC")  # after as_of: nothing known at all
+    with pytest.raises(ValueError, match=r"2025-04-01 \(ends 2025-07-01\)") as error:
+        backtest(hist, AS_OF, ForecastConfig(), origins=(q1, q2, q3))
+    message = str(error.value)
+    assert "2025-07-01 (ends 2025-10-01)" in message
+    assert "2025-01-01" not in message  # ended 2025-04-01: fine
+    assert "as_of 2025-06-15 12:00 UTC" in message
+    # a two-quarter horizon from 2025Q1 ends 2025-07-01 too
+    two = ForecastConfig(backtest={"horizon_quarters": 2})
+    with pytest.raises(ValueError, match=r"2 quarters horizon .* 2025-01-01 \(ends 2025-07-01\)"):
+        backtest(hist, AS_OF, two, origins=(q1,))
+    # a horizon that ends at as_of itself has ended: run
+    at_end = backtest(hist, q3, ForecastConfig(), origins=(q2,))
+    assert list(at_end.origins["origin"]) == [q2]
+
+
 def test_origins_with_deals_keeps_a_quarter_the_first_deal_falls_in() -> None:
     q3, q4 = pd.Timestamp("2024-07-01", tz="UTC"), pd.Timestamp("2024-10-01", tz="UTC")
     # a deal created on the quarter's last instant still belongs to it; at its end, the next

@@ -130,11 +130,14 @@ def backtest(
 ) -> BacktestResult:
     """Model vs stage-default forecast at the last `config.backtest.origins` quarter starts
     whose horizon has ended by `as_of`, bar those whose horizon ended before the CRM's first
-    deal (`origins_with_deals`); or at the `origins` given."""
+    deal (`origins_with_deals`); or at the `origins` given, each of whose horizon must have
+    ended by `as_of` (ValueError otherwise: `check_ended` says why)."""
     horizon = config.backtest.horizon_quarters
     if origins is None:  # calendar quarters, whatever the fiscal year: comparable anywhere
         origins = past_quarter_starts(as_of, config.backtest.origins, horizon, 1)
         origins = origins_with_deals(origins, first_created(history), horizon)
+    else:
+        check_ended(origins, as_of, horizon)
     rows, scored = [], []
     for origin in origins:
         row, deals = _one_origin(history, utc(origin), horizon, config)
@@ -143,6 +146,27 @@ def backtest(
     table = pd.DataFrame(rows, columns=list(ORIGIN_COLUMNS))
     pooled = pd.concat(scored, ignore_index=True) if scored else _empty_scored()
     return BacktestResult(table, reliability(pooled), _pooled(table))
+
+
+def check_ended(origins: tuple[pd.Timestamp, ...], as_of: Instant, horizon_quarters: int) -> None:
+    """Raise ValueError naming every origin whose horizon (`horizon_quarters` from it) ends
+    after `as_of`. Why refused, not shown: what such an origin's horizon books is not known
+    yet, so its actual would read as the bookings so far (none, for an origin after `as_of`)
+    and its error as a miss that is not one. Nothing calls the backtest for an unfinished
+    quarter: the asset and the bench scripts pick origins that `past_quarter_starts` says have
+    ended; an origin given by hand that has not is a mistake, said before any work is done."""
+    instant = utc(as_of)
+    months = 3 * horizon_quarters
+    late = [(utc(o), utc(o) + pd.DateOffset(months=months)) for o in origins]
+    late = [(origin, end) for origin, end in late if end > instant]
+    if late:
+        listed = ", ".join(f"{origin:%Y-%m-%d} (ends {end:%Y-%m-%d})" for origin, end in late)
+        quarters = f"{horizon_quarters} quarter{'s' if horizon_quarters > 1 else ''}"
+        raise ValueError(
+            f"backtest origins whose {quarters} horizon has not ended by as_of "
+            f"{instant:%Y-%m-%d %H:%M} UTC: {listed} — what they book is not known yet; "
+            "give origins whose horizon has ended"
+        )
 
 
 def first_created(history: DealHistory) -> Instant | None:
