@@ -271,8 +271,8 @@ def satisfaction_columns(sync: SyncSettings) -> list[str]:
     fills beyond the canonical account columns (health reads a CSAT / NPS from the numeric
     columns the accounts frame carries beyond the canonical ones, `scoring.book`; a canonical
     column such as `employees` is not a satisfaction score, and most are not carried into the
-    book at all). A pull keeps exactly the mapped columns (`model.conform`), and the field maps
-    fill canonical columns only (`connectors.settings`), so this is empty today: no set-up the
+    book at all). A pull keeps exactly the canonical columns (`model.conform`) and the field
+    maps may fill only those (`connectors.settings`), so this is empty today: no set-up the
     file describes carries a CSAT / NPS column."""
     mapped = {
         column for crm in (sync.salesforce, sync.hubspot) for column in crm.field_map("accounts")
