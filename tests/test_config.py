@@ -90,6 +90,58 @@ def test_errors_name_the_file_and_the_dotted_key(tmp_path: Path, body: str, mess
     assert message in str(error.value)
 
 
+SET_IT_NULL = (
+    "the columns it could be: none — the connectors' field maps (sync.salesforce.fields.accounts, "
+    "sync.hubspot.fields.accounts) fill only the canonical account columns; set it to null "
+    "(satisfaction is then left out, its weight spread over the other components)"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # a typo: no accounts table ever carries it, and the satisfaction weight would
+        # silently drop out of every score
+        (
+            "health:\n  satisfaction:\n    field: csta\n",
+            "acm_sync.yaml: health.satisfaction.field: 'csta' is not a column the accounts "
+            f"table carries; {SET_IT_NULL}",
+        ),
+        # carried, but a head count is not a CSAT / NPS (and most canonical columns, such as
+        # annual_revenue, never reach the health score at all)
+        (
+            "health:\n  satisfaction:\n    field: employees\n",
+            "acm_sync.yaml: health.satisfaction.field: 'employees' is a canonical account "
+            f"column, not a CSAT / NPS score; {SET_IT_NULL}",
+        ),
+        (
+            "health:\n  satisfaction:\n    field: annual_revenue\n",
+            "acm_sync.yaml: health.satisfaction.field: 'annual_revenue' is a canonical account "
+            "column, not a CSAT / NPS score",
+        ),
+        # one connection's own health section is checked against the sync it runs with
+        (
+            "connections:\n  - name: acme_eu\n    env_prefix: ACME_EU_\n"
+            "    health: {satisfaction: {field: nps}}\n",
+            "acm_sync.yaml: connections[0].health.satisfaction.field: 'nps' is not a column the "
+            f"accounts table carries; {SET_IT_NULL}",
+        ),
+    ],
+)
+def test_a_satisfaction_field_the_accounts_never_carry_is_refused(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, body))
+    assert str(error.value).startswith(message)
+
+
+def test_no_satisfaction_field_loads_with_the_weight_renormalised(tmp_path: Path) -> None:
+    # the shipped file's `field: null`: satisfaction is not scored, nothing refused
+    body = "health:\n  satisfaction:\n    field: null\n    scale_min: -100\n"
+    assert load_config(write(tmp_path, body)).health.satisfaction.field is None
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     body = "tiers:\n  new_dayz: 1\nforecast:\n  horizon_quarter: 2\n"
     with pytest.raises(ConfigError) as error:

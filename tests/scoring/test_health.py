@@ -21,7 +21,7 @@ from scoring_builders import (
 
 from acm_sync.config import HealthConfig, parse_config
 from acm_sync.scoring import AccountBook, score_health
-from acm_sync.scoring.health import BANDS, COMPONENTS, TRENDS
+from acm_sync.scoring.health import BANDS, COMPONENTS, TRENDS, data_gaps
 from acm_sync.scoring.text import DRIVERS_MAX
 
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -180,14 +180,13 @@ def test_satisfaction_counts_only_when_mapped() -> None:
     weights = two_component_config(engagement_recency=50, satisfaction=50).weights
     unmapped = HealthConfig(weights=weights)
     assert health_of(org, unmapped).iloc[0]["health_score"] == 100.0
-    mapped = parse_config(
+    # scoring's own settings: the file's check (no connector maps an nps column) is not theirs
+    mapped = HealthConfig.model_validate(
         {
-            "health": {
-                "weights": weights.model_dump(),
-                "satisfaction": {"field": "nps", "scale_min": -100, "scale_max": 100},
-            }
+            "weights": weights.model_dump(),
+            "satisfaction": {"field": "nps", "scale_min": -100, "scale_max": 100},
         }
-    ).health
+    )
     row = health_of(org, mapped).iloc[0]
     assert row["satisfaction_score"] == 40.0  # −20 on −100…100
     assert row["health_score"] == 70.0
@@ -360,8 +359,112 @@ def test_an_account_with_no_score_says_so_in_its_drivers() -> None:
     rows = health_of(org, two_component_config(revenue_trend=100)).set_index("account_key")
     a, b = rows.iloc[0], rows.iloc[1]
     assert pd.isna(a["health_score"])
-    assert a["health_drivers"] == "No health score: no weighted component has data"
+    assert a["health_drivers"] == (
+        "Not scored: no data for any weighted component — Revenue trend (no won revenue in the "
+        "prior 12 months)"
+    )
     assert b["health_score"] == 25.0 and b["health_drivers"].startswith("Down: Revenue trend 25")
+
+
+def test_an_unscored_account_says_why_and_has_no_band_or_trend() -> None:
+    # Weighted only where data can be missing: revenue trend 60, renewal risk 40. A won 60k 200
+    # days ago, nothing the year before, no open renewal: no data for either — no score, no
+    # band, and no trend against its score of 62 last week (not "Down", not "New").
+    # B: 10k 500 days ago, 5k 200 days ago → 50 + 50 · (5 − 10) / 10 = 25; an open renewal
+    # closing in 30 days at 0.9 (≥ 0.7: not at risk) → 100; (60 · 25 + 40 · 100) / 100 = 55.
+    renewal = {
+        "type": "renewal",
+        "amount": 1_000.0,
+        "stage_probability": 0.9,
+        "close_date": days_ago(-30),
+    }
+    org = {
+        "accounts": [{"account_id": "sf:A"}, {"account_id": "sf:B"}],
+        "contacts": [],
+        "opportunities": [won("sf:A", 60_000, 200), won("sf:B", 5_000, 200),
+                          won("sf:B", 10_000, 500, created_at=TWO_YEARS),
+                          {"account_id": "sf:B", **renewal}],
+    }  # fmt: skip
+    config = two_component_config(revenue_trend=60, renewal_risk=40)
+    last_week = pd.DataFrame({"account_key": ["sf:A", "sf:B"], "health_score": [62.0, 55.0]})
+    rows = health_of(org, config, previous=last_week).set_index("account_key")
+    a, b = rows.loc["sf:A"], rows.loc["sf:B"]
+    assert pd.isna(a["health_score"]) and pd.isna(a["health_band"])
+    assert pd.isna(a["health_trend"])
+    assert a["health_drivers"] == (
+        "Not scored: no data for any weighted component — Revenue trend (no won revenue in the "
+        "prior 12 months); Renewal risk (no open renewal)"
+    )
+    assert (b["health_score"], b["health_band"], b["health_trend"]) == (55.0, "Yellow", "Flat")
+    # The next run compares with this one (A's score <NA>): the same values, so a re-run plans
+    # nothing for A — still no trend, the same drivers.
+    snapshot = rows.reset_index()[["account_key", "health_score"]]
+    again = health_of(org, config, previous=snapshot).set_index("account_key")
+    columns = ["health_score", "health_band", "health_trend", "health_drivers"]
+    pd.testing.assert_frame_equal(again[columns], rows[columns])
+    # Once A has data (a safe open renewal: renewal risk 100, the trend still missing) it has
+    # a first score: 100, Green, New — nothing to compare with.
+    org["opportunities"].append({"account_id": "sf:A", **renewal})
+    scored = health_of(org, config, previous=snapshot).set_index("account_key").loc["sf:A"]
+    assert (scored["health_score"], scored["health_band"]) == (100.0, "Green")
+    assert scored["health_trend"] == "New"
+
+
+def test_an_unscored_account_names_every_weighted_component_and_its_gap() -> None:
+    # A young CRM (first deal 500 days ago sees 135 days of the prior year, under half a year):
+    # no trend for anyone. Satisfaction weighted, on an nps column A has no value in.
+    org = {
+        "accounts": [{"account_id": "sf:A", "nps": None}, {"account_id": "sf:B", "nps": 30}],
+        "contacts": [],
+        "opportunities": [won("sf:A", 40_000, 500), won("sf:A", 60_000, 200)],
+    }
+    config = HealthConfig.model_validate(
+        {
+            "weights": {**dict.fromkeys(COMPONENTS, 0.0), "revenue_trend": 50, "satisfaction": 50},
+            "satisfaction": {"field": "nps"},
+        }
+    )
+    rows = health_of(org, config).set_index("account_key")
+    assert rows.loc["sf:A", "health_drivers"] == (
+        "Not scored: no data for any weighted component — Revenue trend (the CRM's history "
+        "holds under half a year of the prior year); Satisfaction (no nps value)"
+    )
+    assert rows.loc["sf:B", "health_score"] == 30.0  # nps 30 on 0…100, the trend missing
+
+
+def test_a_satisfaction_column_the_accounts_do_not_carry_is_a_data_gap() -> None:
+    # Scoring's own settings (no file to check against) naming a column the frame lacks — a
+    # typo of nps: the satisfaction weight would silently drop out of every score. Said, as a
+    # run warning, with the columns it could be.
+    weights = {**dict.fromkeys(COMPONENTS, 0.0), "engagement_recency": 50, "satisfaction": 50}
+    typo = HealthConfig.model_validate({"weights": weights, "satisfaction": {"field": "npz"}})
+    frame = accounts({"account_id": "sf:A", "last_activity_at": days_ago(0)}).assign(nps=[40])
+    book = AccountBook.from_canonical(frame, contacts(), opportunities())
+    health = score_health(book, AS_OF, typo)
+    assert health.iloc[0]["health_score"] == 100.0  # engagement alone: the weight was dropped
+    assert data_gaps(health, book, typo) == [
+        "satisfaction: health.satisfaction.field names 'npz', which the accounts do not carry "
+        "(numeric columns beyond the canonical ones: nps), so no account is scored on it; name "
+        "one of those, or set health.satisfaction.field: null"
+    ]
+    right = HealthConfig.model_validate({"weights": weights, "satisfaction": {"field": "nps"}})
+    assert data_gaps(score_health(book, AS_OF, right), book, right) == []
+
+
+@FAST
+@given(org=small_orgs(), which=st.sampled_from(["revenue_trend", "renewal_risk", "data_quality"]))
+def test_no_score_means_no_band_no_trend_and_a_reason(org: dict[str, Any], which: str) -> None:
+    # weights on one component an account can lack data for, the rest on none
+    config = two_component_config(**{which: 100})
+    previous = pd.DataFrame(
+        {"account_key": [row["account_id"] for row in org["accounts"]], "health_score": 50.0}
+    )
+    health = health_of(org, config, previous=previous)
+    unscored = health["health_score"].isna()
+    assert (health["health_band"].isna() == unscored).all()
+    assert (health["health_trend"].isna() == unscored).all()
+    assert (health["health_drivers"].str.startswith("Not scored: ") == unscored).all()
+    assert (health.loc[~unscored, "health_trend"].isin(["Up", "Flat", "Down"])).all()
 
 
 def test_a_prior_year_the_crm_never_saw_is_not_read_as_zero() -> None:

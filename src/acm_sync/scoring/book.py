@@ -236,7 +236,7 @@ def _roll_up_accounts(
             ),
         }
     )
-    extras = _extra_numeric_columns(accounts)
+    extras = extra_numeric_columns(accounts)
     for column in extras:
         frame[column] = pd.to_numeric(accounts[column], errors="coerce").to_numpy(
             dtype=float, na_value=np.nan
@@ -261,7 +261,7 @@ def _roll_up_accounts(
     return rolled.reset_index(drop=True)
 
 
-def _extra_numeric_columns(accounts: pd.DataFrame) -> list[str]:
+def extra_numeric_columns(accounts: pd.DataFrame) -> list[str]:
     """Non-canonical numeric columns (mapped extras such as CSAT / NPS)."""
     reserved = {*ACCOUNTS, "pos", "filled", "records", "account_fields_filled"}
     return [

@@ -40,7 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from acm_sync.scoring import text
-from acm_sync.scoring.book import AccountBook, matches
+from acm_sync.scoring.book import AccountBook, extra_numeric_columns, matches
 from acm_sync.scoring.facts import account_facts, trend_text
 from acm_sync.scoring.periods import NAT, NS_PER_DAY, Instant, nanos, utc
 from acm_sync.scoring.settings import HealthConfig
@@ -66,7 +66,9 @@ LABELS: Final = {
 BANDS: Final = ("Green", "Yellow", "Red")
 TRENDS: Final = ("Up", "Flat", "Down", "New")
 NEUTRAL: Final = 50.0  # a component at 50 neither lifts nor drags the score
-NO_SCORE: Final = "No health score: no weighted component has data"
+# The drivers text of an account no weighted component has data for (score and band stay
+# empty: a number would be invented), followed by each weighted component and why it is missing.
+NO_SCORE: Final = "Not scored: no data for any weighted component"
 
 
 def score_health(
@@ -82,10 +84,12 @@ def score_health(
     `previous` is the last run's snapshot (account_key, health_score) for the trend.
 
     Columns: account_key, health_score (0–100, one decimal; <NA> only if no weighted component
-    has data), health_band (Green/Yellow/Red), health_trend (Up/Flat/Down/New), health_drivers
-    (≤ 1000 chars), previous_health_score, health_change, `<component>_score` for each
-    component, and their inputs: days_since_activity, reachable_contacts, decision_makers,
-    t12m_won_revenue, prior_won_revenue, open_pipeline, open_renewals, renewals_at_risk_share.
+    has data), health_band (Green/Yellow/Red; <NA> without a score), health_trend
+    (Up/Flat/Down/New; <NA> without a score), health_drivers (≤ 1000 chars; without a score,
+    "Not scored: …" and why each weighted component has no data), previous_health_score,
+    health_change, `<component>_score` for each component, and their inputs:
+    days_since_activity, reachable_contacts, decision_makers, t12m_won_revenue,
+    prior_won_revenue, open_pipeline, open_renewals, renewals_at_risk_share.
     """
     facts = account_facts(book, as_of, revenue_window_days)
     inputs = _inputs(book, as_of, config, facts)
@@ -99,8 +103,9 @@ def score_health(
     previous_score = _previous(out["account_key"], previous)
     out["health_trend"] = pd.Series(trend(score, previous_score, config), dtype="string")
     shown = drivers(components, impact, _details(inputs, book.currency), config.drivers_shown)
-    # no weighted component has data: nothing drives a score that is not there
-    shown[np.isnan(score)] = NO_SCORE
+    # no weighted component has data: nothing drives a score that is not there — say why not
+    unscored = np.isnan(score)
+    shown[unscored] = not_scored(_missing(book, inputs, config)[unscored], weights)
     out["health_drivers"] = pd.Series(shown, dtype="string")
     out["previous_health_score"] = pd.array(previous_score, dtype="Float64")
     out["health_change"] = pd.array(np.round(score - previous_score, 1), dtype="Float64")
@@ -143,6 +148,17 @@ def data_gaps(health: pd.DataFrame, book: AccountBook, config: HealthConfig) -> 
             "contact coverage: the CRM holds no contacts, so every account scores 0 on it; if "
             "contacts are kept elsewhere, set health.weights.contact_coverage: 0"
         )
+    field = config.satisfaction.field
+    if weights.satisfaction > 0 and field is not None and not _carried(book, field):
+        # The file's check (acm_sync.config) refuses such a name at load; a caller scoring its
+        # own frames with a HealthConfig is told here, not left with a silently dropped weight.
+        extras = extra_numeric_columns(book.accounts)
+        gaps.append(
+            f"satisfaction: health.satisfaction.field names {field!r}, which the accounts do "
+            "not carry (numeric columns beyond the canonical ones: "
+            f"{', '.join(extras) or 'none'}), so no account is scored on it; name one of "
+            "those, or set health.satisfaction.field: null"
+        )
     return gaps
 
 
@@ -182,7 +198,9 @@ def trend(
         "Up",
         np.where(change <= -config.trend_threshold, "Down", "Flat"),
     ).astype(object)
-    out[np.isnan(previous) | np.isnan(score)] = "New"
+    out[np.isnan(previous)] = "New"
+    # no score now: nothing to compare, and not a first score either (the drivers say why)
+    out[np.isnan(score)] = None
     return out
 
 
@@ -224,6 +242,63 @@ def drivers(
     result = result + np.where(down != "", "Down: " + down, "")
     result = np.where(result == "", "No strong drivers: components near neutral", result)
     return text.clip(result.astype(object), text.DRIVERS_MAX)
+
+
+def not_scored(
+    missing: npt.NDArray[np.object_], weights: npt.NDArray[np.float64]
+) -> npt.NDArray[np.object_]:
+    """The drivers text of accounts no weighted component has data for: "Not scored: no data
+    for any weighted component — Revenue trend (no won revenue in the prior 12 months);
+    Renewal risk (no open renewal)". `missing`: (accounts × components) why each has no data."""
+    pieces = [
+        (np.ones(len(missing), dtype=bool), LABELS[name] + " (" + missing[:, i] + ")")
+        for i, name in enumerate(COMPONENTS)
+        if weights[i] > 0
+    ]
+    reasons = text.join(pieces, rows=len(missing))
+    return text.clip(NO_SCORE + " — " + reasons, text.DRIVERS_MAX)
+
+
+def _missing(
+    book: AccountBook, inputs: pd.DataFrame, config: HealthConfig
+) -> npt.NDArray[np.object_]:
+    """(accounts × components) why a component has no data for the account (read only where
+    it has none)."""
+    n = len(inputs)
+    days = inputs["trend_days"].to_numpy(dtype=float)
+    whole = inputs["trend_whole_window"].to_numpy(dtype=bool)
+    revenue = text.choose(
+        np.isnan(days),
+        text.constant("the CRM's history holds under half a year of the prior year", n),
+        text.choose(
+            whole,
+            text.constant("no won revenue in the prior 12 months", n),
+            "no won revenue in the same "
+            + text.count(np.nan_to_num(days), "day")
+            + " a year before",
+        ),
+    )
+    field = config.satisfaction.field
+    satisfaction = text.constant(
+        "no CSAT / NPS column set"
+        if field is None
+        else f"no {field} value"
+        if _carried(book, field)
+        else f"the accounts carry no {field} column",
+        n,
+    )
+    nothing = text.constant("no data", n)
+    return np.column_stack(
+        [
+            nothing,  # engagement: never missing (no activity scores 0)
+            nothing,  # contact coverage: never missing (no contacts score 0)
+            revenue,
+            nothing,  # pipeline coverage: never missing
+            text.constant("no open renewal", n),
+            text.constant("no account fields, contacts or open deals to check", n),
+            satisfaction,
+        ]
+    ).astype(object)
 
 
 def _inputs(
@@ -286,10 +361,16 @@ def _inputs(
     field = config.satisfaction.field
     inputs["satisfaction"] = (
         book.accounts[field].to_numpy(dtype=float, na_value=np.nan)
-        if field is not None and field in book.accounts.columns
+        if field is not None and _carried(book, field)
         else np.nan
     )
     return inputs
+
+
+def _carried(book: AccountBook, field: str) -> bool:
+    """Whether the accounts carry `field` as a satisfaction column: a numeric column beyond the
+    canonical ones (a canonical column such as employees is not a CSAT / NPS score)."""
+    return field in extra_numeric_columns(book.accounts)
 
 
 def _components(
