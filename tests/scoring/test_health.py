@@ -164,11 +164,12 @@ def test_missing_component_is_left_out_and_weights_renormalised() -> None:
     row = health_of(org, config).iloc[0]
     assert pd.isna(row["revenue_trend_score"])
     assert row["health_score"] == 100.0
-    # with revenue that halved, trend = 50 + 50 × (5 − 10) / 10 = 25 → (100 + 25) / 2
+    # with revenue that halved, trend = 50 + 50 × (5 − 10) / 10 = 25 → (100 + 25) / 2 = 62.5,
+    # shown in whole points, the half up
     org["opportunities"] = [won("sf:A", 5_000, 100), won("sf:A", 10_000, 500, created_at=TWO_YEARS)]
     row = health_of(org, config).iloc[0]
     assert row["revenue_trend_score"] == 25.0
-    assert row["health_score"] == 62.5
+    assert row["health_score"] == 63
 
 
 def test_satisfaction_counts_only_when_mapped() -> None:
@@ -520,3 +521,20 @@ def test_one_date_typed_decades_early_does_not_date_the_whole_history() -> None:
     steady = [won("sf:B", 1_000, d) for d in range(400, 800, 120)]
     row = health_of({**org, "opportunities": [*deals, *steady]}).set_index("account_key")
     assert "T12M $60k vs $40k" in row.loc["sf:A", "health_drivers"]
+
+
+def test_the_band_reads_the_score_the_crm_shows() -> None:
+    """Pipeline coverage alone: 19,980 open over 100k won × 0.5 = 39.96 points. The CRMs show
+    40 (ACM_Health_Score__c has no decimals), and Yellow starts at 40: a 40 banded Red (from
+    the unshown 39.96) contradicts the rule the user reads."""
+    org = {
+        "accounts": [{"account_id": "sf:A", "last_activity_at": days_ago(2)}],
+        "contacts": [],
+        "opportunities": [
+            won("sf:A", 100_000, 200),
+            {"account_id": "sf:A", "amount": 19_980, "close_date": days_ago(-20)},
+        ],
+    }
+    row = health_of(org, two_component_config(pipeline_coverage=100)).iloc[0]
+    assert row["health_score"] == 40
+    assert row["health_band"] == "Yellow"

@@ -13,7 +13,8 @@ How the data comes about (a small generative model, not shaped to fit any scorin
   industry, a country (→ currency, TLD, legal suffix) and a contract size that scales with
   employees with heavy log-normal noise, so won revenue is Pareto-like.
 - Each company runs one or more sales "chains" (product lines): New Business attempts until a
-  win, then a Renewal every year (some churn), plus Expansions while a customer.
+  win, then a Renewal every year (opened 60–100 days before the term ends, signed around the
+  end date; some churn), plus Expansions while a customer.
 - Each opportunity walks the stage ladder: at every stage it advances with a probability that
   depends on the stage, segment, industry, deal size and type (renewals are easy), or is lost.
   Time in stage is log-normal and slower for enterprises. Deals whose next move lies after
@@ -817,6 +818,9 @@ def _deal_shift(
     )
 
 
+# Median days from each open stage to the close (the rest of the ladder).
+_REMAINING_DAYS = np.cumsum(SF_LADDER.median_days[::-1])[::-1]
+
 _START_STAGES = {
     NEW: ([0, 1], [0.45, 0.55]),
     RENEWAL: ([6, 7], [0.6, 0.4]),
@@ -833,13 +837,21 @@ def _sales(
     deal_acc: list[np.ndarray] = []
     deal_type: list[np.ndarray] = []
 
-    def run(a: np.ndarray, kind: int, start: np.ndarray, amount0: np.ndarray) -> _Deals:
+    def run(
+        a: np.ndarray,
+        kind: int,
+        start: np.ndarray,
+        amount0: np.ndarray,
+        due: np.ndarray | None = None,
+    ) -> _Deals:
         stages, p = _START_STAGES[kind]
         stage = rng.choice(stages, size=a.size, p=p)
         shift = _deal_shift(rng, acc, a, kind, amount0)
-        deals = _simulate(
-            rng, SF_LADDER, now, start, stage, shift, SEGMENT_PACE[acc.segment[a]], amount0
-        )
+        if due is None:
+            pace = SEGMENT_PACE[acc.segment[a]]
+        else:  # the walk's median length is the time left until `due`
+            pace = (due - start) / DAY / _REMAINING_DAYS[stage]
+        deals = _simulate(rng, SF_LADDER, now, start, stage, shift, pace, amount0)
         parts.append(deals)
         deal_acc.append(a)
         deal_type.append(np.full(a.size, kind))
@@ -879,15 +891,26 @@ def _sales(
     customer = np.flatnonzero(win_t != NAT)
     tracked = customer[rng.random(customer.size) < 0.88]
     amount = win_amount.copy()
+    # A renewal deal opens 60–100 days before the term ends and is signed around the end date,
+    # some early, some late: the date renewal tools plan it on (Salesforce CPQ's renewal
+    # opportunity has the contract's end date as close date, help article 000381709 and its
+    # "Renewal Forecast" how-to), and what crm-dataset-builder (an independent generator) does:
+    # renewals booked 365–410 days after the first win. Until #13 they were signed about two
+    # months early, a timing no source shows.
     for year in range(1, 4):
-        created = win_t[tracked] + year * YEAR - _days(rng.uniform(60, 100, tracked.size))
-        tracked = tracked[created < now - DAY]
-        created = created[created < now - DAY]
+        due = win_t[tracked] + year * YEAR
+        created = due - _days(rng.uniform(60, 100, tracked.size))
+        opened = created < now - DAY
+        tracked, created, due = tracked[opened], created[opened], due[opened]
         if not tracked.size:
             break
         a = chain_acc[tracked]
         deals = run(
-            a, RENEWAL, created, _round_money(amount[tracked] * rng.lognormal(0.04, 0.08, a.size))
+            a,
+            RENEWAL,
+            created,
+            _round_money(amount[tracked] * rng.lognormal(0.04, 0.08, a.size)),
+            due,
         )
         won = deals.status == 1
         amount[tracked[won]] = deals.amount[won]

@@ -83,7 +83,7 @@ def score_health(
 
     `previous` is the last run's snapshot (account_key, health_score) for the trend.
 
-    Columns: account_key, health_score (0–100, one decimal; <NA> only if no weighted component
+    Columns: account_key, health_score (0–100, whole points; <NA> only if no weighted component
     has data), health_band (Green/Yellow/Red; <NA> without a score), health_trend
     (Up/Flat/Down/New; <NA> without a score), health_drivers (≤ 1000 chars; without a score,
     "Not scored: …" and why each weighted component has no data), previous_health_score,
@@ -96,9 +96,13 @@ def score_health(
     components = _components(book, config, inputs)
     weights = np.array([getattr(config.weights, c) for c in COMPONENTS], dtype=float)
     score, impact = combine(components, weights)
+    # Whole points, as the CRMs show it (ACM_Health_Score__c has scale 0; halves round up, as
+    # Salesforce rounds): the band and the trend read the score the user sees, so a 39.96
+    # shown as 40 is not banded Red under a Yellow that starts at 40.
+    score = np.floor(score + 0.5)
 
     out = pd.DataFrame({"account_key": book.accounts["account_key"].to_numpy()})
-    out["health_score"] = pd.array(np.round(score, 1), dtype="Float64")
+    out["health_score"] = pd.array(score, dtype="Float64")
     out["health_band"] = pd.Series(band(score, config), dtype="string")
     previous_score = _previous(out["account_key"], previous)
     out["health_trend"] = pd.Series(trend(score, previous_score, config), dtype="string")
