@@ -401,8 +401,8 @@ def test_a_deals_export_scores_won_revenue_and_open_pipeline(
     # as of 2024-02-02: Acme T12M 1,100 vs 1,000 → trend 50 + 50 · 100 / 1,100 = 54.5; open
     # 1,200 + won recently 1,100 ≥ half of 1,100 → pipeline 100; its renewal closes 2024-03-01
     # (its own close date) at the open stage's 3 / 4 win rate ≥ 0.7 → no risk, 100.
-    # (20 · 54.5 + 15 · 100 + 10 · 100) / 45 = 79.8
-    assert table.loc["Acme", "health_score"] == 79.8
+    # (20 · 54.5 + 15 · 100 + 10 · 100) / 45 = 79.8, shown in whole points: 80
+    assert table.loc["Acme", "health_score"] == 80
     assert table.loc["Acme", "next_action"] == (
         "No action: healthy (80), renewal not due (next 2024-03-01)"
     )
