@@ -55,7 +55,7 @@ def one(
 ) -> None:
     """Child process: one band count, one line of figures."""
     from acm_sync.config import AcmSyncConfig, load_config
-    from acm_sync.scoring import AccountBook, DealHistory, learn_win_rates, win_probabilities
+    from acm_sync.scoring import build_book, learn_win_rates, win_probabilities
 
     with tables_file.open("rb") as handle:
         loaded = pickle.load(handle)
@@ -67,14 +67,7 @@ def one(
     for name, fixed in others.items():
         forecast = configured(forecast, name, fixed)
     forecast = configured(forecast, setting, count)
-    book = AccountBook.from_canonical(
-        tables["accounts"],
-        tables["contacts"],
-        tables["opportunities"],
-        identity,
-        currency=config.currency,
-    )
-    history = DealHistory.build(book, tables["opportunity_stage_history"])
+    _, history = build_book(tables, config, identity)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started, cpu = time.perf_counter(), time.process_time()
     rates = learn_win_rates(history, now, forecast)
