@@ -30,6 +30,10 @@ ACCOUNTS: dict[str, str] = {
     "employees": INT,
     "annual_revenue": FLOAT,
     "currency": STRING,
+    # CSAT / NPS as the CRM holds it (on the scale health.satisfaction.scale_min…scale_max
+    # names); unmapped by default, so null unless sync.<crm>.fields.accounts.satisfaction names
+    # the CRM field that holds it.
+    "satisfaction": FLOAT,
     "owner_id": STRING,
     "created_at": TIMESTAMP,
     "updated_at": TIMESTAMP,
