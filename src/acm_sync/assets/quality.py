@@ -33,6 +33,7 @@ from acm_sync.connectors.common import CredentialsError
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.links import RecordLinks
 from acm_sync.connectors.policy import BudgetExhausted
+from acm_sync.connectors.raw_values import unreadable_numbers
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.identity import match_accounts, match_contacts
 from acm_sync.quality import derive
@@ -232,6 +233,22 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
                 opportunity_ids=store.ids("opportunities", "opportunity_id"),
                 account_currency=store.account_currencies(),
                 currency=full_config.currency,
+                satisfaction_scale=(
+                    full_config.health.satisfaction.scale_min,
+                    full_config.health.satisfaction.scale_max,
+                ),
+                # what a mapped CSAT / NPS field held where it was not a number ("n/a")
+                satisfaction_typed=(
+                    unreadable_numbers(
+                        wh,
+                        full_config.sync,
+                        "accounts",
+                        "satisfaction",
+                        quality_settings.connection().crms,
+                    )
+                    if entity == "accounts"
+                    else RunContext(as_of=as_of).satisfaction_typed
+                ),
             )
             try:
                 suites = load_suites(settings.expectations_dir, {entity: derive.columns(entity)})
