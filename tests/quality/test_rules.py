@@ -186,9 +186,7 @@ def test_csat_rules_quote_what_the_crm_holds_and_keep_the_account(demo: Demo) ->
         satisfaction_scale=(1.0, 5.0),
         satisfaction_typed=pd.Series({ids[1]: "n/a", ids[2]: "4,5"}, dtype="string"),
     )
-    report = validate_tables({"accounts": live}, SUITES, context, run_id="csat").reports[
-        "accounts"
-    ]
+    report = validate_tables({"accounts": live}, SUITES, context, run_id="csat").reports["accounts"]
     issues = report.issues[report.issues["code"].str.startswith("satisfaction")]
     by_id = dict(zip(issues["record_id"], issues["reason"], strict=True))
     assert by_id == {
