@@ -266,3 +266,14 @@ def test_a_csat_custom_field_maps_onto_satisfaction_and_is_read_only_when_mapped
     out = to_canonical(raw, rules)["satisfaction"]
     assert str(out.dtype) == model.FLOAT
     assert out.iloc[0] == 72.0 and out.iloc[1:].isna().all()
+
+
+def test_frames_built_before_the_satisfaction_column_still_conform() -> None:
+    # a benchmark's CSV loader or a caller's own accounts frame, made without `satisfaction`:
+    # the optional column is added empty; a missing required column is still an error
+    frame = model.empty_frame("accounts").drop(columns="satisfaction").reindex(range(2))
+    out = model.conform(frame, "accounts")
+    assert list(out.columns) == list(model.ACCOUNTS)
+    assert str(out["satisfaction"].dtype) == model.FLOAT and out["satisfaction"].isna().all()
+    with pytest.raises(ValueError, match=r"missing canonical columns \['name'\]"):
+        model.conform(frame.drop(columns="name"), "accounts")
