@@ -55,6 +55,18 @@ def _companies(hs: Any) -> dict[str, str]:
     raise AssertionError("the sandbox portal has too few plain companies")
 
 
+def test_mapping_a_property_the_portal_lacks_stops_the_pull_naming_it(pipeline: Pipeline) -> None:
+    # checked against the properties API like every mapped field (before the property exists)
+    result = pipeline.run(
+        selection=["hubspot_companies"],
+        raise_on_error=False,
+        sync={"hubspot": {"fields": {"accounts": {"satisfaction": PROPERTY}}}},
+    )
+    assert not result.success
+    errors = [str(e.step_failure_data.error) for e in result.get_step_failure_events()]
+    assert any(f"hubspot.fields.accounts.satisfaction: '{PROPERTY}'" in e for e in errors), errors
+
+
 def test_a_mapped_csat_property_scores_health_end_to_end(pipeline: Pipeline) -> None:
     hs = hubspot_client(pipeline.env())
     hs.crm.properties.core_api.create(

@@ -19,6 +19,7 @@ are kept in the warehouse (`QualityStore.gates_open`), which is what `writeback_
 the same run or on its own.
 """
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,19 +238,17 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
                     full_config.health.satisfaction.scale_min,
                     full_config.health.satisfaction.scale_max,
                 ),
-                # what a mapped CSAT / NPS field held where it was not a number ("n/a")
-                satisfaction_typed=(
-                    unreadable_numbers(
-                        wh,
-                        full_config.sync,
-                        "accounts",
-                        "satisfaction",
-                        quality_settings.connection().crms,
-                    )
-                    if entity == "accounts"
-                    else RunContext(as_of=as_of).satisfaction_typed
-                ),
             )
+            if entity == "accounts":
+                # what a mapped CSAT / NPS field held where it was not a number ("n/a")
+                typed = unreadable_numbers(
+                    wh,
+                    full_config.sync,
+                    "accounts",
+                    "satisfaction",
+                    quality_settings.connection().crms,
+                )
+                run_context = dataclasses.replace(run_context, satisfaction_typed=typed)
             try:
                 suites = load_suites(settings.expectations_dir, {entity: derive.columns(entity)})
                 docs = data_docs_dir(wh) if settings.data_docs else None
