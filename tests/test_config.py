@@ -90,56 +90,67 @@ def test_errors_name_the_file_and_the_dotted_key(tmp_path: Path, body: str, mess
     assert message in str(error.value)
 
 
-SET_IT_NULL = (
-    "the columns it could be: none — the connectors' field maps (sync.salesforce.fields.accounts, "
-    "sync.hubspot.fields.accounts) fill only the canonical account columns; set it to null "
-    "(satisfaction is then left out, its weight spread over the other components)"
+SET_THE_MAPPING = (
+    "no longer used: map the CRM field holding CSAT / NPS to the accounts column satisfaction "
+    "instead — sync.salesforce.fields.accounts.satisfaction (an Account field, e.g. CSAT__c) and "
+    "/ or sync.hubspot.fields.accounts.satisfaction (a company property, e.g. csat_score) — and "
+    "keep scale_min / scale_max here; then delete this key"
 )
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        # a typo: no accounts table ever carries it, and the satisfaction weight would
-        # silently drop out of every score
+        # an old file naming a column (which no connector could ever carry): told what to set
+        # instead, not a crash and not a silently dropped weight
         (
-            "health:\n  satisfaction:\n    field: csta\n",
-            "acm_sync.yaml: health.satisfaction.field: 'csta' is not a column the accounts "
-            f"table carries; {SET_IT_NULL}",
+            "health:\n  satisfaction:\n    field: csat\n",
+            f"acm_sync.yaml: health.satisfaction.field: {SET_THE_MAPPING} (it was given 'csat')",
         ),
-        # carried, but a head count is not a CSAT / NPS (and most canonical columns, such as
-        # annual_revenue, never reach the health score at all)
         (
             "health:\n  satisfaction:\n    field: employees\n",
-            "acm_sync.yaml: health.satisfaction.field: 'employees' is a canonical account "
-            f"column, not a CSAT / NPS score; {SET_IT_NULL}",
+            f"acm_sync.yaml: health.satisfaction.field: {SET_THE_MAPPING} (it was given "
+            "'employees')",
         ),
-        (
-            "health:\n  satisfaction:\n    field: annual_revenue\n",
-            "acm_sync.yaml: health.satisfaction.field: 'annual_revenue' is a canonical account "
-            "column, not a CSAT / NPS score",
-        ),
-        # one connection's own health section is checked against the sync it runs with
+        # one connection's own health section is checked the same way
         (
             "connections:\n  - name: acme_eu\n    env_prefix: ACME_EU_\n"
             "    health: {satisfaction: {field: nps}}\n",
-            "acm_sync.yaml: connections[0].health.satisfaction.field: 'nps' is not a column the "
-            f"accounts table carries; {SET_IT_NULL}",
+            f"acm_sync.yaml: connections[0].health.satisfaction.field: {SET_THE_MAPPING} (it was "
+            "given 'nps')",
+        ),
+        # a scale with no span cannot rescale anything
+        (
+            "health:\n  satisfaction:\n    scale_min: 5\n    scale_max: 1\n",
+            "acm_sync.yaml: health.satisfaction.scale_max: must be above scale_min (5.0), got 1.0",
         ),
     ],
 )
-def test_a_satisfaction_field_the_accounts_never_carry_is_refused(
+def test_the_retired_satisfaction_field_says_what_to_set_instead(
     tmp_path: Path, body: str, message: str
 ) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, body))
-    assert str(error.value).startswith(message)
+    assert str(error.value) == message
 
 
-def test_no_satisfaction_field_loads_with_the_weight_renormalised(tmp_path: Path) -> None:
-    # the shipped file's `field: null`: satisfaction is not scored, nothing refused
+def test_an_old_files_null_satisfaction_field_still_loads(tmp_path: Path) -> None:
+    # the shipped file's old `field: null`: harmless, accepted
     body = "health:\n  satisfaction:\n    field: null\n    scale_min: -100\n"
-    assert load_config(write(tmp_path, body)).health.satisfaction.field is None
+    assert load_config(write(tmp_path, body)).health.satisfaction.scale_min == -100
+
+
+@pytest.mark.parametrize(("crm", "field"), [("salesforce", "CSAT__c"), ("hubspot", "csat_score")])
+def test_satisfaction_is_mapped_in_the_field_map(tmp_path: Path, crm: str, field: str) -> None:
+    body = (
+        f"sync:\n  {crm}:\n    fields:\n      accounts: {{satisfaction: {field}}}\n"
+        "health:\n  satisfaction: {scale_min: 1, scale_max: 5}\n"
+    )
+    config = load_config(write(tmp_path, body))
+    assert getattr(config.sync, crm).field_map("accounts")["satisfaction"] == field
+    other = "hubspot" if crm == "salesforce" else "salesforce"
+    assert getattr(config.sync, other).field_map("accounts")["satisfaction"] is None
+    assert (config.health.satisfaction.scale_min, config.health.satisfaction.scale_max) == (1, 5)
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
-from acm_sync import model
 from acm_sync.connectors.settings import SyncSettings
 from acm_sync.currency import CurrencyConfig
 from acm_sync.quality.settings import QualitySettings
@@ -209,38 +208,6 @@ class AcmSyncConfig(ScoringSettings):
                 )
         return value
 
-    @model_validator(mode="after")
-    def _satisfaction_column_carried(self) -> AcmSyncConfig:
-        # Checked here, where the health and sync sections meet: a column the accounts table
-        # never carries would silently never score (its weight dropped for every account).
-        field = self.health.satisfaction.field
-        if field is None:
-            return self
-        could_be = satisfaction_columns(self.sync)
-        if field in could_be:
-            return self
-        what = (
-            "is a canonical account column, not a CSAT / NPS score"
-            if field in model.ACCOUNTS
-            else "is not a column the accounts table carries"
-        )
-        listing = (
-            ", ".join(could_be)
-            if could_be
-            else "none — the connectors' field maps (sync.salesforce.fields.accounts, "
-            "sync.hubspot.fields.accounts) fill only the canonical account columns; set it to "
-            "null (satisfaction is then left out, its weight spread over the other components)"
-        )
-        error = PydanticCustomError(
-            "satisfaction_column",
-            "'{field}' {what}; the columns it could be: {listing}",
-            {"field": field, "what": what, "listing": listing},
-        )
-        raise ValidationError.from_exception_data(
-            type(self).__name__,
-            [InitErrorDetails(type=error, loc=("health", "satisfaction", "field"), input=field)],
-        )
-
     def connection_names(self) -> tuple[str, ...]:
         """The connections served, as Dagster partition keys (`default` when none is listed)."""
         return tuple(c.name for c in self.connections) or (DEFAULT_CONNECTION,)
@@ -264,20 +231,6 @@ class AcmSyncConfig(ScoringSettings):
         if not overrides:
             return self
         return _merged(self, overrides)
-
-
-def satisfaction_columns(sync: SyncSettings) -> list[str]:
-    """The accounts columns `health.satisfaction.field` may name: those a connector's field map
-    fills beyond the canonical account columns (health reads a CSAT / NPS from the numeric
-    columns the accounts frame carries beyond the canonical ones, `scoring.book`; a canonical
-    column such as `employees` is not a satisfaction score, and most are not carried into the
-    book at all). A pull keeps exactly the canonical columns (`model.conform`) and the field
-    maps may fill only those (`connectors.settings`), so this is empty today: no set-up the
-    file describes carries a CSAT / NPS column."""
-    mapped = {
-        column for crm in (sync.salesforce, sync.hubspot) for column in crm.field_map("accounts")
-    }
-    return sorted(mapped - set(model.ACCOUNTS))
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,10 @@ ACCOUNTS: dict[str, str] = {
     "employees": INT,
     "annual_revenue": FLOAT,
     "currency": STRING,
+    # CSAT / NPS as the CRM holds it (on the scale health.satisfaction.scale_min…scale_max
+    # names); unmapped by default, so null unless sync.<crm>.fields.accounts.satisfaction names
+    # the CRM field that holds it.
+    "satisfaction": FLOAT,
     "owner_id": STRING,
     "created_at": TIMESTAMP,
     "updated_at": TIMESTAMP,
@@ -110,6 +114,10 @@ TABLES: dict[str, dict[str, str]] = {
     "account_identity": ACCOUNT_IDENTITY,
 }
 
+# Columns a frame may leave out (conform adds them empty): added after frames were built
+# outside the pulls (benchmarks' CSV loaders, callers' own frames), and null for most orgs.
+OPTIONAL: dict[str, frozenset[str]] = {"accounts": frozenset({"satisfaction"})}
+
 PRIMARY_KEYS: dict[str, str] = {
     "accounts": "account_id",
     "contacts": "contact_id",
@@ -125,13 +133,15 @@ def empty_frame(table: str) -> pd.DataFrame:
 def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """The frame with exactly the table's columns, in order, cast to their dtypes.
 
-    Raises ValueError naming the missing columns; extra columns are dropped.
+    Raises ValueError naming the missing columns (an OPTIONAL one is added empty); extra
+    columns are dropped.
     """
     columns = TABLES[table]
-    missing = [c for c in columns if c not in frame.columns]
+    optional = OPTIONAL.get(table, frozenset())
+    missing = [c for c in columns if c not in frame.columns and c not in optional]
     if missing:
         raise ValueError(f"{table}: missing canonical columns {missing}")
-    out = frame.loc[:, list(columns)].copy()
+    out = frame.reindex(columns=list(columns)).copy()
     for column, dtype in columns.items():
         if dtype == TIMESTAMP:
             out[column] = pd.to_datetime(out[column], utc=True).astype(

@@ -154,6 +154,12 @@ class Warehouse:
         for table, columns in model.TABLES.items():
             cols = ", ".join(f"{_q(c)} {_DUCK_TYPES[t]}" for c, t in columns.items())
             con.execute(f"CREATE TABLE IF NOT EXISTS {_q(table)} ({cols})")
+            # A warehouse an earlier release made lacks the columns added since (accounts'
+            # `satisfaction`): added, empty, so its upserts by column name keep working.
+            have = {r[0] for r in con.execute(f"DESCRIBE {_q(table)}").fetchall()}
+            for c, t in columns.items():
+                if c not in have:
+                    con.execute(f"ALTER TABLE {_q(table)} ADD COLUMN {_q(c)} {_DUCK_TYPES[t]}")
         con.execute(
             """
             CREATE TABLE IF NOT EXISTS _sync_state (

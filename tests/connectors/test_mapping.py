@@ -243,3 +243,37 @@ def test_stage_history_rows_carry_all_tracked_values_as_they_stood() -> None:
     assert out["amount"].tolist() == [100.0, 100.0, 100.0]
     assert out["close_date"].isna().tolist() == [True, True, False]
     assert out["opportunity_id"].unique().tolist() == ["hs:9"]
+
+
+def test_a_csat_custom_field_maps_onto_satisfaction_and_is_read_only_when_mapped() -> None:
+    from acm_sync.connectors.hubspot_pull import HS_OBJECTS, properties_for
+    from acm_sync.connectors.salesforce_pull import SF_OBJECTS, select_fields
+
+    # unmapped by default: the SOQL field list and the properties read do not name one
+    assert SalesforceSync().field_map("accounts")["satisfaction"] is None
+    assert not any(
+        "csat" in f.lower() for f in select_fields(SF_OBJECTS["accounts"], SalesforceSync())
+    )
+    assert not any("csat" in p for p in properties_for(HS_OBJECTS["accounts"], HubSpotSync()))
+    sf = SalesforceSync(fields={"accounts": {"satisfaction": "CSAT__c"}})
+    hs = HubSpotSync(fields={"accounts": {"satisfaction": "csat_score"}})
+    assert "CSAT__c" in select_fields(SF_OBJECTS["accounts"], sf)
+    assert "csat_score" in properties_for(HS_OBJECTS["accounts"], hs)
+    # numbers (as REST JSON and Bulk CSV give them) become floats; text that is not a number
+    # becomes null here (quality quotes it from the raw table: connectors.raw_values)
+    raw = _sf_accounts().assign(CSAT__c=["72", None, "n/a"])
+    rules = MappingRules("salesforce", "accounts", sf.field_map("accounts"), "Id")
+    out = to_canonical(raw, rules)["satisfaction"]
+    assert str(out.dtype) == model.FLOAT
+    assert out.iloc[0] == 72.0 and out.iloc[1:].isna().all()
+
+
+def test_frames_built_before_the_satisfaction_column_still_conform() -> None:
+    # a benchmark's CSV loader or a caller's own accounts frame, made without `satisfaction`:
+    # the optional column is added empty; a missing required column is still an error
+    frame = model.empty_frame("accounts").drop(columns="satisfaction").reindex(range(2))
+    out = model.conform(frame, "accounts")
+    assert list(out.columns) == list(model.ACCOUNTS)
+    assert str(out["satisfaction"].dtype) == model.FLOAT and out["satisfaction"].isna().all()
+    with pytest.raises(ValueError, match=r"missing canonical columns \['name'\]"):
+        model.conform(frame.drop(columns="name"), "accounts")

@@ -127,3 +127,26 @@ def test_a_table_an_earlier_release_made_with_a_null_column_is_repaired(tmp_path
         "snapshots", pd.DataFrame({"run_id": ["r2"], "key": ["a"], "reason": ["x"]}), "r2"
     )
     assert wh.query("SELECT reason FROM snapshots")["reason"].tolist() == ["x"]
+
+
+def test_a_warehouse_made_before_the_satisfaction_column_gains_it(tmp_path: Path) -> None:
+    # An earlier release's accounts table (no `satisfaction`): the next pull must still land,
+    # the new column empty for the old rows and filled for the new ones.
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    old = {c: t for c, t in model.ACCOUNTS.items() if c != "satisfaction"}
+    with duckdb.connect(str(path)) as con:
+        types = {model.STRING: "VARCHAR", model.FLOAT: "DOUBLE", model.INT: "BIGINT"}
+        types |= {model.BOOL: "BOOLEAN", model.TIMESTAMP: "TIMESTAMPTZ"}
+        cols = ", ".join(f'"{c}" {types[t]}' for c, t in old.items())
+        con.execute(f"CREATE TABLE accounts ({cols})")
+        con.execute("INSERT INTO accounts (account_id, name) VALUES ('hs:0', 'old')")
+    wh = Warehouse(path)
+    rows = _accounts(["1"])
+    rows["satisfaction"] = pd.array([72.0], dtype=model.FLOAT)
+    state = SyncState("hubspot", "companies", cursor=datetime(2024, 1, 1, tzinfo=UTC))
+    wh.commit(Batch(state, raw=_raw(["1"]), raw_key="id", canonical=[("accounts", rows)]))
+    table = wh.table("accounts").set_index("account_id")
+    assert pd.isna(table.loc["hs:0", "satisfaction"])
+    assert table.loc["hs:1", "satisfaction"] == 72.0

@@ -3,6 +3,7 @@ the suites catches what it is meant to, with its severity."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,19 @@ def _close_before_created(frame: pd.DataFrame, row: int) -> None:
     frame.at[row, "close_date"] = created.floor("D") - pd.Timedelta(days=2)
 
 
+# What the CRM held in the mapped CSAT / NPS field where it was not a number: the quality
+# step reads it from the raw tables (connectors.raw_values); here, from the mutation.
+TYPED_SATISFACTION: dict[str, str] = {}
+
+
+def _typed_satisfaction(text: str) -> Mutation:
+    def apply(frame: pd.DataFrame, row: int) -> None:
+        frame.at[row, "satisfaction"] = None  # the canonical column keeps numbers only
+        TYPED_SATISFACTION[str(frame.at[row, "account_id"])] = text
+
+    return apply
+
+
 # entity → (issue code, mutation) for one clean live record each.
 CASES: dict[str, list[tuple[str, Mutation]]] = {
     "accounts": [
@@ -49,6 +63,8 @@ CASES: dict[str, list[tuple[str, Mutation]]] = {
         ("implausible_employees", _set("employees", -3)),
         ("implausible_revenue", _set("annual_revenue", -5.0)),
         ("missing_domain", _set("domain", None)),
+        ("satisfaction_out_of_scale", _set("satisfaction", 140.0)),  # the default 0…100
+        ("satisfaction_not_a_number", _typed_satisfaction("n/a")),
     ],
     "contacts": [
         ("missing_id", _set("contact_id", None)),
@@ -113,7 +129,10 @@ def dirtied(demo: Demo, demo_run: QualityRun) -> tuple[QualityRun, dict[str, dic
             picked[row] = code
         tables[entity] = frame
         targets[entity] = picked
-    run = validate_tables(tables, SUITES, demo.context, run_id="dirtied")
+    context = dataclasses.replace(
+        demo.context, satisfaction_typed=pd.Series(TYPED_SATISFACTION, dtype="string")
+    )
+    run = validate_tables(tables, SUITES, context, run_id="dirtied")
     return run, targets
 
 
@@ -153,3 +172,29 @@ def test_every_rule_of_every_suite_fires_somewhere(
         if (e, rule.label) not in fired
     ]
     assert not never
+
+
+def test_csat_rules_quote_what_the_crm_holds_and_keep_the_account(demo: Demo) -> None:
+    # A 1–5 CSAT: 7 is outside it, "n/a" is not a number, 4.5 is fine. Both are warnings: the
+    # accounts flow on (nothing pulled is lost), only their satisfaction is unusable.
+    table = demo.tables["accounts"]
+    live = table[derive.live_mask(table)].head(3).copy().reset_index(drop=True)
+    live["satisfaction"] = pd.array([7.0, None, 4.5], dtype="Float64")
+    ids = live["account_id"].astype(str).tolist()
+    context = dataclasses.replace(
+        demo.context,
+        satisfaction_scale=(1.0, 5.0),
+        satisfaction_typed=pd.Series({ids[1]: "n/a", ids[2]: "4,5"}, dtype="string"),
+    )
+    report = validate_tables({"accounts": live}, SUITES, context, run_id="csat").reports["accounts"]
+    issues = report.issues[report.issues["code"].str.startswith("satisfaction")]
+    by_id = dict(zip(issues["record_id"], issues["reason"], strict=True))
+    assert by_id == {
+        ids[0]: "CSAT / NPS 7 is outside the scale 1…5 (health.satisfaction.scale_min / "
+        "scale_max); not scored until fixed",
+        # the canonical value is empty: what the CRM held is quoted
+        ids[1]: "CSAT / NPS 'n/a' is not a number; not scored until fixed",
+        # ids[2] reads 4.5 now: an old unreadable text is not held against it
+    }
+    assert set(issues["severity"]) == {"warning"}
+    assert set(ids) <= set(report.valid["account_id"])

@@ -30,6 +30,7 @@ def accounts(*rows: dict[str, Any]) -> pd.DataFrame:
         "employees": 100,
         "annual_revenue": 1e6,
         "currency": "USD",
+        "satisfaction": None,
         "owner_id": "sf:005A",
         "created_at": days_ago(1000),
         "updated_at": days_ago(1),

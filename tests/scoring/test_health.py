@@ -21,7 +21,7 @@ from scoring_builders import (
 
 from acm_sync.config import HealthConfig, parse_config
 from acm_sync.scoring import AccountBook, score_health
-from acm_sync.scoring.health import BANDS, COMPONENTS, TRENDS, data_gaps
+from acm_sync.scoring.health import BANDS, COMPONENTS, TRENDS
 from acm_sync.scoring.text import DRIVERS_MAX
 
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -71,10 +71,6 @@ def small_orgs(draw: st.DrawFn) -> dict[str, Any]:
 
 def health_of(org: dict[str, Any], config: HealthConfig | None = None, **kw: Any) -> pd.DataFrame:
     accs = accounts(*org["accounts"])
-    # a mapped CSAT / NPS column rides along beside the canonical ones
-    for extra in ("nps",):
-        if any(extra in row for row in org["accounts"]):
-            accs[extra] = [row.get(extra) for row in org["accounts"]]
     book = AccountBook.from_canonical(
         accs,
         contacts(*org["contacts"]),
@@ -172,25 +168,59 @@ def test_missing_component_is_left_out_and_weights_renormalised() -> None:
     assert row["health_score"] == 63
 
 
-def test_satisfaction_counts_only_when_mapped() -> None:
+def test_satisfaction_counts_only_where_the_account_has_a_value() -> None:
+    # the canonical `satisfaction` column (CSAT / NPS a connector maps): A has none (unmapped,
+    # or empty in the CRM), B has an NPS of −20
     org = {
-        "accounts": [{"account_id": "sf:A", "last_activity_at": days_ago(0), "nps": -20}],
+        "accounts": [
+            {"account_id": "sf:A", "last_activity_at": days_ago(0)},
+            {"account_id": "sf:B", "last_activity_at": days_ago(0), "satisfaction": -20},
+        ],
         "contacts": [],
         "opportunities": [],
     }
     weights = two_component_config(engagement_recency=50, satisfaction=50).weights
-    unmapped = HealthConfig(weights=weights)
-    assert health_of(org, unmapped).iloc[0]["health_score"] == 100.0
-    # scoring's own settings: the file's check (no connector maps an nps column) is not theirs
-    mapped = HealthConfig.model_validate(
-        {
-            "weights": weights.model_dump(),
-            "satisfaction": {"field": "nps", "scale_min": -100, "scale_max": 100},
-        }
+    nps = HealthConfig.model_validate(
+        {"weights": weights.model_dump(), "satisfaction": {"scale_min": -100, "scale_max": 100}}
     )
-    row = health_of(org, mapped).iloc[0]
-    assert row["satisfaction_score"] == 40.0  # −20 on −100…100
-    assert row["health_score"] == 70.0
+    rows = health_of(org, nps).set_index("account_key")
+    # A: engagement 100 alone (satisfaction missing, its weight spread over the rest)
+    assert pd.isna(rows.loc["sf:A", "satisfaction_score"])
+    assert rows.loc["sf:A", "health_score"] == 100.0
+    # B: −20 on −100…100 = 40; (50 × 100 + 50 × 40) / 100 = 70
+    assert rows.loc["sf:B", "satisfaction_score"] == 40.0
+    assert rows.loc["sf:B", "health_score"] == 70.0
+    assert "CSAT/NPS -20" in rows.loc["sf:B", "health_drivers"]
+    # the default scale 0…100 cannot hold −20 (an NPS read as a CSAT): left out, not clipped
+    # to 0 — quality says so (satisfaction_out_of_scale) — so B is engagement alone
+    rows = health_of(org, HealthConfig(weights=weights)).set_index("account_key")
+    assert pd.isna(rows.loc["sf:B", "satisfaction_score"])
+    assert rows.loc["sf:B", "health_score"] == 100.0
+
+
+def test_a_csat_outside_its_scale_is_left_out_and_said() -> None:
+    # 1–5 CSAT: 4.5 → 100 × (4.5 − 1) / 4 = 87.5; 7 is a typo, not "100"
+    weights = {**dict.fromkeys(COMPONENTS, 0.0), "satisfaction": 100}
+    config = HealthConfig.model_validate(
+        {"weights": weights, "satisfaction": {"scale_min": 1, "scale_max": 5}}
+    )
+    org = {
+        "accounts": [
+            {"account_id": "sf:A", "satisfaction": 4.5},
+            {"account_id": "sf:B", "satisfaction": 7},
+        ],
+        "contacts": [],
+        "opportunities": [],
+    }
+    rows = health_of(org, config).set_index("account_key")
+    assert rows.loc["sf:A", "satisfaction_score"] == 87.5
+    assert rows.loc["sf:A", "health_score"] == 88  # whole points, the half up
+    assert "CSAT/NPS 4.5" in rows.loc["sf:A", "health_drivers"]
+    assert pd.isna(rows.loc["sf:B", "health_score"])
+    assert rows.loc["sf:B", "health_drivers"] == (
+        "Not scored: no data for any weighted component — Satisfaction (CSAT / NPS 7 outside "
+        "the scale 1…5)"
+    )
 
 
 def test_engagement_falls_linearly_between_the_configured_days() -> None:
@@ -413,43 +443,65 @@ def test_an_unscored_account_says_why_and_has_no_band_or_trend() -> None:
 
 def test_an_unscored_account_names_every_weighted_component_and_its_gap() -> None:
     # A young CRM (first deal 500 days ago sees 135 days of the prior year, under half a year):
-    # no trend for anyone. Satisfaction weighted, on an nps column A has no value in.
+    # no trend for anyone. Satisfaction weighted; A has no CSAT / NPS value, B has one.
     org = {
-        "accounts": [{"account_id": "sf:A", "nps": None}, {"account_id": "sf:B", "nps": 30}],
+        "accounts": [
+            {"account_id": "sf:A", "satisfaction": None},
+            {"account_id": "sf:B", "satisfaction": 30},
+        ],
         "contacts": [],
         "opportunities": [won("sf:A", 40_000, 500), won("sf:A", 60_000, 200)],
     }
     config = HealthConfig.model_validate(
         {
             "weights": {**dict.fromkeys(COMPONENTS, 0.0), "revenue_trend": 50, "satisfaction": 50},
-            "satisfaction": {"field": "nps"},
         }
     )
     rows = health_of(org, config).set_index("account_key")
     assert rows.loc["sf:A", "health_drivers"] == (
         "Not scored: no data for any weighted component — Revenue trend (the CRM's history "
-        "holds under half a year of the prior year); Satisfaction (no nps value)"
+        "holds under half a year of the prior year); Satisfaction (no CSAT / NPS value)"
     )
-    assert rows.loc["sf:B", "health_score"] == 30.0  # nps 30 on 0…100, the trend missing
+    assert rows.loc["sf:B", "health_score"] == 30.0  # 30 on 0…100, the trend missing
 
 
-def test_a_satisfaction_column_the_accounts_do_not_carry_is_a_data_gap() -> None:
-    # Scoring's own settings (no file to check against) naming a column the frame lacks — a
-    # typo of nps: the satisfaction weight would silently drop out of every score. Said, as a
-    # run warning, with the columns it could be.
+def test_no_csat_anywhere_says_where_to_map_it() -> None:
+    # Satisfaction weighted alone, and no account holds a value (nothing mapped): unscored,
+    # and the reason names the field map key that would fill it.
+    weights = {**dict.fromkeys(COMPONENTS, 0.0), "satisfaction": 100}
+    config = HealthConfig.model_validate({"weights": weights})
+    org = {"accounts": [{"account_id": "sf:A"}], "contacts": [], "opportunities": []}
+    row = health_of(org, config).iloc[0]
+    assert pd.isna(row["health_score"])
+    assert row["health_drivers"] == (
+        "Not scored: no data for any weighted component — Satisfaction (no CSAT / NPS value on "
+        "any account: map the CRM field holding it, sync.<crm>.fields.accounts.satisfaction)"
+    )
+
+
+def test_one_companys_records_score_the_mean_of_their_csat() -> None:
+    # A Salesforce account (CSAT 80) and a HubSpot company (CSAT 60) of one company, and a
+    # third record of it with none: the unified account reads (80 + 60) / 2 = 70.
+    frame = accounts(
+        {"account_id": "sf:A", "last_activity_at": days_ago(0), "satisfaction": 80},
+        {"account_id": "hs:1", "source": "hubspot", "satisfaction": 60},
+        {"account_id": "hs:2", "source": "hubspot", "satisfaction": None},
+    )
+    identity = pd.DataFrame(
+        {
+            "account_key": ["K", "K", "K"],
+            "sf_account_id": ["sf:A", None, None],
+            "hs_company_id": [None, "hs:1", "hs:2"],
+            "match_rule": ["domain"] * 3,
+        }
+    ).astype("string")
+    book = AccountBook.from_canonical(frame, contacts(), opportunities(), identity)
+    assert book.accounts.set_index("account_key").loc["K", "satisfaction"] == 70.0
     weights = {**dict.fromkeys(COMPONENTS, 0.0), "engagement_recency": 50, "satisfaction": 50}
-    typo = HealthConfig.model_validate({"weights": weights, "satisfaction": {"field": "npz"}})
-    frame = accounts({"account_id": "sf:A", "last_activity_at": days_ago(0)}).assign(nps=[40])
-    book = AccountBook.from_canonical(frame, contacts(), opportunities())
-    health = score_health(book, AS_OF, typo)
-    assert health.iloc[0]["health_score"] == 100.0  # engagement alone: the weight was dropped
-    assert data_gaps(health, book, typo) == [
-        "satisfaction: health.satisfaction.field names 'npz', which the accounts do not carry "
-        "(numeric columns beyond the canonical ones: nps), so no account is scored on it; name "
-        "one of those, or set health.satisfaction.field: null"
-    ]
-    right = HealthConfig.model_validate({"weights": weights, "satisfaction": {"field": "nps"}})
-    assert data_gaps(score_health(book, AS_OF, right), book, right) == []
+    health = score_health(book, AS_OF, HealthConfig.model_validate({"weights": weights}))
+    # (50 × 100 + 50 × 70) / 100 = 85
+    assert health.iloc[0]["health_score"] == 85.0
+    assert "CSAT/NPS 70" in health.iloc[0]["health_drivers"]
 
 
 @FAST

@@ -19,6 +19,7 @@ are kept in the warehouse (`QualityStore.gates_open`), which is what `writeback_
 the same run or on its own.
 """
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from acm_sync.connectors.common import CredentialsError
 from acm_sync.connectors.hubspot import HubSpotResource
 from acm_sync.connectors.links import RecordLinks
 from acm_sync.connectors.policy import BudgetExhausted
+from acm_sync.connectors.raw_values import unreadable_numbers
 from acm_sync.connectors.salesforce import SalesforceResource
 from acm_sync.identity import match_accounts, match_contacts
 from acm_sync.quality import derive
@@ -232,7 +234,21 @@ def _validated_asset(entity: str) -> dg.AssetsDefinition:
                 opportunity_ids=store.ids("opportunities", "opportunity_id"),
                 account_currency=store.account_currencies(),
                 currency=full_config.currency,
+                satisfaction_scale=(
+                    full_config.health.satisfaction.scale_min,
+                    full_config.health.satisfaction.scale_max,
+                ),
             )
+            if entity == "accounts":
+                # what a mapped CSAT / NPS field held where it was not a number ("n/a")
+                typed = unreadable_numbers(
+                    wh,
+                    full_config.sync,
+                    "accounts",
+                    "satisfaction",
+                    quality_settings.connection().crms,
+                )
+                run_context = dataclasses.replace(run_context, satisfaction_typed=typed)
             try:
                 suites = load_suites(settings.expectations_dir, {entity: derive.columns(entity)})
                 docs = data_docs_dir(wh) if settings.data_docs else None

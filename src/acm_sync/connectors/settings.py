@@ -36,6 +36,7 @@ SALESFORCE_DEFAULT_FIELDS: dict[str, FieldMap] = {
         "employees": "NumberOfEmployees",
         "annual_revenue": "AnnualRevenue",
         "currency": "CurrencyIsoCode",
+        "satisfaction": None,  # CSAT / NPS: a custom field, e.g. CSAT__c, once mapped
         "owner_id": "OwnerId",
         "created_at": "CreatedDate",
         "updated_at": "LastModifiedDate",
@@ -84,6 +85,7 @@ HUBSPOT_DEFAULT_FIELDS: dict[str, FieldMap] = {
         "employees": "numberofemployees",
         "annual_revenue": "annualrevenue",
         "currency": None,
+        "satisfaction": None,  # CSAT / NPS: a custom property, e.g. csat_score, once mapped
         "owner_id": "hubspot_owner_id",
         "created_at": "createdate",
         "updated_at": "hs_lastmodifieddate",

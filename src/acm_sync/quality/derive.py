@@ -16,6 +16,16 @@ accounts
                   for an account left without a domain key: what is wrong with its typed
                   website, in words
                   (domains.problem: "it has no dot ...", "it is a public suffix ..."), else null.
+  _satisfaction_not_a_number
+                  the text the CRM holds in the field mapped to `satisfaction` (CSAT / NPS)
+                  where it is not a number ("n/a"), else null: the canonical column keeps
+                  numbers only, so without this the value would be gone without a word. Read
+                  from the raw tables by the quality step (connectors.raw_values), handed in
+                  as RunContext.satisfaction_typed.
+  _satisfaction_scale
+                  the configured CSAT / NPS scale as text ("1…5"), for the out-of-scale
+                  rule's reason (the bounds themselves are the suite parameters
+                  satisfaction_scale_min / satisfaction_scale_max).
 every entity, for each free-text name column (name, first_name, last_name, title)
   _<column>_invisible
                   the first invisible character in it, named ("U+202E RIGHT-TO-LEFT
@@ -110,6 +120,8 @@ HELPERS: Final[dict[str, tuple[str, ...]]] = {
         "_name_key",
         "_typed_website",
         "_website_problem",
+        "_satisfaction_not_a_number",
+        "_satisfaction_scale",
         "_name_invisible",
     ),
     "contacts": (
@@ -147,6 +159,8 @@ TEXT_COLUMNS: Final = {
 # Helpers that are mostly empty with few distinct texts: held as categoricals.
 SPARSE_TEXT_HELPERS: Final = (
     "_website_problem",
+    "_satisfaction_not_a_number",
+    "_satisfaction_scale",
     "_name_invisible",
     "_first_name_invisible",
     "_last_name_invisible",
@@ -177,6 +191,13 @@ class RunContext:
         default_factory=lambda: pd.Series(dtype=model.STRING, index=pd.Index([], dtype=object))
     )
     currency: CurrencyConfig = field(default_factory=CurrencyConfig)
+    # health.satisfaction.scale_min / scale_max: the range a CSAT / NPS must lie in
+    satisfaction_scale: tuple[float, float] = (0.0, 100.0)
+    # account_id → what the CRM holds in the field mapped to `satisfaction` where it is not a
+    # number (connectors.raw_values.unreadable_numbers)
+    satisfaction_typed: pd.Series = field(
+        default_factory=lambda: pd.Series(dtype=model.STRING, index=pd.Index([], dtype=object))
+    )
 
     @classmethod
     def from_tables(
@@ -212,6 +233,8 @@ class RunContext:
             "now": self.as_of,
             "salesforce_stages": self.stages.stages("salesforce"),
             "hubspot_stages": self.stages.stages("hubspot"),
+            "satisfaction_scale_min": self.satisfaction_scale[0],
+            "satisfaction_scale_max": self.satisfaction_scale[1],
         }
 
 
@@ -396,6 +419,17 @@ def prepare(entity: str, frame: pd.DataFrame, context: RunContext) -> pd.DataFra
         typed = out["website"].astype(model.STRING).fillna(domain)
         out["_typed_website"] = typed
         out["_website_problem"] = website_problems(typed, out["_domain_key"])
+        unreadable = out["account_id"].astype(model.STRING).map(context.satisfaction_typed)
+        # only where the canonical column is empty: a value since fixed in the CRM is not stale
+        low, high = context.satisfaction_scale
+        out["_satisfaction_scale"] = pd.Series(
+            f"{low:g}…{high:g}", index=out.index, dtype=model.STRING
+        )
+        out["_satisfaction_not_a_number"] = (
+            unreadable.astype(model.STRING).where(out["satisfaction"].isna().to_numpy())
+            if "satisfaction" in out.columns
+            else unreadable.astype(model.STRING)
+        )
     elif entity == "contacts":
         out["_missing_account_id"] = _missing(out["account_id"], context.account_ids)
     elif entity == "opportunities":

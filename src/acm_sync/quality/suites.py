@@ -35,7 +35,15 @@ if TYPE_CHECKING:  # GX is imported where a suite is read (seconds of imports a 
 ENTITIES: Final = ("accounts", "contacts", "opportunities", "opportunity_stage_history")
 SEVERITIES: Final = ("critical", "warning")
 # Values the run supplies to `{"$PARAMETER": name}` in a suite.
-PARAMETERS: Final = frozenset({"now", "salesforce_stages", "hubspot_stages"})
+PARAMETERS: Final = frozenset(
+    {
+        "now",
+        "salesforce_stages",
+        "hubspot_stages",
+        "satisfaction_scale_min",  # health.satisfaction.scale_min / scale_max (acm_sync.yaml)
+        "satisfaction_scale_max",
+    }
+)
 REASON_FIELDS: Final = frozenset({"value", "length", "others", "column"})
 _COLUMN_KWARGS: Final = ("column", "column_A", "column_B")
 _LIST_KWARGS: Final = ("column_list",)

@@ -54,8 +54,9 @@ class AccountBook:
     accounts: one row per account_key — account_key, name, industry, owner_id, created_at,
         last_activity_at (latest over the account's records and contacts), records (how many
         canonical accounts), account_fields_filled (0–1: name, domain, industry, owner set),
-        plus every extra numeric column the accounts frame carries beyond the canonical ones
-        (e.g. a CSAT / NPS field a connector maps), as the mean over the key's records.
+        satisfaction (CSAT / NPS: the mean over the key's records that hold one, NaN when none
+        does), plus every extra numeric column the accounts frame carries beyond the canonical
+        ones (a caller's own frames), as the mean over the key's records.
     contacts: live contacts with account_pos (row of `accounts`, -1 = orphan), reachable (has a
         usable email), last_activity_at, title.
     opportunities: live opportunities with account_pos, amount (corporate currency, negative
@@ -234,6 +235,14 @@ def _roll_up_accounts(
             "employees": pd.to_numeric(accounts["employees"], errors="coerce").to_numpy(
                 dtype=float, na_value=np.nan
             ),
+            # CSAT / NPS (canonical, optional: null unless a connector maps it)
+            "satisfaction": (
+                pd.to_numeric(accounts["satisfaction"], errors="coerce").to_numpy(
+                    dtype=float, na_value=np.nan
+                )
+                if "satisfaction" in accounts.columns
+                else np.nan
+            ),
         }
     )
     extras = extra_numeric_columns(accounts)
@@ -253,6 +262,9 @@ def _roll_up_accounts(
             "records": grouped.size(),
             "account_fields_filled": grouped["filled"].mean(),
             "employees": grouped["employees"].max(),
+            # one company's records (its Salesforce account and HubSpot company, duplicates):
+            # the mean of those that hold a value (mean skips NaN; none → NaN, not scored)
+            "satisfaction": grouped["satisfaction"].mean(),
             **{column: grouped[column].mean() for column in extras},
         }
     ).reindex(range(len(keys)))
@@ -262,7 +274,8 @@ def _roll_up_accounts(
 
 
 def extra_numeric_columns(accounts: pd.DataFrame) -> list[str]:
-    """Non-canonical numeric columns (mapped extras such as CSAT / NPS)."""
+    """Non-canonical numeric columns a caller's accounts frame carries (CSAT / NPS is the
+    canonical `satisfaction` column, not one of these)."""
     reserved = {*ACCOUNTS, "pos", "filled", "records", "account_fields_filled"}
     return [
         str(c)

@@ -24,8 +24,9 @@ scaled up for it):
 - data_quality: mean of the shares of filled account fields (name, domain, industry, owner),
   complete contacts (usable email and last name) and clean open deals (amount > 0, close
   date not past).
-- satisfaction: the mapped CSAT/NPS column rescaled from [scale_min, scale_max]; missing when
-  not mapped or empty.
+- satisfaction: the canonical accounts column `satisfaction` (CSAT / NPS from the CRM field
+  `sync.<crm>.fields.accounts.satisfaction` maps; the mean over a company's records) rescaled
+  from [scale_min, scale_max] to 0–100; missing when not mapped or empty.
 
 Monotone by construction in what account managers expect: a more recent activity or another
 reachable decision maker never lowers the score.
@@ -40,7 +41,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from acm_sync.scoring import text
-from acm_sync.scoring.book import AccountBook, extra_numeric_columns, matches
+from acm_sync.scoring.book import AccountBook, matches
 from acm_sync.scoring.facts import account_facts, trend_text
 from acm_sync.scoring.periods import NAT, NS_PER_DAY, Instant, nanos, utc
 from acm_sync.scoring.settings import HealthConfig
@@ -151,17 +152,6 @@ def data_gaps(health: pd.DataFrame, book: AccountBook, config: HealthConfig) -> 
         gaps.append(
             "contact coverage: the CRM holds no contacts, so every account scores 0 on it; if "
             "contacts are kept elsewhere, set health.weights.contact_coverage: 0"
-        )
-    field = config.satisfaction.field
-    if weights.satisfaction > 0 and field is not None and not _carried(book, field):
-        # The file's check (acm_sync.config) refuses such a name at load; a caller scoring its
-        # own frames with a HealthConfig is told here, not left with a silently dropped weight.
-        extras = extra_numeric_columns(book.accounts)
-        gaps.append(
-            f"satisfaction: health.satisfaction.field names {field!r}, which the accounts do "
-            "not carry (numeric columns beyond the canonical ones: "
-            f"{', '.join(extras) or 'none'}), so no account is scored on it; name one of "
-            "those, or set health.satisfaction.field: null"
         )
     return gaps
 
@@ -282,14 +272,18 @@ def _missing(
             + " a year before",
         ),
     )
-    field = config.satisfaction.field
-    satisfaction = text.constant(
-        "no CSAT / NPS column set"
-        if field is None
-        else f"no {field} value"
-        if _carried(book, field)
-        else f"the accounts carry no {field} column",
-        n,
+    value = inputs["satisfaction"].to_numpy(dtype=float)
+    low, high = config.satisfaction.scale_min, config.satisfaction.scale_max
+    satisfaction = text.choose(
+        np.isnan(value),
+        text.constant(
+            "no CSAT / NPS value"
+            if book.accounts["satisfaction"].notna().any()
+            else "no CSAT / NPS value on any account: map the CRM field holding it, "
+            "sync.<crm>.fields.accounts.satisfaction",
+            n,
+        ),
+        "CSAT / NPS " + _csat(value) + f" outside the scale {low:g}…{high:g}",
     )
     nothing = text.constant("no data", n)
     return np.column_stack(
@@ -362,19 +356,8 @@ def _inputs(
     inputs["open_deals"] = book.per_account(deal_pos[open_])
     inputs["clean_open_deals"] = book.per_account(deal_pos[clean_deal])
     inputs["account_fields_filled"] = book.accounts["account_fields_filled"].to_numpy()
-    field = config.satisfaction.field
-    inputs["satisfaction"] = (
-        book.accounts[field].to_numpy(dtype=float, na_value=np.nan)
-        if field is not None and _carried(book, field)
-        else np.nan
-    )
+    inputs["satisfaction"] = book.accounts["satisfaction"].to_numpy(dtype=float, na_value=np.nan)
     return inputs
-
-
-def _carried(book: AccountBook, field: str) -> bool:
-    """Whether the accounts carry `field` as a satisfaction column: a numeric column beyond the
-    canonical ones (a canonical column such as employees is not a CSAT / NPS score)."""
-    return field in extra_numeric_columns(book.accounts)
 
 
 def _components(
@@ -415,17 +398,27 @@ def _components(
         ),
         axis=1,
     )
-    satisfaction_cfg = config.satisfaction
-    span = satisfaction_cfg.scale_max - satisfaction_cfg.scale_min
-    satisfaction = np.clip(
-        100 * (inputs["satisfaction"].to_numpy() - satisfaction_cfg.scale_min) / (span or 1),
-        0,
-        100,
-    )
+    satisfaction = _rescaled(inputs["satisfaction"].to_numpy(dtype=float), config)
     matrix = np.column_stack(
         [engagement, contact, revenue, pipeline, renewal, 100 * quality, satisfaction]
     ).astype(float)
     return np.clip(matrix, 0, 100)
+
+
+def _csat(values: npt.NDArray[np.float64]) -> npt.NDArray[np.object_]:
+    """CSAT / NPS as read: whole numbers as such ("72"), else one decimal ("4.5" on a 1–5
+    scale, where a whole number would hide half the scale); NaN → "0" (not shown)."""
+    rounded = pd.Series(np.nan_to_num(values)).round(1)
+    return rounded.map("{:g}".format).to_numpy(dtype=object)
+
+
+def _rescaled(values: npt.NDArray[np.float64], config: HealthConfig) -> npt.NDArray[np.float64]:
+    """CSAT / NPS on scale_min…scale_max → 0–100. A value outside the scale is left out (NaN),
+    not clipped: a 7 on a 1–5 CSAT, or an NPS read on the default 0…100, is a typo or a wrong
+    scale (quality flags it, `satisfaction_out_of_scale`), and 100 or 0 would be invented."""
+    low, high = config.satisfaction.scale_min, config.satisfaction.scale_max
+    inside = (values >= low) & (values <= high)
+    return np.where(inside, 100 * (values - low) / (high - low), np.nan)
 
 
 def _share(part: pd.Series, whole: pd.Series) -> npt.NDArray[np.float64]:
@@ -470,7 +463,7 @@ def _details(inputs: pd.DataFrame, currency: str) -> npt.NDArray[np.object_]:
             ", contacts " + text.percent(contact_share) + " complete",
         )
     )
-    satisfaction = "CSAT/NPS " + text.integer(inputs["satisfaction"])
+    satisfaction = "CSAT/NPS " + _csat(inputs["satisfaction"].to_numpy(dtype=float))
     return np.column_stack(
         [
             engagement,

@@ -150,12 +150,48 @@ class RenewalRiskConfig(Section):
     safe_probability: Probability = 0.7
 
 
-class SatisfactionConfig(Section):
-    """CSAT / NPS, scored only when the accounts table carries the mapped column."""
+# Where the CRM field holding CSAT / NPS is named now (health.satisfaction.field is gone).
+SATISFACTION_MAPPING: Final = (
+    "sync.salesforce.fields.accounts.satisfaction (an Account field, e.g. CSAT__c) and / or "
+    "sync.hubspot.fields.accounts.satisfaction (a company property, e.g. csat_score)"
+)
 
-    field: str | None = None  # e.g. "csat" or "nps" once the connector maps one
+
+class SatisfactionConfig(Section):
+    """The scale of the canonical accounts column `satisfaction` (CSAT / NPS). Which CRM field
+    fills it is the connectors' field map (`sync.<crm>.fields.accounts.satisfaction`); an
+    account with no value (nothing mapped, or an empty field) is not scored on it."""
+
+    # Retired: it named an accounts column, and no connector could carry one. Only null (the
+    # shipped file's old default) is still accepted; anything else says what to set instead.
+    field: None = None
     scale_min: float = 0  # e.g. -100 for NPS, 1 for a 1–5 CSAT
     scale_max: float = 100
+
+    @field_validator("field", mode="before")
+    @classmethod
+    def _field_retired(cls, value: object) -> None:
+        if value is None:
+            return None
+        raise PydanticCustomError(
+            "satisfaction_field_retired",
+            "no longer used: map the CRM field holding CSAT / NPS to the accounts column "
+            "satisfaction instead — {mapping} — and keep scale_min / scale_max here; then "
+            "delete this key (it was given '{value}')",
+            {"mapping": SATISFACTION_MAPPING, "value": value},
+        )
+
+    @field_validator("scale_max")
+    @classmethod
+    def _scale_has_a_span(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("scale_min")
+        if low is not None and value <= low:
+            raise PydanticCustomError(
+                "satisfaction_scale",
+                "must be above scale_min ({low}), got {value}",
+                {"low": low, "value": value},
+            )
+        return value
 
 
 class HealthConfig(Section):
