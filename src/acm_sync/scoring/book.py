@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from acm_sync.currency import CurrencyConfig, Rates
-from acm_sync.model import ACCOUNTS, STRING
+from acm_sync.model import STRING
 from acm_sync.scoring import text
 
 NO_ACCOUNT: Final = -1  # position of a record whose account is not in the book (orphan)
@@ -55,8 +55,7 @@ class AccountBook:
         last_activity_at (latest over the account's records and contacts), records (how many
         canonical accounts), account_fields_filled (0–1: name, domain, industry, owner set),
         satisfaction (CSAT / NPS: the mean over the key's records that hold one, NaN when none
-        does), plus every extra numeric column the accounts frame carries beyond the canonical
-        ones (a caller's own frames), as the mean over the key's records.
+        does).
     contacts: live contacts with account_pos (row of `accounts`, -1 = orphan), reachable (has a
         usable email), last_activity_at, title.
     opportunities: live opportunities with account_pos, amount (corporate currency, negative
@@ -245,11 +244,6 @@ def _roll_up_accounts(
             ),
         }
     )
-    extras = extra_numeric_columns(accounts)
-    for column in extras:
-        frame[column] = pd.to_numeric(accounts[column], errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan
-        )
     grouped = frame.groupby("pos", sort=True)
     rolled = pd.DataFrame(
         {
@@ -265,23 +259,11 @@ def _roll_up_accounts(
             # one company's records (its Salesforce account and HubSpot company, duplicates):
             # the mean of those that hold a value (mean skips NaN; none → NaN, not scored)
             "satisfaction": grouped["satisfaction"].mean(),
-            **{column: grouped[column].mean() for column in extras},
         }
     ).reindex(range(len(keys)))
     rolled.insert(0, "account_key", keys.to_numpy())
     rolled["records"] = rolled["records"].fillna(0).astype(np.int64)
     return rolled.reset_index(drop=True)
-
-
-def extra_numeric_columns(accounts: pd.DataFrame) -> list[str]:
-    """Non-canonical numeric columns a caller's accounts frame carries (CSAT / NPS is the
-    canonical `satisfaction` column, not one of these)."""
-    reserved = {*ACCOUNTS, "pos", "filled", "records", "account_fields_filled"}
-    return [
-        str(c)
-        for c in accounts.columns
-        if c not in reserved and pd.api.types.is_numeric_dtype(accounts[c])
-    ]
 
 
 def _contacts(contacts: pd.DataFrame, key_of_account: pd.Series, keys: pd.Index) -> pd.DataFrame:
