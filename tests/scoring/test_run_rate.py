@@ -3,6 +3,8 @@ quarter, by type; young orgs average only the quarters they have."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ from scoring_builders import accounts, contacts, opportunities
 from acm_sync.config import RunRateConfig
 from acm_sync.scoring import AccountBook, run_rate
 from acm_sync.scoring.periods import quarters
-from acm_sync.scoring.run_rate import installed_base, seasonal_index, window_exposure
+from acm_sync.scoring.run_rate import installed_base, season_of, seasonal_index, window_exposure
 
 AS_OF = pd.Timestamp("2025-06-15", tz="UTC")
 
@@ -675,3 +677,13 @@ def test_a_deal_closed_before_it_was_created_is_in_no_sample() -> None:
     table = run_rate(book(*deals, day_before), as_of, quarters(as_of, 1), RunRateConfig())
     new = table.set_index(["period", "type"]).loc[("2025Q2", "new")]
     assert new["run_rate_amount"] == pytest.approx(1_200 * 238 / 184)
+
+
+def test_the_season_index_of_amounts_far_below_money_s_scale_is_finite() -> None:
+    """Two years of quarters booking ~1e-259 (a property test's amount): Σ amount² underflows
+    to 0 and so did trend², and 0 / 0 made the index's noise NaN (a RuntimeWarning)."""
+    x = np.array([1.0, 2.0, 1.5, 3.0, 1.2, 2.1, 1.4, 3.2]) * 1e-259
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        index = season_of(x, 0, x**2)
+    assert np.isfinite(index).all()

@@ -339,7 +339,10 @@ def season_of(
     trend = coef[:4].mean() + coef[4] * position
     ok = trend > 0
     ratio, season = x[ok] / trend[ok], season[ok]
-    counting = squares[ok] / trend[ok] ** 2  # a ratio's variance from its deal count alone
+    # a ratio's variance from its deal count alone; as (√Σa² / trend)², whose terms neither
+    # underflow to 0 / 0 nor overflow for amounts far from money's scale (1e-259 in a property
+    # test)
+    counting = (np.sqrt(squares[ok]) / trend[ok]) ** 2
     n = np.bincount(season, minlength=4)
     if n.min() < SEASON_MIN_YEARS:
         return np.ones(4)
